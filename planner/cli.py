@@ -1,0 +1,48 @@
+"""The ``planner`` command line: a thin layer that parses options, calls one library function and
+renders its result. Commands live in ``planner/commands/<area>.py`` and are registered here.
+
+Exit codes: 0 success, 2 usage errors (bad flags, bad input files, unknown names), 1 other failures
+(infeasible plan, solver failure, corrupt shipped data). A user's mistake never prints a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pricing_data.errors import PlannerError, PlannerInputError
+
+
+class PlannerGroup(click.Group):
+    """A click group that turns the planner's own errors into one clear message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlannerInputError as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(2)
+        except PlannerError as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=PlannerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gpu-commitment-planner")
+def cli() -> None:
+    """Plan cloud GPU commitments (AWS RIs and Savings Plans, CoreWeave and Lambda contracts, spot and
+    on-demand) jointly, under uncertainty."""
+
+
+def _register() -> None:
+    from planner.commands import prices
+
+    cli.add_command(prices.prices)
+
+
+_register()
+
+
+def main() -> None:
+    cli()
