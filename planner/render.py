@@ -28,9 +28,16 @@ def render_frame(df: pd.DataFrame, fmt: str, *, floatfmt: str = ".4f") -> str:
         df.to_csv(buf, index=False, lineterminator="\n")
         return buf.getvalue()
     if fmt == "json":
-        records = [{k: _jsonable(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
+        records = [
+            {k: _jsonable(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")
+        ]
         return json.dumps(records, indent=2) + "\n"
     if df.empty:
         return "(no rows)\n"
     shown = df.astype(object).where(df.notna(), "")
-    return tabulate(shown.values.tolist(), headers=list(df.columns), tablefmt="simple", floatfmt=floatfmt) + "\n"
+    return (
+        tabulate(
+            shown.values.tolist(), headers=list(df.columns), tablefmt="simple", floatfmt=floatfmt
+        )
+        + "\n"
+    )

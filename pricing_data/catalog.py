@@ -77,7 +77,9 @@ class Catalog:
             wanted_gpu = {canonical_gpu_type(n) for n in names}
             mask &= df["gpu_type"].isin(wanted_gpu)
         if purchase_model is not None:
-            mask &= df["purchase_model"].isin(_as_set(purchase_model, "purchase model", PURCHASE_MODELS))
+            mask &= df["purchase_model"].isin(
+                _as_set(purchase_model, "purchase model", PURCHASE_MODELS)
+            )
         if region is not None:
             mask &= df["region"].isin(_as_set(region, "region", sorted(set(df["region"]))))
         if sku is not None:
@@ -85,7 +87,9 @@ class Catalog:
         if term_months is not None:
             terms = {term_months} if isinstance(term_months, int) else set(term_months)
             mask &= df["term_months"].isin(terms)
-        return Catalog(df[mask].reset_index(drop=True), self.versions, self.overlay, self.as_of, self.notes)
+        return Catalog(
+            df[mask].reset_index(drop=True), self.versions, self.overlay, self.as_of, self.notes
+        )
 
     def instance_gpus(self) -> dict[str, tuple[str, float]]:
         """sku -> (gpu_type, gpus_per_unit) for on-demand units (instance types and provider SKUs)."""
@@ -184,8 +188,14 @@ def load_catalog(
     Returns a :class:`Catalog` whose ``offers`` follow pricing_data/SCHEMA.md plus ``catalog_version``.
     """
     as_of_date = _parse_as_of(as_of)
-    wanted = _as_set(list(providers), "provider", PROVIDERS) if providers is not None else set(PROVIDERS)
-    files = [f for f in select_files(list_catalog_files(include_user), as_of_date) if f.provider in wanted]
+    wanted = (
+        _as_set(list(providers), "provider", PROVIDERS) if providers is not None else set(PROVIDERS)
+    )
+    files = [
+        f
+        for f in select_files(list_catalog_files(include_user), as_of_date)
+        if f.provider in wanted
+    ]
     if not files:
         raise PlannerInputError(
             "no catalog is dated on or before the requested date",
@@ -221,7 +231,9 @@ def usd_per_gpu_hour_at(offers: pd.DataFrame, utilization: float) -> pd.Series:
     """
     if not 0 < utilization <= 1:
         raise PlannerInputError(
-            "utilisation must be in (0, 1]", column="utilization", value=utilization,
+            "utilisation must be in (0, 1]",
+            column="utilization",
+            value=utilization,
             fix="write e.g. 0.8 for 80%",
         )
     committed = offers["purchase_model"].isin(COMMITMENT_MODELS)

@@ -73,9 +73,7 @@ class UnknownNameError(PlannerInputError):
         else:
             shown = ", ".join(known_list[:12]) + (", ..." if len(known_list) > 12 else "")
             fix = f"use one of: {shown}"
-        super().__init__(
-            f"unknown {kind} {name!r}", file=file, row=row, column=column, fix=fix
-        )
+        super().__init__(f"unknown {kind} {name!r}", file=file, row=row, column=column, fix=fix)
 
 
 class CatalogError(PlannerError):

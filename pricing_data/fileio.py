@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` and rename the result to ``path``; the temp file is removed on error."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,9 @@ def canonical_gpu_type(
             column=column,
             fix=f"say which one: {options}",
         )
-    raise UnknownNameError("GPU type", str(name), CANONICAL_GPU_TYPES, file=file, row=row, column=column)
+    raise UnknownNameError(
+        "GPU type", str(name), CANONICAL_GPU_TYPES, file=file, row=row, column=column
+    )
 
 
 # AWS gpu_model strings are ambiguous for A100 (p4d is 40 GB, p4de 80 GB) and wrong for trn1.

@@ -35,7 +35,11 @@ def _fail(file: str, row: int, column: str, what: str, value: object, fix: str) 
 
 
 def _is_empty(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+    return (
+        v is None
+        or (isinstance(v, float) and math.isnan(v))
+        or (isinstance(v, str) and not v.strip())
+    )
 
 
 def validate_offers(raw: pd.DataFrame, file: str) -> pd.DataFrame:
@@ -61,24 +65,39 @@ def validate_offers(raw: pd.DataFrame, file: str) -> pd.DataFrame:
             v = rec.get(col.name)
             if _is_empty(v):
                 if col.required:
-                    raise _fail(file, row, col.name, "value is empty", None, f"fill in {col.description}")
+                    raise _fail(
+                        file, row, col.name, "value is empty", None, f"fill in {col.description}"
+                    )
                 typed[col.name] = math.nan if col.dtype == "float" else ""
                 continue
             if col.dtype == "float":
                 try:
                     f = float(str(v).strip()) if not isinstance(v, int | float) else float(v)
                 except ValueError:
-                    raise _fail(file, row, col.name, "not a number", v, "write a plain decimal number") from None
+                    raise _fail(
+                        file, row, col.name, "not a number", v, "write a plain decimal number"
+                    ) from None
                 if not math.isfinite(f) or f < 0:
-                    raise _fail(file, row, col.name, "must be a finite number >= 0", v, "fix the price or count")
+                    raise _fail(
+                        file,
+                        row,
+                        col.name,
+                        "must be a finite number >= 0",
+                        v,
+                        "fix the price or count",
+                    )
                 typed[col.name] = f
             elif col.dtype == "int":
                 try:
                     f = float(str(v).strip())
                 except ValueError:
-                    raise _fail(file, row, col.name, "not a whole number", v, "write e.g. 12 or 36") from None
+                    raise _fail(
+                        file, row, col.name, "not a whole number", v, "write e.g. 12 or 36"
+                    ) from None
                 if f != int(f) or f < 0:
-                    raise _fail(file, row, col.name, "not a whole number >= 0", v, "write e.g. 12 or 36")
+                    raise _fail(
+                        file, row, col.name, "not a whole number >= 0", v, "write e.g. 12 or 36"
+                    )
                 typed[col.name] = int(f)
             elif col.dtype == "bool":
                 s = str(v).strip().lower()
@@ -96,7 +115,11 @@ def validate_offers(raw: pd.DataFrame, file: str) -> pd.DataFrame:
         oid = str(typed["offer_id"])
         if oid in seen:
             raise _fail(
-                file, row, "offer_id", f"duplicate offer_id (first on row {seen[oid]})", oid,
+                file,
+                row,
+                "offer_id",
+                f"duplicate offer_id (first on row {seen[oid]})",
+                oid,
                 "remove one of the two rows",
             )
         seen[oid] = row
@@ -121,13 +144,19 @@ def _check_row(r: dict[str, object], file: str, row: int) -> None:
         if allow_empty and v == "":
             return
         if v not in allowed:
-            raise _fail(file, row, col, "not an allowed value", v, "use one of " + ", ".join(allowed))
+            raise _fail(
+                file, row, col, "not an allowed value", v, "use one of " + ", ".join(allowed)
+            )
 
     choice("provider", PROVIDERS)
     choice("purchase_model", PURCHASE_MODELS)
     if r["gpu_type"] not in CANONICAL_GPU_TYPES:
         raise _fail(
-            file, row, "gpu_type", "not a canonical GPU type", r["gpu_type"],
+            file,
+            row,
+            "gpu_type",
+            "not a canonical GPU type",
+            r["gpu_type"],
             "use a name from pricing_data.gpu_types.CANONICAL_GPU_TYPES",
         )
     gpus = float(r["gpus_per_unit"])  # type: ignore[arg-type]
@@ -137,7 +166,14 @@ def _check_row(r: dict[str, object], file: str, row: int) -> None:
     term = int(r["term_months"])  # type: ignore[call-overload]
     if model in COMMITMENT_MODELS:
         if term <= 0:
-            raise _fail(file, row, "term_months", "a commitment needs a term > 0", term, "write e.g. 12 or 36")
+            raise _fail(
+                file,
+                row,
+                "term_months",
+                "a commitment needs a term > 0",
+                term,
+                "write e.g. 12 or 36",
+            )
         choice("payment_option", PAYMENT_OPTIONS)
         if model == "reserved_instance":
             choice("offering_class", OFFERING_CLASSES)
@@ -145,31 +181,53 @@ def _check_row(r: dict[str, object], file: str, row: int) -> None:
         if term != 0:
             raise _fail(file, row, "term_months", f"{model} has no term", term, "write 0")
         if float(r["upfront_usd"]) != 0:  # type: ignore[arg-type]
-            raise _fail(file, row, "upfront_usd", f"{model} has no upfront fee", r["upfront_usd"], "write 0")
+            raise _fail(
+                file, row, "upfront_usd", f"{model} has no upfront fee", r["upfront_usd"], "write 0"
+            )
     upfront = float(r["upfront_usd"])  # type: ignore[arg-type]
     recurring = float(r["recurring_usd_per_hour"])  # type: ignore[arg-type]
     effective = float(r["effective_usd_per_hour"])  # type: ignore[arg-type]
     expect = recurring + (upfront / term_hours(term) if term > 0 else 0.0)
     if not math.isclose(effective, expect, rel_tol=1e-4, abs_tol=1e-6):
         raise _fail(
-            file, row, "effective_usd_per_hour",
+            file,
+            row,
+            "effective_usd_per_hour",
             f"does not equal upfront_usd / term_hours + recurring_usd_per_hour = {expect:.6f}",
-            effective, "recompute the effective rate or fix the upfront/recurring split",
+            effective,
+            "recompute the effective rate or fix the upfront/recurring split",
         )
     if effective <= 0:
         raise _fail(file, row, "effective_usd_per_hour", "must be > 0", effective, "fix the price")
     per_gpu = float(r["usd_per_gpu_hour"])  # type: ignore[arg-type]
     if not math.isclose(per_gpu, effective / gpus, rel_tol=1e-4, abs_tol=1e-6):
         raise _fail(
-            file, row, "usd_per_gpu_hour",
+            file,
+            row,
+            "usd_per_gpu_hour",
             f"does not equal effective_usd_per_hour / gpus_per_unit = {effective / gpus:.6f}",
-            per_gpu, "recompute usd_per_gpu_hour",
+            per_gpu,
+            "recompute usd_per_gpu_hour",
         )
     if r["assumed"] and not r["assumption"]:
-        raise _fail(file, row, "assumption", "an assumed price must say the rule used", "", "describe the rule")
+        raise _fail(
+            file,
+            row,
+            "assumption",
+            "an assumed price must say the rule used",
+            "",
+            "describe the rule",
+        )
     rate = r["spot_interruption_rate"]
     if isinstance(rate, float) and not math.isnan(rate) and rate > 1:
-        raise _fail(file, row, "spot_interruption_rate", "must be a fraction in [0, 1]", rate, "write e.g. 0.075")
+        raise _fail(
+            file,
+            row,
+            "spot_interruption_rate",
+            "must be a fraction in [0, 1]",
+            rate,
+            "write e.g. 0.075",
+        )
     date = str(r["price_date"])
     try:
         pd.Timestamp(date)

@@ -46,7 +46,9 @@ def cheapest_by_gpu(offers: pd.DataFrame) -> pd.DataFrame:
     ]
     if offers.empty:
         return pd.DataFrame(columns=cols)
-    ranked = offers.sort_values(["gpu_type", "purchase_model", "usd_per_gpu_hour", "assumed", "offer_id"])
+    ranked = offers.sort_values(
+        ["gpu_type", "purchase_model", "usd_per_gpu_hour", "assumed", "offer_id"]
+    )
     best = ranked.drop_duplicates(["gpu_type", "purchase_model"], keep="first")
     order = {
         m: i

@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "pricing_data" / "catalogs"
 AWS_DATE = "2025-11-30"
 LAMBDA_DATE = "2026-09-20"
-PAY = {"No Upfront": "no_upfront", "Partial Upfront": "partial_upfront", "All Upfront": "all_upfront"}
+PAY = {
+    "No Upfront": "no_upfront",
+    "Partial Upfront": "partial_upfront",
+    "All Upfront": "all_upfront",
+}
 
 
 def sha256(path: Path) -> str:
@@ -58,7 +62,9 @@ def offer(**kw: object) -> dict[str, object]:
     return row
 
 
-def write(provider: str, series: str, day: str, rows: list[dict[str, object]], prov: dict[str, object]) -> None:
+def write(
+    provider: str, series: str, day: str, rows: list[dict[str, object]], prov: dict[str, object]
+) -> None:
     df = pd.DataFrame(rows, columns=list(COLUMN_NAMES)).sort_values("offer_id")
     path = OUT / provider / f"{series}-{day}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,54 +87,90 @@ def build_aws(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
         gpu = aws_gpu_type(r.instance_type, r.gpu_model)
         family = r.instance_type.split(".")[0]
         common = dict(
-            provider="aws", region=r.region, sku=r.instance_type, instance_family=family,
-            gpu_type=gpu, gpus_per_unit=float(r.gpu_count), source=source, price_date=AWS_DATE,
+            provider="aws",
+            region=r.region,
+            sku=r.instance_type,
+            instance_family=family,
+            gpu_type=gpu,
+            gpus_per_unit=float(r.gpu_count),
+            source=source,
+            price_date=AWS_DATE,
         )
         base = f"aws:{r.region}:{r.instance_type}"
         price = float(r.usd_per_hour)
         if price <= 0:
             continue
         if r.price_type == "ondemand":
-            ri_rows.append(offer(
-                offer_id=f"{base}:on_demand", purchase_model="on_demand", term_months=0,
-                recurring_usd_per_hour=price, effective_usd_per_hour=price, **common,
-            ))
+            ri_rows.append(
+                offer(
+                    offer_id=f"{base}:on_demand",
+                    purchase_model="on_demand",
+                    term_months=0,
+                    recurring_usd_per_hour=price,
+                    effective_usd_per_hour=price,
+                    **common,
+                )
+            )
         elif r.price_type == "spot_avg":
             band = r.pct_interrupt if isinstance(r.pct_interrupt, str) else ""
             rate = bands.get(band, "")
-            ri_rows.append(offer(
-                offer_id=f"{base}:spot", purchase_model="spot", term_months=0,
-                recurring_usd_per_hour=price, effective_usd_per_hour=price,
-                spot_interruption_rate=rate, **common,
-                assumed=band == "" or band in bands,
-                assumption=(
-                    f"spot price is vantage's average snapshot; interruption rate = midpoint of band '{band}'"
-                    if band else "spot price is vantage's average snapshot; interruption rate unknown"
-                ),
-            ))
+            ri_rows.append(
+                offer(
+                    offer_id=f"{base}:spot",
+                    purchase_model="spot",
+                    term_months=0,
+                    recurring_usd_per_hour=price,
+                    effective_usd_per_hour=price,
+                    spot_interruption_rate=rate,
+                    **common,
+                    assumed=band == "" or band in bands,
+                    assumption=(
+                        f"spot price is vantage's average snapshot; interruption rate = midpoint of band '{band}'"
+                        if band
+                        else "spot price is vantage's average snapshot; interruption rate unknown"
+                    ),
+                )
+            )
         elif r.price_type == "reserved":
             months = 12 if r.term == "1yr" else 36
             pay = PAY[r.payment_option]
             upfront, recurring = split_payment(price, months, pay, share)
-            ri_rows.append(offer(
-                offer_id=f"{base}:reserved_instance:{r.offering_class}:{months}:{pay}",
-                purchase_model="reserved_instance", offering_class=r.offering_class,
-                term_months=months, payment_option=pay, upfront_usd=upfront,
-                recurring_usd_per_hour=recurring, effective_usd_per_hour=price, **common,
-            ))
-            for model, klass in (("ec2_instance_savings_plan", "standard"), ("compute_savings_plan", "convertible")):
+            ri_rows.append(
+                offer(
+                    offer_id=f"{base}:reserved_instance:{r.offering_class}:{months}:{pay}",
+                    purchase_model="reserved_instance",
+                    offering_class=r.offering_class,
+                    term_months=months,
+                    payment_option=pay,
+                    upfront_usd=upfront,
+                    recurring_usd_per_hour=recurring,
+                    effective_usd_per_hour=price,
+                    **common,
+                )
+            )
+            for model, klass in (
+                ("ec2_instance_savings_plan", "standard"),
+                ("compute_savings_plan", "convertible"),
+            ):
                 if rules["savings_plans"][model] != r.offering_class:
                     continue
-                sp_rows.append(offer(
-                    offer_id=f"{base}:{model}:{months}:{pay}", purchase_model=model,
-                    term_months=months, payment_option=pay, upfront_usd=upfront,
-                    recurring_usd_per_hour=recurring, effective_usd_per_hour=price, **common,
-                    assumed=True,
-                    assumption=(
-                        f"SP rate = {klass} RI effective rate for the same instance type, region, term "
-                        "and payment option (AWS's maximum SP discount equals the RI maximum)"
-                    ),
-                ))
+                sp_rows.append(
+                    offer(
+                        offer_id=f"{base}:{model}:{months}:{pay}",
+                        purchase_model=model,
+                        term_months=months,
+                        payment_option=pay,
+                        upfront_usd=upfront,
+                        recurring_usd_per_hour=recurring,
+                        effective_usd_per_hour=price,
+                        **common,
+                        assumed=True,
+                        assumption=(
+                            f"SP rate = {klass} RI effective rate for the same instance type, region, term "
+                            "and payment option (AWS's maximum SP discount equals the RI maximum)"
+                        ),
+                    )
+                )
     prov = {
         "provider": "aws",
         "source": "AWS public list prices compiled by instances.vantage.sh (ec2instances.info), "
@@ -170,36 +212,73 @@ def build_coreweave(src: Path, rules: dict, day: str | None) -> None:  # type: i
     rows: list[dict[str, object]] = []
     for r in d.itertuples(index=False):
         # "NVIDIA A100" alone is ambiguous: the page's VRAM column says which one
-        gpu = resolve_gpu_type(r.model) or canonical_gpu_type(f"{r.model} {int(r.vram_gb_per_gpu)}GB")
+        gpu = resolve_gpu_type(r.model) or canonical_gpu_type(
+            f"{r.model} {int(r.vram_gb_per_gpu)}GB"
+        )
         n = float(r.gpus_per_instance)
         sku = cw_sku(r.model)
         region = cw_region(r.region)
-        common = dict(provider="coreweave", region=region, instance_family=sku, gpu_type=gpu,
-                      source=src_url, price_date=day)
+        common = dict(
+            provider="coreweave",
+            region=region,
+            instance_family=sku,
+            gpu_type=gpu,
+            source=src_url,
+            price_date=day,
+        )
         base = f"coreweave:{region}:{sku}"
         od = r.ondemand_usd_per_instance_hour
         if isinstance(od, float) and not math.isnan(od) and od > 0:
-            rows.append(offer(offer_id=f"{base}:on_demand", sku=sku, gpus_per_unit=n,
-                              purchase_model="on_demand", term_months=0,
-                              recurring_usd_per_hour=od, effective_usd_per_hour=od, **common))
+            rows.append(
+                offer(
+                    offer_id=f"{base}:on_demand",
+                    sku=sku,
+                    gpus_per_unit=n,
+                    purchase_model="on_demand",
+                    term_months=0,
+                    recurring_usd_per_hour=od,
+                    effective_usd_per_hour=od,
+                    **common,
+                )
+            )
             per_gpu = od / n
             for months_s, disc in discounts.items():
                 months = int(months_s)
                 rate = per_gpu * (1 - disc)
-                rows.append(offer(
-                    offer_id=f"{base}:reserved_contract:{months}:no_upfront", sku=sku, gpus_per_unit=1.0,
-                    purchase_model="reserved_contract", term_months=months, payment_option="no_upfront",
-                    recurring_usd_per_hour=rate, effective_usd_per_hour=rate, **common, assumed=True,
-                    assumption=f"reserved contract = on-demand per-GPU price less {disc:.0%} for a "
-                    f"{months}-month term, billed monthly (CoreWeave: 'up to 60%' for committed usage; "
-                    "sales-quoted)",
-                ))
+                rows.append(
+                    offer(
+                        offer_id=f"{base}:reserved_contract:{months}:no_upfront",
+                        sku=sku,
+                        gpus_per_unit=1.0,
+                        purchase_model="reserved_contract",
+                        term_months=months,
+                        payment_option="no_upfront",
+                        recurring_usd_per_hour=rate,
+                        effective_usd_per_hour=rate,
+                        **common,
+                        assumed=True,
+                        assumption=f"reserved contract = on-demand per-GPU price less {disc:.0%} for a "
+                        f"{months}-month term, billed monthly (CoreWeave: 'up to 60%' for committed usage; "
+                        "sales-quoted)",
+                    )
+                )
         spot = r.spot_usd_per_instance_hour
         if isinstance(spot, float) and not math.isnan(spot) and spot > 0:
-            rows.append(offer(offer_id=f"{base}:spot", sku=sku, gpus_per_unit=n, purchase_model="spot",
-                              term_months=0, recurring_usd_per_hour=spot, effective_usd_per_hour=spot,
-                              spot_interruption_rate=spot_rate, **common, assumed=True,
-                              assumption=f"spot price is published; interruption rate {spot_rate} assumed"))
+            rows.append(
+                offer(
+                    offer_id=f"{base}:spot",
+                    sku=sku,
+                    gpus_per_unit=n,
+                    purchase_model="spot",
+                    term_months=0,
+                    recurring_usd_per_hour=spot,
+                    effective_usd_per_hour=spot,
+                    spot_interruption_rate=spot_rate,
+                    **common,
+                    assumed=True,
+                    assumption=f"spot price is published; interruption rate {spot_rate} assumed",
+                )
+            )
     prov = {
         "provider": "coreweave",
         "source": f"{src_url} scraped daily by github.com/PrashantSedhain/coreweave-pricing-tracker",
@@ -230,11 +309,26 @@ def build_lambda(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
         sku = name.strip().replace("NVIDIA ", "")
         per_gpu = float(price_s)
         unit = per_gpu * n
-        common = dict(provider="lambda", region="global", instance_family=sku, gpu_type=gpu,
-                      source=src_url, price_date=LAMBDA_DATE)
-        rows.append(offer(offer_id=f"lambda:global:{sku}:on_demand", sku=sku, gpus_per_unit=n,
-                          purchase_model="on_demand", term_months=0, recurring_usd_per_hour=unit,
-                          effective_usd_per_hour=unit, **common))
+        common = dict(
+            provider="lambda",
+            region="global",
+            instance_family=sku,
+            gpu_type=gpu,
+            source=src_url,
+            price_date=LAMBDA_DATE,
+        )
+        rows.append(
+            offer(
+                offer_id=f"lambda:global:{sku}:on_demand",
+                sku=sku,
+                gpus_per_unit=n,
+                purchase_model="on_demand",
+                term_months=0,
+                recurring_usd_per_hour=unit,
+                effective_usd_per_hour=unit,
+                **common,
+            )
+        )
         # contracts are priced off the largest (usually cheapest per GPU) configuration
         if gpu not in contract_base or n > float(contract_base[gpu][0].split("x")[0]):
             contract_base[gpu] = (sku, per_gpu)
@@ -243,15 +337,27 @@ def build_lambda(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
         for months_s, disc in discounts.items():
             months = int(months_s)
             rate = per_gpu * (1 - disc)
-            rows.append(offer(
-                offer_id=f"lambda:global:{csku}:reserved_contract:{months}:no_upfront", sku=csku,
-                instance_family=csku, gpus_per_unit=1.0, gpu_type=gpu, provider="lambda", region="global",
-                purchase_model="reserved_contract", term_months=months, payment_option="no_upfront",
-                recurring_usd_per_hour=rate, effective_usd_per_hour=rate, source=src_url,
-                price_date=LAMBDA_DATE, assumed=True,
-                assumption=f"reserved contract = {sku} on-demand per-GPU price less {disc:.0%} for a "
-                f"{months}-month term, billed monthly (Lambda reserved capacity is sales-quoted)",
-            ))
+            rows.append(
+                offer(
+                    offer_id=f"lambda:global:{csku}:reserved_contract:{months}:no_upfront",
+                    sku=csku,
+                    instance_family=csku,
+                    gpus_per_unit=1.0,
+                    gpu_type=gpu,
+                    provider="lambda",
+                    region="global",
+                    purchase_model="reserved_contract",
+                    term_months=months,
+                    payment_option="no_upfront",
+                    recurring_usd_per_hour=rate,
+                    effective_usd_per_hour=rate,
+                    source=src_url,
+                    price_date=LAMBDA_DATE,
+                    assumed=True,
+                    assumption=f"reserved contract = {sku} on-demand per-GPU price less {disc:.0%} for a "
+                    f"{months}-month term, billed monthly (Lambda reserved capacity is sales-quoted)",
+                )
+            )
     prov = {
         "provider": "lambda",
         "source": "https://lambda.ai/instances, transcribed in github.com/api-evangelist/lambda-labs "
@@ -269,8 +375,12 @@ def build_lambda(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "prices")
-    ap.add_argument("--coreweave-date", action="append", default=None,
-                    help="scrape date(s) to ship (default: 2026-03-13 and the latest)")
+    ap.add_argument(
+        "--coreweave-date",
+        action="append",
+        default=None,
+        help="scrape date(s) to ship (default: 2026-03-13 and the latest)",
+    )
     a = ap.parse_args()
     rules = tomllib.loads((ROOT / "pricing_data" / "assumptions.toml").read_text())
     build_aws(a.source, rules)

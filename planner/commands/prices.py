@@ -31,12 +31,12 @@ def parse_term(text: str) -> int:
     t = text.strip().lower()
     for suffix, factor in (("years", 12), ("year", 12), ("yr", 12), ("y", 12), ("mo", 1), ("m", 1)):
         if t.endswith(suffix):
-            number = t[: -len(suffix)]
+            number, mult = t[: -len(suffix)], factor
             break
     else:
-        number, factor = t, 1
+        number, mult = t, 1
     try:
-        months = int(float(number) * factor)
+        months = int(float(number) * mult)
     except ValueError:
         raise PlannerInputError(
             "not a term", column="--term", value=text, fix="write months (12, 36) or years (1y, 3y)"
@@ -45,7 +45,9 @@ def parse_term(text: str) -> int:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--provider", "providers", multiple=True, help="aws, coreweave or lambda (repeatable).")
+@click.option(
+    "--provider", "providers", multiple=True, help="aws, coreweave or lambda (repeatable)."
+)
 @click.option("--region", "regions", multiple=True, help="Region code (repeatable).")
 @click.option("--gpu", "gpus", multiple=True, help="GPU type, e.g. H100, A100-80GB (repeatable).")
 @click.option(
@@ -56,10 +58,18 @@ def parse_term(text: str) -> int:
     help="Purchase model (repeatable).",
 )
 @click.option("--term", "terms", multiple=True, help="Term: 12, 36, 1y, 3y; 0 for on-demand/spot.")
-@click.option("--as-of", default=None, help="Use the catalogs dated on or before this day (YYYY-MM-DD).")
-@click.option("--overlay", type=click.Path(dir_okay=False), default=None, help="Price overlay (CSV/TOML).")
-@click.option("--cheapest", is_flag=True, help="Per GPU type, the best $/GPU-hour per purchase model.")
-@click.option("-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--as-of", default=None, help="Use the catalogs dated on or before this day (YYYY-MM-DD)."
+)
+@click.option(
+    "--overlay", type=click.Path(dir_okay=False), default=None, help="Price overlay (CSV/TOML)."
+)
+@click.option(
+    "--cheapest", is_flag=True, help="Per GPU type, the best $/GPU-hour per purchase model."
+)
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
 @click.pass_context
 def prices(
     ctx: click.Context,
@@ -99,9 +109,14 @@ def prices(
             ).drop(columns=["assumed"])
     else:
         table = selected.offers[LISTING_COLUMNS if fmt != "table" else TABLE_COLUMNS]
-        table = table.sort_values(["gpu_type", "provider", "region", "purchase_model", "usd_per_gpu_hour"])
+        table = table.sort_values(
+            ["gpu_type", "provider", "region", "purchase_model", "usd_per_gpu_hour"]
+        )
     click.echo(render_frame(table, fmt), nl=False)
     if fmt == "table":
         if cheapest:
             click.echo("* assumed price (a labelled assumption, not a published price)")
-        click.echo(f"catalogs: {', '.join(catalog.versions)}" + (f"; overlay: {overlay}" if overlay else ""))
+        click.echo(
+            f"catalogs: {', '.join(catalog.versions)}"
+            + (f"; overlay: {overlay}" if overlay else "")
+        )

@@ -1,0 +1,279 @@
+"""Commitments: existing inventory and recommended purchases, and the inventory CSV format.
+
+Inventory CSV (``inventory.csv``), one row per commitment, columns:
+
+``commitment_id, provider, purchase_model, region, sku, offering_class, term_months, payment_option,
+quantity, hourly_commitment_usd, start_date, end_date``
+
+- ``purchase_model``: reserved_instance, ec2_instance_savings_plan, compute_savings_plan or
+  reserved_contract.
+- ``sku``: the instance type (RIs), the instance family (EC2 Instance Savings Plans, e.g. ``p5``),
+  the provider SKU (contracts, e.g. ``HGX H100``); empty for Compute Savings Plans.
+- ``region``: the region of an RI, EC2 Instance SP or contract; empty for Compute Savings Plans.
+- ``quantity``: instances (RIs) or GPUs (contracts); empty for Savings Plans.
+- ``hourly_commitment_usd``: the Savings Plan's $/hour; empty otherwise.
+- ``start_date`` / ``end_date``: ISO dates (UTC); the commitment is active on [start, end).
+  ``end_date`` may be empty, then it is ``start_date + term_months``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.schema import (
+    COMMITMENT_MODELS,
+    OFFERING_CLASSES,
+    PAYMENT_OPTIONS,
+    PROVIDERS,
+    SAVINGS_PLAN_MODELS,
+)
+
+INVENTORY_COLUMNS = (
+    "commitment_id",
+    "provider",
+    "purchase_model",
+    "region",
+    "sku",
+    "offering_class",
+    "term_months",
+    "payment_option",
+    "quantity",
+    "hourly_commitment_usd",
+    "start_date",
+    "end_date",
+)
+_REQUIRED = ("provider", "purchase_model", "term_months", "start_date")
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """A commitment held or to be bought: RIs and contracts by ``quantity``, Savings Plans by $/hour."""
+
+    commitment_id: str
+    provider: str
+    purchase_model: str
+    region: str
+    sku: str
+    offering_class: str
+    term_months: int
+    payment_option: str
+    quantity: float
+    hourly_commitment_usd: float
+    start: pd.Timestamp
+    end: pd.Timestamp
+    offer_id: str = ""  # the catalog offer it was bought from, when known
+
+    @property
+    def is_savings_plan(self) -> bool:
+        return self.purchase_model in SAVINGS_PLAN_MODELS
+
+    def active_hours(self, timestamps: pd.DatetimeIndex) -> pd.Series:
+        """True for each hour in ``timestamps`` during which the commitment is active."""
+        return pd.Series((timestamps >= self.start) & (timestamps < self.end), index=timestamps)
+
+    def with_dates(self, start: pd.Timestamp) -> Commitment:
+        return replace(self, start=start, end=start + pd.DateOffset(months=self.term_months))
+
+
+def _utc_day(text: str, file: str, row: int, column: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise PlannerInputError(
+            "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
+        ) from None
+    if ts is pd.NaT:
+        raise PlannerInputError(
+            "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
+        )
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _number(text: str, file: str, row: int, column: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise PlannerInputError(
+            "not a number",
+            file=file,
+            row=row,
+            column=column,
+            value=text,
+            fix="write a plain number",
+        ) from None
+    if not math.isfinite(v) or v < 0:
+        raise PlannerInputError(
+            "must be a number >= 0",
+            file=file,
+            row=row,
+            column=column,
+            value=text,
+            fix="fix the value",
+        )
+    return v
+
+
+def read_inventory(path: str | Path) -> list[Commitment]:
+    """Read and validate an inventory CSV. Errors name the file, row and column."""
+    p = Path(path)
+    name = str(path)
+    if not p.is_file():
+        raise PlannerInputError("file not found", file=name, fix="check the --inventory path")
+    raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+    raw.columns = [c.strip() for c in raw.columns]
+    unknown = [c for c in raw.columns if c not in INVENTORY_COLUMNS]
+    if unknown:
+        raise UnknownNameError("inventory column", unknown[0], INVENTORY_COLUMNS, file=name, row=1)
+    for col in _REQUIRED:
+        if col not in raw.columns:
+            raise PlannerInputError(
+                f"missing column '{col}'", file=name, row=1, fix="add it (see planner/inventory.py)"
+            )
+    out: list[Commitment] = []
+    for i, rec in enumerate(raw.to_dict(orient="records")):
+        row = i + 2
+
+        def get(col: str, rec: dict = rec) -> str:  # type: ignore[type-arg]
+            return str(rec.get(col, "")).strip()
+
+        provider = get("provider").lower()
+        if provider not in PROVIDERS:
+            raise UnknownNameError(
+                "provider", provider, PROVIDERS, file=name, row=row, column="provider"
+            )
+        model = get("purchase_model")
+        if model not in COMMITMENT_MODELS:
+            raise UnknownNameError(
+                "purchase model",
+                model,
+                COMMITMENT_MODELS,
+                file=name,
+                row=row,
+                column="purchase_model",
+            )
+        term_text = get("term_months")
+        term = _number(term_text, name, row, "term_months") if term_text else 0.0
+        if term <= 0 or term != int(term):
+            raise PlannerInputError(
+                "term must be a whole number of months > 0",
+                file=name,
+                row=row,
+                column="term_months",
+                value=term_text,
+                fix="write 12, 24 or 36",
+            )
+        pay = get("payment_option") or "no_upfront"
+        if pay not in PAYMENT_OPTIONS:
+            raise UnknownNameError(
+                "payment option", pay, PAYMENT_OPTIONS, file=name, row=row, column="payment_option"
+            )
+        klass = get("offering_class")
+        if model == "reserved_instance" and klass not in OFFERING_CLASSES:
+            raise UnknownNameError(
+                "offering class",
+                klass,
+                OFFERING_CLASSES,
+                file=name,
+                row=row,
+                column="offering_class",
+            )
+        qty_text, hourly_text = get("quantity"), get("hourly_commitment_usd")
+        if model in SAVINGS_PLAN_MODELS:
+            if not hourly_text:
+                raise PlannerInputError(
+                    "a Savings Plan needs its hourly commitment",
+                    file=name,
+                    row=row,
+                    column="hourly_commitment_usd",
+                    fix="write the plan's $/hour, e.g. 120.5",
+                )
+            hourly, qty = _number(hourly_text, name, row, "hourly_commitment_usd"), 0.0
+        else:
+            if not qty_text:
+                raise PlannerInputError(
+                    f"a {model} needs a quantity",
+                    file=name,
+                    row=row,
+                    column="quantity",
+                    fix="write instances (RIs) or GPUs (contracts)",
+                )
+            qty, hourly = _number(qty_text, name, row, "quantity"), 0.0
+        sku = get("sku")
+        region = get("region")
+        if model != "compute_savings_plan" and not sku:
+            raise PlannerInputError(
+                f"a {model} needs a sku",
+                file=name,
+                row=row,
+                column="sku",
+                fix="write the instance type, instance family (EC2 Instance SP) or provider SKU",
+            )
+        if model != "compute_savings_plan" and not region:
+            raise PlannerInputError(
+                f"a {model} needs a region",
+                file=name,
+                row=row,
+                column="region",
+                fix="write the region code",
+            )
+        start = _utc_day(get("start_date"), name, row, "start_date")
+        end_text = get("end_date")
+        end = (
+            _utc_day(end_text, name, row, "end_date")
+            if end_text
+            else start + pd.DateOffset(months=int(term))
+        )
+        if end <= start:
+            raise PlannerInputError(
+                "end_date is not after start_date",
+                file=name,
+                row=row,
+                column="end_date",
+                value=end_text,
+                fix="fix the dates",
+            )
+        out.append(
+            Commitment(
+                commitment_id=get("commitment_id") or f"inv-{row - 1}",
+                provider=provider,
+                purchase_model=model,
+                region=region,
+                sku=sku,
+                offering_class=klass,
+                term_months=int(term),
+                payment_option=pay,
+                quantity=qty,
+                hourly_commitment_usd=hourly,
+                start=start,
+                end=end,
+            )
+        )
+    return out
+
+
+def inventory_frame(commitments: list[Commitment]) -> pd.DataFrame:
+    """Commitments as a DataFrame in the inventory CSV column order."""
+    rows = []
+    for c in commitments:
+        rows.append(
+            {
+                "commitment_id": c.commitment_id,
+                "provider": c.provider,
+                "purchase_model": c.purchase_model,
+                "region": c.region,
+                "sku": c.sku,
+                "offering_class": c.offering_class,
+                "term_months": c.term_months,
+                "payment_option": c.payment_option,
+                "quantity": c.quantity if not c.is_savings_plan else None,
+                "hourly_commitment_usd": c.hourly_commitment_usd if c.is_savings_plan else None,
+                "start_date": c.start.date().isoformat(),
+                "end_date": c.end.date().isoformat(),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(INVENTORY_COLUMNS))
