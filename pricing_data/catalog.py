@@ -10,6 +10,7 @@ prices of its day. Nothing is read at import time.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable
@@ -160,9 +161,19 @@ def select_files(files: list[CatalogFile], as_of: date | None) -> list[CatalogFi
 
 
 def read_catalog_file(path: Path, label: str | None = None) -> pd.DataFrame:
-    """Read and validate one catalog CSV; errors name the file, row and column."""
+    """Read and validate one catalog CSV; errors name the file, row and column.
+
+    Validated tables are cached per process by (path, size, mtime), so a file changed on disk is
+    read again; callers get a copy they may change.
+    """
+    stat = path.stat()
+    return _read_validated(str(path), stat.st_size, stat.st_mtime_ns, label or str(path)).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _read_validated(path: str, size: int, mtime_ns: int, label: str) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return validate_offers(raw, label or str(path))
+    return validate_offers(raw, label)
 
 
 def _parse_as_of(as_of: str | date | None) -> date | None:

@@ -23,6 +23,7 @@ TABLE_COLUMNS = [
     "effective_usd_per_hour",
     "usd_per_gpu_hour",
     "assumed",
+    "overlay",
 ]
 
 
