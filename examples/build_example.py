@@ -1,0 +1,77 @@
+"""Build the example organisation's usage file from the real Alibaba GPU demand trace.
+
+    python examples/build_example.py
+
+Source: tests/data/usage/alibaba-spot-gpu-v2026/hourly.csv (Alibaba cluster-trace-v2026-spot-gpu,
+hourly demand derived by MIT-licensed third-party analyses; Alibaba's terms allow research or study
+use; see that folder's PROVENANCE.md). What this script changes, and why:
+
+- The trace's clock is synthetic (anchored at 2000-01-01); we shift it so the last hour is
+  2026-10-31 23:00 UTC, so the example plans the quarter starting 2026-11-01.
+- Alibaba runs ~9,000 GPUs; the example organisation is a mid-size AI company, so each series is
+  scaled down by the factor below and rounded to 0.001 GPU. The shape (trend, daily cycle, spikes)
+  is the real one.
+- GPU models are relabelled to what the organisation rents on AWS: H800 (an export-market H100) as
+  H100; A100-SXM4-80GB as A100-80GB; A10 as A10G (AWS g5); the undisclosed "GPU-series-1" as L4.
+- Tags: teams, projects and workloads are invented for the example; 5% of the A100 usage is left
+  untagged on purpose, to show how showback reports unallocated usage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE.parent / "tests" / "data" / "usage" / "alibaba-spot-gpu-v2026" / "hourly.csv"
+LAST_HOUR = pd.Timestamp("2026-10-31T23:00:00Z")
+
+# (source series, gpu_type, scale, [(share, team, project, workload, environment)])
+SERIES = [
+    ("H800", "H100", 0.05, [(1.0, "research", "foundation-model", "training", "prod")]),
+    (
+        "A100-SXM4-80GB",
+        "A100-80GB",
+        0.02,
+        [
+            (0.70, "llm-platform", "chat-serving", "inference", "prod"),
+            (0.25, "research", "fine-tuning", "fine-tuning", "dev"),
+            (0.05, "", "", "", ""),
+        ],
+    ),
+    ("A10", "A10G", 0.02, [(1.0, "search", "ranking", "inference", "prod")]),
+    ("GPU-series-1", "L4", 0.03, [(1.0, "ads", "creative-gen", "inference", "prod")]),
+]
+
+
+def build() -> pd.DataFrame:
+    raw = pd.read_csv(SOURCE, parse_dates=["timestamp"])
+    shift = LAST_HOUR - raw["timestamp"].max()
+    frames = []
+    for source, gpu_type, scale, splits in SERIES:
+        s = raw[raw["gpu_type"] == source]
+        for share, team, project, workload, environment in splits:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": (s["timestamp"] + shift).dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "gpu_type": gpu_type,
+                        "gpus": (s["gpus_in_use"] * scale * share).round(3),
+                        "provider": "aws",
+                        "region": "us-east-1",
+                        "team": team,
+                        "project": project,
+                        "workload": workload,
+                        "environment": environment,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True).sort_values(["timestamp", "gpu_type", "team"])
+
+
+if __name__ == "__main__":
+    out = HERE / "usage.csv"
+    df = build()
+    df.to_csv(out, index=False, lineterminator="\n")
+    print(f"wrote {out}: {len(df)} rows, {df['timestamp'].min()} .. {df['timestamp'].max()}")
