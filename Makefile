@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/planner demo
+	$(BIN)/planner prices --cheapest --gpu H100 --gpu A100-80GB --gpu A10G --gpu L4
 
 lint: $(STAMP)
 	$(BIN)/ruff check planner forecasting pricing_data tests bench tools
