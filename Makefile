@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/planner prices --cheapest --gpu H100 --gpu A100-80GB --gpu A10G --gpu L4
 
 lint: $(STAMP)
-	$(BIN)/ruff check planner forecasting pricing_data tests bench tools
-	$(BIN)/ruff format --check planner forecasting pricing_data tests bench tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint
