@@ -16,7 +16,12 @@ HEADER = ",".join(INVENTORY_COLUMNS)
 
 def test_example_inventory_reads_and_round_trips(tmp_path: Path) -> None:
     items = read_inventory(EXAMPLE)
-    assert [c.commitment_id for c in items] == ["ri-a100-2025", "ri-a10g-2024", "sp-compute-2026", "cw-h100-2026"]
+    assert [c.commitment_id for c in items] == [
+        "ri-a100-2025",
+        "ri-a10g-2024",
+        "sp-compute-2026",
+        "cw-h100-2026",
+    ]
     sp = items[2]
     assert sp.is_savings_plan and sp.hourly_commitment_usd == 40.0 and sp.quantity == 0
     assert items[0].end == pd.Timestamp("2026-12-01", tz="UTC")
@@ -27,7 +32,10 @@ def test_example_inventory_reads_and_round_trips(tmp_path: Path) -> None:
 
 def test_end_date_defaults_to_start_plus_term(tmp_path: Path) -> None:
     f = tmp_path / "inv.csv"
-    f.write_text(HEADER + "\nx,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,\n")
+    f.write_text(
+        HEADER
+        + "\nx,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,\n"
+    )
     (c,) = read_inventory(f)
     assert c.end == pd.Timestamp("2029-01-15", tz="UTC")
     hours = c.active_hours(pd.date_range("2029-01-14T22:00", periods=4, freq="h", tz="UTC"))
@@ -37,24 +45,42 @@ def test_end_date_defaults_to_start_plus_term(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,two,,2026-01-15,",
-         "row 2, column 'quantity': not a number (got 'two')"),
-        ("x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,,,2026-01-15,",
-         "row 2, column 'quantity': a reserved_instance needs a quantity"),
-        ("x,aws,compute_savings_plan,,,,12,no_upfront,,,2026-01-15,",
-         "row 2, column 'hourly_commitment_usd': a Savings Plan needs its hourly commitment"),
-        ("x,aws,reserved_instance,us-east-1,p5.48xlarge,standrd,36,all_upfront,2,,2026-01-15,",
-         "row 2, column 'offering_class': unknown offering class 'standrd'\nTo fix: did you mean 'standard'?"),
-        ("x,aws,reserved,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,",
-         "row 2, column 'purchase_model': unknown purchase model 'reserved'"),
-        ("x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,0,all_upfront,2,,2026-01-15,",
-         "row 2, column 'term_months': term must be a whole number of months > 0 (got '0')"),
-        ("x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,15/01/2026x,",
-         "row 2, column 'start_date': not an ISO date (got '15/01/2026x')"),
-        ("x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,2025-01-01",
-         "row 2, column 'end_date': end_date is not after start_date (got '2025-01-01')"),
-        ("x,azure,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,",
-         "row 2, column 'provider': unknown provider 'azure'"),
+        (
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,two,,2026-01-15,",
+            "row 2, column 'quantity': not a number (got 'two')",
+        ),
+        (
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,,,2026-01-15,",
+            "row 2, column 'quantity': a reserved_instance needs a quantity",
+        ),
+        (
+            "x,aws,compute_savings_plan,,,,12,no_upfront,,,2026-01-15,",
+            "row 2, column 'hourly_commitment_usd': a Savings Plan needs its hourly commitment",
+        ),
+        (
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standrd,36,all_upfront,2,,2026-01-15,",
+            "row 2, column 'offering_class': unknown offering class 'standrd'\nTo fix: did you mean 'standard'?",
+        ),
+        (
+            "x,aws,reserved,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,",
+            "row 2, column 'purchase_model': unknown purchase model 'reserved'",
+        ),
+        (
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,0,all_upfront,2,,2026-01-15,",
+            "row 2, column 'term_months': term must be a whole number of months > 0 (got '0')",
+        ),
+        (
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,15/01/2026x,",
+            "row 2, column 'start_date': not an ISO date (got '15/01/2026x')",
+        ),
+        (
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,2025-01-01",
+            "row 2, column 'end_date': end_date is not after start_date (got '2025-01-01')",
+        ),
+        (
+            "x,azure,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,",
+            "row 2, column 'provider': unknown provider 'azure'",
+        ),
     ],
 )
 def test_bad_rows_name_file_row_and_column(tmp_path: Path, row: str, message: str) -> None:
