@@ -40,6 +40,10 @@ def _register() -> None:
 
     cli.add_command(prices.prices)
 
+    from planner.commands import policy
+
+    cli.add_command(policy.policy)
+
 
 _register()
 

@@ -1,0 +1,567 @@
+"""The policy file (TOML): every planning choice in one place, with CLI overrides.
+
+``planner policy init`` writes :data:`TEMPLATE`, a commented file whose values are the defaults.
+Sections and keys (every key optional):
+
+``[planning]``    horizon_months, ladder_every_months, scenarios, seed, catalog_as_of, overlay,
+                  default_aws_region
+``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes
+``[risk]``        cvar_beta, cvar_limit_usd, cvar_limit_pct, min_utilization, min_utilization_tail,
+                  upfront_budget_usd, max_share_per_provider, risk_aversion
+``[spot]``        overhead_pct, cap_share
+``[portability]`` egress_usd_per_gb, data_gb_per_gpu_hour (a table: workload -> GB per GPU-hour,
+                  ``default`` for the rest)
+``[growth]``      annual_pct; ``[[growth.steps]]`` with date, pct or gpus, optional gpu_type
+``[solver]``      integer, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
+                  savings_curve_points
+``[[pools]]``     match, interruptible, portable, aws_region (see forecasting.pools)
+
+Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_per_gpu_hour`` per
+GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
+the pool rules (a conservative choice: no workload is under-charged).
+
+Overrides (``--set section.key=value``, also used by ``planner whatif``) take TOML values
+(``risk.cvar_limit_pct=5``, ``offers.providers=["aws"]``); ``5%`` means 5. Shorthands:
+``growth=+40%`` (``growth.annual_pct=40``), ``exclude=coreweave`` (drop a provider),
+``only=aws``, ``horizon=24mo``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from forecasting.pools import PoolRule
+from planner.policy import Policy
+from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.schema import PROVIDERS
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "planning": (
+        "horizon_months",
+        "ladder_every_months",
+        "scenarios",
+        "seed",
+        "catalog_as_of",
+        "overlay",
+        "default_aws_region",
+    ),
+    "offers": (
+        "providers",
+        "purchase_models",
+        "terms_months",
+        "payment_options",
+        "offering_classes",
+    ),
+    "risk": (
+        "cvar_beta",
+        "cvar_limit_usd",
+        "cvar_limit_pct",
+        "min_utilization",
+        "min_utilization_tail",
+        "upfront_budget_usd",
+        "max_share_per_provider",
+        "risk_aversion",
+    ),
+    "spot": ("overhead_pct", "cap_share"),
+    "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
+    "growth": ("annual_pct", "steps"),
+    "solver": (
+        "integer",
+        "solver",
+        "time_limit_s",
+        "mip_gap",
+        "time_reduction",
+        "period",
+        "blocks_per_period",
+        "savings_curve_points",
+    ),
+    "pools": (),
+}
+# policy-file key -> Policy field, where the names differ
+_POLICY_FIELD = {
+    ("spot", "overhead_pct"): "spot_overhead_pct",
+    ("spot", "cap_share"): "spot_cap_share",
+}
+_NOT_POLICY = {
+    ("planning", "scenarios"),
+    ("planning", "seed"),
+    ("planning", "catalog_as_of"),
+    ("planning", "overlay"),
+    ("planning", "default_aws_region"),
+    ("portability", "egress_usd_per_gb"),
+    ("portability", "data_gb_per_gpu_hour"),
+    ("growth", "annual_pct"),
+    ("growth", "steps"),
+}
+
+
+@dataclass(frozen=True)
+class GrowthStep:
+    """A planned change from ``date`` on: ``pct`` percent more demand, or ``gpus`` more GPUs."""
+
+    date: str
+    pct: float | None = None
+    gpus: float | None = None
+    gpu_type: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanningConfig:
+    """The policy plus what the run needs around it (forecast size, seed, catalog, pools, growth)."""
+
+    policy: Policy = field(default_factory=Policy)
+    scenarios: int = 100
+    seed: int = 0
+    catalog_as_of: str | None = None
+    overlay: str | None = None
+    default_aws_region: str = "us-east-1"
+    egress_usd_per_gb: float = 0.09
+    data_gb_per_gpu_hour: tuple[tuple[str, float], ...] = (("default", 1.0),)
+    growth_annual_pct: float = 0.0
+    growth_steps: tuple[GrowthStep, ...] = ()
+    pool_rules: tuple[PoolRule, ...] = ()
+    source: str = "(defaults)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.to_dict(),
+            "scenarios": self.scenarios,
+            "seed": self.seed,
+            "catalog_as_of": self.catalog_as_of,
+            "overlay": self.overlay,
+            "default_aws_region": self.default_aws_region,
+            "egress_usd_per_gb": self.egress_usd_per_gb,
+            "data_gb_per_gpu_hour": dict(self.data_gb_per_gpu_hour),
+            "growth_annual_pct": self.growth_annual_pct,
+            "growth_steps": [s.__dict__ for s in self.growth_steps],
+            "pool_rules": [
+                {
+                    "match": {k: v if isinstance(v, str) else list(v) for k, v in r.match.items()},
+                    "interruptible": r.interruptible,
+                    "portable": r.portable,
+                    "aws_region": r.aws_region,
+                }
+                for r in self.pool_rules
+            ],
+            "source": self.source,
+        }
+
+
+def _portable_workloads(rules: tuple[PoolRule, ...]) -> list[str]:
+    out: list[str] = []
+    for r in rules:
+        if r.portable:
+            w = r.match.get("workload", "*")
+            out.extend([w] if isinstance(w, str) else list(w))
+    return out
+
+
+def egress_usd_per_gpu_hour(cfg: PlanningConfig) -> float:
+    """The largest egress $/GPU-hour over portable workloads (the default size if none is named)."""
+    sizes = dict(cfg.data_gb_per_gpu_hour)
+    default = sizes.get("default", 1.0)
+    workloads = _portable_workloads(cfg.pool_rules) or ["default"]
+    gb = max(sizes.get(w, default) for w in workloads)
+    return cfg.egress_usd_per_gb * gb
+
+
+def _section_error(file: str, section: str, key: str) -> UnknownNameError:
+    return UnknownNameError(
+        f"policy key in [{section}]", key, SECTIONS[section], file=file, column=f"{section}.{key}"
+    )
+
+
+def _number(value: Any, file: str, column: str, *, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PlannerInputError(
+            "must be a number", file=file, column=column, value=value, fix="write a plain number"
+        )
+    if integer and value != int(value):
+        raise PlannerInputError(
+            "must be a whole number", file=file, column=column, value=value, fix="write e.g. 12"
+        )
+    return float(value)
+
+
+def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningConfig:
+    """Build and check a :class:`PlanningConfig` from a parsed policy document."""
+    for section in doc:
+        if section not in SECTIONS:
+            raise UnknownNameError("policy section", section, SECTIONS, file=file, column=section)
+    policy_kwargs: dict[str, Any] = {}
+    cfg_kwargs: dict[str, Any] = {"source": file}
+    for section, keys in SECTIONS.items():
+        if section == "pools":
+            continue
+        table = doc.get(section, {})
+        if not isinstance(table, dict):
+            raise PlannerInputError(
+                f"[{section}] must be a table",
+                file=file,
+                column=section,
+                fix=f"write [{section}] then key = value lines",
+            )
+        for key, value in table.items():
+            if key not in keys:
+                raise _section_error(file, section, key)
+            column = f"{section}.{key}"
+            if (section, key) in _NOT_POLICY:
+                _config_value(cfg_kwargs, section, key, value, file, column)
+            else:
+                name = _POLICY_FIELD.get((section, key), key)
+                if isinstance(value, list):
+                    value = tuple(value)
+                policy_kwargs[name] = value
+    rules = doc.get("pools", [])
+    if not isinstance(rules, list):
+        raise PlannerInputError(
+            "[[pools]] must be a list of tables",
+            file=file,
+            column="pools",
+            fix="write each rule as a [[pools]] table",
+        )
+    cfg_kwargs["pool_rules"] = tuple(
+        PoolRule.from_dict(r, where=f"{file} [[pools]] #{i + 1}") for i, r in enumerate(rules)
+    )
+    try:
+        policy = Policy(**policy_kwargs)
+    except TypeError as e:
+        raise PlannerInputError(
+            f"bad policy value: {e}", file=file, fix="check the types in the policy file"
+        ) from None
+    try:
+        policy.validate()
+    except PlannerInputError as e:
+        column = _file_key(e.column)
+        raise PlannerInputError(
+            e.what, file=file, column=column, value=e.value, fix=e.fix
+        ) from None
+    _check_contradictions(policy, file)
+    return PlanningConfig(policy=policy, **cfg_kwargs)
+
+
+def _file_key(policy_field: str | None) -> str | None:
+    if policy_field is None:
+        return None
+    for (section, key), name in _POLICY_FIELD.items():
+        if name == policy_field:
+            return f"{section}.{key}"
+    for section, keys in SECTIONS.items():
+        if policy_field in keys:
+            return f"{section}.{policy_field}"
+    return policy_field
+
+
+def _config_value(
+    out: dict[str, Any], section: str, key: str, value: Any, file: str, column: str
+) -> None:
+    if (section, key) == ("planning", "scenarios"):
+        n = int(_number(value, file, column, integer=True))
+        if not 1 <= n <= 2000:
+            raise PlannerInputError(
+                "must be between 1 and 2000",
+                file=file,
+                column=column,
+                value=value,
+                fix="use e.g. 100",
+            )
+        out["scenarios"] = n
+    elif (section, key) == ("planning", "seed"):
+        out["seed"] = int(_number(value, file, column, integer=True))
+    elif key in ("catalog_as_of", "overlay", "default_aws_region"):
+        if not isinstance(value, str) or not value:
+            raise PlannerInputError(
+                "must be a string",
+                file=file,
+                column=column,
+                value=value,
+                fix='write e.g. "2026-09-30"',
+            )
+        out[key] = value
+    elif key == "egress_usd_per_gb":
+        v = _number(value, file, column)
+        if v < 0:
+            raise PlannerInputError(
+                "must be >= 0", file=file, column=column, value=value, fix="use e.g. 0.09"
+            )
+        out[key] = v
+    elif key == "data_gb_per_gpu_hour":
+        if not isinstance(value, dict):
+            raise PlannerInputError(
+                "must be a table workload = GB",
+                file=file,
+                column=column,
+                value=value,
+                fix="write { default = 1.0, training = 0.2 }",
+            )
+        out[key] = tuple((str(k), _number(v, file, f"{column}.{k}")) for k, v in value.items())
+    elif key == "annual_pct":
+        v = _number(value, file, column)
+        if v <= -100:
+            raise PlannerInputError(
+                "must be > -100",
+                file=file,
+                column=column,
+                value=value,
+                fix="use e.g. 30 for +30%/year",
+            )
+        out["growth_annual_pct"] = v
+    elif key == "steps":
+        steps = []
+        for i, s in enumerate(value if isinstance(value, list) else [value]):
+            where = f"{column}[{i}]"
+            if not isinstance(s, dict) or "date" not in s:
+                raise PlannerInputError(
+                    "a growth step needs a date",
+                    file=file,
+                    column=where,
+                    value=s,
+                    fix='write { date = "2027-01-01", pct = 20 }',
+                )
+            extra = set(s) - {"date", "pct", "gpus", "gpu_type"}
+            if extra:
+                raise UnknownNameError(
+                    "growth step key",
+                    sorted(extra)[0],
+                    ("date", "pct", "gpus", "gpu_type"),
+                    file=file,
+                    column=where,
+                )
+            if ("pct" in s) == ("gpus" in s):
+                raise PlannerInputError(
+                    "give exactly one of pct or gpus",
+                    file=file,
+                    column=where,
+                    value=s,
+                    fix="e.g. pct = 20 or gpus = 16",
+                )
+            steps.append(
+                GrowthStep(
+                    date=str(s["date"]),
+                    pct=_number(s["pct"], file, where) if "pct" in s else None,
+                    gpus=_number(s["gpus"], file, where) if "gpus" in s else None,
+                    gpu_type=s.get("gpu_type"),
+                )
+            )
+        out["growth_steps"] = tuple(steps)
+
+
+def _check_contradictions(policy: Policy, file: str) -> None:
+    if policy.cvar_limit_usd is not None and policy.cvar_limit_pct is not None:
+        raise PlannerInputError(
+            "risk.cvar_limit_usd and risk.cvar_limit_pct are both set",
+            file=file,
+            column="risk.cvar_limit_pct",
+            fix="keep one of the two limits",
+        )
+    if not policy.providers:
+        raise PlannerInputError(
+            "no provider is allowed",
+            file=file,
+            column="offers.providers",
+            fix='allow at least one, e.g. ["aws"]',
+        )
+    if "aws" not in policy.providers and not any(
+        m == "reserved_contract" for m in policy.purchase_models
+    ):
+        raise PlannerInputError(
+            "AWS is excluded and reserved contracts are not allowed: nothing can be committed",
+            file=file,
+            column="offers.purchase_models",
+            fix='allow "reserved_contract" or the aws provider',
+        )
+    if policy.purchase_models and not policy.terms_months:
+        raise PlannerInputError(
+            "no term is allowed", file=file, column="offers.terms_months", fix="allow e.g. [12, 36]"
+        )
+
+
+def read_policy_file(path: str | Path | None) -> PlanningConfig:
+    """Read, check and return the planning configuration (defaults when ``path`` is None)."""
+    if path is None:
+        return config_from_dict({}, "(defaults)")
+    p = Path(path)
+    if not p.is_file():
+        raise PlannerInputError(
+            "policy file not found",
+            file=str(path),
+            fix="check the --policy path, or run `planner policy init`",
+        )
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise PlannerInputError(
+            f"not valid TOML: {e}", file=str(path), fix="fix the TOML syntax"
+        ) from None
+    cfg = config_from_dict(doc, str(path))
+    if cfg.overlay and not Path(cfg.overlay).is_absolute():
+        cfg = replace(cfg, overlay=str((p.parent / cfg.overlay)))
+    return cfg
+
+
+def _parse_value(text: str) -> Any:
+    t = text.strip()
+    if t.endswith("%"):
+        t = t[:-1].lstrip("+")
+    try:
+        return tomllib.loads(f"v = {t}")["v"]
+    except tomllib.TOMLDecodeError:
+        return t
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` -> (key, value) with TOML value parsing; raises a usage error otherwise."""
+    if "=" not in text:
+        raise PlannerInputError(
+            "an override is key=value",
+            column="--set",
+            value=text,
+            fix="write e.g. risk.cvar_limit_pct=5",
+        )
+    key, value = text.split("=", 1)
+    return key.strip(), _parse_value(value)
+
+
+def apply_overrides(
+    cfg: PlanningConfig, overrides: list[str] | tuple[str, ...], *, source: str = "--set"
+) -> PlanningConfig:
+    """A new config with ``key=value`` overrides applied over the file's values."""
+    if not overrides:
+        return cfg
+    doc = _config_to_doc(cfg)
+    for text in overrides:
+        key, value = parse_override(text)
+        if key == "growth":
+            doc.setdefault("growth", {})["annual_pct"] = value
+        elif key in ("exclude", "only"):
+            names = [value] if isinstance(value, str) else list(value)
+            for n in names:
+                if n not in PROVIDERS:
+                    raise UnknownNameError("provider", str(n), PROVIDERS, column=f"{source} {key}")
+            current = doc.setdefault("offers", {}).get("providers", list(PROVIDERS))
+            doc["offers"]["providers"] = (
+                [p for p in current if p not in names] if key == "exclude" else names
+            )
+        elif key == "horizon":
+            from planner.commands.prices import parse_term
+
+            doc.setdefault("planning", {})["horizon_months"] = parse_term(str(value))
+        elif "." in key:
+            section, name = key.split(".", 1)
+            if section not in SECTIONS or section == "pools":
+                raise UnknownNameError(
+                    "policy section", section, [s for s in SECTIONS if s != "pools"], column=source
+                )
+            if name not in SECTIONS[section]:
+                raise UnknownNameError(
+                    f"policy key in [{section}]", name, SECTIONS[section], column=source
+                )
+            doc.setdefault(section, {})[name] = value
+        else:
+            all_keys = [f"{s}.{k}" for s, ks in SECTIONS.items() for k in ks] + [
+                "growth",
+                "exclude",
+                "only",
+                "horizon",
+            ]
+            raise UnknownNameError("override", key, all_keys, column=source)
+    return config_from_dict(doc, f"{cfg.source} + {source}")
+
+
+def _config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
+    pol = cfg.policy.to_dict()
+    doc: dict[str, Any] = {s: {} for s in SECTIONS if s != "pools"}
+    for section, keys in SECTIONS.items():
+        for key in keys:
+            if (section, key) in _NOT_POLICY or section == "pools":
+                continue
+            name = _POLICY_FIELD.get((section, key), key)
+            if pol.get(name) is not None:
+                doc[section][key] = pol[name]
+    doc["planning"].update(
+        {"scenarios": cfg.scenarios, "seed": cfg.seed, "default_aws_region": cfg.default_aws_region}
+    )
+    if cfg.catalog_as_of:
+        doc["planning"]["catalog_as_of"] = cfg.catalog_as_of
+    if cfg.overlay:
+        doc["planning"]["overlay"] = cfg.overlay
+    doc["portability"] = {
+        "egress_usd_per_gb": cfg.egress_usd_per_gb,
+        "data_gb_per_gpu_hour": dict(cfg.data_gb_per_gpu_hour),
+    }
+    doc["growth"] = {"annual_pct": cfg.growth_annual_pct}
+    if cfg.growth_steps:
+        doc["growth"]["steps"] = [
+            {k: v for k, v in s.__dict__.items() if v is not None} for s in cfg.growth_steps
+        ]
+    doc["pools"] = cfg.to_dict()["pool_rules"]
+    for r in doc["pools"]:
+        if r["aws_region"] is None:
+            del r["aws_region"]
+    return doc
+
+
+TEMPLATE = """# Planning policy for `planner plan --policy policy.toml`.
+# Every key is optional; the values shown are the defaults. CLI flags and --set override this file.
+
+[planning]
+horizon_months = 12          # months to plan from the end of the usage history
+ladder_every_months = 3      # tentative purchases every 3 months after "now" (0: buy only now)
+scenarios = 100              # demand scenarios simulated by the forecaster
+seed = 0                     # the same seed gives the same plan
+# catalog_as_of = "2026-09-30" # use the price catalogs dated on or before this day
+# overlay = "negotiated.toml"  # negotiated rates (see pricing_data/overlay.py), relative to this file
+default_aws_region = "us-east-1"
+
+[offers]
+providers = ["aws", "coreweave", "lambda"]
+purchase_models = ["reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan", "reserved_contract"]
+terms_months = [12, 24, 36]
+payment_options = ["no_upfront", "partial_upfront", "all_upfront"]
+offering_classes = ["standard", "convertible"]
+
+[risk]
+cvar_beta = 0.9              # tail level for CVaR (the worst 10% of scenarios)
+# cvar_limit_usd = 250000    # CVaR of unused commitment spend over the horizon <= this
+# cvar_limit_pct = 10        # ... or <= this percent of commitment spend (not both)
+# min_utilization = 0.7      # commitment utilisation >= 70% in every scenario of the worst tail
+min_utilization_tail = 0.1
+# upfront_budget_usd = 500000  # upfront cash per purchase date
+# max_share_per_provider = 0.7 # share of new commitment spend per provider
+risk_aversion = 0.0          # objective = E[cost] + risk_aversion * CVaR(cost)
+
+[spot]
+overhead_pct = 10.0          # extra GPU-hours to redo interrupted work
+cap_share = 0.5              # at most this share of an interruptible pool on spot
+
+[portability]
+egress_usd_per_gb = 0.09     # AWS data transfer out, $/GB (an assumption: set yours)
+data_gb_per_gpu_hour = { default = 1.0 }   # per workload, e.g. { default = 1.0, training = 0.5 }
+
+[growth]
+annual_pct = 0.0             # compound demand growth per year on top of the forecast
+# [[growth.steps]]           # a planned launch: +25% of A100 demand from February
+# date = "2027-02-01"
+# pct = 25
+# gpu_type = "A100-80GB"
+
+[solver]
+integer = true               # whole RIs and contract GPUs (MIP); false: LP relaxation, faster
+solver = "highs"             # or "cbc"
+time_limit_s = 60.0
+mip_gap = 0.005
+time_reduction = "duration_curve"   # or "typical_days", "hourly"
+period = "month"
+blocks_per_period = 4
+savings_curve_points = 5
+
+# Pools: which usage may use spot (interruptible) or run off AWS (portable). First match wins;
+# unmatched usage is fixed (AWS on-demand and commitments only).
+# [[pools]]
+# match = { workload = "training" }
+# interruptible = true
+# portable = true
+"""
