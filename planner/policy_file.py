@@ -211,10 +211,10 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             if (section, key) in _NOT_POLICY:
                 _config_value(cfg_kwargs, section, key, value, file, column)
             else:
-                name = _POLICY_FIELD.get((section, key), key)
+                field_name: str = _POLICY_FIELD.get((section, key), key)
                 if isinstance(value, list):
                     value = tuple(value)
-                policy_kwargs[name] = value
+                policy_kwargs[field_name] = value
     rules = doc.get("pools", [])
     if not isinstance(rules, list):
         raise PlannerInputError(
@@ -235,9 +235,8 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
     try:
         policy.validate()
     except PlannerInputError as e:
-        column = _file_key(e.column)
         raise PlannerInputError(
-            e.what, file=file, column=column, value=e.value, fix=e.fix
+            e.what, file=file, column=_file_key(e.column), value=e.value, fix=e.fix
         ) from None
     _check_contradictions(policy, file)
     return PlanningConfig(policy=policy, **cfg_kwargs)
@@ -398,7 +397,7 @@ def read_policy_file(path: str | Path | None) -> PlanningConfig:
         ) from None
     cfg = config_from_dict(doc, str(path))
     if cfg.overlay and not Path(cfg.overlay).is_absolute():
-        cfg = replace(cfg, overlay=str((p.parent / cfg.overlay)))
+        cfg = replace(cfg, overlay=str(p.parent / cfg.overlay))
     return cfg
 
 
