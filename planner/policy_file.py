@@ -211,7 +211,7 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             if (section, key) in _NOT_POLICY:
                 _config_value(cfg_kwargs, section, key, value, file, column)
             else:
-                field_name: str = _POLICY_FIELD.get((section, key), key)
+                field_name = str(_POLICY_FIELD.get((section, key), key))
                 if isinstance(value, list):
                     value = tuple(value)
                 policy_kwargs[field_name] = value
