@@ -11,7 +11,8 @@ Sections and keys (every key optional):
 ``[spot]``        overhead_pct, cap_share
 ``[portability]`` egress_usd_per_gb, data_gb_per_gpu_hour (a table: workload -> GB per GPU-hour,
                   ``default`` for the rest)
-``[growth]``      annual_pct; ``[[growth.steps]]`` with date, pct or gpus, optional gpu_type
+``[growth]``      annual_pct; ``[[growth.steps]]`` with at, pct and/or add_gpus, pools (see
+                  forecasting.growth)
 ``[solver]``      integer, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
                   savings_curve_points
 ``[[pools]]``     match, interruptible, portable, aws_region (see forecasting.pools)
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from forecasting.growth import Growth
 from forecasting.pools import PoolRule
 from planner.policy import Policy
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -93,19 +95,7 @@ _NOT_POLICY = {
     ("planning", "default_aws_region"),
     ("portability", "egress_usd_per_gb"),
     ("portability", "data_gb_per_gpu_hour"),
-    ("growth", "annual_pct"),
-    ("growth", "steps"),
 }
-
-
-@dataclass(frozen=True)
-class GrowthStep:
-    """A planned change from ``date`` on: ``pct`` percent more demand, or ``gpus`` more GPUs."""
-
-    date: str
-    pct: float | None = None
-    gpus: float | None = None
-    gpu_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,8 +110,7 @@ class PlanningConfig:
     default_aws_region: str = "us-east-1"
     egress_usd_per_gb: float = 0.09
     data_gb_per_gpu_hour: tuple[tuple[str, float], ...] = (("default", 1.0),)
-    growth_annual_pct: float = 0.0
-    growth_steps: tuple[GrowthStep, ...] = ()
+    growth: Growth = field(default_factory=Growth)
     pool_rules: tuple[PoolRule, ...] = ()
     source: str = "(defaults)"
 
@@ -135,8 +124,7 @@ class PlanningConfig:
             "default_aws_region": self.default_aws_region,
             "egress_usd_per_gb": self.egress_usd_per_gb,
             "data_gb_per_gpu_hour": dict(self.data_gb_per_gpu_hour),
-            "growth_annual_pct": self.growth_annual_pct,
-            "growth_steps": [s.__dict__ for s in self.growth_steps],
+            "growth": _growth_doc(self.growth),
             "pool_rules": [
                 {
                     "match": {k: v if isinstance(v, str) else list(v) for k, v in r.match.items()},
@@ -148,6 +136,16 @@ class PlanningConfig:
             ],
             "source": self.source,
         }
+
+
+def _growth_doc(g: Growth) -> dict[str, Any]:
+    doc: dict[str, Any] = {"annual_pct": g.annual_pct}
+    if g.steps:
+        doc["steps"] = [
+            {"at": s.at.isoformat(), "add_gpus": s.add_gpus, "pct": s.pct, "pools": list(s.pools)}
+            for s in g.steps
+        ]
+    return doc
 
 
 def _portable_workloads(rules: tuple[PoolRule, ...]) -> list[str]:
@@ -193,8 +191,14 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             raise UnknownNameError("policy section", section, SECTIONS, file=file, column=section)
     policy_kwargs: dict[str, Any] = {}
     cfg_kwargs: dict[str, Any] = {"source": file}
+    try:
+        cfg_kwargs["growth"] = Growth.parse(doc.get("growth"))
+    except PlannerInputError as e:
+        raise PlannerInputError(
+            e.what, file=file, column=f"growth.{e.column or 'steps'}", value=e.value, fix=e.fix
+        ) from None
     for section, keys in SECTIONS.items():
-        if section == "pools":
+        if section in ("pools", "growth"):
             continue
         table = doc.get(section, {})
         if not isinstance(table, dict):
@@ -297,55 +301,6 @@ def _config_value(
                 fix="write { default = 1.0, training = 0.2 }",
             )
         out[key] = tuple((str(k), _number(v, file, f"{column}.{k}")) for k, v in value.items())
-    elif key == "annual_pct":
-        v = _number(value, file, column)
-        if v <= -100:
-            raise PlannerInputError(
-                "must be > -100",
-                file=file,
-                column=column,
-                value=value,
-                fix="use e.g. 30 for +30%/year",
-            )
-        out["growth_annual_pct"] = v
-    elif key == "steps":
-        steps = []
-        for i, s in enumerate(value if isinstance(value, list) else [value]):
-            where = f"{column}[{i}]"
-            if not isinstance(s, dict) or "date" not in s:
-                raise PlannerInputError(
-                    "a growth step needs a date",
-                    file=file,
-                    column=where,
-                    value=s,
-                    fix='write { date = "2027-01-01", pct = 20 }',
-                )
-            extra = set(s) - {"date", "pct", "gpus", "gpu_type"}
-            if extra:
-                raise UnknownNameError(
-                    "growth step key",
-                    sorted(extra)[0],
-                    ("date", "pct", "gpus", "gpu_type"),
-                    file=file,
-                    column=where,
-                )
-            if ("pct" in s) == ("gpus" in s):
-                raise PlannerInputError(
-                    "give exactly one of pct or gpus",
-                    file=file,
-                    column=where,
-                    value=s,
-                    fix="e.g. pct = 20 or gpus = 16",
-                )
-            steps.append(
-                GrowthStep(
-                    date=str(s["date"]),
-                    pct=_number(s["pct"], file, where) if "pct" in s else None,
-                    gpus=_number(s["gpus"], file, where) if "gpus" in s else None,
-                    gpu_type=s.get("gpu_type"),
-                )
-            )
-        out["growth_steps"] = tuple(steps)
 
 
 def _check_contradictions(policy: Policy, file: str) -> None:
@@ -434,7 +389,7 @@ def apply_overrides(
     for text in overrides:
         key, value = parse_override(text)
         if key == "growth":
-            doc.setdefault("growth", {})["annual_pct"] = value
+            doc["growth"]["annual_pct"] = value
         elif key in ("exclude", "only"):
             names = [value] if isinstance(value, str) else list(value)
             for n in names:
@@ -472,10 +427,10 @@ def apply_overrides(
 
 def _config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
     pol = cfg.policy.to_dict()
-    doc: dict[str, Any] = {s: {} for s in SECTIONS if s != "pools"}
+    doc: dict[str, Any] = {s: {} for s in SECTIONS if s not in ("pools", "growth")}
     for section, keys in SECTIONS.items():
         for key in keys:
-            if (section, key) in _NOT_POLICY or section == "pools":
+            if (section, key) in _NOT_POLICY or section in ("pools", "growth"):
                 continue
             name = _POLICY_FIELD.get((section, key), key)
             if pol.get(name) is not None:
@@ -491,11 +446,7 @@ def _config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
         "egress_usd_per_gb": cfg.egress_usd_per_gb,
         "data_gb_per_gpu_hour": dict(cfg.data_gb_per_gpu_hour),
     }
-    doc["growth"] = {"annual_pct": cfg.growth_annual_pct}
-    if cfg.growth_steps:
-        doc["growth"]["steps"] = [
-            {k: v for k, v in s.__dict__.items() if v is not None} for s in cfg.growth_steps
-        ]
+    doc["growth"] = _growth_doc(cfg.growth)
     doc["pools"] = cfg.to_dict()["pool_rules"]
     for r in doc["pools"]:
         if r["aws_region"] is None:
@@ -542,10 +493,11 @@ data_gb_per_gpu_hour = { default = 1.0 }   # per workload, e.g. { default = 1.0,
 
 [growth]
 annual_pct = 0.0             # compound demand growth per year on top of the forecast
-# [[growth.steps]]           # a planned launch: +25% of A100 demand from February
-# date = "2027-02-01"
+# [[growth.steps]]           # a planned launch: +25% and +16 GPUs of A100 demand from February
+# at = "2027-02-01"
 # pct = 25
-# gpu_type = "A100-80GB"
+# add_gpus = 16
+# pools = ["A100-80GB"]      # GPU types or pool names; all pools when empty
 
 [solver]
 integer = true               # whole RIs and contract GPUs (MIP); false: LP relaxation, faster

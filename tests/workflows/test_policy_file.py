@@ -34,7 +34,7 @@ def test_example_policy_reads_with_pools_and_growth() -> None:
     assert cfg.policy.cvar_limit_pct == 15
     assert cfg.policy.terms_months == (12, 36)
     assert cfg.policy.spot_overhead_pct == 12
-    assert cfg.growth_annual_pct == 20
+    assert cfg.growth.annual_pct == 20
     assert [dict(r.match) for r in cfg.pool_rules] == [
         {"workload": "training"},
         {"workload": "fine-tuning"},
@@ -56,7 +56,7 @@ def test_overrides_and_shorthands() -> None:
             "solver.integer=false",
         ],
     )
-    assert out.growth_annual_pct == 40
+    assert out.growth.annual_pct == 40
     assert out.policy.providers == ("aws", "lambda")
     assert out.policy.cvar_limit_pct == 5
     assert out.policy.horizon_months == 24
@@ -92,7 +92,7 @@ def test_overrides_and_shorthands() -> None:
             {"planning": {"scenarios": 0}},
             "column 'planning.scenarios': must be between 1 and 2000 (got 0)",
         ),
-        ({"growth": {"steps": [{"date": "2027-01-01"}]}}, "give exactly one of pct or gpus"),
+        ({"growth": {"steps": [{"date": "2027-01-01"}]}}, "unknown growth step key 'date'"),
         ({"pools": [{"match": {"wokload": "training"}}]}, "unknown pool rule column 'wokload'"),
     ],
 )
