@@ -1,0 +1,1 @@
+"""Reports: charts (PNG, matplotlib) and the one-file HTML report."""
