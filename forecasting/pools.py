@@ -182,8 +182,9 @@ def impute_missing(y: np.ndarray, missing: np.ndarray) -> np.ndarray:
     if not good.any():
         return np.zeros_like(y)
     s = pd.Series(np.where(good, y, np.nan))
-    level = s.rolling(24, center=True, min_periods=6).mean()
-    level = level.interpolate(limit_direction="both").to_numpy()
+    level = (
+        s.rolling(24, center=True, min_periods=6).mean().interpolate(limit_direction="both")
+    ).to_numpy()
     period = 168 if n >= 2 * 168 else 24
     dev = np.where(good, y - level, np.nan)
     phase = (np.arange(n) - n) % period  # aligned to the end of history

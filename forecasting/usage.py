@@ -529,8 +529,8 @@ def _read_tidy(
             f"combined by {on_duplicate}"
         )
         agg = {"sum": "sum", "mean": "mean", "last": "last"}[on_duplicate]
-        out = out.groupby(keys, observed=True, sort=False, dropna=False)["gpus"].agg(agg)
-        out = out.reset_index()
+        combined = out.groupby(keys, observed=True, sort=False, dropna=False)["gpus"].agg(agg)
+        out = combined.reset_index()
     out = out.sort_values(["timestamp", "gpu_type"], kind="stable").reset_index(drop=True)
     cols = [*USAGE_COLUMNS, *(["instance_type"] if "instance_type" in out.columns else [])]
     return out[cols], tuple(warnings), dup_report

@@ -1,0 +1,359 @@
+"""Per-pool model choice by rolling-origin backtest, and joint scenario generation: :func:`forecast`.
+
+1. **Fitting data.** Outage and gap hours are imputed (:meth:`PooledUsage.for_fitting`) so models do
+   not learn that demand vanishes; the actual values are kept for scoring, where those hours are
+   left out.
+2. **Backtest** (:func:`backtest`). Origins ``T_o = n − H_bt − i·168`` for ``i = 0..n_origins−1``
+   with at least ``2·168`` hours of training; the horizon ``H_bt`` is 28 days when the history has
+   at least 8 weeks, else 7 days (shortened further for very short histories). For each pool, model
+   and origin: fit on ``y[:T_o]``, forecast ``H_bt`` hours, and record
+
+   - ``MAE = mean_t |y_t − ŷ_t|`` over the non-missing hours of the horizon;
+   - ``MASE = MAE / mean_t |y_t − y_{t−m}|`` (in-sample seasonal naive, ``m`` = 168, or 24 with
+     less than 2 weeks; Hyndman & Koehler 2006): < 1 means better than a seasonal-naive forecast;
+   - ``rel_mae`` = MAE / MAE of ``snaive168`` at the same origins (out-of-sample);
+   - the squared log error of each forecast day's mean (for the uncertainty, below).
+
+   The model with the lowest mean MAE wins. A model that raises or returns non-finite values is
+   skipped for that pool (recorded in ``notes``); ``snaive24`` is the last resort. With too little
+   history for any origin, ``ets`` is used (``snaive24`` if it fails) and metrics are NaN.
+3. **Uncertainty.** From the chosen model's backtest errors, ``Var log(D_k/D̂_k) ≈ a + b·k`` is fitted
+   per pool (:func:`forecasting.models.fit_error_growth`), and paths are simulated jointly for all
+   pools (:func:`forecasting.models.simulate_paths`, joint bootstrap of history days), then user
+   growth is applied (:class:`forecasting.growth.Growth`). Every scenario has probability ``1/N``.
+
+Deterministic for a given ``seed`` (``numpy.random.default_rng(seed)``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.growth import Growth
+from forecasting.models import (
+    DEFAULT_MODELS,
+    H_DAY,
+    H_WEEK,
+    MODELS,
+    ErrorModel,
+    fit_error_growth,
+    make_model,
+    simulate_paths,
+)
+from forecasting.pools import PooledUsage
+from forecasting.scenarios import DemandScenarios
+from pricing_data.errors import PlannerInputError, UnknownNameError
+
+MAX_HORIZON_H = 37 * 31 * H_DAY
+MIN_HISTORY_H = 2 * H_DAY
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Backtest of every candidate model on one pool.
+
+    ``scores`` rows: ``model, origins, mae, mase, rel_mae, error``; ``sq_log_err`` maps a model to
+    (sum of squared daily log errors by forecast day, count by day).
+    """
+
+    scores: pd.DataFrame
+    sq_log_err: dict[str, tuple[np.ndarray, np.ndarray]]
+    horizon_h: int
+    origins: tuple[int, ...]
+
+
+def backtest_horizon(n_hours: int) -> int:
+    if n_hours >= 8 * H_WEEK + 2 * H_WEEK:
+        return 4 * H_WEEK
+    if n_hours >= 3 * H_WEEK:
+        return H_WEEK
+    return max(H_DAY, (n_hours // 3) // H_DAY * H_DAY)
+
+
+def backtest(
+    y_fit: np.ndarray,
+    y_actual: np.ndarray,
+    missing: np.ndarray,
+    models: Sequence[str],
+    *,
+    horizon_h: int | None = None,
+    n_origins: int = 3,
+    step_h: int = H_WEEK,
+) -> BacktestResult:
+    """Rolling-origin backtest of ``models`` on one hourly series (see the module docstring)."""
+    n = y_fit.size
+    horizon = horizon_h or backtest_horizon(n)
+    min_train = min(2 * H_WEEK, max(2 * H_DAY, n - horizon - (n_origins - 1) * step_h))
+    origins = tuple(
+        o for o in (n - horizon - i * step_h for i in range(n_origins)) if o >= min_train
+    )
+    n_days = math.ceil(horizon / H_DAY)
+    rows = []
+    sq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    snaive_mae: list[float] = []
+    for name in ("snaive168", *[m for m in models if m != "snaive168"]):
+        maes, mases, errors = [], [], []
+        sums, counts = np.zeros(n_days), np.zeros(n_days)
+        for o in origins:
+            train = y_fit[:o]
+            actual = y_actual[o : o + horizon]
+            ok = ~missing[o : o + horizon]
+            try:
+                model = make_model(name)
+                if train.size < model.min_history_h:
+                    raise ValueError(f"needs {model.min_history_h} h of history")
+                pred = model.fit(train).predict(horizon)
+            except Exception as e:
+                errors.append(f"{type(e).__name__}: {e}")
+                continue
+            if not ok.any():
+                continue
+            mae = float(np.mean(np.abs(actual[ok] - pred[ok])))
+            m = H_WEEK if o >= 2 * H_WEEK else H_DAY
+            scale = float(np.mean(np.abs(train[m:] - train[:-m])))
+            maes.append(mae)
+            mases.append(mae / scale if scale > 0 else np.nan)
+            days_ok = (
+                ok[: n_days * H_DAY].reshape(-1, H_DAY).all(axis=1)
+                if horizon % H_DAY == 0
+                else None
+            )
+            if days_ok is not None:
+                a_d = actual.reshape(-1, H_DAY).mean(axis=1)
+                f_d = pred.reshape(-1, H_DAY).mean(axis=1)
+                eps = 0.01 * max(float(np.mean(train)), 1e-9)
+                e2 = np.log((a_d + eps) / (f_d + eps)) ** 2
+                sums[days_ok] += e2[days_ok]
+                counts[days_ok] += 1
+        if name == "snaive168":
+            snaive_mae = maes
+        if name not in models:
+            continue
+        mean_mae = float(np.mean(maes)) if maes else np.nan
+        rel = (
+            mean_mae / float(np.mean(snaive_mae))
+            if maes and snaive_mae and np.mean(snaive_mae) > 0
+            else np.nan
+        )
+        rows.append(
+            {
+                "model": name,
+                "origins": len(maes),
+                "mae": mean_mae,
+                "mase": float(np.nanmean(mases)) if mases else np.nan,
+                "rel_mae": rel,
+                "error": "; ".join(sorted(set(errors))),
+            }
+        )
+        sq[name] = (sums, counts)
+    return BacktestResult(pd.DataFrame(rows), sq, horizon, origins)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The forecast: ``scenarios`` plus per-pool model choice, backtest metrics and history.
+
+    ``metrics`` rows (one per pool): ``pool, model, mase, rel_mae, mae_gpus, backtest_origins,
+    backtest_horizon_h, level_var_a, level_var_b_per_day, notes``. ``backtests`` maps a pool name to
+    the scores of every candidate model.
+    """
+
+    scenarios: DemandScenarios
+    metrics: pd.DataFrame
+    backtests: dict[str, pd.DataFrame]
+    history: pd.DataFrame
+    growth: Growth
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def models(self) -> dict[str, str]:
+        return dict(zip(self.metrics["pool"], self.metrics["model"], strict=True))
+
+    def quantiles(self, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> pd.DataFrame:
+        """Long table ``timestamp, pool, p10, p50, p90…`` of hourly demand quantiles (GPUs)."""
+        q = self.scenarios.quantiles(tuple(qs))
+        ts = self.scenarios.timestamps
+        frames = []
+        for j, pool in enumerate(self.scenarios.pools):
+            cols = {f"p{round(100 * x):02d}": q[i, :, j] for i, x in enumerate(qs)}
+            frames.append(pd.DataFrame({"timestamp": ts, "pool": pool.name, **cols}))
+        return pd.concat(frames, ignore_index=True)
+
+    def monthly_summary(self, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> pd.DataFrame:
+        """Per pool and calendar month: quantiles over scenarios of the month's mean GPUs."""
+        d = self.scenarios.demand_gpus
+        months = self.scenarios.timestamps.tz_localize(None).to_period("M")
+        codes, uniques = pd.factorize(months)
+        rows = []
+        counts = np.bincount(codes)
+        for j, pool in enumerate(self.scenarios.pools):
+            sums = np.zeros((d.shape[0], len(uniques)))
+            for s in range(d.shape[0]):
+                sums[s] = np.bincount(codes, weights=d[s, :, j], minlength=len(uniques))
+            means = sums / counts[None, :]
+            qv = np.quantile(means, qs, axis=0)
+            for m, month in enumerate(uniques):
+                row: dict[str, Any] = {"pool": pool.name, "month": str(month), "hours": counts[m]}
+                for i, x in enumerate(qs):
+                    row[f"p{round(100 * x):02d}_mean_gpus"] = float(qv[i, m])
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _choose(
+    bt: BacktestResult, y_fit: np.ndarray, models: Sequence[str]
+) -> tuple[str, object, list[str]]:
+    """The best-scoring model that fits on the whole history (with fallbacks)."""
+    notes = []
+    ranked: list[str] = []
+    if len(bt.scores):
+        good = bt.scores[bt.scores["origins"] > 0].sort_values("mae", kind="stable")
+        ranked = list(good["model"])
+        for r in bt.scores.itertuples(index=False):
+            if r.error:
+                notes.append(f"{r.model!s}: {r.error!s}")
+    if not ranked:
+        notes.append("too little history to backtest; default model")
+    for name in [*ranked, *(m for m in ("ets", "snaive24") if m not in ranked)]:
+        try:
+            model = make_model(name)
+            model.fit(y_fit)
+            model.predict(H_DAY)
+            if name not in ranked:
+                notes.append(f"fallback to {name}")
+            return name, model, notes
+        except Exception as e:
+            notes.append(f"{name} failed on the full history: {type(e).__name__}: {e}")
+    raise PlannerInputError(
+        "no model could fit the history", value=y_fit.size, fix="give at least 2 days of history"
+    )
+
+
+def forecast(
+    pooled: PooledUsage,
+    *,
+    horizon_hours: int,
+    n_scenarios: int = 100,
+    seed: int = 0,
+    growth: Growth | Mapping[str, Any] | float | None = None,
+    models: Sequence[str] | None = None,
+    n_origins: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> Forecast:
+    """Forecast every pool of ``pooled`` ``horizon_hours`` ahead as ``n_scenarios`` joint paths.
+
+    The scenarios start at the hour after the history ends. ``models`` restricts the candidates
+    (names of :data:`forecasting.models.MODELS`). See the module docstring for the method.
+    """
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    names = tuple(models) if models else DEFAULT_MODELS
+    for m in names:
+        if m not in MODELS:
+            raise UnknownNameError("model", m, MODELS, column="models")
+    if not 1 <= horizon_hours <= MAX_HORIZON_H:
+        raise PlannerInputError(
+            "horizon out of range",
+            column="horizon",
+            value=horizon_hours,
+            fix="forecast between 1 hour and 36 months ahead",
+        )
+    if n_scenarios < 1:
+        raise PlannerInputError(
+            "at least one scenario is needed",
+            column="scenarios",
+            value=n_scenarios,
+            fix="use --scenarios 100",
+        )
+    if pooled.n_hours < MIN_HISTORY_H:
+        raise PlannerInputError(
+            "too little history to forecast",
+            value=f"{pooled.n_hours} hours",
+            fix=f"give at least {MIN_HISTORY_H} hours (2 days) of hourly usage",
+        )
+    grow = Growth.parse(growth)
+    pool_keys = {p.name for p in pooled.pools} | {p.gpu_type for p in pooled.pools}
+    for step in grow.steps:
+        for name in step.pools:
+            if name not in pool_keys:
+                raise UnknownNameError("pool in growth step", name, pool_keys, column="pools")
+    fit_frame = pooled.for_fitting()
+    y_fit_all = fit_frame.to_numpy(dtype=float)
+    y_act_all = pooled.demand_gpus.to_numpy(dtype=float)
+    missing_all = pooled.missing_mask().to_numpy(dtype=bool)
+    n_pools = len(pooled.pools)
+    point = np.empty((horizon_hours, n_pools))
+    a = np.zeros(n_pools)
+    b = np.zeros(n_pools)
+    err = ErrorModel.from_history(y_fit_all, missing_all)
+    rows = []
+    backtests: dict[str, pd.DataFrame] = {}
+    for j, pool in enumerate(pooled.pools):
+        say(f"fitting {pool.name} ({j + 1}/{n_pools})")
+        bt = backtest(
+            y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], names, n_origins=n_origins
+        )
+        name, model, notes = _choose(bt, y_fit_all[:, j], names)
+        point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
+        if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
+            sums, counts = bt.sq_log_err[name]
+            a[j], b[j] = fit_error_growth(
+                np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), counts
+            )
+        else:
+            a[j], b[j] = 0.0, float(err.b[j])
+            notes.append("uncertainty from day-to-day changes (no backtest errors)")
+        score = bt.scores[bt.scores["model"] == name] if len(bt.scores) else bt.scores
+        first = score.iloc[0] if len(score) else None
+        rows.append(
+            {
+                "pool": pool.name,
+                "model": name,
+                "mase": float(first["mase"]) if first is not None else np.nan,
+                "rel_mae": float(first["rel_mae"]) if first is not None else np.nan,
+                "mae_gpus": float(first["mae"]) if first is not None else np.nan,
+                "backtest_origins": len(bt.origins),
+                "backtest_horizon_h": bt.horizon_h,
+                "level_var_a": a[j],
+                "level_var_b_per_day": b[j],
+                "notes": "; ".join(notes),
+            }
+        )
+        backtests[pool.name] = bt.scores
+    say(f"simulating {n_scenarios} paths x {horizon_hours} h x {n_pools} pools")
+    start = pooled.end + pd.Timedelta(hours=1)
+    timestamps = pd.date_range(start, periods=horizon_hours, freq="h")
+    mult, add = (None, None) if grow.is_identity() else grow.factors(timestamps, pooled.pools)
+    rng = np.random.default_rng(seed)
+    paths = simulate_paths(
+        point, err.with_growth(a, b), n_scenarios, rng, multiplier=mult, addend=add
+    )
+    scenarios = DemandScenarios(
+        start=start,
+        pools=pooled.pools,
+        demand_gpus=paths,
+        probabilities=np.full(n_scenarios, 1.0 / n_scenarios),
+        seed=seed,
+        meta={
+            "source": pooled.meta.get("source"),
+            "models": {r["pool"]: r["model"] for r in rows},
+            "growth": {"annual_pct": grow.annual_pct, "steps": len(grow.steps)},
+            "history_start": str(pooled.demand_gpus.index[0]),
+            "history_end": str(pooled.end),
+        },
+    )
+    return Forecast(
+        scenarios=scenarios,
+        metrics=pd.DataFrame(rows),
+        backtests=backtests,
+        history=pooled.demand_gpus,
+        growth=grow,
+        meta={"seconds": time.perf_counter() - t0, "seed": seed, "n_scenarios": n_scenarios},
+    )

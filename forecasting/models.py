@@ -1,0 +1,404 @@
+"""Hourly GPU demand models with one contract: ``fit(y) -> self``, ``predict(h)``, ``simulate(h, n, rng)``.
+
+Every model takes an hourly series ``y_gpus`` (1-D float array, no NaN: outage and gap hours already
+imputed, see :meth:`forecasting.pools.PooledUsage.for_fitting`) whose last value is the hour before
+the forecast starts. Models are calendar-free: periods are aligned to the **end** of the history, so
+"day" ``d`` is the block of 24 hours ending ``24·d`` hours before the forecast start.
+
+Models (``MODELS`` maps their names to classes):
+
+- ``snaive24`` / ``snaive168`` — seasonal naive: ``ŷ_{T+h} = y_{T+h−m·⌈h/m⌉}`` with ``m`` = 24 or 168.
+- ``ets`` — Holt-Winters on daily means with an hour-of-week profile. With ``D_d`` the daily mean
+  GPUs, additive damped trend and weekly seasonality (period 7 days)::
+
+      ℓ_d = α (D_d − s_{d−7}) + (1−α)(ℓ_{d−1} + φ b_{d−1})
+      b_d = β (ℓ_d − ℓ_{d−1}) + (1−β) φ b_{d−1}
+      s_d = γ (D_d − ℓ_d) + (1−γ) s_{d−7}
+      D̂_{T+k} = ℓ_T + (φ + … + φ^k) b_T + s_{T+k−7⌈k/7⌉}
+
+  (statsmodels ``ExponentialSmoothing``; without seasonality below 14 days, a mean below 4 days).
+  The hourly forecast adds ``p(t)``, the mean deviation of ``y`` from its day's mean at that hour of
+  week over the last 4 weeks (hour of day over the last 7 days when history is shorter than 3 weeks):
+  ``ŷ_t = D̂_{day(t)} + p(t)``. Daily plus weekly seasonality and a damped trend, at the cost of one
+  fit on ~365 points instead of 8,760.
+- ``mstl_arima`` — MSTL (statsmodels, periods 24 h and 168 h) on the last 8 weeks; each seasonal
+  component is forecast by repeating its last period, and the seasonally adjusted series
+  ``a_t = y_t − Σ_i s_i(t)`` (trend + remainder) of the last 4 weeks by ARIMA(1,1,1):
+  ``(1 − φL)(1 − L) a_t = (1 + θL) ε_t``. ``ŷ_t = â_t + Σ_i s_i(t)``.
+
+**Uncertainty** (shared by every model, :class:`ErrorModel`, :func:`simulate_paths`). Path ``s`` of
+pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
+
+    Y[s,t,p] = max(0, (ŷ[t,p] + r[s,t,p]) · exp(X[s,k,p]))
+    X[s,k,p] = √a_p · w[s,k,p] + √b_p · Σ_{j≤k} u[s,j,p]
+
+- ``r`` are 24-hour blocks of hourly residuals ``y_t − D_{day(t)} − p(t)`` of the history (what the
+  daily level and profile do not explain);
+- ``w`` and ``u`` are standardised daily innovations of the history (weekly log-changes of the daily
+  means, each pool scaled to mean 0, sd 1);
+- all three are drawn by **joint bootstrap**: one random history day index per (path, forecast day)
+  is used for every pool, so the cross-pool correlation and the tails of the history carry into the
+  scenarios.
+- ``Var X_k = a + b·k``: a day-level error that does not grow (``a``) plus a random walk of the
+  level (``b``), so trend uncertainty grows with the horizon (``√k``). ``a`` and ``b`` are fitted by
+  least squares (``a, b ≥ 0``) to the squared log errors of daily means in the rolling-origin
+  backtest, ``e_{o,k} = log((D_k + ε)/(D̂_k + ε))`` (:func:`fit_error_growth`); without a backtest,
+  ``a = 0`` and ``b`` = the variance of day-to-day log changes.
+
+The median of ``exp(X)`` is 1, so the median path follows the point forecast; the mean is
+``exp((a+b·k)/2)`` times higher (right-skewed growth, never negative demand).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+import numpy as np
+
+H_DAY = 24
+H_WEEK = 168
+
+
+def _as_series(y: np.ndarray) -> np.ndarray:
+    arr = np.asarray(y, dtype=float).ravel()
+    if arr.size == 0 or not np.isfinite(arr).all():
+        raise ValueError("series must be non-empty and finite")
+    return arr
+
+
+def daily_means(y: np.ndarray) -> np.ndarray:
+    """Means of the complete 24-hour blocks of ``y``, aligned to its end (oldest first)."""
+    n_days = y.size // H_DAY
+    if n_days == 0:
+        return np.array([float(y.mean())])
+    return y[y.size - n_days * H_DAY :].reshape(n_days, H_DAY).mean(axis=1)
+
+
+def hourly_profile(y: np.ndarray) -> np.ndarray:
+    """Mean deviation from the day's mean per hour of week (168) or hour of day (24), end-aligned.
+
+    Over the last 4 weeks when ``y`` has >= 3 weeks, else over the last 7 days (hour of day).
+    """
+    n_days = y.size // H_DAY
+    if n_days == 0:
+        return np.zeros(H_DAY)
+    days = y[y.size - n_days * H_DAY :].reshape(n_days, H_DAY)
+    dev = days - days.mean(axis=1, keepdims=True)
+    if n_days >= 21:
+        weeks = min(4, n_days // 7)
+        block = dev[-7 * weeks :].reshape(weeks, 7 * H_DAY)
+        return np.asarray(block.mean(axis=0))
+    return np.asarray(dev[-7:].mean(axis=0))
+
+
+def tile_profile(profile: np.ndarray, horizon_h: int) -> np.ndarray:
+    """Continue an end-aligned periodic profile for ``horizon_h`` hours."""
+    period = profile.size
+    return np.asarray(profile[np.arange(horizon_h) % period])
+
+
+class DemandModel(ABC):
+    """The contract: ``fit(y_gpus) -> self``; ``predict(h) -> (h,)``; ``simulate(h, n, rng) -> (n, h)``."""
+
+    name: ClassVar[str]
+    #: fewest hours of history the model can fit
+    min_history_h: ClassVar[int] = H_DAY
+
+    def __init__(self) -> None:
+        self._y: np.ndarray | None = None
+
+    def fit(self, y_gpus: np.ndarray) -> Self:
+        y = _as_series(y_gpus)
+        if y.size < self.min_history_h:
+            raise ValueError(f"{self.name} needs at least {self.min_history_h} hours of history")
+        self._y = y
+        self._fit(y)
+        return self
+
+    @abstractmethod
+    def _fit(self, y: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def _predict(self, horizon_h: int) -> np.ndarray: ...
+
+    def predict(self, horizon_h: int) -> np.ndarray:
+        """Point (median) forecast of the next ``horizon_h`` hours, >= 0."""
+        if self._y is None:
+            raise RuntimeError("fit the model first")
+        out = np.asarray(self._predict(int(horizon_h)), dtype=float)
+        if out.shape != (horizon_h,) or not np.isfinite(out).all():
+            raise FloatingPointError(f"{self.name} produced an invalid forecast")
+        return np.maximum(out, 0.0)
+
+    def simulate(self, horizon_h: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        """``n_paths`` sample paths of the next ``horizon_h`` hours (the shared error model)."""
+        if self._y is None:
+            raise RuntimeError("fit the model first")
+        err = ErrorModel.from_history(self._y[:, None])
+        return simulate_paths(self.predict(horizon_h)[:, None], err, n_paths, rng)[:, :, 0]
+
+
+class SeasonalNaive(DemandModel):
+    """``ŷ_{T+h} = y_{T+h−m⌈h/m⌉}``: repeat the last period of ``m`` hours."""
+
+    def __init__(self, period_h: int = H_WEEK) -> None:
+        super().__init__()
+        self.period_h = period_h
+        self._last = np.zeros(period_h)
+
+    @property
+    def min_history_h(self) -> int:  # type: ignore[override]
+        return self.period_h
+
+    def _fit(self, y: np.ndarray) -> None:
+        self._last = y[-self.period_h :]
+
+    def _predict(self, horizon_h: int) -> np.ndarray:
+        return tile_profile(self._last, horizon_h)
+
+
+class SeasonalNaive24(SeasonalNaive):
+    name = "snaive24"
+
+    def __init__(self) -> None:
+        super().__init__(H_DAY)
+
+
+class SeasonalNaive168(SeasonalNaive):
+    name = "snaive168"
+
+    def __init__(self) -> None:
+        super().__init__(H_WEEK)
+
+
+class ETSProfile(DemandModel):
+    """Holt-Winters (damped additive trend, weekly seasonality) on daily means + hourly profile."""
+
+    name = "ets"
+    min_history_h = 2 * H_DAY
+
+    def __init__(self, damping: float = 0.9) -> None:
+        super().__init__()
+        self.damping = damping
+        self._daily_forecast: object = None
+        self._profile = np.zeros(H_DAY)
+        self._mean = 0.0
+
+    def _fit(self, y: np.ndarray) -> None:
+        daily = daily_means(y)
+        self._profile = hourly_profile(y)
+        self._mean = float(daily[-7:].mean())
+        self._daily_forecast = None
+        if daily.size < 4:
+            return
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        seasonal = "add" if daily.size >= 14 else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ExponentialSmoothing(
+                daily,
+                trend="add",
+                damped_trend=True,
+                seasonal=seasonal,
+                seasonal_periods=7 if seasonal else None,
+                initialization_method="estimated",
+            )
+            self._daily_forecast = model.fit(
+                damping_trend=self.damping, optimized=True, use_brute=False
+            )
+
+    def _predict(self, horizon_h: int) -> np.ndarray:
+        n_days = math.ceil(horizon_h / H_DAY)
+        if self._daily_forecast is None:
+            daily_hat = np.full(n_days, self._mean)
+        else:
+            daily_hat = np.asarray(self._daily_forecast.forecast(n_days))  # type: ignore[attr-defined]
+        level = np.repeat(daily_hat, H_DAY)[:horizon_h]
+        return np.asarray(level + tile_profile(self._profile, horizon_h))
+
+
+class MSTLArima(DemandModel):
+    """MSTL (24 h, 168 h) + ARIMA(1,1,1) on the seasonally adjusted series."""
+
+    name = "mstl_arima"
+    min_history_h = 3 * H_DAY
+    fit_window_h = 8 * H_WEEK
+    arima_window_h = 4 * H_WEEK
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seasonals: list[np.ndarray] = []
+        self._arima: object = None
+        self._last_adjusted = 0.0
+
+    def _fit(self, y: np.ndarray) -> None:
+        from statsmodels.tsa.arima.model import ARIMA
+        from statsmodels.tsa.seasonal import MSTL
+
+        window = y[-self.fit_window_h :]
+        periods = (H_DAY, H_WEEK) if window.size >= 2 * H_WEEK else (H_DAY,)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = MSTL(window, periods=periods, iterate=1).fit()
+            seasonal = np.asarray(res.seasonal).reshape(window.size, -1)
+            self._seasonals = [
+                seasonal[-p:, i].copy() for i, p in enumerate(periods[: seasonal.shape[1]])
+            ]
+            adjusted = window - seasonal.sum(axis=1)
+            adjusted = adjusted[-self.arima_window_h :]
+            self._last_adjusted = float(adjusted[-1])
+            try:
+                self._arima = ARIMA(adjusted, order=(1, 1, 1)).fit()
+            except (ValueError, np.linalg.LinAlgError):
+                self._arima = None
+
+    def _predict(self, horizon_h: int) -> np.ndarray:
+        if self._arima is None:
+            adjusted = np.full(horizon_h, self._last_adjusted)
+        else:
+            adjusted = np.asarray(self._arima.forecast(horizon_h))  # type: ignore[attr-defined]
+        season = sum((tile_profile(s, horizon_h) for s in self._seasonals), np.zeros(horizon_h))
+        return np.asarray(adjusted + season)
+
+
+MODELS: dict[str, type[DemandModel]] = {
+    m.name: m for m in (SeasonalNaive24, SeasonalNaive168, ETSProfile, MSTLArima)
+}
+DEFAULT_MODELS: tuple[str, ...] = ("snaive24", "snaive168", "ets", "mstl_arima")
+
+
+def make_model(name: str) -> DemandModel:
+    return MODELS[name]()
+
+
+# --------------------------------------------------------------------------------------------
+# Error model and joint simulation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """What :func:`simulate_paths` draws from (see the module docstring).
+
+    ``innovations`` (n_days, P): standardised daily innovations; ``blocks`` (n_blocks, 24, P): hourly
+    residual blocks in GPUs; ``a``/``b`` (P,): log-level variance ``Var X_k = a + b·k``.
+    """
+
+    innovations: np.ndarray
+    blocks: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+    @classmethod
+    def from_history(
+        cls, y: np.ndarray, missing: np.ndarray | None = None, max_days: int = 365
+    ) -> ErrorModel:
+        """Innovations and residual blocks of an hourly history ``y`` (n_hours, P)."""
+        y = np.asarray(y, dtype=float)
+        n, n_pools = y.shape
+        n_days = max(1, n // H_DAY)
+        use = min(n_days, max_days)
+        days = y[n - use * H_DAY :].reshape(use, H_DAY, n_pools) if n >= H_DAY else None
+        if days is None:
+            zeros = np.zeros((1, n_pools))
+            return cls(zeros, np.zeros((1, H_DAY, n_pools)), np.zeros(n_pools), np.zeros(n_pools))
+        dmean = days.mean(axis=1)  # (use, P)
+        eps = 0.01 * np.maximum(dmean.mean(axis=0), 1e-9)
+        logd = np.log(dmean + eps)
+        lag = 7 if use >= 21 else 1
+        if use > lag + 1:
+            ch = logd[lag:] - logd[:-lag]
+            step_var = (
+                np.var(logd[1:] - logd[:-1], axis=0, ddof=1) if use > 2 else np.zeros(n_pools)
+            )
+        else:
+            ch = np.zeros((1, n_pools))
+            step_var = np.zeros(n_pools)
+        sd = ch.std(axis=0, ddof=0)
+        innov = np.where(sd > 0, (ch - ch.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+        # hourly residual blocks: y − day mean − profile, over the last 8 weeks
+        prof = np.stack([hourly_profile(y[:, p]) for p in range(n_pools)], axis=1)  # (period, P)
+        period = prof.shape[0]
+        recent = min(use, 56)
+        blk_days = days[-recent:]
+        hours_from_end = np.arange(recent * H_DAY) - recent * H_DAY
+        phase = hours_from_end % period
+        fitted = np.repeat(blk_days.mean(axis=1), H_DAY, axis=0) + prof[phase]
+        resid = blk_days.reshape(recent * H_DAY, n_pools) - fitted
+        blocks = resid.reshape(recent, H_DAY, n_pools)
+        if missing is not None:
+            miss = np.asarray(missing, dtype=bool)[n - recent * H_DAY :].reshape(recent, H_DAY, -1)
+            keep = ~miss.any(axis=(1, 2))
+            if keep.any():
+                blocks = blocks[keep]
+        return cls(
+            innovations=innov,
+            blocks=blocks,
+            a=np.zeros(n_pools),
+            b=np.nan_to_num(step_var),
+        )
+
+    def with_growth(self, a: np.ndarray, b: np.ndarray) -> ErrorModel:
+        return ErrorModel(self.innovations, self.blocks, np.asarray(a), np.asarray(b))
+
+
+def fit_error_growth(sq_err_by_day: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """Least squares ``a, b >= 0`` of ``mean e_k² ≈ a + b·k`` (k = 1..K), weighted by counts."""
+    k = np.arange(1, sq_err_by_day.size + 1, dtype=float)
+    w = np.asarray(counts, dtype=float)
+    ok = w > 0
+    if ok.sum() == 0:
+        return 0.0, 0.0
+    k, m, w = k[ok], np.asarray(sq_err_by_day)[ok], w[ok]
+    if k.size == 1:
+        return 0.0, float(m[0] / k[0])
+    design = np.stack([np.ones_like(k), k], axis=1) * np.sqrt(w)[:, None]
+    coef, *_ = np.linalg.lstsq(design, m * np.sqrt(w), rcond=None)
+    a, b = float(coef[0]), float(coef[1])
+    if b < 0:
+        return float(np.average(m, weights=w)), 0.0
+    if a < 0:
+        return 0.0, float(np.sum(w * k * m) / np.sum(w * k * k))
+    return a, b
+
+
+def simulate_paths(
+    point: np.ndarray,
+    err: ErrorModel,
+    n_paths: int,
+    rng: np.random.Generator,
+    *,
+    multiplier: np.ndarray | None = None,
+    addend: np.ndarray | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """Paths (n_paths, H, P) around ``point`` (H, P); see the module docstring for the maths.
+
+    ``multiplier`` and ``addend`` (H, P) apply user growth: ``Y·m + add``, then clipped at 0.
+    """
+    horizon_h, n_pools = point.shape
+    n_days = math.ceil(horizon_h / H_DAY)
+    d_hist = err.innovations.shape[0]
+    idx_w = rng.integers(0, d_hist, size=(n_paths, n_days))
+    idx_u = rng.integers(0, d_hist, size=(n_paths, n_days))
+    idx_r = rng.integers(0, err.blocks.shape[0], size=(n_paths, n_days))
+    out: np.ndarray = np.empty((n_paths, horizon_h, n_pools), dtype=dtype)
+    for p in range(n_pools):
+        w = err.innovations[idx_w, p]
+        u = np.cumsum(err.innovations[idx_u, p], axis=1)
+        x = math.sqrt(max(err.a[p], 0.0)) * w + math.sqrt(max(err.b[p], 0.0)) * u
+        factor = np.repeat(np.exp(x), H_DAY, axis=1)[:, :horizon_h]
+        r = err.blocks[idx_r, :, p].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
+        y = (point[None, :, p] + r) * factor
+        if multiplier is not None:
+            y *= multiplier[None, :, p]
+        if addend is not None:
+            y += addend[None, :, p]
+        np.maximum(y, 0.0, out=y)
+        out[:, :, p] = y
+    return out
