@@ -44,6 +44,15 @@ def _register() -> None:
 
     cli.add_command(policy.policy)
 
+    from planner.commands import export
+
+    cli.add_command(export.export)
+
+    from planner.commands import aws
+
+    prices.prices.add_command(aws.refresh)
+    cli.add_command(aws.inventory)
+
 
 _register()
 

@@ -1,0 +1,68 @@
+"""``planner export``: the procurement CSV (and JSON) from a saved plan.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from planner.plan import Plan
+from planner.render import render_frame
+from pricing_data.errors import PlannerInputError
+from pricing_data.fileio import atomic_write_text
+
+
+def read_plan(path: str | Path) -> Plan:
+    """A Plan from its plan.json; a missing or broken file is a usage error naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise PlannerInputError(
+            "plan file not found", file=str(path), fix="run `planner plan` first, or check the path"
+        )
+    try:
+        return Plan.from_json(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise PlannerInputError(
+            f"not a plan.json written by `planner plan` ({type(e).__name__}: {e})",
+            file=str(path),
+            fix="give the plan.json from a `planner plan` output folder",
+        ) from None
+
+
+@click.command("export")
+@click.argument("plan_json", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write purchases.csv here.",
+)
+@click.option(
+    "--json",
+    "out_json",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the rows as JSON.",
+)
+@click.option(
+    "--firm-only", is_flag=True, help="Only the purchases to make now (not the tentative ladder)."
+)
+def export(plan_json: str, out_csv: str | None, out_json: str | None, firm_only: bool) -> None:
+    """Write the procurement CSV of a saved plan: one row per purchase, stable column order, ISO
+    dates, USD. Prints the CSV to stdout when no --out is given."""
+    plan = read_plan(plan_json)
+    df = plan.purchases_frame()
+    if firm_only:
+        firm_ids = {p.commitment.commitment_id for p in plan.purchases if p.firm}
+        df = df[df["purchase_id"].isin(firm_ids)].reset_index(drop=True)
+    csv_text = render_frame(df, "csv")
+    if out_csv:
+        atomic_write_text(out_csv, csv_text)
+        click.echo(f"wrote {out_csv} ({len(df)} purchases)", err=True)
+    else:
+        click.echo(csv_text, nl=False)
+    if out_json:
+        atomic_write_text(out_json, render_frame(df, "json"))
+        click.echo(f"wrote {out_json}", err=True)
