@@ -171,6 +171,8 @@ class Forecast:
     history: pd.DataFrame
     growth: Growth
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the chosen models' point (median) forecasts before growth, shape (n_hours, n_pools)
+    point_gpus: np.ndarray | None = None
 
     @property
     def models(self) -> dict[str, str]:
@@ -183,7 +185,11 @@ class Forecast:
         frames = []
         for j, pool in enumerate(self.scenarios.pools):
             cols = {f"p{round(100 * x):02d}": q[i, :, j] for i, x in enumerate(qs)}
-            frames.append(pd.DataFrame({"timestamp": ts, "pool": pool.name, **cols}))
+            frames.append(
+                pd.DataFrame(
+                    {"timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "pool": pool.name, **cols}
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def monthly_summary(self, qs: Sequence[float] = (0.1, 0.5, 0.9)) -> pd.DataFrame:
@@ -356,4 +362,5 @@ def forecast(
         history=pooled.demand_gpus,
         growth=grow,
         meta={"seconds": time.perf_counter() - t0, "seed": seed, "n_scenarios": n_scenarios},
+        point_gpus=point,
     )

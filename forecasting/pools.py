@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -153,6 +153,15 @@ class PooledUsage:
     @property
     def end(self) -> pd.Timestamp:
         return pd.Timestamp(self.demand_gpus.index[-1])
+
+    def first_hours(self, n_hours: int) -> PooledUsage:
+        """The first ``n_hours`` of history (for rolling-origin evaluation)."""
+        return replace(
+            self,
+            demand_gpus=self.demand_gpus.iloc[:n_hours],
+            outage_mask=self.outage_mask.iloc[:n_hours],
+            gap_mask=self.gap_mask.iloc[:n_hours],
+        )
 
     def missing_mask(self) -> pd.DataFrame:
         """Hours that do not show demand: outages or gaps."""

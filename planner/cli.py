@@ -53,6 +53,11 @@ def _register() -> None:
     prices.prices.add_command(aws.refresh)
     cli.add_command(aws.inventory)
 
+    from planner.commands import forecast, usage
+
+    cli.add_command(usage.usage)
+    cli.add_command(forecast.forecast)
+
 
 _register()
 

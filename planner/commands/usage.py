@@ -1,0 +1,176 @@
+"""``planner usage``: what a usage file holds — pools, span, gaps, outages, totals by tag, how paid."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import pandas as pd
+
+from forecasting.pools import PooledUsage, load_pool_rules, make_pools
+from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
+from planner.render import FORMATS, render_frame
+from pricing_data.errors import PlannerInputError
+
+
+def parse_gpu_aliases(values: Sequence[str]) -> dict[str, str]:
+    """``LABEL=TYPE`` pairs from ``--gpu-alias``."""
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise PlannerInputError(
+                "not LABEL=TYPE",
+                column="--gpu-alias",
+                value=v,
+                fix="write e.g. --gpu-alias GPU-series-1=other:series-1",
+            )
+        k, t = v.split("=", 1)
+        out[k.strip()] = t.strip()
+    return out
+
+
+def ingestion_options(f: Any) -> Any:
+    """Options shared by ``planner usage`` and ``planner forecast``."""
+    f = click.option(
+        "--gpu-alias",
+        "gpu_aliases",
+        multiple=True,
+        help="LABEL=TYPE: read a GPU label as a canonical type or other:<label> (repeatable).",
+    )(f)
+    f = click.option(
+        "--gap-fill",
+        type=click.Choice(["interpolate", "zero", "previous_week"]),
+        default="interpolate",
+        show_default=True,
+        help="How hours with no row are filled.",
+    )(f)
+    f = click.option(
+        "--on-duplicate",
+        type=click.Choice(["error", "sum", "mean", "last"]),
+        default="error",
+        show_default=True,
+        help="What to do with two rows for the same hour and series.",
+    )(f)
+    f = click.option(
+        "--policy",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="TOML policy file with [[pools]] rules (match, interruptible, portable).",
+    )(f)
+    return f
+
+
+def load_pooled(
+    path: str,
+    policy: str | None,
+    on_duplicate: str,
+    gap_fill: str,
+    gpu_aliases: Sequence[str],
+) -> tuple[UsageHistory, PooledUsage | None]:
+    history = read_usage(
+        path,
+        on_duplicate=on_duplicate,  # type: ignore[arg-type]
+        gpu_aliases=parse_gpu_aliases(gpu_aliases),
+    )
+    rules = load_pool_rules(policy) if policy else ()
+    pooled = (
+        make_pools(history, rules, gap_fill=gap_fill)  # type: ignore[arg-type]
+        if not history.data.empty
+        else None
+    )
+    return history, pooled
+
+
+def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str, pd.DataFrame]:
+    """The tables ``planner usage`` shows: pools, gaps, outages, totals by tag, paid as."""
+    tables: dict[str, pd.DataFrame] = {}
+    if pooled is not None:
+        d = pooled.demand_gpus
+        tables["pools"] = pd.DataFrame(
+            {
+                "pool": [p.name for p in pooled.pools],
+                "gpu_type": [p.gpu_type for p in pooled.pools],
+                "interruptible": [p.interruptible for p in pooled.pools],
+                "portable": [p.portable for p in pooled.pools],
+                "gpu_hours": [float(d[p.name].sum()) for p in pooled.pools],
+                "mean_gpus": [float(d[p.name].mean()) for p in pooled.pools],
+                "peak_gpus": [float(d[p.name].max()) for p in pooled.pools],
+                "outage_hours": [int(pooled.outage_mask[p.name].sum()) for p in pooled.pools],
+            }
+        )
+    r = history.report
+    tables["gaps"] = r.gaps.astype({"start": "string", "end": "string"}) if len(r.gaps) else r.gaps
+    tables["outages"] = (
+        r.outages.astype({"start": "string", "end": "string"}) if len(r.outages) else r.outages
+    )
+    rows = []
+    data = history.data
+    for col in ("provider", "region", *TAG_COLUMNS):
+        if col in data.columns and (data[col] != "").any():
+            g = data.groupby(data[col].astype(str), observed=True)["gpus"].sum()
+            rows += [
+                {"tag": col, "value": k or "(none)", "gpu_hours": float(v)} for k, v in g.items()
+            ]
+    tables["totals_by_tag"] = pd.DataFrame(rows, columns=["tag", "value", "gpu_hours"])
+    if history.has_paid_as and not data.empty:
+        g = data.groupby(["gpu_type", "paid_as"], observed=True)["gpus"].sum().reset_index()
+        tables["paid_as"] = g.rename(columns={"gpus": "gpu_hours"}).astype({"gpu_type": str})
+    return tables
+
+
+@click.command("usage")
+@click.argument("usage_file", type=click.Path(dir_okay=True))
+@ingestion_options
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
+def usage(
+    usage_file: str,
+    policy: str | None,
+    on_duplicate: str,
+    gap_fill: str,
+    gpu_aliases: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Show what USAGE_FILE holds: pools, span, gaps, outages, totals by tag and how it was paid.
+
+    USAGE_FILE is a tidy CSV/Parquet (timestamp, gpu_type or instance_type, gpus, tags), a FOCUS
+    export or an AWS CUR (legacy or 2.0).
+    """
+    history, pooled = load_pooled(usage_file, policy, on_duplicate, gap_fill, gpu_aliases)
+    tables = usage_summary(history, pooled)
+    head = {
+        "source": history.source,
+        "format": history.source_format,
+        "start": str(history.start) if history.start is not None else "",
+        "end": str(history.end) if history.end is not None else "",
+        "hours": history.span_hours,
+        "gap_hours": history.report.gap_hours,
+        "outage_hours": history.report.outage_hours,
+        "gpu_hours": float(history.data["gpus"].sum()) if not history.data.empty else 0.0,
+    }
+    if fmt == "json":
+        out = {
+            **head,
+            "warnings": list(history.report.warnings),
+            **{k: json.loads(render_frame(v, "json")) if len(v) else [] for k, v in tables.items()},
+        }
+        click.echo(json.dumps(out, indent=2))
+        return
+    if fmt == "csv":
+        click.echo(
+            render_frame(tables["pools"] if "pools" in tables else pd.DataFrame(), "csv"), nl=False
+        )
+        return
+    for k, v in head.items():
+        click.echo(f"{k}: {v}")
+    for w in history.report.warnings:
+        click.echo(f"warning: {w}")
+    for name, table in tables.items():
+        if name in ("gaps", "outages") and table.empty:
+            click.echo(f"\n{name}: none")
+            continue
+        click.echo(f"\n{name}:")
+        click.echo(render_frame(table, "table", floatfmt=".1f"), nl=False)
