@@ -1,0 +1,198 @@
+r"""AWS Cost Explorer-style replay: "the last L days repeat", one commitment type at a time.
+
+For a lookback of ``L`` days before the origin (``L`` ∈ {7, 30, 60}; a shorter history is used whole
+and the shortfall is recorded), and for each AWS commitment type ``k`` separately — every Compute
+Savings Plan, EC2 Instance Savings Plan and Reserved Instance candidate of the cost table
+(:func:`planner.optimize.offers.build_cost_table`, same offers and policy filters as the planner,
+one term / payment option / offering class each) — the level
+
+    x*_k = argmax_x  S_k(x),   S_k(x) = bill(∅, u_lookback) − bill({k at level x}, u_lookback)
+
+is found, where ``bill`` is the referee :func:`planner.evaluate.evaluate` over the lookback hours
+``u_lookback`` (commitment charged per active hour, upfront amortised). The level ``x`` is
+instances for a Reserved Instance (whole units, as Cost Explorer recommends) and USD/hour of
+commitment for a Savings Plan (to the cent).
+
+``S_k`` is concave in ``x``: each hour's saving is ``min(value of the usage the commitment can
+cover, value of x) − price(x)``, a concave piecewise-linear function, and sums of concave functions
+are concave. So a ternary search on a sorted grid of levels finds the grid's maximum exactly. The grid
+holds the breakpoints: the levels at which the commitment exactly covers one hour's usage (all of it,
+or the part that would otherwise pay on-demand when spot takes ``spot_cap_share``), per pool and for
+all pools together; for a single pool these are all the kinks of ``S_k``, so the search is exact.
+
+Then, like a user reading Cost Explorer, the single type with the highest estimated saving
+``S_k(x*_k)`` is bought at ``x*_k`` (nothing when no type saves anything). No forecast, no spot
+planning, no other provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.scenarios import Pool
+from planner.evaluate import evaluate
+from planner.inventory import Commitment
+from planner.optimize.offers import build_cost_table
+from planner.policy import Policy
+
+REPLAY_MODELS = ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan")
+
+
+@dataclass(frozen=True)
+class ReplayChoice:
+    """The replay recommendation at one origin for one lookback."""
+
+    commitments: tuple[Commitment, ...]
+    lookback_days: int
+    lookback_days_used: float
+    estimated_savings_usd: float
+    chosen: str  # the offer id bought, "" for none
+    level: float  # instances or USD/hour
+    per_type: tuple[tuple[str, float, float], ...]  # (offer id, level, estimated savings)
+
+    @property
+    def note(self) -> str:
+        parts = []
+        if self.lookback_days_used + 1e-9 < self.lookback_days:
+            parts.append(
+                f"lookback {self.lookback_days} d, only {self.lookback_days_used:.1f} d of history"
+            )
+        parts.append(f"bought {self.chosen} x {self.level:g}" if self.chosen else "bought nothing")
+        return "; ".join(parts)
+
+
+def _commitment(row: pd.Series, level: float, start: pd.Timestamp, tag: str) -> Commitment:
+    sp = row["kind"] == "savings_plan"
+    term = int(row["term_months"])
+    return Commitment(
+        commitment_id=tag,
+        provider=str(row["provider"]),
+        purchase_model=str(row["purchase_model"]),
+        region=str(row["region"]),
+        sku=str(row["sku"]),
+        offering_class=str(row["offering_class"]),
+        term_months=term,
+        payment_option=str(row["payment_option"]),
+        quantity=0.0 if sp else float(level),
+        hourly_commitment_usd=float(level) if sp else 0.0,
+        start=start,
+        end=start + pd.DateOffset(months=term),
+        offer_id=str(row["offer_id"]),
+    )
+
+
+def _grid(
+    usage: np.ndarray, pools_rate: dict[int, float], spot_share: np.ndarray, sp: bool, g: float
+) -> np.ndarray:
+    """Sorted candidate levels: where the commitment exactly covers an hour's (on-demand) usage."""
+    pts: list[np.ndarray] = [np.zeros(1)]
+    total_all = np.zeros(usage.shape[0])
+    total_od = np.zeros(usage.shape[0])
+    for p, rate in pools_rate.items():
+        k = rate if sp else 1.0 / g
+        full = usage[:, p] * k
+        od_part = usage[:, p] * (1.0 - spot_share[p]) * k
+        pts += [full, od_part]
+        total_all += full
+        total_od += od_part
+    if len(pools_rate) > 1:
+        pts += [total_all, total_od]
+    levels = np.concatenate(pts)
+    if sp:
+        levels = np.round(levels, 2)  # Cost Explorer recommends to the cent
+    else:
+        levels = np.unique(np.concatenate([np.floor(levels), np.ceil(levels)]))
+    return np.unique(levels[levels >= 0])
+
+
+def _ternary_max(f: Callable[[float], float], grid: np.ndarray) -> tuple[float, float]:
+    """Maximum of a concave function sampled on a sorted grid (ternary search, then a sweep)."""
+    lo, hi = 0, len(grid) - 1
+    cache: dict[int, float] = {}
+
+    def val(i: int) -> float:
+        if i not in cache:
+            cache[i] = f(float(grid[i]))
+        return cache[i]
+
+    while hi - lo > 3:
+        m1 = lo + (hi - lo) // 3
+        m2 = hi - (hi - lo) // 3
+        if val(m1) < val(m2):
+            lo = m1 + 1
+        else:
+            hi = m2
+    best = max(range(lo, hi + 1), key=lambda i: (val(i), -i))
+    return float(grid[best]), val(best)
+
+
+def replay_recommendation(
+    usage_gpus: np.ndarray,
+    timestamps: pd.DatetimeIndex,
+    pools: tuple[Pool, ...],
+    offers: pd.DataFrame,
+    policy: Policy,
+    *,
+    start: pd.Timestamp,
+    lookback_days: int,
+) -> ReplayChoice:
+    """Cost Explorer's recommendation at ``start`` from the usage before it (module docstring).
+
+    ``usage_gpus`` (hours × pools) and ``timestamps`` are the history before ``start``; the last
+    ``lookback_days`` days of it are used (all of it when shorter).
+    """
+    n_look = min(len(timestamps), lookback_days * 24)
+    u = np.asarray(usage_gpus, dtype=float)[-n_look:]
+    ts = pd.DatetimeIndex(timestamps)[-n_look:]
+    table = build_cost_table(offers, pools, [], policy)
+    cands = table.candidates
+    look_start = pd.Timestamp(ts[0])
+    base = evaluate([], u, ts, pools, offers, policy).total_usd
+    interruptible = np.array([p.interruptible for p in pools])
+    has_spot = table.pool_prices["spot_usd_per_gpu_hour"].notna().to_numpy()
+    spot_share = np.where(interruptible & has_spot, policy.spot_cap_share, 0.0)
+    per_type: list[tuple[str, float, float]] = []
+    best: tuple[float, float, int] | None = None
+    for c, row in cands.iterrows():
+        ci = int(c)  # type: ignore[call-overload]
+        if row["provider"] != "aws" or row["purchase_model"] not in REPLAY_MODELS:
+            continue
+        rates = _rates(table.coverage, ci)
+        if not rates:
+            continue
+        sp = row["kind"] == "savings_plan"
+        g = 1.0 if sp else float(row["gpus_per_unit"])
+        grid = _grid(u, rates, spot_share, sp, g)
+
+        def savings(level: float, row: pd.Series = row) -> float:
+            if level <= 0:
+                return 0.0
+            com = _commitment(row, level, look_start, "replay")
+            return base - evaluate([com], u, ts, pools, offers, policy).total_usd
+
+        level, s = _ternary_max(savings, grid)
+        per_type.append((str(row["offer_id"]), level, s))
+        if s > 1e-9 and (best is None or s > best[1] + 1e-9):
+            best = (level, s, ci)
+    if best is None:
+        return ReplayChoice((), lookback_days, n_look / 24, 0.0, "", 0.0, tuple(per_type))
+    level, s, ci = best
+    chosen_row = cands.iloc[ci]
+    com = _commitment(chosen_row, level, pd.Timestamp(start), f"replay{lookback_days}")
+    return ReplayChoice(
+        (com,), lookback_days, n_look / 24, s, str(chosen_row["offer_id"]), level, tuple(per_type)
+    )
+
+
+def _rates(coverage: pd.DataFrame, cand: int) -> dict[int, float]:
+    m = coverage["cand"] == cand
+    return {
+        int(p): float(r)
+        for p, r in zip(
+            coverage.loc[m, "pool"], coverage.loc[m, "rate_usd_per_gpu_hour"], strict=True
+        )
+    }

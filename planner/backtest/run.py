@@ -1,0 +1,251 @@
+"""Running a backtest: every strategy on every rolling-origin window, evaluated by the referee.
+
+At each origin ``o`` (:mod:`planner.backtest.windows`) and for its window ``[o, o + W)``:
+
+1. the replay variants look back over hours before ``o`` (:mod:`planner.backtest.replay`);
+2. the planner forecasts ``W`` hours from the history before ``o`` with ``n_scenarios`` paths and
+   optimises with the policy (the planning horizon is the window, so "now" purchases are judged on
+   the same hours they are evaluated on; the policy's time reduction, e.g. a duration curve, is kept);
+3. the hindsight LP is solved on the window's actual usage;
+4. each strategy's commitments are billed by :func:`planner.evaluate.evaluate` on the window's
+   actual usage (gap hours filled as :func:`forecasting.make_pools` fills them), and regret is taken
+   against the hindsight bill (:mod:`planner.backtest.metrics`).
+
+The catalog is cut to the pools' GPU types first (it only speeds up the lookups; the same offers
+serve every strategy).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.growth import Growth
+from forecasting.pools import PooledUsage
+from planner.backtest.hindsight import hindsight_optimum
+from planner.backtest.metrics import regret, summarise, window_figures
+from planner.backtest.replay import replay_recommendation
+from planner.backtest.strategies import (
+    history_before,
+    on_demand_policy,
+    planner_purchases,
+    usage_matrix,
+)
+from planner.backtest.windows import H_DAY, Window, rolling_origins
+from planner.evaluate import evaluate
+from planner.inventory import Commitment
+from planner.policy import Policy
+
+DEFAULT_LOOKBACKS_DAYS = (7, 30, 60)
+REGRET_TOLERANCE = 1e-6  # relative: hindsight may be "beaten" by this much (solver tolerance)
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """How the backtest runs. ``min_history_h`` defaults to the shortest lookback (7 days)."""
+
+    window_h: int = 14 * H_DAY
+    n_origins: int = 4
+    n_scenarios: int = 30
+    seed: int = 0
+    lookbacks_days: tuple[int, ...] = DEFAULT_LOOKBACKS_DAYS
+    min_history_h: int | None = None
+
+    def min_history(self) -> int:
+        if self.min_history_h is not None:
+            return self.min_history_h
+        return min(self.lookbacks_days, default=7) * H_DAY
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """``windows``: one row per window × strategy (metrics.WINDOW_COLUMNS); ``summary``: one row
+    per strategy (metrics.SUMMARY_COLUMNS); ``meta``: parameters, catalog versions, notes."""
+
+    windows: pd.DataFrame
+    summary: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+            out = []
+            for rec in df.to_dict(orient="records"):
+                out.append({str(k): _plain(v) for k, v in rec.items()})
+            return out
+
+        return {
+            "summary": records(self.summary),
+            "windows": records(self.windows),
+            "meta": self.meta,
+        }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return None if not np.isfinite(f) else f
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def strategy_names(pooled: PooledUsage, policy: Policy, lookbacks: Sequence[int]) -> list[str]:
+    names = ["on-demand"]
+    if policy.spot_cap_share > 0 and any(p.interruptible for p in pooled.pools):
+        names.append("on-demand+spot")
+    names += [f"replay-{d}" for d in lookbacks]
+    names += ["planner", "hindsight"]
+    return names
+
+
+def relevant_offers(offers: pd.DataFrame, pooled: PooledUsage) -> pd.DataFrame:
+    """Offers of the pools' GPU types only (see the module docstring)."""
+    gpu_types = {p.gpu_type for p in pooled.pools}
+    return offers[offers["gpu_type"].astype(str).isin(gpu_types)].reset_index(drop=True)
+
+
+def run_backtest(
+    pooled: PooledUsage,
+    offers: pd.DataFrame,
+    policy: Policy,
+    settings: BacktestSettings,
+    *,
+    growth: Growth | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """Backtest every strategy on the rolling-origin windows of ``pooled`` (module docstring)."""
+    say = progress or (lambda _m: None)
+    policy = policy.validate()
+    t_all = time.perf_counter()
+    offers = relevant_offers(offers, pooled)
+    windows = rolling_origins(
+        pooled.index,
+        window_h=settings.window_h,
+        n_origins=settings.n_origins,
+        min_history_h=settings.min_history(),
+    )
+    names = strategy_names(pooled, policy, settings.lookbacks_days)
+    pools = pooled.pools
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    timing = {"replay_s": 0.0, "planner_s": 0.0, "hindsight_s": 0.0, "evaluate_s": 0.0}
+    for w in windows:
+        say(
+            f"window {w.index + 1}/{len(windows)}: {w.start:%Y-%m-%d %H:%M} + "
+            f"{w.hours / H_DAY:g} d ({w.origin_h / H_DAY:.1f} d of history)"
+        )
+        rows += _one_window(pooled, offers, policy, settings, w, names, growth, timing, notes)
+    frame = pd.DataFrame(rows)
+    summary = summarise(frame, names)
+    versions: list[str] = []
+    if "catalog_version" in offers.columns:
+        versions = sorted({str(v) for v in offers["catalog_version"].dropna().unique()})
+    meta = {
+        "source": pooled.meta.get("source"),
+        "pools": [p.name for p in pools],
+        "history_start": pd.Timestamp(pooled.index[0]).isoformat(),
+        "history_end": pd.Timestamp(pooled.index[-1]).isoformat(),
+        "window_hours": settings.window_h,
+        "origins_asked": settings.n_origins,
+        "windows": len(windows),
+        "min_history_hours": settings.min_history(),
+        "scenarios": settings.n_scenarios,
+        "seed": settings.seed,
+        "lookbacks_days": list(settings.lookbacks_days),
+        "planner_horizon": "the window",
+        "policy": policy.to_dict(),
+        "catalog_versions": versions,
+        "notes": notes,
+        "seconds": {k: round(v, 2) for k, v in timing.items()}
+        | {"total": round(time.perf_counter() - t_all, 2)},
+    }
+    return BacktestResult(windows=frame, summary=summary, meta=meta)
+
+
+def _one_window(
+    pooled: PooledUsage,
+    offers: pd.DataFrame,
+    policy: Policy,
+    settings: BacktestSettings,
+    w: Window,
+    names: list[str],
+    growth: Growth | None,
+    timing: dict[str, float],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    pools = pooled.pools
+    u_hist, ts_hist = usage_matrix(pooled, 0, w.origin_h)
+    u_win, ts_win = usage_matrix(pooled, w.origin_h, w.end_h)
+    start = pd.Timestamp(ts_win[0])
+    bought: dict[str, tuple[tuple[Commitment, ...], str]] = {
+        "on-demand": ((), ""),
+        "on-demand+spot": ((), ""),
+    }
+    t0 = time.perf_counter()
+    for days in settings.lookbacks_days:
+        choice = replay_recommendation(
+            u_hist, ts_hist, pools, offers, policy, start=start, lookback_days=days
+        )
+        bought[f"replay-{days}"] = (choice.commitments, choice.note)
+        if choice.lookback_days_used + 1e-9 < days:
+            notes.append(
+                f"window {w.index + 1}: replay-{days} used the {choice.lookback_days_used:.1f} "
+                "days of history available"
+            )
+    t1 = time.perf_counter()
+    run = planner_purchases(
+        history_before(pooled, w.origin_h),
+        offers,
+        policy,
+        horizon_hours=w.hours,
+        n_scenarios=settings.n_scenarios,
+        seed=settings.seed,
+        growth=growth,
+    )
+    bought["planner"] = (run.commitments, run.note)
+    t2 = time.perf_counter()
+    hs = hindsight_optimum(u_win, start, pools, offers, policy)
+    t3 = time.perf_counter()
+    timing["replay_s"] += t1 - t0
+    timing["planner_s"] += t2 - t1
+    timing["hindsight_s"] += t3 - t2
+    bought["hindsight"] = (hs.commitments, f"LP objective {hs.lp_objective_usd:,.2f} USD")
+    figures: dict[str, dict[str, float]] = {}
+    for name in names:
+        commitments, _ = bought[name]
+        pol = on_demand_policy(policy) if name == "on-demand" else policy
+        ev = evaluate(list(commitments), u_win, ts_win, pools, offers, pol)
+        figures[name] = window_figures(ev)
+    timing["evaluate_s"] += time.perf_counter() - t3
+    c_star = figures["hindsight"]["cost_usd"]
+    if (
+        hs.lp_objective_usd < c_star * (1 - 1e-6) - 1e-6
+        or hs.lp_objective_usd > c_star * (1 + 1e-6) + 1e-6
+    ):
+        notes.append(
+            f"window {w.index + 1}: hindsight LP objective {hs.lp_objective_usd:,.2f} USD differs "
+            f"from the evaluator's bill of its commitments {c_star:,.2f} USD; the bill is used"
+        )
+    rows = []
+    for name in names:
+        f = figures[name]
+        rows.append(
+            {
+                "window": w.index + 1,
+                "window_start": start.isoformat(),
+                "window_days": w.hours / H_DAY,
+                "history_days": w.origin_h / H_DAY,
+                "strategy": name,
+                **f,
+                "regret_pct": 100.0 * regret(f["cost_usd"], c_star),
+                "note": bought[name][1],
+            }
+        )
+    return rows
