@@ -58,6 +58,10 @@ def _register() -> None:
     cli.add_command(usage.usage)
     cli.add_command(forecast.forecast)
 
+    from planner.commands import backtest
+
+    cli.add_command(backtest.backtest)
+
 
 _register()
 
