@@ -158,7 +158,7 @@ def translate_error(
         ReadTimeoutError,
     )
 
-    where = f" in {region}" if region else ""
+    where = f" in {region}" if region and region != "aws-global" else ""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", "Unknown"))
