@@ -1,0 +1,427 @@
+"""The plain cost table the LP works from: per pool, its on-demand and spot price, and the candidate
+commitments that can serve it. Built before the LP so the LP stays small.
+
+Serving prices per pool (all USD per GPU-hour served)
+    on-demand: the cheapest AWS on-demand SKU of the pool's GPU type in its region; for portable pools
+    also CoreWeave/Lambda on-demand plus ``egress_usd_per_gpu_hour``; the cheapest wins.
+    spot (interruptible pools only): the cheapest AWS spot SKU in the region (and CoreWeave spot plus
+    egress for portable pools) times ``1 + spot_overhead_pct/100``; dropped when not cheaper than
+    on-demand.
+
+Candidate commitments (one row each; ``units``: instances, GPUs or USD/hour of commitment)
+    reserved_instance  capacity of ``gpus_per_unit`` GPUs per instance; serves the pools of its GPU
+                       type in its region.
+    reserved_contract  capacity in GPUs (CoreWeave, Lambda); serves portable pools of its GPU type;
+                       each GPU-hour used pays egress.
+    ec2_instance_savings_plan  one unit = USD 1/hour of commitment for one instance family in one
+                       region; serves that region's pools of the family's GPU type at the family's
+                       cheapest SKU rate (``rate_usd_per_gpu_hour``: commitment dollars consumed per
+                       GPU-hour).
+    compute_savings_plan  one unit = USD 1/hour of commitment; serves every AWS pool, each at the
+                       cheapest SP rate of its GPU type in its region.
+
+Pruning (documented, policy-aware)
+    1. Policy filters: providers, purchase models, terms, payment options, offering classes.
+    2. Per (provider, model, region, GPU type, class, term, payment) of capacity offers, keep the SKU
+       with the lowest USD per GPU-hour (ties: the smaller unit, for finer quantities). Savings Plans
+       are grouped per (family, region, term, payment) or (term, payment) and take the cheapest SKU
+       rate per pool.
+    3. Dominance: a candidate is dropped when another of the same kind (capacity or SP), serving the
+       same pools, is no dearer for every pool, has a term no longer, and — only when the policy sets
+       an upfront budget — needs no more upfront cash per unit of value, and — only when a provider
+       share bound is set — is from the same provider.
+    Existing inventory is added as non-buyable candidates whatever the policy says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasting.scenarios import Pool
+from planner.inventory import Commitment
+from planner.policy import Policy
+from pricing_data.errors import PlannerInputError
+from pricing_data.schema import HOURS_PER_MONTH, SAVINGS_PLAN_MODELS
+
+CAPACITY_MODELS = ("reserved_instance", "reserved_contract")
+OFF_AWS = ("coreweave", "lambda")
+
+CANDIDATE_COLUMNS = (
+    "key",
+    "kind",
+    "provider",
+    "purchase_model",
+    "region",
+    "sku",
+    "gpu_type",
+    "gpus_per_unit",
+    "offering_class",
+    "term_months",
+    "payment_option",
+    "upfront_usd_per_unit",
+    "recurring_usd_per_unit_hour",
+    "effective_usd_per_unit_hour",
+    "egress_usd_per_gpu_hour",
+    "offer_id",
+    "catalog_version",
+    "buyable",
+    "inventory_id",
+    "inventory_units",
+    "inventory_start",
+    "inventory_end",
+)
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """What the LP needs to know about offers.
+
+    ``pool_prices``: one row per pool (index = pool position): ``od_usd_per_gpu_hour``,
+    ``od_provider``, ``od_offer_id``, ``spot_usd_per_gpu_hour`` (NaN when no spot), ``spot_offer_id``,
+    ``spot_provider``. ``candidates``: one row per candidate commitment (columns CANDIDATE_COLUMNS).
+    ``coverage``: (``cand``, ``pool``, ``rate_usd_per_gpu_hour``): which pools each candidate serves;
+    for Savings Plans the rate is commitment dollars consumed per GPU-hour served, for capacity it is
+    the candidate's effective price per GPU-hour (information only). ``n_catalog_offers`` /
+    ``n_pruned`` count rows before and after pruning.
+    """
+
+    pool_prices: pd.DataFrame
+    candidates: pd.DataFrame
+    coverage: pd.DataFrame
+    n_catalog_offers: int
+    n_pruned: int
+
+    def pools_of(self, cand: int) -> list[int]:
+        c = self.coverage
+        return [int(p) for p in c.loc[c["cand"] == cand, "pool"]]
+
+
+def _str(df: pd.DataFrame, col: str) -> pd.Series:
+    return df[col].astype(object).fillna("").astype(str)
+
+
+def pool_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> pd.DataFrame:
+    """On-demand and spot USD per GPU-hour per pool (see the module docstring)."""
+    prov = _str(offers, "provider")
+    model = _str(offers, "purchase_model")
+    region = _str(offers, "region")
+    gpu = _str(offers, "gpu_type")
+    price = offers["usd_per_gpu_hour"].astype(float)
+    off_aws_ok = prov.isin([p for p in OFF_AWS if p in policy.providers])
+    rows = []
+    overhead = 1.0 + policy.spot_overhead_pct / 100.0
+    for _i, pool in enumerate(pools):
+        home = (prov == "aws") & (region == pool.aws_region) & (gpu == pool.gpu_type)
+        away = (
+            off_aws_ok & (gpu == pool.gpu_type) if pool.portable else pd.Series(False, offers.index)
+        )
+        best: dict[str, tuple[float, str, str]] = {}
+        for kind, m in (("od", "on_demand"), ("spot", "spot")):
+            if kind == "spot" and not pool.interruptible:
+                continue
+            for mask, extra in ((home & (model == m), 0.0), (away & (model == m), 1.0)):
+                if not mask.any():
+                    continue
+                j = price[mask].idxmin()
+                p = float(price[j]) + extra * policy.egress_usd_per_gpu_hour
+                if kind == "spot":
+                    p *= overhead
+                if kind not in best or p < best[kind][0]:
+                    best[kind] = (p, str(prov[j]), str(offers.at[j, "offer_id"]))
+        if "od" not in best:
+            raise PlannerInputError(
+                f"no on-demand offer for pool {pool.name}",
+                column="aws_region",
+                value=pool.aws_region,
+                fix=f"use a region where AWS sells {pool.gpu_type} on demand "
+                "(see `planner prices --gpu " + pool.gpu_type + "`)",
+            )
+        od = best["od"]
+        spot = best.get("spot")
+        if spot is not None and spot[0] >= od[0]:
+            spot = None
+        rows.append(
+            {
+                "pool": pool.name,
+                "od_usd_per_gpu_hour": od[0],
+                "od_provider": od[1],
+                "od_offer_id": od[2],
+                "spot_usd_per_gpu_hour": spot[0] if spot else np.nan,
+                "spot_provider": spot[1] if spot else "",
+                "spot_offer_id": spot[2] if spot else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _candidate_row(r: pd.Series, **over: object) -> dict[str, object]:
+    model = str(r["purchase_model"])
+    sp = model in SAVINGS_PLAN_MODELS
+    term_h = float(r["term_months"]) * HOURS_PER_MONTH
+    eff = float(r["effective_usd_per_hour"])
+    upfront_share = float(r["upfront_usd"]) / (eff * term_h) if eff > 0 else 0.0
+    row: dict[str, object] = {
+        "kind": "savings_plan" if sp else "capacity",
+        "provider": str(r["provider"]),
+        "purchase_model": model,
+        "region": str(r["region"]),
+        "sku": str(r["sku"]),
+        "gpu_type": str(r["gpu_type"]),
+        "gpus_per_unit": np.nan if sp else float(r["gpus_per_unit"]),
+        "offering_class": str(r["offering_class"] or ""),
+        "term_months": int(r["term_months"]),
+        "payment_option": str(r["payment_option"] or ""),
+        # a Savings Plan unit is USD 1/hour of (effective) commitment
+        "upfront_usd_per_unit": upfront_share * term_h if sp else float(r["upfront_usd"]),
+        "recurring_usd_per_unit_hour": (1.0 - upfront_share)
+        if sp
+        else float(r["recurring_usd_per_hour"]),
+        "effective_usd_per_unit_hour": 1.0 if sp else eff,
+        "egress_usd_per_gpu_hour": 0.0,
+        "offer_id": str(r["offer_id"]),
+        "catalog_version": str(r.get("catalog_version", "")),
+        "buyable": True,
+        "inventory_id": "",
+        "inventory_units": 0.0,
+        "inventory_start": pd.NaT,
+        "inventory_end": pd.NaT,
+    }
+    row.update(over)
+    return row
+
+
+def _capacity_candidates(
+    offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
+) -> list[tuple[dict[str, object], dict[int, float]]]:
+    out: list[tuple[dict[str, object], dict[int, float]]] = []
+    cap = offers[offers["purchase_model"].isin(CAPACITY_MODELS)]
+    if cap.empty:
+        return out
+    cap = cap.sort_values(["usd_per_gpu_hour", "gpus_per_unit", "offer_id"], kind="mergesort")
+    keys = ["provider", "purchase_model", "region", "gpu_type", "offering_class"]
+    keys += ["term_months", "payment_option"]
+    for _, r in cap.drop_duplicates(keys, keep="first").iterrows():
+        served: dict[int, float] = {}
+        for i, pool in enumerate(pools):
+            if r["gpu_type"] != pool.gpu_type:
+                continue
+            if r["purchase_model"] == "reserved_instance":
+                ok = r["provider"] == "aws" and r["region"] == pool.aws_region
+            else:
+                ok = pool.portable and r["provider"] in OFF_AWS
+            if ok:
+                served[i] = float(r["usd_per_gpu_hour"])
+        if served:
+            egress = policy.egress_usd_per_gpu_hour if r["provider"] in OFF_AWS else 0.0
+            out.append((_candidate_row(r, egress_usd_per_gpu_hour=egress), served))
+    return out
+
+
+def _sp_candidates(
+    offers: pd.DataFrame, pools: tuple[Pool, ...]
+) -> list[tuple[dict[str, object], dict[int, float]]]:
+    out: list[tuple[dict[str, object], dict[int, float]]] = []
+    for model, keys in (
+        (
+            "ec2_instance_savings_plan",
+            ["instance_family", "region", "term_months", "payment_option"],
+        ),
+        ("compute_savings_plan", ["term_months", "payment_option"]),
+    ):
+        sp = offers[offers["purchase_model"] == model]
+        if sp.empty:
+            continue
+        for key, grp in sp.groupby(keys, sort=True):
+            served: dict[int, float] = {}
+            best_row = None
+            for i, pool in enumerate(pools):
+                m = (grp["region"] == pool.aws_region) & (grp["gpu_type"] == pool.gpu_type)
+                if not m.any():
+                    continue
+                j = grp.loc[m, "usd_per_gpu_hour"].astype(float).idxmin()
+                served[i] = float(grp.at[j, "usd_per_gpu_hour"])
+                if best_row is None:
+                    best_row = grp.loc[j]
+            if not served or best_row is None:
+                continue
+            k = key if isinstance(key, tuple) else (key,)
+            if model == "compute_savings_plan":
+                offer_id = f"aws:compute_savings_plan:{k[0]}:{k[1]}"
+                over = {"region": "", "sku": "", "gpu_type": "", "offer_id": offer_id}
+            else:
+                offer_id = f"aws:{k[1]}:{k[0]}:ec2_instance_savings_plan:{k[2]}:{k[3]}"
+                over = {"sku": str(k[0]), "offer_id": offer_id}
+            out.append((_candidate_row(best_row, **over), served))
+    return out
+
+
+def _dominated(
+    cands: list[tuple[dict[str, object], dict[int, float]]], policy: Policy
+) -> list[bool]:
+    """True where another candidate of the same kind and pools is no worse (module docstring)."""
+    drop = [False] * len(cands)
+    for b, (rb, sb) in enumerate(cands):
+        for a, (ra, sa) in enumerate(cands):
+            if a == b or drop[a] or ra["kind"] != rb["kind"] or set(sa) != set(sb):
+                continue
+            if policy.max_share_per_provider is not None and ra["provider"] != rb["provider"]:
+                continue
+            if int(ra["term_months"]) > int(rb["term_months"]):  # type: ignore[call-overload]
+                continue
+            if any(sa[p] > sb[p] + 1e-12 for p in sb):
+                continue
+            if policy.upfront_budget_usd is not None:
+                ua = float(ra["upfront_usd_per_unit"]) / max(  # type: ignore[arg-type]
+                    float(ra["effective_usd_per_unit_hour"]),  # type: ignore[arg-type]
+                    1e-12,
+                )
+                ub = float(rb["upfront_usd_per_unit"]) / max(  # type: ignore[arg-type]
+                    float(rb["effective_usd_per_unit_hour"]),  # type: ignore[arg-type]
+                    1e-12,
+                )
+                if ua > ub + 1e-9:
+                    continue
+            # equal candidates: keep the first one only
+            same = (
+                all(abs(sa[p] - sb[p]) <= 1e-12 for p in sb)
+                and ra["term_months"] == rb["term_months"]
+            )
+            if same and a > b:
+                continue
+            drop[b] = True
+            break
+    return drop
+
+
+def _match_inventory(
+    c: Commitment, offers: pd.DataFrame
+) -> pd.Series:  # the catalog row that prices an existing commitment
+    o = offers
+    m = (o["purchase_model"] == c.purchase_model) & (o["provider"] == c.provider)
+    if c.purchase_model == "reserved_instance" or c.purchase_model == "reserved_contract":
+        m &= (o["sku"] == c.sku) & (o["region"] == c.region)
+    elif c.purchase_model == "ec2_instance_savings_plan":
+        m &= (o["instance_family"] == c.sku) & (o["region"] == c.region)
+    rows = o[m]
+    if rows.empty:
+        raise PlannerInputError(
+            f"existing commitment {c.commitment_id}: no {c.purchase_model} offer in the catalog "
+            f"for sku {c.sku!r} in region {c.region!r}",
+            column="sku",
+            value=c.sku,
+            fix="check the inventory's sku and region against `planner prices`",
+        )
+    exact = rows[
+        (rows["term_months"] == c.term_months)
+        & (rows["payment_option"].astype(str) == c.payment_option)
+        & (
+            (rows["offering_class"].astype(str) == c.offering_class)
+            if c.purchase_model == "reserved_instance"
+            else True
+        )
+    ]
+    pick = exact if not exact.empty else rows
+    return pick.iloc[0]
+
+
+def build_cost_table(
+    offers: pd.DataFrame,
+    pools: tuple[Pool, ...],
+    inventory: list[Commitment],
+    policy: Policy,
+    *,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> CostTable:
+    """Pool prices and pruned candidate commitments (module docstring). Pure: inputs unchanged.
+
+    ``window`` (start, end): inventory outside it is ignored.
+    """
+    prices = pool_prices(offers, pools, policy)
+    allowed = offers[
+        offers["provider"].isin(policy.providers)
+        & offers["purchase_model"].isin(policy.purchase_models)
+        & offers["term_months"].isin(policy.terms_months)
+        & offers["payment_option"].astype(str).isin(policy.payment_options)
+        & (
+            (offers["purchase_model"] != "reserved_instance")
+            | offers["offering_class"].astype(str).isin(policy.offering_classes)
+        )
+    ]
+    cands = _capacity_candidates(allowed, pools, policy) + _sp_candidates(allowed, pools)
+    drop = _dominated(cands, policy)
+    kept = [c for c, d in zip(cands, drop, strict=True) if not d]
+
+    for c in inventory:
+        if window is not None and (c.end <= window[0] or c.start >= window[1]):
+            continue
+        r = _match_inventory(c, offers)
+        if c.is_savings_plan:
+            sp_rows = offers[offers["purchase_model"] == c.purchase_model]
+            if c.purchase_model == "ec2_instance_savings_plan":
+                sp_rows = sp_rows[
+                    (sp_rows["instance_family"] == c.sku) & (sp_rows["region"] == c.region)
+                ]
+            same = sp_rows[
+                (sp_rows["term_months"] == r["term_months"])
+                & (sp_rows["payment_option"] == r["payment_option"])
+            ]
+            served = {}
+            for i, pool in enumerate(pools):
+                mm = (same["region"] == pool.aws_region) & (same["gpu_type"] == pool.gpu_type)
+                if mm.any():
+                    served[i] = float(same.loc[mm, "usd_per_gpu_hour"].min())
+            units = c.hourly_commitment_usd
+            extra: dict[str, object] = {"sku": c.sku, "region": c.region}
+            if c.purchase_model == "compute_savings_plan":
+                extra["gpu_type"] = ""
+        else:
+            served = {}
+            for i, pool in enumerate(pools):
+                if r["gpu_type"] != pool.gpu_type:
+                    continue
+                if c.purchase_model == "reserved_instance" and r["region"] == pool.aws_region:
+                    served[i] = float(r["usd_per_gpu_hour"])
+                if c.purchase_model == "reserved_contract" and pool.portable:
+                    served[i] = float(r["usd_per_gpu_hour"])
+            units = c.quantity
+            extra = {}
+        egress = (
+            policy.egress_usd_per_gpu_hour
+            if c.provider in OFF_AWS and not c.is_savings_plan
+            else 0.0
+        )
+        row = _candidate_row(
+            r,
+            buyable=False,
+            inventory_id=c.commitment_id,
+            inventory_units=float(units),
+            inventory_start=c.start,
+            inventory_end=c.end,
+            egress_usd_per_gpu_hour=egress,
+            offering_class=c.offering_class,
+            term_months=c.term_months,
+            payment_option=c.payment_option,
+            **extra,
+        )
+        kept.append((row, served))
+
+    rows, cov = [], []
+    for i, (row, served) in enumerate(kept):
+        r2 = dict(row)
+        label = r2["inventory_id"] or r2["offer_id"]
+        r2["key"] = f"{'inv' if not r2['buyable'] else 'buy'}:{label}"
+        rows.append(r2)
+        for p, rate in sorted(served.items()):
+            cov.append({"cand": i, "pool": p, "rate_usd_per_gpu_hour": rate})
+    cand_df = pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
+    cov_df = pd.DataFrame(cov, columns=["cand", "pool", "rate_usd_per_gpu_hour"])
+    return CostTable(
+        pool_prices=prices,
+        candidates=cand_df,
+        coverage=cov_df,
+        n_catalog_offers=len(offers),
+        n_pruned=int(cand_df["buyable"].sum()) if len(cand_df) else 0,
+    )

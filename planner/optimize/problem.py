@@ -1,0 +1,596 @@
+r"""The two-stage stochastic commitment LP, built as a pure function of (scenarios, offers, inventory,
+policy). Solving and reading the solution back live in :mod:`planner.optimize.solve`.
+
+Sets
+    p ∈ P pools; s ∈ S scenarios with probability π_s; t ∈ T time slices with weight w_t hours and
+    period k(t) (see :mod:`planner.optimize.time_reduction`); c ∈ C candidate commitments (pruned
+    offers and existing inventory, :mod:`planner.optimize.offers`); P_c ⊆ P the pools c can serve;
+    d ∈ D purchase dates at hour h_d (d = 0 "now", firm; then every ``ladder_every_months``,
+    tentative). A purchase (c, d) is active on [h_d, h_d + term_c) ∩ horizon; a_{c,d,k} = 1 when it
+    is active in period k. Existing commitment c has I_{c,k} units active in period k.
+
+Data (USD, GPUs, hours)
+    D_{s,t,p} demand GPUs; o_p on-demand and σ_p spot USD per GPU-hour (spot includes the re-run
+    overhead; off-AWS prices include egress); g_c GPUs per unit (capacity offers); r_{c,p} commitment
+    USD consumed per GPU-hour of pool p (Savings Plans); e_c egress USD per GPU-hour (contracts);
+    f_c effective USD per unit-hour (upfront amortised; a Savings Plan unit is USD 1/h, f_c = 1);
+    u_c upfront USD per unit; H_{c,d} hours of purchase (c, d) inside the horizon.
+
+Variables
+    buy_{c,d} ≥ 0 units bought (integer for RIs and contracts unless the policy asks for the LP
+    relaxation); serve_{c,p,s,t} ≥ 0 GPUs of pool p served by c; spot_{p,s,t} ∈ [0, κ·D_{s,t,p}]
+    (interruptible pools, κ = ``spot_cap_share``). On-demand is the remainder
+    od_{p,s,t} = D_{s,t,p} − Σ_c serve_{c,p,s,t} − spot_{p,s,t} ≥ 0, substituted out.
+    Units active: U_{c,k} = I_{c,k} + Σ_d a_{c,d,k} buy_{c,d}.
+
+Objective (first stage + expected second stage)
+    min  Σ_{c,d} f_c H_{c,d} buy_{c,d}
+       + Σ_s π_s Σ_t w_t Σ_p [ o_p D_{s,t,p} + Σ_c (e_c − o_p) serve_{c,p,s,t} + (σ_p − o_p) spot_{p,s,t} ]
+       [+ λ · CVaR_β(cost_s)]                                          (``add_risk_averse_objective``)
+    The cost of existing commitments is sunk: reported, not optimised.
+
+Constraint families (one ``add_<family>`` function each; names in brackets)
+    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0)
+    capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
+    savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
+    With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
+    and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
+    unused commitment spend is unused_s = spend − used_s, and:
+    cvar unused [cvar_unused_*]:    η + 1/(1−β) Σ_s π_s z_s ≤ L,  z_s ≥ unused_s − η, z_s ≥ 0,
+                                    with L = ``cvar_limit_usd`` and/or ``cvar_limit_pct``/100 · spend
+    min utilisation [min_util_s]:   used_s ≥ u_min · spend for every s in the worst tail (the lowest
+                                    total-demand scenarios holding ``min_utilization_tail`` of the
+                                    probability)
+    upfront budget [upfront_d]:     Σ_c u_c buy_{c,d} ≤ B at each purchase date d
+    provider share [share_q]:       new spend of provider q ≤ m · new spend of all providers
+
+Horizon-end rule
+    A commitment whose term runs past the horizon is charged, and credited, only for its hours inside
+    the horizon (H_{c,d}); the rest of its term is assumed to be worth what it costs. A plan therefore
+    never pays for the tail of a 3-year term out of a 1-year horizon; the tail's risk shows in the
+    commitment's end date in purchases.csv.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from forecasting.scenarios import DemandScenarios, Pool
+from planner.inventory import Commitment
+from planner.optimize.offers import CostTable, build_cost_table
+from planner.optimize.time_reduction import TimeSlices, hours_between, reduce_time
+from planner.policy import Policy
+from pricing_data.errors import PlannerInputError
+from pricing_data.schema import HOURS_PER_MONTH
+
+EPS = 1e-9
+
+
+@dataclass
+class Problem:
+    """An LP ready to solve, with the indices needed to read it back. Built by build_problem."""
+
+    lp: pulp.LpProblem
+    policy: Policy
+    pools: tuple[Pool, ...]
+    table: CostTable
+    slices: TimeSlices
+    probabilities: np.ndarray
+    start: pd.Timestamp
+    n_hours: int
+    purchase_dates: list[pd.Timestamp]
+    purchase_h: np.ndarray
+    buy: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
+    serve: dict[tuple[int, int], dict[tuple[int, int], pulp.LpVariable]] = field(
+        default_factory=dict
+    )  # (c, p) -> {(s, t): var}
+    spot: dict[int, dict[tuple[int, int], pulp.LpVariable]] = field(default_factory=dict)
+    buy_hours_in_horizon: dict[tuple[int, int], float] = field(default_factory=dict)
+    active: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # (c, period) -> [d]
+    inventory_units: dict[tuple[int, int], float] = field(default_factory=dict)  # (c, period)
+    families: dict[str, list[str]] = field(default_factory=dict)  # family -> constraint names
+    objective_constant_usd: float = 0.0
+    inventory_cost_usd: float = 0.0
+    tail_scenarios: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    # ---- derived helpers -------------------------------------------------------------------
+    def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:
+        """U_{c,k}: units of candidate c active in period k (an expression)."""
+        terms = {self.buy[(c, d)]: 1.0 for d in self.active.get((c, k), [])}
+        return pulp.LpAffineExpression(terms, constant=self.inventory_units.get((c, k), 0.0))
+
+    def value_per_gpu_hour(self, c: int, p: int) -> float:
+        """v_{c,p}: commitment dollars one GPU-hour of pool p served by c uses."""
+        row = self.table.candidates.iloc[c]
+        if row["kind"] == "savings_plan":
+            cov = self.table.coverage
+            m = (cov["cand"] == c) & (cov["pool"] == p)
+            return float(cov.loc[m, "rate_usd_per_gpu_hour"].iloc[0])
+        return float(row["effective_usd_per_unit_hour"]) / float(row["gpus_per_unit"])
+
+    def size(self) -> dict[str, int]:
+        n_int = sum(1 for v in self.buy.values() if v.cat == pulp.LpInteger)
+        return {
+            "variables": len(self.lp.variables()),
+            "constraints": len(constraint_table(self.lp)),
+            "integer_variables": n_int,
+            "scenarios": len(self.probabilities),
+            "slices": self.slices.n_slices,
+            "pools": len(self.pools),
+            "candidates": len(self.table.candidates),
+            "purchase_dates": len(self.purchase_dates),
+        }
+
+
+def constraint_table(lp: pulp.LpProblem) -> dict[str, pulp.LpConstraint]:
+    """The problem's name -> constraint table (PuLP 3 has no public way to remove a constraint;
+    savings curves and the infeasibility diagnosis add and remove named ones)."""
+    return lp._constraints  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+
+
+def purchase_dates(start: pd.Timestamp, n_hours: int, policy: Policy) -> list[pd.Timestamp]:
+    """Now, then every ``ladder_every_months`` months while inside the horizon."""
+    dates = [pd.Timestamp(start)]
+    if policy.ladder_every_months > 0:
+        k = policy.ladder_every_months
+        while True:
+            d = pd.Timestamp(start) + pd.DateOffset(months=k)
+            if hours_between(start, d) >= n_hours:
+                break
+            dates.append(d)
+            k += policy.ladder_every_months
+    return dates
+
+
+def horizon_hours(scenarios: DemandScenarios, policy: Policy, start: pd.Timestamp) -> int:
+    want = hours_between(start, start + pd.DateOffset(months=policy.horizon_months))
+    return min(want, scenarios.n_hours)
+
+
+def check_inputs(scenarios: DemandScenarios, offers: pd.DataFrame, policy: Policy) -> None:
+    """Validate at the boundary, with fixes in the messages."""
+    policy.validate()
+    if scenarios.n_hours < 1:
+        raise PlannerInputError("the scenarios hold no hours", fix="forecast a horizon >= 1 hour")
+    missing = [c for c in ("offer_id", "purchase_model", "usd_per_gpu_hour") if c not in offers]
+    if missing:
+        raise PlannerInputError(
+            "the offers table lacks catalog columns",
+            value=missing,
+            fix="pass load_catalog(...).offers",
+        )
+
+
+def tail_scenarios(
+    demand_total: np.ndarray, probabilities: np.ndarray, tail_share: float
+) -> list[int]:
+    """Scenarios with the lowest total demand holding at least ``tail_share`` of probability."""
+    order = np.argsort(demand_total, kind="stable")
+    out, mass = [], 0.0
+    for s in order:
+        out.append(int(s))
+        mass += float(probabilities[s])
+        if mass >= tail_share - 1e-12:
+            break
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------------------------
+# build functions, in the order build_problem calls them
+
+
+def define_purchase_variables(pb: Problem) -> None:
+    """buy_{c,d} for every buyable candidate and purchase date; which periods each is active in."""
+    cands = pb.table.candidates
+    bounds_s, bounds_e = pb.slices.period_start_h, pb.slices.period_end_h
+    for c, row in cands.iterrows():
+        ci = int(c)  # type: ignore[call-overload]
+        if not row["buyable"]:
+            a = max(0, hours_between(pb.start, row["inventory_start"]))
+            b = min(pb.n_hours, hours_between(pb.start, row["inventory_end"]))
+            for k in range(len(bounds_s)):
+                if a <= bounds_s[k] and bounds_e[k] <= b:
+                    pb.inventory_units[(ci, k)] = float(row["inventory_units"])
+            pb.inventory_cost_usd += (
+                float(row["inventory_units"])
+                * float(row["effective_usd_per_unit_hour"])
+                * max(0, b - a)
+            )
+            continue
+        integer = pb.policy.integer and row["kind"] == "capacity"
+        for d, date in enumerate(pb.purchase_dates):
+            h0 = int(pb.purchase_h[d])
+            h1 = min(
+                pb.n_hours,
+                hours_between(pb.start, date + pd.DateOffset(months=int(row["term_months"]))),
+            )
+            var = pb.lp.add_variable(
+                f"buy_c{ci}_d{d}", lowBound=0, cat=pulp.LpInteger if integer else pulp.LpContinuous
+            )
+            pb.buy[(ci, d)] = var
+            pb.buy_hours_in_horizon[(ci, d)] = float(max(0, h1 - h0))
+            for k in range(len(bounds_s)):
+                if h0 <= bounds_s[k] and bounds_e[k] <= h1:
+                    pb.active.setdefault((ci, k), []).append(d)
+
+
+def define_dispatch_variables(pb: Problem) -> None:
+    """serve_{c,p,s,t} where c can be active in slice t; spot_{p,s,t} for interruptible pools."""
+    n_s, n_t = pb.slices.demand_gpus.shape[:2]
+    kper = pb.slices.slice_period
+    cov = pb.table.coverage
+    for c, p in zip(cov["cand"].astype(int), cov["pool"].astype(int), strict=True):
+        live_t = [
+            t
+            for t in range(n_t)
+            if (c, int(kper[t])) in pb.active or (c, int(kper[t])) in pb.inventory_units
+        ]
+        if not live_t:
+            continue
+        pb.serve[(c, p)] = {
+            (s, t): pb.lp.add_variable(f"serve_c{c}_p{p}_s{s}_t{t}", lowBound=0)
+            for s in range(n_s)
+            for t in live_t
+        }
+    prices = pb.table.pool_prices
+    for p, pool in enumerate(pb.pools):
+        spot_price = float(prices.at[p, "spot_usd_per_gpu_hour"])
+        if not pool.interruptible or not np.isfinite(spot_price) or pb.policy.spot_cap_share <= 0:
+            continue
+        dem = pb.slices.demand_gpus
+        pb.spot[p] = {
+            (s, t): pb.lp.add_variable(
+                f"spot_p{p}_s{s}_t{t}",
+                lowBound=0,
+                upBound=pb.policy.spot_cap_share * float(dem[s, t, p]),
+            )
+            for s in range(n_s)
+            for t in range(n_t)
+        }
+
+
+def define_objective(pb: Problem) -> None:
+    """Commitment cost of new purchases plus expected usage cost (module docstring)."""
+    cands = pb.table.candidates
+    od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
+    spot_price = pb.table.pool_prices["spot_usd_per_gpu_hour"].to_numpy(float)
+    w, prob, dem = pb.slices.weight_h, pb.probabilities, pb.slices.demand_gpus
+    terms: dict[pulp.LpVariable, float] = {}
+    for (c, d), var in pb.buy.items():
+        terms[var] = (
+            float(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+        )
+    for (c, p), vs in pb.serve.items():
+        e = float(cands.at[c, "egress_usd_per_gpu_hour"])
+        for (s, t), var in vs.items():
+            terms[var] = prob[s] * w[t] * (e - od[p])
+    for p, vs in pb.spot.items():
+        for (s, t), var in vs.items():
+            terms[var] = prob[s] * w[t] * (spot_price[p] - od[p])
+    pb.objective_constant_usd = float(np.einsum("s,t,stp,p->", prob, w, dem, od))
+    pb.lp.setObjective(pulp.LpAffineExpression(terms, constant=pb.objective_constant_usd))
+
+
+def add_demand_balance(pb: Problem) -> None:
+    """demand_p_s_t: served by commitments and spot ≤ demand (the rest is on-demand)."""
+    by_pst: dict[tuple[int, int, int], dict[pulp.LpVariable, float]] = defaultdict(dict)
+    for (_c, p), vs in pb.serve.items():
+        for (s, t), var in vs.items():
+            by_pst[(p, s, t)][var] = 1.0
+    for p, vs in pb.spot.items():
+        for (s, t), var in vs.items():
+            by_pst[(p, s, t)][var] = 1.0
+    dem = pb.slices.demand_gpus
+    names = []
+    for (p, s, t), terms in by_pst.items():
+        if len(terms) == 1 and next(iter(terms)).name.startswith("spot_"):
+            continue  # the spot bound already keeps it below demand
+        name = f"demand_p{p}_s{s}_t{t}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, float(dem[s, t, p])
+            )
+        )
+        names.append(name)
+    pb.families["demand"] = names
+
+
+def _serve_by_cst(pb: Problem) -> dict[tuple[int, int, int], dict[pulp.LpVariable, float]]:
+    out: dict[tuple[int, int, int], dict[pulp.LpVariable, float]] = defaultdict(dict)
+    cands = pb.table.candidates
+    for (c, p), vs in pb.serve.items():
+        coef = (
+            pb.value_per_gpu_hour(c, p) if cands.at[c, "kind"] == "savings_plan" else 1.0
+        )  # GPUs for capacity, dollars for Savings Plans
+        for (s, t), var in vs.items():
+            out[(c, s, t)][var] = coef
+    return out
+
+
+def add_commitment_capacity(pb: Problem) -> None:
+    """capacity_c_s_t (RIs, contracts, GPUs) and sp_dollars_c_s_t (Savings Plans, USD/hour)."""
+    cands = pb.table.candidates
+    kper = pb.slices.slice_period
+    cap_names, sp_names = [], []
+    for (c, s, t), terms in _serve_by_cst(pb).items():
+        k = int(kper[t])
+        sp = cands.at[c, "kind"] == "savings_plan"
+        g = 1.0 if sp else float(cands.at[c, "gpus_per_unit"])
+        expr = dict(terms)
+        for d in pb.active.get((c, k), []):
+            expr[pb.buy[(c, d)]] = -g
+        rhs = g * pb.inventory_units.get((c, k), 0.0)
+        name = f"{'sp_dollars' if sp else 'capacity'}_c{c}_s{s}_t{t}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, rhs)
+        )
+        (sp_names if sp else cap_names).append(name)
+    pb.families["capacity"] = cap_names
+    pb.families["savings_plan"] = sp_names
+
+
+def commitment_spend(pb: Problem, *, new_only: bool = False) -> pulp.LpAffineExpression:
+    """Commitment spend inside the horizon (USD): new purchases (+ existing unless new_only)."""
+    cands = pb.table.candidates
+    terms = {
+        var: float(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+        for (c, d), var in pb.buy.items()
+    }
+    return pulp.LpAffineExpression(terms, constant=0.0 if new_only else pb.inventory_cost_usd)
+
+
+def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
+    w = pb.slices.weight_h
+    out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
+    for (c, p), vs in pb.serve.items():
+        v = pb.value_per_gpu_hour(c, p)
+        for (s, t), var in vs.items():
+            out[s][var] = w[t] * v
+    return out
+
+
+def add_cvar_unused_bound(pb: Problem) -> None:
+    """cvar_unused_*: CVaR_β of unused commitment spend ≤ the policy's limit(s)."""
+    pol = pb.policy
+    if pol.cvar_limit_usd is None and pol.cvar_limit_pct is None:
+        return
+    spend = commitment_spend(pb)
+    eta = pb.lp.add_variable("cvar_unused_eta")
+    used = _used_by_scenario(pb)
+    names = []
+    tail_terms: dict[pulp.LpVariable, float] = {eta: 1.0}
+    for s, u in enumerate(used):
+        z = pb.lp.add_variable(f"cvar_unused_excess_s{s}", lowBound=0)
+        tail_terms[z] = float(pb.probabilities[s]) / (1.0 - pol.cvar_beta)
+        # z_s ≥ spend − used_s − η  ⇔  z_s + used_s + η − spend_new ≥ inventory spend
+        expr = dict(u)
+        expr[z] = 1.0
+        expr[eta] = 1.0
+        for var, coef in spend.items():
+            expr[var] = expr.get(var, 0.0) - coef
+        name = f"cvar_unused_excess_s{s}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(expr), pulp.LpConstraintGE, name, spend.constant
+            )
+        )
+        names.append(name)
+    if pol.cvar_limit_usd is not None:
+        name = "cvar_unused_limit_usd"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(tail_terms),
+                pulp.LpConstraintLE,
+                name,
+                float(pol.cvar_limit_usd),
+            )
+        )
+        names.append(name)
+    if pol.cvar_limit_pct is not None:
+        share = pol.cvar_limit_pct / 100.0
+        expr = dict(tail_terms)
+        for var, coef in spend.items():
+            expr[var] = expr.get(var, 0.0) - share * coef
+        name = "cvar_unused_limit_pct"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, share * spend.constant
+            )
+        )
+        names.append(name)
+    pb.families["cvar"] = names
+
+
+def add_min_utilization(pb: Problem) -> None:
+    """min_util_s: used_s ≥ u_min · spend in each worst-tail scenario."""
+    pol = pb.policy
+    if pol.min_utilization is None:
+        return
+    totals = np.einsum("stp,t->s", pb.slices.demand_gpus, pb.slices.weight_h)
+    pb.tail_scenarios = tail_scenarios(totals, pb.probabilities, pol.min_utilization_tail)
+    spend = commitment_spend(pb)
+    used = _used_by_scenario(pb)
+    names = []
+    for s in pb.tail_scenarios:
+        expr = dict(used[s])
+        for var, coef in spend.items():
+            expr[var] = expr.get(var, 0.0) - pol.min_utilization * coef
+        name = f"min_util_s{s}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(expr),
+                pulp.LpConstraintGE,
+                name,
+                pol.min_utilization * spend.constant,
+            )
+        )
+        names.append(name)
+    pb.families["min_utilization"] = names
+
+
+def add_upfront_budget(pb: Problem) -> None:
+    """upfront_d: upfront cash at each purchase date ≤ ``upfront_budget_usd``."""
+    budget = pb.policy.upfront_budget_usd
+    if budget is None:
+        return
+    cands = pb.table.candidates
+    names = []
+    for d in range(len(pb.purchase_dates)):
+        terms = {
+            var: float(cands.at[c, "upfront_usd_per_unit"])
+            for (c, dd), var in pb.buy.items()
+            if dd == d and float(cands.at[c, "upfront_usd_per_unit"]) > 0
+        }
+        if not terms:
+            continue
+        name = f"upfront_d{d}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, float(budget)
+            )
+        )
+        names.append(name)
+    pb.families["upfront_budget"] = names
+
+
+def add_provider_share(pb: Problem) -> None:
+    """share_q: new commitment spend of provider q ≤ m · all new commitment spend."""
+    m = pb.policy.max_share_per_provider
+    if m is None:
+        return
+    cands = pb.table.candidates
+    total = commitment_spend(pb, new_only=True)
+    names = []
+    for q in sorted({str(cands.at[c, "provider"]) for c, _ in pb.buy}):
+        expr = {var: -m * coef for var, coef in total.items()}
+        for (c, d), var in pb.buy.items():
+            if cands.at[c, "provider"] == q:
+                expr[var] += (
+                    float(cands.at[c, "effective_usd_per_unit_hour"])
+                    * (pb.buy_hours_in_horizon[(c, d)])
+                )
+        name = f"share_{q}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
+        )
+        names.append(name)
+    pb.families["provider_share"] = names
+
+
+def add_risk_averse_objective(pb: Problem) -> None:
+    """objective += λ · CVaR_β(cost_s), cost_s = new commitment cost + usage cost of scenario s."""
+    lam = pb.policy.risk_aversion
+    if lam <= 0:
+        return
+    beta = pb.policy.cvar_beta
+    cands = pb.table.candidates
+    od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
+    spot_price = pb.table.pool_prices["spot_usd_per_gpu_hour"].to_numpy(float)
+    w, dem = pb.slices.weight_h, pb.slices.demand_gpus
+    spend = commitment_spend(pb, new_only=True)
+    per_s: list[dict[pulp.LpVariable, float]] = [dict(spend) for _ in pb.probabilities]
+    for (c, p), vs in pb.serve.items():
+        e = float(cands.at[c, "egress_usd_per_gpu_hour"])
+        for (s, t), var in vs.items():
+            per_s[s][var] = w[t] * (e - od[p])
+    for p, vs in pb.spot.items():
+        for (s, t), var in vs.items():
+            per_s[s][var] = w[t] * (spot_price[p] - od[p])
+    const_s = np.einsum("t,stp,p->s", w, dem, od)
+    zeta = pb.lp.add_variable("risk_cost_zeta")
+    obj = dict(pb.lp.objective)
+    obj[zeta] = obj.get(zeta, 0.0) + lam
+    names = []
+    for s, terms in enumerate(per_s):
+        y = pb.lp.add_variable(f"risk_cost_excess_s{s}", lowBound=0)
+        obj[y] = lam * float(pb.probabilities[s]) / (1 - beta)
+        expr = {var: -coef for var, coef in terms.items()}
+        expr[y] = 1.0
+        expr[zeta] = 1.0
+        name = f"risk_cost_excess_s{s}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(expr), pulp.LpConstraintGE, name, float(const_s[s])
+            )
+        )
+        names.append(name)
+    pb.lp.setObjective(pulp.LpAffineExpression(obj, constant=pb.lp.objective.constant))
+    pb.families["risk_aversion"] = names
+
+
+def build_problem(
+    scenarios: DemandScenarios,
+    offers: pd.DataFrame,
+    inventory: list[Commitment],
+    policy: Policy,
+    *,
+    as_of: pd.Timestamp | None = None,
+) -> Problem:
+    """Build the LP (module docstring). Pure: the inputs are not changed.
+
+    ``as_of`` is informative: the plan's "now" is the scenarios' start.
+    """
+    check_inputs(scenarios, offers, policy)
+    start = pd.Timestamp(scenarios.start)
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    n_hours = horizon_hours(scenarios, policy, start)
+    end = start + pd.Timedelta(hours=n_hours)
+    table = build_cost_table(offers, scenarios.pools, inventory, policy, window=(start, end))
+    dates = purchase_dates(start, n_hours, policy)
+    cuts: set[int] = {hours_between(start, d) for d in dates}
+    for d in dates:
+        for term in set(table.candidates["term_months"].astype(int)):
+            cuts.add(hours_between(start, d + pd.DateOffset(months=term)))
+    for _, row in table.candidates[~table.candidates["buyable"].astype(bool)].iterrows():
+        cuts.add(hours_between(start, row["inventory_start"]))
+        cuts.add(hours_between(start, row["inventory_end"]))
+    slices = reduce_time(
+        scenarios.demand_gpus[:, :n_hours, :],
+        start,
+        method=policy.time_reduction,
+        period=policy.period,
+        blocks=policy.blocks_per_period,
+        extra_boundaries_h=cuts,
+    )
+    pb = Problem(
+        lp=pulp.LpProblem("gpu_commitment_plan", pulp.LpMinimize),
+        policy=policy,
+        pools=scenarios.pools,
+        table=table,
+        slices=slices,
+        probabilities=np.asarray(scenarios.probabilities, dtype=float),
+        start=start,
+        n_hours=n_hours,
+        purchase_dates=dates,
+        purchase_h=np.array([hours_between(start, d) for d in dates], dtype=np.int64),
+    )
+    define_purchase_variables(pb)
+    define_dispatch_variables(pb)
+    define_objective(pb)
+    add_demand_balance(pb)
+    add_commitment_capacity(pb)
+    add_cvar_unused_bound(pb)
+    add_min_utilization(pb)
+    add_upfront_budget(pb)
+    add_provider_share(pb)
+    add_risk_averse_objective(pb)
+    return pb
+
+
+def summary(pb: Problem) -> dict[str, Any]:
+    """Sizes and hours, for the plan's record."""
+    out: dict[str, Any] = pb.size()
+    out["horizon_hours"] = pb.n_hours
+    out["horizon_months_effective"] = round(pb.n_hours / HOURS_PER_MONTH, 3)
+    return out

@@ -1,0 +1,75 @@
+"""Savings curves: expected savings vs all on-demand as a function of the amount committed *now*
+in one commitment family, so the user sees how flat the optimum is.
+
+A family is (purchase model, GPU type, region) — Compute Savings Plans are one family. The amount is
+GPUs (RIs, contracts) or USD/hour (Savings Plans) bought at the first purchase date. Each point is a
+re-solve of the LP relaxation with that amount fixed (``curve_amount`` constraint) and everything
+else (other families, ladder, dispatch) free; points run from 0 to twice the optimum (or, when the
+optimum is 0, to the pool's mean demand). A point the risk bounds make infeasible is left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pulp
+
+from planner.optimize.problem import Problem, constraint_table
+from planner.optimize.result import figures
+from planner.optimize.solve import Solution, _extract, _run
+
+
+def family_of(pb: Problem, c: int) -> str:
+    row = pb.table.candidates.iloc[c]
+    gpu = str(row["gpu_type"]) or "any"
+    region = str(row["region"]) or "any"
+    return f"{row['purchase_model']}|{gpu}|{region}"
+
+
+def savings_curves(
+    pb: Problem, sol: Solution, points: int, *, only_bought: bool = True
+) -> dict[str, list[dict[str, float]]]:
+    """{family: [{"amount", "unit", "expected_savings_usd"} ...]} by re-solves (module docstring)."""
+    if points <= 0:
+        return {}
+    cands = pb.table.candidates
+    fams: dict[str, list[int]] = {}
+    for c, d in pb.buy:
+        if d == 0:
+            fams.setdefault(family_of(pb, c), []).append(c)
+    base = figures(pb, sol.buy_units, sol.served_gpus, sol.spot_gpus)
+    od_eq = float(pb.probabilities @ base.od_equivalent_s)
+    out: dict[str, list[dict[str, float]]] = {}
+    for fam, cs in sorted(fams.items()):
+        sp = cands.at[cs[0], "kind"] == "savings_plan"
+        mult = {c: 1.0 if sp else float(cands.at[c, "gpus_per_unit"]) for c in cs}
+        opt = sum(mult[c] * sol.buy_units.get((c, 0), 0.0) for c in cs)
+        if only_bought and opt <= 1e-9:
+            continue
+        top = 2.0 * opt
+        grid = np.linspace(0.0, top, points) if points > 1 else np.array([opt])
+        if points > 1 and not np.isclose(grid, opt).any():
+            grid = np.sort(np.append(grid, opt))
+        expr = pulp.LpAffineExpression({pb.buy[(c, 0)]: mult[c] for c in cs})
+        curve = []
+        for amount in grid:
+            name = "curve_amount"
+            pb.lp.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintEQ, name, float(amount)))
+            try:
+                status, _ = _run(
+                    pb, pb.policy.solver, mip=False, time_limit_s=pb.policy.time_limit_s
+                )
+                if status == "optimal":
+                    buy, served, spot = _extract(pb)
+                    fig = figures(pb, buy, served, spot)
+                    cost = float(pb.probabilities @ fig.total_s())
+                    curve.append(
+                        {
+                            "amount": float(amount),
+                            "unit": "usd_per_hour" if sp else "gpus",
+                            "expected_savings_usd": od_eq - cost,
+                        }
+                    )
+            finally:
+                constraint_table(pb.lp).pop(name, None)
+        out[fam] = curve
+    return out

@@ -1,0 +1,278 @@
+"""Solving a built :class:`~planner.optimize.problem.Problem` and reading the solution back.
+
+HiGHS through PuLP's API solver first; CBC (``PULP_CBC_CMD``) when the policy asks for it or when
+HiGHS fails to run. Integer mode solves the MIP; if the MIP hits the time limit, the LP relaxation is
+solved instead, RIs and contracts are rounded to whole units (to nearest, else down) and the rest is
+re-solved with those fixed (recorded as method ``lp_round``). A solve that ends neither optimal nor
+rounded raises :class:`InfeasiblePlanError`, whose message names the bound that binds and what to
+relax; solver status is never ``assert``-ed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pulp
+
+from planner.optimize.problem import Problem, constraint_table
+from pricing_data.errors import PlannerError
+
+RISK_FAMILIES = ("cvar", "min_utilization", "upfront_budget", "provider_share")
+
+
+class InfeasiblePlanError(PlannerError):
+    """No plan meets the policy (or the solver ran out of time). CLI exit code 1."""
+
+    def __init__(self, what: str, *, binding: str | None = None, fix: str | None = None) -> None:
+        self.what = what
+        self.binding = binding
+        self.fix = fix
+        super().__init__(what + (f"\nTo fix: {fix}" if fix else ""))
+
+
+@dataclass
+class Solution:
+    """Solved values: ``buy_units[(c, d)]``, ``served_gpus[c]`` (S, T, P), ``spot_gpus`` (S, T, P)."""
+
+    status: str
+    solver: str
+    method: str
+    objective_usd: float
+    gap: float | None
+    time_s: float
+    buy_units: dict[tuple[int, int], float]
+    served_gpus: dict[int, np.ndarray]
+    spot_gpus: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+class _QuietHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
+    """PuLP's HiGHS API solver without the banner highspy prints to stdout on its first model:
+    stdout carries the CLI's data."""
+
+    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            super().createAndConfigureSolver(lp)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
+
+
+def _make_solver(name: str, *, mip: bool, time_limit_s: float, gap: float) -> Any:
+    if name == "cbc":
+        return pulp.PULP_CBC_CMD(mip=mip, msg=False, timeLimit=time_limit_s, gapRel=gap, threads=1)
+    return _QuietHiGHS(mip=mip, msg=False, timeLimit=time_limit_s, gapRel=gap, threads=1)
+
+
+def _run(pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float) -> tuple[str, str]:
+    """Solve once; returns (status in {optimal, infeasible, time_limit, error}, solver used)."""
+    used = solver_name
+    try:
+        pb.lp.solve(
+            _make_solver(solver_name, mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
+        )
+    except pulp.PulpSolverError:
+        if solver_name == "cbc":
+            return "error", used
+        used = "cbc"
+        pb.lp.solve(_make_solver("cbc", mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap))
+    if used == "highs":
+        import highspy
+
+        st = pb.lp.solverModel.getModelStatus()
+        s = highspy.HighsModelStatus
+        if st == s.kOptimal:
+            return "optimal", used
+        if st in (s.kInfeasible, s.kUnboundedOrInfeasible):
+            return "infeasible", used
+        if st == s.kTimeLimit:
+            return "time_limit", used
+        return "error", used
+    code = pb.lp.status
+    if code == pulp.LpStatusOptimal and pb.lp.sol_status in (
+        pulp.LpSolutionOptimal,
+        pulp.LpSolutionIntegerFeasible,
+    ):
+        return ("optimal" if pb.lp.sol_status == pulp.LpSolutionOptimal else "time_limit"), used
+    if code == pulp.LpStatusInfeasible:
+        return "infeasible", used
+    if code == pulp.LpStatusNotSolved:
+        return "time_limit", used
+    return "error", used
+
+
+def _gap(pb: Problem, solver: str, mip: bool) -> float | None:
+    if not mip:
+        return 0.0
+    if solver == "highs":
+        try:
+            g = float(pb.lp.solverModel.getInfo().mip_gap)
+            return g if math.isfinite(g) else None
+        except Exception:  # pragma: no cover - info not available
+            return None
+    return None
+
+
+def _extract(pb: Problem) -> tuple[dict[tuple[int, int], float], dict[int, np.ndarray], np.ndarray]:
+    n_s, n_t, n_p = pb.slices.demand_gpus.shape
+    buy = {k: max(0.0, float(v.varValue or 0.0)) for k, v in pb.buy.items()}
+    served: dict[int, np.ndarray] = {}
+    for (c, p), vs in pb.serve.items():
+        arr = served.setdefault(c, np.zeros((n_s, n_t, n_p)))
+        for (s, t), var in vs.items():
+            arr[s, t, p] = max(0.0, float(var.varValue or 0.0))
+    spot = np.zeros((n_s, n_t, n_p))
+    for p, vs in pb.spot.items():
+        for (s, t), var in vs.items():
+            spot[s, t, p] = max(0.0, float(var.varValue or 0.0))
+    return buy, served, spot
+
+
+def _objective(pb: Problem) -> float:
+    v = pulp.value(pb.lp.objective)
+    return float(v) if v is not None else float("nan")
+
+
+def solve(pb: Problem, *, relax: bool = False) -> Solution:
+    """Solve ``pb`` per its policy (module docstring); ``relax`` forces the LP relaxation."""
+    pol = pb.policy
+    fixed_bounds: dict[tuple[int, int], tuple[Any, Any]] = {}
+    has_int = any(v.cat == pulp.LpInteger for v in pb.buy.values())
+    mip = has_int and pol.integer and not relax
+    t0 = time.perf_counter()
+    status, used = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s)
+    method = "mip" if mip else "lp"
+    notes: list[str] = []
+    if status == "time_limit" and mip:
+        notes.append(f"MIP hit the {pol.time_limit_s:g} s limit; rounded the LP relaxation")
+        remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
+        status, used = _run(pb, pol.solver, mip=False, time_limit_s=remaining)
+        if status == "optimal":
+            status, used, fixed_bounds = _round_and_fix(pb, used, remaining)
+            method = "lp_round"
+    if status == "infeasible":
+        raise diagnose(pb)
+    if status == "time_limit":
+        raise InfeasiblePlanError(
+            f"the solver stopped at its time limit ({pol.time_limit_s:g} s) before an optimum",
+            binding="time_limit_s",
+            fix="raise time_limit_s, solve the LP relaxation (integer = false), use a coarser "
+            "time reduction (fewer blocks_per_period, period = 'quarter') or fewer scenarios",
+        )
+    if status != "optimal":
+        raise InfeasiblePlanError(
+            f"the {used} solver failed (status {pulp.LpStatus.get(pb.lp.status, pb.lp.status)})",
+            binding="solver",
+            fix="retry with solver = 'cbc', or report the problem with the plan's inputs",
+        )
+    elapsed = time.perf_counter() - t0
+    gap = _gap(pb, used, mip)
+    obj = _objective(pb)
+    buy, served, spot = _extract(pb)
+    for k, (lo, hi) in fixed_bounds.items():  # un-fix rounded units for later re-solves
+        pb.buy[k].lowBound, pb.buy[k].upBound = lo, hi
+    return Solution("optimal", used, method, obj, gap, elapsed, buy, served, spot, notes)
+
+
+def _round_and_fix(
+    pb: Problem, solver: str, time_limit_s: float
+) -> tuple[str, str, dict[tuple[int, int], tuple[Any, Any]]]:
+    ints = {k: v for k, v in pb.buy.items() if v.cat == pulp.LpInteger}
+    saved = {k: (v.lowBound, v.upBound) for k, v in ints.items()}
+    relaxed = {k: max(0.0, float(v.varValue or 0.0)) for k, v in ints.items()}
+    status, used = "infeasible", solver
+    for rounding in (round, math.floor):
+        for k, v in ints.items():
+            v.lowBound = v.upBound = float(rounding(relaxed[k] + 1e-9))
+        status, used = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
+        if status == "optimal":
+            break
+    if status != "optimal":
+        for k, v in ints.items():
+            v.lowBound, v.upBound = saved[k]
+    return status, used, saved
+
+
+def _drop_family(pb: Problem, fam: str) -> dict[str, Any]:
+    removed = {}
+    for name in pb.families.get(fam, []):
+        if name in constraint_table(pb.lp):
+            removed[name] = constraint_table(pb.lp).pop(name)
+    return removed
+
+
+def _restore(pb: Problem, removed: dict[str, Any]) -> None:
+    for name, con in removed.items():
+        constraint_table(pb.lp)[name] = con
+
+
+def diagnose(pb: Problem) -> InfeasiblePlanError:
+    """Find which risk bound makes the problem infeasible by relaxing one family at a time."""
+    pol = pb.policy
+    tl = pol.time_limit_s
+    for fam in RISK_FAMILIES:
+        if not pb.families.get(fam):
+            continue
+        removed = _drop_family(pb, fam)
+        try:
+            status, _ = _run(pb, pol.solver, mip=False, time_limit_s=tl)
+        finally:
+            _restore(pb, removed)
+        if status == "optimal":
+            return _message(pb, fam)
+    return InfeasiblePlanError(
+        "no plan meets all the risk bounds together (no single bound is to blame)",
+        binding="several",
+        fix="relax several bounds: cvar_limit_usd/pct, min_utilization, upfront_budget_usd, "
+        "max_share_per_provider",
+    )
+
+
+def _message(pb: Problem, fam: str) -> InfeasiblePlanError:
+    pol = pb.policy
+    if fam == "cvar":
+        limit = []
+        if pol.cvar_limit_usd is not None:
+            limit.append(f"cvar_limit_usd = {pol.cvar_limit_usd:,.2f}")
+        if pol.cvar_limit_pct is not None:
+            limit.append(f"cvar_limit_pct = {pol.cvar_limit_pct:g}")
+        return InfeasiblePlanError(
+            f"the CVaR bound on unused commitment spend binds and cannot be met "
+            f"({', '.join(limit)}, cvar_beta = {pol.cvar_beta:g}): existing commitments alone "
+            f"leave more unused spend than that in the worst {100 * (1 - pol.cvar_beta):.0f}% of "
+            "scenarios",
+            binding="cvar_limit",
+            fix="raise cvar_limit_usd / cvar_limit_pct, lower cvar_beta, or drop the bound",
+        )
+    if fam == "min_utilization":
+        return InfeasiblePlanError(
+            f"the minimum-utilisation bound binds and cannot be met (min_utilization = "
+            f"{pol.min_utilization:g} in the lowest-demand {100 * pol.min_utilization_tail:g}% "
+            "of scenarios): existing commitments are used less than that there",
+            binding="min_utilization",
+            fix="lower min_utilization, or raise min_utilization_tail so the tail is less extreme",
+        )
+    if fam == "upfront_budget":
+        return InfeasiblePlanError(
+            f"the upfront budget binds and cannot be met (upfront_budget_usd = "
+            f"{pol.upfront_budget_usd})",
+            binding="upfront_budget_usd",
+            fix="raise upfront_budget_usd or allow no_upfront payment options",
+        )
+    return InfeasiblePlanError(
+        f"the per-provider share binds and cannot be met (max_share_per_provider = "
+        f"{pol.max_share_per_provider})",
+        binding="max_share_per_provider",
+        fix="raise max_share_per_provider or allow more providers",
+    )

@@ -1,0 +1,137 @@
+"""Time reduction: hourly demand paths grouped into weighted slices before the LP.
+
+The horizon's hours ``h = 0 .. H-1`` are cut into *periods* (calendar months or quarters from the
+start, further split at every extra boundary given, e.g. purchase dates and commitment start/end
+dates, so that the set of active commitments is constant inside a period). Each period is then
+reduced to slices ``t`` with a weight ``weight_h[t]`` in hours; the weights of a period sum to its
+hours, so the weights of all slices sum to ``H``. A slice's demand is the mean demand of its hours.
+
+Methods
+    ``duration_curve`` (blocks): in each scenario and period, hours are sorted by total demand over
+    pools and cut into ``blocks`` nearly equal consecutive groups (a stepwise duration curve). Slice
+    sizes are the same in every scenario; which hours fall in a slice differs per scenario.
+    ``typical_days``: in each period, one slice per hour of day (UTC): the mean day.
+    ``hourly``: every hour its own slice (no reduction; the reference).
+
+A linear cost of demand is kept exactly by every method; what is lost is the spread of demand inside a
+slice (``min(capacity, demand)`` is concave, so averaging overstates commitment use a little). The
+error is measured by ``bench/optimizer_time_reduction.py`` against full hourly resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pricing_data.errors import PlannerInputError
+
+METHODS = ("duration_curve", "typical_days", "hourly")
+
+
+@dataclass(frozen=True)
+class TimeSlices:
+    """Weighted slices: ``demand_gpus`` (n_scenarios, n_slices, n_pools), ``weight_h`` (n_slices,),
+    ``slice_period`` (n_slices,) and periods ``[period_start_h, period_end_h)`` in hours from start."""
+
+    start: pd.Timestamp
+    n_hours: int
+    method: str
+    period_start_h: np.ndarray
+    period_end_h: np.ndarray
+    slice_period: np.ndarray
+    weight_h: np.ndarray
+    demand_gpus: np.ndarray
+
+    @property
+    def n_slices(self) -> int:
+        return int(self.weight_h.shape[0])
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.period_start_h.shape[0])
+
+
+def hours_between(start: pd.Timestamp, ts: pd.Timestamp) -> int:
+    """Whole hours from ``start`` to ``ts`` (rounded down)."""
+    return int((pd.Timestamp(ts) - pd.Timestamp(start)) // pd.Timedelta(hours=1))
+
+
+def period_boundaries(
+    start: pd.Timestamp, n_hours: int, period: str, extra_h: Iterable[int] = ()
+) -> np.ndarray:
+    """Sorted hour offsets 0 = b0 < b1 < ... < bk = n_hours cutting the horizon into periods."""
+    step = {"month": 1, "quarter": 3}.get(period)
+    if step is None:
+        raise PlannerInputError("unknown period", value=period, fix="use month or quarter")
+    cuts = {0, n_hours}
+    k = step
+    while True:
+        h = hours_between(start, pd.Timestamp(start) + pd.DateOffset(months=k))
+        if h >= n_hours:
+            break
+        cuts.add(h)
+        k += step
+    cuts.update(int(h) for h in extra_h if 0 < int(h) < n_hours)
+    return np.array(sorted(cuts), dtype=np.int64)
+
+
+def reduce_time(
+    demand_gpus: np.ndarray,
+    start: pd.Timestamp,
+    *,
+    method: str = "duration_curve",
+    period: str = "month",
+    blocks: int = 4,
+    extra_boundaries_h: Iterable[int] = (),
+) -> TimeSlices:
+    """Reduce ``demand_gpus`` (n_scenarios, n_hours, n_pools) to weighted slices (module docstring)."""
+    if method not in METHODS:
+        raise PlannerInputError(
+            "unknown time reduction", value=method, fix="use " + ", ".join(METHODS)
+        )
+    d = np.asarray(demand_gpus, dtype=float)
+    n_s, n_h, n_p = d.shape
+    bounds = period_boundaries(start, n_h, period, extra_boundaries_h)
+    ts = pd.date_range(pd.Timestamp(start), periods=n_h, freq="h")
+    hour_of_day = np.asarray(ts.hour, dtype=np.int64)
+    weights: list[np.ndarray] = []
+    periods: list[np.ndarray] = []
+    demands: list[np.ndarray] = []
+    for k in range(len(bounds) - 1):
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        seg = d[:, a:b, :]
+        n = b - a
+        if method == "hourly":
+            weights.append(np.ones(n))
+            demands.append(seg)
+        elif method == "duration_curve":
+            nb = min(blocks, n)
+            total = seg.sum(axis=2)
+            order = np.argsort(-total, axis=1, kind="stable")
+            srt = np.take_along_axis(seg, order[:, :, None], axis=1)
+            sizes = np.array([len(x) for x in np.array_split(np.arange(n), nb)])
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            sums = np.add.reduceat(srt, starts, axis=1)
+            weights.append(sizes.astype(float))
+            demands.append(sums / sizes[None, :, None])
+        else:  # typical_days
+            hod = hour_of_day[a:b]
+            present = np.unique(hod)
+            w = np.array([(hod == h).sum() for h in present], dtype=float)
+            means = np.stack([seg[:, hod == h, :].mean(axis=1) for h in present], axis=1)
+            weights.append(w)
+            demands.append(means)
+        periods.append(np.full(len(weights[-1]), k, dtype=np.int64))
+    return TimeSlices(
+        start=pd.Timestamp(start),
+        n_hours=n_h,
+        method=method,
+        period_start_h=bounds[:-1].copy(),
+        period_end_h=bounds[1:].copy(),
+        slice_period=np.concatenate(periods),
+        weight_h=np.concatenate(weights),
+        demand_gpus=np.concatenate(demands, axis=1) if demands else np.zeros((n_s, 0, n_p)),
+    )

@@ -1,0 +1,204 @@
+"""The Plan: what to buy (now, firm; later quarters, tentative), what it is expected to cost, how
+risky it is, and how it was computed. A plain frozen value with a JSON round trip.
+
+Per purchase
+    ``expected_utilization`` / ``p10_utilization`` (0-1): the share of the purchase's commitment
+    spend inside the horizon that serves demand, averaged over scenarios / at the 10th percentile
+    over scenarios (probability weighted). ``expected_savings_usd``: expected on-demand cost of the
+    GPU-hours it serves minus its cost (and egress) inside the horizon. ``breakeven_utilization``:
+    commitment price per GPU-hour ÷ the on-demand price it displaces. ``breakeven_months``: months
+    until the upfront payment is paid back by the monthly saving at expected utilisation
+    (``upfront / (utilisation × monthly on-demand value − monthly recurring)``); 0 without upfront,
+    None when the saving is never positive.
+Plan figures
+    ``expected_cost_usd`` by component: ``commitments`` (RIs and Savings Plans, existing and new),
+    ``contracts`` (CoreWeave/Lambda reserved), ``on_demand``, ``spot``, ``egress``, ``total``; and
+    ``existing_sunk`` (the part of commitments and contracts already owned). ``coverage``: share of
+    demand GPU-hours served by commitments. ``utilization``: used ÷ total commitment spend. ``esr``:
+    1 − cost ÷ on-demand-equivalent cost. ``waste_usd``: expected unused commitment spend.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import pandas as pd
+
+from planner.inventory import Commitment
+
+PURCHASE_COLUMNS = (
+    "purchase_id",
+    "provider",
+    "purchase_model",
+    "region",
+    "sku",
+    "gpu_type",
+    "offering_class",
+    "term_months",
+    "payment_option",
+    "quantity",
+    "hourly_commitment_usd",
+    "upfront_usd",
+    "recurring_monthly_usd",
+    "start_date",
+    "end_date",
+    "expected_utilization_pct",
+    "p10_utilization_pct",
+    "expected_savings_usd",
+    "breakeven_months",
+)
+COST_COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress")
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """One recommended purchase and the figures that explain it."""
+
+    commitment: Commitment
+    firm: bool
+    gpu_type: str
+    upfront_usd: float
+    recurring_monthly_usd: float
+    expected_utilization: float
+    p10_utilization: float
+    expected_savings_usd: float
+    breakeven_months: float | None
+    breakeven_utilization: float | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The optimizer's answer (module docstring)."""
+
+    purchases: tuple[Purchase, ...]
+    expected_cost_usd: dict[str, float]
+    cost_per_scenario_usd: tuple[float, ...]
+    on_demand_equivalent_usd: float
+    coverage: float
+    utilization: float
+    esr: float
+    waste_usd: float
+    savings_curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+    start: str = ""
+    horizon_hours: int = 0
+    pools: tuple[str, ...] = ()
+
+    @property
+    def firm(self) -> tuple[Purchase, ...]:
+        return tuple(p for p in self.purchases if p.firm)
+
+    def commitments(self, *, firm_only: bool = False) -> list[Commitment]:
+        return [p.commitment for p in self.purchases if p.firm or not firm_only]
+
+    def purchases_frame(self) -> pd.DataFrame:
+        """The procurement CSV (DESIGN.md): one row per purchase, columns PURCHASE_COLUMNS."""
+        rows = []
+        for p in self.purchases:
+            c = p.commitment
+            sp = c.is_savings_plan
+            rows.append(
+                {
+                    "purchase_id": c.commitment_id,
+                    "provider": c.provider,
+                    "purchase_model": c.purchase_model,
+                    "region": c.region,
+                    "sku": c.sku,
+                    "gpu_type": p.gpu_type,
+                    "offering_class": c.offering_class,
+                    "term_months": int(c.term_months),
+                    "payment_option": c.payment_option,
+                    "quantity": None if sp else _round(c.quantity, 3),
+                    "hourly_commitment_usd": _round(c.hourly_commitment_usd, 3) if sp else None,
+                    "upfront_usd": round(p.upfront_usd, 2),
+                    "recurring_monthly_usd": round(p.recurring_monthly_usd, 2),
+                    "start_date": c.start.date().isoformat(),
+                    "end_date": c.end.date().isoformat(),
+                    "expected_utilization_pct": round(100 * p.expected_utilization, 2),
+                    "p10_utilization_pct": round(100 * p.p10_utilization, 2),
+                    "expected_savings_usd": round(p.expected_savings_usd, 2),
+                    "breakeven_months": None
+                    if p.breakeven_months is None
+                    else round(p.breakeven_months, 2),
+                }
+            )
+        df = pd.DataFrame(rows, columns=list(PURCHASE_COLUMNS))
+        for col in ("quantity", "hourly_commitment_usd", "breakeven_months"):
+            df[col] = df[col].astype("Float64")
+        return df
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The headline figures, one row each (for the terminal)."""
+        items = [(f"expected cost: {k}", v) for k, v in self.expected_cost_usd.items()]
+        items += [
+            ("on-demand equivalent cost", self.on_demand_equivalent_usd),
+            ("coverage %", 100 * self.coverage),
+            ("commitment utilisation %", 100 * self.utilization),
+            ("effective savings rate %", 100 * self.esr),
+            ("expected commitment waste", self.waste_usd),
+        ]
+        return pd.DataFrame(items, columns=["figure", "value"])
+
+    # ---- JSON -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "purchases":
+                v = [_purchase_to_dict(p) for p in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return _clean(out)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        kw = dict(data)
+        kw["purchases"] = tuple(_purchase_from_dict(p) for p in data["purchases"])
+        kw["cost_per_scenario_usd"] = tuple(data["cost_per_scenario_usd"])
+        kw["pools"] = tuple(data.get("pools", ()))
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls.from_dict(json.loads(text))
+
+
+def _round(v: float, nd: int) -> float:
+    return float(round(v, nd))
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item") and not isinstance(v, str):
+        return _clean(v.item())
+    return v
+
+
+def _purchase_to_dict(p: Purchase) -> dict[str, Any]:
+    d = asdict(p)
+    c = asdict(p.commitment)
+    c["start"] = p.commitment.start.isoformat()
+    c["end"] = p.commitment.end.isoformat()
+    d["commitment"] = c
+    return d
+
+
+def _purchase_from_dict(d: dict[str, Any]) -> Purchase:
+    c = dict(d["commitment"])
+    c["start"] = pd.Timestamp(c["start"])
+    c["end"] = pd.Timestamp(c["end"])
+    kw = dict(d)
+    kw["commitment"] = Commitment(**c)
+    return Purchase(**kw)

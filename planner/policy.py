@@ -1,0 +1,158 @@
+"""The planning policy: every choice the optimizer makes on the user's behalf, as plain data.
+
+A :class:`Policy` is a frozen dataclass with documented defaults. Loading it from a TOML file lives in
+another module; this one only holds the values and checks them (:meth:`Policy.validate`), raising
+:class:`~pricing_data.errors.PlannerInputError` with the field name and a fix.
+
+Units are in the names: ``*_months``, ``*_usd``, ``*_pct`` (0-100), ``*_share`` (0-1 fraction),
+``*_s`` (seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from pricing_data.errors import PlannerInputError
+from pricing_data.schema import COMMITMENT_MODELS, OFFERING_CLASSES, PAYMENT_OPTIONS, PROVIDERS
+
+TIME_REDUCTIONS = ("duration_curve", "typical_days", "hourly")
+PERIODS = ("month", "quarter")
+SOLVERS = ("highs", "cbc")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every planning choice, with the defaults a FinOps team would start from.
+
+    Horizon and ladder
+        ``horizon_months`` (12): months planned from the scenarios' start (capped at the scenarios'
+        length). ``ladder_every_months`` (3): a tentative purchase date every so many months after
+        "now"; 0 buys only now. Only "now" purchases are firm.
+    What may be bought
+        ``providers``, ``purchase_models`` (commitment kinds), ``terms_months``, ``payment_options``,
+        ``offering_classes`` (RIs). On-demand and spot of the allowed providers are always available.
+    Risk bounds (``None`` = not applied); they apply to the whole portfolio, existing plus new
+        ``cvar_beta`` (0.9): tail level of the CVaR. ``cvar_limit_usd``: CVaR_β of unused commitment
+        spend over the horizon ≤ this. ``cvar_limit_pct``: the same, as a percent of commitment spend.
+        ``min_utilization`` (0-1): in each scenario of the worst tail (the ``min_utilization_tail``
+        share of probability with the lowest total demand), used commitment spend ≥ this share of
+        commitment spend. ``upfront_budget_usd``: upfront cash paid at each purchase date ≤ this.
+        ``max_share_per_provider`` (0-1): each provider's share of new commitment spend ≤ this.
+        ``risk_aversion`` λ (0): the objective is E[cost] + λ·CVaR_β(cost).
+    Spot and off-AWS
+        ``spot_overhead_pct`` (10): extra GPU-hours run on spot to redo interrupted work.
+        ``spot_cap_share`` (0.5): at most this share of an interruptible pool's demand on spot.
+        ``egress_usd_per_gpu_hour`` (0.10, an assumption): data egress paid per GPU-hour run off AWS
+        (CoreWeave, Lambda) by portable pools.
+    Solving
+        ``integer`` (True): RIs and contracts in whole units (a MIP); False solves the LP relaxation.
+        ``solver`` ("highs"; "cbc" as fallback), ``time_limit_s`` (60), ``mip_gap`` (0.005).
+        ``time_reduction``: "duration_curve" (default; per period, hours sorted by total demand and
+        cut into ``blocks_per_period`` equal blocks), "typical_days" (per period, the mean day by
+        hour of day) or "hourly" (no reduction). ``period``: "month" or "quarter".
+        ``savings_curve_points`` (5): re-solves per commitment family for the savings curve (0: off).
+    """
+
+    horizon_months: int = 12
+    ladder_every_months: int = 3
+    providers: tuple[str, ...] = PROVIDERS
+    purchase_models: tuple[str, ...] = COMMITMENT_MODELS
+    terms_months: tuple[int, ...] = (12, 24, 36)
+    payment_options: tuple[str, ...] = PAYMENT_OPTIONS
+    offering_classes: tuple[str, ...] = OFFERING_CLASSES
+    cvar_beta: float = 0.9
+    cvar_limit_usd: float | None = None
+    cvar_limit_pct: float | None = None
+    min_utilization: float | None = None
+    min_utilization_tail: float = 0.1
+    upfront_budget_usd: float | None = None
+    max_share_per_provider: float | None = None
+    risk_aversion: float = 0.0
+    spot_overhead_pct: float = 10.0
+    spot_cap_share: float = 0.5
+    egress_usd_per_gpu_hour: float = 0.10
+    integer: bool = True
+    solver: str = "highs"
+    time_limit_s: float = 60.0
+    mip_gap: float = 0.005
+    time_reduction: str = "duration_curve"
+    period: str = "month"
+    blocks_per_period: int = 4
+    savings_curve_points: int = 5
+
+    def validate(self) -> Policy:
+        """Check every field; return self so that ``Policy(...).validate()`` chains."""
+
+        def bad(name: str, what: str, fix: str) -> PlannerInputError:
+            return PlannerInputError(what, column=name, value=getattr(self, name), fix=fix)
+
+        if self.horizon_months < 1:
+            raise bad("horizon_months", "the horizon must be at least 1 month", "use e.g. 12")
+        if self.ladder_every_months < 0:
+            raise bad("ladder_every_months", "must be >= 0", "use 3 (quarterly) or 0 (now only)")
+        for name, allowed in (
+            ("providers", PROVIDERS),
+            ("purchase_models", COMMITMENT_MODELS),
+            ("payment_options", PAYMENT_OPTIONS),
+            ("offering_classes", OFFERING_CLASSES),
+        ):
+            for v in getattr(self, name):
+                if v not in allowed:
+                    raise bad(name, f"unknown value {v!r}", "use " + ", ".join(allowed))
+        if any(t <= 0 for t in self.terms_months):
+            raise bad("terms_months", "terms must be > 0 months", "use 12, 24 or 36")
+        if not 0 < self.cvar_beta < 1:
+            raise bad("cvar_beta", "must be in (0, 1)", "use e.g. 0.9")
+        for name in ("cvar_limit_usd", "upfront_budget_usd"):
+            v = getattr(self, name)
+            if v is not None and (not math.isfinite(v) or v < 0):
+                raise bad(name, "must be a number >= 0", "give a dollar amount or leave unset")
+        if self.cvar_limit_pct is not None and not 0 <= self.cvar_limit_pct <= 100:
+            raise bad("cvar_limit_pct", "must be a percent in [0, 100]", "use e.g. 20")
+        for name in ("min_utilization", "max_share_per_provider"):
+            v = getattr(self, name)
+            if v is not None and not 0 <= v <= 1:
+                raise bad(name, "must be a share in [0, 1]", "write e.g. 0.6 for 60%")
+        if not 0 < self.min_utilization_tail <= 1:
+            raise bad("min_utilization_tail", "must be in (0, 1]", "use e.g. 0.1")
+        if self.risk_aversion < 0:
+            raise bad("risk_aversion", "must be >= 0", "use 0 (risk-neutral) or e.g. 0.5")
+        if self.spot_overhead_pct < 0:
+            raise bad("spot_overhead_pct", "must be >= 0", "use e.g. 10")
+        if not 0 <= self.spot_cap_share <= 1:
+            raise bad("spot_cap_share", "must be a share in [0, 1]", "use e.g. 0.5")
+        if self.egress_usd_per_gpu_hour < 0:
+            raise bad("egress_usd_per_gpu_hour", "must be >= 0", "use e.g. 0.10")
+        if self.solver not in SOLVERS:
+            raise bad("solver", "unknown solver", "use highs or cbc")
+        if self.time_limit_s <= 0:
+            raise bad("time_limit_s", "must be > 0 seconds", "use e.g. 60")
+        if not 0 <= self.mip_gap < 1:
+            raise bad("mip_gap", "must be in [0, 1)", "use e.g. 0.005")
+        if self.time_reduction not in TIME_REDUCTIONS:
+            raise bad("time_reduction", "unknown method", "use " + ", ".join(TIME_REDUCTIONS))
+        if self.period not in PERIODS:
+            raise bad("period", "unknown period", "use month or quarter")
+        if self.blocks_per_period < 1:
+            raise bad("blocks_per_period", "must be >= 1", "use e.g. 4")
+        if self.savings_curve_points < 0:
+            raise bad("savings_curve_points", "must be >= 0", "use e.g. 5, or 0 to skip")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Policy:
+        """The inverse of :meth:`to_dict`; unknown keys are an error."""
+        names = {f.name for f in fields(cls)}
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            from pricing_data.errors import UnknownNameError
+
+            raise UnknownNameError("policy key", unknown[0], names)
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs).validate()

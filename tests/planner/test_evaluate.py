@@ -1,0 +1,105 @@
+"""The evaluator (the referee) on hand-checked bills, and its agreement with the LP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from planner_factory import START, offer, offers
+
+from forecasting.scenarios import DemandScenarios, Pool
+from planner.evaluate import evaluate
+from planner.inventory import Commitment
+from planner.optimize import optimize
+from planner.policy import Policy
+
+POLICY = Policy()
+
+
+def ri(qty: float, start: pd.Timestamp = START, months: int = 12) -> Commitment:
+    return Commitment(
+        "ri",
+        "aws",
+        "reserved_instance",
+        "us-east-1",
+        "p5.4xlarge",
+        "standard",
+        months,
+        "no_upfront",
+        qty,
+        0.0,
+        start,
+        start + pd.DateOffset(months=months),
+    )
+
+
+def test_ri_covers_matching_usage_and_bills_every_active_hour() -> None:
+    # RI of 3 GPUs at 4/h active from hour 2; usage 5 GPUs for 4 hours; OD 10.
+    # hours 0-1: 5*10 = 50 each; hours 2-3: 3*4 + 2*10 = 32 each -> 164.
+    off = offers(offer("on_demand", 10.0), offer("reserved_instance", 4.0, term_months=12))
+    ts = pd.date_range(START, periods=4, freq="h")
+    ev = evaluate(
+        [ri(3, START + pd.Timedelta(hours=2))],
+        np.full((4, 1), 5.0),
+        ts,
+        (Pool("H100"),),
+        off,
+        POLICY,
+    )
+    assert ev.total_usd == pytest.approx(164.0)
+    assert list(ev.hourly_cost_usd) == pytest.approx([50, 50, 32, 32])
+    assert ev.coverage == pytest.approx(6 / 20)
+    assert ev.commitment_utilization["ri"] == pytest.approx(1.0)
+    assert ev.esr == pytest.approx(1 - 164 / 200)
+    assert ev.cost_by_provider_usd["aws"] == pytest.approx(164.0)
+
+
+def test_unused_ri_is_waste_and_spot_takes_the_capped_rest() -> None:
+    # interruptible pool, usage 2 then 10; RI 4 GPUs at 4; spot 5*1.1=5.5 up to 50% of usage.
+    # hour 0: RI used 2 of 4 (waste 8), cost 16. hour 1: RI covers the on-demand half first (4 of
+    # the 5 on-demand GPUs), leaving 1 on-demand (10) and 5 on spot (27.5): 16 + 10 + 27.5 = 53.5.
+    off = offers(
+        offer("on_demand", 10.0),
+        offer("spot", 5.0),
+        offer("reserved_instance", 4.0, term_months=12),
+    )
+    ts = pd.date_range(START, periods=2, freq="h")
+    pools = (Pool("H100", interruptible=True),)
+    ev = evaluate([ri(4)], np.array([[2.0], [10.0]]), ts, pools, off, POLICY)
+    assert ev.total_usd == pytest.approx(16 + 53.5)
+    assert ev.waste_usd == pytest.approx(8.0)
+    assert ev.cost_by_component_usd["spot"] == pytest.approx(27.5)
+    assert ev.commitment_utilization["ri"] == pytest.approx(24 / 32)
+
+
+def test_lp_expected_cost_equals_evaluator_average_at_hourly_resolution() -> None:
+    # RIs, a Compute SP, spot, existing inventory, three pools, random hourly demand: the LP's
+    # expected cost equals the mean of the evaluator's bills over the same scenarios.
+    off = offers(
+        offer("on_demand", 10.0),
+        offer("spot", 5.0),
+        offer("reserved_instance", 4.0, term_months=12),
+        offer("on_demand", 2.0, sku="g6e.xlarge", gpu_type="L40S"),
+        offer("reserved_instance", 1.2, term_months=12, sku="g6e.xlarge", gpu_type="L40S"),
+        offer("compute_savings_plan", 6.0, term_months=12),
+        offer("compute_savings_plan", 1.5, term_months=12, sku="g6e.xlarge", gpu_type="L40S"),
+    )
+    pools = (Pool("H100", interruptible=True), Pool("L40S"))
+    rng = np.random.default_rng(7)
+    n_h = 744  # January 2026
+    d = rng.gamma(3.0, 2.0, size=(4, n_h, 2))
+    sc = DemandScenarios(START, pools, d, np.array([0.1, 0.2, 0.3, 0.4]))
+    inv = [ri(2, START - pd.DateOffset(months=11))]  # expires on 2026-02-01, after the horizon
+    pol = Policy(
+        horizon_months=1, ladder_every_months=0, time_reduction="hourly", savings_curve_points=0
+    )
+    plan = optimize(sc, off, inv, pol)
+    assert plan.purchases, "the case should buy something"
+    bills = [
+        evaluate(plan.commitments() + inv, d[s], sc.timestamps, pools, off, pol) for s in range(4)
+    ]
+    mean = float(np.dot(sc.probabilities, [b.total_usd for b in bills]))
+    assert plan.expected_cost_usd["total"] == pytest.approx(mean, rel=1e-6)
+    for k in ("commitments", "on_demand", "spot"):
+        got = float(np.dot(sc.probabilities, [b.cost_by_component_usd[k] for b in bills]))
+        assert plan.expected_cost_usd[k] == pytest.approx(got, rel=1e-4)  # SP $/h rounded to 0.001
