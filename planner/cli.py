@@ -52,6 +52,7 @@ def _register() -> None:
 
     prices.prices.add_command(aws.refresh)
     cli.add_command(aws.inventory)
+    cli.add_command(aws.compare_aws)
 
     from planner.commands import forecast, usage
 

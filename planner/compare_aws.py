@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +293,14 @@ def parse_recommendations(
         notes += n
         if lb:
             lookbacks.add(lb)
+    # number across responses: each response numbers its own from 1
+    counters: dict[str, int] = {}
+    renumbered = []
+    for com in commitments:
+        kind = "ri" if com.purchase_model == "reserved_instance" else "sp"
+        counters[kind] = counters.get(kind, 0) + 1
+        renumbered.append(replace(com, commitment_id=f"ce-{kind}-{counters[kind]}"))
+    commitments = renumbered
     if len(lookbacks) > 1:
         notes.append(f"responses use different lookbacks: {sorted(lookbacks)} days")
     if any(c.purchase_model == "compute_savings_plan" for c in commitments):
@@ -435,6 +443,18 @@ def priceable(
                 "in the catalog; left out of the comparison"
             )
             continue
+        exact = o[
+            (o["term_months"] == c.term_months)
+            & (o["payment_option"].astype(str) == c.payment_option)
+        ]
+        if c.purchase_model == "reserved_instance":
+            exact = exact[exact["offering_class"].astype(str) == c.offering_class]
+        if exact.empty:
+            notes.append(
+                f"{c.commitment_id}: the catalog has no {c.offering_class} {c.term_months}-month "
+                f"{c.payment_option} price for {c.sku or c.purchase_model} {c.region}; the evaluator "
+                "bills the nearest offer"
+            )
         keep.append(c)
     return keep, notes
 

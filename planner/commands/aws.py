@@ -265,3 +265,206 @@ def import_(
         click.echo(f"{len(result.commitments)} commitment(s) imported", err=True)
     click.echo(f"from: {', '.join(result.sources)}", err=True)
     _notes(result.notes, shown=10)
+
+
+# ---------------------------------------------------------------- compare-aws
+
+
+@click.command("compare-aws")
+@click.argument("usage_file", type=click.Path(dir_okay=True))
+@click.option(
+    "--recommendation",
+    "recommendations",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Saved Cost Explorer response JSON (repeatable); offline, no AWS call.",
+)
+@click.option(
+    "--lookback",
+    type=click.Choice(["7", "30", "60"]),
+    default="30",
+    show_default=True,
+    help="Days Cost Explorer looks back; also the window of recent actual usage billed.",
+)
+@click.option("--term", type=click.Choice(["1y", "3y"]), default="1y", show_default=True)
+@click.option(
+    "--payment-option",
+    type=click.Choice(["no_upfront", "partial_upfront", "all_upfront"]),
+    default="no_upfront",
+    show_default=True,
+)
+@click.option(
+    "--sp-type",
+    type=click.Choice(["compute", "ec2-instance", "both", "none"]),
+    default="both",
+    show_default=True,
+    help="Which Savings Plans recommendations to ask Cost Explorer for.",
+)
+@click.option(
+    "--offering-class",
+    type=click.Choice(["standard", "convertible"]),
+    default="standard",
+    show_default=True,
+    help="RI recommendation offering class.",
+)
+@click.option("--no-reservations", is_flag=True, help="Do not ask for an RI recommendation.")
+@click.option(
+    "--inventory",
+    "inventory_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Existing commitments (inventory CSV); both portfolios include them.",
+)
+@click.option("--policy", type=click.Path(dir_okay=False), default=None, help="Policy TOML.")
+@click.option("--scenarios", "n_scenarios", type=int, default=None, help="Default: the policy's.")
+@click.option("--seed", type=int, default=None, help="Default: the policy's.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Forecast model candidates (repeatable): snaive24, snaive168, ets, mstl_arima, combo.",
+)
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@aws_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def compare_aws(
+    usage_file: str,
+    recommendations: tuple[str, ...],
+    lookback: str,
+    term: str,
+    payment_option: str,
+    sp_type: str,
+    offering_class: str,
+    no_reservations: bool,
+    inventory_file: str | None,
+    policy: str | None,
+    n_scenarios: int | None,
+    seed: int | None,
+    models: tuple[str, ...],
+    fmt: str,
+    profile: str | None,
+    session_region: str | None,
+    quiet: bool,
+) -> None:
+    """Cost Explorer's recommendation next to the planner's, billed on the same scenarios.
+
+    Asks Cost Explorer (ce:GetSavingsPlansPurchaseRecommendation,
+    ce:GetReservationPurchaseRecommendation) for its purchase recommendation, or reads saved
+    responses with --recommendation; forecasts USAGE_FILE, plans with the optimizer, then bills
+    existing commitments alone, plus CE's purchases, and plus ours with the evaluator on every
+    forecast scenario and on the last --lookback days of actual usage. Nothing is bought.
+    """
+    import pandas as pd
+
+    from forecasting.forecast import forecast as run_forecast
+    from planner.commands.usage import load_pooled
+    from planner.compare_aws import (
+        compare,
+        fetch_recommendations,
+        parse_recommendations,
+        read_recommendation_files,
+    )
+    from planner.inventory import read_inventory
+    from planner.optimize import optimize
+    from planner.policy_file import read_policy_file
+    from planner.render import render_frame
+    from pricing_data.catalog import load_catalog
+
+    say = _progress(quiet)
+    cfg = read_policy_file(policy)
+    _history, pooled = load_pooled(usage_file, policy, "error", "interpolate", ())
+    if pooled is None:
+        raise PlannerInputError(
+            "no GPU usage to compare on", file=usage_file, fix="check the usage file has GPU rows"
+        )
+    catalog = load_catalog(as_of=cfg.catalog_as_of, overlay=cfg.overlay)
+    offers = catalog.offers
+    gpu_skus = set(catalog.select(provider="aws").instance_gpus())
+    inventory = read_inventory(inventory_file) if inventory_file else []
+    start = pooled.end + pd.Timedelta(hours=1)
+    horizon_hours = int(
+        (start + pd.DateOffset(months=cfg.policy.horizon_months) - start) / pd.Timedelta(hours=1)
+    )
+    if recommendations:
+        responses = read_recommendation_files(list(recommendations))
+        ce_source = ", ".join(recommendations)
+    else:
+        factory, _region = client_factory(profile, session_region)
+        types = {
+            "compute": ("COMPUTE_SP",),
+            "ec2-instance": ("EC2_INSTANCE_SP",),
+            "both": ("COMPUTE_SP", "EC2_INSTANCE_SP"),
+            "none": (),
+        }[sp_type]
+        responses = fetch_recommendations(
+            factory,
+            term_months=12 if term == "1y" else 36,
+            payment_option=payment_option,
+            lookback_days=int(lookback),
+            sp_types=types,
+            offering_class=offering_class,
+            include_reservations=not no_reservations,
+            retry=RETRY,
+            progress=say,
+        )
+        ce_source = "Cost Explorer API (ce:Get*PurchaseRecommendation)"
+    ce = parse_recommendations(responses, start, gpu_skus)
+    lookback_days = ce.lookback_days or int(lookback)
+    fc = run_forecast(
+        pooled,
+        horizon_hours=horizon_hours,
+        n_scenarios=n_scenarios or cfg.scenarios,
+        seed=cfg.seed if seed is None else seed,
+        growth=cfg.growth,
+        models=models or None,
+        progress=say,
+    )
+    plan = optimize(fc.scenarios, offers, inventory, cfg.policy, progress=say)
+    ours = [p.commitment for p in plan.purchases if p.firm]
+    demand = pooled.demand_gpus
+    actual = demand[demand.index > demand.index[-1] - pd.Timedelta(days=lookback_days)]
+    result = compare(
+        {"AWS Cost Explorer": ce.commitments, "planner": ours},
+        inventory,
+        fc.scenarios,
+        offers,
+        cfg.policy,
+        horizon_hours=horizon_hours,
+        actual=actual,
+        progress=say,
+    )
+    if fmt != "table":
+        click.echo(render_frame(result.table, fmt), nl=False)
+        return
+    click.echo("Cost Explorer recommends:")
+    click.echo(render_frame(ce.table, "table", floatfmt=".2f"), nl=False)
+    click.echo()
+    click.echo(
+        f"Billed with the evaluator: {fc.scenarios.n_scenarios} forecast scenarios "
+        f"{result.forecast_window[0]} .. {result.forecast_window[1]}; actual usage "
+        + (
+            f"{result.actual_window[0]} .. {result.actual_window[1]}"
+            if result.actual_window
+            else "(none)"
+        )
+    )
+    shown = result.table.rename(
+        columns={
+            "new_commitment_usd_per_hour": "new_usd_per_h",
+            "expected_cost_usd": "exp_cost_usd",
+            "expected_savings_vs_existing_usd": "exp_savings_usd",
+            "expected_savings_vs_on_demand_usd": "exp_savings_vs_od_usd",
+            "new_utilization_expected_pct": "exp_util_pct",
+            "new_utilization_worst_decile_pct": "p10_util_pct",
+            "actual_cost_usd": "actual_cost_usd",
+            "actual_savings_vs_existing_usd": "actual_savings_usd",
+            "actual_utilization_pct": "actual_util_pct",
+        }
+    )
+    click.echo(render_frame(shown, "table", floatfmt=",.1f"), nl=False)
+    click.echo(
+        "savings are against keeping only the existing commitments; utilisation is of the new "
+        "commitments (p10 = worst decile of scenarios)"
+    )
+    click.echo(f"CE source: {ce_source}; catalogs: {', '.join(catalog.versions)}")
+    _notes([*ce.notes, *result.notes], shown=8)

@@ -132,3 +132,164 @@ def test_ce_access_denied_names_the_permission(aws: StubbedAws, retry: RetryPoli
         "(AccessDeniedException). To fix: grant the IAM permission "
         "ce:GetSavingsPlansPurchaseRecommendation"
     )
+
+
+# ---------------------------------------------------------------- the compare-aws command
+
+POLICY = """[planning]
+horizon_months = 3
+ladder_every_months = 0
+scenarios = 4
+seed = 1
+[offers]
+providers = ["aws"]
+terms_months = [12]
+payment_options = ["no_upfront"]
+[solver]
+savings_curve_points = 0
+"""
+SAVED = [
+    "ce_savings_plans_recommendation.json",
+    "ce_reservation_recommendation_page1.json",
+    "ce_reservation_recommendation_page2.json",
+]
+
+
+@pytest.fixture
+def usage_and_policy(tmp_path: Path) -> tuple[Path, Path]:
+    """Ten weeks of hourly H100 usage in us-east-1 with a daily cycle, and a small policy."""
+    import numpy as np
+
+    ts = pd.date_range("2026-09-01", periods=24 * 70, freq="h", tz="UTC")
+    rng = np.random.default_rng(1)
+    gpus = 24 + 8 * np.sin(2 * np.pi * np.asarray(ts.hour) / 24) + rng.normal(0, 1.5, len(ts))
+    usage = tmp_path / "usage.csv"
+    pd.DataFrame(
+        {
+            "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "gpu_type": "H100",
+            "gpus": np.clip(gpus, 0, None).round(3),
+            "provider": "aws",
+            "region": "us-east-1",
+        }
+    ).to_csv(usage, index=False)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    return usage, policy
+
+
+def _saved_args() -> list[str]:
+    from aws_fakes import FIXTURES
+
+    out = []
+    for name in SAVED:
+        out += ["--recommendation", str(FIXTURES / name)]
+    return out
+
+
+def test_compare_aws_offline_side_by_side(usage_and_policy: tuple[Path, Path]) -> None:
+    from test_aws_cli import run
+
+    usage, policy = usage_and_policy
+    result = run(
+        "compare-aws",
+        str(usage),
+        "--policy",
+        str(policy),
+        "--model",
+        "snaive168",
+        "-q",
+        *_saved_args(),
+    )
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Cost Explorer recommends:" in out and "ce:reservations" in out
+    starts = [ln.split("  ")[0] for ln in out.splitlines()]
+    assert {"existing only", "AWS Cost Explorer", "planner"} <= set(starts)
+    assert "4 forecast scenarios" in out and "actual usage 2026-10-11" in out
+    assert "1 SP 32.40 USD/h; 1x g6e.12xlarge@us-east-1; 2x p5.48xlarge@us-east-1" in out
+    assert "all eligible compute spend" in result.stderr
+    # machine-readable: the same figures as JSON
+    result = run(
+        "compare-aws",
+        str(usage),
+        "--policy",
+        str(policy),
+        "--model",
+        "snaive168",
+        "-q",
+        "-o",
+        "json",
+        *_saved_args(),
+    )
+    table = json.loads(result.stdout)
+    by = {r["portfolio"]: r for r in table}
+    assert set(by) == {"existing only", "AWS Cost Explorer", "planner"}
+    ce, ours = by["AWS Cost Explorer"], by["planner"]
+    assert ce["new_commitment_usd_per_hour"] == pytest.approx(32.4 + 2 * 43.344 + 6.61036, rel=1e-3)
+    # the g6e RI covers nothing (no L40S usage): CE's new commitments are not fully used
+    assert ce["new_utilization_worst_decile_pct"] < 95
+    for r in (ce, ours):
+        assert r["expected_savings_vs_existing_usd"] == pytest.approx(
+            by["existing only"]["expected_cost_usd"] - r["expected_cost_usd"]
+        )
+        assert r["actual_cost_usd"] > 0
+    assert ours["expected_cost_usd"] <= ce["expected_cost_usd"]
+
+
+def test_compare_aws_calls_cost_explorer(
+    usage_and_policy: tuple[Path, Path],
+    aws: StubbedAws,
+    retry: RetryPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from test_aws_cli import run
+
+    from planner.commands import aws as aws_cmd
+
+    monkeypatch.setattr(aws_cmd, "client_factory", lambda profile, region: (aws, "us-east-1"))
+    monkeypatch.setattr(aws_cmd, "RETRY", retry)
+    stub_ce(aws)
+    usage, policy = usage_and_policy
+    result = run(
+        "compare-aws",
+        str(usage),
+        "--policy",
+        str(policy),
+        "--sp-type",
+        "compute",
+        "--model",
+        "snaive168",
+        "-q",
+    )
+    assert result.exit_code == 0, result.output
+    aws.assert_done()
+    assert "Cost Explorer API" in result.stdout
+
+
+def test_compare_aws_errors(
+    usage_and_policy: tuple[Path, Path],
+    aws: StubbedAws,
+    retry: RetryPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from test_aws_cli import run
+
+    from planner.commands import aws as aws_cmd
+
+    monkeypatch.setattr(aws_cmd, "client_factory", lambda profile, region: (aws, "us-east-1"))
+    monkeypatch.setattr(aws_cmd, "RETRY", retry)
+    aws.stub("ce", "us-east-1").add_client_error(
+        "get_savings_plans_purchase_recommendation", service_error_code="DataUnavailableException"
+    )
+    usage, policy = usage_and_policy
+    result = run("compare-aws", str(usage), "--policy", str(policy), "--model", "snaive168", "-q")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(
+        "Error: ce.GetSavingsPlansPurchaseRecommendation: Cost Explorer has no data"
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    result = run("compare-aws", str(usage), "--policy", str(policy), "--recommendation", str(bad))
+    assert result.exit_code == 2 and "not a CE response object" in result.stderr
