@@ -91,7 +91,7 @@ def main() -> None:
     t0 = time.perf_counter()
     tables = []
     settings = {
-        "helios-earth": (7, 14),  # 31 days: 28-day horizon impossible
+        "helios-earth": (3, 14),  # 31 days: 28-day horizon impossible
         "philly-node-sequence": (7, 21),
         "alibaba-spot-gpu-v2026": (14, 56),
     }

@@ -39,6 +39,7 @@ import pandas as pd
 from forecasting.growth import Growth
 from forecasting.models import (
     DEFAULT_MODELS,
+    Combination,
     H_DAY,
     H_WEEK,
     MODELS,
@@ -87,7 +88,11 @@ def backtest(
     n_origins: int = 3,
     step_h: int = H_WEEK,
 ) -> BacktestResult:
-    """Rolling-origin backtest of ``models`` on one hourly series (see the module docstring)."""
+    """Rolling-origin backtest of ``models`` on one hourly series (see the module docstring).
+
+    Each base model is fitted once per origin; the ``combo`` forecast is the mean of its
+    components' backtest forecasts (no extra fits).
+    """
     n = y_fit.size
     horizon = horizon_h or backtest_horizon(n)
     min_train = min(2 * H_WEEK, max(2 * H_DAY, n - horizon - (n_origins - 1) * step_h))
@@ -95,24 +100,45 @@ def backtest(
         o for o in (n - horizon - i * step_h for i in range(n_origins)) if o >= min_train
     )
     n_days = math.ceil(horizon / H_DAY)
-    rows = []
-    sq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    snaive_mae: list[float] = []
-    for name in ("snaive168", *[m for m in models if m != "snaive168"]):
-        maes, mases, errors = [], [], []
-        sums, counts = np.zeros(n_days), np.zeros(n_days)
-        for o in origins:
-            train = y_fit[:o]
-            actual = y_actual[o : o + horizon]
-            ok = ~missing[o : o + horizon]
+    wanted = list(dict.fromkeys(["snaive168", *models]))
+    base = [m for m in wanted if m != Combination.name]
+    if Combination.name in wanted:
+        base += [c for c in Combination.components if c not in base]
+    preds: dict[str, dict[int, np.ndarray]] = {m: {} for m in [*base, Combination.name]}
+    errors: dict[str, list[str]] = {m: [] for m in preds}
+    for o in origins:
+        train = y_fit[:o]
+        for name in base:
             try:
                 model = make_model(name)
                 if train.size < model.min_history_h:
                     raise ValueError(f"needs {model.min_history_h} h of history")
-                pred = model.fit(train).predict(horizon)
+                preds[name][o] = model.fit(train).predict(horizon)
             except Exception as e:
-                errors.append(f"{type(e).__name__}: {e}")
-                continue
+                errors[name].append(f"{type(e).__name__}: {e}")
+        if Combination.name not in wanted:
+            continue
+        parts = [preds[c][o] for c in Combination.components if o in preds[c]]
+        if parts:
+            preds[Combination.name][o] = np.mean(parts, axis=0)
+        else:
+            errors[Combination.name].append("no component could fit")
+    rows = []
+    sq: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    snaive_mae = [
+        float(np.mean(np.abs(y_actual[o : o + horizon] - p)[~missing[o : o + horizon]]))
+        for o, p in preds["snaive168"].items()
+        if (~missing[o : o + horizon]).any()
+    ]
+    for name in wanted:
+        if name == "snaive168" and "snaive168" not in models:
+            continue
+        maes, mases = [], []
+        sums, counts = np.zeros(n_days), np.zeros(n_days)
+        for o, pred in preds[name].items():
+            train = y_fit[:o]
+            actual = y_actual[o : o + horizon]
+            ok = ~missing[o : o + horizon]
             if not ok.any():
                 continue
             mae = float(np.mean(np.abs(actual[ok] - pred[ok])))
@@ -120,22 +146,14 @@ def backtest(
             scale = float(np.mean(np.abs(train[m:] - train[:-m])))
             maes.append(mae)
             mases.append(mae / scale if scale > 0 else np.nan)
-            days_ok = (
-                ok[: n_days * H_DAY].reshape(-1, H_DAY).all(axis=1)
-                if horizon % H_DAY == 0
-                else None
-            )
-            if days_ok is not None:
+            if horizon % H_DAY == 0:
+                days_ok = ok.reshape(-1, H_DAY).all(axis=1)
                 a_d = actual.reshape(-1, H_DAY).mean(axis=1)
                 f_d = pred.reshape(-1, H_DAY).mean(axis=1)
                 eps = 0.01 * max(float(np.mean(train)), 1e-9)
                 e2 = np.log((a_d + eps) / (f_d + eps)) ** 2
                 sums[days_ok] += e2[days_ok]
                 counts[days_ok] += 1
-        if name == "snaive168":
-            snaive_mae = maes
-        if name not in models:
-            continue
         mean_mae = float(np.mean(maes)) if maes else np.nan
         rel = (
             mean_mae / float(np.mean(snaive_mae))
@@ -147,9 +165,9 @@ def backtest(
                 "model": name,
                 "origins": len(maes),
                 "mae": mean_mae,
-                "mase": float(np.nanmean(mases)) if mases else np.nan,
+                "mase": float(np.nanmean(mases)) if np.isfinite(mases).any() else np.nan,
                 "rel_mae": rel,
-                "error": "; ".join(sorted(set(errors))),
+                "error": "; ".join(sorted(set(errors[name]))),
             }
         )
         sq[name] = (sums, counts)

@@ -24,7 +24,8 @@ Models (``MODELS`` maps their names to classes):
 - ``mstl_arima`` — MSTL (statsmodels, periods 24 h and 168 h) on the last 8 weeks; each seasonal
   component is forecast by repeating its last period, and the seasonally adjusted series
   ``a_t = y_t − Σ_i s_i(t)`` (trend + remainder) of the last 4 weeks by ARIMA(1,1,1):
-  ``(1 − φL)(1 − L) a_t = (1 + θL) ε_t``. ``ŷ_t = â_t + Σ_i s_i(t)``.
+  ``(1 − φL)(1 − L) a_t = (1 + θL) ε_t``, fitted by conditional sum of squares
+  (:func:`fit_arima111`). ``ŷ_t = â_t + Σ_i s_i(t)``.
 
 **Uncertainty** (shared by every model, :class:`ErrorModel`, :func:`simulate_paths`). Path ``s`` of
 pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
@@ -32,8 +33,9 @@ pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
     Y[s,t,p] = max(0, (ŷ[t,p] + r[s,t,p]) · exp(X[s,k,p]))
     X[s,k,p] = √a_p · w[s,k,p] + √b_p · Σ_{j≤k} u[s,j,p]
 
-- ``r`` are 24-hour blocks of hourly residuals ``y_t − D_{day(t)} − p(t)`` of the history (what the
-  daily level and profile do not explain);
+- ``r`` are 24-hour blocks of out-of-sample hourly residuals of the last 8 weeks: a day's deviations
+  from its own mean minus the mean deviations of the same weekday over the 4 weeks before (what the
+  daily level and the profile, as the forecast uses them, do not explain);
 - ``w`` and ``u`` are standardised daily innovations of the history (weekly log-changes of the daily
   means, each pool scaled to mean 0, sd 1);
 - all three are drawn by **joint bootstrap**: one random history day index per (path, forecast day)
@@ -222,6 +224,43 @@ class ETSProfile(DemandModel):
         return np.asarray(level + tile_profile(self._profile, horizon_h))
 
 
+def fit_arima111(a: np.ndarray) -> tuple[float, float, float]:
+    """ARIMA(1,1,1) without constant by conditional sum of squares: returns (φ, θ, last e).
+
+    With ``x_t = a_t − a_{t−1}``: ``x_t = φ x_{t−1} + e_t + θ e_{t−1}``, so
+    ``e = lfilter([1, −φ], [1, θ], x)`` (a linear filter in C) and ``(φ, θ)`` minimise ``Σ e_t²``
+    over ``|φ|, |θ| <= 0.98`` (L-BFGS-B). Cheap and free of BLAS threading, unlike state-space MLE.
+    """
+    from scipy.optimize import minimize
+    from scipy.signal import lfilter
+
+    x = np.diff(np.asarray(a, dtype=float))
+    if x.size < 4 or not np.any(x):
+        return 0.0, 0.0, 0.0
+    scale = float(np.std(x)) or 1.0
+    xs = x / scale
+
+    def css(params: np.ndarray) -> float:
+        phi, theta = params
+        e = lfilter([1.0, -phi], [1.0, theta], xs)
+        return float(np.dot(e, e))
+
+    res = minimize(css, np.array([0.1, -0.3]), method="L-BFGS-B", bounds=[(-0.98, 0.98)] * 2)
+    phi, theta = (float(v) for v in res.x)
+    e = lfilter([1.0, -phi], [1.0, theta], x)
+    return phi, theta, float(e[-1])
+
+
+def forecast_arima111(
+    a: np.ndarray, phi: float, theta: float, last_e: float, horizon_h: int
+) -> np.ndarray:
+    """``â_{T+h} = a_T + Σ_{j≤h} x̂_{T+j}``, ``x̂_{T+1} = φ x_T + θ e_T``, ``x̂_{T+j} = φ x̂_{T+j−1}``."""
+    x_last = float(a[-1] - a[-2]) if a.size >= 2 else 0.0
+    first = phi * x_last + theta * last_e
+    steps = first * phi ** np.arange(horizon_h)
+    return np.asarray(a[-1] + np.cumsum(steps))
+
+
 class MSTLArima(DemandModel):
     """MSTL (24 h, 168 h) + ARIMA(1,1,1) on the seasonally adjusted series."""
 
@@ -233,11 +272,10 @@ class MSTLArima(DemandModel):
     def __init__(self) -> None:
         super().__init__()
         self._seasonals: list[np.ndarray] = []
-        self._arima: object = None
-        self._last_adjusted = 0.0
+        self._adjusted = np.zeros(1)
+        self._arima = (0.0, 0.0, 0.0)
 
     def _fit(self, y: np.ndarray) -> None:
-        from statsmodels.tsa.arima.model import ARIMA
         from statsmodels.tsa.seasonal import MSTL
 
         window = y[-self.fit_window_h :]
@@ -245,31 +283,58 @@ class MSTLArima(DemandModel):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = MSTL(window, periods=periods, iterate=1).fit()
-            seasonal = np.asarray(res.seasonal).reshape(window.size, -1)
-            self._seasonals = [
-                seasonal[-p:, i].copy() for i, p in enumerate(periods[: seasonal.shape[1]])
-            ]
-            adjusted = window - seasonal.sum(axis=1)
-            adjusted = adjusted[-self.arima_window_h :]
-            self._last_adjusted = float(adjusted[-1])
-            try:
-                self._arima = ARIMA(adjusted, order=(1, 1, 1)).fit()
-            except (ValueError, np.linalg.LinAlgError):
-                self._arima = None
+        seasonal = np.asarray(res.seasonal).reshape(window.size, -1)
+        self._seasonals = [
+            seasonal[-p:, i].copy() for i, p in enumerate(periods[: seasonal.shape[1]])
+        ]
+        self._adjusted = (window - seasonal.sum(axis=1))[-self.arima_window_h :]
+        self._arima = fit_arima111(self._adjusted)
 
     def _predict(self, horizon_h: int) -> np.ndarray:
-        if self._arima is None:
-            adjusted = np.full(horizon_h, self._last_adjusted)
-        else:
-            adjusted = np.asarray(self._arima.forecast(horizon_h))  # type: ignore[attr-defined]
+        phi, theta, last_e = self._arima
+        adjusted = forecast_arima111(self._adjusted, phi, theta, last_e, horizon_h)
         season = sum((tile_profile(s, horizon_h) for s in self._seasonals), np.zeros(horizon_h))
         return np.asarray(adjusted + season)
 
 
+class Combination(DemandModel):
+    """Equal-weight mean of ``ets``, ``mstl_arima`` and ``snaive168`` (the components that fit).
+
+    Forecast combination: errors of different models partly cancel, so the mean is rarely much
+    worse than the best component and often better than each.
+    """
+
+    name = "combo"
+    components: ClassVar[tuple[str, ...]] = ("ets", "mstl_arima", "snaive168")
+    min_history_h = 2 * H_DAY
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fitted: list[DemandModel] = []
+
+    def _fit(self, y: np.ndarray) -> None:
+        self._fitted = []
+        for c in self.components:
+            model = MODELS[c]()
+            if y.size < model.min_history_h:
+                continue
+            try:
+                model.fit(y)
+                model.predict(H_DAY)
+            except Exception:
+                continue
+            self._fitted.append(model)
+        if not self._fitted:
+            raise ValueError("no component of the combination could fit")
+
+    def _predict(self, horizon_h: int) -> np.ndarray:
+        return np.mean([m.predict(horizon_h) for m in self._fitted], axis=0)
+
+
 MODELS: dict[str, type[DemandModel]] = {
-    m.name: m for m in (SeasonalNaive24, SeasonalNaive168, ETSProfile, MSTLArima)
+    m.name: m for m in (SeasonalNaive24, SeasonalNaive168, ETSProfile, MSTLArima, Combination)
 }
-DEFAULT_MODELS: tuple[str, ...] = ("snaive24", "snaive168", "ets", "mstl_arima")
+DEFAULT_MODELS: tuple[str, ...] = ("snaive24", "snaive168", "ets", "mstl_arima", "combo")
 
 
 def make_model(name: str) -> DemandModel:
@@ -321,18 +386,27 @@ class ErrorModel:
             step_var = np.zeros(n_pools)
         sd = ch.std(axis=0, ddof=0)
         innov = np.where(sd > 0, (ch - ch.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
-        # hourly residual blocks: y − day mean − profile, over the last 8 weeks
-        prof = np.stack([hourly_profile(y[:, p]) for p in range(n_pools)], axis=1)  # (period, P)
-        period = prof.shape[0]
-        recent = min(use, 56)
-        blk_days = days[-recent:]
-        hours_from_end = np.arange(recent * H_DAY) - recent * H_DAY
-        phase = hours_from_end % period
-        fitted = np.repeat(blk_days.mean(axis=1), H_DAY, axis=0) + prof[phase]
-        resid = blk_days.reshape(recent * H_DAY, n_pools) - fitted
-        blocks = resid.reshape(recent, H_DAY, n_pools)
+        # hourly residual blocks, out of sample: a day's deviations from its mean minus the mean
+        # deviations of the same weekday in the 4 weeks before (of the 7 days before, < 3 weeks)
+        dev = days - dmean[:, None, :]  # (use, 24, P)
+        lags = (7, 14, 21, 28) if use >= 21 else tuple(range(1, 8))
+        acc = np.zeros_like(dev)
+        cnt = np.zeros(use)
+        for lag in lags:
+            if lag < use:
+                acc[lag:] += dev[:-lag]
+                cnt[lag:] += 1
+        have = cnt > 0
+        if have.any():
+            resid = dev[have] - acc[have] / cnt[have][:, None, None]
+            first_day = int(np.flatnonzero(have)[0])
+        else:
+            resid, first_day = dev, 0
+        recent = min(resid.shape[0], 56)
+        blocks = resid[-recent:]
         if missing is not None:
-            miss = np.asarray(missing, dtype=bool)[n - recent * H_DAY :].reshape(recent, H_DAY, -1)
+            miss = np.asarray(missing, dtype=bool)[n - use * H_DAY :].reshape(use, H_DAY, -1)
+            miss = miss[first_day:][-recent:]
             keep = ~miss.any(axis=(1, 2))
             if keep.any():
                 blocks = blocks[keep]

@@ -79,6 +79,11 @@ class PoolRule:
                 value=match,
                 fix='write match = { workload = "training" }',
             )
+        for key in match:
+            if key not in MATCH_COLUMNS:
+                raise UnknownNameError(
+                    "pool rule column", str(key), MATCH_COLUMNS, file=where, column="match"
+                )
         for key in ("interruptible", "portable"):
             if key in d and not isinstance(d[key], bool):
                 raise PlannerInputError(
@@ -184,26 +189,36 @@ class PooledUsage:
 
 
 def impute_missing(y: np.ndarray, missing: np.ndarray) -> np.ndarray:
-    """Fill ``y[missing]`` with interpolated daily level + hour-of-week profile (see above)."""
+    """Fill ``y[missing]`` with the day's level + the hour-of-week profile (see above).
+
+    Days are 24-hour blocks aligned to the end of the series. A day's level is the mean of its
+    non-missing hours (with at least 12 of them), linearly interpolated over days otherwise; the
+    profile is the mean deviation of non-missing hours from their day's level per hour of week
+    (hour of day when the series is shorter than two weeks).
+    """
     y = np.asarray(y, dtype=float).copy()
     n = y.size
-    good = ~missing
+    good = ~np.asarray(missing, dtype=bool)
     if not good.any():
         return np.zeros_like(y)
-    s = pd.Series(np.where(good, y, np.nan))
-    level = (
-        s.rolling(24, center=True, min_periods=6).mean().interpolate(limit_direction="both")
-    ).to_numpy()
+    pad = (-n) % 24
+    padded = np.concatenate([np.full(pad, np.nan), np.where(good, y, np.nan)])
+    days = padded.reshape(-1, 24)
+    counts = np.isfinite(days).sum(axis=1)
+    sums = np.nansum(days, axis=1)
+    level_d = np.where(counts >= 12, sums / np.maximum(counts, 1), np.nan)
+    level_d = pd.Series(level_d).interpolate(limit_direction="both").to_numpy()
+    if not np.isfinite(level_d).any():
+        level_d = np.full(level_d.size, float(np.nanmean(padded)))
+    level = np.repeat(level_d, 24)[pad:]
     period = 168 if n >= 2 * 168 else 24
     dev = np.where(good, y - level, np.nan)
     phase = (np.arange(n) - n) % period  # aligned to the end of history
-    prof = np.zeros(period)
-    for k in range(period):
-        vals = dev[phase == k]
-        vals = vals[np.isfinite(vals)]
-        prof[k] = vals.mean() if vals.size else 0.0
+    sums_p = np.bincount(phase, weights=np.nan_to_num(dev), minlength=period)
+    counts_p = np.bincount(phase, weights=np.isfinite(dev).astype(float), minlength=period)
+    prof = np.divide(sums_p, counts_p, out=np.zeros(period), where=counts_p > 0)
     fill = np.maximum(level + prof[phase], 0.0)
-    y[missing] = fill[missing]
+    y[~good] = fill[~good]
     return y
 
 

@@ -280,6 +280,20 @@ def parse_timestamps(values: pd.Series, *, file: str, column: str) -> tuple[pd.S
     warnings: list[str] = []
     strings = values.astype("string").str.strip()
     uniq = pd.Series(strings.unique()).dropna()
+    parsed_uniq = pd.to_datetime(uniq, utc=True, errors="coerce", format="ISO8601")
+    lookup = dict(zip(uniq.tolist(), parsed_uniq.tolist(), strict=True))
+    parsed = pd.to_datetime(strings.map(lookup), utc=True)
+    bad_mask = parsed.isna()
+    if bad_mask.any():
+        bad = bad_mask[bad_mask].index[0]
+        raise PlannerInputError(
+            "not an ISO 8601 timestamp",
+            file=file,
+            row=int(bad) + 2,
+            column=column,
+            value=str(values[bad]),
+            fix="write timestamps like 2024-01-01T00:00:00Z",
+        )
     has_tz = uniq.str.contains(_TZ_SUFFIX)
     if has_tz.any() and not has_tz.all():
         bad = strings[~strings.str.contains(_TZ_SUFFIX).fillna(False)].index[0]
@@ -295,20 +309,6 @@ def parse_timestamps(values: pd.Series, *, file: str, column: str) -> tuple[pd.S
         warnings.append(f"timestamps have no time zone; they are taken as UTC ({column})")
     elif not uniq.str.contains(_UTC_SUFFIX).all():
         warnings.append(f"timestamps with non-UTC offsets were converted to UTC ({column})")
-    parsed_uniq = pd.to_datetime(uniq, utc=True, errors="coerce", format="ISO8601")
-    lookup = dict(zip(uniq.tolist(), parsed_uniq.tolist(), strict=True))
-    parsed = pd.to_datetime(strings.map(lookup), utc=True)
-    bad_mask = parsed.isna()
-    if bad_mask.any():
-        bad = bad_mask[bad_mask].index[0]
-        raise PlannerInputError(
-            "not an ISO 8601 timestamp",
-            file=file,
-            row=int(bad) + 2,
-            column=column,
-            value=str(values[bad]),
-            fix="write timestamps like 2024-01-01T00:00:00Z",
-        )
     off_hour = parsed != parsed.dt.floor("h")
     if off_hour.any():
         bad = off_hour[off_hour].index[0]
