@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from aws_fakes import StubbedAws, load
+from aws_fakes import FAKE_KEY_ID, FAKE_SECRET, StubbedAws, load
 
 from pricing_data.aws.errors import MalformedResponseError
 from pricing_data.aws.fetch import RetryPolicy
@@ -16,9 +20,19 @@ from pricing_data.aws.parse_instance_types import parse_instance_types
 from pricing_data.aws.parse_pricelist import parse_price_list, parse_price_list_item
 from pricing_data.aws.parse_savings_plans import parse_savings_plans_rates
 from pricing_data.aws.parse_spot import summarise_spot_history
-from pricing_data.aws.refresh import RefreshError, RefreshRequest, refresh_aws_catalog
-from pricing_data.catalog import list_catalog_files, load_catalog, shipped_catalog_dir
-from pricing_data.validate import validate_offers
+from pricing_data.aws.refresh import (
+    RefreshError,
+    RefreshRequest,
+    RefreshResult,
+    refresh_aws_catalog,
+)
+from pricing_data.catalog import (
+    list_catalog_files,
+    load_catalog,
+    read_catalog_file,
+    shipped_catalog_dir,
+    user_catalog_dir,
+)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 26)
@@ -59,6 +73,36 @@ def stub_refresh(aws: StubbedAws) -> None:
 
 def request() -> RefreshRequest:
     return RefreshRequest(regions=("us-east-1",), instance_types=TYPES, today=TODAY, now=NOW)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    catalog_dir: Path
+    result: RefreshResult
+    shipped_mtimes: dict[Path, int]
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Refreshed]:
+    """One stubbed refresh shared by the read-only tests of this module (validation is slow)."""
+    catalog_dir = tmp_path_factory.mktemp("refreshed-catalogs")
+    shipped = {p: p.stat().st_mtime_ns for p in shipped_catalog_dir().rglob("*.csv")}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLANNER_CATALOG_DIR", str(catalog_dir))
+        mp.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
+        mp.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        aws = StubbedAws()
+        stub_refresh(aws)
+        result = refresh_aws_catalog(aws, request(), retry=RetryPolicy(sleep=lambda _s: None))
+        aws.assert_done()
+    yield Refreshed(catalog_dir, result, shipped)
+
+
+@pytest.fixture
+def use_refreshed(refreshed: Refreshed, monkeypatch: pytest.MonkeyPatch) -> Refreshed:
+    monkeypatch.setenv("PLANNER_CATALOG_DIR", str(refreshed.catalog_dir))
+    return refreshed
 
 
 def test_price_list_item_maps_terms_and_dimensions() -> None:
@@ -138,12 +182,9 @@ def test_savings_plans_rates_map_types_terms_and_payment() -> None:
 
 
 def test_refresh_writes_a_valid_dated_catalog_that_supersedes_shipped(
-    aws: StubbedAws, retry: RetryPolicy
+    use_refreshed: Refreshed,
 ) -> None:
-    shipped_before = {p: p.stat().st_mtime_ns for p in shipped_catalog_dir().rglob("*.csv")}
-    stub_refresh(aws)
-    result = refresh_aws_catalog(aws, request(), retry=retry)
-    aws.assert_done()
+    result = use_refreshed.result
     names = sorted(p.name for p in result.files)
     assert names == ["aws-ec2-gpu-2026-11-26.csv", "aws-savings-plans-2026-11-26.csv"]
     assert result.refreshed_by_model == {
@@ -155,11 +196,14 @@ def test_refresh_writes_a_valid_dated_catalog_that_supersedes_shipped(
     }
     assert any("BROKEN0000000000" in n for n in result.notes)
     for path in result.files:
-        validate_offers(pd.read_csv(path, dtype=str, keep_default_na=False), str(path))
+        # the same validation as the shipped files (read_catalog_file -> validate_offers)
+        rows = read_catalog_file(path)
         prov = json.loads(path.with_suffix(".provenance.json").read_text())
-        assert prov["rows"] == len(pd.read_csv(path)) and prov["date"] == "2026-11-26"
+        assert prov["rows"] == len(rows) and prov["date"] == "2026-11-26"
+        assert prov["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     # shipped files untouched
-    assert {p: p.stat().st_mtime_ns for p in shipped_catalog_dir().rglob("*.csv")} == shipped_before
+    shipped_now = {p: p.stat().st_mtime_ns for p in shipped_catalog_dir().rglob("*.csv")}
+    assert shipped_now == use_refreshed.shipped_mtimes
     catalog = load_catalog(as_of="2026-11-26", providers=["aws"])
     assert "refreshed:aws/aws-savings-plans-2026-11-26.csv" in catalog.versions
     sp = catalog.select(
@@ -185,14 +229,15 @@ def test_refresh_writes_a_valid_dated_catalog_that_supersedes_shipped(
     assert len(other) > 0 and other.offers["assumed"].all()
 
 
-def test_second_refresh_merges_with_the_first(aws: StubbedAws, retry: RetryPolicy) -> None:
-    stub_refresh(aws)
-    refresh_aws_catalog(aws, request(), retry=retry)
+def test_second_refresh_merges_with_the_first(
+    refreshed: Refreshed, aws: StubbedAws, retry: RetryPolicy
+) -> None:
+    mine = user_catalog_dir() / "aws"
+    shutil.copytree(refreshed.catalog_dir / "aws", mine)
     files = [f for f in list_catalog_files() if not f.shipped]
     assert {f.series for f in files} == {"aws-ec2-gpu", "aws-savings-plans"}
-    again = StubbedAws()
-    stub_refresh(again)
-    result = refresh_aws_catalog(again, request(), retry=retry)
+    stub_refresh(aws)
+    result = refresh_aws_catalog(aws, request(), retry=retry)
     assert result.previous_versions == (
         "refreshed:aws/aws-ec2-gpu-2026-11-26.csv",
         "refreshed:aws/aws-savings-plans-2026-11-26.csv",
@@ -222,3 +267,44 @@ def test_failed_refresh_writes_nothing_and_names_the_permission(
     )
     assert "Nothing was written; prices still come from aws/aws-ec2-gpu-2025-11-30.csv" in text
     assert [f for f in list_catalog_files() if not f.shipped] == []
+
+
+def test_a_plan_on_the_refreshed_catalog_uses_published_sp_rates(
+    use_refreshed: Refreshed,
+) -> None:
+    import numpy as np
+
+    from forecasting.scenarios import DemandScenarios, Pool
+    from planner.optimize import optimize
+    from planner.policy import Policy
+
+    catalog = load_catalog(as_of="2026-11-26", providers=["aws"])
+    offers = catalog.select(region="us-east-1", sku=["p5.48xlarge"]).offers
+    scenarios = DemandScenarios(
+        start=pd.Timestamp("2026-12-01", tz="UTC"),
+        pools=(Pool("H100", aws_region="us-east-1"),),
+        demand_gpus=np.full((2, 24 * 90, 1), 16.0),
+        probabilities=np.array([0.5, 0.5]),
+    )
+    policy = Policy(
+        horizon_months=3,
+        ladder_every_months=0,
+        providers=("aws",),
+        purchase_models=("compute_savings_plan",),
+        terms_months=(12,),
+        payment_options=("no_upfront",),
+        savings_curve_points=0,
+    )
+    plan = optimize(scenarios, offers, [], policy)
+    assert plan.purchases, "steady demand should buy a Savings Plan"
+    (sp,) = plan.purchases
+    assert sp.commitment.purchase_model == "compute_savings_plan"
+    # a Compute SP is bought as a family; the per-SKU rates it is priced at are the published ones
+    rates = offers[
+        (offers["purchase_model"] == "compute_savings_plan")
+        & (offers["term_months"] == 12)
+        & (offers["payment_option"] == "no_upfront")
+    ]
+    assert len(rates) == 1 and not rates["assumed"].any()
+    assert rates["source"].iloc[0].startswith("AWS savingsplans:DescribeSavingsPlansOfferingRates")
+    assert "refreshed:aws/aws-savings-plans-2026-11-26.csv" in plan.record["catalog_versions"]
