@@ -39,10 +39,10 @@ import pandas as pd
 from forecasting.growth import Growth
 from forecasting.models import (
     DEFAULT_MODELS,
-    Combination,
     H_DAY,
     H_WEEK,
     MODELS,
+    Combination,
     ErrorModel,
     fit_error_growth,
     make_model,

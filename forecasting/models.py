@@ -16,7 +16,8 @@ Models (``MODELS`` maps their names to classes):
       s_d = γ (D_d − ℓ_d) + (1−γ) s_{d−7}
       D̂_{T+k} = ℓ_T + (φ + … + φ^k) b_T + s_{T+k−7⌈k/7⌉}
 
-  (statsmodels ``ExponentialSmoothing``; without seasonality below 14 days, a mean below 4 days).
+  (:func:`fit_holt_winters`: φ = 0.9, (α, β, γ) by grid search on the one-step error; without
+  seasonality below 14 days, a mean below 4 days).
   The hourly forecast adds ``p(t)``, the mean deviation of ``y`` from its day's mean at that hour of
   week over the last 4 weeks (hour of day over the last 7 days when history is shorter than 3 weeks):
   ``ŷ_t = D̂_{day(t)} + p(t)``. Daily plus weekly seasonality and a damped trend, at the cost of one
@@ -177,6 +178,52 @@ class SeasonalNaive168(SeasonalNaive):
         super().__init__(H_WEEK)
 
 
+def fit_holt_winters(
+    daily: np.ndarray, *, period: int = 7, damping: float = 0.9
+) -> tuple[tuple[float, float, float], np.ndarray, float, float]:
+    """Additive damped Holt-Winters by grid search of (α, β, γ) on the one-step squared error.
+
+    Every grid point runs at once (numpy arrays over the grid; the loop is over days only). Start:
+    ``ℓ_0`` = mean of the first period, ``b_0`` = (mean of the second period − the first)/period
+    (0 with less than two periods), ``s_0`` = the first period's deviations from ``ℓ_0``. Without two
+    full periods there is no seasonality (γ = 0, s = 0). Returns ((α, β, γ), season (period,),
+    level, trend) at the end of the series; season index ``i`` applies to days ``t ≡ i (mod period)``
+    counted from the first day.
+    """
+    d = np.asarray(daily, dtype=float)
+    n = d.size
+    seasonal = n >= 2 * period
+    alphas = np.array([0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 0.95])
+    betas = np.array([0.0, 0.02, 0.05, 0.1, 0.2])
+    gammas = np.array([0.02, 0.05, 0.1, 0.2, 0.4]) if seasonal else np.array([0.0])
+    ga, gb, gg = (x.ravel() for x in np.meshgrid(alphas, betas, gammas, indexing="ij"))
+    k = ga.size
+    first = d[:period] if n >= period else d
+    level = np.full(k, first.mean())
+    trend = np.full(k, (d[period : 2 * period].mean() - first.mean()) / period if seasonal else 0.0)
+    season = np.zeros((period, k))
+    if seasonal:
+        season += (d[:period] - first.mean())[:, None]
+    sse = np.zeros(k)
+    for t in range(n):
+        i = t % period
+        s_i = season[i]
+        err = d[t] - (level + damping * trend + s_i)
+        if t >= period:
+            sse += err * err
+        new_level = ga * (d[t] - s_i) + (1 - ga) * (level + damping * trend)
+        trend = gb * (new_level - level) + (1 - gb) * damping * trend
+        season[i] = gg * (d[t] - new_level) + (1 - gg) * s_i
+        level = new_level
+    best = int(np.argmin(sse))
+    return (
+        (float(ga[best]), float(gb[best]), float(gg[best])),
+        season[:, best].copy(),
+        float(level[best]),
+        float(trend[best]),
+    )
+
+
 class ETSProfile(DemandModel):
     """Holt-Winters (damped additive trend, weekly seasonality) on daily means + hourly profile."""
 
@@ -186,42 +233,34 @@ class ETSProfile(DemandModel):
     def __init__(self, damping: float = 0.9) -> None:
         super().__init__()
         self.damping = damping
-        self._daily_forecast: object = None
         self._profile = np.zeros(H_DAY)
         self._mean = 0.0
+        self._n_days = 0
+        self._state: tuple[np.ndarray, float, float] | None = None
 
     def _fit(self, y: np.ndarray) -> None:
         daily = daily_means(y)
         self._profile = hourly_profile(y)
         self._mean = float(daily[-7:].mean())
-        self._daily_forecast = None
+        self._n_days = daily.size
+        self._state = None
         if daily.size < 4:
             return
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-        seasonal = "add" if daily.size >= 14 else None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = ExponentialSmoothing(
-                daily,
-                trend="add",
-                damped_trend=True,
-                seasonal=seasonal,
-                seasonal_periods=7 if seasonal else None,
-                initialization_method="estimated",
-            )
-            self._daily_forecast = model.fit(
-                damping_trend=self.damping, optimized=True, use_brute=False
-            )
+        _, season, level, trend = fit_holt_winters(daily, damping=self.damping)
+        self._state = (season, level, trend)
 
     def _predict(self, horizon_h: int) -> np.ndarray:
         n_days = math.ceil(horizon_h / H_DAY)
-        if self._daily_forecast is None:
+        if self._state is None:
             daily_hat = np.full(n_days, self._mean)
         else:
-            daily_hat = np.asarray(self._daily_forecast.forecast(n_days))  # type: ignore[attr-defined]
-        level = np.repeat(daily_hat, H_DAY)[:horizon_h]
-        return np.asarray(level + tile_profile(self._profile, horizon_h))
+            season, level, trend = self._state
+            k = np.arange(1, n_days + 1)
+            phi = self.damping
+            damp_sum = phi * (1 - phi**k) / (1 - phi)
+            daily_hat = level + damp_sum * trend + season[(self._n_days + k - 1) % season.size]
+        level_h = np.repeat(daily_hat, H_DAY)[:horizon_h]
+        return np.asarray(level_h + tile_profile(self._profile, horizon_h))
 
 
 def fit_arima111(a: np.ndarray) -> tuple[float, float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from forecasting.forecast import Forecast
 from pricing_data.fileio import atomic_write
@@ -29,7 +30,8 @@ def fan_chart(
     q = sc.quantiles((0.1, 0.5, 0.9))
     ts = sc.timestamps.tz_localize(None)
     hist = fc.history.iloc[-history_hours:]
-    hist_ts = hist.index.tz_localize(None) if hist.index.tz is not None else hist.index
+    hist_idx = pd.DatetimeIndex(hist.index)
+    hist_ts = hist_idx.tz_localize(None) if hist_idx.tz is not None else hist_idx
     fig, axes = plt.subplots(len(pools), 1, figsize=(11, 2.6 * len(pools)), squeeze=False)
     for j, pool in enumerate(pools):
         ax = axes[j, 0]
@@ -41,14 +43,8 @@ def fan_chart(
         model = fc.models.get(pool.name, "")
         ax.set_title(f"{pool.name} ({model})", fontsize=9)
         ax.set_ylabel("GPUs")
-        ax.set_ylim(
-            bottom=0,
-            top=max(
-                1.0,
-                float(np.nanmax(q[2, :, j])) * 1.15,
-                *[float(hist[pool.name].max()) * 1.15 if len(hist) else 1.0],
-            ),
-        )
+        hist_max = float(hist[pool.name].max()) if len(hist) else 0.0
+        ax.set_ylim(0, max(1.0, float(np.nanmax(q[2, :, j])), hist_max) * 1.15)
         if j == 0:
             ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()

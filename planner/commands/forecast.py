@@ -9,9 +9,10 @@ import click
 import pandas as pd
 
 from forecasting.forecast import forecast as run_forecast
+from forecasting.models import MODELS
 from planner.commands.usage import ingestion_options, load_pooled
 from planner.render import FORMATS, render_frame
-from pricing_data.errors import PlannerInputError
+from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import atomic_write_text
 
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w|mo|m|y|yr)?\s*$", re.IGNORECASE)
@@ -92,6 +93,9 @@ def forecast(
     Prints, per pool, the model chosen by rolling-origin backtest, its MASE (< 1 beats a seasonal
     naive forecast) and P10/P50/P90 of the mean GPUs per calendar month.
     """
+    for m in models:
+        if m not in MODELS:
+            raise UnknownNameError("model", m, MODELS, column="--model")
     history, pooled = load_pooled(usage_file, policy, on_duplicate, gap_fill, gpu_aliases)
     if pooled is None:
         raise PlannerInputError(

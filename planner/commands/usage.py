@@ -115,8 +115,8 @@ def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str
             ]
     tables["totals_by_tag"] = pd.DataFrame(rows, columns=["tag", "value", "gpu_hours"])
     if history.has_paid_as and not data.empty:
-        g = data.groupby(["gpu_type", "paid_as"], observed=True)["gpus"].sum().reset_index()
-        tables["paid_as"] = g.rename(columns={"gpus": "gpu_hours"}).astype({"gpu_type": str})
+        paid = data.groupby(["gpu_type", "paid_as"], observed=True)["gpus"].sum().reset_index()
+        tables["paid_as"] = paid.rename(columns={"gpus": "gpu_hours"}).astype({"gpu_type": str})
     return tables
 
 
