@@ -258,3 +258,71 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "CommitmentDiscountId" in result.stderr
     result = run("prices", "refresh", "--provider", "aws", "--regions", "mars-1", "-q")
     assert result.exit_code == 2 and "not an AWS region code" in result.stderr
+
+
+def test_written_files_hold_no_credentials(wired: StubbedAws, tmp_path: Path) -> None:
+    from pricing_data.catalog import user_catalog_dir
+
+    stub_refresh(wired)
+    result = run(
+        "prices", "refresh", "--provider", "aws", "--instance-types", "p5.48xlarge,g6e.12xlarge", "-q"
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = list(user_catalog_dir().rglob("*"))
+    assert len([p for p in written if p.is_file()]) == 4
+    for path in written:
+        if path.is_file():
+            text = path.read_text()
+            assert not any(secret in text for secret in SECRETS), path
+
+
+def test_transport_errors_name_the_region_and_permission() -> None:
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        NoRegionError,
+        ReadTimeoutError,
+    )
+
+    from pricing_data.aws.fetch import translate_error
+
+    unreachable = translate_error(
+        EndpointConnectionError(endpoint_url="https://ec2.xx-east-9.amazonaws.com"),
+        "ec2.DescribeSpotPriceHistory",
+        "ec2:DescribeSpotPriceHistory",
+        "xx-east-9",
+    )
+    assert str(unreachable) == (
+        "ec2.DescribeSpotPriceHistory: cannot reach the endpoint in xx-east-9 "
+        "(EndpointConnectionError). To fix: check the region code (unsupported regions have no "
+        "endpoint) and the network"
+    )
+    assert "pass --region" in str(translate_error(NoRegionError(), "a.B", "a:B", None))
+    slow = translate_error(ReadTimeoutError(endpoint_url="x"), "a.B", "a:B", None)
+    assert "cannot reach the endpoint (ReadTimeoutError)" in str(slow)
+
+
+def test_read_timeouts_are_retried(retry: RetryPolicy, sleeps: list[float]) -> None:
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ReadTimeoutError
+
+    from pricing_data.aws.fetch import call
+
+    class Flaky:
+        """A client stand-in whose first call times out."""
+
+        meta = SimpleNamespace(
+            method_to_api_mapping={"describe_x": "DescribeX"},
+            region_name="us-east-1",
+            service_model=SimpleNamespace(signing_name="ec2", service_name="ec2"),
+        )
+        calls = 0
+
+        def describe_x(self) -> dict[str, int]:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise ReadTimeoutError(endpoint_url="x")
+            return {"ok": 1}
+
+    assert call(Flaky(), "describe_x", retry) == {"ok": 1}
+    assert sleeps == [0.5]
