@@ -47,7 +47,8 @@ REGRET_TOLERANCE = 1e-6  # relative: hindsight may be "beaten" by this much (sol
 
 @dataclass(frozen=True)
 class BacktestSettings:
-    """How the backtest runs. ``min_history_h`` defaults to the shortest lookback (7 days)."""
+    """How the backtest runs. ``min_history_h`` defaults to the shortest lookback (7 days).
+    ``hindsight`` is always run (regret needs it)."""
 
     window_h: int = 14 * H_DAY
     n_origins: int = 4
@@ -55,6 +56,8 @@ class BacktestSettings:
     seed: int = 0
     lookbacks_days: tuple[int, ...] = DEFAULT_LOOKBACKS_DAYS
     min_history_h: int | None = None
+    forecast_models: tuple[str, ...] | None = None  # the forecaster's candidates (None: default)
+    skip: tuple[str, ...] = ()  # strategies left out (e.g. "planner" for a quick replay study)
 
     def min_history(self) -> int:
         if self.min_history_h is not None:
@@ -131,7 +134,11 @@ def run_backtest(
         n_origins=settings.n_origins,
         min_history_h=settings.min_history(),
     )
-    names = strategy_names(pooled, policy, settings.lookbacks_days)
+    names = [
+        n
+        for n in strategy_names(pooled, policy, settings.lookbacks_days)
+        if n not in settings.skip or n == "hindsight"
+    ]
     pools = pooled.pools
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -190,6 +197,8 @@ def _one_window(
     }
     t0 = time.perf_counter()
     for days in settings.lookbacks_days:
+        if f"replay-{days}" not in names:
+            continue
         choice = replay_recommendation(
             u_hist, ts_hist, pools, offers, policy, start=start, lookback_days=days
         )
@@ -200,16 +209,18 @@ def _one_window(
                 "days of history available"
             )
     t1 = time.perf_counter()
-    run = planner_purchases(
-        history_before(pooled, w.origin_h),
-        offers,
-        policy,
-        horizon_hours=w.hours,
-        n_scenarios=settings.n_scenarios,
-        seed=settings.seed,
-        growth=growth,
-    )
-    bought["planner"] = (run.commitments, run.note)
+    if "planner" in names:
+        run = planner_purchases(
+            history_before(pooled, w.origin_h),
+            offers,
+            policy,
+            horizon_hours=w.hours,
+            n_scenarios=settings.n_scenarios,
+            seed=settings.seed,
+            growth=growth,
+            models=settings.forecast_models,
+        )
+        bought["planner"] = (run.commitments, run.note)
     t2 = time.perf_counter()
     hs = hindsight_optimum(u_win, start, pools, offers, policy)
     t3 = time.perf_counter()

@@ -67,6 +67,7 @@ def planner_purchases(
     n_scenarios: int,
     seed: int,
     growth: Growth | None = None,
+    models: tuple[str, ...] | None = None,
 ) -> PlannerRun:
     """Forecast ``horizon_hours`` from the end of ``history``, optimise, keep the firm purchases.
 
@@ -76,7 +77,12 @@ def planner_purchases(
 
     t0 = time.perf_counter()
     fc = forecast(
-        history, horizon_hours=horizon_hours, n_scenarios=n_scenarios, seed=seed, growth=growth
+        history,
+        horizon_hours=horizon_hours,
+        n_scenarios=n_scenarios,
+        seed=seed,
+        growth=growth,
+        models=models,
     )
     try:
         plan = optimize(fc.scenarios, offers, [], backtest_policy(policy))

@@ -81,7 +81,8 @@ def backtest(
     interruptible pools), Cost Explorer-style replay over 7, 30 and 60 days, this planner, and the
     hindsight optimum. Regret = cost / hindsight cost - 1. Today's catalog prices the past.
     """
-    from forecasting import make_pools, read_usage
+    from forecasting.pools import make_pools
+    from forecasting.usage import read_usage
     from planner.backtest import BacktestSettings, run_backtest
     from planner.backtest.windows import parse_duration_h
     from planner.policy_file import egress_usd_per_gpu_hour, read_policy_file

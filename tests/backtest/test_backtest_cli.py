@@ -1,0 +1,112 @@
+"""``planner backtest``: outputs and error paths through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+
+POLICY = """
+[planning]
+scenarios = 5
+[offers]
+providers = ["aws"]
+terms_months = [12, 36]
+payment_options = ["no_upfront"]
+[risk]
+min_utilization = 0.8
+[solver]
+savings_curve_points = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("bt")
+    t = pd.date_range("2026-03-02", periods=12 * 24, freq="h", tz="UTC")
+    rng = np.random.default_rng(0)
+    gpus = 64 + 16 * np.sin(2 * np.pi * np.arange(len(t)) / 24) + rng.normal(0, 2, len(t))
+    usage = d / "usage.csv"
+    pd.DataFrame(
+        {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "gpu_type": "H100", "gpus": gpus.round(2)}
+    ).to_csv(usage, index=False)
+    policy = d / "policy.toml"
+    policy.write_text(POLICY, encoding="utf-8")
+    return usage, policy
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, ["backtest", *args])
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception  # type: ignore[misc]
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_table_and_plot(files: tuple[Path, Path], tmp_path: Path) -> None:
+    usage, policy = files
+    png = tmp_path / "regret.png"
+    code, out, err = run(
+        str(usage), "--policy", str(policy), "--window", "3d", "--origins", "1", "--plot", str(png)
+    )
+    assert code == 0, err
+    assert "1 window(s) of 3 days, 5 scenarios per origin" in out
+    for name in ("on-demand", "replay-7", "replay-30", "replay-60", "planner", "hindsight"):
+        assert name in out
+    assert "window 1/1" in err  # progress on stderr, data on stdout
+    assert "window 1/1" not in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_has_summary_windows_and_provenance(files: tuple[Path, Path]) -> None:
+    usage, policy = files
+    code, out, err = run(
+        str(usage), "--policy", str(policy), "--window", "3d", "--origins", "1", "-o", "json"
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    strategies = [s["strategy"] for s in doc["summary"]]
+    assert strategies == ["on-demand", "replay-7", "replay-30", "replay-60", "planner", "hindsight"]
+    hs = next(s for s in doc["summary"] if s["strategy"] == "hindsight")
+    assert hs["mean_regret_pct"] == 0
+    for s in doc["summary"]:
+        assert s["mean_regret_pct"] >= -1e-4
+    assert doc["meta"]["catalog_versions"] and doc["meta"]["scenarios"] == 5
+    assert doc["meta"]["policy"]["min_utilization"] == 0.8
+    assert any("replay-60 used the 9.0 days" in n for n in doc["meta"]["notes"])
+    assert {w["window"] for w in doc["windows"]} == {1}
+
+
+def test_missing_usage_file_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run(str(tmp_path / "nope.csv"))
+    assert code == 2
+    assert "nope.csv" in err and "Traceback" not in err
+
+
+def test_bad_window_names_the_flag(files: tuple[Path, Path]) -> None:
+    code, _, err = run(str(files[0]), "--window", "two weeks")
+    assert code == 2
+    assert "--window" in err and "To fix" in err
+
+
+def test_history_too_short_for_the_window(files: tuple[Path, Path]) -> None:
+    usage, policy = files
+    code, out, err = run(str(usage), "--policy", str(policy), "--window", "28d")
+    assert code == 2 and out == ""
+    assert "too short" in err and "usage.csv" in err and "To fix" in err
+
+
+def test_bad_policy_file_and_plot_path(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[risk]\nmin_utilization = 7\n", encoding="utf-8")
+    code, _, err = run(str(files[0]), "--policy", str(bad))
+    assert code == 2 and "min_utilization" in err
+    code, _, err = run(str(files[0]), "--plot", str(tmp_path / "regret.svg"))
+    assert code == 2 and "--plot" in err and not (tmp_path / "regret.svg").exists()
+    code, _, err = run(str(files[0]), "--origins", "0")
+    assert code == 2
