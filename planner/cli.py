@@ -48,6 +48,10 @@ def _register() -> None:
 
     cli.add_command(export.export)
 
+    from planner.commands import quarterly
+
+    cli.add_command(quarterly.plan)
+
     from planner.commands import aws
 
     prices.prices.add_command(aws.refresh)

@@ -1,0 +1,249 @@
+"""The quarterly run's report: chart PNGs and one self-contained HTML file.
+
+Charts: the demand fan (history, P10–P90 of total demand, P50) with the committed capacity stacked
+by layer (existing inventory, new RIs, new Savings Plans, new contracts; demand above the layers is
+served by spot and on-demand), the savings curve per commitment family, the utilisation of each
+purchase across scenarios (from the evaluator), and the expected cost by provider and component.
+
+Committed capacity is in GPU-equivalents: an RI is instances × GPUs per instance, a contract its
+GPUs, a Savings Plan its hourly dollars ÷ the SP rate per GPU-hour of the offer it was sized on
+(for inventory plans: the lowest matching SP rate, i.e. the most GPUs the dollars can cover).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner.inventory import Commitment
+from planner.report import charts
+from planner.report.html import Section, cards, document, esc, image, key_values, table
+from planner.run import ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN, PlanRun
+from pricing_data.fileio import atomic_write_bytes, atomic_write_text
+
+CHART_FILES = {
+    "demand_fan": "demand_fan.png",
+    "savings_curves": "savings_curves.png",
+    "utilization": "utilization.png",
+    "cost_by_provider": "cost_by_provider.png",
+}
+
+
+def gpu_equivalents(
+    c: Commitment, offers: pd.DataFrame, gpu_types: set[str] | None = None
+) -> float:
+    """GPUs a commitment can serve at once (module docstring); ``gpu_types`` limits which SKUs'
+    Savings Plans rates count (the GPU types the organisation uses)."""
+    if c.purchase_model == "reserved_contract":
+        return float(c.quantity)
+    if c.purchase_model == "reserved_instance":
+        rows = offers[(offers["provider"] == c.provider) & (offers["sku"] == c.sku)]
+        return float(c.quantity) * (float(rows["gpus_per_unit"].iloc[0]) if len(rows) else 1.0)
+    sp = offers[offers["purchase_model"] == c.purchase_model]
+    if gpu_types:
+        sp = sp[sp["gpu_type"].isin(gpu_types)]
+    if c.offer_id and (offers["offer_id"] == c.offer_id).any():
+        rate = float(offers.loc[offers["offer_id"] == c.offer_id, "usd_per_gpu_hour"].iloc[0])
+    else:
+        if c.purchase_model == "ec2_instance_savings_plan":
+            sp = sp[(sp["instance_family"] == c.sku) & (sp["region"] == c.region)]
+        sp = sp[(sp["term_months"] == c.term_months) & (sp["payment_option"] == c.payment_option)]
+        rate = float(sp["usd_per_gpu_hour"].min()) if len(sp) else math.nan
+    return float(c.hourly_commitment_usd / rate) if rate and rate > 0 else 0.0
+
+
+def capacity_layers(run: PlanRun) -> dict[str, np.ndarray]:
+    """Committed GPU-equivalents per forecast hour, by layer."""
+    ts = run.forecast.scenarios.timestamps
+    offers = run.catalog.offers
+    gpu_types = {p.gpu_type for p in run.forecast.scenarios.pools}
+    regions = {p.aws_region for p in run.forecast.scenarios.pools}
+    offers = offers[(offers["provider"] != "aws") | offers["region"].isin(regions)]
+    layers: dict[str, np.ndarray] = {}
+
+    def add(name: str, c: Commitment) -> None:
+        active = ((ts >= c.start) & (ts < c.end)).astype(float)
+        layers[name] = layers.get(name, np.zeros(len(ts))) + active * gpu_equivalents(
+            c, offers, gpu_types
+        )
+
+    for c in run.inventory:
+        add("existing", c)
+    for p in run.plan.purchases:
+        add(p.commitment.purchase_model, p.commitment)
+    order = [
+        "existing",
+        "reserved_instance",
+        "ec2_instance_savings_plan",
+        "compute_savings_plan",
+        "reserved_contract",
+    ]
+    return {k: layers[k] for k in order if k in layers}
+
+
+def make_charts(run: PlanRun) -> dict[str, bytes]:
+    sc = run.forecast.scenarios
+    total = sc.demand_gpus.sum(axis=2)  # scenario x hour
+    q = np.quantile(total, [0.1, 0.5, 0.9], axis=0)
+    hist = run.pooled.demand_gpus.sum(axis=1)
+    fan = charts.demand_fan_with_layers(
+        pd.DatetimeIndex(hist.index),
+        hist.to_numpy(float),
+        sc.timestamps,
+        q[0],
+        q[1],
+        q[2],
+        capacity_layers(run),
+        title="Total GPU demand (P10–P90) and committed capacity by layer (GPU-equivalents)",
+    )
+    curves = {}
+    for family, points in run.plan.savings_curves.items():
+        amounts = [float(p["amount"]) for p in points]
+        chosen = max(amounts) / 2 if amounts else 0.0  # the grid runs from 0 to twice the optimum
+        if chosen <= 0:
+            continue
+        xs = [a / chosen for a in amounts]
+        ys = [float(p["expected_savings_usd"]) for p in points]
+        curves[family.replace("|", " ")] = (xs, ys)
+    plan_fig = run.strategy(THIS_PLAN)
+    util = {
+        cid: 100 * v[np.isfinite(v)]
+        for cid, v in plan_fig.utilization_by_commitment().items()
+        if cid in {p.commitment.commitment_id for p in run.plan.purchases}
+    }
+    providers: dict[str, dict[str, float]] = {}
+    for name in (ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN):
+        providers[name] = run.strategy(name).cost_by_component()
+    return {
+        "demand_fan": fan,
+        "savings_curves": charts.savings_curves(curves, chosen={k: 1.0 for k in curves}),
+        "utilization": charts.utilisation_distribution(util),
+        "cost_by_provider": charts.cost_by_provider(_by_provider(run)),
+    }
+
+
+def _by_provider(run: PlanRun) -> dict[str, dict[str, float]]:
+    """Expected cost of this plan per provider (the evaluator's split)."""
+    fig = run.strategy(THIS_PLAN)
+    return {p: {"cost": v} for p, v in fig.cost_by_provider().items()}
+
+
+def _usd(v: float) -> str:
+    return f"${v:,.0f}"
+
+
+def assumptions_frame(run: PlanRun) -> pd.DataFrame:
+    """Assumed prices behind the plan's purchases and serving prices, with the rule used."""
+    offers = run.catalog.offers
+    ids = {p.commitment.offer_id for p in run.plan.purchases if p.commitment.offer_id}
+    used = offers[offers["offer_id"].isin(ids) & offers["assumed"]]
+    gpu_types = {p.gpu_type for p in run.forecast.scenarios.pools}
+    spot = offers[
+        (offers["purchase_model"] == "spot")
+        & offers["assumed"]
+        & offers["gpu_type"].isin(gpu_types)
+    ]
+    rules = pd.concat([used, spot])[["purchase_model", "provider", "assumption"]].drop_duplicates()
+    return rules.reset_index(drop=True)
+
+
+def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
+    plan = run.plan
+    comp = run.comparison_frame()
+    this = comp[comp["strategy"] == THIS_PLAN].iloc[0]
+    od = comp[comp["strategy"] == ALL_ON_DEMAND].iloc[0]
+    inv = comp[comp["strategy"] == INVENTORY_ONLY].iloc[0]
+    tail_col = next(c for c in comp.columns if c.endswith("_utilization_pct") and c.startswith("p"))
+    summary = cards(
+        [
+            ("expected annual cost, this plan", _usd(this["annual_cost_usd"])),
+            ("all on-demand", _usd(od["annual_cost_usd"])),
+            ("current inventory only", _usd(inv["annual_cost_usd"])),
+            ("effective savings rate", f"{this['esr_pct']:.1f}%"),
+            ("coverage by commitments", f"{this['coverage_pct']:.1f}%"),
+            ("expected utilisation", f"{this['utilization_pct']:.1f}%"),
+            (f"worst-tail utilisation ({tail_col[:3].upper()})", f"{this[tail_col]:.1f}%"),
+            ("upfront cash needed now", _usd(run.upfront_now_usd())),
+        ]
+    )
+    firm = plan.purchases_frame()
+    firm.insert(
+        1, "when", ["now (firm)" if p.firm else "ladder (tentative)" for p in plan.purchases]
+    )
+    assumed = assumptions_frame(run)
+    notes = ""
+    if len(assumed):
+        notes = (
+            '<p class="note"><span class="assumed">Assumed prices.</span> Some prices behind this plan are '
+            "labelled assumptions, not published prices; replace them with an overlay of your negotiated "
+            "rates or `planner prices refresh --provider aws`.</p>" + table(assumed)
+        )
+    expiring = run.expiring_inventory()
+    expiring_html = (
+        table(expiring)
+        if len(expiring)
+        else "<p>No existing commitment expires inside the horizon.</p>"
+    )
+    metrics = run.forecast.metrics
+    fc_cols = [c for c in ("pool", "model", "mase", "rel_mae", "mae_gpus") if c in metrics.columns]
+    rec = plan.record
+    record = {
+        "usage file": run.usage_file,
+        "inventory file": run.inventory_file or "(none)",
+        "policy": run.config.source,
+        "catalog versions": ", ".join(rec.get("catalog_versions", []))
+        or ", ".join(run.catalog.versions),
+        "overlay": run.catalog.overlay or "(none)",
+        "solver": f"{rec.get('solver')} {rec.get('method', '')}, status {rec.get('status')}, gap {rec.get('gap')}",
+        "solve time (s)": rec.get("solve_time_s"),
+        "problem size": rec.get("sizes"),
+        "time reduction": rec.get("time_reduction"),
+        "scenarios / seed": f"{run.config.scenarios} / {run.config.seed}",
+        "horizon": f"{run.start.date()} to {run.end.date()} ({plan.horizon_hours:,} h)",
+        "policy values": run.policy.to_dict(),
+    }
+    sections = [
+        Section("Summary", summary),
+        Section("Compared with the alternatives (evaluator, mean over scenarios)", table(comp)),
+        Section("Purchases", table(firm)),
+        Section(
+            "Demand and committed capacity",
+            image(pngs["demand_fan"], "demand fan with commitment layers"),
+        ),
+        Section(
+            "Utilisation of each purchase across scenarios",
+            image(pngs["utilization"], "utilisation distribution"),
+        ),
+        Section(
+            "Savings curves",
+            image(pngs["savings_curves"], "savings curves")
+            + "<p class=sub>Expected savings when each family's commitment is scaled around the plan's choice "
+            "(1.0 = the plan). A flat top means the exact amount matters little.</p>",
+        ),
+        Section("Cost by provider", image(pngs["cost_by_provider"], "cost by provider")),
+        Section("Existing commitments expiring in the horizon", expiring_html),
+        Section("Forecast", table(metrics[fc_cols]) if fc_cols else "<p>(no metrics)</p>"),
+        Section("Assumptions", notes or "<p>No assumed price is behind this plan.</p>"),
+        Section("Run record", key_values(record)),
+    ]
+    title = "GPU commitment plan"
+    subtitle = f"Planning from {run.start.date()} for {run.policy.horizon_months} months — {esc(Path(run.usage_file).name)}"
+    return document(title, subtitle, sections)
+
+
+def write_report(
+    run: PlanRun, out_dir: Path, progress: Callable[[str], None] | None = None
+) -> dict[str, Path]:
+    """Write the chart PNGs and report.html into ``out_dir`` (atomically); return their paths."""
+    say = progress or (lambda _m: None)
+    say("drawing charts")
+    pngs = make_charts(run)
+    paths: dict[str, Path] = {}
+    for key, name in CHART_FILES.items():
+        paths[key] = atomic_write_bytes(out_dir / name, pngs[key])
+    paths["report"] = atomic_write_text(out_dir / "report.html", build_html(run, pngs))
+    return paths

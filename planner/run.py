@@ -1,0 +1,318 @@
+"""The quarterly planning run: usage + inventory + policy -> a reviewed plan and its comparisons.
+
+``quarterly_plan`` chains the library's steps, each a plain function owned by its module::
+
+    read_usage -> make_pools -> forecast -> load_catalog -> optimize -> evaluate (the referee)
+
+and compares, with the evaluator averaged over the same demand scenarios (probability-weighted):
+
+- ``all on-demand``: no commitments and no spot (what the bill would be with nothing bought);
+- ``current inventory only``: the existing commitments until they expire, the rest on
+  spot (where allowed) and on-demand;
+- ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
+- ``this plan, firm purchases only``: existing commitments plus what is bought now.
+
+Annual figures scale the horizon's cost by 8,760 h / horizon hours. "Worst-tail utilisation" is the
+probability-weighted ``1 − cvar_beta`` quantile (P10 by default) of commitment utilisation across
+scenarios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from planner.evaluate import Evaluation, evaluate
+from planner.inventory import Commitment, read_inventory
+from planner.optimize import optimize
+from planner.plan import Plan
+from planner.policy import Policy
+from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
+from pricing_data.catalog import Catalog, load_catalog
+from pricing_data.errors import PlannerInputError
+
+HOURS_PER_YEAR = 8760.0
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StrategyFigures:
+    """The evaluator's figures for one set of commitments, over the scenarios."""
+
+    name: str
+    commitments: tuple[Commitment, ...]
+    evaluations: tuple[Evaluation, ...]
+    probabilities: np.ndarray
+    horizon_hours: int
+
+    def expected(self, attr: str) -> float:
+        return float(np.dot(self.probabilities, [getattr(e, attr) for e in self.evaluations]))
+
+    @property
+    def expected_cost_usd(self) -> float:
+        return self.expected("total_usd")
+
+    @property
+    def annual_cost_usd(self) -> float:
+        return self.expected_cost_usd * HOURS_PER_YEAR / self.horizon_hours
+
+    def tail_utilization(self, q: float) -> float:
+        return weighted_quantile(
+            np.array([e.utilization for e in self.evaluations]), self.probabilities, q
+        )
+
+    def cost_by_component(self) -> dict[str, float]:
+        keys = sorted({k for e in self.evaluations for k in e.cost_by_component_usd})
+        return {
+            k: float(
+                np.dot(
+                    self.probabilities,
+                    [e.cost_by_component_usd.get(k, 0.0) for e in self.evaluations],
+                )
+            )
+            for k in keys
+        }
+
+    def cost_by_provider(self) -> dict[str, float]:
+        keys = sorted({k for e in self.evaluations for k in e.cost_by_provider_usd})
+        return {
+            k: float(
+                np.dot(
+                    self.probabilities,
+                    [e.cost_by_provider_usd.get(k, 0.0) for e in self.evaluations],
+                )
+            )
+            for k in keys
+        }
+
+    def utilization_by_commitment(self) -> dict[str, np.ndarray]:
+        ids = sorted({k for e in self.evaluations for k in e.commitment_utilization})
+        return {
+            i: np.array([e.commitment_utilization.get(i, np.nan) for e in self.evaluations])
+            for i in ids
+        }
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The smallest value whose cumulative probability reaches ``q``."""
+    if len(values) == 0:
+        return float("nan")
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    idx = int(np.searchsorted(cum, q - 1e-12))
+    return float(values[order][min(idx, len(values) - 1)])
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """Everything a quarterly run produced, for the CLI and the reports."""
+
+    config: PlanningConfig
+    policy: Policy
+    usage_file: str
+    inventory_file: str | None
+    history: UsageHistory
+    pooled: PooledUsage
+    forecast: Forecast
+    catalog: Catalog
+    inventory: tuple[Commitment, ...]
+    plan: Plan
+    strategies: tuple[StrategyFigures, ...]
+
+    def strategy(self, name: str) -> StrategyFigures:
+        for s in self.strategies:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return self.forecast.scenarios.start
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.start + pd.Timedelta(hours=self.plan.horizon_hours)
+
+    def comparison_frame(self) -> pd.DataFrame:
+        """One row per strategy: expected and annual cost, savings, ESR, coverage, utilisation."""
+        od = self.strategy(ALL_ON_DEMAND).expected_cost_usd
+        q = 1 - self.policy.cvar_beta
+        rows = []
+        for s in self.strategies:
+            cost = s.expected_cost_usd
+            rows.append(
+                {
+                    "strategy": s.name,
+                    "expected_cost_usd": round(cost, 2),
+                    "annual_cost_usd": round(s.annual_cost_usd, 2),
+                    "savings_vs_on_demand_usd": round(od - cost, 2),
+                    "esr_pct": round(100 * s.expected("esr"), 2),
+                    "coverage_pct": round(100 * s.expected("coverage"), 2),
+                    "utilization_pct": round(100 * s.expected("utilization"), 2)
+                    if s.commitments
+                    else None,
+                    f"p{round(100 * q):02d}_utilization_pct": round(100 * s.tail_utilization(q), 2)
+                    if s.commitments
+                    else None,
+                    "waste_usd": round(s.expected("waste_usd"), 2),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def upfront_now_usd(self) -> float:
+        return float(sum(p.upfront_usd for p in self.plan.purchases if p.firm))
+
+    def expiring_inventory(self) -> pd.DataFrame:
+        """Existing commitments that end inside the horizon (they leave a gap the plan fills)."""
+        rows = [
+            {
+                "commitment_id": c.commitment_id,
+                "provider": c.provider,
+                "purchase_model": c.purchase_model,
+                "sku": c.sku or "(any)",
+                "quantity": c.quantity if not c.is_savings_plan else None,
+                "hourly_commitment_usd": c.hourly_commitment_usd if c.is_savings_plan else None,
+                "end_date": c.end.date().isoformat(),
+                "days_left": int((c.end - self.start) / pd.Timedelta(days=1)),
+            }
+            for c in self.inventory
+            if self.start <= c.end < self.end
+        ]
+        return pd.DataFrame(rows)
+
+
+ALL_ON_DEMAND = "all on-demand"
+INVENTORY_ONLY = "current inventory only"
+THIS_PLAN = "this plan"
+FIRM_ONLY = "this plan, firm purchases only"
+
+
+def horizon_hours(start: pd.Timestamp, months: int) -> int:
+    """Hours from ``start`` to the same time ``months`` calendar months later."""
+    return int((start + pd.DateOffset(months=months) - start) / pd.Timedelta(hours=1))
+
+
+def evaluate_over_scenarios(
+    name: str,
+    commitments: list[Commitment],
+    run_scenarios: np.ndarray,
+    probabilities: np.ndarray,
+    timestamps: pd.DatetimeIndex,
+    pools: tuple,  # type: ignore[type-arg]
+    offers: pd.DataFrame,
+    policy: Policy,
+) -> StrategyFigures:
+    evals = tuple(
+        evaluate(commitments, run_scenarios[s], timestamps, pools, offers, policy)
+        for s in range(run_scenarios.shape[0])
+    )
+    return StrategyFigures(name, tuple(commitments), evals, probabilities, len(timestamps))
+
+
+def quarterly_plan(
+    usage_path: str | Path,
+    *,
+    config: PlanningConfig,
+    inventory_path: str | Path | None = None,
+    progress: Progress | None = None,
+) -> PlanRun:
+    """Forecast, optimise and compare: the quarterly run (module docstring)."""
+    say = progress or (lambda _m: None)
+    say(f"reading usage {usage_path}")
+    history = read_usage(usage_path)
+    pooled = make_pools(history, config.pool_rules, default_aws_region=config.default_aws_region)
+    inventory = read_inventory(inventory_path) if inventory_path else []
+    start = pooled.end + pd.Timedelta(hours=1)
+    hours = horizon_hours(start, config.policy.horizon_months)
+    say(
+        f"{len(pooled.pools)} pools, {pooled.n_hours:,} h of history; forecasting {hours:,} h x {config.scenarios} scenarios"
+    )
+    fc = forecast(
+        pooled,
+        horizon_hours=hours,
+        n_scenarios=config.scenarios,
+        seed=config.seed,
+        growth=config.growth,
+        progress=say,
+    )
+    catalog = load_catalog(
+        as_of=config.catalog_as_of, providers=config.policy.providers, overlay=config.overlay
+    )
+    _check_inventory_offers(inventory, catalog)
+    policy = replace(config.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(config))
+    say(f"optimising over {len(catalog.offers):,} offers")
+    plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+    sc = fc.scenarios
+    ts, pools, probs = sc.timestamps, sc.pools, sc.probabilities
+    no_spot = replace(policy, spot_cap_share=0.0)
+    bought = plan.commitments()
+    firm = plan.commitments(firm_only=True)
+    say(f"evaluating 4 strategies on {sc.n_scenarios} scenarios")
+    strategies = (
+        evaluate_over_scenarios(
+            ALL_ON_DEMAND, [], sc.demand_gpus, probs, ts, pools, catalog.offers, no_spot
+        ),
+        evaluate_over_scenarios(
+            INVENTORY_ONLY,
+            list(inventory),
+            sc.demand_gpus,
+            probs,
+            ts,
+            pools,
+            catalog.offers,
+            policy,
+        ),
+        evaluate_over_scenarios(
+            THIS_PLAN,
+            [*inventory, *bought],
+            sc.demand_gpus,
+            probs,
+            ts,
+            pools,
+            catalog.offers,
+            policy,
+        ),
+        evaluate_over_scenarios(
+            FIRM_ONLY, [*inventory, *firm], sc.demand_gpus, probs, ts, pools, catalog.offers, policy
+        ),
+    )
+    return PlanRun(
+        config=config,
+        policy=policy,
+        usage_file=str(usage_path),
+        inventory_file=None if inventory_path is None else str(inventory_path),
+        history=history,
+        pooled=pooled,
+        forecast=fc,
+        catalog=catalog,
+        inventory=tuple(inventory),
+        plan=plan,
+        strategies=strategies,
+    )
+
+
+def _check_inventory_offers(inventory: list[Commitment], catalog: Catalog) -> None:
+    """An inventory item must name something the catalog prices, else its value is unknowable."""
+    offers = catalog.offers
+    for c in inventory:
+        if c.purchase_model == "compute_savings_plan":
+            continue
+        same = offers[(offers["provider"] == c.provider) & (offers["region"] == c.region)]
+        col = "instance_family" if c.purchase_model == "ec2_instance_savings_plan" else "sku"
+        if c.sku not in set(same[col]):
+            from pricing_data.errors import suggest
+
+            hint = suggest(c.sku, sorted(set(same[col])))
+            raise PlannerInputError(
+                f"inventory item {c.commitment_id!r}: {c.provider} {c.region or '(no region)'} has no {col} {c.sku!r} in the catalog",
+                column=col,
+                value=c.sku,
+                fix=("did you mean " + " or ".join(repr(h) for h in hint) + "?")
+                if hint
+                else "check the sku and region",
+            )
