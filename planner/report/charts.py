@@ -105,9 +105,7 @@ def utilisation_distribution(per_purchase: Mapping[str, Sequence[float]]) -> byt
     names = list(per_purchase)
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 2), 4.2))
     if names:
-        ax.boxplot(
-            [np.asarray(per_purchase[n], dtype=float) for n in names], vert=True, whis=(10, 90)
-        )
+        ax.boxplot([np.asarray(per_purchase[n], dtype=float) for n in names], whis=(10, 90))
         ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 105)
     ax.set_ylabel("utilisation across scenarios (%)")

@@ -42,6 +42,8 @@ def esc(value: object) -> str:
 
 def fmt_cell(v: object) -> tuple[str, bool]:
     """(escaped text, is numeric)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return "", False
     if isinstance(v, bool):
         return esc(v), False
     if isinstance(v, int):
@@ -65,7 +67,10 @@ def table(df: pd.DataFrame, *, max_rows: int = 500) -> str:
     more = (
         f"<p class=sub>{len(df) - max_rows} more rows not shown</p>" if len(df) > max_rows else ""
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+    return (
+        f'<div style="overflow-x:auto"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{more}"
+    )
 
 
 def cards(items: Sequence[tuple[str, str]]) -> str:

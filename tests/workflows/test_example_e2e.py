@@ -1,0 +1,170 @@
+"""End to end on the example organisation: `planner plan` against golden outputs, the report in
+headless Chromium, and `export`, `attribute` and `whatif` on the saved plan.
+
+The run uses small settings so the suite stays fast (8 scenarios, 6-month horizon, 3 savings-curve
+points); the golden files were written by this same command and are compared with a tolerance.
+Regenerate them after an intended change with:
+
+    PLANNER_UPDATE_GOLDEN=1 pytest tests/workflows/test_example_e2e.py
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.plan import PURCHASE_COLUMNS, Plan
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).parent / "golden"
+RUN_ARGS = [
+    "plan",
+    str(EXAMPLES / "usage.csv"),
+    "--inventory",
+    str(EXAMPLES / "inventory.csv"),
+    "--policy",
+    str(EXAMPLES / "policy.toml"),
+    "--scenarios",
+    "8",
+    "--horizon",
+    "6mo",
+    "--set",
+    "solver.savings_curve_points=3",
+]
+UPDATE = os.environ.get("PLANNER_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("example-plan")
+    result = CliRunner().invoke(cli, [*RUN_ARGS, "--out-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_plan_writes_every_output(example_run: tuple[Path, str]) -> None:
+    out, stdout = example_run
+    for name in (
+        "purchases.csv",
+        "plan.json",
+        "comparison.csv",
+        "report.html",
+        "demand_fan.png",
+        "utilization.png",
+        "savings_curves.png",
+        "cost_by_provider.png",
+    ):
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".*.tmp"))  # nothing half-written left behind
+    purchases = pd.read_csv(out / "purchases.csv")
+    assert list(purchases.columns) == list(PURCHASE_COLUMNS)
+    plan = Plan.from_json((out / "plan.json").read_text())
+    assert plan.record["status"] == "optimal"
+    assert plan.record["catalog_versions"]
+    assert plan.record["run"]["config"]["seed"] == 7
+    assert "Buy now" in stdout and "Upfront cash needed now" in stdout
+    assert "ri-a100-2025" in stdout  # expiring inventory is highlighted
+
+
+def test_plan_matches_golden_outputs(example_run: tuple[Path, str]) -> None:
+    out, _ = example_run
+    purchases = pd.read_csv(out / "purchases.csv")
+    comparison = pd.read_csv(out / "comparison.csv")
+    if UPDATE:
+        GOLDEN.mkdir(exist_ok=True)
+        shutil.copy(out / "purchases.csv", GOLDEN / "example_purchases.csv")
+        shutil.copy(out / "comparison.csv", GOLDEN / "example_comparison.csv")
+    want_p = pd.read_csv(GOLDEN / "example_purchases.csv")
+    want_c = pd.read_csv(GOLDEN / "example_comparison.csv")
+    key = [
+        "provider",
+        "purchase_model",
+        "region",
+        "sku",
+        "term_months",
+        "payment_option",
+        "start_date",
+    ]
+    got_keys = sorted(map(tuple, purchases[key].astype(str).values.tolist()))
+    want_keys = sorted(map(tuple, want_p[key].astype(str).values.tolist()))
+    assert got_keys == want_keys
+    merged = purchases.merge(want_p, on=key, suffixes=("", "_want"))
+    for col in ("quantity", "hourly_commitment_usd", "upfront_usd", "expected_savings_usd"):
+        got, want = merged[col].fillna(0).to_numpy(), merged[f"{col}_want"].fillna(0).to_numpy()
+        assert got == pytest.approx(want, rel=0.05, abs=1.0), col
+    assert list(comparison["strategy"]) == list(want_c["strategy"])
+    for col in ("expected_cost_usd", "annual_cost_usd"):
+        assert comparison[col].to_numpy() == pytest.approx(want_c[col].to_numpy(), rel=0.01), col
+    # the plan must beat keeping only the current inventory, which beats all on-demand
+    costs = dict(zip(comparison["strategy"], comparison["expected_cost_usd"], strict=True))
+    assert costs["this plan"] < costs["current inventory only"] < costs["all on-demand"]
+
+
+def test_export_round_trips_the_purchases(example_run: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = example_run
+    r = CliRunner().invoke(cli, ["export", str(out / "plan.json")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(io.StringIO(r.output)).equals(pd.read_csv(out / "purchases.csv"))
+    r = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(out / "plan.json"),
+            "--firm-only",
+            "--out",
+            str(tmp_path / "p.csv"),
+            "--json",
+            str(tmp_path / "p.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    firm = pd.read_csv(tmp_path / "p.csv")
+    assert 0 < len(firm) < len(pd.read_csv(out / "purchases.csv"))
+    assert (firm["start_date"] == firm["start_date"].min()).all()
+    assert (tmp_path / "p.json").read_text().startswith("[")
+
+
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it in CI)"
+)
+def test_report_renders_in_headless_chromium(example_run: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = example_run
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1280,2000",
+            f"--screenshot={shot}",
+            (out / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shot.is_file() and shot.stat().st_size > 20_000  # a real page, not a blank one
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
