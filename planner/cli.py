@@ -52,6 +52,10 @@ def _register() -> None:
 
     cli.add_command(quarterly.plan)
 
+    from planner.commands import whatif
+
+    cli.add_command(whatif.whatif)
+
     from planner.commands import aws
 
     prices.prices.add_command(aws.refresh)

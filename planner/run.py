@@ -225,8 +225,23 @@ def quarterly_plan(
     say = progress or (lambda _m: None)
     say(f"reading usage {usage_path}")
     history = read_usage(usage_path)
-    pooled = make_pools(history, config.pool_rules, default_aws_region=config.default_aws_region)
     inventory = read_inventory(inventory_path) if inventory_path else []
+    return plan_from_history(
+        history,
+        inventory,
+        config,
+        usage_file=str(usage_path),
+        inventory_file=None if inventory_path is None else str(inventory_path),
+        progress=progress,
+    )
+
+
+def forecast_for(
+    history: UsageHistory, config: PlanningConfig, progress: Progress | None = None
+) -> tuple[PooledUsage, Forecast]:
+    """Pools and the demand forecast for ``config`` (horizon, scenarios, seed, growth, pool rules)."""
+    say = progress or (lambda _m: None)
+    pooled = make_pools(history, config.pool_rules, default_aws_region=config.default_aws_region)
     start = pooled.end + pd.Timedelta(hours=1)
     hours = horizon_hours(start, config.policy.horizon_months)
     say(
@@ -240,52 +255,40 @@ def quarterly_plan(
         growth=config.growth,
         progress=say,
     )
+    return pooled, fc
+
+
+def effective_policy(config: PlanningConfig) -> Policy:
+    """The policy the optimizer and evaluator use (egress from the portability settings)."""
+    return replace(config.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(config))
+
+
+def plan_from_history(
+    history: UsageHistory,
+    inventory: list[Commitment],
+    config: PlanningConfig,
+    *,
+    usage_file: str = "(usage)",
+    inventory_file: str | None = None,
+    progress: Progress | None = None,
+) -> PlanRun:
+    """The quarterly run on usage already read (used by ``plan`` and ``whatif``)."""
+    say = progress or (lambda _m: None)
+    pooled, fc = forecast_for(history, config, progress)
+    start = fc.scenarios.start
     catalog = load_catalog(
         as_of=config.catalog_as_of, providers=config.policy.providers, overlay=config.overlay
     )
     _check_inventory_offers(inventory, catalog)
-    policy = replace(config.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(config))
+    policy = effective_policy(config)
     say(f"optimising over {len(catalog.offers):,} offers")
     plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
-    sc = fc.scenarios
-    ts, pools, probs = sc.timestamps, sc.pools, sc.probabilities
-    no_spot = replace(policy, spot_cap_share=0.0)
-    bought = plan.commitments()
-    firm = plan.commitments(firm_only=True)
-    say(f"evaluating 4 strategies on {sc.n_scenarios} scenarios")
-    strategies = (
-        evaluate_over_scenarios(
-            ALL_ON_DEMAND, [], sc.demand_gpus, probs, ts, pools, catalog.offers, no_spot
-        ),
-        evaluate_over_scenarios(
-            INVENTORY_ONLY,
-            list(inventory),
-            sc.demand_gpus,
-            probs,
-            ts,
-            pools,
-            catalog.offers,
-            policy,
-        ),
-        evaluate_over_scenarios(
-            THIS_PLAN,
-            [*inventory, *bought],
-            sc.demand_gpus,
-            probs,
-            ts,
-            pools,
-            catalog.offers,
-            policy,
-        ),
-        evaluate_over_scenarios(
-            FIRM_ONLY, [*inventory, *firm], sc.demand_gpus, probs, ts, pools, catalog.offers, policy
-        ),
-    )
+    strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
     return PlanRun(
         config=config,
         policy=policy,
-        usage_file=str(usage_path),
-        inventory_file=None if inventory_path is None else str(inventory_path),
+        usage_file=usage_file,
+        inventory_file=inventory_file,
         history=history,
         pooled=pooled,
         forecast=fc,
@@ -293,6 +296,40 @@ def quarterly_plan(
         inventory=tuple(inventory),
         plan=plan,
         strategies=strategies,
+    )
+
+
+def compare_strategies(
+    fc: Forecast,
+    catalog: Catalog,
+    inventory: list[Commitment],
+    plan: Plan,
+    policy: Policy,
+    *,
+    progress: Progress | None = None,
+) -> tuple[StrategyFigures, ...]:
+    """The four strategies of the module docstring, each evaluated on every scenario."""
+    say = progress or (lambda _m: None)
+    sc = fc.scenarios
+    ts, pools, probs = sc.timestamps, sc.pools, sc.probabilities
+    no_spot = replace(policy, spot_cap_share=0.0)
+    bought = plan.commitments()
+    firm = plan.commitments(firm_only=True)
+    say(f"evaluating 4 strategies on {sc.n_scenarios} scenarios")
+    offers = catalog.offers
+    return (
+        evaluate_over_scenarios(
+            ALL_ON_DEMAND, [], sc.demand_gpus, probs, ts, pools, offers, no_spot
+        ),
+        evaluate_over_scenarios(
+            INVENTORY_ONLY, list(inventory), sc.demand_gpus, probs, ts, pools, offers, policy
+        ),
+        evaluate_over_scenarios(
+            THIS_PLAN, [*inventory, *bought], sc.demand_gpus, probs, ts, pools, offers, policy
+        ),
+        evaluate_over_scenarios(
+            FIRM_ONLY, [*inventory, *firm], sc.demand_gpus, probs, ts, pools, offers, policy
+        ),
     )
 
 
