@@ -7,6 +7,7 @@ never buys anything. AWS failures become one line naming the API and the IAM per
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -419,7 +420,9 @@ def compare_aws(
         models=models or None,
         progress=say,
     )
-    plan = optimize(fc.scenarios, offers, inventory, cfg.policy, progress=say)
+    # the comparison needs the purchases, not the savings curves (one re-solve per family)
+    policy_used = dataclasses.replace(cfg.policy, savings_curve_points=0)
+    plan = optimize(fc.scenarios, offers, inventory, policy_used, progress=say)
     ours = [p.commitment for p in plan.purchases if p.firm]
     demand = pooled.demand_gpus
     actual = demand[demand.index > demand.index[-1] - pd.Timedelta(days=lookback_days)]
@@ -428,7 +431,7 @@ def compare_aws(
         inventory,
         fc.scenarios,
         offers,
-        cfg.policy,
+        policy_used,
         horizon_hours=horizon_hours,
         actual=actual,
         progress=say,
