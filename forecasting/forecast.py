@@ -240,6 +240,12 @@ def _choose(
     if len(bt.scores):
         good = bt.scores[bt.scores["origins"] > 0].sort_values("mae", kind="stable")
         ranked = list(good["model"])
+        combo = good[good["model"] == Combination.name]
+        if len(combo) and ranked[0] != Combination.name:
+            # prefer the combination unless the best single model beats it by > 3 %
+            if float(good["mae"].iloc[0]) > 0.97 * float(combo["mae"].iloc[0]):
+                ranked.remove(Combination.name)
+                ranked.insert(0, Combination.name)
         for r in bt.scores.itertuples(index=False):
             if r.error:
                 notes.append(f"{r.model!s}: {r.error!s}")
@@ -268,7 +274,8 @@ def forecast(
     seed: int = 0,
     growth: Growth | Mapping[str, Any] | float | None = None,
     models: Sequence[str] | None = None,
-    n_origins: int = 3,
+    n_origins: int = 5,
+    step_h: int = 84,
     progress: Callable[[str], None] | None = None,
 ) -> Forecast:
     """Forecast every pool of ``pooled`` ``horizon_hours`` ahead as ``n_scenarios`` joint paths.
@@ -322,12 +329,21 @@ def forecast(
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
         bt = backtest(
-            y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], names, n_origins=n_origins
+            y_fit_all[:, j],
+            y_act_all[:, j],
+            missing_all[:, j],
+            names,
+            n_origins=n_origins,
+            step_h=step_h,
         )
         name, model, notes = _choose(bt, y_fit_all[:, j], names)
         point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
         if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
-            sums, counts = bt.sq_log_err[name]
+            # squared errors averaged over every candidate that ran: the chosen model's own
+            # backtest errors are optimistic (it was chosen for having small ones on these origins)
+            pooled_err = [v for v in bt.sq_log_err.values() if v[1].sum() > 0]
+            sums = np.mean([v[0] for v in pooled_err], axis=0)
+            counts = np.mean([v[1] for v in pooled_err], axis=0)
             a[j], b[j] = fit_error_growth(
                 np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), counts
             )
