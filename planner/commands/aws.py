@@ -144,8 +144,13 @@ def refresh(
         )
     if any(m.endswith("savings_plan") for m in result.refreshed_by_model):
         click.echo("Savings Plans rates for the refreshed regions are published (assumed=false).")
-    if result.previous_versions:
-        click.echo(f"superseded (kept on disk): {', '.join(result.previous_versions)}")
+    written = {p.name for p in result.files}
+    kept = [v for v in result.previous_versions if v.rsplit("/", 1)[-1] not in written]
+    replaced = [v for v in result.previous_versions if v.rsplit("/", 1)[-1] in written]
+    if kept:
+        click.echo(f"superseded (kept on disk; --as-of still reaches them): {', '.join(kept)}")
+    if replaced:
+        click.echo(f"replaced today's earlier refresh: {', '.join(replaced)}")
     _notes(list(result.notes))
 
 

@@ -44,6 +44,10 @@ def test_prices_refresh_writes_catalog_and_reports(wired: StubbedAws) -> None:
     assert "refreshed aws prices for us-east-1: 12 compute_savings_plan" in result.stdout
     assert "aws-savings-plans-" in result.stdout and "carried over" in result.stdout
     assert "published (assumed=false)" in result.stdout
+    assert (
+        "superseded (kept on disk; --as-of still reaches them): aws/aws-ec2-gpu-2025-11-30.csv, "
+        "aws/aws-savings-plans-2025-11-30.csv" in result.stdout
+    )
     assert "BROKEN0000000000" in result.stderr  # the malformed item is reported
     wired.assert_done()
     shown = run("prices", "--provider", "aws", "--region", "us-east-1", "--gpu", "H100")
