@@ -65,6 +65,8 @@ class Evaluation:
     waste_usd: float
     commitment_utilization: dict[str, float] = field(default_factory=dict)
     commitment_spend_usd: dict[str, float] = field(default_factory=dict)
+    cost_by_pool_usd: dict[str, dict[str, float]] = field(default_factory=dict)
+    served_gpus: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,9 @@ def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy:
         if c.purchase_model == "reserved_contract" and pool.portable:
             rate[i] = per_gpu
     egress = policy.egress_usd_per_gpu_hour if c.provider in _OFF_AWS else 0.0
-    return _Terms(c.quantity * float(row["effective_usd_per_hour"]), c.quantity * gpus, egress, rate)
+    return _Terms(
+        c.quantity * float(row["effective_usd_per_hour"]), c.quantity * gpus, egress, rate
+    )
 
 
 def evaluate(
@@ -176,8 +180,17 @@ def evaluate(
     pools: tuple[Pool, ...],
     offers: pd.DataFrame,
     policy: Policy,
+    *,
+    detail: bool = False,
 ) -> Evaluation:
-    """The bill of ``commitments`` for ``usage_gpus`` (n_hours × n_pools) at ``timestamps``."""
+    """The bill of ``commitments`` for ``usage_gpus`` (n_hours × n_pools) at ``timestamps``.
+
+    ``cost_by_pool_usd`` (pool name -> component -> USD) allocates each commitment's billed cost to
+    the pools in proportion to the commitment dollars their usage consumed ("amortised by use"); a
+    commitment that served nothing is allocated to the pseudo-pool ``(unused commitments)``. With
+    ``detail``, ``served_gpus`` holds hourly GPUs (summed over pools) served by each commitment id,
+    ``spot`` and ``on_demand``.
+    """
     u = np.asarray(usage_gpus, dtype=float)
     if u.ndim == 1:
         u = u[:, None]
@@ -204,6 +217,14 @@ def evaluate(
     util: dict[str, float] = {}
     spend: dict[str, float] = {}
     used_total = spend_total = 0.0
+    by_pool: dict[str, dict[str, float]] = {}
+    served_detail: dict[str, np.ndarray] = {}
+
+    def _charge(pool: str, component: str, usd: float) -> None:
+        if usd:
+            slot = by_pool.setdefault(pool, {})
+            slot[component] = slot.get(component, 0.0) + usd
+
     order = sorted(commitments, key=lambda c: (_ORDER[c.purchase_model], c.start, c.commitment_id))
     for c in order:
         t = _terms(c, offers, pools, policy)
@@ -215,6 +236,9 @@ def evaluate(
         by_prov[c.provider] = by_prov.get(c.provider, 0.0) + float(billed.sum())
         budget = (t.hourly_usd if c.is_savings_plan else t.capacity_gpus) * active.astype(float)
         used_usd = np.zeros(n_h)
+        used_by_pool = np.zeros(n_p)
+        egress_by_pool = np.zeros(n_p)
+        served_c = np.zeros(n_h) if detail else None
         # segments: (value per GPU-hour displaced, pool, which residual); best ratio first
         segs = []
         for p, rate in t.pool_rate.items():
@@ -233,12 +257,24 @@ def evaluate(
             budget = budget - take * k
             committed[:, p] += take
             used_usd += take * t.pool_rate[p]
+            used_by_pool[p] += float(take.sum()) * t.pool_rate[p]
+            if served_c is not None:
+                served_c += take
             if t.egress:
                 eg = take * t.egress
                 comp["egress"] += float(eg.sum())
+                egress_by_pool[p] += float(eg.sum())
                 hourly += eg
         s = float(billed.sum())
         used = float(used_usd.sum())
+        if used_by_pool.sum() > 0:
+            for p in range(n_p):
+                _charge(pools[p].name, kind, s * used_by_pool[p] / used_by_pool.sum())
+                _charge(pools[p].name, "egress", float(egress_by_pool[p]))
+        else:
+            _charge("(unused commitments)", kind, s)
+        if served_c is not None:
+            served_detail[c.commitment_id] = served_c
         spend[c.commitment_id] = s
         util[c.commitment_id] = min(1.0, used / s) if s > 0 else 0.0
         used_total += min(used, s)
@@ -256,6 +292,8 @@ def evaluate(
         od_egress = float(od_gpus[:, p].sum()) * (eg if od_off else 0.0)
         comp["on_demand"] += float(od_cost.sum()) - od_egress
         comp["egress"] += od_egress
+        _charge(pools[p].name, "on_demand", float(od_cost.sum()) - od_egress)
+        _charge(pools[p].name, "egress", od_egress)
         prov = price.od_provider[p]
         by_prov[prov] = by_prov.get(prov, 0.0) + float(od_cost.sum()) - od_egress
         if has_spot[p]:
@@ -265,6 +303,8 @@ def evaluate(
             sp_egress = float(spot_gpus[:, p].sum()) * (spot_eg if sp_off else 0.0)
             comp["spot"] += float(sp_cost.sum()) - sp_egress
             comp["egress"] += sp_egress
+            _charge(pools[p].name, "spot", float(sp_cost.sum()) - sp_egress)
+            _charge(pools[p].name, "egress", sp_egress)
             sprov = price.spot_provider[p]
             by_prov[sprov] = by_prov.get(sprov, 0.0) + float(sp_cost.sum()) - sp_egress
     by_prov["aws"] = by_prov.get("aws", 0.0) + comp["egress"]
@@ -283,4 +323,10 @@ def evaluate(
         waste_usd=spend_total - used_total,
         commitment_utilization=util,
         commitment_spend_usd=spend,
+        cost_by_pool_usd=by_pool,
+        served_gpus=(
+            {**served_detail, "spot": spot_gpus.sum(axis=1), "on_demand": od_gpus.sum(axis=1)}
+            if detail
+            else {}
+        ),
     )
