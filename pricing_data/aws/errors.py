@@ -19,7 +19,8 @@ class AwsApiError(PlannerError):
         self.permission = permission
         self.problem = problem
         self.fix = fix
-        super().__init__(f"{api}: {problem}. To fix: {fix}")
+        needs = f" (IAM permission {permission})" if permission else ""
+        super().__init__(f"{api}{needs}: {problem}. To fix: {fix}")
 
 
 class MalformedResponseError(PlannerError):

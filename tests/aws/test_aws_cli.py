@@ -75,7 +75,12 @@ def test_refresh_errors_are_one_line_exit_1(wired: StubbedAws, code: str, expect
     result = run("prices", "refresh", "--provider", "aws", "--instance-types", "p5.48xlarge", "-q")
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
-    assert first.startswith("Error: ec2.DescribeInstanceTypes: ") and expected in first
+    assert (
+        first.startswith(
+            "Error: ec2.DescribeInstanceTypes (IAM permission ec2:DescribeInstanceTypes): "
+        )
+        and expected in first
+    )
     assert "Nothing was written" in result.stderr
     assert "Traceback" not in result.output
     assert [f for f in list_catalog_files() if not f.shipped] == []
@@ -134,7 +139,8 @@ def test_throttled_past_the_retries_fails_with_the_permission(
     result = run("inventory", "import", "--from", "aws", "-q")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
-        "Error: ec2.DescribeReservedInstances: still throttled after retries (RequestLimitExceeded). "
+        "Error: ec2.DescribeReservedInstances (IAM permission ec2:DescribeReservedInstances): "
+        "still throttled after retries (RequestLimitExceeded). "
         "To fix: retry later or narrow --regions / --instance-types"
     )
     assert sleeps == [0.5, 1.0, 2.0]
@@ -202,7 +208,8 @@ def test_no_credentials_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     result = run("inventory", "import", "--from", "aws", "-q")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
-        "Error: ec2.DescribeReservedInstances: no AWS credentials found in the boto3 credential chain"
+        "Error: ec2.DescribeReservedInstances (IAM permission ec2:DescribeReservedInstances): "
+        "no AWS credentials found in the boto3 credential chain"
     )
 
 
@@ -296,7 +303,7 @@ def test_transport_errors_name_the_region_and_permission() -> None:
         "xx-east-9",
     )
     assert str(unreachable) == (
-        "ec2.DescribeSpotPriceHistory: cannot reach the endpoint in xx-east-9 "
+        "ec2.DescribeSpotPriceHistory (IAM permission ec2:DescribeSpotPriceHistory): cannot reach the endpoint in xx-east-9 "
         "(EndpointConnectionError). To fix: check the region code (unsupported regions have no "
         "endpoint) and the network"
     )

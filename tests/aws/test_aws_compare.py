@@ -128,7 +128,8 @@ def test_ce_access_denied_names_the_permission(aws: StubbedAws, retry: RetryPoli
             aws, term_months=12, payment_option="no_upfront", lookback_days=30, retry=retry
         )
     assert str(err.value).startswith(
-        "ce.GetSavingsPlansPurchaseRecommendation: access denied "
+        "ce.GetSavingsPlansPurchaseRecommendation (IAM permission "
+        "ce:GetSavingsPlansPurchaseRecommendation): access denied "
         "(AccessDeniedException). To fix: grant the IAM permission "
         "ce:GetSavingsPlansPurchaseRecommendation"
     )
@@ -287,7 +288,8 @@ def test_compare_aws_errors(
     result = run("compare-aws", str(usage), "--policy", str(policy), "--model", "snaive168", "-q")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
-        "Error: ce.GetSavingsPlansPurchaseRecommendation: Cost Explorer has no data"
+        "Error: ce.GetSavingsPlansPurchaseRecommendation (IAM permission "
+        "ce:GetSavingsPlansPurchaseRecommendation): Cost Explorer has no data"
     )
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")

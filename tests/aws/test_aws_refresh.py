@@ -262,7 +262,7 @@ def test_failed_refresh_writes_nothing_and_names_the_permission(
         refresh_aws_catalog(aws, request(), retry=retry)
     text = str(err.value)
     assert text.splitlines()[0] == (
-        "pricing.GetProducts: access denied in us-east-1 (AccessDeniedException). "
+        "pricing.GetProducts (IAM permission pricing:GetProducts): access denied in us-east-1 (AccessDeniedException). "
         "To fix: grant the IAM permission pricing:GetProducts to the profile's user or role"
     )
     assert "Nothing was written; prices still come from aws/aws-ec2-gpu-2025-11-30.csv" in text
