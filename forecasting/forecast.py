@@ -45,6 +45,7 @@ from forecasting.models import (
     Combination,
     ErrorModel,
     fit_error_growth,
+    log_floor_gpus,
     make_model,
     simulate_paths,
 )
@@ -150,7 +151,7 @@ def backtest(
                 days_ok = ok.reshape(-1, H_DAY).all(axis=1)
                 a_d = actual.reshape(-1, H_DAY).mean(axis=1)
                 f_d = pred.reshape(-1, H_DAY).mean(axis=1)
-                eps = 0.01 * max(float(np.mean(train)), 1e-9)
+                eps = log_floor_gpus(float(np.mean(train)))
                 e2 = np.log((a_d + eps) / (f_d + eps)) ** 2
                 sums[days_ok] += e2[days_ok]
                 counts[days_ok] += 1
@@ -241,11 +242,14 @@ def _choose(
         good = bt.scores[bt.scores["origins"] > 0].sort_values("mae", kind="stable")
         ranked = list(good["model"])
         combo = good[good["model"] == Combination.name]
-        if len(combo) and ranked[0] != Combination.name:
-            # prefer the combination unless the best single model beats it by > 3 %
-            if float(good["mae"].iloc[0]) > 0.97 * float(combo["mae"].iloc[0]):
-                ranked.remove(Combination.name)
-                ranked.insert(0, Combination.name)
+        # prefer the combination unless the best single model beats it by > 3 %
+        if (
+            len(combo)
+            and ranked[0] != Combination.name
+            and float(good["mae"].iloc[0]) > 0.97 * float(combo["mae"].iloc[0])
+        ):
+            ranked.remove(Combination.name)
+            ranked.insert(0, Combination.name)
         for r in bt.scores.itertuples(index=False):
             if r.error:
                 notes.append(f"{r.model!s}: {r.error!s}")

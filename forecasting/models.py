@@ -45,8 +45,10 @@ pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
 - ``Var X_k = a + b·k``: a day-level error that does not grow (``a``) plus a random walk of the
   level (``b``), so trend uncertainty grows with the horizon (``√k``). ``a`` and ``b`` are fitted by
   least squares (``a, b ≥ 0``) to the squared log errors of daily means in the rolling-origin
-  backtest, ``e_{o,k} = log((D_k + ε)/(D̂_k + ε))`` (:func:`fit_error_growth`); without a backtest,
-  ``a = 0`` and ``b`` = the variance of day-to-day log changes.
+  backtest, ``e_{o,k} = log((D_k + ε)/(D̂_k + ε))`` with ``ε = max(1 % of the mean, 1 GPU)``
+  (:func:`fit_error_growth`); without a backtest, ``a = 0`` and ``b`` = the variance of day-to-day
+  log changes. Guardrails: ``√a ≤ ln 2`` and ``√(365·b) ≤ ln 2`` (a backtest of a few weeks says
+  little about years; user growth assumptions express what is known beyond that).
 
 The median of ``exp(X)`` is 1, so the median path follows the point forecast; the mean is
 ``exp((a+b·k)/2)`` times higher (right-skewed growth, never negative demand).
@@ -412,7 +414,7 @@ class ErrorModel:
             zeros = np.zeros((1, n_pools))
             return cls(zeros, np.zeros((1, H_DAY, n_pools)), np.zeros(n_pools), np.zeros(n_pools))
         dmean = days.mean(axis=1)  # (use, P)
-        eps = 0.01 * np.maximum(dmean.mean(axis=0), 1e-9)
+        eps = np.array([log_floor_gpus(float(m)) for m in dmean.mean(axis=0)])
         logd = np.log(dmean + eps)
         lag = 7 if use >= 21 else 1
         if use > lag + 1:
@@ -453,15 +455,33 @@ class ErrorModel:
             innovations=innov,
             blocks=blocks,
             a=np.zeros(n_pools),
-            b=np.nan_to_num(step_var),
+            b=np.minimum(np.nan_to_num(step_var), MAX_LEVEL_VAR_B_PER_DAY),
         )
 
     def with_growth(self, a: np.ndarray, b: np.ndarray) -> ErrorModel:
         return ErrorModel(self.innovations, self.blocks, np.asarray(a), np.asarray(b))
 
 
+#: guardrails on the log-level variance: one standard deviation of the day-level error is at most
+#: a factor 2, and of the level's random walk after 365 days at most a factor 2 (user growth
+#: assumptions come on top). Backtests of a few weeks say little about years.
+MAX_LEVEL_VAR_A = math.log(2.0) ** 2
+MAX_LEVEL_VAR_B_PER_DAY = math.log(2.0) ** 2 / 365.0
+
+
+def log_floor_gpus(mean_gpus: float) -> float:
+    """``ε`` in ``log(D + ε)``: 1 % of the mean, at least 1 GPU (sparse pools stay tame)."""
+    return max(0.01 * mean_gpus, 1.0)
+
+
 def fit_error_growth(sq_err_by_day: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
-    """Least squares ``a, b >= 0`` of ``mean e_k² ≈ a + b·k`` (k = 1..K), weighted by counts."""
+    """Least squares ``a, b >= 0`` of ``mean e_k² ≈ a + b·k`` (k = 1..K), weighted by counts,
+    then capped at :data:`MAX_LEVEL_VAR_A` and :data:`MAX_LEVEL_VAR_B_PER_DAY`."""
+    a, b = _fit_error_growth(sq_err_by_day, counts)
+    return min(a, MAX_LEVEL_VAR_A), min(b, MAX_LEVEL_VAR_B_PER_DAY)
+
+
+def _fit_error_growth(sq_err_by_day: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
     k = np.arange(1, sq_err_by_day.size + 1, dtype=float)
     w = np.asarray(counts, dtype=float)
     ok = w > 0

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from forecasting.models import (
+    MAX_LEVEL_VAR_A,
+    MAX_LEVEL_VAR_B_PER_DAY,
     MODELS,
     ErrorModel,
     SeasonalNaive168,
@@ -75,10 +77,16 @@ def test_constant_series_forecasts_constant() -> None:
 
 def test_error_growth_fit_recovers_a_and_b() -> None:
     k = np.arange(1, 29)
-    a, b = fit_error_growth(0.01 + 0.002 * k, np.ones(28))
-    assert a == pytest.approx(0.01) and b == pytest.approx(0.002)
+    a, b = fit_error_growth(0.01 + 0.001 * k, np.ones(28))
+    assert a == pytest.approx(0.01) and b == pytest.approx(0.001)
     a, b = fit_error_growth(np.full(28, 0.03), np.ones(28))
     assert a == pytest.approx(0.03) and b == pytest.approx(0.0, abs=1e-12)
+
+
+def test_error_growth_is_capped() -> None:
+    k = np.arange(1, 29)
+    a, b = fit_error_growth(5.0 + 0.5 * k, np.ones(28))
+    assert a == MAX_LEVEL_VAR_A and b == MAX_LEVEL_VAR_B_PER_DAY
 
 
 def test_simulation_variance_grows_with_horizon() -> None:
