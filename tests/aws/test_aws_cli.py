@@ -337,3 +337,23 @@ def test_read_timeouts_are_retried(retry: RetryPolicy, sleeps: list[float]) -> N
 
     assert call(Flaky(), "describe_x", retry) == {"ok": 1}
     assert sleeps == [0.5]
+
+
+def test_refresh_can_skip_families_it_has_no_permission_for(wired: StubbedAws) -> None:
+    from pricing_data.catalog import user_catalog_dir
+
+    ec2 = wired.stub("ec2", "us-east-1")
+    one_page = load("ec2_describe_instance_types_page1.json")
+    del one_page["NextToken"]
+    ec2.add_response("describe_instance_types", one_page)
+    pricing = wired.stub("pricing", "us-east-1")
+    pricing.add_response("get_products", load("pricing_get_products_p5_page1.json"))
+    pricing.add_response("get_products", load("pricing_get_products_p5_page2.json"))
+    result = run(
+        "prices", "refresh", "--provider", "aws", "--instance-types", "p5.48xlarge",
+        "--skip", "spot", "--skip", "savings-plans", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    wired.assert_done()  # no spot or Savings Plans call was made
+    names = sorted(p.name for p in (user_catalog_dir() / "aws").glob("*.csv"))
+    assert len(names) == 1 and names[0].startswith("aws-ec2-gpu-")  # the SP catalog stays
