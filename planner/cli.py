@@ -56,6 +56,10 @@ def _register() -> None:
 
     cli.add_command(whatif.whatif)
 
+    from planner.commands import attribute
+
+    cli.add_command(attribute.attribute)
+
     from planner.commands import aws
 
     prices.prices.add_command(aws.refresh)

@@ -125,7 +125,13 @@ def read_inventory(path: str | Path) -> list[Commitment]:
     if not p.is_file():
         raise PlannerInputError("file not found", file=name, fix="check the --inventory path")
     raw = pd.read_csv(p, dtype=str, keep_default_na=False)
-    raw.columns = [c.strip() for c in raw.columns]
+    return parse_inventory(raw, name)
+
+
+def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
+    """Validate an inventory table (strings; empty cells as "" or missing) into commitments."""
+    raw = raw.astype(object).where(raw.notna(), "").astype(str)
+    raw.columns = [str(c).strip() for c in raw.columns]
     unknown = [c for c in raw.columns if c not in INVENTORY_COLUMNS]
     if unknown:
         raise UnknownNameError("inventory column", unknown[0], INVENTORY_COLUMNS, file=name, row=1)

@@ -385,7 +385,7 @@ def apply_overrides(
     """A new config with ``key=value`` overrides applied over the file's values."""
     if not overrides:
         return cfg
-    doc = _config_to_doc(cfg)
+    doc = config_to_doc(cfg)
     for text in overrides:
         key, value = parse_override(text)
         if key == "growth":
@@ -425,7 +425,7 @@ def apply_overrides(
     return config_from_dict(doc, f"{cfg.source} + {source}")
 
 
-def _config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
+def config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
     pol = cfg.policy.to_dict()
     doc: dict[str, Any] = {s: {} for s in SECTIONS if s not in ("pools", "growth")}
     for section, keys in SECTIONS.items():

@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 
+from planner.inventory import inventory_frame
 from planner.plan import Plan
-from planner.policy_file import PlanningConfig, apply_overrides, read_policy_file
+from planner.policy_file import PlanningConfig, apply_overrides, config_to_doc, read_policy_file
 from planner.render import render_frame
 from planner.run import PlanRun, quarterly_plan
 from pricing_data.fileio import atomic_write_text
@@ -102,6 +103,8 @@ def plan_with_run_record(run: PlanRun) -> Plan:
         "usage_file": run.usage_file,
         "inventory_file": run.inventory_file,
         "config": run.config.to_dict(),
+        "policy_doc": config_to_doc(run.config),
+        "inventory": inventory_frame(list(run.inventory)).to_dict(orient="records"),
         "effective_policy": run.policy.to_dict(),
         "catalog_versions": list(run.catalog.versions),
         "overlay": run.catalog.overlay,

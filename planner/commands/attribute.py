@@ -1,0 +1,58 @@
+"""``planner attribute``: showback of a plan's expected cost by tag value."""
+
+from __future__ import annotations
+
+import click
+
+from forecasting import read_usage
+from planner.attribute import attribute as attribute_cost
+from planner.commands.export import read_plan
+from planner.commands.quarterly import stderr_progress
+from planner.render import FORMATS, render_frame
+from pricing_data.fileio import atomic_write_text
+
+
+@click.command("attribute")
+@click.argument("usage", type=click.Path(dir_okay=False))
+@click.option(
+    "--plan",
+    "plan_json",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="plan.json from `planner plan`.",
+)
+@click.option(
+    "--by",
+    default="team",
+    show_default=True,
+    help="Tag column: team, project, environment, model, experiment, workload.",
+)
+@click.option(
+    "--window",
+    "window_days",
+    type=click.IntRange(1, 3660),
+    default=28,
+    show_default=True,
+    help="Days of recent history that set each tag's share.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV."
+)
+@click.option(
+    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
+def attribute(
+    usage: str, plan_json: str, by: str, window_days: int, out: str | None, fmt: str
+) -> None:
+    """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
+    across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
+    plan was made from."""
+    plan = read_plan(plan_json)
+    history = read_usage(usage)
+    table = attribute_cost(
+        history, plan, by=by, window_days=window_days, plan_file=plan_json, progress=stderr_progress
+    )
+    if out:
+        atomic_write_text(out, render_frame(table, "csv"))
+        click.echo(f"wrote {out}", err=True)
+    click.echo(render_frame(table, fmt, floatfmt=",.2f"), nl=False)
