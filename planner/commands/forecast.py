@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+import tomllib
+from pathlib import Path
+from typing import Any
 
 import click
 import pandas as pd
@@ -49,12 +52,37 @@ def parse_horizon(text: str, start: pd.Timestamp) -> int:
     return hours
 
 
+def read_growth(path: str) -> dict[str, Any]:
+    """The ``[growth]`` table of a TOML file (see :mod:`forecasting.growth`)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlannerInputError("growth file not found", file=path) from None
+    except tomllib.TOMLDecodeError as e:
+        raise PlannerInputError(f"not valid TOML: {e}", file=path) from None
+    table = data.get("growth")
+    if not isinstance(table, dict):
+        raise PlannerInputError(
+            "no [growth] table",
+            file=path,
+            fix="write [growth] with annual_pct = 30 and/or [[growth.steps]] tables",
+        )
+    return table
+
+
 @click.command("forecast")
 @click.argument("usage_file", type=click.Path(dir_okay=True))
 @click.option("--horizon", default="12mo", show_default=True, help="12mo, 36mo, 90d, 2w, 720h.")
 @click.option("--scenarios", "n_scenarios", type=int, default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--growth-pct", type=float, default=0.0, help="Extra compound growth, % per year.")
+@click.option(
+    "--growth",
+    "growth_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file with a [growth] table: annual_pct and [[growth.steps]] (at, add_gpus, pct, pools).",
+)
 @click.option(
     "--model",
     "models",
@@ -79,6 +107,7 @@ def forecast(
     n_scenarios: int,
     seed: int,
     growth_pct: float,
+    growth_file: str | None,
     models: tuple[str, ...],
     plot: str | None,
     quantiles_csv: str | None,
@@ -104,12 +133,15 @@ def forecast(
             fix="check that the file has GPU rows (GPU instance types or gpu_type values)",
         )
     hours = parse_horizon(horizon, pooled.end + pd.Timedelta(hours=1))
+    growth = read_growth(growth_file) if growth_file else {}
+    if growth_pct:
+        growth = {**growth, "annual_pct": growth_pct}
     fc = run_forecast(
         pooled,
         horizon_hours=hours,
         n_scenarios=n_scenarios,
         seed=seed,
-        growth=growth_pct or None,
+        growth=growth or None,
         models=models or None,
         progress=lambda msg: click.echo(msg, err=True),
     )

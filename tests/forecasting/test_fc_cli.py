@@ -267,3 +267,41 @@ def test_bad_policy(tmp_path: Path, policy: str, message: str) -> None:
     expected = "Error: " + message.format(f=f)
     # tomllib's own wording after "Expected" varies between Python versions
     assert r.stderr == expected + "\n" or r.stderr.startswith(expected + " ")
+
+
+def test_forecast_with_growth_file(tmp_path: Path) -> None:
+    g = tmp_path / "growth.toml"
+    g.write_text(
+        '[growth]\nannual_pct = 0\n[[growth.steps]]\nat = "2020-06-02T00:00:00Z"\nadd_gpus = 1000\n'
+    )
+    args = [
+        "forecast",
+        HELIOS,
+        "--horizon",
+        "4d",
+        "--scenarios",
+        "10",
+        "--model",
+        "ets",
+        "-o",
+        "json",
+    ]
+    base = json.loads(run(*args).stdout)
+    r = run(*args, "--growth", str(g))
+    assert r.exit_code == 0, r.output
+    grown = json.loads(r.stdout)
+    # June has 88 forecast hours (from 2020-06-01 00:00), 64 of them after the step
+    june_base = next(x for x in base if x["month"] == "2020-06")["p50_mean_gpus"]
+    june = next(x for x in grown if x["month"] == "2020-06")["p50_mean_gpus"]
+    assert june - june_base == pytest.approx(1000 * 64 / 88, rel=1e-6)
+
+
+def test_growth_file_without_table(tmp_path: Path) -> None:
+    g = tmp_path / "growth.toml"
+    g.write_text("annual_pct = 30\n")
+    r = run("forecast", HELIOS, "--growth", str(g))
+    assert r.exit_code == 2
+    assert r.stderr == (
+        f"Error: {g}: no [growth] table\n"
+        "To fix: write [growth] with annual_pct = 30 and/or [[growth.steps]] tables\n"
+    )
