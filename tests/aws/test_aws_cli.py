@@ -13,7 +13,7 @@ from planner.cli import cli
 from planner.commands import aws as aws_cmd
 from planner.inventory import read_inventory
 from pricing_data.aws.fetch import RetryPolicy
-from pricing_data.catalog import list_catalog_files
+from pricing_data.catalog import list_catalog_files, user_catalog_dir
 
 SECRETS = (FAKE_KEY_ID, FAKE_SECRET, FAKE_TOKEN)
 
@@ -50,6 +50,10 @@ def test_prices_refresh_writes_catalog_and_reports(wired: StubbedAws) -> None:
     )
     assert "BROKEN0000000000" in result.stderr  # the malformed item is reported
     wired.assert_done()
+    written = [p for p in user_catalog_dir().rglob("*") if p.is_file()]
+    assert len(written) == 4  # two catalogs and their provenance
+    for path in written:
+        assert not any(secret in path.read_text() for secret in SECRETS), path
     shown = run("prices", "--provider", "aws", "--region", "us-east-1", "--gpu", "H100")
     assert "refreshed:aws/aws-savings-plans-" in shown.stdout
     lines = [ln for ln in shown.stdout.splitlines() if "p5.48xlarge" in ln and "savings_plan" in ln]
@@ -271,22 +275,6 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not an AWS region code" in result.stderr
 
 
-def test_written_files_hold_no_credentials(wired: StubbedAws, tmp_path: Path) -> None:
-    from pricing_data.catalog import user_catalog_dir
-
-    stub_refresh(wired)
-    result = run(
-        "prices", "refresh", "--provider", "aws", "--instance-types", "p5.48xlarge,g6e.12xlarge", "-q"
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    written = list(user_catalog_dir().rglob("*"))
-    assert len([p for p in written if p.is_file()]) == 4
-    for path in written:
-        if path.is_file():
-            text = path.read_text()
-            assert not any(secret in text for secret in SECRETS), path
-
-
 def test_transport_errors_name_the_region_and_permission() -> None:
     from botocore.exceptions import (
         EndpointConnectionError,
@@ -340,8 +328,6 @@ def test_read_timeouts_are_retried(retry: RetryPolicy, sleeps: list[float]) -> N
 
 
 def test_refresh_can_skip_families_it_has_no_permission_for(wired: StubbedAws) -> None:
-    from pricing_data.catalog import user_catalog_dir
-
     ec2 = wired.stub("ec2", "us-east-1")
     one_page = load("ec2_describe_instance_types_page1.json")
     del one_page["NextToken"]
