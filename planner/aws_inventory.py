@@ -175,8 +175,12 @@ def import_from_aws(
 ) -> ImportResult:
     """Active RIs in ``regions`` and the account's Savings Plans (read-only calls)."""
     say = progress or (lambda _m: None)
+    regions = list(regions)
     commitments: list[Commitment] = []
-    notes: list[str] = []
+    notes: list[str] = [
+        f"Reserved Instances read in {', '.join(regions)} only (RIs are regional: pass --regions "
+        "for every region the account uses)"
+    ]
     sources: list[str] = []
     for region in regions:
         say(f"{region}: reserved instances")
