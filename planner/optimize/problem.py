@@ -72,6 +72,23 @@ from pricing_data.schema import HOURS_PER_MONTH
 EPS = 1e-9
 
 
+@dataclass(frozen=True)
+class Group:
+    """Candidates that dispatch as one: same pools, egress and proportional rates.
+
+    ``rho[p]``: group capacity used per GPU-hour of pool p (1 for capacity, GPUs; the reference
+    plan's rate for Savings Plans, USD); ``mult[c]``: group capacity per unit of member c (g_c GPUs;
+    for a Savings Plan 1/α_c, where r_{c,p} = α_c · rho[p]).
+    """
+
+    members: tuple[int, ...]
+    pools: tuple[int, ...]
+    kind: str
+    rho: dict[int, float]
+    mult: dict[int, float]
+    egress_usd_per_gpu_hour: float
+
+
 @dataclass
 class Problem:
     """An LP ready to solve, with the indices needed to read it back. Built by build_problem."""
@@ -87,9 +104,10 @@ class Problem:
     purchase_dates: list[pd.Timestamp]
     purchase_h: np.ndarray
     buy: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
+    groups: list[Group] = field(default_factory=list)
     serve: dict[tuple[int, int], dict[tuple[int, int], pulp.LpVariable]] = field(
         default_factory=dict
-    )  # (c, p) -> {(s, t): var}
+    )  # (group, p) -> {(s, t): var}
     spot: dict[int, dict[tuple[int, int], pulp.LpVariable]] = field(default_factory=dict)
     buy_hours_in_horizon: dict[tuple[int, int], float] = field(default_factory=dict)
     active: dict[tuple[int, int], list[int]] = field(default_factory=dict)  # (c, period) -> [d]
@@ -99,6 +117,7 @@ class Problem:
     inventory_cost_usd: float = 0.0
     tail_scenarios: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _value: dict[tuple[int, int], float] = field(default_factory=dict)
 
     # ---- derived helpers -------------------------------------------------------------------
     def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:
@@ -108,12 +127,47 @@ class Problem:
 
     def value_per_gpu_hour(self, c: int, p: int) -> float:
         """v_{c,p}: commitment dollars one GPU-hour of pool p served by c uses."""
-        row = self.table.candidates.iloc[c]
-        if row["kind"] == "savings_plan":
-            cov = self.table.coverage
-            m = (cov["cand"] == c) & (cov["pool"] == p)
-            return float(cov.loc[m, "rate_usd_per_gpu_hour"].iloc[0])
-        return float(row["effective_usd_per_unit_hour"]) / float(row["gpus_per_unit"])
+        if not self._value:
+            cands = self.table.candidates
+            for cc, pp, rate in self.table.coverage.itertuples(index=False):
+                cc, pp = int(cc), int(pp)
+                if cands.at[cc, "kind"] == "savings_plan":
+                    self._value[(cc, pp)] = float(rate)
+                else:
+                    self._value[(cc, pp)] = float(
+                        cands.at[cc, "effective_usd_per_unit_hour"]
+                    ) / float(cands.at[cc, "gpus_per_unit"])
+        return self._value[(c, p)]
+
+    def units_value(self, c: int, k: int, buy: dict[tuple[int, int], float]) -> float:
+        """U_{c,k} for solved purchase values ``buy``."""
+        return self.inventory_units.get((c, k), 0.0) + sum(
+            buy.get((c, d), 0.0) for d in self.active.get((c, k), [])
+        )
+
+    def split_by_candidate(
+        self, buy: dict[tuple[int, int], float], served_by_group: dict[int, np.ndarray]
+    ) -> dict[int, np.ndarray]:
+        """Per-candidate GPUs served: each group's use split in proportion to its members'
+        capacity in each period (what each member contributes)."""
+        out: dict[int, np.ndarray] = {}
+        kper = self.slices.slice_period
+        n_k = self.slices.n_periods
+        for gi, arr in served_by_group.items():
+            grp = self.groups[gi]
+            caps = np.array(
+                [
+                    [grp.mult[c] * self.units_value(c, k, buy) for k in range(n_k)]
+                    for c in grp.members
+                ]
+            )
+            tot = caps.sum(axis=0)
+            share = np.divide(caps, tot, out=np.zeros_like(caps), where=tot > 0)
+            if len(grp.members) == 1:
+                share = np.ones_like(share)
+            for i, c in enumerate(grp.members):
+                out[c] = arr * share[i][kper][None, :, None]
+        return out
 
     def size(self) -> dict[str, int]:
         n_int = sum(1 for v in self.buy.values() if v.cat == pulp.LpInteger)
@@ -225,24 +279,65 @@ def define_purchase_variables(pb: Problem) -> None:
                     pb.active.setdefault((ci, k), []).append(d)
 
 
+def define_groups(pb: Problem, *, per_offer: bool) -> None:
+    """Group candidates that dispatch alike (see :class:`Group`), so the LP has one serve variable
+    per group rather than per offer. Capacity and Savings Plans merge when they serve the same
+    pools at proportional rates (e.g. an RI and an EC2 Instance SP of one family and region: an SP
+    dollar is 1/r GPUs there). ``per_offer`` (needed when a bound prices used commitment
+    spend per offer: CVaR, minimum utilisation) keeps every candidate its own group."""
+    cands = pb.table.candidates
+    by_c: dict[int, dict[int, float]] = defaultdict(dict)
+    for c, p, rate in pb.table.coverage.itertuples(index=False):
+        by_c[int(c)][int(p)] = float(rate)
+    groups: list[Group] = []
+    index: dict[tuple[object, ...], int] = {}
+    for c in sorted(by_c):
+        kind = str(cands.at[c, "kind"])
+        sp = kind == "savings_plan"
+        pools = tuple(sorted(by_c[c]))
+        # q_p: native capacity used per GPU-hour of pool p (GPUs: 1; Savings Plans: USD rate)
+        q = dict(by_c[c]) if sp else dict.fromkeys(pools, 1.0)
+        native = 1.0 if sp else float(cands.at[c, "gpus_per_unit"])
+        egress = float(cands.at[c, "egress_usd_per_gpu_hour"])
+        shape = tuple(round(q[p] / q[pools[0]], 9) for p in pools)
+        key: tuple[object, ...] = (pools, egress, shape)
+        if per_offer:
+            key = (*key, c)
+        gi = index.get(key)
+        if gi is None:
+            index[key] = len(groups)
+            groups.append(Group((c,), pools, kind, q, {c: native}, egress))
+        else:
+            g = groups[gi]
+            alpha = q[pools[0]] / g.rho[pools[0]]  # q = alpha * rho
+            groups[gi] = Group(
+                (*g.members, c), g.pools, g.kind, g.rho, {**g.mult, c: native / alpha}, egress
+            )
+    pb.groups = groups
+
+
 def define_dispatch_variables(pb: Problem) -> None:
-    """serve_{c,p,s,t} where c can be active in slice t; spot_{p,s,t} for interruptible pools."""
+    """serve_{g,p,s,t} where a member of group g can be active in slice t; spot_{p,s,t} for
+    interruptible pools. (The module docstring writes serve per candidate c; grouping is exact.)"""
     n_s, n_t = pb.slices.demand_gpus.shape[:2]
     kper = pb.slices.slice_period
-    cov = pb.table.coverage
-    for c, p in zip(cov["cand"].astype(int), cov["pool"].astype(int), strict=True):
+    for gi, grp in enumerate(pb.groups):
         live_t = [
             t
             for t in range(n_t)
-            if (c, int(kper[t])) in pb.active or (c, int(kper[t])) in pb.inventory_units
+            if any(
+                (c, int(kper[t])) in pb.active or (c, int(kper[t])) in pb.inventory_units
+                for c in grp.members
+            )
         ]
         if not live_t:
             continue
-        pb.serve[(c, p)] = {
-            (s, t): pb.lp.add_variable(f"serve_c{c}_p{p}_s{s}_t{t}", lowBound=0)
-            for s in range(n_s)
-            for t in live_t
-        }
+        for p in grp.pools:
+            pb.serve[(gi, p)] = {
+                (s, t): pb.lp.add_variable(f"serve_g{gi}_p{p}_s{s}_t{t}", lowBound=0)
+                for s in range(n_s)
+                for t in live_t
+            }
     prices = pb.table.pool_prices
     for p, pool in enumerate(pb.pools):
         spot_price = float(prices.at[p, "spot_usd_per_gpu_hour"])
@@ -271,8 +366,8 @@ def define_objective(pb: Problem) -> None:
         terms[var] = (
             float(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
         )
-    for (c, p), vs in pb.serve.items():
-        e = float(cands.at[c, "egress_usd_per_gpu_hour"])
+    for (gi, p), vs in pb.serve.items():
+        e = pb.groups[gi].egress_usd_per_gpu_hour
         for (s, t), var in vs.items():
             terms[var] = prob[s] * w[t] * (e - od[p])
     for p, vs in pb.spot.items():
@@ -294,8 +389,11 @@ def add_demand_balance(pb: Problem) -> None:
     dem = pb.slices.demand_gpus
     names = []
     for (p, s, t), terms in by_pst.items():
-        if len(terms) == 1 and next(iter(terms)).name.startswith("spot_"):
-            continue  # the spot bound already keeps it below demand
+        if len(terms) == 1:  # a single variable: a bound, not a row
+            var = next(iter(terms))
+            cap = float(dem[s, t, p])
+            var.upBound = cap if var.upBound is None else min(var.upBound, cap)
+            continue
         name = f"demand_p{p}_s{s}_t{t}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
@@ -306,36 +404,46 @@ def add_demand_balance(pb: Problem) -> None:
     pb.families["demand"] = names
 
 
-def _serve_by_cst(pb: Problem) -> dict[tuple[int, int, int], dict[pulp.LpVariable, float]]:
-    out: dict[tuple[int, int, int], dict[pulp.LpVariable, float]] = defaultdict(dict)
-    cands = pb.table.candidates
-    for (c, p), vs in pb.serve.items():
-        coef = (
-            pb.value_per_gpu_hour(c, p) if cands.at[c, "kind"] == "savings_plan" else 1.0
-        )  # GPUs for capacity, dollars for Savings Plans
-        for (s, t), var in vs.items():
-            out[(c, s, t)][var] = coef
-    return out
-
-
 def add_commitment_capacity(pb: Problem) -> None:
-    """capacity_c_s_t (RIs, contracts, GPUs) and sp_dollars_c_s_t (Savings Plans, USD/hour)."""
-    cands = pb.table.candidates
+    """capacity_g_s_t (groups with RIs or contracts; GPUs) and sp_dollars_g_s_t (Savings Plans
+    only; USD/hour): Σ_p rho_p serve_{g,p,s,t} ≤ cap_{g,k(t)}, where cap_def_g_k defines
+    cap_{g,k} = Σ_{c∈g} mult_c U_{c,k} once per group and period (fewer non-zeros than repeating
+    the purchases in every scenario's row)."""
     kper = pb.slices.slice_period
+    cands = pb.table.candidates
+    rows: dict[tuple[int, int, int], dict[pulp.LpVariable, float]] = defaultdict(dict)
+    for (gi, p), vs in pb.serve.items():
+        rho = pb.groups[gi].rho[p]
+        for (s, t), var in vs.items():
+            rows[(gi, s, t)][var] = rho
+    cap_vars: dict[tuple[int, int], pulp.LpVariable] = {}
+    def_names = []
+    for gi, grp in enumerate(pb.groups):
+        for k in sorted({int(kper[t]) for (g2, _s, t) in rows if g2 == gi}):
+            var = pb.lp.add_variable(f"cap_g{gi}_k{k}", lowBound=0)
+            expr: dict[pulp.LpVariable, float] = {var: 1.0}
+            rhs = 0.0
+            for c in grp.members:
+                for d in pb.active.get((c, k), []):
+                    expr[pb.buy[(c, d)]] = -grp.mult[c]
+                rhs += grp.mult[c] * pb.inventory_units.get((c, k), 0.0)
+            name = f"cap_def_g{gi}_k{k}"
+            pb.lp.addConstraint(
+                pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintEQ, name, rhs)
+            )
+            def_names.append(name)
+            cap_vars[(gi, k)] = var
+    only_sp = [all(cands.at[c, "kind"] == "savings_plan" for c in grp.members) for grp in pb.groups]
     cap_names, sp_names = [], []
-    for (c, s, t), terms in _serve_by_cst(pb).items():
-        k = int(kper[t])
-        sp = cands.at[c, "kind"] == "savings_plan"
-        g = 1.0 if sp else float(cands.at[c, "gpus_per_unit"])
+    for (gi, s, t), terms in rows.items():
         expr = dict(terms)
-        for d in pb.active.get((c, k), []):
-            expr[pb.buy[(c, d)]] = -g
-        rhs = g * pb.inventory_units.get((c, k), 0.0)
-        name = f"{'sp_dollars' if sp else 'capacity'}_c{c}_s{s}_t{t}"
+        expr[cap_vars[(gi, int(kper[t]))]] = -1.0
+        name = f"{'sp_dollars' if only_sp[gi] else 'capacity'}_g{gi}_s{s}_t{t}"
         pb.lp.addConstraint(
-            pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, rhs)
+            pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
         )
-        (sp_names if sp else cap_names).append(name)
+        (sp_names if only_sp[gi] else cap_names).append(name)
+    pb.families["capacity_definition"] = def_names
     pb.families["capacity"] = cap_names
     pb.families["savings_plan"] = sp_names
 
@@ -353,7 +461,8 @@ def commitment_spend(pb: Problem, *, new_only: bool = False) -> pulp.LpAffineExp
 def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
     w = pb.slices.weight_h
     out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
-    for (c, p), vs in pb.serve.items():
+    for (gi, p), vs in pb.serve.items():
+        (c,) = pb.groups[gi].members  # per-offer groups when used spend is priced
         v = pb.value_per_gpu_hour(c, p)
         for (s, t), var in vs.items():
             out[s][var] = w[t] * v
@@ -500,8 +609,8 @@ def add_risk_averse_objective(pb: Problem) -> None:
     w, dem = pb.slices.weight_h, pb.slices.demand_gpus
     spend = commitment_spend(pb, new_only=True)
     per_s: list[dict[pulp.LpVariable, float]] = [dict(spend) for _ in pb.probabilities]
-    for (c, p), vs in pb.serve.items():
-        e = float(cands.at[c, "egress_usd_per_gpu_hour"])
+    for (gi, p), vs in pb.serve.items():
+        e = pb.groups[gi].egress_usd_per_gpu_hour
         for (s, t), var in vs.items():
             per_s[s][var] = w[t] * (e - od[p])
     for p, vs in pb.spot.items():
@@ -576,6 +685,12 @@ def build_problem(
         purchase_h=np.array([hours_between(start, d) for d in dates], dtype=np.int64),
     )
     define_purchase_variables(pb)
+    define_groups(
+        pb,
+        per_offer=policy.cvar_limit_usd is not None
+        or policy.cvar_limit_pct is not None
+        or policy.min_utilization is not None,
+    )
     define_dispatch_variables(pb)
     define_objective(pb)
     add_demand_balance(pb)

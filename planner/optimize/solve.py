@@ -127,11 +127,12 @@ def _gap(pb: Problem, solver: str, mip: bool) -> float | None:
 def _extract(pb: Problem) -> tuple[dict[tuple[int, int], float], dict[int, np.ndarray], np.ndarray]:
     n_s, n_t, n_p = pb.slices.demand_gpus.shape
     buy = {k: max(0.0, float(v.varValue or 0.0)) for k, v in pb.buy.items()}
-    served: dict[int, np.ndarray] = {}
-    for (c, p), vs in pb.serve.items():
-        arr = served.setdefault(c, np.zeros((n_s, n_t, n_p)))
+    by_group: dict[int, np.ndarray] = {}
+    for (gi, p), vs in pb.serve.items():
+        arr = by_group.setdefault(gi, np.zeros((n_s, n_t, n_p)))
         for (s, t), var in vs.items():
             arr[s, t, p] = max(0.0, float(var.varValue or 0.0))
+    served = pb.split_by_candidate(buy, by_group)
     spot = np.zeros((n_s, n_t, n_p))
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
