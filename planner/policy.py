@@ -20,6 +20,7 @@ from pricing_data.schema import COMMITMENT_MODELS, OFFERING_CLASSES, PAYMENT_OPT
 TIME_REDUCTIONS = ("duration_curve", "typical_days", "hourly")
 PERIODS = ("month", "quarter")
 SOLVERS = ("highs", "cbc")
+INTEGER_METHODS = ("mip", "round")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,10 @@ class Policy:
         ``egress_usd_per_gpu_hour`` (0.10, an assumption): data egress paid per GPU-hour run off AWS
         (CoreWeave, Lambda) by portable pools.
     Solving
-        ``integer`` (True): RIs and contracts in whole units (a MIP); False solves the LP relaxation.
+        ``integer`` (True): RIs and contracts in whole units; False solves the LP relaxation.
+        ``integer_method``: "mip" (default; branch and bound, falling back to rounding at the time
+        limit) or "round" (solve the LP relaxation, round RIs and contracts to the nearest whole
+        unit, else down, and re-solve the rest: fast for large fleets, where rounding costs little).
         ``solver`` ("highs"; "cbc" as fallback), ``time_limit_s`` (60), ``mip_gap`` (0.005).
         ``time_reduction``: "duration_curve" (default; per period, hours sorted by total demand and
         cut into ``blocks_per_period`` equal blocks), "typical_days" (per period, the mean day by
@@ -74,6 +78,7 @@ class Policy:
     spot_cap_share: float = 0.5
     egress_usd_per_gpu_hour: float = 0.10
     integer: bool = True
+    integer_method: str = "mip"
     solver: str = "highs"
     time_limit_s: float = 60.0
     mip_gap: float = 0.005
@@ -125,6 +130,8 @@ class Policy:
             raise bad("spot_cap_share", "must be a share in [0, 1]", "use e.g. 0.5")
         if self.egress_usd_per_gpu_hour < 0:
             raise bad("egress_usd_per_gpu_hour", "must be >= 0", "use e.g. 0.10")
+        if self.integer_method not in INTEGER_METHODS:
+            raise bad("integer_method", "unknown method", "use mip or round")
         if self.solver not in SOLVERS:
             raise bad("solver", "unknown solver", "use highs or cbc")
         if self.time_limit_s <= 0:

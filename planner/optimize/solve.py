@@ -1,9 +1,10 @@
 """Solving a built :class:`~planner.optimize.problem.Problem` and reading the solution back.
 
 HiGHS through PuLP's API solver first; CBC (``PULP_CBC_CMD``) when the policy asks for it or when
-HiGHS fails to run. Integer mode solves the MIP; if the MIP hits the time limit, the LP relaxation is
-solved instead, RIs and contracts are rounded to whole units (to nearest, else down) and the rest is
-re-solved with those fixed (recorded as method ``lp_round``). A solve that ends neither optimal nor
+HiGHS fails to run. Integer mode solves the MIP (``integer_method = "mip"``); if the MIP hits the
+time limit, or when ``integer_method = "round"``, the LP relaxation is solved instead, RIs and
+contracts are rounded to whole units (to nearest, else down) and the rest is re-solved with those
+fixed (recorded as method ``lp_round``). A solve that ends neither optimal nor
 rounded raises :class:`InfeasiblePlanError`, whose message names the bound that binds and what to
 relax; solver status is never ``assert``-ed.
 """
@@ -150,7 +151,8 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     pol = pb.policy
     fixed_bounds: dict[tuple[int, int], tuple[Any, Any]] = {}
     has_int = any(v.cat == pulp.LpInteger for v in pb.buy.values())
-    mip = has_int and pol.integer and not relax
+    want_int = has_int and pol.integer and not relax
+    mip = want_int and pol.integer_method == "mip"
     t0 = time.perf_counter()
     status, used = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s)
     method = "mip" if mip else "lp"
@@ -159,9 +161,15 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
         notes.append(f"MIP hit the {pol.time_limit_s:g} s limit; rounded the LP relaxation")
         remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
         status, used = _run(pb, pol.solver, mip=False, time_limit_s=remaining)
-        if status == "optimal":
-            status, used, fixed_bounds = _round_and_fix(pb, used, remaining)
-            method = "lp_round"
+        want_round = status == "optimal"
+    else:
+        want_round = want_int and not mip and status == "optimal"
+    lp_bound: float | None = None
+    if want_round:
+        lp_bound = _objective(pb)
+        remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
+        status, used, fixed_bounds = _round_and_fix(pb, used, remaining)
+        method = "lp_round"
     if status == "infeasible":
         raise diagnose(pb)
     if status == "time_limit":
@@ -180,6 +188,8 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     elapsed = time.perf_counter() - t0
     gap = _gap(pb, used, mip)
     obj = _objective(pb)
+    if lp_bound is not None and obj:
+        gap = max(0.0, (obj - lp_bound) / abs(obj))  # vs the LP relaxation: an upper bound
     buy, served, spot = _extract(pb)
     for k, (lo, hi) in fixed_bounds.items():  # un-fix rounded units for later re-solves
         pb.buy[k].lowBound, pb.buy[k].upBound = lo, hi
