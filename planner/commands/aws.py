@@ -362,8 +362,8 @@ def compare_aws(
     """
     import pandas as pd
 
+    from forecasting import make_pools, read_usage
     from forecasting.forecast import forecast as run_forecast
-    from planner.commands.usage import load_pooled
     from planner.compare_aws import (
         compare,
         fetch_recommendations,
@@ -374,23 +374,27 @@ def compare_aws(
     from planner.optimize import optimize
     from planner.policy_file import read_policy_file
     from planner.render import render_frame
+    from planner.run import effective_policy, horizon_hours
     from pricing_data.catalog import load_catalog
 
     say = _progress(quiet)
     cfg = read_policy_file(policy)
-    _history, pooled = load_pooled(usage_file, policy, "error", "interpolate", ())
-    if pooled is None:
+    history = read_usage(usage_file)
+    if history.data.empty:
         raise PlannerInputError(
             "no GPU usage to compare on", file=usage_file, fix="check the usage file has GPU rows"
         )
-    catalog = load_catalog(as_of=cfg.catalog_as_of, overlay=cfg.overlay)
+    # the same pools, catalog and policy as `planner plan` (planner/run.py)
+    pooled = make_pools(history, cfg.pool_rules, default_aws_region=cfg.default_aws_region)
+    catalog = load_catalog(
+        as_of=cfg.catalog_as_of, providers=cfg.policy.providers, overlay=cfg.overlay
+    )
     offers = catalog.offers
-    gpu_skus = set(catalog.select(provider="aws").instance_gpus())
+    aws_offers = catalog.select(provider="aws") if "aws" in cfg.policy.providers else catalog
+    gpu_skus = set(aws_offers.instance_gpus())
     inventory = read_inventory(inventory_file) if inventory_file else []
     start = pooled.end + pd.Timedelta(hours=1)
-    horizon_hours = int(
-        (start + pd.DateOffset(months=cfg.policy.horizon_months) - start) / pd.Timedelta(hours=1)
-    )
+    hours = horizon_hours(start, cfg.policy.horizon_months)
     if recommendations:
         responses = read_recommendation_files(list(recommendations))
         ce_source = ", ".join(recommendations)
@@ -418,7 +422,7 @@ def compare_aws(
     lookback_days = ce.lookback_days or int(lookback)
     fc = run_forecast(
         pooled,
-        horizon_hours=horizon_hours,
+        horizon_hours=hours,
         n_scenarios=n_scenarios or cfg.scenarios,
         seed=cfg.seed if seed is None else seed,
         growth=cfg.growth,
@@ -426,8 +430,8 @@ def compare_aws(
         progress=say,
     )
     # the comparison needs the purchases, not the savings curves (one re-solve per family)
-    policy_used = dataclasses.replace(cfg.policy, savings_curve_points=0)
-    plan = optimize(fc.scenarios, offers, inventory, policy_used, progress=say)
+    policy_used = dataclasses.replace(effective_policy(cfg), savings_curve_points=0)
+    plan = optimize(fc.scenarios, offers, inventory, policy_used, as_of=start, progress=say)
     ours = [p.commitment for p in plan.purchases if p.firm]
     demand = pooled.demand_gpus
     actual = demand[demand.index > demand.index[-1] - pd.Timedelta(days=lookback_days)]
@@ -437,7 +441,7 @@ def compare_aws(
         fc.scenarios,
         offers,
         policy_used,
-        horizon_hours=horizon_hours,
+        horizon_hours=hours,
         actual=actual,
         progress=say,
     )
