@@ -223,9 +223,9 @@ def quarterly_plan(
 ) -> PlanRun:
     """Forecast, optimise and compare: the quarterly run (module docstring)."""
     say = progress or (lambda _m: None)
+    inventory = read_inventory(inventory_path) if inventory_path else []
     say(f"reading usage {usage_path}")
     history = read_usage(usage_path)
-    inventory = read_inventory(inventory_path) if inventory_path else []
     return plan_from_history(
         history,
         inventory,
