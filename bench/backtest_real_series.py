@@ -132,6 +132,7 @@ def main() -> None:
         w = res.windows
         putil = w.loc[w["strategy"] == "planner", "utilization_pct"].astype(float)
         low = int((putil < 100 * (policy.min_utilization or 0) - 1e-6).sum())
+        pw = w[w["strategy"] == "planner"]
         targets.append(
             {
                 "series": name,
@@ -140,6 +141,8 @@ def main() -> None:
                 "ratio": planner / best_replay if best_replay > 0 else math.inf,
                 "regret_target_met": bool(planner <= 0.5 * best_replay + 1e-9),
                 "windows_below_util_bound": low,
+                "planner_mean_abs_forecast_bias_%": float(pw["forecast_bias_pct"].abs().mean()),
+                "actual_in_p10_p90": f"{int(pw['actual_in_p10_p90'].sum())}/{len(pw)}",
                 "seconds": round(secs, 1),
             }
         )

@@ -11,6 +11,9 @@ GPU-hour at its pool's on-demand price) and ``C*_w`` the hindsight cost
     waste_usd       = billed − used commitment dollars
     coverage        = share of the window's GPU-hours served by commitments
     regret          = C_w / C*_w − 1
+    forecast_bias   = (planner only) mean over scenarios of the forecast mean total GPUs over the
+                      window ÷ the actual mean − 1; ``actual_in_p10_p90``: whether the actual mean
+                      lies between the 10th and 90th percentile of the scenarios' means
 
 Summary per strategy over its windows: ``mean_regret`` (arithmetic mean), ``worst_regret`` (max),
 ``savings_pct`` = 1 − Σ_w C_w / Σ_w OD_w (pooled over windows), ``min_utilization`` (the worst window
@@ -42,6 +45,8 @@ WINDOW_COLUMNS = (
     "waste_usd",
     "coverage_pct",
     "regret_pct",
+    "forecast_bias_pct",
+    "actual_in_p10_p90",
     "note",
 )
 SUMMARY_COLUMNS = (

@@ -17,6 +17,7 @@ serve every strategy).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -220,6 +221,14 @@ def _one_window(
             growth=growth,
             models=settings.forecast_models,
         )
+        actual = float(u_win.sum(axis=1).mean())
+        lo, hi = np.quantile(run.scenario_mean_gpus, [0.1, 0.9])
+        forecast_note = {
+            "forecast_bias_pct": 100.0 * (float(run.scenario_mean_gpus.mean()) / actual - 1.0)
+            if actual > 0
+            else math.nan,
+            "actual_in_p10_p90": bool(lo <= actual <= hi),
+        }
         bought["planner"] = (run.commitments, run.note)
     t2 = time.perf_counter()
     hs = hindsight_optimum(u_win, start, pools, offers, policy)
@@ -228,6 +237,8 @@ def _one_window(
     timing["planner_s"] += t2 - t1
     timing["hindsight_s"] += t3 - t2
     bought["hindsight"] = (hs.commitments, f"LP objective {hs.lp_objective_usd:,.2f} USD")
+    if "planner" not in names:
+        forecast_note = {}
     figures: dict[str, dict[str, float]] = {}
     for name in names:
         commitments, _ = bought[name]
@@ -256,6 +267,12 @@ def _one_window(
                 "strategy": name,
                 **f,
                 "regret_pct": 100.0 * regret(f["cost_usd"], c_star),
+                "forecast_bias_pct": forecast_note.get("forecast_bias_pct", math.nan)
+                if name == "planner"
+                else math.nan,
+                "actual_in_p10_p90": forecast_note.get("actual_in_p10_p90")
+                if name == "planner"
+                else None,
                 "note": bought[name][1],
             }
         )

@@ -36,6 +36,7 @@ class PlannerRun:
     note: str
     models: dict[str, str]
     seconds: float
+    scenario_mean_gpus: np.ndarray  # per scenario: mean total GPUs over the planned hours
 
 
 def on_demand_policy(policy: Policy) -> Policy:
@@ -84,17 +85,18 @@ def planner_purchases(
         growth=growth,
         models=models,
     )
+    means = fc.scenarios.demand_gpus[:, :horizon_hours, :].sum(axis=2).mean(axis=1)
     try:
         plan = optimize(fc.scenarios, offers, [], backtest_policy(policy))
     except InfeasiblePlanError as e:
         first = str(e).splitlines()[0]
-        return PlannerRun((), f"no plan: {first}", fc.models, time.perf_counter() - t0)
+        return PlannerRun((), f"no plan: {first}", fc.models, time.perf_counter() - t0, means)
     firm = tuple(plan.commitments(firm_only=True))
     method = plan.record.get("method", "")
     note = f"{len(firm)} firm purchase(s); LP {method}; models " + ", ".join(
         sorted(set(fc.models.values()))
     )
-    return PlannerRun(firm, note, fc.models, time.perf_counter() - t0)
+    return PlannerRun(firm, note, fc.models, time.perf_counter() - t0, means)
 
 
 def usage_matrix(pooled: PooledUsage, a: int, b: int) -> tuple[np.ndarray, pd.DatetimeIndex]:
