@@ -24,6 +24,7 @@ import argparse
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -149,8 +150,15 @@ def main() -> None:
         print(f"[{name}] done in {secs:.0f} s; notes: {len(res.meta['notes'])}", file=sys.stderr)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     print(
         f"# backtest_real_series  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
+        f"commit {head or '?'}  "
         f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cpus, python "
         f"{platform.python_version()})"
     )
