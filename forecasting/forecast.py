@@ -16,7 +16,7 @@
    - the squared log error of each forecast day's mean (for the uncertainty, below).
 
    The model with the lowest mean MAE wins, except that ``combo`` (the mean of ``ets``,
-   ``mstl_arima`` and ``snaive168``) is preferred unless the winner beats it by more than 3 %: with
+   ``mstl_arima`` and ``smean168``) is preferred unless the winner beats it by more than 3 %: with
    five origins the ranking is noisy, and a combination is the robust choice when models are close.
    A model that raises or returns non-finite values is skipped for that pool (recorded in
    ``notes``); ``ets`` then ``snaive24`` are the last resorts. With too little history for any

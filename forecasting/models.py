@@ -8,6 +8,8 @@ the forecast starts. Models are calendar-free: periods are aligned to the **end*
 Models (``MODELS`` maps their names to classes):
 
 - ``snaive24`` / ``snaive168`` — seasonal naive: ``ŷ_{T+h} = y_{T+h−m·⌈h/m⌉}`` with ``m`` = 24 or 168.
+- ``smean168`` — seasonal mean: ``ŷ_{T+h} = (1/K) Σ_{k=1..K} y_{T+h−168·(k−1+⌈h/168⌉)}``, the mean
+  of the last ``K`` = 4 weeks (fewer if the history is shorter) at the same hour of week.
 - ``ets`` — Holt-Winters on daily means with an hour-of-week profile. With ``D_d`` the daily mean
   GPUs, additive damped trend and weekly seasonality (period 7 days)::
 
@@ -27,6 +29,7 @@ Models (``MODELS`` maps their names to classes):
   ``a_t = y_t − Σ_i s_i(t)`` (trend + remainder) of the last 4 weeks by ARIMA(1,1,1):
   ``(1 − φL)(1 − L) a_t = (1 + θL) ε_t``, fitted by conditional sum of squares
   (:func:`fit_arima111`). ``ŷ_t = â_t + Σ_i s_i(t)``.
+- ``combo`` — the equal-weight mean of ``ets``, ``mstl_arima`` and ``smean168`` (those that fit).
 
 **Uncertainty** (shared by every model, :class:`ErrorModel`, :func:`simulate_paths`). Path ``s`` of
 pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
@@ -226,6 +229,29 @@ def fit_holt_winters(
     )
 
 
+class SeasonalMean(DemandModel):
+    """``ŷ_{T+h}`` = mean of the last ``K`` weeks (at most 4) at the same hour of week.
+
+    A seasonal naive forecast averaged over weeks: less of one week's noise, and a level that
+    reverts to the recent weeks' mean, which suits flat series whose level wanders and returns.
+    """
+
+    name = "smean168"
+    min_history_h = H_WEEK
+    weeks = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._profile = np.zeros(H_WEEK)
+
+    def _fit(self, y: np.ndarray) -> None:
+        k = max(1, min(self.weeks, y.size // H_WEEK))
+        self._profile = y[y.size - k * H_WEEK :].reshape(k, H_WEEK).mean(axis=0)
+
+    def _predict(self, horizon_h: int) -> np.ndarray:
+        return tile_profile(self._profile, horizon_h)
+
+
 class ETSProfile(DemandModel):
     """Holt-Winters (damped additive trend, weekly seasonality) on daily means + hourly profile."""
 
@@ -339,14 +365,14 @@ class MSTLArima(DemandModel):
 
 
 class Combination(DemandModel):
-    """Equal-weight mean of ``ets``, ``mstl_arima`` and ``snaive168`` (the components that fit).
+    """Equal-weight mean of ``ets``, ``mstl_arima`` and ``smean168`` (the components that fit).
 
     Forecast combination: errors of different models partly cancel, so the mean is rarely much
     worse than the best component and often better than each.
     """
 
     name = "combo"
-    components: ClassVar[tuple[str, ...]] = ("ets", "mstl_arima", "snaive168")
+    components: ClassVar[tuple[str, ...]] = ("ets", "mstl_arima", "smean168")
     min_history_h = 2 * H_DAY
 
     def __init__(self) -> None:
@@ -373,9 +399,17 @@ class Combination(DemandModel):
 
 
 MODELS: dict[str, type[DemandModel]] = {
-    m.name: m for m in (SeasonalNaive24, SeasonalNaive168, ETSProfile, MSTLArima, Combination)
+    m.name: m
+    for m in (SeasonalNaive24, SeasonalNaive168, SeasonalMean, ETSProfile, MSTLArima, Combination)
 }
-DEFAULT_MODELS: tuple[str, ...] = ("snaive24", "snaive168", "ets", "mstl_arima", "combo")
+DEFAULT_MODELS: tuple[str, ...] = (
+    "snaive24",
+    "snaive168",
+    "smean168",
+    "ets",
+    "mstl_arima",
+    "combo",
+)
 
 
 def make_model(name: str) -> DemandModel:

@@ -87,7 +87,7 @@ def read_growth(path: str) -> dict[str, Any]:
     "--model",
     "models",
     multiple=True,
-    help="Candidate model (repeatable): snaive24, snaive168, ets, mstl_arima.",
+    help="Candidate model (repeatable): snaive24, snaive168, smean168, ets, mstl_arima, combo.",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Fan chart PNG.")
 @click.option(

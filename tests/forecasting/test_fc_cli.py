@@ -223,7 +223,7 @@ def test_billing_without_gpu_rows_cannot_be_forecast() -> None:
         (
             ["--model", "prophet"],
             "column '--model': unknown model 'prophet'\n"
-            "To fix: use one of: combo, ets, mstl_arima, snaive168, snaive24",
+            "To fix: use one of: combo, ets, mstl_arima, smean168, snaive168, snaive24",
         ),
         (
             ["--scenarios", "0"],
