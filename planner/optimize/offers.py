@@ -27,7 +27,7 @@ Pruning (documented, policy-aware)
        are grouped per (family, region, term, payment) or (term, payment) and take the cheapest SKU
        rate per pool.
     3. Dominance: a candidate is dropped when another of the same kind (capacity or SP), serving the
-       same pools, is no dearer for every pool, has a term no longer, and — only when the policy sets
+       same pools, is no dearer (egress included) for every pool, has a term no longer, and — only when the policy sets
        an upfront budget — needs no more upfront cash per unit of value, and — only when a provider
        share bound is set — is from the same provider.
     Existing inventory is added as non-buyable candidates whatever the policy says.
@@ -271,7 +271,9 @@ def _dominated(
                 continue
             if int(ra["term_months"]) > int(rb["term_months"]):  # type: ignore[call-overload]
                 continue
-            if any(sa[p] > sb[p] + 1e-12 for p in sb):
+            ea = float(ra["egress_usd_per_gpu_hour"])  # type: ignore[arg-type]
+            eb = float(rb["egress_usd_per_gpu_hour"])  # type: ignore[arg-type]
+            if any(sa[p] + ea > sb[p] + eb + 1e-12 for p in sb):
                 continue
             if policy.upfront_budget_usd is not None:
                 ua = float(ra["upfront_usd_per_unit"]) / max(  # type: ignore[arg-type]
@@ -286,7 +288,7 @@ def _dominated(
                     continue
             # equal candidates: keep the first one only
             same = (
-                all(abs(sa[p] - sb[p]) <= 1e-12 for p in sb)
+                all(abs(sa[p] + ea - sb[p] - eb) <= 1e-12 for p in sb)
                 and ra["term_months"] == rb["term_months"]
             )
             if same and a > b:

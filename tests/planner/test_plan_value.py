@@ -1,0 +1,111 @@
+"""The Plan value (procurement CSV columns, JSON round trip), the Policy and the offer table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from planner_factory import constant_scenarios, offer, offers
+
+from forecasting.scenarios import Pool
+from planner.optimize import optimize
+from planner.optimize.offers import build_cost_table
+from planner.plan import PURCHASE_COLUMNS, Plan
+from planner.policy import Policy
+from pricing_data.catalog import load_catalog
+from pricing_data.errors import PlannerInputError
+
+PROCUREMENT = (
+    "purchase_id, provider, purchase_model, region, sku, gpu_type, offering_class, term_months, "
+    "payment_option, quantity, hourly_commitment_usd, upfront_usd, recurring_monthly_usd, "
+    "start_date, end_date, expected_utilization_pct, p10_utilization_pct, expected_savings_usd, "
+    "breakeven_months"
+)
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    off = offers(
+        offer("on_demand", 10.0),
+        offer(
+            "reserved_instance",
+            3.0,
+            term_months=12,
+            payment_option="all_upfront",
+            upfront_share=1.0,
+        ),
+        offer("on_demand", 2.0, sku="g6e.xlarge", gpu_type="L40S"),
+        offer("compute_savings_plan", 1.4, term_months=12, sku="g6e.xlarge", gpu_type="L40S"),
+        offer("compute_savings_plan", 7.0, term_months=12),
+    )
+    sc = constant_scenarios([[4.0, 6.0], [8.0, 2.0]], pools=(Pool("H100"), Pool("L40S")))
+    return optimize(sc, off, [], Policy(ladder_every_months=0, savings_curve_points=3))
+
+
+def test_procurement_columns_in_order(plan: Plan) -> None:
+    df = plan.purchases_frame()
+    assert tuple(df.columns) == PURCHASE_COLUMNS
+    assert ", ".join(df.columns) == PROCUREMENT
+    ri = df[df["purchase_model"] == "reserved_instance"].iloc[0]
+    sp = df[df["purchase_model"] == "compute_savings_plan"].iloc[0]
+    q = float(ri["quantity"])
+    assert q == int(q) > 0 and str(ri["hourly_commitment_usd"]) == "<NA>"
+    assert str(sp["quantity"]) == "<NA>" and sp["hourly_commitment_usd"] > 0
+    assert ri["upfront_usd"] == pytest.approx(q * 3.0 * 8760, rel=1e-9)
+    assert ri["recurring_monthly_usd"] == 0
+    assert ri["start_date"] == "2026-01-01" and ri["end_date"] == "2027-01-01"
+    # all upfront: pays back after upfront / (utilisation x monthly on-demand value) months
+    util = ri["expected_utilization_pct"] / 100
+    assert ri["breakeven_months"] == pytest.approx(q * 3 * 8760 / (util * q * 10 * 730), rel=1e-3)
+
+
+def test_json_round_trip(plan: Plan) -> None:
+    text = plan.to_json()
+    back = Plan.from_json(text)
+    assert back == plan or back.to_json() == text
+    assert back.purchases_frame().equals(plan.purchases_frame())
+    rec = json.loads(text)["record"]
+    assert rec["status"] == "optimal" and rec["solver"] in ("highs", "cbc")
+    assert rec["catalog_versions"] == ["test/offers.csv"]
+    assert rec["sizes"]["variables"] > 0 and rec["policy"]["horizon_months"] == 12
+    assert set(plan.savings_curves) == {
+        "reserved_instance|H100|us-east-1",
+        "compute_savings_plan|any|any",
+    }
+    q = sum(p.commitment.quantity for p in plan.purchases if p.commitment.quantity)
+    curve = plan.savings_curves["reserved_instance|H100|us-east-1"]
+    assert [pt["amount"] for pt in curve] == pytest.approx([0.0, q, 2 * q])
+    best = max(curve, key=lambda pt: pt["expected_savings_usd"])
+    assert best["amount"] == pytest.approx(q)  # the optimum is the top of its own curve
+    assert best["expected_savings_usd"] == pytest.approx(
+        plan.on_demand_equivalent_usd - plan.expected_cost_usd["total"], rel=1e-6
+    )
+
+
+def test_policy_validation_names_the_field() -> None:
+    with pytest.raises(PlannerInputError, match="cvar_beta"):
+        Policy(cvar_beta=1.5).validate()
+    with pytest.raises(PlannerInputError, match="time_reduction"):
+        Policy(time_reduction="weekly").validate()
+    assert Policy.from_dict(Policy().to_dict()) == Policy()
+
+
+def test_offer_table_prunes_dominated_offers_on_the_real_catalog() -> None:
+    off = load_catalog().offers
+    pools = (Pool("H100"), Pool("L40S", interruptible=True), Pool("H100", portable=True))
+    table = build_cost_table(off, pools, [], Policy())
+    cands = table.candidates
+    assert 0 < len(cands) < 40 < table.n_catalog_offers
+    # without an upfront budget, only the cheapest payment option survives per offer
+    ri = cands[(cands["purchase_model"] == "reserved_instance") & (cands["gpu_type"] == "H100")]
+    assert set(ri["payment_option"]) == {"all_upfront"}
+    # a convertible RI dearer than a standard one of no longer term is dropped
+    assert not ((ri["offering_class"] == "convertible") & (ri["term_months"] == 36)).any()
+    prices = table.pool_prices
+    assert prices.at[0, "od_usd_per_gpu_hour"] == pytest.approx(6.88)
+    assert prices.at[2, "od_usd_per_gpu_hour"] < 6.88  # Lambda on-demand + egress beats AWS
+    assert np.isfinite(prices.at[1, "spot_usd_per_gpu_hour"])
+    # with a budget, payment options with less upfront are kept
+    budget = build_cost_table(off, pools, [], Policy(upfront_budget_usd=1e6)).candidates
+    assert len(budget) > len(cands)
