@@ -92,6 +92,11 @@ def main() -> None:
         default=0.8,
         help="the policy's risk bound (worst 10%% of scenarios); 0 drops the bound",
     )
+    ap.add_argument(
+        "--forecast-models",
+        nargs="*",
+        help="restrict the forecaster's candidate models (diagnostic; default: its own choice)",
+    )
     args = ap.parse_args()
     policy = replace(POLICY, min_utilization=args.min_utilization or None).validate()
     warnings.filterwarnings("ignore")
@@ -109,7 +114,10 @@ def main() -> None:
             offers,
             policy,
             BacktestSettings(
-                window_h=24 * args.window_days, n_origins=args.origins, n_scenarios=args.scenarios
+                window_h=24 * args.window_days,
+                n_origins=args.origins,
+                n_scenarios=args.scenarios,
+                forecast_models=tuple(args.forecast_models) if args.forecast_models else None,
             ),
             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
         )
@@ -169,7 +177,8 @@ def main() -> None:
     print(
         f"# policy: min_utilization {policy.min_utilization} (worst 10 % of scenarios), "
         "integer RIs, duration curve (4 blocks per month); "
-        f"{args.scenarios} scenarios; windows {args.window_days} d; up to {args.origins} origins"
+        f"{args.scenarios} scenarios; windows {args.window_days} d; up to {args.origins} origins; "
+        f"forecast models: {' '.join(args.forecast_models) if args.forecast_models else 'default'}"
     )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print()
