@@ -32,6 +32,7 @@ coverage (share of GPU-hours served by commitments); ESR = 1 − cost ÷ on-dema
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,6 +85,7 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
     od_prov = [""] * len(pools)
     spot_prov = [""] * len(pools)
     factor = 1.0 + policy.spot_overhead_pct / 100.0
+    rec: Any
     for rec in offers[offers["purchase_model"].isin(["on_demand", "spot"])].itertuples():
         prov = str(rec.provider)
         for i, pool in enumerate(pools):

@@ -81,7 +81,7 @@ class Plan:
     utilization: float
     esr: float
     waste_usd: float
-    savings_curves: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    savings_curves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
     start: str = ""
     horizon_hours: int = 0

@@ -161,5 +161,7 @@ class Policy:
             from pricing_data.errors import UnknownNameError
 
             raise UnknownNameError("policy key", unknown[0], names)
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        kwargs: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
         return cls(**kwargs).validate()

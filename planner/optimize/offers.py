@@ -36,6 +36,7 @@ Pruning (documented, policy-aware)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,11 @@ class CostTable:
         return [int(p) for p in c.loc[c["cand"] == cand, "pool"]]
 
 
+def num(value: Any) -> float:
+    """A table cell as a float (pandas cells are typed as any scalar)."""
+    return float(value)
+
+
 def _str(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col].astype(object).fillna("").astype(str)
 
@@ -125,8 +131,8 @@ def pool_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -
             for mask, extra in ((home & (model == m), 0.0), (away & (model == m), 1.0)):
                 if not mask.any():
                     continue
-                j = price[mask].idxmin()
-                p = float(price[j]) + extra * policy.egress_usd_per_gpu_hour
+                j: Any = price[mask].idxmin()
+                p = num(price[j]) + extra * policy.egress_usd_per_gpu_hour
                 if kind == "spot":
                     p *= overhead
                 if kind not in best or p < best[kind][0]:
@@ -241,10 +247,10 @@ def _sp_candidates(
                 m = (grp["region"] == pool.aws_region) & (grp["gpu_type"] == pool.gpu_type)
                 if not m.any():
                     continue
-                j = grp.loc[m, "usd_per_gpu_hour"].astype(float).idxmin()
-                served[i] = float(grp.at[j, "usd_per_gpu_hour"])
+                j2: Any = grp.loc[m, "usd_per_gpu_hour"].astype(float).idxmin()
+                served[i] = num(grp.at[j2, "usd_per_gpu_hour"])
                 if best_row is None:
-                    best_row = grp.loc[j]
+                    best_row = grp.loc[j2]
             if not served or best_row is None:
                 continue
             k = key if isinstance(key, tuple) else (key,)

@@ -63,7 +63,7 @@ import pulp
 
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.inventory import Commitment
-from planner.optimize.offers import CostTable, build_cost_table
+from planner.optimize.offers import CostTable, build_cost_table, num
 from planner.optimize.time_reduction import TimeSlices, hours_between, reduce_time
 from planner.policy import Policy
 from pricing_data.errors import PlannerInputError
@@ -134,9 +134,9 @@ class Problem:
                 if cands.at[cc, "kind"] == "savings_plan":
                     self._value[(cc, pp)] = float(rate)
                 else:
-                    self._value[(cc, pp)] = float(
-                        cands.at[cc, "effective_usd_per_unit_hour"]
-                    ) / float(cands.at[cc, "gpus_per_unit"])
+                    self._value[(cc, pp)] = num(cands.at[cc, "effective_usd_per_unit_hour"]) / num(
+                        cands.at[cc, "gpus_per_unit"]
+                    )
         return self._value[(c, p)]
 
     def units_value(self, c: int, k: int, buy: dict[tuple[int, int], float]) -> float:
@@ -297,8 +297,8 @@ def define_groups(pb: Problem, *, per_offer: bool) -> None:
         pools = tuple(sorted(by_c[c]))
         # q_p: native capacity used per GPU-hour of pool p (GPUs: 1; Savings Plans: USD rate)
         q = dict(by_c[c]) if sp else dict.fromkeys(pools, 1.0)
-        native = 1.0 if sp else float(cands.at[c, "gpus_per_unit"])
-        egress = float(cands.at[c, "egress_usd_per_gpu_hour"])
+        native = 1.0 if sp else num(cands.at[c, "gpus_per_unit"])
+        egress = num(cands.at[c, "egress_usd_per_gpu_hour"])
         shape = tuple(round(q[p] / q[pools[0]], 9) for p in pools)
         key: tuple[object, ...] = (pools, egress, shape)
         if per_offer:
@@ -340,7 +340,7 @@ def define_dispatch_variables(pb: Problem) -> None:
             }
     prices = pb.table.pool_prices
     for p, pool in enumerate(pb.pools):
-        spot_price = float(prices.at[p, "spot_usd_per_gpu_hour"])
+        spot_price = num(prices.at[p, "spot_usd_per_gpu_hour"])
         if not pool.interruptible or not np.isfinite(spot_price) or pb.policy.spot_cap_share <= 0:
             continue
         dem = pb.slices.demand_gpus
@@ -364,7 +364,7 @@ def define_objective(pb: Problem) -> None:
     terms: dict[pulp.LpVariable, float] = {}
     for (c, d), var in pb.buy.items():
         terms[var] = (
-            float(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+            num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
         )
     for (gi, p), vs in pb.serve.items():
         e = pb.groups[gi].egress_usd_per_gpu_hour
@@ -434,7 +434,8 @@ def add_commitment_capacity(pb: Problem) -> None:
             def_names.append(name)
             cap_vars[(gi, k)] = var
     only_sp = [all(cands.at[c, "kind"] == "savings_plan" for c in grp.members) for grp in pb.groups]
-    cap_names, sp_names = [], []
+    cap_names: list[str] = []
+    sp_names: list[str] = []
     for (gi, s, t), terms in rows.items():
         expr = dict(terms)
         expr[cap_vars[(gi, int(kper[t]))]] = -1.0
@@ -452,7 +453,7 @@ def commitment_spend(pb: Problem, *, new_only: bool = False) -> pulp.LpAffineExp
     """Commitment spend inside the horizon (USD): new purchases (+ existing unless new_only)."""
     cands = pb.table.candidates
     terms = {
-        var: float(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+        var: num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
         for (c, d), var in pb.buy.items()
     }
     return pulp.LpAffineExpression(terms, constant=0.0 if new_only else pb.inventory_cost_usd)
@@ -557,9 +558,9 @@ def add_upfront_budget(pb: Problem) -> None:
     names = []
     for d in range(len(pb.purchase_dates)):
         terms = {
-            var: float(cands.at[c, "upfront_usd_per_unit"])
+            var: num(cands.at[c, "upfront_usd_per_unit"])
             for (c, dd), var in pb.buy.items()
-            if dd == d and float(cands.at[c, "upfront_usd_per_unit"]) > 0
+            if dd == d and num(cands.at[c, "upfront_usd_per_unit"]) > 0
         }
         if not terms:
             continue
@@ -586,7 +587,7 @@ def add_provider_share(pb: Problem) -> None:
         for (c, d), var in pb.buy.items():
             if cands.at[c, "provider"] == q:
                 expr[var] += (
-                    float(cands.at[c, "effective_usd_per_unit_hour"])
+                    num(cands.at[c, "effective_usd_per_unit_hour"])
                     * (pb.buy_hours_in_horizon[(c, d)])
                 )
         name = f"share_{q}"
@@ -603,7 +604,6 @@ def add_risk_averse_objective(pb: Problem) -> None:
     if lam <= 0:
         return
     beta = pb.policy.cvar_beta
-    cands = pb.table.candidates
     od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
     spot_price = pb.table.pool_prices["spot_usd_per_gpu_hour"].to_numpy(float)
     w, dem = pb.slices.weight_h, pb.slices.demand_gpus

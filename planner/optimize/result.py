@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from planner.inventory import Commitment
+from planner.optimize.offers import num
 from planner.optimize.problem import Problem
 from planner.optimize.solve import Solution
 from planner.plan import COST_COMPONENTS, Purchase
@@ -74,7 +75,7 @@ def figures(
     used = np.zeros(n_s)
     for c, arr in served.items():
         committed += arr
-        e = float(cands.at[c, "egress_usd_per_gpu_hour"])
+        e = num(cands.at[c, "egress_usd_per_gpu_hour"])
         egress_contract += e * np.einsum("stp,t->s", arr, w)
         for p in range(arr.shape[2]):
             if arr[:, :, p].any():
@@ -96,7 +97,7 @@ def figures(
             "contracts" if cands.at[c, "purchase_model"] == "reserved_contract" else "commitments"
         )
         comp[kind] += (
-            q * float(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+            q * num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
         )
     spend = comp["commitments"] + comp["contracts"]
     by_comp = {

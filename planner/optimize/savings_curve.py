@@ -10,9 +10,12 @@ optimum is 0, to the pool's mean demand). A point the risk bounds make infeasibl
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pulp
 
+from planner.optimize.offers import num
 from planner.optimize.problem import Problem, constraint_table
 from planner.optimize.result import figures
 from planner.optimize.solve import Solution, _extract, _run
@@ -27,7 +30,7 @@ def family_of(pb: Problem, c: int) -> str:
 
 def savings_curves(
     pb: Problem, sol: Solution, points: int, *, only_bought: bool = True
-) -> dict[str, list[dict[str, float]]]:
+) -> dict[str, list[dict[str, Any]]]:
     """{family: [{"amount", "unit", "expected_savings_usd"} ...]} by re-solves (module docstring)."""
     if points <= 0:
         return {}
@@ -38,10 +41,10 @@ def savings_curves(
             fams.setdefault(family_of(pb, c), []).append(c)
     base = figures(pb, sol.buy_units, sol.served_gpus, sol.spot_gpus)
     od_eq = float(pb.probabilities @ base.od_equivalent_s)
-    out: dict[str, list[dict[str, float]]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for fam, cs in sorted(fams.items()):
         sp = cands.at[cs[0], "kind"] == "savings_plan"
-        mult = {c: 1.0 if sp else float(cands.at[c, "gpus_per_unit"]) for c in cs}
+        mult = {c: 1.0 if sp else num(cands.at[c, "gpus_per_unit"]) for c in cs}
         opt = sum(mult[c] * sol.buy_units.get((c, 0), 0.0) for c in cs)
         if only_bought and opt <= 1e-9:
             continue
