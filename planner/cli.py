@@ -75,6 +75,10 @@ def _register() -> None:
 
     cli.add_command(backtest.backtest)
 
+    from planner.commands import plan as optimize_cmd
+
+    cli.add_command(optimize_cmd.optimize_command)
+
 
 _register()
 
