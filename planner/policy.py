@@ -17,7 +17,7 @@ from typing import Any
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import COMMITMENT_MODELS, OFFERING_CLASSES, PAYMENT_OPTIONS, PROVIDERS
 
-TIME_REDUCTIONS = ("duration_curve", "typical_days", "hourly")
+TIME_REDUCTIONS = ("duration_curve", "joint_duration_curve", "typical_days", "hourly")
 PERIODS = ("month", "quarter")
 SOLVERS = ("highs", "cbc")
 INTEGER_METHODS = ("mip", "round")
@@ -53,9 +53,11 @@ class Policy:
         limit) or "round" (solve the LP relaxation, round RIs and contracts to the nearest whole
         unit, else down, and re-solve the rest: fast for large fleets, where rounding costs little).
         ``solver`` ("highs"; "cbc" as fallback), ``time_limit_s`` (60), ``mip_gap`` (0.005).
-        ``time_reduction``: "duration_curve" (default; per period, hours sorted by total demand and
-        cut into ``blocks_per_period`` equal blocks), "typical_days" (per period, the mean day by
-        hour of day) or "hourly" (no reduction). ``period``: "month" or "quarter".
+        ``time_reduction``: "duration_curve" (default; per period and pool, hours sorted by demand
+        and cut into ``blocks_per_period`` equal blocks), "joint_duration_curve" (hours sorted by
+        total demand over pools), "typical_days" (per period, the mean day by hour of day) or
+        "hourly" (no reduction); see planner/optimize/time_reduction.py. ``period``: "month" or
+        "quarter".
         ``savings_curve_points`` (5): re-solves per commitment family for the savings curve (0: off).
     """
 

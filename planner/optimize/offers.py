@@ -168,7 +168,7 @@ def _candidate_row(r: pd.Series, **over: object) -> dict[str, object]:
     sp = model in SAVINGS_PLAN_MODELS
     term_h = float(r["term_months"]) * HOURS_PER_MONTH
     eff = float(r["effective_usd_per_hour"])
-    upfront_share = float(r["upfront_usd"]) / (eff * term_h) if eff > 0 else 0.0
+    upfront_share = min(1.0, float(r["upfront_usd"]) / (eff * term_h)) if eff > 0 else 0.0
     row: dict[str, object] = {
         "kind": "savings_plan" if sp else "capacity",
         "provider": str(r["provider"]),
@@ -182,7 +182,7 @@ def _candidate_row(r: pd.Series, **over: object) -> dict[str, object]:
         "payment_option": str(r["payment_option"] or ""),
         # a Savings Plan unit is USD 1/hour of (effective) commitment
         "upfront_usd_per_unit": upfront_share * term_h if sp else float(r["upfront_usd"]),
-        "recurring_usd_per_unit_hour": (1.0 - upfront_share)
+        "recurring_usd_per_unit_hour": max(0.0, 1.0 - upfront_share)
         if sp
         else float(r["recurring_usd_per_hour"]),
         "effective_usd_per_unit_hour": 1.0 if sp else eff,

@@ -17,6 +17,9 @@ from planner.plan import COST_COMPONENTS, Purchase
 from pricing_data.schema import HOURS_PER_MONTH
 
 
+MIN_PURCHASE_UNITS = 0.01
+
+
 @dataclass(frozen=True)
 class Figures:
     cost_by_component_s: dict[str, np.ndarray]  # component -> (S,) USD
@@ -191,7 +194,7 @@ def purchases(pb: Problem, sol: Solution) -> list[Purchase]:
     for (c, d), q in sorted(sol.buy_units.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         sp = cands.at[c, "kind"] == "savings_plan"
         qq = round(q, 3) if sp else (round(q) if pb.policy.integer else round(q, 3))
-        if qq <= 0:
+        if qq < MIN_PURCHASE_UNITS:  # solver dust: USD 0.01/h of SP, 0.01 of a unit
             continue
         out.append((c, d, float(qq)))
     result = []

@@ -7,9 +7,15 @@ reduced to slices ``t`` with a weight ``weight_h[t]`` in hours; the weights of a
 hours, so the weights of all slices sum to ``H``. A slice's demand is the mean demand of its hours.
 
 Methods
-    ``duration_curve`` (blocks): in each scenario and period, hours are sorted by total demand over
-    pools and cut into ``blocks`` nearly equal consecutive groups (a stepwise duration curve). Slice
-    sizes are the same in every scenario; which hours fall in a slice differs per scenario.
+    ``duration_curve`` (blocks, the default): in each scenario, period and pool, hours are sorted by
+    that pool's demand and cut into ``blocks`` nearly equal consecutive groups (a stepwise duration
+    curve per pool); slice t holds every pool's t-th block. Exact in distribution for a commitment
+    that serves one pool; for one shared by several pools (a Compute SP) it assumes their peaks
+    coincide, which understates how well the shared commitment is used (a cautious error).
+    ``joint_duration_curve``: the same, but hours sorted by total demand over pools, so a slice is a
+    set of real hours; per-pool variation inside a block is averaged away (an optimistic error
+    for single-pool commitments when pools move independently).
+    Slice sizes are the same in every scenario; which hours fall in a slice differs per scenario.
     ``typical_days``: in each period, one slice per hour of day (UTC): the mean day.
     ``hourly``: every hour its own slice (no reduction; the reference).
 
@@ -28,7 +34,7 @@ import pandas as pd
 
 from pricing_data.errors import PlannerInputError
 
-METHODS = ("duration_curve", "typical_days", "hourly")
+METHODS = ("duration_curve", "joint_duration_curve", "typical_days", "hourly")
 
 
 @dataclass(frozen=True)
@@ -107,11 +113,14 @@ def reduce_time(
         if method == "hourly":
             weights.append(np.ones(n))
             demands.append(seg)
-        elif method == "duration_curve":
+        elif method in ("duration_curve", "joint_duration_curve"):
             nb = min(blocks, n)
-            total = seg.sum(axis=2)
-            order = np.argsort(-total, axis=1, kind="stable")
-            srt = np.take_along_axis(seg, order[:, :, None], axis=1)
+            if method == "duration_curve":
+                srt = -np.sort(-seg, axis=1, kind="stable")
+            else:
+                total = seg.sum(axis=2)
+                order = np.argsort(-total, axis=1, kind="stable")
+                srt = np.take_along_axis(seg, order[:, :, None], axis=1)
             sizes = np.array([len(x) for x in np.array_split(np.arange(n), nb)])
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
             sums = np.add.reduceat(srt, starts, axis=1)

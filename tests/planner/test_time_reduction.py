@@ -25,7 +25,7 @@ def test_month_boundaries_and_extra_cuts() -> None:
     st.integers(1, 3),
     st.integers(30, 1600),
     st.integers(1, 6),
-    st.sampled_from(["duration_curve", "typical_days", "hourly"]),
+    st.sampled_from(["duration_curve", "joint_duration_curve", "typical_days", "hourly"]),
     st.sampled_from(["month", "quarter"]),
 )
 def test_weights_sum_to_the_hours_and_demand_is_kept(
@@ -40,7 +40,7 @@ def test_weights_sum_to_the_hours_and_demand_is_kept(
         assert ts.weight_h[in_k].sum() == ts.period_end_h[k] - ts.period_start_h[k]
     # GPU-hours are kept in every scenario and pool (so are linear costs)
     np.testing.assert_allclose(np.einsum("stp,t->sp", ts.demand_gpus, ts.weight_h), d.sum(axis=1))
-    if method == "duration_curve":
+    if method.endswith("duration_curve"):
         assert ts.n_slices <= blocks * ts.n_periods
     if method == "hourly":
         np.testing.assert_array_equal(ts.demand_gpus, d)
@@ -51,6 +51,18 @@ def test_duration_curve_blocks_are_sorted_by_total_demand() -> None:
     ts = reduce_time(d, START, method="duration_curve", blocks=4)
     assert list(ts.weight_h) == [6, 6, 6, 6]
     assert list(ts.demand_gpus[0, :, 0]) == [20.5, 14.5, 8.5, 2.5]
+
+
+def test_per_pool_and_joint_duration_curves() -> None:
+    # two pools peaking at different hours: per pool, each block holds that pool's own peak;
+    # jointly (sorted by the total), the peaks are averaged together.
+    d = np.zeros((1, 4, 2))
+    d[0, 0, 0] = 8.0
+    d[0, 3, 1] = 6.0
+    per_pool = reduce_time(d, START, method="duration_curve", blocks=4)
+    assert per_pool.demand_gpus[0, 0].tolist() == [8.0, 6.0]
+    joint = reduce_time(d, START, method="joint_duration_curve", blocks=2)
+    assert joint.demand_gpus[0, 0].tolist() == [4.0, 3.0]
 
 
 def test_typical_days_average_each_hour_of_day() -> None:
