@@ -16,7 +16,6 @@ from planner.optimize.solve import Solution
 from planner.plan import COST_COMPONENTS, Purchase
 from pricing_data.schema import HOURS_PER_MONTH
 
-
 MIN_PURCHASE_UNITS = 0.01
 
 
