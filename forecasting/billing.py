@@ -80,7 +80,7 @@ def _source_sql(path: Path) -> str:
         return f"read_parquet({_lit(str(path))})"
     return (
         f"read_csv({_lit(str(path))}, all_varchar=true, header=true, "
-        "nullstr=['NULL', ''], sample_size=-1)"
+        "nullstr=['NULL', ''])"
     )
 
 
