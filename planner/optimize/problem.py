@@ -118,6 +118,8 @@ class Problem:
     tail_scenarios: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _value: dict[tuple[int, int], float] = field(default_factory=dict)
+    last_solver: Any = None  # the PuLP solver object of the last solve (HiGHS: warm re-runs)
+    last_solver_name: str = ""
 
     # ---- derived helpers -------------------------------------------------------------------
     def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:

@@ -18,7 +18,7 @@ import pulp
 from planner.optimize.offers import num
 from planner.optimize.problem import Problem, constraint_table
 from planner.optimize.result import figures
-from planner.optimize.solve import Solution, _extract, _run
+from planner.optimize.solve import Solution, _extract, _highs_status, _run, warm_highs
 
 
 def family_of(pb: Problem, c: int) -> str:
@@ -52,6 +52,10 @@ def savings_curves(
         grid = np.linspace(0.0, top, points) if points > 1 else np.array([opt])
         if points > 1 and not np.isclose(grid, opt).any():
             grid = np.sort(np.append(grid, opt))
+        warm = warm_highs(pb)
+        if warm is not None:
+            out[fam] = _warm_curve(pb, warm, cs, mult, grid, od_eq, sp)
+            continue
         expr = pulp.LpAffineExpression({pb.buy[(c, 0)]: mult[c] for c in cs})
         curve = []
         for amount in grid:
@@ -76,3 +80,40 @@ def savings_curves(
                 constraint_table(pb.lp).pop(name, None)
         out[fam] = curve
     return out
+
+
+def _warm_curve(
+    pb: Problem,
+    warm: Any,
+    cs: list[int],
+    mult: dict[int, float],
+    grid: np.ndarray,
+    od_eq: float,
+    sp: bool,
+) -> list[dict[str, Any]]:
+    """The same re-solves on HiGHS's model, warm: one added row whose bounds move per point."""
+    warm.setOptionValue("solve_relaxation", True)
+    idx = [pb.buy[(c, 0)].index for c in cs]
+    warm.addRow(0.0, 0.0, len(idx), idx, [mult[c] for c in cs])
+    row = warm.getNumRow() - 1
+    curve: list[dict[str, Any]] = []
+    try:
+        for amount in grid:
+            warm.changeRowBounds(row, float(amount), float(amount))
+            warm.run()
+            if _highs_status(warm) != "optimal":
+                continue
+            pb.last_solver.findSolutionValues(pb.lp)
+            buy, served, spot = _extract(pb)
+            fig = figures(pb, buy, served, spot)
+            curve.append(
+                {
+                    "amount": float(amount),
+                    "unit": "usd_per_hour" if sp else "gpus",
+                    "expected_savings_usd": od_eq - float(pb.probabilities @ fig.total_s()),
+                }
+            )
+    finally:
+        warm.deleteRows(1, [row])
+        warm.setOptionValue("solve_relaxation", False)
+    return curve

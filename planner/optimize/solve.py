@@ -76,30 +76,35 @@ def _make_solver(name: str, *, mip: bool, time_limit_s: float, gap: float) -> An
     return _QuietHiGHS(mip=mip, msg=False, timeLimit=time_limit_s, gapRel=gap, threads=1)
 
 
+def _highs_status(model: Any) -> str:
+    import highspy
+
+    st = model.getModelStatus()
+    s = highspy.HighsModelStatus
+    if st == s.kOptimal:
+        return "optimal"
+    if st in (s.kInfeasible, s.kUnboundedOrInfeasible):
+        return "infeasible"
+    if st == s.kTimeLimit:
+        return "time_limit"
+    return "error"
+
+
 def _run(pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float) -> tuple[str, str]:
     """Solve once; returns (status in {optimal, infeasible, time_limit, error}, solver used)."""
     used = solver_name
+    solver = _make_solver(solver_name, mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
     try:
-        pb.lp.solve(
-            _make_solver(solver_name, mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
-        )
+        pb.lp.solve(solver)
     except pulp.PulpSolverError:
         if solver_name == "cbc":
             return "error", used
         used = "cbc"
-        pb.lp.solve(_make_solver("cbc", mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap))
+        solver = _make_solver("cbc", mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
+        pb.lp.solve(solver)
+    pb.last_solver, pb.last_solver_name = solver, used
     if used == "highs":
-        import highspy
-
-        st = pb.lp.solverModel.getModelStatus()
-        s = highspy.HighsModelStatus
-        if st == s.kOptimal:
-            return "optimal", used
-        if st in (s.kInfeasible, s.kUnboundedOrInfeasible):
-            return "infeasible", used
-        if st == s.kTimeLimit:
-            return "time_limit", used
-        return "error", used
+        return _highs_status(pb.lp.solverModel), used
     code = pb.lp.status
     if code == pulp.LpStatusOptimal and pb.lp.sol_status in (
         pulp.LpSolutionOptimal,
@@ -191,8 +196,11 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     if lp_bound is not None and obj:
         gap = max(0.0, (obj - lp_bound) / abs(obj))  # vs the LP relaxation: an upper bound
     buy, served, spot = _extract(pb)
+    warm = warm_highs(pb)
     for k, (lo, hi) in fixed_bounds.items():  # un-fix rounded units for later re-solves
         pb.buy[k].lowBound, pb.buy[k].upBound = lo, hi
+        if warm is not None:
+            warm.changeColBounds(pb.buy[k].index, lo or 0.0, float("inf") if hi is None else hi)
     return Solution("optimal", used, method, obj, gap, elapsed, buy, served, spot, notes)
 
 
@@ -203,16 +211,33 @@ def _round_and_fix(
     saved = {k: (v.lowBound, v.upBound) for k, v in ints.items()}
     relaxed = {k: max(0.0, float(v.varValue or 0.0)) for k, v in ints.items()}
     status, used = "infeasible", solver
+    warm = warm_highs(pb)
     for rounding in (round, math.floor):
         for k, v in ints.items():
             v.lowBound = v.upBound = float(rounding(relaxed[k] + 1e-9))
-        status, used = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
+            if warm is not None:
+                warm.changeColBounds(v.index, v.lowBound, v.upBound)
+        if warm is not None:  # re-run HiGHS from the relaxation's basis: fast
+            warm.setOptionValue("time_limit", float(time_limit_s))
+            warm.run()
+            status = _highs_status(warm)
+            if status == "optimal":
+                pb.last_solver.findSolutionValues(pb.lp)
+        else:
+            status, used = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
         if status == "optimal":
             break
     if status != "optimal":
         for k, v in ints.items():
             v.lowBound, v.upBound = saved[k]
     return status, used, saved
+
+
+def warm_highs(pb: Problem) -> Any | None:
+    """The HiGHS model of the last solve, to re-run warm after changing bounds; None otherwise."""
+    if pb.last_solver_name != "highs" or pb.last_solver is None:
+        return None
+    return getattr(pb.lp, "solverModel", None)
 
 
 def _drop_family(pb: Problem, fam: str) -> dict[str, Any]:
