@@ -54,7 +54,7 @@ def savings_curves(
             grid = np.sort(np.append(grid, opt))
         warm = warm_highs(pb)
         if warm is not None:
-            out[fam] = _warm_curve(pb, warm, cs, mult, grid, od_eq, sp)
+            out[fam] = _warm_curve(pb, warm, cs, mult, grid, od_eq, bool(sp))
             continue
         expr = pulp.LpAffineExpression({pb.buy[(c, 0)]: mult[c] for c in cs})
         curve = []
