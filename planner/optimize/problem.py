@@ -30,9 +30,18 @@ Objective (first stage + expected second stage)
     The cost of existing commitments is sunk: reported, not optimised.
 
 Constraint families (one ``add_<family>`` function each; names in brackets)
-    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0)
+    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0; a
+                                    row with a single variable becomes that variable's bound)
     capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
     savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
+
+Compact form actually built (exact). Candidates that serve the same pools at proportional rates and
+pay the same egress form a group g (an RI and the EC2 Instance SP of its family and region; the 1-
+and 3-year terms of one offer): serve is one variable per (g, p, s, t), and the two capacity families
+above become Σ_p ρ_{g,p} serve_{g,p,s,t} ≤ cap_{g,k(t)} with cap_{g,k} = Σ_{c∈g} m_c U_{c,k} defined
+once per group and period [cap_def_g_k] (ρ, m: :class:`Group`). Each member's use is read back in
+proportion to its capacity. Bounds that price used spend per offer (CVaR, minimum utilisation) keep
+one group per candidate.
     With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
     and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
     unused commitment spend is unused_s = spend − used_s, and:
