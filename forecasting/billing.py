@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from pricing_data.catalog import Catalog
 
 INSTANCE_RE = r"([a-z][a-z0-9]*(?:-[a-z0-9]+)?\.(?:[0-9]*x?large|metal|[0-9]+xlarge)(?:-[0-9]+xl)?)"
+#: duckdb's memory cap while aggregating an export (it spills to a temporary folder beyond it)
+DUCKDB_MEMORY_LIMIT = "1GB"
 GPU_FAMILY = re.compile(r"^(p\d|g\d|gr\d|inf\d|trn\d|dl\d|p6-)")
 _REGION_PREFIX = {
     "USE1": "us-east-1",
@@ -78,18 +81,22 @@ def _lit(s: str) -> str:
 def _source_sql(path: Path) -> str:
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"read_parquet({_lit(str(path))})"
-    return (
-        f"read_csv({_lit(str(path))}, all_varchar=true, header=true, "
-        "nullstr=['NULL', ''])"
-    )
+    return f"read_csv({_lit(str(path))}, all_varchar=true, header=true, nullstr=['NULL', ''])"
 
 
 def _run(sql: str, path: Path) -> pd.DataFrame:
     import duckdb
 
+    import tempfile
+
     con = duckdb.connect()
+    spill = tempfile.mkdtemp(prefix="planner-duckdb-")
     try:
+        # bounded memory: duckdb streams the file and spills aggregation state to ``spill``
         con.execute("SET threads TO 2")
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute(f"SET temp_directory = {_lit(spill)}")
         return con.execute(sql).fetchdf()
     except duckdb.Error as e:
         raise PlannerInputError(
@@ -99,6 +106,7 @@ def _run(sql: str, path: Path) -> pd.DataFrame:
         ) from None
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _str(col: str | None, cols: set[str]) -> str:
@@ -150,7 +158,7 @@ def _focus_sql(path: Path, cols: set[str]) -> str:
     )
     SELECT line_start, line_end, instance_type, paid_as, provider, region, tags,
            sum(amount) AS amount, count(*) AS n_lines
-    FROM src WHERE instance_type <> ''
+    FROM src WHERE regexp_matches(instance_type, {_lit(GPU_FAMILY.pattern)})
     GROUP BY ALL
     """
 
@@ -230,7 +238,7 @@ def _cur_sql(path: Path, cols: set[str], legacy: bool) -> tuple[str, list[str]]:
     SELECT line_start, line_end, instance_type, paid_as, provider, region, region_prefix,
            {", ".join([*tag_names, ""]) if tag_names else ""}
            sum(amount) AS amount, count(*) AS n_lines
-    FROM src WHERE instance_type <> ''
+    FROM src WHERE regexp_matches(instance_type, {_lit(GPU_FAMILY.pattern)})
     GROUP BY ALL
     """
     return sql, tag_names
@@ -330,24 +338,24 @@ def read_billing_usage(
             f"{int((hours > 1).sum())} line(s) span more than an hour (daily or monthly "
             "granularity); their GPU-hours are spread evenly over their hours"
         )
-    gpu = agg["instance_type"].map(lambda i: inst[i][0])
-    per = agg["instance_type"].map(lambda i: inst[i][1]).astype(float)
+    gpu = agg["instance_type"].map({k: v[0] for k, v in inst.items()})
+    per = agg["instance_type"].map({k: v[1] for k, v in inst.items()}).astype(float)
     gpu_hours = agg["amount"].fillna(0.0).to_numpy(dtype=float) * per.to_numpy()
     region = agg["region"].astype(str)
     if "region_prefix" in agg.columns:
         from_prefix = agg["region_prefix"].map(lambda s: _REGION_PREFIX.get(str(s), "us-east-1"))
         region = region.where(region != "", from_prefix)
-    labels: dict[str, list[str]] = {t: [] for t in TAG_COLUMNS}
-    for _, row in agg.iterrows():
-        tags: dict[str, str] = {}
-        for name in tag_names:
-            value = row.get(name)
-            if name == "tags":
-                tags.update(_parse_tags(str(value) if value is not None else ""))
-            elif name[4:] in TAG_COLUMNS and value:
-                tags[name[4:]] = str(value)
-        for t in TAG_COLUMNS:
-            labels[t].append(tags.get(t, ""))
+    labels: dict[str, np.ndarray] = {t: np.full(len(agg), "", dtype=object) for t in TAG_COLUMNS}
+    for name in tag_names:
+        raw = agg[name].fillna("").astype(str)
+        if name == "tags":  # parse each distinct JSON/MAP text once
+            parsed = {v: _parse_tags(v) for v in raw.unique()}
+            for t in TAG_COLUMNS:
+                got = raw.map({v: d.get(t, "") for v, d in parsed.items()}).to_numpy(dtype=object)
+                labels[t] = np.where(got != "", got, labels[t])
+        elif name[4:] in TAG_COLUMNS:
+            got = raw.to_numpy(dtype=object)
+            labels[name[4:]] = np.where(got != "", got, labels[name[4:]])
     idx = np.repeat(np.arange(len(agg)), hours)
     offsets = np.concatenate([np.arange(h) for h in hours])
     ts = pd.DatetimeIndex(start.to_numpy()[idx]) + pd.to_timedelta(offsets, unit="h")
