@@ -85,9 +85,9 @@ def _source_sql(path: Path) -> str:
 
 
 def _run(sql: str, path: Path) -> pd.DataFrame:
-    import duckdb
-
     import tempfile
+
+    import duckdb
 
     con = duckdb.connect()
     spill = tempfile.mkdtemp(prefix="planner-duckdb-")
