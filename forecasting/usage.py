@@ -169,11 +169,28 @@ def _read_columns(path: Path) -> list[str]:
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
-        return list(pq.read_schema(path).names)
-    with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
-        header = fh.readline()
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception as e:  # pyarrow raises several types for a bad file
+            raise PlannerInputError(
+                f"cannot read the Parquet file: {str(e).splitlines()[0]}",
+                file=str(path),
+                fix="give a valid Parquet file",
+            ) from None
     import csv
+    import gzip
 
+    try:
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as gz:
+                header = gz.readline()
+        else:
+            with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
+                header = fh.readline()
+    except (OSError, EOFError) as e:
+        raise PlannerInputError(
+            f"cannot read the file: {e}", file=str(path), fix="give a CSV, CSV.gz or Parquet file"
+        ) from None
     return next(csv.reader([header]), [])
 
 

@@ -305,3 +305,12 @@ def test_growth_file_without_table(tmp_path: Path) -> None:
         f"Error: {g}: no [growth] table\n"
         "To fix: write [growth] with annual_pct = 30 and/or [[growth.steps]] tables\n"
     )
+
+
+def test_corrupt_parquet(tmp_path: Path) -> None:
+    f = tmp_path / "u.parquet"
+    f.write_bytes(b"not parquet at all")
+    r = run("usage", str(f))
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"Error: {f}: cannot read the Parquet file: ")
+    assert r.stderr.endswith("\nTo fix: give a valid Parquet file\n")

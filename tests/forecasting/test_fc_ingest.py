@@ -174,3 +174,19 @@ def test_parquet_tidy(tmp_path: Path) -> None:
     h = read_usage(tmp_path / "u.parquet")
     assert h.data["gpus"].tolist() == [1.0, 2.0]
     assert h.data["workload"].tolist() == ["training", "training"]
+
+
+def test_gzipped_cur_reads_like_the_plain_one(tmp_path: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "cur.csv.gz"
+    gz.write_bytes(gzip.compress((FIX / "cur2-gpu.csv").read_bytes()))
+    assert read_usage(gz).data["gpus"].sum() == read_usage(FIX / "cur2-gpu.csv").data["gpus"].sum()
+
+
+def test_gzipped_tidy(tmp_path: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "u.csv.gz"
+    gz.write_bytes(gzip.compress(b"timestamp,gpu_type,gpus\n2025-01-01T00:00:00Z,L4,3\n"))
+    assert read_usage(gz).data["gpus"].tolist() == [3.0]
