@@ -64,11 +64,16 @@ SUMMARY_COLUMNS = (
 def window_figures(ev: Evaluation) -> dict[str, float]:
     """The figures of one evaluated bill (module docstring), before regret."""
     spend = float(sum(ev.commitment_spend_usd.values()))
+    savings = ev.on_demand_equivalent_usd - ev.total_usd
+    if abs(savings) <= 1e-9 * max(ev.on_demand_equivalent_usd, 1.0):
+        savings = 0.0  # rounding of an all-on-demand bill, not a saving
     return {
         "cost_usd": ev.total_usd,
         "on_demand_equivalent_usd": ev.on_demand_equivalent_usd,
-        "savings_usd": ev.on_demand_equivalent_usd - ev.total_usd,
-        "esr_pct": 100.0 * ev.esr,
+        "savings_usd": savings,
+        "esr_pct": 100.0 * savings / ev.on_demand_equivalent_usd
+        if ev.on_demand_equivalent_usd > 0
+        else 0.0,
         "commitment_spend_usd": spend,
         "utilization_pct": 100.0 * ev.utilization if spend > 0 else math.nan,
         "waste_usd": ev.waste_usd,
