@@ -23,7 +23,9 @@ Variables
     od_{p,s,t} = D_{s,t,p} − Σ_c serve_{c,p,s,t} − spot_{p,s,t} ≥ 0, substituted out.
     Units active: U_{c,k} = I_{c,k} + Σ_d a_{c,d,k} buy_{c,d}.
 
-Objective (first stage + expected second stage)
+Objective (first stage + expected second stage; purchase costs carry a 1e-7 relative nudge by
+flexibility so that equally priced offers, e.g. a standard RI and the EC2 Instance SP at the same
+rate, resolve the same way every run: see ``flexibility_rank``)
     min  Σ_{c,d} f_c H_{c,d} buy_{c,d}
        + Σ_s π_s Σ_t w_t Σ_p [ o_p D_{s,t,p} + Σ_c (e_c − o_p) serve_{c,p,s,t} + (σ_p − o_p) spot_{p,s,t} ]
        [+ λ · CVaR_β(cost_s)]                                          (``add_risk_averse_objective``)
@@ -79,6 +81,23 @@ from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
 
 EPS = 1e-9
+TIE_BREAK = 1e-7  # relative cost nudge so equally priced offers resolve the same way every time
+
+_RANK = {
+    "compute_savings_plan": 0.0,
+    "ec2_instance_savings_plan": 1.0,
+    "reserved_contract": 2.0,
+    "reserved_instance": 2.0,
+}
+
+
+def flexibility_rank(row: pd.Series) -> float:
+    """Ties between equally priced offers go to the more flexible: Compute SP, then EC2 Instance
+    SP, then convertible RIs and contracts, then standard RIs; shorter terms first."""
+    rank = _RANK[str(row["purchase_model"])]
+    if row["purchase_model"] == "reserved_instance" and row["offering_class"] == "standard":
+        rank += 1.0
+    return rank + float(row["term_months"]) / 36.0
 
 
 @dataclass(frozen=True)
@@ -374,9 +393,8 @@ def define_objective(pb: Problem) -> None:
     w, prob, dem = pb.slices.weight_h, pb.probabilities, pb.slices.demand_gpus
     terms: dict[pulp.LpVariable, float] = {}
     for (c, d), var in pb.buy.items():
-        terms[var] = (
-            num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
-        )
+        cost = num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+        terms[var] = cost * (1.0 + TIE_BREAK * flexibility_rank(cands.iloc[c]))
     for (gi, p), vs in pb.serve.items():
         e = pb.groups[gi].egress_usd_per_gpu_hour
         for (s, t), var in vs.items():
