@@ -14,12 +14,17 @@ Public API (other packages call only these):
   ``make_pools(history, rules, default_aws_region="us-east-1", *, gap_fill="interpolate")
   -> PooledUsage`` (``demand_gpus``: hourly DatetimeIndex × pool names; ``pools``: tuple of
   :class:`Pool`; outage and gap masks; ``paid_as`` totals).
-- ``forecast(pooled, *, horizon_hours, n_scenarios=100, seed=0, growth=None, models=None)
-  -> Forecast`` (``.scenarios``: :class:`DemandScenarios` starting the hour after history ends;
-  ``.metrics``: per-pool model and backtest MASE; ``.quantiles()``, ``.monthly_summary()``).
+- ``forecast(pooled, *, horizon_hours, n_scenarios=100, seed=0, growth=None, models=None,
+  n_origins=5, step_h=84, progress=None) -> Forecast`` (``.scenarios``: :class:`DemandScenarios`
+  starting the hour after history ends, equal probabilities; ``.metrics``: per pool the chosen model,
+  backtest MASE and MAE relative to seasonal naive, the level-uncertainty parameters; ``.backtests``:
+  every candidate's scores; ``.point_gpus``; ``.quantiles()``, ``.monthly_summary()``). Models
+  (:data:`MODELS`): ``snaive24``, ``snaive168``, ``smean168``, ``ets``, ``mstl_arima``, ``combo``.
   ``growth`` is a :class:`Growth`, a number (annual %), or a mapping
   ``{"annual_pct": 30, "steps": [{"at": "2027-01-01", "add_gpus": 64, "pools": ["H100"]}]}``.
-- ``read_focus_commitments(path) -> pandas.DataFrame``: commitments seen in a FOCUS export.
+- ``read_focus_commitments(path) -> pandas.DataFrame``: commitments seen in a FOCUS export, one row
+  per ``commitment_discount_id`` with ``category, status, type, provider, region, sku, first_seen,
+  last_seen, usage_lines, billed_cost``.
 
 Errors in user input raise :class:`pricing_data.errors.PlannerInputError` (or ``UnknownNameError``
 with did-you-mean suggestions) naming file, row, column, value and the fix.
