@@ -272,3 +272,21 @@ def test_provider_share_caps_one_provider() -> None:
     assert quantity(plan, "reserved_contract") == pytest.approx(7.0)
     assert quantity(plan, "reserved_instance") == pytest.approx(3.0)
     assert plan.expected_cost_usd["egress"] == pytest.approx(7 * 0.10 * YEAR_H, rel=1e-9)
+
+
+@pytest.mark.parametrize(("lam", "want"), [(0.0, 7.0), (0.2, 8.0), (0.5, 10.0)])
+def test_risk_averse_objective_buys_more_cover(lam: float, want: float) -> None:
+    # Newsvendor with objective E[cost] + λ CVaR_0.9(cost). With 10 equally likely scenarios the
+    # CVaR_0.9 is the worst scenario's cost, D = 10: 3.5q + 10(10 - q), slope -6.5 for q < 10.
+    # Slope of the objective for q in [k, k+1): 3.5 - 10 P(D > q) - 6.5 λ, with P(D > q) = (10-k)/10.
+    # λ = 0.2: k = 7: 3.5 - 3 - 1.3 < 0; k = 8: 3.5 - 2 - 1.3 = 0.2 > 0  ->  q = 8.
+    # λ = 0.5: k = 9: 3.5 - 1 - 3.25 < 0  ->  q = 10.
+    pol = Policy(
+        horizon_months=12,
+        ladder_every_months=0,
+        savings_curve_points=0,
+        risk_aversion=lam,
+        cvar_beta=0.9,
+    )
+    plan = optimize(constant_scenarios(LEVELS), NEWSVENDOR, [], pol)
+    assert quantity(plan) == pytest.approx(want)
