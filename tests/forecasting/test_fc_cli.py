@@ -314,3 +314,22 @@ def test_corrupt_parquet(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert r.stderr.startswith(f"Error: {f}: cannot read the Parquet file: ")
     assert r.stderr.endswith("\nTo fix: give a valid Parquet file\n")
+
+
+def test_usage_warns_about_gaps_and_time_zones(tmp_path: Path) -> None:
+    f = tmp_path / "u.csv"
+    f.write_text(
+        "timestamp,gpu_type,gpus\n"
+        "2025-01-01T01:00:00+01:00,H100,8\n"
+        "2025-01-01T03:00:00+01:00,H100,6\n"
+    )
+    r = run("usage", str(f))
+    assert r.exit_code == 0, r.output
+    assert (
+        "warning: timestamps with non-UTC offsets were converted to UTC (timestamp)\n" in r.stdout
+    )
+    assert (
+        "warning: 1 hour(s) in 1 gap(s) have no row; they are filled when pools are built "
+        "(see gap_fill)\n" in r.stdout
+    )
+    assert "2025-01-01 01:00:00+00:00  2025-01-01 01:00:00+00:00        1" in r.stdout
