@@ -290,3 +290,18 @@ def test_risk_averse_objective_buys_more_cover(lam: float, want: float) -> None:
     )
     plan = optimize(constant_scenarios(LEVELS), NEWSVENDOR, [], pol)
     assert quantity(plan) == pytest.approx(want)
+
+
+def test_time_limited_solve_is_an_error_with_the_fix() -> None:
+    pol = Policy(
+        horizon_months=1,
+        ladder_every_months=0,
+        savings_curve_points=0,
+        integer=False,
+        time_reduction="hourly",
+        time_limit_s=1e-6,
+    )
+    with pytest.raises(InfeasiblePlanError) as err:
+        optimize(constant_scenarios(LEVELS, n_hours=744), NEWSVENDOR, [], pol)
+    assert err.value.binding == "time_limit_s"
+    assert "raise time_limit_s" in str(err.value)
