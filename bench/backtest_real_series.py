@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forecasting.pools import make_pools  # noqa: E402
+from forecasting.pools import PooledUsage, make_pools  # noqa: E402
 from forecasting.usage import read_usage  # noqa: E402
 from planner.backtest import BacktestSettings, run_backtest  # noqa: E402
 from planner.policy import Policy  # noqa: E402
@@ -71,13 +72,20 @@ def series() -> dict[str, tuple[Path, str | None]]:
     return out
 
 
-def as_h100(path: Path, keep: str | None):  # type: ignore[no-untyped-def]
+def as_h100(path: Path, keep: str | None) -> PooledUsage:
     history = read_usage(path)
     data = history.data
     if keep is not None:
         data = data[data["gpu_type"] == keep]
     data = data.assign(gpu_type="H100", region="us-east-1", provider="aws")
     return make_pools(replace(history, data=data.reset_index(drop=True)), [])
+
+
+def _progress(name: str) -> Callable[[str], None]:
+    def say(msg: str) -> None:
+        print(f"[{name}] {msg}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def main() -> None:
@@ -119,25 +127,29 @@ def main() -> None:
                 n_scenarios=args.scenarios,
                 forecast_models=tuple(args.forecast_models) if args.forecast_models else None,
             ),
-            progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
+            progress=_progress(name),
         )
         secs = time.perf_counter() - t0
         s = res.summary.set_index("strategy")
+
+        def fig(strat: str, col: str, s: pd.DataFrame = s) -> float:
+            return float(s.at[strat, col])  # type: ignore[arg-type]
+
         for strat in SHOWN:
             rows.append(
                 {
                     "series": name,
                     "days": round(pooled.n_hours / 24, 1),
-                    "windows": int(s.loc[strat, "windows"]),
+                    "windows": int(fig(strat, "windows")),
                     "strategy": strat,
-                    "mean_regret_%": s.loc[strat, "mean_regret_pct"],
-                    "worst_regret_%": s.loc[strat, "worst_regret_pct"],
-                    "savings_vs_od_%": s.loc[strat, "savings_pct"],
-                    "min_util_%": s.loc[strat, "min_utilization_pct"],
+                    "mean_regret_%": fig(strat, "mean_regret_pct"),
+                    "worst_regret_%": fig(strat, "worst_regret_pct"),
+                    "savings_vs_od_%": fig(strat, "savings_pct"),
+                    "min_util_%": fig(strat, "min_utilization_pct"),
                 }
             )
-        best_replay = min(s.loc[f"replay-{d}", "mean_regret_pct"] for d in (7, 30, 60))
-        planner = s.loc["planner", "mean_regret_pct"]
+        best_replay = min(fig(f"replay-{d}", "mean_regret_pct") for d in (7, 30, 60))
+        planner = fig("planner", "mean_regret_pct")
         w = res.windows
         putil = w.loc[w["strategy"] == "planner", "utilization_pct"].astype(float)
         low = int((putil < 100 * (policy.min_utilization or 0) - 1e-6).sum())

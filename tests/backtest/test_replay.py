@@ -79,8 +79,8 @@ def test_ternary_search_finds_the_grid_maximum_and_savings_are_concave() -> None
     n_cands = len(build_cost_table(offers(), pools, [], POLICY).candidates)
     for cand in range(n_cands):
         grid, vals = _savings_on_grid(u, pools, cand)
-        lookup = dict(zip(grid, vals, strict=True))
-        _level, best = _ternary_max(lambda x, lookup=lookup: lookup[x], grid)
+        lookup: dict[float, float] = dict(zip(grid.tolist(), vals, strict=True))
+        _level, best = _ternary_max(lookup.__getitem__, grid)
         assert best == max(vals)
         # concavity on the grid: slopes never increase (up to rounding)
         slopes = np.diff(vals) / np.diff(grid)
