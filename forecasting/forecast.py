@@ -25,7 +25,9 @@
 3. **Uncertainty.** ``Var log(D_k/D̂_k) ≈ a + b·k`` is fitted per pool
    (:func:`forecasting.models.fit_error_growth`) to the day-level squared log errors averaged over
    **all** candidate models (the chosen model's own errors are optimistic: it was chosen for having
-   small ones on these very origins). Paths are simulated jointly for all pools
+   small ones on these very origins). Then one factor ``c`` per pool scales both noise terms so that
+   the P10–P90 band covers 80 % of the backtest actuals (:func:`calibrate_scale`: each origin's error
+   model is rebuilt from the history before it, ``c`` from a grid 0.8–2). Paths are simulated jointly for all pools
    (:func:`forecasting.models.simulate_paths`, joint bootstrap of history days), then user growth is
    applied (:class:`forecasting.growth.Growth`). Every scenario has probability ``1/N``.
 
@@ -82,6 +84,8 @@ class BacktestResult:
     sq_log_err: dict[str, tuple[np.ndarray, np.ndarray]]
     horizon_h: int
     origins: tuple[int, ...]
+    #: model -> origin -> point forecast of the ``horizon_h`` hours after the origin
+    preds: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
 
 
 def backtest_horizon(n_hours: int) -> int:
@@ -185,7 +189,7 @@ def backtest(
             }
         )
         sq[name] = (sums, counts)
-    return BacktestResult(pd.DataFrame(rows), sq, horizon, origins)
+    return BacktestResult(pd.DataFrame(rows), sq, horizon, origins, preds)
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,8 @@ class Forecast:
     """The forecast: ``scenarios`` plus per-pool model choice, backtest metrics and history.
 
     ``metrics`` rows (one per pool): ``pool, model, mase, rel_mae, mae_gpus, backtest_origins,
-    backtest_horizon_h, level_var_a, level_var_b_per_day, notes``. ``backtests`` maps a pool name to
+    backtest_horizon_h, level_var_a, level_var_b_per_day, interval_scale, backtest_cov80_pct,
+    notes``. ``backtests`` maps a pool name to
     the scores of every candidate model.
     """
 
@@ -243,6 +248,50 @@ class Forecast:
                     row[f"p{round(100 * x):02d}_mean_gpus"] = float(qv[i, m])
                 rows.append(row)
         return pd.DataFrame(rows)
+
+
+SCALE_GRID: tuple[float, ...] = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
+CALIBRATION_PATHS = 40
+
+
+def calibrate_scale(
+    preds: Mapping[int, np.ndarray],
+    y_fit: np.ndarray,
+    y_actual: np.ndarray,
+    missing: np.ndarray,
+    a: float,
+    b: float,
+) -> tuple[float, float]:
+    """The noise scale ``c`` whose P10–P90 band covers the backtest actuals closest to 80 %.
+
+    For each backtest origin ``o`` the error model is rebuilt from ``y[:o]`` alone, 40 paths are
+    simulated around that origin's point forecast for each ``c`` in :data:`SCALE_GRID` (the same
+    random draws for every ``c``), and the share of non-missing actual hours inside the paths'
+    P10–P90 is measured. Returns ``(c, coverage at c)``; ``(1, NaN)`` without backtest forecasts.
+    """
+    if not preds:
+        return 1.0, float("nan")
+    inside = np.zeros(len(SCALE_GRID))
+    total = 0
+    for o, point in preds.items():
+        h = point.size
+        actual = y_actual[o : o + h]
+        ok = ~missing[o : o + h]
+        if not ok.any():
+            continue
+        err = ErrorModel.from_history(y_fit[:o, None], missing[:o, None])
+        for i, c in enumerate(SCALE_GRID):
+            e = err.with_growth(np.array([a]), np.array([b]), np.array([c]))
+            rng = np.random.default_rng(o)
+            paths = simulate_paths(point[:, None], e, CALIBRATION_PATHS, rng)[:, :, 0]
+            lo, hi = np.quantile(paths, (0.1, 0.9), axis=0)
+            inside[i] += np.sum((actual >= lo) & (actual <= hi) & ok)
+        total += int(ok.sum())
+    if total == 0:
+        return 1.0, float("nan")
+    cov = inside / total
+    best = int(np.argmin(np.abs(cov - 0.8) + 1e-9 * np.arange(len(SCALE_GRID))))
+    return SCALE_GRID[best], float(cov[best])
 
 
 def _choose(
@@ -340,6 +389,8 @@ def forecast(
     point = np.empty((horizon_hours, n_pools))
     a = np.zeros(n_pools)
     b = np.zeros(n_pools)
+    scale = np.ones(n_pools)
+    cov80 = np.full(n_pools, np.nan)
     err = ErrorModel.from_history(y_fit_all, missing_all)
     rows = []
     backtests: dict[str, pd.DataFrame] = {}
@@ -367,6 +418,9 @@ def forecast(
         else:
             a[j], b[j] = 0.0, float(err.b[j])
             notes.append("uncertainty from day-to-day changes (no backtest errors)")
+        scale[j], cov80[j] = calibrate_scale(
+            bt.preds.get(name, {}), y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], a[j], b[j]
+        )
         score = bt.scores[bt.scores["model"] == name] if len(bt.scores) else bt.scores
         first = score.iloc[0] if len(score) else None
         rows.append(
@@ -380,6 +434,8 @@ def forecast(
                 "backtest_horizon_h": bt.horizon_h,
                 "level_var_a": a[j],
                 "level_var_b_per_day": b[j],
+                "interval_scale": scale[j],
+                "backtest_cov80_pct": 100 * cov80[j],
                 "notes": "; ".join(notes),
             }
         )
@@ -390,7 +446,7 @@ def forecast(
     mult, add = (None, None) if grow.is_identity() else grow.factors(timestamps, pooled.pools)
     rng = np.random.default_rng(seed)
     paths = simulate_paths(
-        point, err.with_growth(a, b), n_scenarios, rng, multiplier=mult, addend=add
+        point, err.with_growth(a, b, scale), n_scenarios, rng, multiplier=mult, addend=add
     )
     scenarios = DemandScenarios(
         start=start,

@@ -34,7 +34,7 @@ Models (``MODELS`` maps their names to classes):
 **Uncertainty** (shared by every model, :class:`ErrorModel`, :func:`simulate_paths`). Path ``s`` of
 pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
 
-    Y[s,t,p] = max(0, (ŷ[t,p] + r[s,t,p]) · exp(X[s,k,p]))
+    Y[s,t,p] = max(0, (ŷ[t,p] + c_p·r[s,t,p]) · exp(c_p·X[s,k,p]))
     X[s,k,p] = √a_p · w[s,k,p] + √b_p · Σ_{j≤k} u[s,j,p]
 
 - ``r`` are 24-hour blocks of out-of-sample hourly residuals of the last 8 weeks: a day's deviations
@@ -52,6 +52,9 @@ pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
   (:func:`fit_error_growth`); without a backtest, ``a = 0`` and ``b`` = the variance of day-to-day
   log changes. Guardrails: ``√a ≤ ln 2`` and ``√(365·b) ≤ ln 2`` (a backtest of a few weeks says
   little about years; user growth assumptions express what is known beyond that).
+
+``c_p`` (1 unless calibrated, see :func:`forecasting.forecast.calibrate_scale`) scales both noise
+terms so that the backtest's P10–P90 coverage is near 80 %.
 
 The median of ``exp(X)`` is 1, so the median path follows the point forecast; the mean is
 ``exp((a+b·k)/2)`` times higher (right-skewed growth, never negative demand).
@@ -426,13 +429,15 @@ class ErrorModel:
     """What :func:`simulate_paths` draws from (see the module docstring).
 
     ``innovations`` (n_days, P): standardised daily innovations; ``blocks`` (n_blocks, 24, P): hourly
-    residual blocks in GPUs; ``a``/``b`` (P,): log-level variance ``Var X_k = a + b·k``.
+    residual blocks in GPUs; ``a``/``b`` (P,): log-level variance ``Var X_k = a + b·k``; ``scale``
+    (P,): a factor ``c`` on both noise terms, ``Y = (ŷ + c·r)·exp(c·X)`` (1 when None).
     """
 
     innovations: np.ndarray
     blocks: np.ndarray
     a: np.ndarray
     b: np.ndarray
+    scale: np.ndarray | None = None
 
     @classmethod
     def from_history(
@@ -492,8 +497,16 @@ class ErrorModel:
             b=np.minimum(np.nan_to_num(step_var), MAX_LEVEL_VAR_B_PER_DAY),
         )
 
-    def with_growth(self, a: np.ndarray, b: np.ndarray) -> ErrorModel:
-        return ErrorModel(self.innovations, self.blocks, np.asarray(a), np.asarray(b))
+    def with_growth(
+        self, a: np.ndarray, b: np.ndarray, scale: np.ndarray | None = None
+    ) -> ErrorModel:
+        return ErrorModel(
+            self.innovations,
+            self.blocks,
+            np.asarray(a, dtype=float),
+            np.asarray(b, dtype=float),
+            None if scale is None else np.asarray(scale, dtype=float),
+        )
 
 
 #: guardrails on the log-level variance: one standard deviation of the day-level error is at most
@@ -558,9 +571,10 @@ def simulate_paths(
     for p in range(n_pools):
         w = err.innovations[idx_w, p]
         u = np.cumsum(err.innovations[idx_u, p], axis=1)
-        x = math.sqrt(max(err.a[p], 0.0)) * w + math.sqrt(max(err.b[p], 0.0)) * u
+        c = 1.0 if err.scale is None else float(err.scale[p])
+        x = c * (math.sqrt(max(err.a[p], 0.0)) * w + math.sqrt(max(err.b[p], 0.0)) * u)
         factor = np.repeat(np.exp(x), H_DAY, axis=1)[:, :horizon_h]
-        r = err.blocks[idx_r, :, p].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
+        r = c * err.blocks[idx_r, :, p].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
         y = (point[None, :, p] + r) * factor
         if multiplier is not None:
             y *= multiplier[None, :, p]
