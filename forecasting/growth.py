@@ -7,6 +7,8 @@ and/or multiplies by ``1 + pct/100`` from that hour on (a planned launch), for t
 
     Y'[s,t,p] = max(0, Y[s,t,p] · (1+g)^{t/8766} · Π_i (1 + pct_i·[t ≥ at_i]) + Σ_i add_i·[t ≥ at_i])
 
+with ``Y ≥ 0`` the simulated path before growth.
+
 This is *on top of* the trend the model learnt from history (the ``ets`` trend is damped, so it fades).
 
 From TOML or JSON::

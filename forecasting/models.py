@@ -559,7 +559,8 @@ def simulate_paths(
 ) -> np.ndarray:
     """Paths (n_paths, H, P) around ``point`` (H, P); see the module docstring for the maths.
 
-    ``multiplier`` and ``addend`` (H, P) apply user growth: ``Y·m + add``, then clipped at 0.
+    ``multiplier`` and ``addend`` (H, P) apply user growth to the non-negative paths:
+    ``max(0, Y·m + add)`` (``add`` may be negative, e.g. a planned decommission).
     """
     horizon_h, n_pools = point.shape
     n_days = math.ceil(horizon_h / H_DAY)
@@ -576,10 +577,11 @@ def simulate_paths(
         factor = np.repeat(np.exp(x), H_DAY, axis=1)[:, :horizon_h]
         r = c * err.blocks[idx_r, :, p].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
         y = (point[None, :, p] + r) * factor
+        np.maximum(y, 0.0, out=y)
         if multiplier is not None:
             y *= multiplier[None, :, p]
         if addend is not None:
             y += addend[None, :, p]
-        np.maximum(y, 0.0, out=y)
+            np.maximum(y, 0.0, out=y)
         out[:, :, p] = y
     return out
