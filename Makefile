@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/planner prices --cheapest --gpu H100 --gpu A100-80GB --gpu A10G --gpu L4
+	$(BIN)/planner plan examples/usage.csv --inventory examples/inventory.csv \
+		--policy examples/policy.toml --out-dir out/example
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
