@@ -151,7 +151,7 @@ class PlanRun:
                     "expected_cost_usd": round(cost, 2),
                     "annual_cost_usd": round(s.annual_cost_usd, 2),
                     "savings_vs_on_demand_usd": round(od - cost, 2),
-                    "esr_pct": round(100 * s.expected("esr"), 2),
+                    "esr_pct": round(100 * s.expected("esr"), 2) + 0.0,  # no "-0.00"
                     "coverage_pct": round(100 * s.expected("coverage"), 2),
                     "utilization_pct": round(100 * s.expected("utilization"), 2)
                     if s.commitments
