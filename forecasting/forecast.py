@@ -460,6 +460,10 @@ def forecast(
             "growth": {"annual_pct": grow.annual_pct, "steps": len(grow.steps)},
             "history_start": str(pooled.demand_gpus.index[0]),
             "history_end": str(pooled.end),
+            "horizon_hours": horizon_hours,
+            "candidates": list(names),
+            "backtest": {"n_origins": n_origins, "step_h": step_h},
+            "interval_scale": {r["pool"]: r["interval_scale"] for r in rows},
         },
     )
     return Forecast(

@@ -244,6 +244,10 @@ def read_usage(
             "usage path is a folder, not a file", file=str(path), fix="name one CSV or Parquet file"
         )
     fmt = detect_format(p)
+    if catalog is None and (fmt != "tidy" or "instance_type" in _read_columns(p)):
+        from pricing_data.catalog import load_catalog
+
+        catalog = load_catalog()
     if fmt == "tidy":
         data, warnings, dups = _read_tidy(p, catalog, on_duplicate, gpu_aliases or {})
         gaps = find_gaps(data)
@@ -268,7 +272,8 @@ def read_usage(
                 "they are filled when pools are built (see gap_fill)",
             ),
         )
-    return UsageHistory(data=data, source=str(path), source_format=fmt, report=report)
+    meta: dict[str, Any] = {"catalog_versions": list(catalog.versions) if catalog else []}
+    return UsageHistory(data=data, source=str(path), source_format=fmt, report=report, meta=meta)
 
 
 # --------------------------------------------------------------------------------------------

@@ -137,7 +137,8 @@ def usage(
     """Show what USAGE_FILE holds: pools, span, gaps, outages, totals by tag and how it was paid.
 
     USAGE_FILE is a tidy CSV/Parquet (timestamp, gpu_type or instance_type, gpus, tags), a FOCUS
-    export or an AWS CUR (legacy or 2.0).
+    export or an AWS CUR (legacy or 2.0), plain or gzipped. ``-o csv`` prints the pools table,
+    ``-o json`` every table.
     """
     history, pooled = load_pooled(usage_file, policy, on_duplicate, gap_fill, gpu_aliases)
     tables = usage_summary(history, pooled)
@@ -150,6 +151,7 @@ def usage(
         "gap_hours": history.report.gap_hours,
         "outage_hours": history.report.outage_hours,
         "gpu_hours": float(history.data["gpus"].sum()) if not history.data.empty else 0.0,
+        "catalogs": ", ".join(history.meta.get("catalog_versions", [])) or "(not needed)",
     }
     if fmt == "json":
         out = {
