@@ -42,8 +42,8 @@ pay the same egress form a group g (an RI and the EC2 Instance SP of its family 
 and 3-year terms of one offer): serve is one variable per (g, p, s, t), and the two capacity families
 above become Σ_p ρ_{g,p} serve_{g,p,s,t} ≤ cap_{g,k(t)} with cap_{g,k} = Σ_{c∈g} m_c U_{c,k} defined
 once per group and period [cap_def_g_k] (ρ, m: :class:`Group`). Each member's use is read back in
-proportion to its capacity. Bounds that price used spend per offer (CVaR, minimum utilisation) keep
-one group per candidate.
+proportion to its capacity. Bounds that price used spend (CVaR, minimum utilisation) group only
+candidates whose used GPU-hour costs the same in every pool, so used spend stays exact.
     With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
     and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
     unused commitment spend is unused_s = spend − used_s, and:
@@ -331,8 +331,8 @@ def define_groups(pb: Problem, *, per_offer: bool) -> None:
         egress = num(cands.at[c, "egress_usd_per_gpu_hour"])
         shape = tuple(round(q[p] / q[pools[0]], 9) for p in pools)
         key: tuple[object, ...] = (pools, egress, shape)
-        if per_offer:
-            key = (*key, c)
+        if per_offer:  # merge only offers whose used dollars per GPU-hour are equal everywhere
+            key = (*key, tuple(round(pb.value_per_gpu_hour(c, p), 9) for p in pools))
         gi = index.get(key)
         if gi is None:
             index[key] = len(groups)
@@ -492,7 +492,7 @@ def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
     w = pb.slices.weight_h
     out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
     for (gi, p), vs in pb.serve.items():
-        (c,) = pb.groups[gi].members  # per-offer groups when used spend is priced
+        c = pb.groups[gi].members[0]  # members price a used GPU-hour alike (define_groups)
         v = pb.value_per_gpu_hour(c, p)
         for (s, t), var in vs.items():
             out[s][var] = w[t] * v
