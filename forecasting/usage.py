@@ -27,7 +27,8 @@ report and printed by ``planner usage``):
   an hour where other series report is 0 GPUs in that hour (long format). Billing exports have no
   gaps: an hour without GPU line items used no GPUs.
 - **outages**: per GPU type, a run of at least ``outage_min_hours`` hours whose total is at most
-  ``outage_fraction`` (5 %) of the centred two-week rolling median of that GPU type. Outage hours are
+  ``outage_fraction`` (5 %) of the centred two-week rolling median of that GPU type, with usage
+  before and after it (a drop at the end may be real: work stopped). Outage hours are
   flagged, not removed; the forecaster treats them as missing so that it does not learn that demand
   vanishes.
 """
@@ -594,15 +595,19 @@ def outage_mask(
     """Boolean outage mask of an hourly series (NaN = gap) and the reference median per hour.
 
     Hour ``t`` is low when ``y_t <= fraction × median(y over the centred 337-hour window)``; a run of
-    at least ``min_hours`` low hours is an outage. Series whose median is 0 have no outages.
+    at least ``min_hours`` low hours with usage on both sides is an outage (a run at the start or the
+    end of the series is not). Series whose median is 0 have no outages.
     """
     y = pd.Series(np.asarray(values, dtype=float))
     med = y.rolling(337, center=True, min_periods=24).median()
     med = med.fillna(y.median())
     low = ((y <= fraction * med) & (med > 0)).to_numpy()
     mask = np.zeros(len(y), dtype=bool)
+    n = len(y)
     for a, b in _runs(low):
-        if b - a >= min_hours:
+        # a run touching either end is not an outage: usage not yet started, or stopped (or a
+        # drop still going on) — the forecaster must see it as it is
+        if b - a >= min_hours and a > 0 and b < n:
             mask[a:b] = True
     return mask, med.to_numpy()
 

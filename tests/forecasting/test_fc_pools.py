@@ -117,3 +117,14 @@ def test_billing_pools_by_paid_as_rule() -> None:
     assert pooled.paid_as.loc["H100/fixed@us-east-1", "savings_plan"] == 384.0
     # billing: hours without GPU lines are zero usage, not gaps
     assert not pooled.gap_mask.to_numpy().any()
+
+
+def test_a_drop_at_the_end_is_not_an_outage() -> None:
+    from forecasting.usage import outage_mask
+
+    y = np.r_[np.full(200, 100.0), np.zeros(50)]
+    mask, _ = outage_mask(y)
+    assert not mask.any()
+    y2 = np.r_[np.full(200, 100.0), np.zeros(50), np.full(100, 100.0)]
+    mask2, _ = outage_mask(y2)
+    assert mask2.sum() == 50
