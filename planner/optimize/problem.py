@@ -146,6 +146,8 @@ class Problem:
     tail_scenarios: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _value: dict[tuple[int, int], float] = field(default_factory=dict)
+    used_cache: list[dict[pulp.LpVariable, float]] | None = None
+    spend_cache: pulp.LpAffineExpression | None = None
     last_solver: Any = None  # the PuLP solver object of the last solve (HiGHS: warm re-runs)
     last_solver_name: str = ""
 
@@ -489,14 +491,51 @@ def commitment_spend(pb: Problem, *, new_only: bool = False) -> pulp.LpAffineExp
 
 
 def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
-    w = pb.slices.weight_h
-    out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
+    """used_s as a short expression per scenario: Σ_k used_{s,k}, where used_def_s_k defines
+    used_{s,k} = Σ_{g,p,t in k} w_t v_{g,p} serve_{g,p,s,t} (sparse rows instead of one dense row
+    per scenario: much easier on the simplex's factorisation)."""
+    if pb.used_cache is not None:
+        return pb.used_cache
+    w, kper = pb.slices.weight_h, pb.slices.slice_period
+    parts: dict[tuple[int, int], dict[pulp.LpVariable, float]] = defaultdict(dict)
     for (gi, p), vs in pb.serve.items():
         c = pb.groups[gi].members[0]  # members price a used GPU-hour alike (define_groups)
         v = pb.value_per_gpu_hour(c, p)
         for (s, t), var in vs.items():
-            out[s][var] = w[t] * v
+            parts[(s, int(kper[t]))][var] = -w[t] * v
+    out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
+    names = []
+    for (s, k), terms in sorted(parts.items(), key=lambda kv: kv[0]):
+        u = pb.lp.add_variable(f"used_usd_s{s}_k{k}", lowBound=0)
+        name = f"used_def_s{s}_k{k}"
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression({u: 1.0, **terms}), pulp.LpConstraintEQ, name, 0.0
+            )
+        )
+        names.append(name)
+        out[s][u] = 1.0
+    pb.families["used_definition"] = names
+    pb.used_cache = out
     return out
+
+
+def _spend_expression(pb: Problem) -> pulp.LpAffineExpression:
+    """All commitment spend in the horizon as one variable (commitment_spend_def) + the constant
+    spend of existing commitments, so risk rows do not repeat every purchase."""
+    if pb.spend_cache is not None:
+        return pb.spend_cache
+    spend = commitment_spend(pb, new_only=True)
+    var = pb.lp.add_variable("commitment_spend_new_usd", lowBound=0)
+    expr = {var: 1.0, **{v: -coef for v, coef in spend.items()}}
+    pb.lp.addConstraint(
+        pulp.LpConstraint(
+            pulp.LpAffineExpression(expr), pulp.LpConstraintEQ, "commitment_spend_def", 0.0
+        )
+    )
+    pb.families["spend_definition"] = ["commitment_spend_def"]
+    pb.spend_cache = pulp.LpAffineExpression({var: 1.0}, constant=pb.inventory_cost_usd)
+    return pb.spend_cache
 
 
 def add_cvar_unused_bound(pb: Problem) -> None:
@@ -504,7 +543,7 @@ def add_cvar_unused_bound(pb: Problem) -> None:
     pol = pb.policy
     if pol.cvar_limit_usd is None and pol.cvar_limit_pct is None:
         return
-    spend = commitment_spend(pb)
+    spend = _spend_expression(pb)
     eta = pb.lp.add_variable("cvar_unused_eta")
     used = _used_by_scenario(pb)
     names = []
@@ -558,7 +597,7 @@ def add_min_utilization(pb: Problem) -> None:
         return
     totals = np.einsum("stp,t->s", pb.slices.demand_gpus, pb.slices.weight_h)
     pb.tail_scenarios = tail_scenarios(totals, pb.probabilities, pol.min_utilization_tail)
-    spend = commitment_spend(pb)
+    spend = _spend_expression(pb)
     used = _used_by_scenario(pb)
     names = []
     for s in pb.tail_scenarios:
