@@ -42,9 +42,9 @@ pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
   daily level and the profile, as the forecast uses them, do not explain);
 - ``w`` and ``u`` are standardised daily innovations of the history (weekly log-changes of the daily
   means, each pool scaled to mean 0, sd 1);
-- all three are drawn by **joint bootstrap**: one random history day index per (path, forecast day)
-  is used for every pool, so the cross-pool correlation and the tails of the history carry into the
-  scenarios.
+- each of the three is drawn by **joint bootstrap**: per (path, forecast day) one random history day
+  (an independent draw for each of ``w``, ``u`` and ``r``) is used for every pool, so the cross-pool
+  correlation and the tails of the history carry into the scenarios.
 - ``Var X_k = a + b·k``: a day-level error that does not grow (``a``) plus a random walk of the
   level (``b``), so trend uncertainty grows with the horizon (``√k``). ``a`` and ``b`` are fitted by
   least squares (``a, b ≥ 0``) to the squared log errors of daily means in the rolling-origin
@@ -57,7 +57,8 @@ pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
 terms so that the backtest's P10–P90 coverage is near 80 %.
 
 The median of ``exp(X)`` is 1, so the median path follows the point forecast; the mean is
-``exp((a+b·k)/2)`` times higher (right-skewed growth, never negative demand).
+about ``exp(c²(a+b·k)/2)`` times higher for Gaussian-like innovations (right-skewed growth; paths are
+clipped at 0 GPUs).
 """
 
 from __future__ import annotations
