@@ -147,3 +147,23 @@ def test_paths_are_finite_non_negative_and_seeded(data: list[float], seed: int) 
     assert np.isfinite(d).all() and (d >= 0).all()
     b = forecast(p, horizon_hours=50, n_scenarios=4, seed=seed, models=["snaive24", "ets"])
     assert np.array_equal(d, b.scenarios.demand_gpus)
+
+
+def test_calibrated_scale_covers_backtest_near_80_pct() -> None:
+    from forecasting.forecast import SCALE_GRID, calibrate_scale
+
+    y = seasonal(24 * 40, seed=5)
+    miss = np.zeros(y.size, dtype=bool)
+    bt = backtest(y, y, miss, ["ets"])
+    c, cov = calibrate_scale(bt.preds["ets"], y, y, miss, 0.001, 0.0001)
+    assert c in SCALE_GRID
+    assert 0.7 <= cov <= 0.9
+    assert calibrate_scale({}, y, y, miss, 0.0, 0.0)[0] == 1.0
+
+
+def test_metrics_report_the_interval_scale(two_pools: PooledUsage) -> None:
+    fc = forecast(two_pools, horizon_hours=24, n_scenarios=4, models=["ets", "smean168"])
+    assert fc.metrics["interval_scale"].between(0.8, 2.0).all()
+    assert fc.scenarios.meta["interval_scale"] == dict(
+        zip(fc.metrics["pool"], fc.metrics["interval_scale"], strict=True)
+    )
