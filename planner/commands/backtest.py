@@ -132,8 +132,8 @@ def backtest(
     else:
         click.echo(
             f"backtest of {usage}: {result.meta['windows']} window(s) of {window_h / 24:g} days, "
-            f"{settings.n_scenarios} scenarios per origin, pools: "
-            + ", ".join(result.meta["pools"])
+            f"{settings.n_scenarios} scenarios per origin, planning horizon = the window, "
+            f"time reduction {policy.time_reduction}; pools: " + ", ".join(result.meta["pools"])
         )
         click.echo(render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"))
         click.echo(render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"))

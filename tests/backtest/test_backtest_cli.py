@@ -55,7 +55,7 @@ def test_table_and_plot(files: tuple[Path, Path], tmp_path: Path) -> None:
         str(usage), "--policy", str(policy), "--window", "3d", "--origins", "1", "--plot", str(png)
     )
     assert code == 0, err
-    assert "1 window(s) of 3 days, 5 scenarios per origin" in out
+    assert "1 window(s) of 3 days, 5 scenarios per origin, planning horizon = the window" in out
     for name in ("on-demand", "replay-7", "replay-30", "replay-60", "planner", "hindsight"):
         assert name in out
     assert "window 1/1" in err  # progress on stderr, data on stdout
