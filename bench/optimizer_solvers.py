@@ -5,7 +5,7 @@ relaxation, and the MIP with whole RIs and contracts. Each solver gets a fresh c
 time is the solve only (wall and CPU of this process; CBC runs as a child process, so its CPU shows
 in wall time only). Figures only.
 
-    .venv/bin/python bench/optimizer_solvers.py [--scenarios 10] [--months 12]
+    .venv/bin/python bench/optimizer_solvers.py [--scenarios 20] [--months 36]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pricing_data.catalog import load_catalog
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenarios", type=int, default=10)
-    ap.add_argument("--months", type=int, default=12)
+    ap.add_argument("--scenarios", type=int, default=20)
+    ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--time-limit", type=float, default=300.0)
     args = ap.parse_args()
     print(

@@ -99,6 +99,14 @@ def main() -> None:
             replace(base, period="quarter", blocks_per_period=4),
         ),
         ("typical days, month", replace(base, time_reduction="typical_days")),
+        (
+            "joint duration curve, month x 4",
+            replace(base, time_reduction="joint_duration_curve", blocks_per_period=4),
+        ),
+        (
+            "joint duration curve, quarter x 4",
+            replace(base, time_reduction="joint_duration_curve", period="quarter"),
+        ),
     ):
         t = time.perf_counter()
         plan = optimize(sc, offers, [], pol)
