@@ -47,7 +47,10 @@ WINDOW_SHOWN = (
     help="Rolling origins (windows), counted back from the end of the history.",
 )
 @click.option(
-    "--window", default="14d", show_default=True, help="Evaluation window: e.g. 7d, 2w, 336h."
+    "--window",
+    default="14d",
+    show_default=True,
+    help="Evaluation window: e.g. 7d, 2w, 336h, or 'rest' (one window: all but the first 7 days).",
 )
 @click.option(
     "--scenarios",
@@ -90,7 +93,8 @@ def backtest(
     from pricing_data.errors import PlannerInputError
     from pricing_data.fileio import atomic_write_bytes
 
-    window_h = parse_duration_h(window, column="--window")
+    rest = window.strip().lower() == "rest"
+    window_h = 0 if rest else parse_duration_h(window, column="--window")
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise PlannerInputError(
             "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
@@ -105,6 +109,17 @@ def backtest(
     history = read_usage(usage)
     pooled = make_pools(history, cfg.pool_rules, cfg.default_aws_region)
     offers = load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers
+    if rest:
+        window_h = pooled.n_hours - BacktestSettings().min_history()
+        origins = 1
+        if window_h < 24:
+            raise PlannerInputError(
+                "too little history for --window rest",
+                file=usage,
+                column="--window",
+                value=f"{pooled.n_hours} hours",
+                fix="give at least 8 days of usage, or a shorter --window",
+            )
     settings = BacktestSettings(
         window_h=window_h,
         n_origins=origins,
