@@ -34,6 +34,7 @@ from planner.backtest.replay import replay_recommendation
 from planner.backtest.strategies import (
     history_before,
     on_demand_policy,
+    oracle_purchases,
     planner_purchases,
     usage_matrix,
 )
@@ -60,6 +61,7 @@ class BacktestSettings:
     lookbacks_days: tuple[int, ...] = DEFAULT_LOOKBACKS_DAYS
     min_history_h: int | None = None
     forecast_models: tuple[str, ...] | None = None  # the forecaster's candidates (None: default)
+    oracle: bool = False  # also run "planner-oracle" (diagnostic; see strategies.oracle_purchases)
     skip: tuple[str, ...] = ()  # strategies left out (e.g. "planner" for a quick replay study)
 
     def min_history(self) -> int:
@@ -102,12 +104,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def strategy_names(pooled: PooledUsage, policy: Policy, lookbacks: Sequence[int]) -> list[str]:
+def strategy_names(
+    pooled: PooledUsage, policy: Policy, lookbacks: Sequence[int], *, oracle: bool = False
+) -> list[str]:
     names = ["on-demand"]
     if policy.spot_cap_share > 0 and any(p.interruptible for p in pooled.pools):
         names.append("on-demand+spot")
     names += [f"replay-{d}" for d in lookbacks]
-    names += ["planner", "hindsight"]
+    names += ["planner", *(["planner-oracle"] if oracle else []), "hindsight"]
     return names
 
 
@@ -139,7 +143,7 @@ def run_backtest(
     )
     names = [
         n
-        for n in strategy_names(pooled, policy, settings.lookbacks_days)
+        for n in strategy_names(pooled, policy, settings.lookbacks_days, oracle=settings.oracle)
         if n not in settings.skip or n == "hindsight"
     ]
     pools = pooled.pools
@@ -232,6 +236,9 @@ def _one_window(
             "actual_in_p10_p90": bool(lo <= actual <= hi),
         }
         bought["planner"] = (run.commitments, run.note)
+    if "planner-oracle" in names:
+        oracle = oracle_purchases(u_win, start, pools, offers, policy)
+        bought["planner-oracle"] = (oracle.commitments, oracle.note)
     t2 = time.perf_counter()
     hs = hindsight_optimum(u_win, start, pools, offers, policy)
     t3 = time.perf_counter()

@@ -8,6 +8,11 @@ commitments bought there (evaluated afterwards on the window by the referee).
 ``planner``          this planner: forecast from the history before the origin, then the optimizer
                      with the policy and its risk bounds; only the firm ("now") purchases count;
 ``hindsight``        the LP on the window's actual usage (:mod:`planner.backtest.hindsight`).
+``planner-oracle``   (diagnostic, off by default) the optimizer with the policy exactly as the
+                     planner runs it (risk bounds, time reduction, whole RIs) but handed the
+                     window's actual usage as its only scenario: a perfect forecast. Its regret is
+                     what the policy and the LP's approximations cost; the planner's regret above it
+                     is what forecast error costs.
 
 Every strategy but ``on-demand`` runs spot as the policy allows (the evaluator sends the capped
 share of interruptible usage to spot whatever is committed).
@@ -23,6 +28,7 @@ import pandas as pd
 from forecasting.forecast import forecast
 from forecasting.growth import Growth
 from forecasting.pools import PooledUsage
+from forecasting.scenarios import Pool, single_scenario
 from planner.inventory import Commitment
 from planner.optimize import InfeasiblePlanError, optimize
 from planner.policy import Policy
@@ -97,6 +103,31 @@ def planner_purchases(
         sorted(set(fc.models.values()))
     )
     return PlannerRun(firm, note, fc.models, time.perf_counter() - t0, means)
+
+
+def oracle_purchases(
+    usage_gpus: np.ndarray,
+    start: pd.Timestamp,
+    pools: tuple[Pool, ...],
+    offers: pd.DataFrame,
+    policy: Policy,
+) -> PlannerRun:
+    """The planner's optimizer on a perfect forecast (module docstring), firm purchases only."""
+    import time
+
+    t0 = time.perf_counter()
+    u = np.asarray(usage_gpus, dtype=float)
+    scen = single_scenario(pd.Timestamp(start), pools, u)
+    means = np.array([float(u.sum(axis=1).mean())])
+    try:
+        plan = optimize(scen, offers, [], backtest_policy(policy))
+    except InfeasiblePlanError as e:
+        first = str(e).splitlines()[0]
+        return PlannerRun((), f"no plan: {first}", {}, time.perf_counter() - t0, means)
+    firm = tuple(plan.commitments(firm_only=True))
+    return PlannerRun(
+        firm, f"{len(firm)} firm purchase(s), perfect forecast", {}, time.perf_counter() - t0, means
+    )
 
 
 def usage_matrix(pooled: PooledUsage, a: int, b: int) -> tuple[np.ndarray, pd.DatetimeIndex]:

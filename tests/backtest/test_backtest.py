@@ -103,6 +103,28 @@ def test_after_a_step_up_long_lookbacks_under_commit() -> None:
     assert got["replay-30"] == pytest.approx(40.0)
 
 
+def test_oracle_planner_prices_the_risk_bound() -> None:
+    # Weekly series (48 h at 40 GPUs, 70 h at 60, 50 h at 80 per week), perfect forecast, hourly LP,
+    # min_utilization 0.95. At RI level x ≤ 60 the used GPU-hours are 48·40 + 120·x, so
+    # utilisation (1920 + 120x) / (168x) ≥ 0.95 ⇔ x ≤ 1920 / 39.6 = 48.48 RIs. Cost per week:
+    # 6·168·48.48 + 10·[(60 − 48.48)·70 + (80 − 48.48)·50] = 72,690.9 USD against the hindsight
+    # optimum (60 RIs, no bound) 6·168·60 + 10·20·50 = 70,480 USD: the bound costs 3.14 %.
+    pol = Policy(**{**POLICY.to_dict(), "time_reduction": "hourly", "min_utilization": 0.95})
+    r = run_backtest(
+        pooled(weekly(28)),
+        offers(),
+        pol,
+        BacktestSettings(window_h=WEEK, n_origins=1, oracle=True, skip=("planner",)),
+    )
+    w = r.windows.set_index("strategy")
+    x = 1920 / 39.6
+    assert w.loc["planner-oracle", "cost_usd"] == pytest.approx(
+        6 * 168 * x + 10 * ((60 - x) * 70 + (80 - x) * 50), rel=1e-6
+    )
+    assert w.loc["hindsight", "cost_usd"] == pytest.approx(70_480)
+    assert w.loc["planner-oracle", "utilization_pct"] >= 95 - 1e-4
+
+
 def test_spot_strategy_appears_with_interruptible_pools() -> None:
     # H100 fixed at 20 GPUs, A100 interruptible at 10: spot (2 USD, + 10 % re-run overhead = 2.2)
     # takes half the A100 usage (spot_cap_share 0.5) instead of on-demand (5 USD): the all-on-demand
