@@ -13,6 +13,8 @@ cloud), so every series faces the same prices: the shipped AWS catalog's p5 offe
 and convertible RIs, EC2 Instance and Compute Savings Plans), 12- and 36-month terms, no upfront.
 Policy: min_utilization 0.8 in the worst 10 % of scenarios, integer RIs, duration-curve time
 reduction (4 blocks per month), 30 scenarios per origin, planning horizon = the window.
+planner-oracle (diagnostic): the same optimizer and policy handed the window's actual usage as its
+only scenario (a perfect forecast): its regret is what the policy and the LP's approximations cost.
 Windows: 7 days, rolling origins counted back from the end of each series (at least 7 days of history).
 
 Run:  nice .venv/bin/python bench/backtest_real_series.py [--series helios-earth ...] [--origins 6]
@@ -55,7 +57,7 @@ POLICY = Policy(
     time_reduction="duration_curve",
     savings_curve_points=0,
 ).validate()
-SHOWN = ("replay-7", "replay-30", "replay-60", "planner", "hindsight")
+SHOWN = ("replay-7", "replay-30", "replay-60", "planner", "planner-oracle", "hindsight")
 
 
 def series() -> dict[str, tuple[Path, str | None]]:
@@ -126,6 +128,7 @@ def main() -> None:
                 n_origins=args.origins,
                 n_scenarios=args.scenarios,
                 forecast_models=tuple(args.forecast_models) if args.forecast_models else None,
+                oracle=True,
             ),
             progress=_progress(name),
         )
@@ -158,6 +161,7 @@ def main() -> None:
             {
                 "series": name,
                 "planner_mean_regret_%": planner,
+                "oracle_mean_regret_%": fig("planner-oracle", "mean_regret_pct"),
                 "best_replay_mean_regret_%": best_replay,
                 "ratio": planner / best_replay if best_replay > 0 else math.inf,
                 "regret_target_met": bool(planner <= 0.5 * best_replay + 1e-9),
