@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecasting import make_pools, read_focus_commitments, read_usage
 from forecasting.usage import USAGE_COLUMNS
@@ -190,3 +192,24 @@ def test_gzipped_tidy(tmp_path: Path) -> None:
     gz = tmp_path / "u.csv.gz"
     gz.write_bytes(gzip.compress(b"timestamp,gpu_type,gpus\n2025-01-01T00:00:00Z,L4,3\n"))
     assert read_usage(gz).data["gpus"].tolist() == [3.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.dictionaries(
+        st.integers(0, 300), st.floats(0, 1e5, allow_nan=False), min_size=1, max_size=60
+    )
+)
+def test_tidy_round_trip_keeps_gpu_hours_and_counts_gaps(rows: dict[int, float]) -> None:
+    import tempfile
+
+    t0 = pd.Timestamp("2025-01-01T00:00Z")
+    lines = [f"{t0 + pd.Timedelta(hours=h):%Y-%m-%dT%H:%M:%SZ},L4,{v!r}" for h, v in rows.items()]
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "u.csv"
+        p.write_text("timestamp,gpu_type,gpus\n" + "\n".join(lines) + "\n")
+        h = read_usage(p)
+    assert h.data["gpus"].sum() == pytest.approx(sum(rows.values()))
+    assert h.data["timestamp"].is_monotonic_increasing
+    assert h.span_hours == max(rows) - min(rows) + 1
+    assert h.report.gap_hours == h.span_hours - len(rows)
