@@ -281,12 +281,14 @@ def make_pools(
             "aws_region": region.astype(str),
         }
     )
-    pool_of_key = {
-        k: Pool(gpu_type=k[0], interruptible=bool(k[1]), portable=bool(k[2]), aws_region=k[3])
-        for k in keys.drop_duplicates().itertuples(index=False, name=None)
-    }
-    pools = tuple(sorted(pool_of_key.values(), key=lambda p: p.name))
-    names = [pool_of_key[k].name for k in keys.itertuples(index=False, name=None)]
+    group = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    first_rows = keys.drop_duplicates().itertuples(index=False, name=None)
+    pool_of_group = [
+        Pool(gpu_type=k[0], interruptible=bool(k[1]), portable=bool(k[2]), aws_region=k[3])
+        for k in first_rows
+    ]
+    pools = tuple(sorted(pool_of_group, key=lambda p: p.name))
+    names = np.array([p.name for p in pool_of_group], dtype=object)[group]
     frame = pd.DataFrame(
         {"timestamp": data["timestamp"].to_numpy(), "pool": names, "gpus": data["gpus"].to_numpy()}
     )
