@@ -213,3 +213,15 @@ def test_tidy_round_trip_keeps_gpu_hours_and_counts_gaps(rows: dict[int, float])
     assert h.data["timestamp"].is_monotonic_increasing
     assert h.span_hours == max(rows) - min(rows) + 1
     assert h.report.gap_hours == h.span_hours - len(rows)
+
+
+def test_focus_parquet_reads_like_the_csv(tmp_path: Path) -> None:
+    df = pd.read_csv(FIX / "focus-1.2-gpu.csv", na_values=["NULL"], keep_default_na=False)
+    df["ChargePeriodStart"] = pd.to_datetime(df["ChargePeriodStart"])  # typed, as exporters write
+    df["ChargePeriodEnd"] = pd.to_datetime(df["ChargePeriodEnd"])
+    p = tmp_path / "focus.parquet"
+    df.to_parquet(p)
+    a, b = read_usage(p).data, read_usage(FIX / "focus-1.2-gpu.csv").data
+    assert a["gpus"].sum() == b["gpus"].sum() == 780.0
+    assert a["timestamp"].min() == b["timestamp"].min()
+    assert len(read_focus_commitments(p)) == 2
