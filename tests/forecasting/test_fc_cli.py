@@ -333,3 +333,13 @@ def test_usage_warns_about_gaps_and_time_zones(tmp_path: Path) -> None:
         "(see gap_fill)\n" in r.stdout
     )
     assert "2025-01-01 01:00:00+00:00  2025-01-01 01:00:00+00:00        1" in r.stdout
+
+
+def test_philly_end_to_end_with_its_gap_and_outage() -> None:
+    path = str(DATA / "usage" / "philly-node-sequence" / "usage.csv")
+    r = run("forecast", path, "--horizon", "1w", "--scenarios", "8", "-o", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {x["pool"] for x in rows} == {"other:philly-server/fixed@us-east-1"}
+    # the 18-hour outage and the 10 gap hours do not drag the forecast towards 0 servers
+    assert all(x["p10_mean_gpus"] > 150 for x in rows)
