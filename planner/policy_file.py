@@ -24,7 +24,8 @@ the pool rules (a conservative choice: no workload is under-charged).
 Overrides (``--set section.key=value``, also used by ``planner whatif``) take TOML values
 (``risk.cvar_limit_pct=5``, ``offers.providers=["aws"]``); ``5%`` means 5. Shorthands:
 ``growth=+40%`` (``growth.annual_pct=40``), ``exclude=coreweave`` (drop a provider),
-``only=aws``, ``horizon=24mo``.
+``only=aws``, ``horizon=24mo``, ``risk.cvar_limit=5%`` (percent of commitment spend) or
+``risk.cvar_limit=250000`` (USD).
 """
 
 from __future__ import annotations
@@ -366,6 +367,10 @@ def _parse_value(text: str) -> Any:
         return t
 
 
+def _raw_value(text: str) -> str:
+    return text.split("=", 1)[1].strip() if "=" in text else ""
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``key=value`` -> (key, value) with TOML value parsing; raises a usage error otherwise."""
     if "=" not in text:
@@ -399,6 +404,12 @@ def apply_overrides(
             doc["offers"]["providers"] = (
                 [p for p in current if p not in names] if key == "exclude" else names
             )
+        elif key == "risk.cvar_limit":
+            # shorthand: a percentage ("5%") limits the share, a plain number the dollars
+            field = "cvar_limit_pct" if _raw_value(text).endswith("%") else "cvar_limit_usd"
+            other = "cvar_limit_usd" if field == "cvar_limit_pct" else "cvar_limit_pct"
+            doc.setdefault("risk", {})[field] = value
+            doc["risk"].pop(other, None)
         elif key == "horizon":
             from planner.commands.prices import parse_term
 

@@ -19,8 +19,9 @@ from planner.run import PlanRun, quarterly_plan
 from pricing_data.fileio import atomic_write_text
 
 
-def planning_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by plan and whatif: inputs and the common policy overrides."""
+def planning_options(f: Callable[..., Any], set_flag: str = "--set") -> Callable[..., Any]:
+    """Options shared by plan and whatif: inputs and the common policy overrides (``set_flag``
+    names the baseline override option: ``--set`` for plan, ``--base-set`` for whatif)."""
     options = [
         click.argument("usage", type=click.Path(dir_okay=False)),
         click.option(
@@ -37,7 +38,7 @@ def planning_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Policy file (TOML); see `planner policy init`.",
         ),
         click.option(
-            "--set",
+            set_flag,
             "overrides",
             multiple=True,
             help="Override a policy key: section.key=value (repeatable).",

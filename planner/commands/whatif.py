@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from forecasting import read_usage
@@ -14,14 +16,14 @@ from pricing_data.errors import PlannerInputError
 
 
 @click.command("whatif")
-@planning_options
+@functools.partial(planning_options, set_flag="--base-set")
 @click.option(
-    "--change", "changes", multiple=True, help="One what-if per --change key=value (repeatable)."
+    "--set", "changes", multiple=True, help="One what-if per --set key=value (repeatable)."
 )
 @click.option(
     "--scenarios-file", type=click.Path(dir_okay=False), default=None, help="Named what-ifs (TOML)."
 )
-@click.option("--combine", is_flag=True, help="Apply every --change together as one what-if.")
+@click.option("--combine", is_flag=True, help="Apply every --set together as one what-if.")
 @click.option(
     "--evaluate-only",
     is_flag=True,
@@ -46,9 +48,10 @@ def whatif(
     evaluate_only: bool,
     fmt: str,
 ) -> None:
-    """Compare the baseline plan with what-ifs: `--change growth=+40% --change exclude=coreweave
-    --change risk.cvar_limit_pct=5` re-plans under each change (--set changes the baseline itself).
-    Prints the figures side by side: purchases now, cost, savings, utilisation and risk."""
+    """Compare the baseline plan with what-ifs: `--set growth=+40% --set exclude=coreweave
+    --set risk.cvar_limit=5%` re-plans under each change (--combine: all together as one what-if;
+    --base-set changes the baseline itself). Prints the figures side by side: purchases now, cost,
+    savings, utilisation and risk."""
     base_cfg = load_config(policy_file, overrides, scenarios, seed, horizon, overlay, as_of)
     whatifs: list[WhatIf] = []
     for text in changes:
@@ -64,8 +67,8 @@ def whatif(
     if not whatifs:
         raise PlannerInputError(
             "no what-if given",
-            column="--change",
-            fix="add --change key=value (e.g. growth=+40%) or --scenarios-file F",
+            column="--set",
+            fix="add --set key=value (e.g. growth=+40%) or --scenarios-file F",
         )
     history = read_usage(usage)
     inv = read_inventory(inventory) if inventory else []

@@ -63,6 +63,11 @@ def test_overrides_and_shorthands() -> None:
     assert out.policy.integer is False
     assert out.pool_rules == cfg.pool_rules
     assert apply_overrides(cfg, ["only=aws"]).policy.providers == ("aws",)
+    # risk.cvar_limit: a percentage limits the share of spend, a number the dollars (not both)
+    pct = apply_overrides(cfg, ["risk.cvar_limit=5%"]).policy
+    assert (pct.cvar_limit_pct, pct.cvar_limit_usd) == (5, None)
+    usd = apply_overrides(cfg, ["risk.cvar_limit=250000"]).policy
+    assert (usd.cvar_limit_pct, usd.cvar_limit_usd) == (None, 250000)
     assert cfg.policy.providers == ("aws", "coreweave", "lambda")  # the input is unchanged
 
 

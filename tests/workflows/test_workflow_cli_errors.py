@@ -102,7 +102,7 @@ def test_contradictory_settings(tmp_path: Path) -> None:
             "missing-plan.json: plan file not found",
         ),
         (["whatif", USAGE], "no what-if given"),
-        (["whatif", USAGE, "--change", "growth"], "an override is key=value"),
+        (["whatif", USAGE, "--set", "growth"], "an override is key=value"),
         (["whatif", USAGE, "--scenarios-file", "nope.toml"], "nope.toml: what-if file not found"),
         (["plan", USAGE, "--horizon", "forever"], "not a term"),
         (["plan", USAGE, "--set", "exclude=corewave"], "unknown provider 'corewave'"),
