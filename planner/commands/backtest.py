@@ -68,6 +68,12 @@ WINDOW_SHOWN = (
     help="table: summary and windows; csv: one row per window and strategy; json: everything.",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the regret chart (PNG).")
+@click.option(
+    "--oracle",
+    is_flag=True,
+    help="Also run planner-oracle: the optimizer and policy on a perfect forecast (separates "
+    "forecast error from the cost of the policy).",
+)
 def backtest(
     usage: str,
     policy_path: str | None,
@@ -76,6 +82,7 @@ def backtest(
     scenarios: int | None,
     fmt: str,
     plot: str | None,
+    oracle: bool,
 ) -> None:
     """Backtest the planner on USAGE (tidy usage CSV/Parquet, FOCUS or CUR).
 
@@ -125,6 +132,7 @@ def backtest(
         n_origins=origins,
         n_scenarios=scenarios if scenarios is not None else min(cfg.scenarios, 30),
         seed=cfg.seed,
+        oracle=oracle,
     )
     try:
         result = run_backtest(pooled, offers, policy, settings, growth=cfg.growth, progress=say)

@@ -114,10 +114,12 @@ def test_bad_policy_file_and_plot_path(files: tuple[Path, Path], tmp_path: Path)
 
 def test_window_rest_is_one_window_after_the_first_week_as_csv(files: tuple[Path, Path]) -> None:
     usage, policy = files
-    code, out, err = run(str(usage), "--policy", str(policy), "--window", "rest", "-o", "csv")
+    code, out, err = run(
+        str(usage), "--policy", str(policy), "--window", "rest", "-o", "csv", "--oracle"
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("window,window_start,window_days,history_days,strategy,cost_usd")
     rows = [line.split(",") for line in lines[1:]]
     assert {r[0] for r in rows} == {"1"} and {r[2] for r in rows} == {"5.0"}  # 12 d - 7 d
-    assert [r[4] for r in rows][-1] == "hindsight"
+    assert [r[4] for r in rows][-2:] == ["planner-oracle", "hindsight"]
