@@ -21,6 +21,7 @@ TIME_REDUCTIONS = ("duration_curve", "joint_duration_curve", "typical_days", "ho
 PERIODS = ("month", "quarter")
 SOLVERS = ("highs", "cbc")
 INTEGER_METHODS = ("mip", "round")
+RISK_PRICINGS = ("conservative", "exact")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Policy:
         commitment spend. ``upfront_budget_usd``: upfront cash paid at each purchase date ≤ this.
         ``max_share_per_provider`` (0-1): each provider's share of new commitment spend ≤ this.
         ``risk_aversion`` λ (0): the objective is E[cost] + λ·CVaR_β(cost).
+        ``risk_pricing`` ("conservative"): how the CVaR and utilisation bounds price used
+        commitment dollars when equally usable offers of different prices share dispatch (say a
+        1-year and a 3-year RI of one instance type): "conservative" values their used GPU-hours at
+        the cheapest member's price (unused spend is never understated; the LP stays as small as
+        without a bound); "exact" gives each price its own dispatch variables (larger, slower).
     Spot and off-AWS
         ``spot_overhead_pct`` (10): extra GPU-hours run on spot to redo interrupted work.
         ``spot_cap_share`` (0.5): at most this share of an interruptible pool's demand on spot.
@@ -76,6 +82,7 @@ class Policy:
     upfront_budget_usd: float | None = None
     max_share_per_provider: float | None = None
     risk_aversion: float = 0.0
+    risk_pricing: str = "conservative"
     spot_overhead_pct: float = 10.0
     spot_cap_share: float = 0.5
     egress_usd_per_gpu_hour: float = 0.10
@@ -124,6 +131,8 @@ class Policy:
                 raise bad(name, "must be a share in [0, 1]", "write e.g. 0.6 for 60%")
         if not 0 < self.min_utilization_tail <= 1:
             raise bad("min_utilization_tail", "must be in (0, 1]", "use e.g. 0.1")
+        if self.risk_pricing not in RISK_PRICINGS:
+            raise bad("risk_pricing", "unknown value", "use conservative or exact")
         if self.risk_aversion < 0:
             raise bad("risk_aversion", "must be >= 0", "use 0 (risk-neutral) or e.g. 0.5")
         if self.spot_overhead_pct < 0:

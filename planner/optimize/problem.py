@@ -42,8 +42,9 @@ pay the same egress form a group g (an RI and the EC2 Instance SP of its family 
 and 3-year terms of one offer): serve is one variable per (g, p, s, t), and the two capacity families
 above become Σ_p ρ_{g,p} serve_{g,p,s,t} ≤ cap_{g,k(t)} with cap_{g,k} = Σ_{c∈g} m_c U_{c,k} defined
 once per group and period [cap_def_g_k] (ρ, m: :class:`Group`). Each member's use is read back in
-proportion to its capacity. Bounds that price used spend (CVaR, minimum utilisation) group only
-candidates whose used GPU-hour costs the same in every pool, so used spend stays exact.
+proportion to its capacity. In the risk bounds a group's used GPU-hours are priced at its cheapest
+member's rate (``risk_pricing = "conservative"``: unused spend is never understated); with
+``risk_pricing = "exact"`` only candidates that price a used GPU-hour alike share a group.
     With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
     and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
     unused commitment spend is unused_s = spend − used_s, and:
@@ -498,9 +499,15 @@ def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
         return pb.used_cache
     w, kper = pb.slices.weight_h, pb.slices.slice_period
     parts: dict[tuple[int, int], dict[pulp.LpVariable, float]] = defaultdict(dict)
+    cands = pb.table.candidates
     for (gi, p), vs in pb.serve.items():
-        c = pb.groups[gi].members[0]  # members price a used GPU-hour alike (define_groups)
-        v = pb.value_per_gpu_hour(c, p)
+        grp = pb.groups[gi]
+        # USD per group-capacity unit-hour: the cheapest member's (exact when members price alike,
+        # as with risk_pricing = "exact"; otherwise used spend is understated, never overstated)
+        unit_usd = min(
+            num(cands.at[c, "effective_usd_per_unit_hour"]) / grp.mult[c] for c in grp.members
+        )
+        v = grp.rho[p] * unit_usd
         for (s, t), var in vs.items():
             parts[(s, int(kper[t]))][var] = -w[t] * v
     out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
@@ -753,12 +760,12 @@ def build_problem(
         purchase_h=np.array([hours_between(start, d) for d in dates], dtype=np.int64),
     )
     define_purchase_variables(pb)
-    define_groups(
-        pb,
-        per_offer=policy.cvar_limit_usd is not None
+    priced = (
+        policy.cvar_limit_usd is not None
         or policy.cvar_limit_pct is not None
-        or policy.min_utilization is not None,
+        or policy.min_utilization is not None
     )
+    define_groups(pb, per_offer=priced and policy.risk_pricing == "exact")
     define_dispatch_variables(pb)
     define_objective(pb)
     add_demand_balance(pb)

@@ -145,3 +145,31 @@ def test_every_time_reduction_keeps_expected_on_demand_cost(method: str) -> None
     plan = optimize(sc, off, [], replace(POLICY, time_reduction=method))
     want = float((sc.demand_gpus[0] * np.array([10.0, 2.0])).sum())
     assert plan.expected_cost_usd["total"] == pytest.approx(want, rel=1e-12)
+
+
+def test_conservative_risk_pricing_never_commits_more_than_exact() -> None:
+    # a 1-month RI at 4.0 and a 2-month RI at 3.5 share dispatch (same pool, same GPUs); under a
+    # CVaR bound the conservative pricing values their use at the cheaper rate, so it can only be
+    # stricter than per-price dispatch.
+    off = offers(
+        offer("on_demand", 10.0),
+        offer("reserved_instance", 4.0, term_months=1),
+        offer("reserved_instance", 3.5, term_months=2),
+    )
+    lv = [[1, 8, 2, 9, 3, 7, 12, 1], [10, 2, 9, 3, 8, 4, 1, 12], [0, 0, 1, 1, 2, 2, 3, 3]]
+    sc = scenarios(lv)
+    sc = DemandScenarios(
+        START,
+        POOLS[:1],
+        sc.demand_gpus[:, :, :1] * 0 + 5.0 + sc.demand_gpus[:, :, :1],
+        sc.probabilities,
+    )
+    pol = replace(POLICY, terms_months=(1, 2), cvar_limit_pct=5.0)
+    spend = {
+        mode: optimize(sc, off, [], replace(pol, risk_pricing=mode)).expected_cost_usd[
+            "commitments"
+        ]
+        for mode in ("conservative", "exact")
+    }
+    assert spend["conservative"] <= spend["exact"] + 1e-6
+    assert spend["exact"] > 0
