@@ -56,9 +56,11 @@ pool ``p`` at hour ``t`` of forecast day ``k`` (k = 1, 2, …)::
 ``c_p`` (1 unless calibrated, see :func:`forecasting.forecast.calibrate_scale`) scales both noise
 terms so that the backtest's P10–P90 coverage is near 80 %.
 
-The median of ``exp(X)`` is 1, so the median path follows the point forecast; the mean is
-about ``exp(c²(a+b·k)/2)`` times higher for Gaussian-like innovations (right-skewed growth; paths are
-clipped at 0 GPUs).
+The level factor is moment-matched: ``exp(c·X[s,k,p])`` is divided by its mean over the paths on
+each forecast day ``k``, so the **mean** of the scenarios follows the point forecast (before clipping
+at 0 GPUs). Without it, the day-level term alone would lift the average of a path over many days by
+``exp(c²a/2)`` (the mean of a log-normal, not its median): up to ×1.27 for the noisiest series, which
+inflated expected demand for the LP, whose costs are sums over hours.
 """
 
 from __future__ import annotations
@@ -575,7 +577,11 @@ def simulate_paths(
         u = np.cumsum(err.innovations[idx_u, p], axis=1)
         c = 1.0 if err.scale is None else float(err.scale[p])
         x = c * (math.sqrt(max(err.a[p], 0.0)) * w + math.sqrt(max(err.b[p], 0.0)) * u)
-        factor = np.repeat(np.exp(x), H_DAY, axis=1)[:, :horizon_h]
+        level = np.exp(x)
+        # moment matching: on every forecast day the mean factor over the paths is exactly 1, so
+        # the scenarios' mean follows the point forecast (module docstring)
+        level /= level.mean(axis=0, keepdims=True)
+        factor = np.repeat(level, H_DAY, axis=1)[:, :horizon_h]
         r = c * err.blocks[idx_r, :, p].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
         y = (point[None, :, p] + r) * factor
         np.maximum(y, 0.0, out=y)
