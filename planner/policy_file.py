@@ -7,13 +7,13 @@ Sections and keys (every key optional):
                   default_aws_region
 ``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes
 ``[risk]``        cvar_beta, cvar_limit_usd, cvar_limit_pct, min_utilization, min_utilization_tail,
-                  upfront_budget_usd, max_share_per_provider, risk_aversion
+                  upfront_budget_usd, max_share_per_provider, risk_aversion, risk_pricing
 ``[spot]``        overhead_pct, cap_share
 ``[portability]`` egress_usd_per_gb, data_gb_per_gpu_hour (a table: workload -> GB per GPU-hour,
                   ``default`` for the rest)
 ``[growth]``      annual_pct; ``[[growth.steps]]`` with at, pct and/or add_gpus, pools (see
                   forecasting.growth)
-``[solver]``      integer, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
+``[solver]``      integer, integer_method, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
                   savings_curve_points
 ``[[pools]]``     match, interruptible, portable, aws_region (see forecasting.pools)
 
@@ -67,12 +67,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "upfront_budget_usd",
         "max_share_per_provider",
         "risk_aversion",
+        "risk_pricing",
     ),
     "spot": ("overhead_pct", "cap_share"),
     "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
     "growth": ("annual_pct", "steps"),
     "solver": (
         "integer",
+        "integer_method",
         "solver",
         "time_limit_s",
         "mip_gap",
@@ -493,6 +495,9 @@ min_utilization_tail = 0.1
 # upfront_budget_usd = 500000  # upfront cash per purchase date
 # max_share_per_provider = 0.7 # share of new commitment spend per provider
 risk_aversion = 0.0          # objective = E[cost] + risk_aversion * CVaR(cost)
+risk_pricing = "conservative" # how the bounds value used commitment dollars where offers of different
+                             # prices share dispatch: "conservative" (at the cheapest; never
+                             # understates waste, small LP) or "exact" (larger LP)
 
 [spot]
 overhead_pct = 10.0          # extra GPU-hours to redo interrupted work
@@ -512,6 +517,7 @@ annual_pct = 0.0             # compound demand growth per year on top of the for
 
 [solver]
 integer = true               # whole RIs and contract GPUs (MIP); false: LP relaxation, faster
+integer_method = "mip"       # or "round": LP relaxation rounded to whole units, then re-solved
 solver = "highs"             # or "cbc"
 time_limit_s = 60.0
 mip_gap = 0.005

@@ -29,6 +29,17 @@ def test_template_values_are_the_defaults() -> None:
     assert cfg.pool_rules == ()
 
 
+def test_every_policy_field_can_be_set_from_the_file() -> None:
+    from dataclasses import fields
+
+    from planner.policy_file import _POLICY_FIELD, SECTIONS
+
+    reachable = set(_POLICY_FIELD.values()) | {k for keys in SECTIONS.values() for k in keys}
+    derived = {"egress_usd_per_gpu_hour"}  # from [portability]: egress_usd_per_gb x data size
+    missing = [f.name for f in fields(Policy) if f.name not in reachable | derived]
+    assert missing == []
+
+
 def test_example_policy_reads_with_pools_and_growth() -> None:
     cfg = read_policy_file(EXAMPLE)
     assert cfg.policy.cvar_limit_pct == 15
