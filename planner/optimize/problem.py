@@ -682,7 +682,7 @@ def add_risk_averse_objective(pb: Problem) -> None:
     od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
     spot_price = pb.table.pool_prices["spot_usd_per_gpu_hour"].to_numpy(float)
     w, dem = pb.slices.weight_h, pb.slices.demand_gpus
-    spend = commitment_spend(pb, new_only=True)
+    spend = _spend_expression(pb)  # one variable for new spend (+ the existing, a constant)
     per_s: list[dict[pulp.LpVariable, float]] = [dict(spend) for _ in pb.probabilities]
     for (gi, p), vs in pb.serve.items():
         e = pb.groups[gi].egress_usd_per_gpu_hour
