@@ -36,18 +36,10 @@ Constraint families (one ``add_<family>`` function each; names in brackets)
                                     row with a single variable becomes that variable's bound)
     capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
     savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
-
-Compact form actually built (exact). Candidates that serve the same pools at proportional rates and
-pay the same egress form a group g (an RI and the EC2 Instance SP of its family and region; the 1-
-and 3-year terms of one offer): serve is one variable per (g, p, s, t), and the two capacity families
-above become Σ_p ρ_{g,p} serve_{g,p,s,t} ≤ cap_{g,k(t)} with cap_{g,k} = Σ_{c∈g} m_c U_{c,k} defined
-once per group and period [cap_def_g_k] (ρ, m: :class:`Group`). Each member's use is read back in
-proportion to its capacity. In the risk bounds a group's used GPU-hours are priced at its cheapest
-member's rate (``risk_pricing = "conservative"``: unused spend is never understated); with
-``risk_pricing = "exact"`` only candidates that price a used GPU-hour alike share a group.
     With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
     and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
-    unused commitment spend is unused_s = spend − used_s, and:
+    unused commitment spend is unused_s = spend − used_s [used_def_s_k, commitment_spend_def define
+    the parts as variables so these rows stay sparse], and:
     cvar unused [cvar_unused_*]:    η + 1/(1−β) Σ_s π_s z_s ≤ L,  z_s ≥ unused_s − η, z_s ≥ 0,
                                     with L = ``cvar_limit_usd`` and/or ``cvar_limit_pct``/100 · spend
     min utilisation [min_util_s]:   used_s ≥ u_min · spend for every s in the worst tail (the lowest
@@ -55,6 +47,15 @@ member's rate (``risk_pricing = "conservative"``: unused spend is never understa
                                     probability)
     upfront budget [upfront_d]:     Σ_c u_c buy_{c,d} ≤ B at each purchase date d
     provider share [share_q]:       new spend of provider q ≤ m · new spend of all providers
+
+Compact form actually built (exact for cost). Candidates that serve the same pools at proportional
+rates and pay the same egress form a group g (an RI and the EC2 Instance SP of its family and region; the 1-
+and 3-year terms of one offer): serve is one variable per (g, p, s, t), and the two capacity families
+above become Σ_p ρ_{g,p} serve_{g,p,s,t} ≤ cap_{g,k(t)} with cap_{g,k} = Σ_{c∈g} m_c U_{c,k} defined
+once per group and period [cap_def_g_k] (ρ, m: :class:`Group`). Each member's use is read back in
+proportion to its capacity. In the risk bounds a group's used GPU-hours are priced at its cheapest
+member's rate (``risk_pricing = "conservative"``: unused spend is never understated); with
+``risk_pricing = "exact"`` only candidates that price a used GPU-hour alike share a group.
 
 Horizon-end rule
     A commitment whose term runs past the horizon is charged, and credited, only for its hours inside
