@@ -103,3 +103,52 @@ def test_lp_expected_cost_equals_evaluator_average_at_hourly_resolution() -> Non
     for k in ("commitments", "on_demand", "spot"):
         got = float(np.dot(sc.probabilities, [b.cost_by_component_usd[k] for b in bills]))
         assert plan.expected_cost_usd[k] == pytest.approx(got, rel=1e-4)  # SP $/h rounded to 0.001
+
+
+def test_lp_and_evaluator_agree_with_contracts_egress_and_off_aws_spot() -> None:
+    # A portable, interruptible A100 pool served by a Lambda contract (egress paid per GPU-hour),
+    # CoreWeave spot (+ egress) and on-demand; an H100 pool on AWS RIs. Eligibility does not
+    # overlap across commitment kinds, so the provider rules are optimal and both must agree.
+    off = offers(
+        offer("on_demand", 10.0),
+        offer("reserved_instance", 4.0, term_months=12),
+        offer("on_demand", 4.0, sku="p4de.24xlarge", gpu_type="A100-80GB", gpus_per_unit=8),
+        offer(
+            "reserved_contract",
+            2.0,
+            provider="lambda",
+            region="global",
+            sku="A100 reserved",
+            gpu_type="A100-80GB",
+            term_months=12,
+        ),
+        offer(
+            "spot",
+            1.5,
+            provider="coreweave",
+            region="north-america",
+            sku="A100",
+            gpu_type="A100-80GB",
+            gpus_per_unit=8,
+        ),
+    )
+    pools = (Pool("H100"), Pool("A100-80GB", interruptible=True, portable=True))
+    rng = np.random.default_rng(11)
+    n_h = 744
+    d = rng.gamma(4.0, 3.0, size=(3, n_h, 2))
+    sc = DemandScenarios(START, pools, d, np.array([0.5, 0.3, 0.2]))
+    pol = Policy(
+        horizon_months=1, ladder_every_months=0, time_reduction="hourly", savings_curve_points=0
+    )
+    plan = optimize(sc, off, [], pol)
+    models = {p.commitment.purchase_model for p in plan.purchases}
+    assert models == {"reserved_instance", "reserved_contract"}
+    bills = [evaluate(plan.commitments(), d[s], sc.timestamps, pools, off, pol) for s in range(3)]
+    for k in ("total", "egress", "spot", "contracts"):
+        got = float(
+            np.dot(
+                sc.probabilities,
+                [b.total_usd if k == "total" else b.cost_by_component_usd[k] for b in bills],
+            )
+        )
+        assert plan.expected_cost_usd[k] == pytest.approx(got, rel=1e-6), k
