@@ -4,7 +4,8 @@ in one commitment family, so the user sees how flat the optimum is.
 A family is (purchase model, GPU type, region) — Compute Savings Plans are one family. The amount is
 GPUs (RIs, contracts) or USD/hour (Savings Plans) bought at the first purchase date. Each point is a
 re-solve of the LP relaxation with that amount fixed (``curve_amount`` constraint) and everything
-else (other families, ladder, dispatch) free; points run from 0 to twice the optimum (or, when the
+else (other families, ladder, dispatch) free, except the optimum itself, which is the plan's own
+point; points run from 0 to twice the optimum (or, when the
 optimum is 0, to the pool's mean demand). A point the risk bounds make infeasible is left out.
 """
 
@@ -52,9 +53,17 @@ def savings_curves(
         grid = np.linspace(0.0, top, points) if points > 1 else np.array([opt])
         if points > 1 and not np.isclose(grid, opt).any():
             grid = np.sort(np.append(grid, opt))
+        # the optimum itself needs no re-solve: it is the plan's own point
+        at_opt = {
+            "amount": float(opt),
+            "unit": "usd_per_hour" if sp else "gpus",
+            "expected_savings_usd": od_eq - float(pb.probabilities @ base.total_s()),
+        }
+        grid = grid[~np.isclose(grid, opt)]
         warm = warm_highs(pb)
         if warm is not None:
-            out[fam] = _warm_curve(pb, warm, cs, mult, grid, od_eq, bool(sp))
+            pts = _warm_curve(pb, warm, cs, mult, grid, od_eq, bool(sp))
+            out[fam] = sorted([*pts, at_opt], key=lambda pt: pt["amount"])
             continue
         expr = pulp.LpAffineExpression({pb.buy[(c, 0)]: mult[c] for c in cs})
         curve = []
@@ -78,7 +87,7 @@ def savings_curves(
                     )
             finally:
                 constraint_table(pb.lp).pop(name, None)
-        out[fam] = curve
+        out[fam] = sorted([*curve, at_opt], key=lambda pt: pt["amount"])
     return out
 
 
