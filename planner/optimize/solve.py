@@ -22,6 +22,7 @@ import numpy as np
 import pulp
 
 from planner.optimize.problem import Problem, constraint_table
+from planner.policy import Policy
 from pricing_data.errors import PlannerError
 
 RISK_FAMILIES = ("cvar", "min_utilization", "upfront_budget", "provider_share")
@@ -275,6 +276,17 @@ def diagnose(pb: Problem) -> InfeasiblePlanError:
     )
 
 
+def _pricing_hint(pol: Policy) -> str:
+    """With conservative risk pricing, used commitment dollars are understated (valued at the
+    cheapest member of a dispatch group), so a bound can look infeasible that exact pricing meets."""
+    if pol.risk_pricing == "conservative":
+        return (
+            '; or set risk_pricing = "exact" (conservative pricing values used hours at the '
+            "cheapest of equally usable offers and can overstate unused spend)"
+        )
+    return ""
+
+
 def _message(pb: Problem, fam: str) -> InfeasiblePlanError:
     pol = pb.policy
     if fam == "cvar":
@@ -289,7 +301,8 @@ def _message(pb: Problem, fam: str) -> InfeasiblePlanError:
             f"leave more unused spend than that in the worst {100 * (1 - pol.cvar_beta):.0f}% of "
             "scenarios",
             binding="cvar_limit",
-            fix="raise cvar_limit_usd / cvar_limit_pct, lower cvar_beta, or drop the bound",
+            fix="raise cvar_limit_usd / cvar_limit_pct, lower cvar_beta, or drop the bound"
+            + _pricing_hint(pol),
         )
     if fam == "min_utilization":
         return InfeasiblePlanError(
@@ -297,7 +310,8 @@ def _message(pb: Problem, fam: str) -> InfeasiblePlanError:
             f"{pol.min_utilization:g} in the lowest-demand {100 * pol.min_utilization_tail:g}% "
             "of scenarios): existing commitments are used less than that there",
             binding="min_utilization",
-            fix="lower min_utilization, or raise min_utilization_tail so the tail is less extreme",
+            fix="lower min_utilization, or raise min_utilization_tail so the tail is less extreme"
+            + _pricing_hint(pol),
         )
     if fam == "upfront_budget":
         return InfeasiblePlanError(
