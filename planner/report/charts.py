@@ -91,11 +91,21 @@ def savings_curves(
             xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
             c = chosen[name]
             ax.plot([c], [np.interp(c, xs, ys)], "o", ms=8, color=line.get_color(), mfc="white")
+    if not curves:
+        ax.text(
+            0.5,
+            0.5,
+            "no savings curve computed (solver.savings_curve_points = 0\nor nothing bought now)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xlabel("committed amount (share of the plan's choice)")
     ax.set_ylabel("expected savings vs on-demand (USD)")
     ax.set_title("Savings curve per commitment family")
-    ax.legend(fontsize=8)
+    if curves:
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
 

@@ -1,11 +1,11 @@
 """The quarterly run's report: chart PNGs and one self-contained HTML file.
 
-Charts: the demand fan (history, P10–P90 of total demand, P50) with the committed capacity stacked
-by layer (existing inventory, new RIs, new Savings Plans, new contracts; demand above the layers is
-served by spot and on-demand), the savings curve per commitment family, the utilisation of each
+Charts: the demand fan (history, P10–P90 of total demand, P50) with the expected GPUs served by each
+layer stacked (existing inventory, new RIs, new Savings Plans, new contracts, spot, on-demand: the
+evaluator's hour-by-hour dispatch), the savings curve per commitment family, the utilisation of each
 purchase across scenarios (from the evaluator), and the expected cost by provider and component.
 
-Committed capacity is in GPU-equivalents: an RI is instances × GPUs per instance, a contract its
+:func:`capacity_layers` gives committed capacity instead, in GPU-equivalents: an RI is instances × GPUs per instance, a contract its
 GPUs, a Savings Plan its hourly dollars ÷ the SP rate per GPU-hour of the offer it was sized on
 (for inventory plans: the lowest matching SP rate, i.e. the most GPUs the dollars can cover).
 """
@@ -85,20 +85,73 @@ def capacity_layers(run: PlanRun) -> dict[str, np.ndarray]:
     return {k: layers[k] for k in order if k in layers}
 
 
+def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray]:
+    """Expected GPUs served per forecast hour by layer: existing commitments, new RIs, Savings
+    Plans and contracts, spot and on-demand (the evaluator, ``detail=True``, averaged over up to
+    ``max_scenarios`` scenarios with their probabilities renormalised). The layers sum to the
+    expected demand of those scenarios."""
+    from planner.evaluate import evaluate
+
+    sc = run.forecast.scenarios
+    n = min(sc.n_scenarios, max_scenarios)
+    w = sc.probabilities[:n] / sc.probabilities[:n].sum()
+    existing = {c.commitment_id for c in run.inventory}
+    model_of = {p.commitment.commitment_id: p.commitment.purchase_model for p in run.plan.purchases}
+    commitments = [*run.inventory, *run.plan.commitments()]
+    layers: dict[str, np.ndarray] = {}
+    for s in range(n):
+        ev = evaluate(
+            commitments,
+            sc.demand_gpus[s],
+            sc.timestamps,
+            sc.pools,
+            run.catalog.offers,
+            run.policy,
+            detail=True,
+        )
+        for key, gpus in ev.served_gpus.items():
+            name = "existing" if key in existing else model_of.get(key, key)
+            layers[name] = layers.get(name, np.zeros(sc.n_hours)) + w[s] * gpus
+    order = [
+        "existing",
+        "reserved_instance",
+        "ec2_instance_savings_plan",
+        "compute_savings_plan",
+        "reserved_contract",
+        "spot",
+        "on_demand",
+    ]
+    return {k: layers[k] for k in order if k in layers}
+
+
 def make_charts(run: PlanRun) -> dict[str, bytes]:
     sc = run.forecast.scenarios
-    total = sc.demand_gpus.sum(axis=2)  # scenario x hour
+    # daily means keep the chart readable: hourly paths would paint the band solid
+    days = sc.timestamps.floor("D")
+    codes, day_index = pd.factorize(days)
+    counts = np.bincount(codes)
+
+    def daily(values: np.ndarray) -> np.ndarray:  # (hours,) or (scenarios, hours) -> days
+        if values.ndim == 1:
+            return np.bincount(codes, weights=values, minlength=len(day_index)) / counts
+        return (
+            np.stack([np.bincount(codes, weights=row, minlength=len(day_index)) for row in values])
+            / counts
+        )
+
+    total = daily(sc.demand_gpus.sum(axis=2))  # scenario x day
     q = np.quantile(total, [0.1, 0.5, 0.9], axis=0)
-    hist = run.pooled.demand_gpus.sum(axis=1)
+    hist = run.pooled.demand_gpus.sum(axis=1).resample("D").mean()
+    layers = {k: daily(v) for k, v in served_layers(run).items()}
     fan = charts.demand_fan_with_layers(
         pd.DatetimeIndex(hist.index),
         hist.to_numpy(float),
-        sc.timestamps,
+        pd.DatetimeIndex(day_index),
         q[0],
         q[1],
         q[2],
-        capacity_layers(run),
-        title="Total GPU demand (P10–P90) and committed capacity by layer (GPU-equivalents)",
+        layers,
+        title="Total GPU demand (daily mean, P10–P90) and the expected GPUs served by each layer",
     )
     curves = {}
     for family, points in run.plan.savings_curves.items():
