@@ -84,9 +84,9 @@ def expected_cost_by_pool(
 ) -> dict[str, dict[str, float]]:
     """E[cost by pool and component] of inventory + the plan's purchases over re-created scenarios."""
     _, fc = forecast_for(history, config, progress)
-    catalog = load_catalog(
-        as_of=config.catalog_as_of, providers=config.policy.providers, overlay=config.overlay
-    )
+    # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
+    # optimizer and evaluator apply them), while commitments held elsewhere still bill
+    catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     sc = fc.scenarios
     figs = evaluate_over_scenarios(
         "this plan",

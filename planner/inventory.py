@@ -124,7 +124,14 @@ def read_inventory(path: str | Path) -> list[Commitment]:
     name = str(path)
     if not p.is_file():
         raise PlannerInputError("file not found", file=name, fix="check the --inventory path")
-    raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+    try:
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise PlannerInputError(
+            "the inventory file is empty",
+            file=name,
+            fix="write at least the header row: " + ",".join(INVENTORY_COLUMNS),
+        ) from None
     return parse_inventory(raw, name)
 
 
@@ -141,6 +148,7 @@ def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
                 f"missing column '{col}'", file=name, row=1, fix="add it (see planner/inventory.py)"
             )
     out: list[Commitment] = []
+    seen_ids: dict[str, int] = {}
     for i, rec in enumerate(raw.to_dict(orient="records")):
         row = i + 2
 
@@ -243,9 +251,20 @@ def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
                 value=end_text,
                 fix="fix the dates",
             )
+        cid = get("commitment_id") or f"inv-{row - 1}"
+        if cid in seen_ids:
+            raise PlannerInputError(
+                f"duplicate commitment_id (first on row {seen_ids[cid]})",
+                file=name,
+                row=row,
+                column="commitment_id",
+                value=cid,
+                fix="give every commitment its own id",
+            )
+        seen_ids[cid] = row
         out.append(
             Commitment(
-                commitment_id=get("commitment_id") or f"inv-{row - 1}",
+                commitment_id=cid,
                 provider=provider,
                 purchase_model=model,
                 region=region,

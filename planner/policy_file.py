@@ -31,7 +31,7 @@ Overrides (``--set section.key=value``, also used by ``planner whatif``) take TO
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +194,23 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             raise UnknownNameError("policy section", section, SECTIONS, file=file, column=section)
     policy_kwargs: dict[str, Any] = {}
     cfg_kwargs: dict[str, Any] = {"source": file}
+    growth_doc = doc.get("growth")
+    if isinstance(growth_doc, dict) and not isinstance(
+        growth_doc.get("annual_pct", 0.0), int | float
+    ):
+        raise PlannerInputError(
+            "must be a number",
+            file=file,
+            column="growth.annual_pct",
+            value=growth_doc.get("annual_pct"),
+            fix="write e.g. 30 for +30%/year",
+        )
     try:
-        cfg_kwargs["growth"] = Growth.parse(doc.get("growth"))
+        cfg_kwargs["growth"] = Growth.parse(growth_doc)
+    except (TypeError, ValueError) as e:
+        raise PlannerInputError(
+            f"bad growth value: {e}", file=file, column="growth", fix="see `planner policy init`"
+        ) from None
     except PlannerInputError as e:
         raise PlannerInputError(
             e.what, file=file, column=f"growth.{e.column or 'steps'}", value=e.value, fix=e.fix
@@ -233,6 +248,8 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
     cfg_kwargs["pool_rules"] = tuple(
         PoolRule.from_dict(r, where=f"{file} [[pools]] #{i + 1}") for i, r in enumerate(rules)
     )
+    for name, value in policy_kwargs.items():
+        _check_type(name, value, file)
     try:
         policy = Policy(**policy_kwargs)
     except TypeError as e:
@@ -247,6 +264,63 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
         ) from None
     _check_contradictions(policy, file)
     return PlanningConfig(policy=policy, **cfg_kwargs)
+
+
+_KIND_WORD = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a string",
+    "list": "a list",
+}
+_KIND_FIX = {
+    "bool": "write true or false",
+    "int": "write a whole number",
+    "float": "write a number",
+    "str": 'write a quoted string, e.g. "exact"',
+    "list": "write a list, e.g. [12, 36]",
+}
+
+
+def _kind(annotation: str) -> tuple[str, bool]:
+    """('bool'|'int'|'float'|'str'|'list', optional) from a Policy field's annotation text."""
+    optional = "None" in annotation
+    base = annotation.replace("| None", "").strip()
+    if base.startswith("tuple"):
+        return "list", optional
+    return base, optional
+
+
+def _check_type(name: str, value: Any, file: str) -> None:
+    """A policy value of the wrong type is a usage error naming the key (not a traceback later)."""
+    types = {f.name: str(f.type) for f in fields(Policy)}
+    if name not in types:
+        return
+    kind, optional = _kind(types[name])
+    if value is None:
+        if optional:
+            return
+        ok = False
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, str)
+    elif kind == "list":
+        ok = isinstance(value, list | tuple)
+    else:
+        ok = True
+    if not ok:
+        raise PlannerInputError(
+            "must be " + _KIND_WORD.get(kind, kind) + (" or empty" if optional else ""),
+            file=file,
+            column=_file_key(name),
+            value=value,
+            fix=_KIND_FIX.get(kind, "check the value"),
+        )
 
 
 def _file_key(policy_field: str | None) -> str | None:
@@ -276,7 +350,12 @@ def _config_value(
             )
         out["scenarios"] = n
     elif (section, key) == ("planning", "seed"):
-        out["seed"] = int(_number(value, file, column, integer=True))
+        seed = int(_number(value, file, column, integer=True))
+        if seed < 0:
+            raise PlannerInputError(
+                "must be >= 0", file=file, column=column, value=value, fix="use e.g. 0 or 7"
+            )
+        out["seed"] = seed
     elif key in ("catalog_as_of", "overlay", "default_aws_region"):
         if not isinstance(value, str) or not value:
             raise PlannerInputError(
@@ -361,6 +440,8 @@ def read_policy_file(path: str | Path | None) -> PlanningConfig:
 
 def _parse_value(text: str) -> Any:
     t = text.strip()
+    if t == "":
+        return None  # key= unsets an optional setting (e.g. drop a risk bound)
     if t.endswith("%"):
         t = t[:-1].lstrip("+")
     try:

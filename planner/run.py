@@ -19,6 +19,7 @@ scenarios.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +53,11 @@ class StrategyFigures:
 
     def expected(self, attr: str) -> float:
         return float(np.dot(self.probabilities, [getattr(e, attr) for e in self.evaluations]))
+
+    @property
+    def has_spend(self) -> bool:
+        """True when some commitment bills inside the horizon (else utilisation means nothing)."""
+        return any(sum(e.commitment_spend_usd.values()) > 0 for e in self.evaluations)
 
     @property
     def expected_cost_usd(self) -> float:
@@ -154,10 +160,10 @@ class PlanRun:
                     "esr_pct": round(100 * s.expected("esr"), 2) + 0.0,  # no "-0.00"
                     "coverage_pct": round(100 * s.expected("coverage"), 2),
                     "utilization_pct": round(100 * s.expected("utilization"), 2)
-                    if s.commitments
+                    if s.has_spend
                     else None,
                     f"p{round(100 * q):02d}_utilization_pct": round(100 * s.tail_utilization(q), 2)
-                    if s.commitments
+                    if s.has_spend
                     else None,
                     "waste_usd": round(s.expected("waste_usd"), 2),
                 }
@@ -276,9 +282,9 @@ def plan_from_history(
     say = progress or (lambda _m: None)
     pooled, fc = forecast_for(history, config, progress)
     start = fc.scenarios.start
-    catalog = load_catalog(
-        as_of=config.catalog_as_of, providers=config.policy.providers, overlay=config.overlay
-    )
+    # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
+    # optimizer and evaluator apply them), while commitments held elsewhere still bill
+    catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     _check_inventory_offers(inventory, catalog)
     policy = effective_policy(config)
     say(f"optimising over {len(catalog.offers):,} offers")
@@ -334,9 +340,17 @@ def compare_strategies(
 
 
 def _check_inventory_offers(inventory: list[Commitment], catalog: Catalog) -> None:
-    """An inventory item must name something the catalog prices, else its value is unknowable."""
+    """An inventory item must name something the catalog prices, else its value is unknowable;
+    its id must not look like a new purchase's (P001...), which would merge the two in reports."""
     offers = catalog.offers
     for c in inventory:
+        if re.fullmatch(r"P\d{3,}", c.commitment_id):
+            raise PlannerInputError(
+                f"inventory commitment_id {c.commitment_id!r} has the form of a new purchase id",
+                column="commitment_id",
+                value=c.commitment_id,
+                fix="rename it (e.g. with the quarter: 2026Q3-P001); P001... name this run's purchases",
+            )
         if c.purchase_model == "compute_savings_plan":
             continue
         same = offers[(offers["provider"] == c.provider) & (offers["region"] == c.region)]

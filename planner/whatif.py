@@ -142,25 +142,9 @@ def run_whatifs(
         if evaluate_only:
             _, fc = forecast_for(history, cfg, progress)
             policy = effective_policy(cfg)
-            serving = load_catalog(
-                as_of=cfg.catalog_as_of, providers=cfg.policy.providers, overlay=cfg.overlay
-            )
-            allp = load_catalog(as_of=cfg.catalog_as_of, overlay=cfg.overlay).offers
-            committed = allp[
-                allp["purchase_model"].isin(
-                    [
-                        "reserved_instance",
-                        "ec2_instance_savings_plan",
-                        "compute_savings_plan",
-                        "reserved_contract",
-                    ]
-                )
-            ]
-            offers = (
-                pd.concat([serving.offers, committed])
-                .drop_duplicates("offer_id")
-                .reset_index(drop=True)
-            )
+            # every provider's prices: commitments at an excluded provider still bill; the
+            # policy's providers limit off-AWS serving in the evaluator
+            offers = load_catalog(as_of=cfg.catalog_as_of, overlay=cfg.overlay).offers
             sc = fc.scenarios
             commitments = [*inventory, *base.plan.commitments()]
             from dataclasses import replace
@@ -216,7 +200,9 @@ def _column(
         "effective savings rate %": round(100 * figs.expected("esr"), 2),
         "coverage %": round(100 * figs.expected("coverage"), 2),
         "utilisation %": round(100 * float(np.dot(figs.probabilities, util)), 2),
-        f"P{round(100 * q)} utilisation %": round(100 * figs.tail_utilization(q), 2),
+        "worst-tail utilisation % (1 - cvar_beta quantile)": round(
+            100 * figs.tail_utilization(q), 2
+        ),
         "commitment waste (USD)": round(figs.expected("waste_usd"), 2),
         "worst scenario cost (USD)": round(max(e.total_usd for e in figs.evaluations), 2),
     }
@@ -248,8 +234,12 @@ def comparison_table(base: PlanRun, results: list[WhatIfResult]) -> pd.DataFrame
         )
     }
     for r in results:
-        run = r.run
-        cols[r.whatif.name] = _column(r.on_demand, r.figures, run, r.config.policy.cvar_beta)
+        name = r.whatif.name
+        k = 2
+        while name in cols:  # two what-ifs of one name (or one named "baseline") keep both columns
+            name = f"{r.whatif.name} ({k})"
+            k += 1
+        cols[name] = _column(r.on_demand, r.figures, r.run, r.config.policy.cvar_beta)
     df = pd.DataFrame(cols)
     df.index.name = "figure"
     return df.reset_index()

@@ -48,6 +48,8 @@ from pricing_data.schema import (
     term_hours,
 )
 
+# The share of a partial-upfront term paid upfront (pricing_data/assumptions.toml [ri_payment_split]).
+PARTIAL_UPFRONT_SHARE = 0.5
 KEY_COLUMNS = ("provider", "region", "sku", "purchase_model", "term_months")
 OPTIONAL_KEYS = ("offering_class", "payment_option")
 PRICE_COLUMNS = (
@@ -77,6 +79,21 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
         for key in doc:
             if key not in ("discounts", "offer"):
                 raise UnknownNameError("overlay section", key, ("discounts", "offer"), file=name)
+        if not isinstance(doc.get("discounts", {}), dict):
+            raise PlannerInputError(
+                "[discounts] must be a table of provider = percent",
+                file=name,
+                column="discounts",
+                value=doc["discounts"],
+                fix="write [discounts] then a line aws = 5",
+            )
+        if not isinstance(doc.get("offer", []), list):
+            raise PlannerInputError(
+                "offers must be an array of tables",
+                file=name,
+                column="offer",
+                fix="write each offer under [[offer]] (double brackets), not [offer]",
+            )
         for provider, value in doc.get("discounts", {}).items():
             if provider not in PROVIDERS:
                 raise UnknownNameError(
@@ -101,7 +118,12 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
             rows.append({"_row": i + 1, **{k: ("" if v is None else v) for k, v in rec.items()}})
         row_label = "offer #"
     elif path.suffix.lower() == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            raise PlannerInputError(
+                "the overlay file is empty", file=name, fix="add a header row and offer rows"
+            ) from None
         df.columns = [c.strip() for c in df.columns]
         for i, rec in enumerate(df.to_dict(orient="records")):
             rows.append({"_row": i + 2, **{str(k): str(v).strip() for k, v in rec.items()}})
@@ -289,14 +311,18 @@ def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str
         )
     hours = term_hours(months) if months > 0 else 0.0
 
-    def priced(gpus: float) -> dict[str, float]:
+    def priced(gpus: float, payment: str) -> dict[str, float]:
+        """Prices for one offer; an effective rate is split by ``payment`` (the row's payment
+        option, else the matched offer's own) with the catalog's rule (assumptions.toml)."""
         if recurring is not None:
             up = upfront or 0.0
             eff = recurring + (up / hours if hours else 0.0)
         else:
             eff = effective if effective is not None else float(per_gpu) * gpus  # type: ignore[arg-type]
-            if pay == "all_upfront":
+            if payment == "all_upfront":
                 up, rec_ = eff * hours, 0.0
+            elif payment == "partial_upfront":
+                up, rec_ = PARTIAL_UPFRONT_SHARE * eff * hours, (1 - PARTIAL_UPFRONT_SHARE) * eff
             else:
                 up, rec_ = 0.0, eff
             return {
@@ -316,7 +342,8 @@ def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str
         offers = offers.copy()
         for idx in offers.index[mask]:
             gpus = float(offers.loc[idx, "gpus_per_unit"])  # type: ignore[arg-type]
-            for col, val in priced(gpus).items():
+            payment = pay or str(offers.loc[idx, "payment_option"])
+            for col, val in priced(gpus, payment).items():
                 offers.at[idx, col] = val
             offers.at[idx, "overlay"] = True
             offers.at[idx, "assumed"] = False
@@ -399,7 +426,7 @@ def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str
         "offering_class": klass,
         "term_months": months,
         "payment_option": pay if months else "",
-        **priced(gpus),
+        **priced(gpus, pay),
         "spot_interruption_rate": math.nan,
         "assumed": False,
         "assumption": "",

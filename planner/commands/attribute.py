@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from forecasting import read_usage
@@ -48,6 +50,13 @@ def attribute(
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from."""
     plan = read_plan(plan_json)
+    recorded = (plan.record.get("run") or {}).get("usage_file")
+    if recorded and Path(recorded).resolve() != Path(usage).resolve():
+        click.echo(
+            f"warning: {plan_json} was planned from {recorded}, not {usage}; the scenarios are "
+            "re-created from the usage given, so the split will not match the plan's figures",
+            err=True,
+        )
     history = read_usage(usage)
     table = attribute_cost(
         history, plan, by=by, window_days=window_days, plan_file=plan_json, progress=stderr_progress

@@ -37,12 +37,19 @@ def parse_term(text: str) -> int:
     else:
         number, mult = t, 1
     try:
-        months = int(float(number) * mult)
+        value = float(number) * mult
     except ValueError:
         raise PlannerInputError(
             "not a term", column="--term", value=text, fix="write months (12, 36) or years (1y, 3y)"
         ) from None
-    return months
+    if value != int(value) or value < 0:
+        raise PlannerInputError(
+            "not a whole number of months >= 0",
+            column="--term",
+            value=text,
+            fix="write whole months (12, 36, 18mo) or years (1y, 3y)",
+        )
+    return int(value)
 
 
 @click.group(invoke_without_command=True)

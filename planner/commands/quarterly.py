@@ -16,7 +16,7 @@ from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, config_to_doc, read_policy_file
 from planner.render import render_frame
 from planner.run import PlanRun, quarterly_plan
-from pricing_data.fileio import atomic_write_text
+from pricing_data.fileio import atomic_write_bytes
 
 
 def planning_options(f: Callable[..., Any], set_flag: str = "--set") -> Callable[..., Any]:
@@ -189,13 +189,18 @@ def plan(
     run = quarterly_plan(usage, config=cfg, inventory_path=inventory, progress=stderr_progress)
     out = Path(out_dir)
     full = plan_with_run_record(run)
-    atomic_write_text(out / "purchases.csv", render_frame(full.purchases_frame(), "csv"))
-    atomic_write_text(out / "plan.json", full.to_json())
-    atomic_write_text(out / "comparison.csv", render_frame(run.comparison_frame(), "csv"))
+    # everything is rendered in memory first, so a failure leaves no mix of old and new files
+    files: dict[str, bytes] = {
+        "purchases.csv": render_frame(full.purchases_frame(), "csv").encode("utf-8"),
+        "plan.json": full.to_json().encode("utf-8"),
+        "comparison.csv": render_frame(run.comparison_frame(), "csv").encode("utf-8"),
+    }
     if not no_report:
-        from planner.report.plan_report import write_report
+        from planner.report.plan_report import render_report
 
-        write_report(run, out, progress=stderr_progress)
+        files.update(render_report(run, progress=stderr_progress))
+    for name, data in files.items():
+        atomic_write_bytes(out / name, data)
     click.echo(summary_text(run), nl=False)
     click.echo(
         f"wrote {out}/purchases.csv, plan.json, comparison.csv"

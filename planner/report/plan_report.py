@@ -21,9 +21,9 @@ import pandas as pd
 
 from planner.inventory import Commitment
 from planner.report import charts
-from planner.report.html import Section, cards, document, esc, image, key_values, table
+from planner.report.html import Section, cards, document, image, key_values, table
 from planner.run import ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN, PlanRun
-from pricing_data.fileio import atomic_write_bytes, atomic_write_text
+from pricing_data.fileio import atomic_write_bytes
 
 CHART_FILES = {
     "demand_fan": "demand_fan.png",
@@ -185,6 +185,13 @@ def _by_provider(run: PlanRun) -> dict[str, dict[str, float]]:
     return {p: {"cost": v} for p, v in fig.cost_by_provider().items()}
 
 
+def _pct(v: object) -> str:
+    """A percentage, or a dash where there is none (no commitment, so no utilisation)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{float(v):.1f}%"  # type: ignore[arg-type]
+
+
 def _usd(v: float) -> str:
     return f"${v:,.0f}"
 
@@ -216,10 +223,10 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
             ("expected annual cost, this plan", _usd(this["annual_cost_usd"])),
             ("all on-demand", _usd(od["annual_cost_usd"])),
             ("current inventory only", _usd(inv["annual_cost_usd"])),
-            ("effective savings rate", f"{this['esr_pct']:.1f}%"),
-            ("coverage by commitments", f"{this['coverage_pct']:.1f}%"),
-            ("expected utilisation", f"{this['utilization_pct']:.1f}%"),
-            (f"worst-tail utilisation ({tail_col[:3].upper()})", f"{this[tail_col]:.1f}%"),
+            ("effective savings rate", _pct(this["esr_pct"])),
+            ("coverage by commitments", _pct(this["coverage_pct"])),
+            ("expected utilisation", _pct(this["utilization_pct"])),
+            (f"worst-tail utilisation ({tail_col[:3].upper()})", _pct(this[tail_col])),
             ("upfront cash needed now", _usd(run.upfront_now_usd())),
         ]
     )
@@ -284,7 +291,7 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section("Run record", key_values(record)),
     ]
     title = "GPU commitment plan"
-    subtitle = f"Planning from {run.start.date()} for {run.policy.horizon_months} months — {esc(Path(run.usage_file).name)}"
+    subtitle = f"Planning from {run.start.date()} for {run.policy.horizon_months} months — {Path(run.usage_file).name}"
     return document(title, subtitle, sections)
 
 
@@ -292,11 +299,18 @@ def write_report(
     run: PlanRun, out_dir: Path, progress: Callable[[str], None] | None = None
 ) -> dict[str, Path]:
     """Write the chart PNGs and report.html into ``out_dir`` (atomically); return their paths."""
+    return write_rendered(out_dir, render_report(run, progress))
+
+
+def render_report(run: PlanRun, progress: Callable[[str], None] | None = None) -> dict[str, bytes]:
+    """Every report file's name and bytes, built in memory (nothing is written)."""
     say = progress or (lambda _m: None)
     say("drawing charts")
     pngs = make_charts(run)
-    paths: dict[str, Path] = {}
-    for key, name in CHART_FILES.items():
-        paths[key] = atomic_write_bytes(out_dir / name, pngs[key])
-    paths["report"] = atomic_write_text(out_dir / "report.html", build_html(run, pngs))
-    return paths
+    files = {CHART_FILES[key]: png for key, png in pngs.items()}
+    files["report.html"] = build_html(run, pngs).encode("utf-8")
+    return files
+
+
+def write_rendered(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
+    return {name: atomic_write_bytes(out_dir / name, data) for name, data in files.items()}

@@ -169,3 +169,43 @@ def test_missing_or_wrong_type_overlay_file(tmp_path: Path) -> None:
     f.write_text("{}")
     with pytest.raises(PlannerInputError, match=r"must be a \.csv or \.toml file"):
         load_catalog(overlay=f)
+
+
+def test_a_row_without_payment_option_keeps_each_offers_payment_split(tmp_path: Path) -> None:
+    f = tmp_path / "ri.csv"
+    f.write_text(
+        "provider,region,sku,purchase_model,term_months,offering_class,payment_option,usd_per_gpu_hour\n"
+        "aws,us-east-1,p4de.24xlarge,reserved_instance,36,standard,,1.50\n"
+    )
+    cat = load_catalog(providers=["aws"], overlay=f)
+    base = "aws:us-east-1:p4de.24xlarge:reserved_instance:standard:36"
+    hours = 36 * 730
+    full = _offer(cat, f"{base}:all_upfront")
+    part = _offer(cat, f"{base}:partial_upfront")
+    none = _offer(cat, f"{base}:no_upfront")
+    for o in (full, part, none):
+        assert o["effective_usd_per_hour"] == pytest.approx(12.0)  # 1.50 x 8 GPUs
+    assert (full["upfront_usd"], full["recurring_usd_per_hour"]) == pytest.approx(
+        (12.0 * hours, 0.0)
+    )
+    assert (part["upfront_usd"], part["recurring_usd_per_hour"]) == pytest.approx(
+        (6.0 * hours, 6.0)
+    )
+    assert (none["upfront_usd"], none["recurring_usd_per_hour"]) == pytest.approx((0.0, 12.0))
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("o.toml", '[offer]\nprovider = "aws"\n', r"write each offer under \[\[offer\]\]"),
+        ("o.toml", "discounts = 5\n", r"\[discounts\] must be a table"),
+        ("o.csv", "", "the overlay file is empty"),
+    ],
+)
+def test_overlay_structure_mistakes_are_usage_errors(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    f = tmp_path / name
+    f.write_text(text)
+    with pytest.raises(PlannerInputError, match=message):
+        load_catalog(overlay=f)

@@ -98,3 +98,21 @@ def test_unknown_column_and_missing_file(tmp_path: Path) -> None:
         read_inventory(f)
     with pytest.raises(PlannerInputError, match="file not found"):
         read_inventory(tmp_path / "none.csv")
+
+
+def test_duplicate_ids_and_empty_files_are_named(tmp_path: Path) -> None:
+    f = tmp_path / "inv.csv"
+    row = "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,2026-01-15,"
+    f.write_text(HEADER + "\n" + row + "\n" + row + "\n")
+    with pytest.raises(
+        PlannerInputError,
+        match=r"row 3, column 'commitment_id': duplicate commitment_id \(first on row 2\)",
+    ):
+        read_inventory(f)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(PlannerInputError, match="the inventory file is empty"):
+        read_inventory(empty)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(HEADER + "\n")
+    assert read_inventory(header_only) == []

@@ -118,6 +118,37 @@ def test_bad_policies_say_what_and_how_to_fix(doc: dict, message: str) -> None: 
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "risk.cvar_limit=abc",
+            "column 'risk.cvar_limit_usd': must be a number or empty (got 'abc')",
+        ),
+        ("risk.cvar_beta=abc", "column 'risk.cvar_beta': must be a number (got 'abc')"),
+        ("offers.terms_months=12", "column 'offers.terms_months': must be a list (got 12)"),
+        ("growth=abc", "column 'growth.annual_pct': must be a number (got 'abc')"),
+        (
+            "planning.horizon_months=2.5",
+            "column 'planning.horizon_months': must be a whole number (got 2.5)",
+        ),
+        ("solver.integer=maybe", "column 'solver.integer': must be true or false (got 'maybe')"),
+        ("spot.cap_share=true", "column 'spot.cap_share': must be a number (got True)"),
+        ("horizon=1.5mo", "not a whole number of months >= 0 (got '1.5mo')"),
+        ("planning.seed=-1", "column 'planning.seed': must be >= 0 (got -1)"),
+    ],
+)
+def test_overrides_of_the_wrong_type_are_usage_errors(override: str, message: str) -> None:
+    with pytest.raises(PlannerInputError) as e:
+        apply_overrides(read_policy_file(EXAMPLE), [override])
+    assert message in str(e.value)
+
+
+def test_an_empty_override_unsets_an_optional_bound() -> None:
+    cfg = apply_overrides(read_policy_file(EXAMPLE), ["risk.cvar_limit_pct="])
+    assert cfg.policy.cvar_limit_pct is None
+
+
 def test_unknown_override_suggests() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'growth'"):
         apply_overrides(read_policy_file(None), ["grwth=5"])

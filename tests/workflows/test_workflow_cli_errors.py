@@ -131,3 +131,70 @@ def test_whatif_file_errors(tmp_path: Path) -> None:
         and "unknown what-if key 'sets'" in r.output
         and "did you mean 'set'" in r.output
     )
+
+
+def test_an_inventory_id_shaped_like_a_new_purchase_is_refused(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.csv"
+    inv.write_text(INVENTORY.read_text().replace("ri-a100-2025", "P001"))
+    r = run(
+        "plan",
+        USAGE,
+        "--inventory",
+        str(inv),
+        "--scenarios",
+        "2",
+        "--horizon",
+        "1mo",
+        "--out-dir",
+        str(tmp_path / "o"),
+    )
+    assert r.exit_code == 2
+    assert "inventory commitment_id 'P001' has the form of a new purchase id" in r.output
+
+
+def test_a_plan_with_nothing_to_buy_still_reports(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    r = run(
+        "plan",
+        USAGE,
+        "--scenarios",
+        "2",
+        "--horizon",
+        "1mo",
+        "--set",
+        "offers.purchase_models=[]",
+        "--set",
+        "solver.savings_curve_points=0",
+        "--out-dir",
+        str(out),
+    )
+    assert r.exit_code == 0, r.output
+    assert (out / "report.html").is_file() and (out / "purchases.csv").read_text().startswith(
+        "purchase_id,"
+    )
+    assert "Buy now (0 purchases" in r.stdout
+
+
+def test_whatif_leaving_a_provider_the_inventory_holds_commitments_at(tmp_path: Path) -> None:
+    # the CoreWeave contract in the inventory keeps billing; only new CoreWeave purchases stop
+    r = run(
+        "whatif",
+        USAGE,
+        "--inventory",
+        str(INVENTORY),
+        "--scenarios",
+        "2",
+        "--horizon",
+        "1mo",
+        "--base-set",
+        "solver.savings_curve_points=0",
+        "--set",
+        "exclude=coreweave",
+        "--set",
+        "exclude=coreweave",
+        "-o",
+        "csv",
+    )
+    assert r.exit_code == 0, r.output
+    header = r.stdout.splitlines()[0]
+    assert header == "figure,baseline,exclude=coreweave,exclude=coreweave (2)"
