@@ -19,6 +19,11 @@ def run(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, list(args))
 
 
+def small_plan(out: Path, *extra: str):  # type: ignore[no-untyped-def]
+    """`planner plan` on the example usage with tiny settings (2 scenarios, 1 month)."""
+    return run("plan", USAGE, "--scenarios", "2", "--horizon", "1mo", "--out-dir", str(out), *extra)
+
+
 def test_bad_inventory_row_stops_the_run_before_writing(tmp_path: Path) -> None:
     inv = tmp_path / "inv.csv"
     lines = INVENTORY.read_text().splitlines()
@@ -35,18 +40,7 @@ def test_bad_inventory_row_stops_the_run_before_writing(tmp_path: Path) -> None:
 def test_inventory_sku_unknown_to_the_catalog_suggests(tmp_path: Path) -> None:
     inv = tmp_path / "inv.csv"
     inv.write_text(INVENTORY.read_text().replace("p4de.24xlarge", "p4de.24xlrge"))
-    r = run(
-        "plan",
-        USAGE,
-        "--inventory",
-        str(inv),
-        "--scenarios",
-        "2",
-        "--horizon",
-        "1mo",
-        "--out-dir",
-        str(tmp_path / "o"),
-    )
+    r = small_plan(tmp_path / "o", "--inventory", str(inv))
     assert r.exit_code == 2
     assert (
         "inventory item 'ri-a100-2025'" in r.output and "did you mean 'p4de.24xlarge'" in r.output
@@ -136,18 +130,7 @@ def test_whatif_file_errors(tmp_path: Path) -> None:
 def test_an_inventory_id_shaped_like_a_new_purchase_is_refused(tmp_path: Path) -> None:
     inv = tmp_path / "inv.csv"
     inv.write_text(INVENTORY.read_text().replace("ri-a100-2025", "P001"))
-    r = run(
-        "plan",
-        USAGE,
-        "--inventory",
-        str(inv),
-        "--scenarios",
-        "2",
-        "--horizon",
-        "1mo",
-        "--out-dir",
-        str(tmp_path / "o"),
-    )
+    r = small_plan(tmp_path / "o", "--inventory", str(inv))
     assert r.exit_code == 2
     assert "inventory commitment_id 'P001' has the form of a new purchase id" in r.output
 
