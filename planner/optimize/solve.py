@@ -299,7 +299,12 @@ def _message(pb: Problem, fam: str) -> InfeasiblePlanError:
             f"the CVaR bound on unused commitment spend binds and cannot be met "
             f"({', '.join(limit)}, cvar_beta = {pol.cvar_beta:g}): existing commitments alone "
             f"leave more unused spend than that in the worst {100 * (1 - pol.cvar_beta):.0f}% of "
-            "scenarios",
+            "scenarios"
+            + (
+                " as the conservative risk pricing counts it"
+                if pol.risk_pricing == "conservative"
+                else ""
+            ),
             binding="cvar_limit",
             fix="raise cvar_limit_usd / cvar_limit_pct, lower cvar_beta, or drop the bound"
             + _pricing_hint(pol),
