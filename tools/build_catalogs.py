@@ -1,6 +1,6 @@
 """Build the shipped offer catalogs from the public price snapshots (maintainer script).
 
-    python tools/build_catalogs.py --source ../shared/data/prices
+    python tools/build_catalogs.py            # sources in tools/price_sources (see its README)
 
 Reads the AWS vantage long table, the CoreWeave scrapes and the Lambda 2026-09-20 list; writes
 ``pricing_data/catalogs/<provider>/<series>-YYYY-MM-DD.csv`` plus a ``.provenance.json`` sidecar each,
@@ -374,7 +374,7 @@ def build_lambda(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "prices")
+    ap.add_argument("--source", type=Path, default=ROOT / "tools" / "price_sources")
     ap.add_argument(
         "--coreweave-date",
         action="append",

@@ -222,3 +222,14 @@ def test_reserved_at_full_utilisation_is_cheaper_than_on_demand(
 def test_the_property_holds_for_every_published_pair() -> None:
     assert len(PAIRS) > 9000
     assert all(r < od for _, r, od in PAIRS)
+
+
+SOURCES = Path(__file__).parents[2] / "tools" / "price_sources"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_the_repository_holds_the_exact_sources_each_catalog_was_built_from(path: Path) -> None:
+    prov = json.loads(path.with_suffix(".provenance.json").read_text())
+    matches = list(SOURCES.glob(f"*/{prov['upstream_file']}"))
+    assert len(matches) == 1, prov["upstream_file"]
+    assert hashlib.sha256(matches[0].read_bytes()).hexdigest() == prov["upstream_sha256"]
