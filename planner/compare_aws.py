@@ -33,6 +33,7 @@ from pricing_data.aws.fetch import (
     fetch_savings_plans_recommendation,
 )
 from pricing_data.errors import PlannerInputError
+from pricing_data.stats import weighted_quantile
 
 TERMS = {"ONE_YEAR": 12, "THREE_YEARS": 36}
 PAYMENTS = {
@@ -384,14 +385,6 @@ def fetch_recommendations(
             )
         )
     return responses
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of ``values`` under probability ``weights``."""
-    order = np.argsort(values)
-    v, w = np.asarray(values)[order], np.asarray(weights)[order]
-    cum = np.cumsum(w) / w.sum()
-    return float(v[min(int(np.searchsorted(cum, q - 1e-12)), len(v) - 1)])
 
 
 # ---------------------------------------------------------------- side by side

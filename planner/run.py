@@ -36,6 +36,7 @@ from planner.policy import Policy
 from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
 from pricing_data.catalog import Catalog, load_catalog
 from pricing_data.errors import PlannerInputError
+from pricing_data.stats import weighted_quantile
 
 HOURS_PER_YEAR = 8760.0
 Progress = Callable[[str], None]
@@ -102,16 +103,6 @@ class StrategyFigures:
             i: np.array([e.commitment_utilization.get(i, np.nan) for e in self.evaluations])
             for i in ids
         }
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The smallest value whose cumulative probability reaches ``q``."""
-    if len(values) == 0:
-        return float("nan")
-    order = np.argsort(values)
-    cum = np.cumsum(weights[order])
-    idx = int(np.searchsorted(cum, q - 1e-12))
-    return float(values[order][min(idx, len(values) - 1)])
 
 
 @dataclass(frozen=True)

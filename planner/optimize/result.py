@@ -15,6 +15,7 @@ from planner.optimize.problem import Problem
 from planner.optimize.solve import Solution
 from planner.plan import COST_COMPONENTS, Purchase
 from pricing_data.schema import HOURS_PER_MONTH
+from pricing_data.stats import weighted_quantile
 
 MIN_PURCHASE_UNITS = 0.01
 
@@ -33,14 +34,6 @@ class Figures:
         return sum(
             (v for v in self.cost_by_component_s.values()), np.zeros_like(self.od_equivalent_s)
         )
-
-
-def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """The smallest x whose cumulative probability reaches q."""
-    order = np.argsort(x, kind="stable")
-    cum = np.cumsum(w[order])
-    i = int(np.searchsorted(cum, q - 1e-12))
-    return float(x[order][min(i, len(x) - 1)])
 
 
 def _off_aws(provider: str) -> bool:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pricing_data.aws.errors import MalformedResponseError
+from pricing_data.stats import weighted_quantile
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,6 @@ class SpotSummary:
     period_end: datetime
     zones: int
     price_changes: int
-
-
-def _weighted_quantile(values: list[float], weights: list[float], q: float) -> float:
-    pairs = sorted(zip(values, weights, strict=True))
-    total = sum(w for _, w in pairs)
-    acc = 0.0
-    for v, w in pairs:
-        acc += w
-        if acc >= q * total - 1e-12:
-            return v
-    return pairs[-1][0]
 
 
 def summarise_spot_history(
@@ -88,7 +78,7 @@ def summarise_spot_history(
                 region,
                 itype,
                 mean,
-                _weighted_quantile(v, w, 0.9),
+                weighted_quantile(v, w, 0.9),
                 first[itype],
                 end,
                 len(zones[itype]),
