@@ -271,12 +271,13 @@ def plan_from_history(
 ) -> PlanRun:
     """The quarterly run on usage already read (used by ``plan`` and ``whatif``)."""
     say = progress or (lambda _m: None)
-    pooled, fc = forecast_for(history, config, progress)
-    start = fc.scenarios.start
     # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
-    # optimizer and evaluator apply them), while commitments held elsewhere still bill
+    # optimizer and evaluator apply them), while commitments held elsewhere still bill. Loaded and
+    # checked against the inventory before the forecast, so a bad inventory row fails fast.
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     _check_inventory_offers(inventory, catalog)
+    pooled, fc = forecast_for(history, config, progress)
+    start = fc.scenarios.start
     policy = effective_policy(config)
     say(f"optimising over {len(catalog.offers):,} offers")
     plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)

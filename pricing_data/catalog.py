@@ -23,7 +23,7 @@ import pandas as pd
 
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.gpu_types import canonical_gpu_type
-from pricing_data.schema import COLUMN_NAMES, COMMITMENT_MODELS, PROVIDERS, PURCHASE_MODELS
+from pricing_data.schema import COMMITMENT_MODELS, PROVIDERS, PURCHASE_MODELS
 from pricing_data.validate import validate_offers
 
 _FILE_RE = re.compile(r"^(?P<series>.+)-(?P<date>\d{4}-\d{2}-\d{2})\.csv$")
@@ -250,6 +250,3 @@ def usd_per_gpu_hour_at(offers: pd.DataFrame, utilization: float) -> pd.Series:
     committed = offers["purchase_model"].isin(COMMITMENT_MODELS)
     price = offers["usd_per_gpu_hour"].astype(float)
     return price.where(~committed, price / utilization)
-
-
-OUTPUT_COLUMNS = (*COLUMN_NAMES, "catalog_version")

@@ -3,11 +3,7 @@
 Charts: the demand fan (history, P10–P90 of total demand, P50) with the expected GPUs served by each
 layer stacked (existing inventory, new RIs, new Savings Plans, new contracts, spot, on-demand: the
 evaluator's hour-by-hour dispatch), the savings curve per commitment family, the utilisation of each
-purchase across scenarios (from the evaluator), and the expected cost by provider and component.
-
-:func:`capacity_layers` gives committed capacity instead, in GPU-equivalents: an RI is instances × GPUs per instance, a contract its
-GPUs, a Savings Plan its hourly dollars ÷ the SP rate per GPU-hour of the offer it was sized on
-(for inventory plans: the lowest matching SP rate, i.e. the most GPUs the dollars can cover).
+purchase across scenarios (from the evaluator), and this plan's expected cost by provider.
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.inventory import Commitment
 from planner.report import charts
 from planner.report.html import Section, cards, document, image, key_values, table
 from planner.run import ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN, PlanRun
@@ -31,58 +26,6 @@ CHART_FILES = {
     "utilization": "utilization.png",
     "cost_by_provider": "cost_by_provider.png",
 }
-
-
-def gpu_equivalents(
-    c: Commitment, offers: pd.DataFrame, gpu_types: set[str] | None = None
-) -> float:
-    """GPUs a commitment can serve at once (module docstring); ``gpu_types`` limits which SKUs'
-    Savings Plans rates count (the GPU types the organisation uses)."""
-    if c.purchase_model == "reserved_contract":
-        return float(c.quantity)
-    if c.purchase_model == "reserved_instance":
-        rows = offers[(offers["provider"] == c.provider) & (offers["sku"] == c.sku)]
-        return float(c.quantity) * (float(rows["gpus_per_unit"].iloc[0]) if len(rows) else 1.0)
-    sp = offers[offers["purchase_model"] == c.purchase_model]
-    if gpu_types:
-        sp = sp[sp["gpu_type"].isin(gpu_types)]
-    if c.offer_id and (offers["offer_id"] == c.offer_id).any():
-        rate = float(offers.loc[offers["offer_id"] == c.offer_id, "usd_per_gpu_hour"].iloc[0])
-    else:
-        if c.purchase_model == "ec2_instance_savings_plan":
-            sp = sp[(sp["instance_family"] == c.sku) & (sp["region"] == c.region)]
-        sp = sp[(sp["term_months"] == c.term_months) & (sp["payment_option"] == c.payment_option)]
-        rate = float(sp["usd_per_gpu_hour"].min()) if len(sp) else math.nan
-    return float(c.hourly_commitment_usd / rate) if rate and rate > 0 else 0.0
-
-
-def capacity_layers(run: PlanRun) -> dict[str, np.ndarray]:
-    """Committed GPU-equivalents per forecast hour, by layer."""
-    ts = run.forecast.scenarios.timestamps
-    offers = run.catalog.offers
-    gpu_types = {p.gpu_type for p in run.forecast.scenarios.pools}
-    regions = {p.aws_region for p in run.forecast.scenarios.pools}
-    offers = offers[(offers["provider"] != "aws") | offers["region"].isin(regions)]
-    layers: dict[str, np.ndarray] = {}
-
-    def add(name: str, c: Commitment) -> None:
-        active = ((ts >= c.start) & (ts < c.end)).astype(float)
-        layers[name] = layers.get(name, np.zeros(len(ts))) + active * gpu_equivalents(
-            c, offers, gpu_types
-        )
-
-    for c in run.inventory:
-        add("existing", c)
-    for p in run.plan.purchases:
-        add(p.commitment.purchase_model, p.commitment)
-    order = [
-        "existing",
-        "reserved_instance",
-        "ec2_instance_savings_plan",
-        "compute_savings_plan",
-        "reserved_contract",
-    ]
-    return {k: layers[k] for k in order if k in layers}
 
 
 def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray]:
@@ -168,9 +111,6 @@ def make_charts(run: PlanRun) -> dict[str, bytes]:
         for cid, v in plan_fig.utilization_by_commitment().items()
         if cid in {p.commitment.commitment_id for p in run.plan.purchases}
     }
-    providers: dict[str, dict[str, float]] = {}
-    for name in (ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN):
-        providers[name] = run.strategy(name).cost_by_component()
     return {
         "demand_fan": fan,
         "savings_curves": charts.savings_curves(curves, chosen={k: 1.0 for k in curves}),
