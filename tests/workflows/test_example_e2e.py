@@ -190,6 +190,20 @@ def test_attribute_splits_the_expected_cost_by_team(
     )
 
 
+def test_attribute_warns_when_the_usage_is_not_the_plans(
+    example_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, _ = example_run
+    other = tmp_path / "usage.csv"
+    other.write_bytes((EXAMPLES / "usage.csv").read_bytes())
+    r = CliRunner().invoke(
+        cli, ["attribute", str(other), "--plan", str(out / "plan.json"), "-o", "csv"]
+    )
+    assert r.exit_code == 0, r.output
+    assert f"warning: {out / 'plan.json'} was planned from" in r.stderr
+    assert "warning" not in r.stdout
+
+
 def test_whatif_evaluate_only_keeps_purchases_and_shows_the_change(tmp_path: Path) -> None:
     args = [
         "whatif",
