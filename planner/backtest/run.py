@@ -11,8 +11,8 @@ At each origin ``o`` (:mod:`planner.backtest.windows`) and for its window ``[o, 
    actual usage (gap hours filled as :func:`forecasting.make_pools` fills them), and regret is taken
    against the hindsight bill (:mod:`planner.backtest.metrics`).
 
-The catalog is cut to the pools' GPU types first (it only speeds up the lookups; the same offers
-serve every strategy).
+The catalog is cut to the pools' GPU types and, on AWS, to the pools' regions first (it only speeds
+up the lookups; the same offers serve every strategy).
 """
 
 from __future__ import annotations
@@ -116,9 +116,13 @@ def strategy_names(
 
 
 def relevant_offers(offers: pd.DataFrame, pooled: PooledUsage) -> pd.DataFrame:
-    """Offers of the pools' GPU types only (see the module docstring)."""
+    """Offers of the pools' GPU types (AWS: in the pools' regions) only (module docstring)."""
     gpu_types = {p.gpu_type for p in pooled.pools}
-    return offers[offers["gpu_type"].astype(str).isin(gpu_types)].reset_index(drop=True)
+    regions = {p.aws_region for p in pooled.pools}
+    keep = offers["gpu_type"].astype(str).isin(gpu_types) & (
+        (offers["provider"] != "aws") | offers["region"].astype(str).isin(regions)
+    )
+    return offers[keep].reset_index(drop=True)
 
 
 def run_backtest(
