@@ -62,7 +62,7 @@ import numpy as np
 
 from forecasting.models import H_DAY, H_WEEK, ErrorModel, log_floor_gpus, make_model
 
-MAX_ERROR_ORIGINS = 24
+MAX_ERROR_ORIGINS = 12
 MIN_ERROR_ORIGINS = 8
 MAX_ERROR_DAYS = 28
 MIN_TRAIN_H = 2 * H_WEEK

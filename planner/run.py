@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from planner.backtest.sizing import size_for_plan
 from planner.evaluate import Evaluation, evaluate
 from planner.inventory import Commitment, read_inventory
 from planner.optimize import optimize
@@ -279,8 +280,23 @@ def plan_from_history(
     pooled, fc = forecast_for(history, config, progress)
     start = fc.scenarios.start
     policy = effective_policy(config)
+    # each pool's sizing rule, chosen by its backtested cost (planner.backtest.sizing)
+    sized = size_for_plan(
+        pooled,
+        fc,
+        catalog.offers,
+        inventory,
+        policy,
+        seed=config.seed,
+        n_scenarios=min(config.scenarios, 30),
+        progress=say,
+    )
     say(f"optimising over {len(catalog.offers):,} offers")
-    plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+    plan = optimize(
+        sized.scenarios, catalog.offers, inventory, sized.policy, as_of=start, progress=say
+    )
+    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
+    plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
     return PlanRun(
         config=config,

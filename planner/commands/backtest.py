@@ -69,6 +69,27 @@ WINDOW_SHOWN = (
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the regret chart (PNG).")
 @click.option(
+    "--mode",
+    type=click.Choice(["window", "sequential"]),
+    default="window",
+    show_default=True,
+    help="window: each origin's purchases judged alone on the window after it; sequential: "
+    "decisions every --every over the whole history, inventory carried, terms expiring.",
+)
+@click.option(
+    "--every",
+    default="7d",
+    show_default=True,
+    help="Sequential mode: days between decisions (e.g. 7d, 2w).",
+)
+@click.option(
+    "--term-scale",
+    default="1y=28d,3y=84d",
+    show_default=True,
+    help="Sequential mode: map real terms onto the history, prices per GPU-hour kept "
+    "(e.g. 1y=28d,3y=84d); 'none' keeps the real terms.",
+)
+@click.option(
     "--oracle",
     is_flag=True,
     help="Also run planner-oracle: the optimizer and policy on a perfect forecast (separates "
@@ -82,6 +103,9 @@ def backtest(
     scenarios: int | None,
     fmt: str,
     plot: str | None,
+    mode: str,
+    every: str,
+    term_scale: str,
     oracle: bool,
 ) -> None:
     """Backtest the planner on USAGE (tidy usage CSV/Parquet, FOCUS or CUR).
@@ -90,6 +114,11 @@ def backtest(
     usage that followed. Strategies: all on-demand (and on-demand + spot when the policy has
     interruptible pools), Cost Explorer-style replay over 7, 30 and 60 days, this planner, and the
     hindsight optimum. Regret = cost / hindsight cost - 1. Today's catalog prices the past.
+
+    The planner sizes each pool with the rule (LP on calibrated scenarios, LP on the point
+    forecast, or trailing usage over 7/30/60 days) with the lowest regret on its own past windows.
+    --mode sequential decides every --every days over the whole history with the inventory
+    carried and terms mapped by --term-scale; hindsight is one LP over the whole history.
     """
     from forecasting.pools import make_pools
     from forecasting.usage import read_usage
@@ -100,6 +129,9 @@ def backtest(
     from pricing_data.errors import PlannerInputError
     from pricing_data.fileio import atomic_write_bytes
 
+    if mode == "sequential":
+        _sequential(usage, policy_path, every, term_scale, scenarios, fmt, plot)
+        return
     rest = window.strip().lower() == "rest"
     window_h = 0 if rest else parse_duration_h(window, column="--window")
     if plot is not None and Path(plot).suffix.lower() != ".png":
@@ -160,3 +192,92 @@ def backtest(
         )
         click.echo(render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"))
         click.echo(render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"))
+
+
+SEQ_SHOWN = (
+    "strategy",
+    "decisions",
+    "regret_pct",
+    "worst_period_regret_pct",
+    "savings_pct",
+    "utilization_pct",
+    "coverage_pct",
+    "commitments",
+)
+
+
+def _sequential(
+    usage: str,
+    policy_path: str | None,
+    every: str,
+    term_scale: str,
+    scenarios: int | None,
+    fmt: str,
+    plot: str | None,
+) -> None:
+    """``--mode sequential`` (see :mod:`planner.backtest.sequential`)."""
+    from forecasting.pools import make_pools
+    from forecasting.usage import read_usage
+    from planner.backtest.run import relevant_offers
+    from planner.backtest.sequential import SequentialSettings, run_sequential
+    from planner.backtest.term_lp import parse_term_scale
+    from planner.backtest.windows import parse_duration_h
+    from planner.policy_file import egress_usd_per_gpu_hour, read_policy_file
+    from pricing_data.catalog import load_catalog
+    from pricing_data.errors import PlannerInputError
+    from pricing_data.fileio import atomic_write_bytes
+
+    every_h = parse_duration_h(every, column="--every")
+    scale = parse_term_scale(term_scale)
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise PlannerInputError(
+            "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
+        )
+    cfg = read_policy_file(policy_path)
+    policy = replace(cfg.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(cfg))
+
+    def say(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    say(f"reading {usage}")
+    pooled = make_pools(read_usage(usage), cfg.pool_rules, cfg.default_aws_region)
+    offers = relevant_offers(load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers, pooled)
+    settings = SequentialSettings(
+        every_h=every_h,
+        term_scale=scale,
+        n_scenarios=scenarios if scenarios is not None else min(cfg.scenarios, 30),
+        seed=cfg.seed,
+    )
+    try:
+        result = run_sequential(pooled, offers, policy, settings, progress=say)
+    except PlannerInputError as e:
+        if e.file is None:
+            e = PlannerInputError(e.what, file=usage, column=e.column, value=e.value, fix=e.fix)
+        raise e from None
+    say(f"done in {result.meta['seconds']['total']:.1f} s")
+    for note in result.meta["notes"]:
+        say(f"note: {note}")
+    if plot is not None:
+        from planner.backtest.plot import regret_chart
+
+        periods = result.periods.rename(columns={"start": "window_start"})
+        atomic_write_bytes(plot, regret_chart(periods, title=f"{Path(usage).name} (sequential)"))
+        say(f"wrote {plot}")
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    elif fmt == "csv":
+        click.echo(render_frame(result.summary, "csv"), nl=False)
+    else:
+        scale_text = (
+            ", ".join(f"{m} months -> {h / 24:g} days" for m, h in scale.items())
+            if scale
+            else "real terms"
+        )
+        click.echo(
+            f"sequential backtest of {usage}: {result.meta['decisions']} decision(s) every "
+            f"{every_h / 24:g} days from {result.meta['first_decision']}; terms: {scale_text}; "
+            f"{settings.n_scenarios} scenarios per decision; regret over the whole span against "
+            "one hindsight LP with every decision date; pools: " + ", ".join(result.meta["pools"])
+        )
+        click.echo(render_frame(result.summary[list(SEQ_SHOWN)], "table", floatfmt=".2f"))
+        click.echo(render_frame(result.decisions, "table"))
