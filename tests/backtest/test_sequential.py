@@ -80,9 +80,7 @@ def test_min_utilization_bound_in_the_tail_scenario() -> None:
     demand = np.stack([np.full((24, 1), 10.0), np.full((24, 1), 5.0)])
     sl = duration_slices(demand, np.array([0.8, 0.2]), 24, 4)
     free = solve_term_lp(table, sl, decision_hours=[0], term_scale={12: 24})
-    bound = solve_term_lp(
-        table, sl, decision_hours=[0], term_scale={12: 24}, min_utilization=0.8
-    )
+    bound = solve_term_lp(table, sl, decision_hours=[0], term_scale={12: 24}, min_utilization=0.8)
     assert sum(free.buy.values()) == pytest.approx(10.0)
     assert sum(bound.buy.values()) == pytest.approx(6.25)
 
