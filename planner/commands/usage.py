@@ -11,7 +11,7 @@ import pandas as pd
 
 from forecasting.pools import PooledUsage, load_pool_rules, make_pools
 from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
-from planner.render import FORMATS, render_frame
+from planner.report.render import FORMATS, render_frame
 from pricing_data.errors import PlannerInputError
 
 
