@@ -62,7 +62,7 @@ from forecasting.billing_sql import (
     reduction_sql,
     text,
 )
-from forecasting.usage import LABEL_COLUMNS, TAG_COLUMNS, USAGE_COLUMNS, _read_columns
+from forecasting.usage import TAG_COLUMNS, USAGE_COLUMNS, _read_columns
 from pricing_data.errors import PlannerInputError, suggest
 
 if TYPE_CHECKING:
@@ -151,7 +151,9 @@ def _run(sql: str, path: Path | str) -> pd.DataFrame:
 
     con, spill = _connect(path)
     try:
-        return con.execute(sql).fetchdf()
+        # strings arrive as categoricals: the aggregate's label columns repeat a few values
+        table = con.sql(sql).to_arrow_table()
+        return table.to_pandas(strings_to_categorical=True)
     except duckdb.Error as e:
         raise PlannerInputError(
             f"cannot read the billing export: {str(e).splitlines()[0]}",
@@ -202,8 +204,10 @@ def _provider(name: str) -> str:
     return s.split(" ")[0] if s else ""
 
 
-def _parse_times(values: pd.Series, path: Path | str, column: str) -> pd.Series:
-    uniq = pd.Series(values.unique())
+def _parse_times(values: pd.Series, path: Path | str, column: str) -> np.ndarray:
+    """UTC times (``datetime64[ns]``, NaT for empty) of ISO text, each distinct value parsed once."""
+    cat = values.astype("category")
+    uniq = pd.Series(cat.cat.categories.astype(str))
     parsed = pd.to_datetime(uniq, utc=True, errors="coerce", format="ISO8601")
     bad = parsed.isna() & (uniq != "")
     if bad.any():
@@ -214,7 +218,42 @@ def _parse_times(values: pd.Series, path: Path | str, column: str) -> pd.Series:
             value=str(uniq[bad].iloc[0]),
             fix="give an unmodified export (ISO 8601 timestamps)",
         )
-    return values.map(dict(zip(uniq, parsed, strict=True)))
+    lookup = np.append(parsed.dt.tz_localize(None).to_numpy(), np.datetime64("NaT", "ns"))
+    return lookup[cat.cat.codes.to_numpy()]  # code -1 (missing) picks the NaT at the end
+
+
+def _labels(values: pd.Series) -> np.ndarray:
+    """Text labels as an object array ('' for missing); equal values share one str object."""
+    cat = values.astype("category")
+    names = np.append(np.asarray(cat.cat.categories.astype(str), dtype=object), "")
+    return names[cat.cat.codes.to_numpy()]
+
+
+def _sum_by_keys(
+    keys: dict[str, np.ndarray], values: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``values`` summed per distinct key tuple, sorted by the keys in order (like a sorted
+    groupby), through integer codes: memory a few integers per row, not a hash of strings."""
+    codes, uniques, sizes = [], [], []
+    for col in keys.values():
+        c, u = pd.factorize(col, sort=True)
+        codes.append(c.astype(np.int64))
+        uniques.append(u)
+        sizes.append(max(len(u), 1))
+    if float(np.prod(np.array(sizes, dtype=float))) < 2**62:
+        combined = np.ravel_multi_index(tuple(codes), tuple(sizes))
+        kept, inverse = np.unique(combined, return_inverse=True)
+        parts = np.unravel_index(kept, tuple(sizes))
+    else:  # too many combinations for one integer: sort the code tuples
+        stacked = np.stack(codes, axis=1)
+        kept_rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        parts = tuple(kept_rows[:, i] for i in range(len(codes)))
+    sums = np.bincount(inverse.ravel(), weights=values, minlength=len(parts[0]))
+    out = {
+        name: np.asarray(u)[p]
+        for (name, u), p in zip(zip(keys, uniques, strict=True), parts, strict=True)
+    }
+    return out, sums
 
 
 def read_billing_usage(
@@ -274,9 +313,9 @@ def usage_from_reduction(
 
         catalog = load_catalog()
     inst = {k.lower(): v for k, v in catalog.instance_gpus().items()}
-    agg = agg.assign(instance_type=agg["instance_type"].fillna("").astype(str))
-    known = agg["instance_type"].isin(list(inst))
-    unknown_gpu = sorted({i for i in agg.loc[~known, "instance_type"] if GPU_FAMILY.match(str(i))})
+    known = agg["instance_type"].isin(list(inst)).to_numpy()
+    seen = set(agg.loc[~known, "instance_type"].dropna().astype(str).unique())
+    unknown_gpu = sorted(i for i in seen if GPU_FAMILY.match(i))
     if unknown_gpu:
         hints = []
         for i in unknown_gpu[:5]:
@@ -287,55 +326,57 @@ def usage_from_reduction(
     if agg.empty:
         return empty, tuple(warnings)
     where = Path(source) if not is_s3_url(source) else source
-    start = _parse_times(agg["line_start"].fillna("").astype(str), where, start_col)
-    end = _parse_times(
-        agg["line_end"].fillna("").astype(str), where, start_col.replace("Start", "End")
-    )
-    start = start.dt.floor("h")
-    hours = ((end - start) / pd.Timedelta(hours=1)).fillna(1.0)
-    hours = np.maximum(np.ceil(hours.to_numpy(dtype=float)), 1).astype(int)
+    start_ns = _parse_times(agg["line_start"], where, start_col)
+    end_ns = _parse_times(agg["line_end"], where, start_col.replace("Start", "End"))
+    start_h = start_ns.astype("datetime64[h]")
+    span = (end_ns - start_h.astype("datetime64[ns]")) / np.timedelta64(1, "h")
+    hours = np.maximum(np.ceil(np.nan_to_num(span.astype(float), nan=1.0)), 1).astype(np.int64)
     if (hours > 1).any():
         warnings.append(
             f"{int((hours > 1).sum())} line(s) span more than an hour (daily or monthly "
             "granularity); their GPU-hours are spread evenly over their hours"
         )
-    gpu = agg["instance_type"].map({k: v[0] for k, v in inst.items()})
-    per = agg["instance_type"].map({k: v[1] for k, v in inst.items()}).astype(float)
-    gpu_hours = (
-        pd.to_numeric(agg["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-        * per.to_numpy()
-    )
-    region = agg["region"].fillna("").astype(str)
-    from_prefix = (
-        agg["region_prefix"].fillna("").map(lambda s: _REGION_PREFIX.get(str(s), "us-east-1"))
-    )
-    region = region.where(region != "", from_prefix)
+    instance = _labels(agg["instance_type"])
+    gpu = np.array([inst[i][0] for i in instance], dtype=object) if len(instance) else instance
+    per = np.array([inst[i][1] for i in instance], dtype=float)
+    amount = pd.to_numeric(agg["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    gpu_hours = amount * per
+    region = _labels(agg["region"])
+    prefix = _labels(agg["region_prefix"])
+    from_prefix = np.array([_REGION_PREFIX.get(str(p), "us-east-1") for p in prefix], dtype=object)
+    region = np.where(region != "", region, from_prefix)
+    provider = _labels(agg["provider"])
+    provider = np.array([_provider(str(p)) for p in provider], dtype=object)
     empty_tag = np.full(len(agg), "", dtype=object)
     labels = {
-        t: agg[f"tag_{t}"].fillna("").astype(str).to_numpy(dtype=object)
-        if f"tag_{t}" in agg.columns
-        else empty_tag
-        for t in TAG_COLUMNS
+        t: _labels(agg[f"tag_{t}"]) if f"tag_{t}" in agg.columns else empty_tag for t in TAG_COLUMNS
     }
-    idx = np.repeat(np.arange(len(agg)), hours)
-    offsets = np.concatenate([np.arange(h) for h in hours]) if (hours > 1).any() else 0
-    ts = pd.DatetimeIndex(start.to_numpy()[idx]) + pd.to_timedelta(offsets, unit="h")
+    if (hours > 1).any():
+        idx = np.repeat(np.arange(len(agg)), hours)
+        offsets = np.concatenate([np.arange(h) for h in hours]).astype("timedelta64[h]")
+    else:
+        idx = np.arange(len(agg))
+        offsets = np.zeros(len(agg), dtype="timedelta64[h]")
+    ts = start_h[idx] + offsets
+    keys = {
+        "timestamp": ts.astype("datetime64[ns]").view(np.int64),
+        "gpu_type": gpu[idx],
+        "provider": provider[idx],
+        "region": region[idx],
+        **{t: labels[t][idx] for t in TAG_COLUMNS},
+        "paid_as": _labels(agg["paid_as"])[idx],
+        "instance_type": instance[idx],
+    }
+    grouped, gpus = _sum_by_keys(keys, (gpu_hours / hours)[idx])
     out = pd.DataFrame(
         {
-            "timestamp": ts.tz_localize("UTC") if ts.tz is None else ts,
-            "gpu_type": gpu.to_numpy()[idx],
-            "gpus": (gpu_hours / hours)[idx],
-            "provider": agg["provider"].fillna("").astype(str).map(_provider).to_numpy()[idx],
-            "region": region.to_numpy()[idx],
-            **{t: labels[t][idx] for t in TAG_COLUMNS},
-            "paid_as": agg["paid_as"].to_numpy()[idx],
-            "instance_type": agg["instance_type"].to_numpy()[idx],
+            "timestamp": pd.DatetimeIndex(grouped["timestamp"].view("datetime64[ns]")).tz_localize(
+                "UTC"
+            ),
+            "gpus": gpus,
+            **{c: pd.array(grouped[c], dtype="string") for c in keys if c != "timestamp"},
         }
     )
-    keys = ["timestamp", "gpu_type", *LABEL_COLUMNS, "paid_as", "instance_type"]
-    out = pd.DataFrame(out.groupby(keys, as_index=False, sort=True)["gpus"].sum())
-    for c in keys[1:]:
-        out[c] = out[c].astype("string")
     return out[columns], tuple(warnings)
 
 
