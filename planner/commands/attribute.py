@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from forecasting import read_usage
-from planner.attribute import attribute as attribute_cost
 from planner.commands.export import read_plan
 from planner.commands.quarterly import stderr_progress
-from planner.render import FORMATS, render_frame
+from planner.report.render import FORMATS, render_frame
+from planner.workflows.attribute import attribute as attribute_cost
 from pricing_data.fileio import atomic_write_text
 
 

@@ -221,7 +221,7 @@ def import_(
     active or queued Savings Plans (savingsplans:DescribeSavingsPlans). --from focus FILE reads the
     commitment rows of a FOCUS export.
     """
-    from planner.aws_inventory import commitments_from_focus, describe, import_from_aws
+    from planner.aws.inventory import commitments_from_focus, describe, import_from_aws
     from planner.inventory import inventory_frame, read_inventory
     from pricing_data.catalog import load_catalog
     from pricing_data.fileio import atomic_write_text
@@ -263,7 +263,7 @@ def import_(
             read_inventory(out)  # the file must read back as a valid inventory
         click.echo(f"wrote {out}: {len(result.commitments)} commitment(s)")
         if result.commitments:
-            from planner.render import render_frame
+            from planner.report.render import render_frame
 
             click.echo(render_frame(describe(result.commitments), "table"), nl=False)
     else:
@@ -364,17 +364,17 @@ def compare_aws(
 
     from forecasting import make_pools, read_usage
     from forecasting.forecast import forecast as run_forecast
-    from planner.compare_aws import (
+    from planner.inventory import read_inventory
+    from planner.optimize import optimize
+    from planner.policy_file import read_policy_file
+    from planner.report.render import render_frame
+    from planner.workflows.compare_aws import (
         compare,
         fetch_recommendations,
         parse_recommendations,
         read_recommendation_files,
     )
-    from planner.inventory import read_inventory
-    from planner.optimize import optimize
-    from planner.policy_file import read_policy_file
-    from planner.render import render_frame
-    from planner.run import effective_policy, horizon_hours
+    from planner.workflows.quarterly import effective_policy, horizon_hours
     from pricing_data.catalog import load_catalog
 
     say = _progress(quiet)
@@ -384,7 +384,7 @@ def compare_aws(
         raise PlannerInputError(
             "no GPU usage to compare on", file=usage_file, fix="check the usage file has GPU rows"
         )
-    # the same pools, catalog and policy as `planner plan` (planner/run.py)
+    # the same pools, catalog and policy as `planner plan` (planner/workflows/quarterly.py)
     pooled = make_pools(history, cfg.pool_rules, default_aws_region=cfg.default_aws_region)
     catalog = load_catalog(
         as_of=cfg.catalog_as_of, providers=cfg.policy.providers, overlay=cfg.overlay

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from planner.render import render_frame
+from planner.report.render import render_frame
 
 SUMMARY_SHOWN = (
     "strategy",

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from planner.plan import Plan
-from planner.render import render_frame
+from planner.report.render import render_frame
 from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_text
 

@@ -14,7 +14,7 @@ import pandas as pd
 from forecasting.forecast import forecast as run_forecast
 from forecasting.models import MODELS
 from planner.commands.usage import ingestion_options, load_pooled
-from planner.render import FORMATS, render_frame
+from planner.report.render import FORMATS, render_frame
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import atomic_write_text
 

@@ -17,7 +17,7 @@ from planner.inventory import read_inventory
 from planner.optimize import optimize
 from planner.optimize.scenarios_file import read_scenarios
 from planner.policy import Policy
-from planner.render import render_frame
+from planner.report.render import render_frame
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from planner.render import FORMATS, render_frame
+from planner.report.render import FORMATS, render_frame
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import PURCHASE_MODELS

@@ -14,8 +14,8 @@ import click
 from planner.inventory import inventory_frame
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, config_to_doc, read_policy_file
-from planner.render import render_frame
-from planner.run import PlanRun, quarterly_plan
+from planner.report.render import render_frame
+from planner.workflows.quarterly import PlanRun, quarterly_plan
 from pricing_data.fileio import atomic_write_bytes
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from forecasting.billing_sql import tags_for_rules
 from forecasting.pools import PooledUsage, load_pool_rules, make_pools
 from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
-from planner.render import FORMATS, render_frame
+from planner.report.render import FORMATS, render_frame
 from pricing_data.errors import PlannerInputError
 
 

@@ -10,8 +10,8 @@ from forecasting import read_usage
 from planner.commands.quarterly import load_config, planning_options, stderr_progress
 from planner.inventory import read_inventory
 from planner.policy_file import parse_override
-from planner.render import FORMATS, render_frame
-from planner.whatif import WhatIf, comparison_table, read_whatif_file, run_whatifs
+from planner.report.render import FORMATS, render_frame
+from planner.workflows.whatif import WhatIf, comparison_table, read_whatif_file, run_whatifs
 from pricing_data.errors import PlannerInputError
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.evaluate.compare import ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN
 from planner.report import charts
 from planner.report.html import Section, cards, document, image, key_values, table
-from planner.run import ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN, PlanRun
+from planner.workflows.quarterly import PlanRun
 from pricing_data.fileio import atomic_write_bytes
 
 CHART_FILES = {

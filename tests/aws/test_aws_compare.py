@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from aws_fakes import StubbedAws, load
 
-from planner.compare_aws import (
+from planner.workflows.compare_aws import (
     fetch_recommendations,
     parse_recommendations,
     read_recommendation_files,

@@ -20,15 +20,18 @@ scenarios.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
-from planner.evaluate import Evaluation, evaluate
+from planner.evaluate.compare import (
+    ALL_ON_DEMAND,
+    Progress,
+    StrategyFigures,
+    compare_strategies,
+)
 from planner.inventory import Commitment, read_inventory
 from planner.optimize import optimize
 from planner.plan import Plan
@@ -36,73 +39,6 @@ from planner.policy import Policy
 from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
 from pricing_data.catalog import Catalog, load_catalog
 from pricing_data.errors import PlannerInputError
-from pricing_data.stats import weighted_quantile
-
-HOURS_PER_YEAR = 8760.0
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class StrategyFigures:
-    """The evaluator's figures for one set of commitments, over the scenarios."""
-
-    name: str
-    commitments: tuple[Commitment, ...]
-    evaluations: tuple[Evaluation, ...]
-    probabilities: np.ndarray
-    horizon_hours: int
-
-    def expected(self, attr: str) -> float:
-        return float(np.dot(self.probabilities, [getattr(e, attr) for e in self.evaluations]))
-
-    @property
-    def has_spend(self) -> bool:
-        """True when some commitment bills inside the horizon (else utilisation means nothing)."""
-        return any(sum(e.commitment_spend_usd.values()) > 0 for e in self.evaluations)
-
-    @property
-    def expected_cost_usd(self) -> float:
-        return self.expected("total_usd")
-
-    @property
-    def annual_cost_usd(self) -> float:
-        return self.expected_cost_usd * HOURS_PER_YEAR / self.horizon_hours
-
-    def tail_utilization(self, q: float) -> float:
-        return weighted_quantile(
-            np.array([e.utilization for e in self.evaluations]), self.probabilities, q
-        )
-
-    def cost_by_component(self) -> dict[str, float]:
-        keys = sorted({k for e in self.evaluations for k in e.cost_by_component_usd})
-        return {
-            k: float(
-                np.dot(
-                    self.probabilities,
-                    [e.cost_by_component_usd.get(k, 0.0) for e in self.evaluations],
-                )
-            )
-            for k in keys
-        }
-
-    def cost_by_provider(self) -> dict[str, float]:
-        keys = sorted({k for e in self.evaluations for k in e.cost_by_provider_usd})
-        return {
-            k: float(
-                np.dot(
-                    self.probabilities,
-                    [e.cost_by_provider_usd.get(k, 0.0) for e in self.evaluations],
-                )
-            )
-            for k in keys
-        }
-
-    def utilization_by_commitment(self) -> dict[str, np.ndarray]:
-        ids = sorted({k for e in self.evaluations for k in e.commitment_utilization})
-        return {
-            i: np.array([e.commitment_utilization.get(i, np.nan) for e in self.evaluations])
-            for i in ids
-        }
 
 
 @dataclass(frozen=True)
@@ -183,32 +119,9 @@ class PlanRun:
         return pd.DataFrame(rows)
 
 
-ALL_ON_DEMAND = "all on-demand"
-INVENTORY_ONLY = "current inventory only"
-THIS_PLAN = "this plan"
-FIRM_ONLY = "this plan, firm purchases only"
-
-
 def horizon_hours(start: pd.Timestamp, months: int) -> int:
     """Hours from ``start`` to the same time ``months`` calendar months later."""
     return int((start + pd.DateOffset(months=months) - start) / pd.Timedelta(hours=1))
-
-
-def evaluate_over_scenarios(
-    name: str,
-    commitments: list[Commitment],
-    run_scenarios: np.ndarray,
-    probabilities: np.ndarray,
-    timestamps: pd.DatetimeIndex,
-    pools: tuple,  # type: ignore[type-arg]
-    offers: pd.DataFrame,
-    policy: Policy,
-) -> StrategyFigures:
-    evals = tuple(
-        evaluate(commitments, run_scenarios[s], timestamps, pools, offers, policy)
-        for s in range(run_scenarios.shape[0])
-    )
-    return StrategyFigures(name, tuple(commitments), evals, probabilities, len(timestamps))
 
 
 def quarterly_plan(
@@ -294,40 +207,6 @@ def plan_from_history(
         inventory=tuple(inventory),
         plan=plan,
         strategies=strategies,
-    )
-
-
-def compare_strategies(
-    fc: Forecast,
-    catalog: Catalog,
-    inventory: list[Commitment],
-    plan: Plan,
-    policy: Policy,
-    *,
-    progress: Progress | None = None,
-) -> tuple[StrategyFigures, ...]:
-    """The four strategies of the module docstring, each evaluated on every scenario."""
-    say = progress or (lambda _m: None)
-    sc = fc.scenarios
-    ts, pools, probs = sc.timestamps, sc.pools, sc.probabilities
-    no_spot = replace(policy, spot_cap_share=0.0)
-    bought = plan.commitments()
-    firm = plan.commitments(firm_only=True)
-    say(f"evaluating 4 strategies on {sc.n_scenarios} scenarios")
-    offers = catalog.offers
-    return (
-        evaluate_over_scenarios(
-            ALL_ON_DEMAND, [], sc.demand_gpus, probs, ts, pools, offers, no_spot
-        ),
-        evaluate_over_scenarios(
-            INVENTORY_ONLY, list(inventory), sc.demand_gpus, probs, ts, pools, offers, policy
-        ),
-        evaluate_over_scenarios(
-            THIS_PLAN, [*inventory, *bought], sc.demand_gpus, probs, ts, pools, offers, policy
-        ),
-        evaluate_over_scenarios(
-            FIRM_ONLY, [*inventory, *firm], sc.demand_gpus, probs, ts, pools, offers, policy
-        ),
     )
 
 

@@ -31,15 +31,17 @@ import numpy as np
 import pandas as pd
 
 from forecasting import UsageHistory
-from planner.inventory import Commitment
-from planner.policy_file import PlanningConfig, apply_overrides
-from planner.run import (
+from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     THIS_PLAN,
-    PlanRun,
     StrategyFigures,
-    effective_policy,
     evaluate_over_scenarios,
+)
+from planner.inventory import Commitment
+from planner.policy_file import PlanningConfig, apply_overrides
+from planner.workflows.quarterly import (
+    PlanRun,
+    effective_policy,
     forecast_for,
     plan_from_history,
 )

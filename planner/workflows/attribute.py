@@ -21,10 +21,11 @@ import pandas as pd
 
 from forecasting import UsageHistory, make_pools
 from forecasting.usage import TAG_COLUMNS
+from planner.evaluate.compare import evaluate_over_scenarios
 from planner.inventory import Commitment, parse_inventory
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, config_from_dict
-from planner.run import effective_policy, evaluate_over_scenarios, forecast_for
+from planner.workflows.quarterly import effective_policy, forecast_for
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
 

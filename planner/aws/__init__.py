@@ -1,0 +1,1 @@
+"""AWS account integration on the planner's side (commitments held, Cost Explorer)."""

@@ -1,0 +1,1 @@
+"""Workflows: the runs a command asks for (quarterly plan, what-if, attribution, Cost Explorer comparison)."""
