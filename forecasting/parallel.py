@@ -12,8 +12,9 @@ check it bit for bit.
 
 Workers: ``PLANNER_WORKERS`` (``1`` turns this off), else the CPUs this process may use. Each
 worker runs its numerical libraries single-threaded (``OMP/OPENBLAS/MKL_NUM_THREADS=1``) so that
-workers × threads does not exceed the cores. Workers start with ``forkserver`` (safe with the
-threads duckdb and BLAS may hold in the parent).
+workers × threads does not exceed the cores. Workers are spawned (a fresh interpreter: safe with
+the threads duckdb and BLAS may hold in the parent, and their CPU time is counted in the parent's
+``RUSAGE_CHILDREN``).
 """
 
 from __future__ import annotations
@@ -73,11 +74,9 @@ def map_pools(
     if progress:
         progress(f"fitting {len(tasks)} pools in {k} worker processes")
     saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-    os.environ.update({v: "1" for v in _THREAD_VARS})  # inherited by the workers' server
+    os.environ.update({v: "1" for v in _THREAD_VARS})  # inherited by the spawned workers
     try:
-        ctx = multiprocessing.get_context(
-            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        )
+        ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=k, mp_context=ctx) as pool:
             futures = [pool.submit(fn, *t) for t in tasks]
             out = []
