@@ -131,8 +131,9 @@ def _connect(path: Path | str) -> tuple[Any, str]:
             raise PlannerInputError(
                 f"cannot set up duckdb's S3 reader: {str(e).splitlines()[0]}",
                 file=str(path),
-                fix="install duckdb's httpfs and aws extensions (duckdb -c 'INSTALL httpfs; "
-                "INSTALL aws') on a machine with network access, or copy the export locally",
+                fix="install duckdb's httpfs and aws extensions once, with network access: "
+                "python -c \"import duckdb; duckdb.sql('INSTALL httpfs; INSTALL aws')\" "
+                "(or copy the export locally)",
             ) from None
     return con, spill
 

@@ -206,3 +206,23 @@ def test_folding_never_changes_what_a_rule_matches(values: list[str], keep: list
     fold = rule.matches(out.rename(columns={"f": "team"}).drop(columns="v"))
     assert (raw == fold).all()
     assert ((out["f"] == out["v"]) | (out["f"] == OTHER_TAG_VALUE)).all()
+
+
+def test_s3_exports_are_read_by_duckdb_parquet_with_a_clear_setup_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    import forecasting.billing as billing
+    from planner.cli import cli
+
+    url = "s3://cur-bucket/exports/cur2/data/*.parquet"
+    assert billing.is_s3_url(url) and billing.is_remote_source(url)
+    assert billing._source_sql(url) == f"read_parquet('{url}', union_by_name=true)"
+    assert "PROVIDER credential_chain" in billing.S3_SETUP_SQL[-1]
+    # no network in tests: an extension that cannot load stands for a machine without httpfs
+    monkeypatch.setattr(billing, "S3_SETUP_SQL", ("LOAD planner_no_such_extension",))
+    result = CliRunner().invoke(cli, ["usage", url])
+    assert result.exit_code == 2
+    assert "cannot set up duckdb's S3 reader" in result.stderr
+    assert "INSTALL httpfs; INSTALL aws" in result.stderr and "Traceback" not in result.output
