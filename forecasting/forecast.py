@@ -72,6 +72,7 @@ from forecasting.models import (
     make_model,
     simulate_paths,
 )
+from forecasting.parallel import fit_pools, map_pools
 from forecasting.pools import PooledUsage
 from forecasting.scenarios import DemandScenarios
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -415,21 +416,29 @@ def forecast(
     err = ErrorModel.from_history(y_fit_all, missing_all)
     rows = []
     backtests: dict[str, pd.DataFrame] = {}
+    # backtests and model fits: one task per pool, in worker processes when there are many
+    fitted = fit_pools(
+        y_fit_all, y_act_all, missing_all, names, n_origins=n_origins, step_h=step_h, progress=say
+    )
+    # the chosen models' out-of-sample errors at many origins (residual scenarios), likewise
     residual: dict[int, tuple[OriginErrors, dict[float, float]]] = {}
     k_err = (
         error_horizon_days(horizon_hours, pooled.n_hours) if scenario_method == "residual" else 0
     )
+    errs_all: list[OriginErrors | None] = [None] * n_pools
+    if k_err >= 1:
+        errs_all = list(
+            map_pools(
+                origin_errors,
+                [
+                    (y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], fitted[j][1][0], k_err)
+                    for j in range(n_pools)
+                ],
+            )
+        )
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
-        bt = backtest(
-            y_fit_all[:, j],
-            y_act_all[:, j],
-            missing_all[:, j],
-            names,
-            n_origins=n_origins,
-            step_h=step_h,
-        )
-        name, model, notes = _choose(bt, y_fit_all[:, j], names)
+        bt, (name, model, notes) = fitted[j]
         point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
         if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
             # squared errors averaged over every candidate that ran: the chosen model's own
@@ -443,11 +452,7 @@ def forecast(
         else:
             a[j], b[j] = 0.0, float(err.b[j])
             notes.append("uncertainty from day-to-day changes (no backtest errors)")
-        errs = (
-            origin_errors(y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], name, k_err)
-            if k_err >= 1
-            else None
-        )
+        errs = errs_all[j]
         if errs is not None and errs.n_origins >= MIN_ERROR_ORIGINS:
             residual[j] = (errs, aci_levels(errs))
         else:
