@@ -22,16 +22,27 @@
    A model that raises or returns non-finite values is skipped for that pool (recorded in
    ``notes``); ``ets`` then ``snaive24`` are the last resorts. With too little history for any
    origin, ``ets`` is used and the metrics are NaN.
-3. **Uncertainty.** ``Var log(D_k/D̂_k) ≈ a + b·k`` is fitted per pool
-   (:func:`forecasting.models.fit_error_growth`) to the day-level squared log errors averaged over
-   **all** candidate models (the chosen model's own errors are optimistic: it was chosen for having
-   small ones on these very origins). Then one factor ``c`` per pool scales both noise terms so that
-   the P10–P90 band covers 80 % of the backtest actuals (:func:`calibrate_scale`: each origin's error
-   model is rebuilt from the history before it, ``c`` from a grid 0.8–2). Paths are simulated jointly for all pools
-   (:func:`forecasting.models.simulate_paths`, joint bootstrap of history days), then user growth is
-   applied (:class:`forecasting.growth.Growth`). Every scenario has probability ``1/N``.
+3. **Decision scenarios** (default, ``scenario_method="residual"``,
+   :mod:`forecasting.error_scenarios`). The point forecast is kept; the scenarios apply whole
+   paths of the chosen model's own out-of-sample level errors (actual/forecast day means) taken
+   at 12 daily rolling origins, horizon-matched (up to 28 days, then a random walk of the level),
+   with a damped adaptive-conformal correction of their quantile levels when recent errors drift,
+   and the bootstrapped hourly residual blocks for the hourly shape only. Pools whose history is
+   too short for 8 such origins fall back to the bootstrap below (noted in ``metrics``).
+4. **Bootstrap** (the fallback, or ``scenario_method="bootstrap"``). ``Var log(D_k/D̂_k) ≈ a + b·k``
+   is fitted per pool (:func:`forecasting.models.fit_error_growth`) to the day-level squared log
+   errors averaged over **all** candidate models (the chosen model's own errors are optimistic: it
+   was chosen for having small ones on these very origins). Then one factor ``c`` per pool scales
+   both noise terms so that the P10–P90 band covers 80 % of the backtest actuals
+   (:func:`calibrate_scale`: each origin's error model is rebuilt from the history before it,
+   ``c`` from a grid 0.8–2). Paths are simulated jointly for all pools
+   (:func:`forecasting.models.simulate_paths`, joint bootstrap of history days). ``b`` also drives
+   the residual scenarios' level walk beyond their error horizon.
 
-Cost: per pool ``n_origins`` × (one Holt-Winters grid fit on daily means, one MSTL on ≤ 8 weeks,
+Then user growth is applied (:class:`forecasting.growth.Growth`). Every scenario has probability
+``1/N``.
+
+Cost: per pool ``n_origins`` (+ 12 for the residual errors) × (one Holt-Winters grid fit on daily means, one MSTL on ≤ 8 weeks,
 one CSS ARIMA on ≤ 4 weeks), then the simulation, ``O(N · H · P)`` memory (float64: 100 paths ×
 26,280 h × 6 pools = 126 MB for 36 months).
 

@@ -162,11 +162,13 @@ def replay_recommendation(
     table = build_cost_table(offers, pools, [], policy)
     cands = table.candidates
     look_start = pd.Timestamp(ts[0])
-    cover = [
-        replace(c, start=look_start, end=pd.Timestamp(start) + pd.Timedelta(days=1))
-        for c in held
-        if c.start <= pd.Timestamp(start) < c.end
-    ]
+    cover = _merge_by_offer(
+        [
+            replace(c, start=look_start, end=pd.Timestamp(start) + pd.Timedelta(days=1))
+            for c in held
+            if c.start <= pd.Timestamp(start) < c.end
+        ]
+    )
     base = evaluate(cover, u, ts, pools, offers, policy).total_usd
     u_net = np.maximum(u - _held_gpus(cover, table, pools), 0.0) if cover else None
     interruptible = np.array([p.interruptible for p in pools])
@@ -205,6 +207,24 @@ def replay_recommendation(
     return ReplayChoice(
         (com,), lookback_days, n_look / 24, s, str(chosen_row["offer_id"]), level, tuple(per_type)
     )
+
+
+def _merge_by_offer(held: Sequence[Commitment]) -> list[Commitment]:
+    """Held commitments of one offer, all active over the same hours, billed as one (quantities
+    and hourly commitments add up): the same bill, fewer commitments for the evaluator."""
+    merged: dict[str, Commitment] = {}
+    for c in held:
+        key = c.offer_id or c.commitment_id
+        if key in merged:
+            m = merged[key]
+            merged[key] = replace(
+                m,
+                quantity=m.quantity + c.quantity,
+                hourly_commitment_usd=m.hourly_commitment_usd + c.hourly_commitment_usd,
+            )
+        else:
+            merged[key] = c
+    return list(merged.values())
 
 
 def _held_gpus(held: Sequence[Commitment], table: CostTable, pools: tuple[Pool, ...]) -> np.ndarray:
