@@ -10,9 +10,10 @@ demand input from which the LP sizes commitments, by rolling-origin cost billed 
                    certain scenario: Cost Explorer's assumption, sized jointly by the LP.
 
 **Record.** At each past origin ``o`` (where the window ``[o, o + W)`` has ended), for each pool
-``j`` and rule ``R``: the LP is solved with pool ``j`` on rule ``R`` and the other pools on the
-default rule, and its purchases (with what was already held) are billed by the evaluator on the
-actual usage of the window: ``C_{o,j,R}``. The rule's regret there is
+``j`` and rule ``R``: the LP is solved with pool ``j`` on rule ``R`` (the product optimizer with
+pool ``j`` alone; in the sequential backtest, the term LP with the other pools on their current
+rules), and its purchases (with what was already held) are billed by the evaluator on the actual
+usage of the window: ``C_{o,j,R}``. The rule's regret there is
 ``C_{o,j,R} / min_R' C_{o,j,R'} − 1`` (relative to the best rule at that origin).
 
 **Choice.** Per pool, the rule with the lowest mean regret over the last ``n`` records (default 8);
@@ -175,6 +176,21 @@ def firm_purchases(
     return firm, f"{len(firm)} firm purchase(s)"
 
 
+def one_pool(fc: Forecast, p: int) -> Forecast:
+    """The forecast of pool ``p`` alone (its scenarios and point forecast)."""
+    sc = fc.scenarios
+    point = fc.point_gpus if fc.point_gpus is not None else sc.expected()
+    return replace(
+        fc,
+        scenarios=replace(
+            sc,
+            pools=(sc.pools[p],),
+            demand_gpus=np.ascontiguousarray(sc.demand_gpus[:, :, p : p + 1]),
+        ),
+        point_gpus=point[:, p : p + 1],
+    )
+
+
 def rule_costs(
     fc: Forecast,
     history_gpus: np.ndarray,
@@ -185,22 +201,22 @@ def rule_costs(
     policy: Policy,
     rules: Sequence[str] = SIZING_RULES,
 ) -> dict[str, dict[str, float]]:
-    """Per pool and rule: the evaluator's bill, on the actual usage that followed the forecast's
-    origin, of the firm purchases made with that pool on that rule and the others on
-    :data:`DEFAULT_RULE` (plus the inventory). The record's entry for one origin."""
+    """Per pool and rule: the evaluator's bill, on the pool's actual usage after the forecast's
+    origin, of the firm purchases the optimizer makes for that pool alone on that rule (with the
+    inventory). The record's entry for one origin. Pools are scored one at a time: the rule is a
+    property of the pool's demand input, and single-pool problems are small; with one pool this
+    is the whole problem."""
     pools = fc.scenarios.pools
-    base = [DEFAULT_RULE] * len(pools)
-    cache: dict[tuple[str, ...], float] = {}
     out: dict[str, dict[str, float]] = {}
     for p, pool in enumerate(pools):
+        sub = one_pool(fc, p) if len(pools) > 1 else fc
+        hist = history_gpus[:, p : p + 1]
+        act = actual_gpus[:, p : p + 1]
         out[pool.name] = {}
         for r in rules:
-            variant = tuple(r if q == p else base[q] for q in range(len(pools)))
-            if variant not in cache:
-                coms, _ = firm_purchases(variant, fc, history_gpus, offers, inventory, policy)
-                ev = evaluate([*inventory, *coms], actual_gpus, actual_ts, pools, offers, policy)
-                cache[variant] = ev.total_usd
-            out[pool.name][r] = cache[variant]
+            coms, _ = firm_purchases((r,), sub, hist, offers, inventory, policy)
+            ev = evaluate([*inventory, *coms], act, actual_ts, (pool,), offers, policy)
+            out[pool.name][r] = ev.total_usd
     return out
 
 
