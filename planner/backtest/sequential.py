@@ -26,8 +26,10 @@ credited, for every strategy and the hindsight alike). ``regret = C / C* − 1``
 per decision period the hourly bill is split to show when a strategy lost.
 
 The rule record: at every decision, for each pool and rule, the LP with that pool on that rule is
-solved given the planner's inventory, and its purchases are billed on the ``K`` days that follow;
-a record counts for choices only once its days have passed.
+solved given the planner's inventory. At each later decision, the purchases of the last
+``record_last`` origins are billed (with what was held then) on everything that has happened
+since their origin, so a commitment that proves too big keeps counting against its rule for as
+long as it runs (term risk), not only in the first ``K`` days.
 """
 
 from __future__ import annotations
@@ -195,6 +197,7 @@ def run_sequential(
     for r in settings.fixed_rules:
         books[f"planner-{r}"] = _Book()
     record = RuleRecord()
+    pending: list[tuple[int, str, str, list[Commitment], list[Commitment]]] = []
     decision_rows: list[dict[str, Any]] = []
     notes: list[str] = []
     timing = {"forecast_s": 0.0, "lp_s": 0.0, "replay_s": 0.0, "hindsight_s": 0.0}
@@ -260,19 +263,26 @@ def run_sequential(
                 demand, pr, table, book, now, f"d{j + 1}", settings, policy, horizon_h, notes
             )
 
-        # the planner's choice per pool from its record so far
+        # the record so far: each rule's purchases at the last origins, billed on everything that
+        # has happened since (so a long commitment that turned out too big keeps counting)
+        recent = sorted({e[0] for e in pending if e[0] < o})[-settings.record_last :]
+        for o_r, pool_name, rule, coms_r, held_r in pending:
+            if o_r in recent:
+                bill = evaluate(
+                    [*held_r, *coms_r], u_all[o_r:o], ts_all[o_r:o], pools, offers, policy
+                )
+                record.add(o_r, pool_name, rule, bill.total_usd)
+        # the planner's choice per pool from its record
         chosen = []
         means_all = {}
         for p in pools:
-            rule, means = record.choose(p.name, o - settings.every_h + 1, settings.record_last)
+            rule, means = record.choose(p.name, o, settings.record_last)
             chosen.append(rule)
             means_all[p.name] = means
         cache: dict[tuple[str, ...], list[tuple[Commitment, int, float]]] = {}
         planner_book = books["planner"]
         cache[tuple(chosen)] = solve(tuple(chosen), planner_book)
-        # the record: every rule for every pool, billed on the next K days
-        end = min(o + settings.every_h, n)
-        u_win, ts_win = u_all[o:end], ts_all[o:end]
+        # every rule for every pool at this origin, billed at the next decisions
         held_now = planner_book.active_at(now)
         for pi, pool in enumerate(pools):
             for rule in SIZING_RULES:
@@ -280,8 +290,7 @@ def run_sequential(
                 if variant not in cache:
                     cache[variant] = solve(variant, planner_book)
                 coms = [com for com, _, _ in cache[variant]]
-                cost = evaluate([*held_now, *coms], u_win, ts_win, pools, offers, policy).total_usd
-                record.add(o, pool.name, rule, cost)
+                pending.append((o, pool.name, rule, coms, held_now))
         planner_book.held += cache[tuple(chosen)]
         for r in settings.fixed_rules:
             book = books[f"planner-{r}"]
