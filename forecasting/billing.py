@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecasting.usage import LABEL_COLUMNS, TAG_COLUMNS, USAGE_COLUMNS, _read_columns
+from forecasting.usage_schema import LABEL_COLUMNS, TAG_COLUMNS, USAGE_COLUMNS
+from forecasting.usage_schema import read_columns as _read_columns
 from pricing_data.errors import PlannerInputError, suggest
 
 if TYPE_CHECKING:

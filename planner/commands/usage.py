@@ -9,26 +9,10 @@ from typing import Any
 import click
 import pandas as pd
 
-from forecasting.pools import PooledUsage, load_pool_rules, make_pools
-from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
+from forecasting.pools import PooledUsage
+from forecasting.usage import TAG_COLUMNS, UsageHistory
 from planner.report.render import FORMATS, render_frame
-from pricing_data.errors import PlannerInputError
-
-
-def parse_gpu_aliases(values: Sequence[str]) -> dict[str, str]:
-    """``LABEL=TYPE`` pairs from ``--gpu-alias``."""
-    out = {}
-    for v in values:
-        if "=" not in v:
-            raise PlannerInputError(
-                "not LABEL=TYPE",
-                column="--gpu-alias",
-                value=v,
-                fix="write e.g. --gpu-alias GPU-series-1=other:series-1",
-            )
-        k, t = v.split("=", 1)
-        out[k.strip()] = t.strip()
-    return out
+from planner.workflows.demand import UsageReadOptions, load_usage
 
 
 def ingestion_options(f: Any) -> Any:
@@ -69,18 +53,11 @@ def load_pooled(
     gap_fill: str,
     gpu_aliases: Sequence[str],
 ) -> tuple[UsageHistory, PooledUsage | None]:
-    history = read_usage(
-        path,
-        on_duplicate=on_duplicate,  # type: ignore[arg-type]
-        gpu_aliases=parse_gpu_aliases(gpu_aliases),
+    """The usage history and its pools as the ingestion options ask (None: no GPU usage)."""
+    options = UsageReadOptions.from_flags(
+        policy=policy, on_duplicate=on_duplicate, gap_fill=gap_fill, gpu_aliases=gpu_aliases
     )
-    rules = load_pool_rules(policy) if policy else ()
-    pooled = (
-        make_pools(history, rules, gap_fill=gap_fill)  # type: ignore[arg-type]
-        if not history.data.empty
-        else None
-    )
-    return history, pooled
+    return load_usage(path, options)
 
 
 def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str, pd.DataFrame]:
