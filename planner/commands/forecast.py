@@ -80,7 +80,9 @@ def forecast(
     Prints, per pool, the model chosen by rolling-origin backtest, its MASE (< 1 beats a seasonal
     naive forecast) and P10/P50/P90 of the mean GPUs per calendar month.
     """
-    history, pooled = load_pooled(usage_file, policy, on_duplicate, gap_fill, gpu_aliases)
+    history, pooled = load_pooled(
+        usage_file, policy, on_duplicate, gap_fill, gpu_aliases, pools_only=True
+    )
     if pooled is None:
         raise PlannerInputError(
             "no GPU usage to forecast",

@@ -16,8 +16,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from forecasting.billing_sql import tags_for_rules
 from forecasting.models import MODELS
 from forecasting.pools import PoolRule, load_pool_rules
+from forecasting.usage import TAG_COLUMNS
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.units import parse_duration
 
@@ -35,6 +37,9 @@ class UsageReadOptions:
     gpu_aliases: Mapping[str, str] = field(default_factory=dict)
     pool_rules: tuple[PoolRule, ...] = ()
     default_aws_region: str = "us-east-1"
+    #: keep only the tags (and values) the pool rules look at (None: every tag), so a billing
+    #: export's reduction stays small whatever the number of tag values
+    tags: Mapping[str, Any] | None = None
 
     @classmethod
     def from_flags(
@@ -44,12 +49,15 @@ class UsageReadOptions:
         on_duplicate: str = "error",
         gap_fill: str = "interpolate",
         gpu_aliases: Sequence[str] = (),
+        pools_only: bool = False,
     ) -> UsageReadOptions:
+        rules = tuple(load_pool_rules(policy)) if policy else ()
         return cls(
             on_duplicate=on_duplicate,  # type: ignore[arg-type]
             gap_fill=gap_fill,  # type: ignore[arg-type]
             gpu_aliases=parse_gpu_aliases(gpu_aliases),
-            pool_rules=tuple(load_pool_rules(policy)) if policy else (),
+            pool_rules=rules,
+            tags=tags_for_rules(rules, TAG_COLUMNS) if pools_only else None,
         )
 
 
@@ -74,7 +82,12 @@ def load_usage(
 ) -> tuple[UsageHistory, PooledUsage | None]:
     """The usage history and its pools (None when the file holds no GPU usage)."""
     opts = options or UsageReadOptions()
-    history = read_usage(path, on_duplicate=opts.on_duplicate, gpu_aliases=dict(opts.gpu_aliases))
+    history = read_usage(
+        path,
+        on_duplicate=opts.on_duplicate,
+        gpu_aliases=dict(opts.gpu_aliases),
+        tags=opts.tags,
+    )
     if history.data.empty:
         return history, None
     pooled = make_pools(
