@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from forecasting.billing_sql import tags_for_rules
+from forecasting.billing_sql import policy_tags
 from forecasting.pools import PooledUsage, load_pool_rules, make_pools
 from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
 from planner.report.render import FORMATS, render_frame
@@ -143,7 +143,7 @@ def load_pooled(
         usage_source(path),
         on_duplicate=on_duplicate,  # type: ignore[arg-type]
         gpu_aliases=parse_gpu_aliases(gpu_aliases),
-        tags=tags_for_rules(rules, TAG_COLUMNS) if pools_only else None,
+        tags=policy_tags(rules, TAG_COLUMNS) if pools_only else None,
     )
     pooled = (
         make_pools(history, rules, gap_fill=gap_fill)  # type: ignore[arg-type]
