@@ -27,7 +27,9 @@ Pruning (documented, policy-aware)
        are grouped per (family, region, term, payment) or (term, payment) and take the cheapest SKU
        rate per pool.
     3. Dominance: a candidate is dropped when another of the same kind (capacity or SP), serving the
-       same pools, is no dearer (egress included) for every pool, has a term no longer, and — only when the policy sets
+       same pools, is no dearer (egress included) for every pool, has a term no longer, is paid
+       the same way when the discount rate is above 0 (an all-upfront price is cheaper undiscounted
+       but not always in NPV), and — only when the policy sets
        an upfront budget — needs no more upfront cash per unit of value, and — only when a provider
        share bound is set — is from the same provider.
     Existing inventory is added as non-buyable candidates whatever the policy says.
@@ -276,6 +278,9 @@ def _dominated(
             if policy.max_share_per_provider is not None and ra["provider"] != rb["provider"]:
                 continue
             if int(ra["term_months"]) > int(rb["term_months"]):  # type: ignore[call-overload]
+                continue
+            # with a cost of money, paying earlier is a real cost: compare like payments only
+            if policy.discount_rate_pct > 0 and ra["payment_option"] != rb["payment_option"]:
                 continue
             ea = float(ra["egress_usd_per_gpu_hour"])  # type: ignore[arg-type]
             eb = float(rb["egress_usd_per_gpu_hour"])  # type: ignore[arg-type]

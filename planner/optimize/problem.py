@@ -66,6 +66,7 @@ Horizon-end rule
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,10 +76,12 @@ import pandas as pd
 import pulp
 
 from forecasting.scenarios import DemandScenarios, Pool
+from planner import valuation
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
-from planner.optimize.time_reduction import TimeSlices, hours_between, reduce_time
+from planner.optimize.time_reduction import TimeSlices, append_rows, hours_between, reduce_time
 from planner.policy import Policy
+from planner.valuation import ValuationPaths
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
 
@@ -130,7 +133,7 @@ class Problem:
     slices: TimeSlices
     probabilities: np.ndarray
     start: pd.Timestamp
-    n_hours: int
+    n_hours: int  # V: the valuation horizon (every bought term ends inside it)
     purchase_dates: list[pd.Timestamp]
     purchase_h: np.ndarray
     buy: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
@@ -152,6 +155,14 @@ class Problem:
     spend_cache: pulp.LpAffineExpression | None = None
     last_solver: Any = None  # the PuLP solver object of the last solve (HiGHS: warm re-runs)
     last_solver_name: str = ""
+    decision_hours: int = 0  # H: purchases start inside [0, H)
+    elastic: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> slack (ub 0)
+    columns: dict[str, int] | None = None  # variable name -> HiGHS column of the last solve
+    curve_amount: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> amount
+    valuation: ValuationPaths | None = None
+    slice_discount: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    buy_npv_usd: dict[tuple[int, int], float] = field(default_factory=dict)  # per unit, full term
+    inventory_npv_usd: float = 0.0  # remaining cash of existing commitments (upfront sunk)
 
     # ---- derived helpers -------------------------------------------------------------------
     def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:
@@ -207,7 +218,7 @@ class Problem:
         n_int = sum(1 for v in self.buy.values() if v.cat == pulp.LpInteger)
         return {
             "variables": len(self.lp.variables()),
-            "constraints": len(constraint_table(self.lp)),
+            "constraints": int(self.lp.numConstraints()),
             "integer_variables": n_int,
             "scenarios": len(self.probabilities),
             "slices": self.slices.n_slices,
@@ -217,10 +228,7 @@ class Problem:
         }
 
 
-def constraint_table(lp: pulp.LpProblem) -> dict[str, pulp.LpConstraint]:
-    """The problem's name -> constraint table (PuLP 3 has no public way to remove a constraint;
-    savings curves and the infeasibility diagnosis add and remove named ones)."""
-    return lp._constraints  # type: ignore[no-any-return]
+RISK_FAMILIES = ("cvar", "min_utilization", "upfront_budget", "provider_share")
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,22 +236,13 @@ def constraint_table(lp: pulp.LpProblem) -> dict[str, pulp.LpConstraint]:
 
 
 def purchase_dates(start: pd.Timestamp, n_hours: int, policy: Policy) -> list[pd.Timestamp]:
-    """Now, then every ``ladder_every_months`` months while inside the horizon."""
-    dates = [pd.Timestamp(start)]
-    if policy.ladder_every_months > 0:
-        k = policy.ladder_every_months
-        while True:
-            d = pd.Timestamp(start) + pd.DateOffset(months=k)
-            if hours_between(start, d) >= n_hours:
-                break
-            dates.append(d)
-            k += policy.ladder_every_months
-    return dates
+    """Now, then every ``ladder_every_months`` months while inside the decision horizon."""
+    return valuation.purchase_dates(start, n_hours, policy.ladder_every_months)
 
 
 def horizon_hours(scenarios: DemandScenarios, policy: Policy, start: pd.Timestamp) -> int:
-    want = hours_between(start, start + pd.DateOffset(months=policy.horizon_months))
-    return min(want, scenarios.n_hours)
+    """H, the decision horizon in hours (the policy's months, capped at the scenarios)."""
+    return valuation.decision_hours(scenarios.n_hours, start, policy.horizon_months)
 
 
 def check_inputs(scenarios: DemandScenarios, offers: pd.DataFrame, policy: Policy) -> None:
@@ -295,6 +294,9 @@ def define_purchase_variables(pb: Problem) -> None:
                 * float(row["effective_usd_per_unit_hour"])
                 * max(0, b - a)
             )
+            pb.inventory_npv_usd += float(row["inventory_units"]) * _cash_npv(
+                pb, row, a, b, upfront=hours_between(pb.start, row["inventory_start"]) >= 0
+            )
             continue
         integer = pb.policy.integer and row["kind"] == "capacity"
         for d, date in enumerate(pb.purchase_dates):
@@ -308,9 +310,24 @@ def define_purchase_variables(pb: Problem) -> None:
             )
             pb.buy[(ci, d)] = var
             pb.buy_hours_in_horizon[(ci, d)] = float(max(0, h1 - h0))
+            pb.buy_npv_usd[(ci, d)] = _cash_npv(pb, row, h0, h1, upfront=True)
             for k in range(len(bounds_s)):
                 if h0 <= bounds_s[k] and bounds_e[k] <= h1:
                     pb.active.setdefault((ci, k), []).append(d)
+
+
+def _cash_npv(pb: Problem, row: pd.Series, a_h: int, b_h: int, *, upfront: bool) -> float:
+    """NPV of one unit's cash over ``[a_h, b_h)``: upfront at the start of its month (when paid
+    inside the timeline), recurring per hour in the months it accrues (planner/valuation.py)."""
+    if b_h <= a_h:
+        return 0.0
+    rate = pb.policy.discount_rate_pct
+    span = valuation.span_discount(pb.start, np.array([a_h]), np.array([b_h]), rate)[0]
+    cash = num(row["recurring_usd_per_unit_hour"]) * (b_h - a_h) * span
+    if upfront:
+        first = valuation.span_discount(pb.start, np.array([a_h]), np.array([a_h + 1]), rate)[0]
+        cash += num(row["upfront_usd_per_unit"]) * first
+    return float(cash)
 
 
 def define_groups(pb: Problem, *, per_offer: bool) -> None:
@@ -335,6 +352,8 @@ def define_groups(pb: Problem, *, per_offer: bool) -> None:
         egress = num(cands.at[c, "egress_usd_per_gpu_hour"])
         shape = tuple(round(q[p] / q[pools[0]], 9) for p in pools)
         key: tuple[object, ...] = (pools, egress, shape)
+        if pb.policy.max_share_per_provider is not None:  # share is measured per provider
+            key = (*key, str(cands.at[c, "provider"]))
         if per_offer:  # merge only offers whose used dollars per GPU-hour are equal everywhere
             key = (*key, tuple(round(pb.value_per_gpu_hour(c, p), 9) for p in pools))
         gi = index.get(key)
@@ -394,10 +413,11 @@ def define_objective(pb: Problem) -> None:
     cands = pb.table.candidates
     od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
     spot_price = pb.table.pool_prices["spot_usd_per_gpu_hour"].to_numpy(float)
-    w, prob, dem = pb.slices.weight_h, pb.probabilities, pb.slices.demand_gpus
+    prob, dem = pb.probabilities, pb.slices.demand_gpus
+    w = pb.slices.weight_h * pb.slice_discount  # discounted hours
     terms: dict[pulp.LpVariable, float] = {}
     for (c, d), var in pb.buy.items():
-        cost = num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+        cost = pb.buy_npv_usd[(c, d)]
         terms[var] = cost * (1.0 + TIE_BREAK * flexibility_rank(cands.iloc[c]))
     for (gi, p), vs in pb.serve.items():
         e = pb.groups[gi].egress_usd_per_gpu_hour
@@ -651,21 +671,25 @@ def add_upfront_budget(pb: Problem) -> None:
 
 
 def add_provider_share(pb: Problem) -> None:
-    """share_q: new commitment spend of provider q ≤ m · all new commitment spend."""
+    """share_q: expected GPU-hours served by provider q's commitments ≤ m · GPU-hours served by
+    all commitments (capacity used, not dollars: buying unused capacity elsewhere cannot satisfy
+    it). Groups are split by provider when this bound is set, so each serve variable has one."""
     m = pb.policy.max_share_per_provider
     if m is None:
         return
     cands = pb.table.candidates
-    total = commitment_spend(pb, new_only=True)
+    w, prob = pb.slices.weight_h, pb.probabilities
+    by_q: dict[str, dict[pulp.LpVariable, float]] = defaultdict(dict)
+    for (gi, _p), vs in pb.serve.items():
+        q = str(cands.at[pb.groups[gi].members[0], "provider"])
+        for (s, t), var in vs.items():
+            by_q[q][var] = float(prob[s] * w[t])
     names = []
-    for q in sorted({str(cands.at[c, "provider"]) for c, _ in pb.buy}):
-        expr = {var: -m * coef for var, coef in total.items()}
-        for (c, d), var in pb.buy.items():
-            if cands.at[c, "provider"] == q:
-                expr[var] += (
-                    num(cands.at[c, "effective_usd_per_unit_hour"])
-                    * (pb.buy_hours_in_horizon[(c, d)])
-                )
+    for q in sorted(by_q):
+        expr: dict[pulp.LpVariable, float] = {}
+        for q2, terms in by_q.items():
+            for var, coef in terms.items():
+                expr[var] = coef * ((1.0 if q2 == q else 0.0) - m)
         name = f"share_{q}"
         pb.lp.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
@@ -714,6 +738,64 @@ def add_risk_averse_objective(pb: Problem) -> None:
     pb.families["risk_aversion"] = names
 
 
+def add_elastic_slack(pb: Problem) -> None:
+    """relax_<family>: one elastic slack per risk family, in every row of the family (− in ≤ rows,
+    + in ≥ rows), with upper bound 0. The diagnosis of an infeasible plan frees one family's slack
+    at a time (bounds through PuLP's public API) instead of removing constraints."""
+    for fam in RISK_FAMILIES:
+        names = pb.families.get(fam, [])
+        if not names:
+            continue
+        var = pb.lp.add_variable(f"relax_{fam}", lowBound=0, upBound=0)
+        for name in names:
+            con = pb.lp.get_constraint_by_name(name)
+            if con is None:
+                continue
+            con.expr.addterm(var, -1.0 if con.sense == pulp.LpConstraintLE else 1.0)
+        pb.elastic[fam] = var
+
+
+def family_of(pb: Problem, c: int) -> str:
+    """A commitment family: (purchase model, GPU type, region); Compute SPs are one family."""
+    row = pb.table.candidates.iloc[c]
+    gpu = str(row["gpu_type"]) or "any"
+    region = str(row["region"]) or "any"
+    return f"{row['purchase_model']}|{gpu}|{region}"
+
+
+def define_curve_amounts(pb: Problem) -> None:
+    """amount_<family> = Σ_c mult_c buy_{c,0} [amount_def_<family>] for every family bought now
+    (GPUs, or USD/hour for Savings Plans): savings curves fix this variable's bounds per point,
+    so the LP's rows never change between the solve and its re-solves."""
+    if pb.policy.savings_curve_points <= 0:
+        return
+    cands = pb.table.candidates
+    fams: dict[str, list[int]] = defaultdict(list)
+    for c, d in pb.buy:
+        if d == 0:
+            fams[family_of(pb, c)].append(c)
+    for i, (fam, cs) in enumerate(sorted(fams.items())):
+        sp = cands.at[cs[0], "kind"] == "savings_plan"
+        var = pb.lp.add_variable(f"curve_amount_{i}_{lp_safe(fam)}", lowBound=0)
+        expr: dict[pulp.LpVariable, float] = {var: 1.0}
+        for c in cs:
+            expr[pb.buy[(c, 0)]] = -(1.0 if sp else num(cands.at[c, "gpus_per_unit"]))
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(expr),
+                pulp.LpConstraintEQ,
+                f"curve_amount_def_{i}",
+                0.0,
+            )
+        )
+        pb.curve_amount[fam] = var
+
+
+def lp_safe(text: str) -> str:
+    """A name LP file formats accept: letters, digits, underscores and dots only."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")
+
+
 def build_problem(
     scenarios: DemandScenarios,
     offers: pd.DataFrame,
@@ -730,7 +812,11 @@ def build_problem(
     start = pd.Timestamp(scenarios.start)
     start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     n_hours = horizon_hours(scenarios, policy, start)
-    end = start + pd.Timedelta(hours=n_hours)
+    vp = valuation.valuation_for(
+        scenarios.demand_gpus, start, policy, inventory, seed=scenarios.seed, offers=offers
+    )
+    n_value = vp.timeline.valuation_hours
+    end = start + pd.Timedelta(hours=n_value)
     table = build_cost_table(offers, scenarios.pools, inventory, policy, window=(start, end))
     dates = purchase_dates(start, n_hours, policy)
     cuts: set[int] = {hours_between(start, d) for d in dates}
@@ -740,13 +826,17 @@ def build_problem(
     for _, row in table.candidates[~table.candidates["buyable"].astype(bool)].iterrows():
         cuts.add(hours_between(start, row["inventory_start"]))
         cuts.add(hours_between(start, row["inventory_end"]))
-    slices = reduce_time(
+    head = reduce_time(
         scenarios.demand_gpus[:, :n_hours, :],
         start,
         method=policy.time_reduction,
         period=policy.period,
         blocks=policy.blocks_per_period,
         extra_boundaries_h=cuts,
+    )
+    slices = append_rows(head, vp)
+    span_delta = valuation.span_discount(
+        start, slices.period_start_h, slices.period_end_h, policy.discount_rate_pct
     )
     pb = Problem(
         lp=pulp.LpProblem("gpu_commitment_plan", pulp.LpMinimize),
@@ -756,9 +846,12 @@ def build_problem(
         slices=slices,
         probabilities=np.asarray(scenarios.probabilities, dtype=float),
         start=start,
-        n_hours=n_hours,
+        n_hours=n_value,
         purchase_dates=dates,
         purchase_h=np.array([hours_between(start, d) for d in dates], dtype=np.int64),
+        decision_hours=n_hours,
+        valuation=vp,
+        slice_discount=span_delta[slices.slice_period],
     )
     define_purchase_variables(pb)
     priced = (
@@ -776,12 +869,16 @@ def build_problem(
     add_upfront_budget(pb)
     add_provider_share(pb)
     add_risk_averse_objective(pb)
+    add_elastic_slack(pb)
+    define_curve_amounts(pb)
     return pb
 
 
 def summary(pb: Problem) -> dict[str, Any]:
     """Sizes and hours, for the plan's record."""
     out: dict[str, Any] = pb.size()
-    out["horizon_hours"] = pb.n_hours
-    out["horizon_months_effective"] = round(pb.n_hours / HOURS_PER_MONTH, 3)
+    out["horizon_hours"] = pb.decision_hours
+    out["horizon_months_effective"] = round(pb.decision_hours / HOURS_PER_MONTH, 3)
+    out["valuation_hours"] = pb.n_hours
+    out["valuation_months_effective"] = round(pb.n_hours / HOURS_PER_MONTH, 3)
     return out

@@ -21,11 +21,9 @@ from typing import Any
 import numpy as np
 import pulp
 
-from planner.optimize.problem import Problem, constraint_table
+from planner.optimize.problem import RISK_FAMILIES, Problem
 from planner.policy import Policy
 from pricing_data.errors import PlannerError
-
-RISK_FAMILIES = ("cvar", "min_utilization", "upfront_budget", "provider_share")
 
 
 class InfeasiblePlanError(PlannerError):
@@ -104,6 +102,7 @@ def _run(pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float) -> tu
         solver = _make_solver("cbc", mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
         pb.lp.solve(solver)
     pb.last_solver, pb.last_solver_name = solver, used
+    pb.columns = None
     if used == "highs":
         return _highs_status(pb.lp.solverModel), used
     code = pb.lp.status
@@ -164,17 +163,17 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     method = "mip" if mip else "lp"
     notes: list[str] = []
     if status == "time_limit" and mip:
+        # the MIP's budget is spent; the relaxation (and its rounding) get a budget of their own,
+        # so a run whose LP solves to optimality always ends with a plan
         notes.append(f"MIP hit the {pol.time_limit_s:g} s limit; rounded the LP relaxation")
-        remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
-        status, used = _run(pb, pol.solver, mip=False, time_limit_s=remaining)
+        status, used = _run(pb, pol.solver, mip=False, time_limit_s=pol.time_limit_s)
         want_round = status == "optimal"
     else:
         want_round = want_int and not mip and status == "optimal"
     lp_bound: float | None = None
     if want_round:
         lp_bound = _objective(pb)
-        remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
-        status, used, fixed_bounds = _round_and_fix(pb, used, remaining)
+        status, used, fixed_bounds = _round_and_fix(pb, used, pol.time_limit_s)
         method = "lp_round"
     if status == "infeasible":
         raise diagnose(pb)
@@ -201,7 +200,9 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     for k, (lo, hi) in fixed_bounds.items():  # un-fix rounded units for later re-solves
         pb.buy[k].lowBound, pb.buy[k].upBound = lo, hi
         if warm is not None:
-            warm.changeColBounds(pb.buy[k].index, lo or 0.0, float("inf") if hi is None else hi)
+            warm.changeColBounds(
+                column_of(pb, pb.buy[k]), lo or 0.0, float("inf") if hi is None else hi
+            )
     return Solution("optimal", used, method, obj, gap, elapsed, buy, served, spot, notes)
 
 
@@ -217,13 +218,13 @@ def _round_and_fix(
         for k, v in ints.items():
             v.lowBound = v.upBound = float(rounding(relaxed[k] + 1e-9))
             if warm is not None:
-                warm.changeColBounds(v.index, v.lowBound, v.upBound)
+                warm.changeColBounds(column_of(pb, v), v.lowBound, v.upBound)
         if warm is not None:  # re-run HiGHS from the relaxation's basis: fast
-            warm.setOptionValue("time_limit", float(time_limit_s))
+            set_time_budget(warm, time_limit_s)
             warm.run()
             status = _highs_status(warm)
             if status == "optimal":
-                pb.last_solver.findSolutionValues(pb.lp)
+                read_back(pb, warm)
         else:
             status, used = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
         if status == "optimal":
@@ -234,6 +235,28 @@ def _round_and_fix(
     return status, used, saved
 
 
+def column_of(pb: Problem, var: pulp.LpVariable) -> int:
+    """The HiGHS column of ``var``: PuLP's HiGHS interface adds one column per variable in the
+    order of ``lp.variables()``."""
+    if pb.columns is None:
+        pb.columns = {v.name: i for i, v in enumerate(pb.lp.variables())}
+    return pb.columns[var.name]
+
+
+def read_back(pb: Problem, model: Any) -> None:
+    """Copy a HiGHS model's primal solution into the PuLP variables (``varValue``)."""
+    values = model.getSolution().col_value
+    for i, v in enumerate(pb.lp.variables()):
+        v.varValue = float(values[i])
+
+
+def set_time_budget(model: Any, seconds: float) -> None:
+    """Give a HiGHS model ``seconds`` more to run. HiGHS's ``time_limit`` is measured on the
+    model's own clock, which keeps running across re-runs, so the limit is the run time so far
+    plus the budget (setting the budget alone would stop a re-run at once)."""
+    model.setOptionValue("time_limit", float(model.getRunTime()) + float(seconds))
+
+
 def warm_highs(pb: Problem) -> Any | None:
     """The HiGHS model of the last solve, to re-run warm after changing bounds; None otherwise."""
     if pb.last_solver_name != "highs" or pb.last_solver is None:
@@ -241,31 +264,20 @@ def warm_highs(pb: Problem) -> Any | None:
     return getattr(pb.lp, "solverModel", None)
 
 
-def _drop_family(pb: Problem, fam: str) -> dict[str, Any]:
-    removed = {}
-    for name in pb.families.get(fam, []):
-        if name in constraint_table(pb.lp):
-            removed[name] = constraint_table(pb.lp).pop(name)
-    return removed
-
-
-def _restore(pb: Problem, removed: dict[str, Any]) -> None:
-    for name, con in removed.items():
-        constraint_table(pb.lp)[name] = con
-
-
 def diagnose(pb: Problem) -> InfeasiblePlanError:
-    """Find which risk bound makes the problem infeasible by relaxing one family at a time."""
+    """Find which risk bound makes the problem infeasible by relaxing one family at a time (its
+    elastic slack freed: :func:`planner.optimize.problem.add_elastic_slack`)."""
     pol = pb.policy
     tl = pol.time_limit_s
     for fam in RISK_FAMILIES:
-        if not pb.families.get(fam):
+        slack = pb.elastic.get(fam)
+        if slack is None:
             continue
-        removed = _drop_family(pb, fam)
+        slack.upBound = None  # free this family's elastic slack: the rows no longer bind
         try:
             status, _ = _run(pb, pol.solver, mip=False, time_limit_s=tl)
         finally:
-            _restore(pb, removed)
+            slack.upBound = 0.0
         if status == "optimal":
             return _message(pb, fam)
     return InfeasiblePlanError(
