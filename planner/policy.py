@@ -88,6 +88,10 @@ class Policy:
         λ (share of instances interrupted per month) the re-run overhead is
         λ / 730 h × (interval / 2 + restart) extra GPU-hours per GPU-hour, added to the flat
         ``spot_overhead_pct``.
+        ``spot_price_spread_pct`` (25, an assumption: the catalogs hold one snapshot average):
+        each scenario pays the snapshot price times m_s = exp(σ z_s − σ²/2), σ = spread/100,
+        z_s ~ N(0, 1) seeded (mean 1); spot is used in a scenario only while cheaper than
+        on-demand there.
     """
 
     horizon_months: int = 12
@@ -124,6 +128,7 @@ class Policy:
     tail_min_volatility_pct: float = 2.0
     spot_checkpoint_interval_h: float = 1.0
     spot_restart_h: float = 0.25
+    spot_price_spread_pct: float = 25.0
     bound_rounds: int = 3
 
     def validate(self) -> Policy:
@@ -196,6 +201,8 @@ class Policy:
         for name in ("spot_checkpoint_interval_h", "spot_restart_h"):
             if getattr(self, name) < 0:
                 raise bad(name, "must be >= 0 hours", "use e.g. 1.0")
+        if not 0 <= self.spot_price_spread_pct <= 200:
+            raise bad("spot_price_spread_pct", "must be in [0, 200]", "use e.g. 25")
         if self.bound_rounds < 0:
             raise bad("bound_rounds", "must be >= 0", "use e.g. 3")
         if self.savings_curve_points < 0:

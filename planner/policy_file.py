@@ -8,7 +8,7 @@ Sections and keys (every key optional):
 ``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes
 ``[risk]``        cvar_beta, cvar_limit_usd, cvar_limit_pct, min_utilization, min_utilization_tail,
                   upfront_budget_usd, max_share_per_provider, risk_aversion, risk_pricing
-``[spot]``        overhead_pct, cap_share, checkpoint_interval_h, restart_h
+``[spot]``        overhead_pct, cap_share, checkpoint_interval_h, restart_h, price_spread_pct
 ``[finance]``     discount_rate_pct (cost of capital, %/yr), tail_step_months, tail_blocks,
                   tail_min_volatility_pct
 ``[portability]`` egress_usd_per_gb, data_gb_per_gpu_hour (a table: workload -> GB per GPU-hour,
@@ -71,7 +71,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "risk_aversion",
         "risk_pricing",
     ),
-    "spot": ("overhead_pct", "cap_share", "checkpoint_interval_h", "restart_h"),
+    "spot": ("overhead_pct", "cap_share", "checkpoint_interval_h", "restart_h", "price_spread_pct"),
     "finance": ("discount_rate_pct", "tail_step_months", "tail_blocks", "tail_min_volatility_pct"),
     "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
     "growth": ("annual_pct", "steps"),
@@ -95,6 +95,7 @@ _POLICY_FIELD = {
     ("spot", "cap_share"): "spot_cap_share",
     ("spot", "checkpoint_interval_h"): "spot_checkpoint_interval_h",
     ("spot", "restart_h"): "spot_restart_h",
+    ("spot", "price_spread_pct"): "spot_price_spread_pct",
 }
 _NOT_POLICY = {
     ("planning", "scenarios"),
@@ -591,6 +592,7 @@ overhead_pct = 0.0           # flat extra GPU-hours on spot, on top of the inter
 checkpoint_interval_h = 1.0  # an interruption (catalog rate per instance-month) loses half a
 restart_h = 0.25             # checkpoint interval plus the restart
 cap_share = 0.5              # availability: at most this share of an interruptible pool on spot
+price_spread_pct = 25.0      # spot price spread over scenarios around the catalog's snapshot (assumed)
 
 [finance]
 discount_rate_pct = 8.0      # cost of capital, %/year: cash flows discounted monthly (0: undiscounted)

@@ -37,6 +37,11 @@ Tail model (demand after the scenarios end)
     is flat apart from the damped trend), and a period's level is the mean of F over its months.
     Random draws are seeded from the scenarios' seed: the tail is deterministic.
 
+Spot price
+    The catalogs hold one snapshot average spot price; scenario s pays it times
+    ``m_s = exp(σ z_s − σ²/2)`` (mean 1, σ = ``spot_price_spread_pct``/100, seeded), the same
+    factor in the LP and the referee.
+
 Cost of money
     Cash of month m (0 = the month that starts at the plan's start) is discounted by
     ``δ_m = (1 + r)^(−m/12)`` with r = ``discount_rate_pct``/100 a year. Upfront payments fall at
@@ -170,6 +175,7 @@ class ValuationPaths:
     demand_gpus: np.ndarray
     tail_volatility: np.ndarray  # σ_p per pool (monthly), for the record
     note: str
+    spot_price_factor: np.ndarray  # (S,) spot price multiplier of each scenario (mean 1)
 
 
 def valuation_hours(
@@ -272,6 +278,7 @@ def build_valuation(
     cuts_h: Iterable[int] = (),
     seed: int | None = None,
     min_volatility_pct: float = 2.0,
+    spot_price_spread_pct: float = 0.0,
 ) -> ValuationPaths:
     """Hourly rows for the decision horizon, coarse rows to ``valuation_hours_`` (module
     docstring). ``demand_gpus`` (S, n_hours ≥ decision_hours, P) are the scenarios."""
@@ -349,11 +356,14 @@ def build_valuation(
             else "scenarios cover the whole valuation horizon"
         )
     )
+    sp = spot_price_spread_pct / 100.0
+    z = np.random.default_rng([0 if seed is None else int(seed), 13]).standard_normal(d.shape[0])
     return ValuationPaths(
         timeline=timeline,
         demand_gpus=np.concatenate(demands, axis=1),
         tail_volatility=sigma,
         note=note,
+        spot_price_factor=np.exp(sp * z - 0.5 * sp * sp),
     )
 
 
@@ -426,6 +436,7 @@ def valuation_for(
         cuts_h=cuts,
         seed=seed,
         min_volatility_pct=policy.tail_min_volatility_pct,
+        spot_price_spread_pct=policy.spot_price_spread_pct,
     )
 
 

@@ -469,6 +469,20 @@ def _bill_usage(
     return od_gpus, spot_gpus, saving
 
 
+def _scaled_spot(tf: Tariff, factor: float) -> Tariff:
+    p = tf.prices
+    spot = p.spot * factor
+    keep = spot < p.od
+    prices = ServingPrices(
+        od=p.od,
+        od_provider=p.od_provider,
+        spot=np.where(keep, spot, np.inf),
+        spot_provider=[q if k else "" for q, k in zip(p.spot_provider, keep, strict=True)],
+        spot_factor=p.spot_factor,
+    )
+    return Tariff(tf.pools, tf.policy, prices, tf.terms)
+
+
 def bill(
     commitments: list[Commitment],
     usage_gpus: np.ndarray,
@@ -477,9 +491,14 @@ def bill(
     *,
     discount_rate_pct: float | None = None,
     detail: bool = False,
+    spot_price_factor: float = 1.0,
 ) -> Evaluation:
     """The bill of ``commitments`` for ``usage_gpus`` (rows × pools) on ``timeline`` with terms
-    and prices from ``tf`` (module docstring). ``discount_rate_pct`` defaults to the policy's."""
+    and prices from ``tf`` (module docstring). ``discount_rate_pct`` defaults to the policy's;
+    ``spot_price_factor`` scales this path's spot prices (spot then used only while cheaper than
+    on-demand)."""
+    if spot_price_factor != 1.0:
+        tf = _scaled_spot(tf, spot_price_factor)
     pools = tf.pools
     u = _check_usage(usage_gpus, timeline.n_rows, len(pools))
     rate = tf.policy.discount_rate_pct if discount_rate_pct is None else discount_rate_pct

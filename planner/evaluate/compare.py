@@ -148,6 +148,7 @@ def evaluate_over_scenarios(
     *,
     timeline: Timeline | None = None,
     tf: Tariff | None = None,
+    spot_price_factor: np.ndarray | None = None,
 ) -> StrategyFigures:
     """Bill ``commitments`` on every scenario (rows of ``timeline``, else the hours
     ``timestamps``), resolving terms and prices once (or reusing ``tf``)."""
@@ -160,8 +161,11 @@ def evaluate_over_scenarios(
         if tf is None
         else extend_tariff(tf, commitments, offers)
     )
+    n_s = run_scenarios.shape[0]
+    factor = np.ones(n_s) if spot_price_factor is None else np.asarray(spot_price_factor)
     evals = tuple(
-        bill(commitments, run_scenarios[s], timeline, tf) for s in range(run_scenarios.shape[0])
+        bill(commitments, run_scenarios[s], timeline, tf, spot_price_factor=float(factor[s]))
+        for s in range(n_s)
     )
     return StrategyFigures(
         name,
@@ -212,6 +216,7 @@ def compare_strategies(
             t.policy,
             timeline=vp.timeline,
             tf=t,
+            spot_price_factor=vp.spot_price_factor,
         )
 
     return (

@@ -122,6 +122,62 @@ class Group:
     egress_usd_per_gpu_hour: float
 
 
+@dataclass(frozen=True)
+class Names:
+    """LP-safe labels that give variables and constraints their meaning (PyPSA-style: what, then
+    which offer, pool and date): ``buy__<offer>__<date>``, ``serve__<group>__<pool>__s<s>__<slice>``,
+    ``demand__<pool>__s<s>__<slice>``, ``cap__<group>__<period>`` ... A slice is its period's
+    first day and block (``2026_11_01_b2``); a group is its first member's offer (``_plus<n>``
+    when it holds more)."""
+
+    cand: tuple[str, ...]
+    group: tuple[str, ...]
+    pool: tuple[str, ...]
+    date: tuple[str, ...]
+    period: tuple[str, ...]
+    slice: tuple[str, ...]
+
+
+def _unique(labels: list[str]) -> tuple[str, ...]:
+    seen: dict[str, int] = {}
+    out = []
+    for x in labels:
+        n = seen.get(x, 0)
+        seen[x] = n + 1
+        out.append(x if n == 0 else f"{x}_{n}")
+    return tuple(out)
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return pd.Timestamp(ts).strftime("%Y_%m_%d")
+
+
+def make_names(pb: Problem) -> Names:
+    """Labels for ``pb``'s candidates, groups, pools, purchase dates, periods and slices."""
+    cand = _unique([lp_safe(str(k)) for k in pb.table.candidates["key"]])
+    group = _unique(
+        [
+            cand[g.members[0]] + (f"_plus{len(g.members) - 1}" if len(g.members) > 1 else "")
+            for g in pb.groups
+        ]
+    )
+    period = _unique(
+        [_day(pb.start + pd.Timedelta(hours=int(h))) for h in pb.slices.period_start_h]
+    )
+    kper = pb.slices.slice_period
+    block = np.zeros(len(kper), dtype=np.int64)
+    for t in range(1, len(kper)):
+        block[t] = block[t - 1] + 1 if kper[t] == kper[t - 1] else 0
+    return Names(
+        cand=cand,
+        group=group,
+        pool=_unique([lp_safe(p.name) for p in pb.pools]),
+        date=tuple(_day(d) for d in pb.purchase_dates),
+        period=period,
+        slice=tuple(f"{period[int(k)]}_b{int(b)}" for k, b in zip(kper, block, strict=True)),
+    )
+
+
 @dataclass
 class Problem:
     """An LP ready to solve, with the indices needed to read it back. Built by build_problem."""
@@ -158,6 +214,7 @@ class Problem:
     decision_hours: int = 0  # H: purchases start inside [0, H)
     elastic: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> slack (ub 0)
     columns: dict[str, int] | None = None  # variable name -> HiGHS column of the last solve
+    names: Names = None  # type: ignore[assignment]  # set by build_problem before any variable
     curve_amount: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> amount
     valuation: ValuationPaths | None = None
     slice_discount: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -165,6 +222,13 @@ class Problem:
     inventory_npv_usd: float = 0.0  # remaining cash of existing commitments (upfront sunk)
 
     # ---- derived helpers -------------------------------------------------------------------
+    @property
+    def spot_factor(self) -> np.ndarray:
+        """m_s: each scenario's spot price multiplier (planner/valuation.py)."""
+        if self.valuation is None:
+            return np.ones(len(self.probabilities))
+        return self.valuation.spot_price_factor
+
     def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:
         """U_{c,k}: units of candidate c active in period k (an expression)."""
         terms = {self.buy[(c, d)]: 1.0 for d in self.active.get((c, k), [])}
@@ -306,7 +370,9 @@ def define_purchase_variables(pb: Problem) -> None:
                 hours_between(pb.start, date + pd.DateOffset(months=int(row["term_months"]))),
             )
             var = pb.lp.add_variable(
-                f"buy_c{ci}_d{d}", lowBound=0, cat=pulp.LpInteger if integer else pulp.LpContinuous
+                f"buy__{pb.names.cand[ci]}__{pb.names.date[d]}",
+                lowBound=0,
+                cat=pulp.LpInteger if integer else pulp.LpContinuous,
             )
             pb.buy[(ci, d)] = var
             pb.buy_hours_in_horizon[(ci, d)] = float(max(0, h1 - h0))
@@ -387,7 +453,10 @@ def define_dispatch_variables(pb: Problem) -> None:
             continue
         for p in grp.pools:
             pb.serve[(gi, p)] = {
-                (s, t): pb.lp.add_variable(f"serve_g{gi}_p{p}_s{s}_t{t}", lowBound=0)
+                (s, t): pb.lp.add_variable(
+                    f"serve__{pb.names.group[gi]}__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}",
+                    lowBound=0,
+                )
                 for s in range(n_s)
                 for t in live_t
             }
@@ -399,7 +468,7 @@ def define_dispatch_variables(pb: Problem) -> None:
         dem = pb.slices.demand_gpus
         pb.spot[p] = {
             (s, t): pb.lp.add_variable(
-                f"spot_p{p}_s{s}_t{t}",
+                f"spot__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}",
                 lowBound=0,
                 upBound=pb.policy.spot_cap_share * float(dem[s, t, p]),
             )
@@ -425,7 +494,7 @@ def define_objective(pb: Problem) -> None:
             terms[var] = prob[s] * w[t] * (e - od[p])
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
-            terms[var] = prob[s] * w[t] * (spot_price[p] - od[p])
+            terms[var] = prob[s] * w[t] * (spot_price[p] * pb.spot_factor[s] - od[p])
     pb.objective_constant_usd = float(np.einsum("s,t,stp,p->", prob, w, dem, od))
     pb.lp.setObjective(pulp.LpAffineExpression(terms, constant=pb.objective_constant_usd))
 
@@ -447,7 +516,7 @@ def add_demand_balance(pb: Problem) -> None:
             cap = float(dem[s, t, p])
             var.upBound = cap if var.upBound is None else min(var.upBound, cap)
             continue
-        name = f"demand_p{p}_s{s}_t{t}"
+        name = f"demand__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, float(dem[s, t, p])
@@ -473,14 +542,14 @@ def add_commitment_capacity(pb: Problem) -> None:
     def_names = []
     for gi, grp in enumerate(pb.groups):
         for k in sorted({int(kper[t]) for (g2, _s, t) in rows if g2 == gi}):
-            var = pb.lp.add_variable(f"cap_g{gi}_k{k}", lowBound=0)
+            var = pb.lp.add_variable(f"cap__{pb.names.group[gi]}__{pb.names.period[k]}", lowBound=0)
             expr: dict[pulp.LpVariable, float] = {var: 1.0}
             rhs = 0.0
             for c in grp.members:
                 for d in pb.active.get((c, k), []):
                     expr[pb.buy[(c, d)]] = -grp.mult[c]
                 rhs += grp.mult[c] * pb.inventory_units.get((c, k), 0.0)
-            name = f"cap_def_g{gi}_k{k}"
+            name = f"cap_def__{pb.names.group[gi]}__{pb.names.period[k]}"
             pb.lp.addConstraint(
                 pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintEQ, name, rhs)
             )
@@ -492,7 +561,8 @@ def add_commitment_capacity(pb: Problem) -> None:
     for (gi, s, t), terms in rows.items():
         expr = dict(terms)
         expr[cap_vars[(gi, int(kper[t]))]] = -1.0
-        name = f"{'sp_dollars' if only_sp[gi] else 'capacity'}_g{gi}_s{s}_t{t}"
+        kind = "sp_dollars" if only_sp[gi] else "capacity"
+        name = f"{kind}__{pb.names.group[gi]}__s{s}__{pb.names.slice[t]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
         )
@@ -534,8 +604,8 @@ def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
     out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
     names = []
     for (s, k), terms in sorted(parts.items(), key=lambda kv: kv[0]):
-        u = pb.lp.add_variable(f"used_usd_s{s}_k{k}", lowBound=0)
-        name = f"used_def_s{s}_k{k}"
+        u = pb.lp.add_variable(f"used_usd__s{s}__{pb.names.period[k]}", lowBound=0)
+        name = f"used_def__s{s}__{pb.names.period[k]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression({u: 1.0, **terms}), pulp.LpConstraintEQ, name, 0.0
@@ -577,7 +647,7 @@ def add_cvar_unused_bound(pb: Problem) -> None:
     names = []
     tail_terms: dict[pulp.LpVariable, float] = {eta: 1.0}
     for s, u in enumerate(used):
-        z = pb.lp.add_variable(f"cvar_unused_excess_s{s}", lowBound=0)
+        z = pb.lp.add_variable(f"cvar_unused_excess__s{s}", lowBound=0)
         tail_terms[z] = float(pb.probabilities[s]) / (1.0 - pol.cvar_beta)
         # z_s ≥ spend − used_s − η  ⇔  z_s + used_s + η − spend_new ≥ inventory spend
         expr = dict(u)
@@ -585,7 +655,7 @@ def add_cvar_unused_bound(pb: Problem) -> None:
         expr[eta] = 1.0
         for var, coef in spend.items():
             expr[var] = expr.get(var, 0.0) - coef
-        name = f"cvar_unused_excess_s{s}"
+        name = f"cvar_unused_excess__s{s}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr), pulp.LpConstraintGE, name, spend.constant
@@ -632,7 +702,7 @@ def add_min_utilization(pb: Problem) -> None:
         expr = dict(used[s])
         for var, coef in spend.items():
             expr[var] = expr.get(var, 0.0) - pol.min_utilization * coef
-        name = f"min_util_s{s}"
+        name = f"min_util__s{s}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr),
@@ -660,7 +730,7 @@ def add_upfront_budget(pb: Problem) -> None:
         }
         if not terms:
             continue
-        name = f"upfront_d{d}"
+        name = f"upfront__{pb.names.date[d]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, float(budget)
@@ -690,7 +760,7 @@ def add_provider_share(pb: Problem) -> None:
         for q2, terms in by_q.items():
             for var, coef in terms.items():
                 expr[var] = coef * ((1.0 if q2 == q else 0.0) - m)
-        name = f"share_{q}"
+        name = f"share__{lp_safe(q)}"
         pb.lp.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
         )
@@ -715,19 +785,19 @@ def add_risk_averse_objective(pb: Problem) -> None:
             per_s[s][var] = w[t] * (e - od[p])
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
-            per_s[s][var] = w[t] * (spot_price[p] - od[p])
+            per_s[s][var] = w[t] * (spot_price[p] * pb.spot_factor[s] - od[p])
     const_s = np.einsum("t,stp,p->s", w, dem, od)
     zeta = pb.lp.add_variable("risk_cost_zeta")
     obj = dict(pb.lp.objective)
     obj[zeta] = obj.get(zeta, 0.0) + lam
     names = []
     for s, terms in enumerate(per_s):
-        y = pb.lp.add_variable(f"risk_cost_excess_s{s}", lowBound=0)
+        y = pb.lp.add_variable(f"risk_cost_excess__s{s}", lowBound=0)
         obj[y] = lam * float(pb.probabilities[s]) / (1 - beta)
         expr = {var: -coef for var, coef in terms.items()}
         expr[y] = 1.0
         expr[zeta] = 1.0
-        name = f"risk_cost_excess_s{s}"
+        name = f"risk_cost_excess__s{s}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr), pulp.LpConstraintGE, name, float(const_s[s])
@@ -774,9 +844,9 @@ def define_curve_amounts(pb: Problem) -> None:
     for c, d in pb.buy:
         if d == 0:
             fams[family_of(pb, c)].append(c)
-    for i, (fam, cs) in enumerate(sorted(fams.items())):
+    for fam, cs in sorted(fams.items()):
         sp = cands.at[cs[0], "kind"] == "savings_plan"
-        var = pb.lp.add_variable(f"curve_amount_{i}_{lp_safe(fam)}", lowBound=0)
+        var = pb.lp.add_variable(f"curve_amount__{lp_safe(fam)}", lowBound=0)
         expr: dict[pulp.LpVariable, float] = {var: 1.0}
         for c in cs:
             expr[pb.buy[(c, 0)]] = -(1.0 if sp else num(cands.at[c, "gpus_per_unit"]))
@@ -784,7 +854,7 @@ def define_curve_amounts(pb: Problem) -> None:
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr),
                 pulp.LpConstraintEQ,
-                f"curve_amount_def_{i}",
+                f"curve_amount_def__{lp_safe(fam)}",
                 0.0,
             )
         )
@@ -853,13 +923,14 @@ def build_problem(
         valuation=vp,
         slice_discount=span_delta[slices.slice_period],
     )
-    define_purchase_variables(pb)
     priced = (
         policy.cvar_limit_usd is not None
         or policy.cvar_limit_pct is not None
         or policy.min_utilization is not None
     )
     define_groups(pb, per_offer=priced and policy.risk_pricing == "exact")
+    pb.names = make_names(pb)
+    define_purchase_variables(pb)
     define_dispatch_variables(pb)
     define_objective(pb)
     add_demand_balance(pb)

@@ -80,6 +80,7 @@ def bill_plan(
         policy,
         timeline=vp.timeline,
         tf=tf,
+        spot_price_factor=vp.spot_price_factor,
     )
     if on_demand is None:
         no_spot = replace(policy, spot_cap_share=0.0)

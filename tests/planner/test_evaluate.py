@@ -113,6 +113,7 @@ def test_lp_expected_cost_equals_evaluator_average_at_hourly_resolution() -> Non
         off,
         pol,
         timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
     )
     assert plan.expected_cost_usd["total"] == pytest.approx(figs.expected_cost_usd, rel=1e-9)
     lp = plan.record["objective_usd"] + plan.expected_cost_usd["existing_sunk"]
@@ -176,6 +177,7 @@ def test_lp_and_evaluator_agree_with_contracts_egress_and_off_aws_spot() -> None
         off,
         pol,
         timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
     )
     assert plan.record["objective_usd"] == pytest.approx(figs.expected_cost_usd, rel=1e-6)
     comp = figs.cost_by_component()

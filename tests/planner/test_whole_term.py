@@ -160,3 +160,28 @@ def test_valuation_horizon_reaches_the_last_ladder_date_plus_the_longest_term() 
     end = START + pd.DateOffset(months=9 + 36)
     assert vp.timeline.valuation_hours == (end - START) // pd.Timedelta(hours=1)
     assert "tail model" in vp.note
+
+
+def test_spot_rerun_overhead_from_the_interruption_rate() -> None:
+    # λ = 0.25 of instances interrupted a month, checkpoint every 2 h, restart 0.5 h: each
+    # interruption loses 2/2 + 0.5 = 1.5 h, so 0.25/730 * 1.5 extra GPU-hours per GPU-hour; the
+    # flat overhead adds on top. A pool's spot price is the snapshot times that factor.
+    from planner.evaluate.bill import serving_prices
+
+    pol = Policy(spot_checkpoint_interval_h=2.0, spot_restart_h=0.5, spot_overhead_pct=1.0)
+    factor = 1.0 + 0.01 + 0.25 / 730 * 1.5
+    assert pol.spot_rerun_factor(0.25) == pytest.approx(factor)
+    assert pol.spot_rerun_factor(float("nan")) == pytest.approx(1.01)
+    spot = offer("spot", 4.0)
+    spot["spot_interruption_rate"] = 0.25
+    prices = serving_prices(offers(offer("on_demand", OD), spot), (Pool("H100", True),), pol)
+    assert prices.spot[0] == pytest.approx(4.0 * factor)
+
+
+def test_spot_price_spread_has_mean_one_and_is_shared() -> None:
+    sc = constant_scenarios(np.ones(400))
+    pol = replace(BASE, spot_price_spread_pct=30.0)
+    a = valuation_for(sc.demand_gpus, START, pol, seed=3).spot_price_factor
+    b = valuation_for(sc.demand_gpus, START, pol, seed=3).spot_price_factor
+    assert np.array_equal(a, b)  # seeded: the LP and the referee see the same prices
+    assert a.mean() == pytest.approx(1.0, abs=0.05) and a.std() == pytest.approx(0.3, abs=0.06)
