@@ -3,18 +3,24 @@ policy). Solving and reading the solution back live in :mod:`planner.optimize.so
 
 Sets
     p ∈ P pools; s ∈ S scenarios with probability π_s; t ∈ T time slices with weight w_t hours and
-    period k(t) (see :mod:`planner.optimize.time_reduction`); c ∈ C candidate commitments (pruned
-    offers and existing inventory, :mod:`planner.optimize.offers`); P_c ⊆ P the pools c can serve;
-    d ∈ D purchase dates at hour h_d (d = 0 "now", firm; then every ``ladder_every_months``,
-    tentative). A purchase (c, d) is active on [h_d, h_d + term_c) ∩ horizon; a_{c,d,k} = 1 when it
-    is active in period k. Existing commitment c has I_{c,k} units active in period k.
+    period k(t) covering the whole *valuation horizon* [0, V) (planner/valuation.py): the decision
+    horizon [0, H) reduced by :mod:`planner.optimize.time_reduction`, then the coarse rows of the
+    tail model to V = last purchase date + longest term, so every purchase lies wholly inside;
+    c ∈ C candidate commitments (pruned offers and existing inventory,
+    :mod:`planner.optimize.offers`); P_c ⊆ P the pools c can serve; d ∈ D purchase dates at hour
+    h_d < H (d = 0 "now", firm; then every ``ladder_every_months``, tentative). A purchase (c, d)
+    is active on [h_d, h_d + term_c), all of it inside [0, V); a_{c,d,k} = 1 when it is active in
+    period k. Existing commitment c has I_{c,k} units active in period k.
 
 Data (USD, GPUs, hours)
     D_{s,t,p} demand GPUs; o_p on-demand and σ_p spot USD per GPU-hour (spot includes the re-run
     overhead; off-AWS prices include egress); g_c GPUs per unit (capacity offers); r_{c,p} commitment
     USD consumed per GPU-hour of pool p (Savings Plans); e_c egress USD per GPU-hour (contracts);
     f_c effective USD per unit-hour (upfront amortised; a Savings Plan unit is USD 1/h, f_c = 1);
-    u_c upfront USD per unit; H_{c,d} hours of purchase (c, d) inside the horizon.
+    u_c upfront and ρ_c recurring USD per unit (-hour); H_{c,d} hours of purchase (c, d) (its whole
+    term); δ_m = (1 + r)^(−m/12) the discount factor of month m (r = ``discount_rate_pct``/100),
+    δ_t the hour-weighted mean δ over slice t's period; m_s the spot price factor of scenario s;
+    N_{c,d} = u_c δ_{month(h_d)} + ρ_c Σ_{h ∈ term} δ_{month(h)}, the NPV of one unit's cash.
 
 Variables
     buy_{c,d} ≥ 0 units bought (integer for RIs and contracts unless the policy asks for the LP
@@ -23,20 +29,24 @@ Variables
     od_{p,s,t} = D_{s,t,p} − Σ_c serve_{c,p,s,t} − spot_{p,s,t} ≥ 0, substituted out.
     Units active: U_{c,k} = I_{c,k} + Σ_d a_{c,d,k} buy_{c,d}.
 
-Objective (first stage + expected second stage; purchase costs carry a 1e-7 relative nudge by
-flexibility so that equally priced offers, e.g. a standard RI and the EC2 Instance SP at the same
-rate, resolve the same way every run: see ``flexibility_rank``)
-    min  Σ_{c,d} f_c H_{c,d} buy_{c,d}
-       + Σ_s π_s Σ_t w_t Σ_p [ o_p D_{s,t,p} + Σ_c (e_c − o_p) serve_{c,p,s,t} + (σ_p − o_p) spot_{p,s,t} ]
-       [+ λ · CVaR_β(cost_s)]                                          (``add_risk_averse_objective``)
-    The cost of existing commitments is sunk: reported, not optimised.
+Objective: the expected NPV of cash over every term (first stage + expected second stage; purchase
+costs carry a 1e-7 relative nudge by flexibility so that equally priced offers, e.g. a standard RI
+and the EC2 Instance SP at the same rate, resolve the same way every run: see ``flexibility_rank``)
+    min  Σ_{c,d} N_{c,d} buy_{c,d}
+       + Σ_s π_s Σ_t w_t δ_t Σ_p [ o_p D_{s,t,p} + Σ_c (e_c − o_p) serve_{c,p,s,t}
+                                   + (m_s σ_p − o_p) spot_{p,s,t} ]
+       [+ λ · CVaR_β(cost_s)]                       (``add_risk_averse_objective``; undiscounted)
+    The cost of existing commitments is sunk: reported, not optimised. With r = 0 the objective is
+    the undiscounted cost over the valuation horizon; with r > 0 the payment option (all, partial or
+    no upfront) is a real choice.
 
 Constraint families (one ``add_<family>`` function each; names in brackets)
     demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0; a
                                     row with a single variable becomes that variable's bound)
     capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
     savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
-    With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
+    With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the valuation horizon, existing
+    and new; the bounds are on undiscounted dollars)
     and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
     unused commitment spend is unused_s = spend − used_s [used_def_s_k, commitment_spend_def define
     the parts as variables so these rows stay sparse], and:
@@ -46,7 +56,13 @@ Constraint families (one ``add_<family>`` function each; names in brackets)
                                     total-demand scenarios holding ``min_utilization_tail`` of the
                                     probability)
     upfront budget [upfront_d]:     Σ_c u_c buy_{c,d} ≤ B at each purchase date d
-    provider share [share_q]:       new spend of provider q ≤ m · new spend of all providers
+    provider share [share__q]:      Σ_s π_s Σ_t w_t Σ_{g of q} serve_{g,·,s,t} ≤ m · the same over all
+                                    commitments (GPU-hours served, existing and new: buying
+                                    unused capacity elsewhere cannot satisfy it)
+    Every risk row also holds its family's elastic slack relax_<family> (− in ≤ rows, + in ≥ rows)
+    with upper bound 0; the diagnosis of an infeasible plan frees one family at a time.
+    The LP's limits can be tighter than the policy's: :mod:`planner.optimize.referee` bills the
+    plan with the evaluator, checks every bound there, and tightens and re-solves when one fails.
 
 Compact form actually built (exact for cost). Candidates that serve the same pools at proportional
 rates and pay the same egress form a group g (an RI and the EC2 Instance SP of its family and region; the 1-
@@ -57,11 +73,17 @@ proportion to its capacity. In the risk bounds a group's used GPU-hours are pric
 member's rate (``risk_pricing = "conservative"``: unused spend is never understated); with
 ``risk_pricing = "exact"`` only candidates that price a used GPU-hour alike share a group.
 
-Horizon-end rule
-    A commitment whose term runs past the horizon is charged, and credited, only for its hours inside
-    the horizon (H_{c,d}); the rest of its term is assumed to be worth what it costs. A plan therefore
-    never pays for the tail of a 3-year term out of a 1-year horizon; the tail's risk shows in the
-    commitment's end date in purchases.csv.
+Whole term
+    Every purchase is charged its whole obligation (upfront + recurring over all of its months) and
+    credited with the usage it serves over all of them: after the decision horizon, demand is the
+    tail model of planner/valuation.py (coarse periods, widening uncertainty, decline possible),
+    the same rows the referee bills. Nothing is assumed to be "worth what it costs".
+
+Names
+    Variables and rows are named by meaning, then offer, pool and date (LP-safe, PyPSA-style):
+    ``buy__<offer>__<date>``, ``serve__<group>__<pool>__s<s>__<slice>``, ``spot__<pool>__s<s>__<slice>``,
+    ``demand__<pool>__s<s>__<slice>``, ``cap_def__<group>__<period>``, ``share__<provider>``,
+    ``upfront__<date>``, ``relax_<family>`` (:class:`Names`).
 """
 
 from __future__ import annotations
@@ -209,11 +231,8 @@ class Problem:
     _value: dict[tuple[int, int], float] = field(default_factory=dict)
     used_cache: list[dict[pulp.LpVariable, float]] | None = None
     spend_cache: pulp.LpAffineExpression | None = None
-    last_solver: Any = None  # the PuLP solver object of the last solve (HiGHS: warm re-runs)
-    last_solver_name: str = ""
     decision_hours: int = 0  # H: purchases start inside [0, H)
     elastic: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> slack (ub 0)
-    columns: dict[str, int] | None = None  # variable name -> HiGHS column of the last solve
     names: Names = None  # type: ignore[assignment]  # set by build_problem before any variable
     curve_amount: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> amount
     valuation: ValuationPaths | None = None

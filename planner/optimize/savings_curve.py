@@ -24,13 +24,12 @@ from planner.optimize.problem import Problem
 from planner.optimize.result import figures
 from planner.optimize.solve import (
     Solution,
+    SolverState,
     _extract,
     _highs_status,
     _run,
-    column_of,
     read_back,
     set_time_budget,
-    warm_highs,
 )
 
 
@@ -50,7 +49,8 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
     base = figures(pb, sol.buy_units, sol.served_gpus, sol.spot_gpus)
     od_eq = float(pb.probabilities @ base.od_equivalent_s)
     saving_at_opt = od_eq - float(pb.probabilities @ base.total_s())
-    warm = warm_highs(pb)
+    state = sol.state
+    warm = state.model if state is not None else None
     saved = warm.getBasis() if warm is not None else None
     out: dict[str, list[dict[str, Any]]] = {}
     optimum = {fam: float(var.varValue or 0.0) for fam, var in pb.curve_amount.items()}
@@ -67,7 +67,7 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
             order = sorted(grid, key=lambda a: (abs(a - opt), a))
             pts = [_point(opt, sp, saving_at_opt, "optimal")]
             for amount in order:
-                status = _solve_at(pb, warm, var, float(amount))
+                status = _solve_at(pb, state, var, float(amount))
                 if status == "optimal":
                     buy, served, spot = _extract(pb)
                     fig = figures(pb, buy, served, spot)
@@ -78,8 +78,8 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
                     if warm is not None and saved is not None:
                         warm.setBasis(saved)
             var.lowBound, var.upBound = 0.0, None
-            if warm is not None:
-                warm.changeColBounds(column_of(pb, var), 0.0, float("inf"))
+            if state is not None:
+                state.model.changeColBounds(state.column(var), 0.0, float("inf"))
             out[fam] = sorted(pts, key=lambda pt: pt["amount"])
     finally:
         if warm is not None:
@@ -89,16 +89,16 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
     return out
 
 
-def _solve_at(pb: Problem, warm: Any, var: Any, amount: float) -> str:
+def _solve_at(pb: Problem, state: SolverState | None, var: Any, amount: float) -> str:
     """Re-solve with the family's amount fixed: warm on HiGHS's model, else a fresh PuLP solve."""
     var.lowBound = var.upBound = amount
-    if warm is not None:
-        warm.changeColBounds(column_of(pb, var), amount, amount)
-        set_time_budget(warm, pb.policy.time_limit_s)
-        warm.run()
-        status = _highs_status(warm)
+    if state is not None:
+        state.model.changeColBounds(state.column(var), amount, amount)
+        set_time_budget(state.model, pb.policy.time_limit_s)
+        state.model.run()
+        status = _highs_status(state.model)
         if status == "optimal":
-            read_back(pb, warm)
+            read_back(pb, state)
         return status
-    status, _ = _run(pb, pb.policy.solver, mip=False, time_limit_s=pb.policy.time_limit_s)
+    status, _, _ = _run(pb, pb.policy.solver, mip=False, time_limit_s=pb.policy.time_limit_s)
     return status

@@ -19,7 +19,9 @@ from planner.inventory import Commitment
 from planner.optimize import InfeasiblePlanError, optimize
 from planner.policy import Policy
 
-BASE = Policy(horizon_months=12, ladder_every_months=0, savings_curve_points=0)
+BASE = Policy(
+    horizon_months=12, ladder_every_months=0, savings_curve_points=0, spot_price_spread_pct=0.0
+)
 OD, RI = 10.0, 3.5
 NEWSVENDOR = offers(offer("on_demand", OD), offer("reserved_instance", RI, term_months=12))
 LEVELS = np.arange(1.0, 11.0)  # demand 1..10 GPUs, probability 0.1 each
