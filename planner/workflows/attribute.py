@@ -25,6 +25,7 @@ from planner.evaluate.compare import evaluate_over_scenarios
 from planner.inventory import Commitment, parse_inventory
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, config_from_dict
+from planner.valuation import valuation_for
 from planner.workflows.quarterly import effective_policy, forecast_for
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -89,15 +90,22 @@ def expected_cost_by_pool(
     # optimizer and evaluator apply them), while commitments held elsewhere still bill
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     sc = fc.scenarios
+    policy = effective_policy(config)
+    # the same rows the plan was billed on: the whole valuation horizon (planner/valuation.py)
+    vp = valuation_for(
+        sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=catalog.offers
+    )
     figs = evaluate_over_scenarios(
         "this plan",
         [*inventory, *plan.commitments()],
-        sc.demand_gpus,
+        vp.demand_gpus,
         sc.probabilities,
-        sc.timestamps,
+        None,
         sc.pools,
         catalog.offers,
-        effective_policy(config),
+        policy,
+        timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
     )
     out: dict[str, dict[str, float]] = {}
     for w, ev in zip(figs.probabilities, figs.evaluations, strict=True):

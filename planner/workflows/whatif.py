@@ -39,6 +39,7 @@ from planner.evaluate.compare import (
 )
 from planner.inventory import Commitment
 from planner.policy_file import PlanningConfig, apply_overrides
+from planner.valuation import valuation_for
 from planner.workflows.quarterly import (
     PlanRun,
     effective_policy,
@@ -151,25 +152,32 @@ def run_whatifs(
             commitments = [*inventory, *base.plan.commitments()]
             from dataclasses import replace
 
+            # billed over the whole valuation horizon, as the plans are (planner/valuation.py)
+            vp = valuation_for(
+                sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=offers
+            )
             od = evaluate_over_scenarios(
                 ALL_ON_DEMAND,
                 [],
-                sc.demand_gpus,
+                vp.demand_gpus,
                 sc.probabilities,
-                sc.timestamps,
+                None,
                 sc.pools,
                 offers,
                 replace(policy, spot_cap_share=0.0),
+                timeline=vp.timeline,
             )
             figs = evaluate_over_scenarios(
                 "baseline purchases",
                 commitments,
-                sc.demand_gpus,
+                vp.demand_gpus,
                 sc.probabilities,
-                sc.timestamps,
+                None,
                 sc.pools,
                 offers,
                 policy,
+                timeline=vp.timeline,
+                spot_price_factor=vp.spot_price_factor,
             )
             results.append(WhatIfResult(w, cfg, None, od, figs))
         else:
