@@ -62,6 +62,7 @@ from forecasting.models import (
     make_model,
     simulate_paths,
 )
+from forecasting.parallel import fit_pools
 from forecasting.pools import PooledUsage
 from forecasting.scenarios import DemandScenarios
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -394,17 +395,20 @@ def forecast(
     err = ErrorModel.from_history(y_fit_all, missing_all)
     rows = []
     backtests: dict[str, pd.DataFrame] = {}
+    # backtests and model fits: one task per pool, in worker processes when there are many
+    fitted = fit_pools(
+        fit_pool,
+        y_fit_all,
+        y_act_all,
+        missing_all,
+        names,
+        n_origins=n_origins,
+        step_h=step_h,
+        progress=say,
+    )
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
-        bt = backtest(
-            y_fit_all[:, j],
-            y_act_all[:, j],
-            missing_all[:, j],
-            names,
-            n_origins=n_origins,
-            step_h=step_h,
-        )
-        name, model, notes = _choose(bt, y_fit_all[:, j], names)
+        bt, (name, model, notes) = fitted[j]
         point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
         if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
             # squared errors averaged over every candidate that ran: the chosen model's own
@@ -475,3 +479,17 @@ def forecast(
         meta={"seconds": time.perf_counter() - t0, "seed": seed, "n_scenarios": n_scenarios},
         point_gpus=point,
     )
+
+
+def fit_pool(
+    y_fit: np.ndarray,
+    y_actual: np.ndarray,
+    missing: np.ndarray,
+    models: Sequence[str],
+    n_origins: int,
+    step_h: int,
+) -> tuple[Any, tuple[str, object, list[str]]]:
+    """One pool's model choice: its backtest and the chosen model fitted on the whole history
+    (the task :func:`forecasting.parallel.fit_pools` runs per pool, in a worker or not)."""
+    bt = backtest(y_fit, y_actual, missing, models, n_origins=n_origins, step_h=step_h)
+    return bt, _choose(bt, y_fit, models)

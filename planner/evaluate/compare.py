@@ -35,8 +35,8 @@ from planner.policy import Policy
 from planner.valuation import Timeline, ValuationPaths, hourly_timeline, valuation_for
 from pricing_data.catalog import Catalog
 from pricing_data.stats import weighted_quantile
+from pricing_data.units import HOURS_PER_YEAR
 
-HOURS_PER_YEAR = 8760.0
 Progress = Callable[[str], None]
 
 
