@@ -21,18 +21,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from forecasting import read_usage
 from planner.evaluate.bill import tariff
 from planner.evaluate.bounds import check_bounds
 from planner.evaluate.compare import evaluate_over_scenarios
-from planner.inventory import read_inventory
 from planner.optimize import optimize
 from planner.optimize.referee import obligation, upfront_by_date
 from planner.plan import Plan
 from planner.policy_file import read_policy_file
 from planner.valuation import valuation_for
-from planner.workflows.quarterly import effective_policy, forecast_for
-from pricing_data.catalog import load_catalog
+from planner.workflows.inputs import load_inputs
 
 ROOT = Path(__file__).parents[1]
 
@@ -69,12 +66,11 @@ def main() -> int:
     ap.add_argument("--no-optimize", action="store_true")
     args = ap.parse_args()
     cfg = read_policy_file(ROOT / "examples" / "policy.toml")
-    policy = effective_policy(cfg)
-    inventory = read_inventory(ROOT / "examples" / "inventory.csv")
-    catalog = load_catalog(as_of=cfg.catalog_as_of, overlay=cfg.overlay)
-    _, fc = forecast_for(read_usage(ROOT / "examples" / "usage.csv"), cfg)
-    sc = fc.scenarios
-    offers = catalog.offers
+    inputs = load_inputs(ROOT / "examples" / "usage.csv", cfg, ROOT / "examples" / "inventory.csv")
+    policy = inputs.policy
+    inventory = list(inputs.inventory)
+    sc = inputs.forecast().scenarios
+    offers = inputs.catalog.offers
     vp = valuation_for(sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=offers)
     print(vp.note)
 
