@@ -18,7 +18,7 @@ from pricing_data.fileio import atomic_write_text
 
 @click.command("forecast")
 @click.argument("usage_file", type=click.Path(dir_okay=True))
-@horizon_option("12mo")
+@horizon_option("12mo", months=False)
 @click.option(
     "--scenarios",
     "n_scenarios",

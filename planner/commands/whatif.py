@@ -92,3 +92,5 @@ def whatif(
             f"\n{len(outcome.results)} what-if(s), {mode}; expected figures over "
             f"{inputs.config.scenarios} scenarios; {outcome.forecasts_fitted} forecast(s) fitted."
         )
+        for note in outcome.notes:
+            click.echo(f"note: {note}")
