@@ -99,6 +99,7 @@ def forecast(
         models=models,
         progress=progress,
     )
+    progress.close()
     if quantiles_csv:
         buf = io.StringIO()
         fc.quantiles().to_csv(buf, index=False, lineterminator="\n", float_format="%.3f")

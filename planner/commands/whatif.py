@@ -85,6 +85,7 @@ def whatif(
         savings_curves=savings_curves,
         progress=progress,
     )
+    progress.close()
     click.echo(render_frame(outcome.table(), fmt, floatfmt=",.2f"), nl=False)
     if fmt == "table":
         mode = "baseline purchases re-evaluated" if evaluate_only else "re-planned"
