@@ -202,3 +202,26 @@ def test_reporter_verbose_stamps_each_step_on_a_terminal() -> None:
         say("solving")
     assert buf.getvalue().startswith("[") and buf.getvalue().endswith("s] solving\n")
     assert "\r" not in buf.getvalue()
+
+
+def test_the_model_table_explains_a_mase_above_one() -> None:
+    from types import SimpleNamespace
+
+    from planner.report.terminal import model_choice_table
+
+    metrics = pd.DataFrame(
+        {
+            "pool": ["easy", "long", "hard"],
+            "model": ["ets", "combo", "smean168"],
+            "mase": [0.8, 1.2, 1.4],
+            "rel_mae": [0.7, 0.76, 1.05],
+            "backtest_origins": [5, 5, 5],
+            "backtest_horizon_h": [672, 672, 672],
+        }
+    )
+    table = model_choice_table(SimpleNamespace(metrics=metrics)).set_index("pool")  # type: ignore[arg-type]
+    assert table.loc["easy", "why"] == ""
+    assert "beats seasonal naive on the same backtest" in table.loc["long", "why"]
+    assert "no better than seasonal naive" in table.loc["hard", "why"]
+    calm = model_choice_table(SimpleNamespace(metrics=metrics.iloc[:1]))  # type: ignore[arg-type]
+    assert "why" not in calm.columns
