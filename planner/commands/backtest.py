@@ -4,12 +4,24 @@ replay and the hindsight optimum (see :mod:`planner.backtest`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from planner.commands.options import policy_option, progress_options
+from planner.commands.progress import Reporter
+from planner.policy_file import read_policy_file
 from planner.report.render import render_frame
+from planner.workflows.backtest import (
+    BacktestRequest,
+    BacktestRun,
+    SequentialRequest,
+    SequentialRun,
+    backtest_usage,
+    sequential_backtest_usage,
+)
+from pricing_data.errors import PlannerInputError
+from pricing_data.fileio import atomic_write_bytes
 
 SUMMARY_SHOWN = (
     "strategy",
@@ -36,9 +48,7 @@ WINDOW_SHOWN = (
 
 @click.command("backtest")
 @click.argument("usage", type=click.Path(dir_okay=False))
-@click.option(
-    "--policy", "policy_path", type=click.Path(dir_okay=False), help="Policy file (TOML)."
-)
+@policy_option
 @click.option(
     "--origins",
     type=click.IntRange(min=1),
@@ -80,7 +90,7 @@ WINDOW_SHOWN = (
     "--every",
     default="7d",
     show_default=True,
-    help="Sequential mode: days between decisions (e.g. 7d, 2w).",
+    help="Sequential mode: time between decisions (e.g. 7d, 2w).",
 )
 @click.option(
     "--term-scale",
@@ -95,9 +105,10 @@ WINDOW_SHOWN = (
     help="Also run planner-oracle: the optimizer and policy on a perfect forecast (separates "
     "forecast error from the cost of the policy).",
 )
+@progress_options
 def backtest(
     usage: str,
-    policy_path: str | None,
+    policy_file: str | None,
     origins: int,
     window: str,
     scenarios: int | None,
@@ -107,6 +118,7 @@ def backtest(
     every: str,
     term_scale: str,
     oracle: bool,
+    progress: Reporter,
 ) -> None:
     """Backtest the planner on USAGE (tidy usage CSV/Parquet, FOCUS or CUR).
 
@@ -117,81 +129,58 @@ def backtest(
 
     The planner sizes each pool with the rule (LP on calibrated scenarios, LP on the point
     forecast, or trailing usage over 7/30/60 days) with the lowest regret on its own past windows.
-    --mode sequential decides every --every days over the whole history with the inventory
-    carried and terms mapped by --term-scale; hindsight is one LP over the whole history.
+    --mode sequential decides every --every over the whole history with the inventory carried and
+    terms mapped by --term-scale; hindsight is one LP over the whole history.
     """
-    from forecasting.pools import make_pools
-    from forecasting.usage import read_usage
-    from planner.backtest import BacktestSettings, run_backtest
-    from planner.backtest.windows import parse_duration_h
-    from planner.policy_file import egress_usd_per_gpu_hour, read_policy_file
-    from pricing_data.catalog import load_catalog
-    from pricing_data.errors import PlannerInputError
-    from pricing_data.fileio import atomic_write_bytes
-
-    if mode == "sequential":
-        _sequential(usage, policy_path, every, term_scale, scenarios, fmt, plot)
-        return
-    rest = window.strip().lower() == "rest"
-    window_h = 0 if rest else parse_duration_h(window, column="--window")
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise PlannerInputError(
             "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
         )
-    cfg = read_policy_file(policy_path)
-    policy = replace(cfg.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(cfg))
-
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-
-    say(f"reading {usage}")
-    history = read_usage(usage)
-    pooled = make_pools(history, cfg.pool_rules, cfg.default_aws_region)
-    offers = load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers
-    if rest:
-        window_h = pooled.n_hours - BacktestSettings().min_history()
-        origins = 1
-        if window_h < 24:
-            raise PlannerInputError(
-                "too little history for --window rest",
-                file=usage,
-                column="--window",
-                value=f"{pooled.n_hours} hours",
-                fix="give at least 8 days of usage, or a shorter --window",
-            )
-    settings = BacktestSettings(
-        window_h=window_h,
-        n_origins=origins,
-        n_scenarios=scenarios if scenarios is not None else min(cfg.scenarios, 30),
-        seed=cfg.seed,
-        oracle=oracle,
-    )
-    try:
-        result = run_backtest(pooled, offers, policy, settings, growth=cfg.growth, progress=say)
-    except PlannerInputError as e:
-        if e.file is None and e.column == "window":
-            e = PlannerInputError(e.what, file=usage, column="--window", value=e.value, fix=e.fix)
-        raise e from None
-    say(f"done in {result.meta['seconds']['total']:.1f} s")
+    if mode == "sequential":
+        seq = SequentialRequest(every=every, term_scale=term_scale, scenarios=scenarios)
+        _show_sequential(
+            sequential_backtest_usage(usage, read_policy_file(policy_file), seq, progress=progress),
+            fmt,
+            plot,
+            progress,
+        )
+        return
+    request = BacktestRequest(window=window, origins=origins, scenarios=scenarios, oracle=oracle)
+    run = backtest_usage(usage, read_policy_file(policy_file), request, progress=progress)
+    result = run.result
+    progress.close()
+    progress.note(f"done in {result.meta['seconds']['total']:.1f} s")
     for note in result.meta["notes"]:
-        say(f"note: {note}")
+        progress.note(f"note: {note}")
     if plot is not None:
         from planner.backtest.plot import regret_chart
 
         atomic_write_bytes(plot, regret_chart(result.windows, title=Path(usage).name))
-        say(f"wrote {plot}")
+        progress.note(f"wrote {plot}")
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     elif fmt == "csv":
         click.echo(render_frame(result.windows, "csv"), nl=False)
     else:
-        click.echo(
-            f"backtest of {usage}: {result.meta['windows']} window(s) of {window_h / 24:g} days, "
-            f"{settings.n_scenarios} scenarios per origin, planning horizon = the window, "
-            f"time reduction {policy.time_reduction}; pools: " + ", ".join(result.meta["pools"])
-        )
-        click.echo(render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"))
-        click.echo(render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"))
+        click.echo(backtest_summary(run), nl=False)
+
+
+def backtest_summary(run: BacktestRun) -> str:
+    """The summary and per-window tables of a backtest, for the terminal."""
+    result, settings = run.result, run.settings
+    head = (
+        f"backtest of {run.usage_file}: {result.meta['windows']} window(s) of "
+        f"{settings.window_h / 24:g} days, {settings.n_scenarios} scenarios per origin, planning "
+        f"horizon = the window, time reduction {run.time_reduction}; pools: "
+        + ", ".join(result.meta["pools"])
+    )
+    return "\n".join(
+        [
+            head,
+            render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"),
+            render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"),
+        ]
+    )
 
 
 SEQ_SHOWN = (
@@ -206,78 +195,47 @@ SEQ_SHOWN = (
 )
 
 
-def _sequential(
-    usage: str,
-    policy_path: str | None,
-    every: str,
-    term_scale: str,
-    scenarios: int | None,
-    fmt: str,
-    plot: str | None,
-) -> None:
-    """``--mode sequential`` (see :mod:`planner.backtest.sequential`)."""
-    from forecasting.pools import make_pools
-    from forecasting.usage import read_usage
-    from planner.backtest.run import relevant_offers
-    from planner.backtest.sequential import SequentialSettings, run_sequential
-    from planner.backtest.term_lp import parse_term_scale
-    from planner.backtest.windows import parse_duration_h
-    from planner.policy_file import egress_usd_per_gpu_hour, read_policy_file
-    from pricing_data.catalog import load_catalog
-    from pricing_data.errors import PlannerInputError
-    from pricing_data.fileio import atomic_write_bytes
-
-    every_h = parse_duration_h(every, column="--every")
-    scale = parse_term_scale(term_scale)
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise PlannerInputError(
-            "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
-        )
-    cfg = read_policy_file(policy_path)
-    policy = replace(cfg.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(cfg))
-
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-
-    say(f"reading {usage}")
-    pooled = make_pools(read_usage(usage), cfg.pool_rules, cfg.default_aws_region)
-    offers = relevant_offers(load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers, pooled)
-    settings = SequentialSettings(
-        every_h=every_h,
-        term_scale=scale,
-        n_scenarios=scenarios if scenarios is not None else min(cfg.scenarios, 30),
-        seed=cfg.seed,
-    )
-    try:
-        result = run_sequential(pooled, offers, policy, settings, progress=say)
-    except PlannerInputError as e:
-        if e.file is None:
-            e = PlannerInputError(e.what, file=usage, column=e.column, value=e.value, fix=e.fix)
-        raise e from None
-    say(f"done in {result.meta['seconds']['total']:.1f} s")
+def _show_sequential(run: SequentialRun, fmt: str, plot: str | None, progress: Reporter) -> None:
+    """Render ``--mode sequential`` (see :mod:`planner.backtest.sequential`)."""
+    result = run.result
+    progress.note(f"done in {result.meta['seconds']['total']:.1f} s")
     for note in result.meta["notes"]:
-        say(f"note: {note}")
+        progress.note(f"note: {note}")
     if plot is not None:
         from planner.backtest.plot import regret_chart
 
         periods = result.periods.rename(columns={"start": "window_start"})
-        atomic_write_bytes(plot, regret_chart(periods, title=f"{Path(usage).name} (sequential)"))
-        say(f"wrote {plot}")
+        title = f"{Path(run.usage_file).name} (sequential)"
+        atomic_write_bytes(plot, regret_chart(periods, title=title))
+        progress.note(f"wrote {plot}")
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     elif fmt == "csv":
         click.echo(render_frame(result.summary, "csv"), nl=False)
     else:
-        scale_text = (
-            ", ".join(f"{m} months -> {h / 24:g} days" for m, h in scale.items())
-            if scale
-            else "real terms"
-        )
-        click.echo(
-            f"sequential backtest of {usage}: {result.meta['decisions']} decision(s) every "
-            f"{every_h / 24:g} days from {result.meta['first_decision']}; terms: {scale_text}; "
-            f"{settings.n_scenarios} scenarios per decision; regret over the whole span against "
-            "one hindsight LP with every decision date; pools: " + ", ".join(result.meta["pools"])
-        )
-        click.echo(render_frame(result.summary[list(SEQ_SHOWN)], "table", floatfmt=".2f"))
-        click.echo(render_frame(result.decisions, "table"))
+        click.echo(sequential_summary(run), nl=False)
+
+
+def sequential_summary(run: SequentialRun) -> str:
+    """The summary and decisions tables of a sequential backtest, for the terminal."""
+    result, scale = run.result, run.term_scale
+    scale_text = (
+        ", ".join(f"{m} months -> {h / 24:g} days" for m, h in scale.items())
+        if scale
+        else "real terms"
+    )
+    head = (
+        f"sequential backtest of {run.usage_file}: {result.meta['decisions']} decision(s) every "
+        f"{run.settings.every_h / 24:g} days from {result.meta['first_decision']}; terms: "
+        f"{scale_text}; {run.settings.n_scenarios} scenarios per decision; regret over the whole "
+        "span against one hindsight LP with every decision date; pools: "
+        + ", ".join(result.meta["pools"])
+    )
+    return "\n".join(
+        [
+            head,
+            render_frame(result.summary[list(SEQ_SHOWN)], "table", floatfmt=".2f"),
+            render_frame(result.decisions, "table"),
+            "",
+        ]
+    )
