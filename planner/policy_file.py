@@ -73,7 +73,13 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "risk_pricing",
     ),
     "spot": ("overhead_pct", "cap_share", "checkpoint_interval_h", "restart_h", "price_spread_pct"),
-    "finance": ("discount_rate_pct", "tail_step_months", "tail_blocks", "tail_min_volatility_pct"),
+    "finance": (
+        "discount_rate_pct",
+        "valuation",
+        "tail_step_months",
+        "tail_blocks",
+        "tail_min_volatility_pct",
+    ),
     "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
     "growth": ("annual_pct", "steps"),
     "solver": (
@@ -637,6 +643,7 @@ price_spread_pct = 25.0      # spot price spread over scenarios around the catal
 
 [finance]
 discount_rate_pct = 8.0      # cost of capital, %/year: cash flows discounted monthly (0: undiscounted)
+valuation = "whole_term"     # every commitment over its whole term ("horizon": backtest windows only)
 tail_step_months = 3         # time resolution after the decision horizon (commitments are valued
 tail_blocks = 2              # over their whole term): periods of 3 months in 2 duration-curve blocks
 tail_min_volatility_pct = 2.0 # least monthly volatility of the demand tail
