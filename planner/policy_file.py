@@ -23,11 +23,16 @@ Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_
 GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
 the pool rules (a conservative choice: no workload is under-charged).
 
-Overrides (``--set section.key=value``, also used by ``planner whatif``) take TOML values
-(``risk.cvar_limit_pct=5``, ``offers.providers=["aws"]``); ``5%`` means 5. Shorthands:
-``growth=+40%`` (``growth.annual_pct=40``), ``exclude=coreweave`` (drop a provider),
-``only=aws``, ``horizon=24mo``, ``risk.cvar_limit=5%`` (percent of commitment spend) or
-``risk.cvar_limit=250000`` (USD).
+Overrides (``--set section.key=value`` in every command, ``--what-if`` in ``planner whatif``) take
+TOML values (``risk.cvar_limit_pct=5``, ``offers.providers=["aws"]``); ``5%`` means 5. Shorthands:
+``growth=+40%`` (``growth.annual_pct=40``: annual compound growth on top of the forecast, not a
+one-off level change), ``exclude=coreweave`` (drop a provider), ``only=aws``, ``horizon=24mo`` (a
+duration with a unit; a bare number is refused), ``risk.cvar_limit=5%`` (percent of commitment
+spend) or ``risk.cvar_limit=250000`` (USD).
+
+Without a policy file the defaults of :class:`~planner.policy.Policy` apply plus a risk bound,
+:data:`NO_POLICY_DEFAULTS`; :func:`defaults_in_force` says which, :func:`config_to_toml` prints the
+settings in force as a policy file (``planner policy show``).
 """
 
 from __future__ import annotations
@@ -679,3 +684,51 @@ bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator fi
 # interruptible = true
 # portable = true
 """
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"no TOML form for {v!r}")
+
+
+def _toml_key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else _toml_value(k)
+
+
+def config_to_toml(cfg: PlanningConfig) -> str:
+    """The settings in force as a policy file (TOML) that reads back to the same configuration,
+    with the egress the run charges per GPU-hour off AWS stated (derived, not a key)."""
+    doc = config_to_doc(cfg)
+    lines = [f"# Settings in force ({cfg.source}); reads back as the same policy."]
+    for n in defaults_in_force(cfg):
+        lines.append(f"# default: {n}")
+    lines.append(
+        f"# egress charged off AWS: {egress_usd_per_gpu_hour(cfg):g} USD per GPU-hour "
+        "(egress_usd_per_gb x the largest data_gb_per_gpu_hour of a portable workload)"
+    )
+    for section, table in doc.items():
+        if section == "pools":
+            continue
+        scalars = {k: v for k, v in table.items() if not _is_table_list(v)}
+        lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+        for k, v in table.items():
+            if _is_table_list(v):
+                for item in v:
+                    lines += ["", f"[[{section}.{k}]]"]
+                    lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in item.items()]
+    for rule in doc.get("pools", []):
+        lines += ["", "[[pools]]"] + [f"{k} = {_toml_value(v)}" for k, v in rule.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_table_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)

@@ -128,7 +128,7 @@ class Timeline:
         lo = np.maximum(self.start_h, ha)
         hi = np.minimum(self.end_h, hb)
         span = np.maximum(self.end_h - self.start_h, 1)
-        return np.clip(hi - lo, 0, None) / span
+        return np.asarray(np.clip(hi - lo, 0, None) / span, dtype=float)
 
     def month_of_h(self, h: int) -> int:
         """The calendar month (0-based) that hour offset ``h`` falls in."""
@@ -139,7 +139,7 @@ class Timeline:
         """Hour-weighted mean δ over each row's months (module docstring)."""
         delta = discount_by_month(self.n_months, discount_rate_pct)
         w = np.maximum(self.weight_h, 1e-12)
-        return (self.month_h @ delta) / w
+        return np.asarray((self.month_h @ delta) / w, dtype=float)
 
 
 def hourly_timeline(timestamps: pd.DatetimeIndex) -> Timeline:
@@ -451,4 +451,4 @@ def span_discount(
     span = np.maximum(b - a, 1).astype(float)
     mm = _month_matrix(start, a, b, span, int(b.max()))
     delta = discount_by_month(mm.shape[1], discount_rate_pct)
-    return (mm @ delta) / span
+    return np.asarray((mm @ delta) / span, dtype=float)

@@ -97,8 +97,8 @@ import numpy as np
 import pandas as pd
 import pulp
 
+import planner.valuation as valuation
 from forecasting.scenarios import DemandScenarios, Pool
-from planner import valuation
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
 from planner.optimize.time_reduction import TimeSlices, append_rows, hours_between, reduce_time

@@ -170,23 +170,30 @@ def compare_aws_summary(c: CostExplorerComparison) -> str:
 
 
 def model_choice_table(fc: Forecast) -> pd.DataFrame:
-    """Per pool: the model chosen by backtest, its scores, and why when it still loses to naive.
+    """Per pool: the model chosen by backtest, its scores, and why when its MASE is above 1.
 
-    MASE is the backtest MAE scaled by the in-sample MAE of the seasonal naive forecast: < 1 beats
-    it. A chosen model with MASE > 1 is the best of the candidates on this pool and still worse
-    than naive, which the ``why`` column says."""
+    MASE divides the backtest MAE (``backtest_horizon_h`` ahead) by the in-sample MAE of the
+    seasonal naive forecast one season ahead, so a multi-week forecast can score above 1 and still
+    beat seasonal naive on the same backtest (``mae_vs_snaive168`` < 1). The ``why`` column says
+    which of the two it is."""
     m = fc.metrics
     shown = m[["pool", "model", "mase", "rel_mae", "backtest_origins", "backtest_horizon_h"]]
     shown = shown.rename(columns={"rel_mae": "mae_vs_snaive168"})
-    why = [
-        "best of the candidates, still worse than naive (MASE > 1): a hard pool to forecast"
-        if pd.notna(x) and float(x) > 1
-        else ""
-        for x in m["mase"]
-    ]
+    why = [_why(mase, rel) for mase, rel in zip(m["mase"], m["rel_mae"], strict=True)]
     if any(why):
         shown = shown.assign(why=why)
     return shown
+
+
+def _why(mase: float, rel_mae: float) -> str:
+    if not (pd.notna(mase) and float(mase) > 1):
+        return ""
+    if pd.notna(rel_mae) and float(rel_mae) < 1:
+        return (
+            "MASE > 1 from the longer horizon: it beats seasonal naive on the same backtest "
+            "(mae_vs_snaive168 < 1)"
+        )
+    return "best of the candidates, still no better than seasonal naive: a hard pool to forecast"
 
 
 def forecast_summary(history: UsageHistory, fc: Forecast) -> str:

@@ -208,6 +208,18 @@ class WhatIfRun:
     def table(self) -> pd.DataFrame:
         return comparison_table(self.baseline, self.results)
 
+    @property
+    def notes(self) -> list[str]:
+        """What the overrides mean, said once under the table."""
+        keys = {o.split("=", 1)[0].strip() for r in self.results for o in r.whatif.overrides}
+        out = []
+        if "growth" in keys:
+            out.append(
+                "growth=X% is annual compound growth on top of the forecast (X% a year from the "
+                "forecast start), not a one-off level change ([[growth.steps]] in a policy file)"
+            )
+        return out
+
 
 def run_whatifs(
     inputs: PlanningInputs,
