@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pricing_data.aws.errors import AwsApiError, MalformedResponseError, redact
 from pricing_data.aws.client import (
     DEFAULT_RETRY,
     RetryPolicy,
@@ -29,6 +28,7 @@ from pricing_data.aws.client import (
     make_session,
     pages,
 )
+from pricing_data.aws.errors import AwsApiError, MalformedResponseError, redact
 
 DEFAULT_WORKGROUP = "primary"
 DEFAULT_DATA_CATALOG = "AwsDataCatalog"
