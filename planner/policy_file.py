@@ -8,7 +8,9 @@ Sections and keys (every key optional):
 ``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes
 ``[risk]``        cvar_beta, cvar_limit_usd, cvar_limit_pct, min_utilization, min_utilization_tail,
                   upfront_budget_usd, max_share_per_provider, risk_aversion, risk_pricing
-``[spot]``        overhead_pct, cap_share
+``[spot]``        overhead_pct, cap_share, checkpoint_interval_h, restart_h, price_spread_pct
+``[finance]``     discount_rate_pct (cost of capital, %/yr), tail_step_months, tail_blocks,
+                  tail_min_volatility_pct
 ``[portability]`` egress_usd_per_gb, data_gb_per_gpu_hour (a table: workload -> GB per GPU-hour,
                   ``default`` for the rest)
 ``[growth]``      annual_pct; ``[[growth.steps]]`` with at, pct and/or add_gpus, pools (see
@@ -75,7 +77,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "risk_aversion",
         "risk_pricing",
     ),
-    "spot": ("overhead_pct", "cap_share"),
+    "spot": ("overhead_pct", "cap_share", "checkpoint_interval_h", "restart_h", "price_spread_pct"),
+    "finance": ("discount_rate_pct", "tail_step_months", "tail_blocks", "tail_min_volatility_pct"),
     "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
     "growth": ("annual_pct", "steps"),
     "solver": (
@@ -88,6 +91,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "period",
         "blocks_per_period",
         "savings_curve_points",
+        "bound_rounds",
     ),
     "pools": (),
 }
@@ -95,6 +99,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 _POLICY_FIELD = {
     ("spot", "overhead_pct"): "spot_overhead_pct",
     ("spot", "cap_share"): "spot_cap_share",
+    ("spot", "checkpoint_interval_h"): "spot_checkpoint_interval_h",
+    ("spot", "restart_h"): "spot_restart_h",
+    ("spot", "price_spread_pct"): "spot_price_spread_pct",
 }
 _NOT_POLICY = {
     ("planning", "scenarios"),
@@ -643,8 +650,17 @@ risk_pricing = "conservative" # how the bounds value used commitment dollars whe
                              # understates waste, small LP) or "exact" (larger LP)
 
 [spot]
-overhead_pct = 10.0          # extra GPU-hours to redo interrupted work
-cap_share = 0.5              # at most this share of an interruptible pool on spot
+overhead_pct = 0.0           # flat extra GPU-hours on spot, on top of the interruption re-runs:
+checkpoint_interval_h = 1.0  # an interruption (catalog rate per instance-month) loses half a
+restart_h = 0.25             # checkpoint interval plus the restart
+cap_share = 0.5              # availability: at most this share of an interruptible pool on spot
+price_spread_pct = 25.0      # spot price spread over scenarios around the catalog's snapshot (assumed)
+
+[finance]
+discount_rate_pct = 8.0      # cost of capital, %/year: cash flows discounted monthly (0: undiscounted)
+tail_step_months = 3         # time resolution after the decision horizon (commitments are valued
+tail_blocks = 2              # over their whole term): periods of 3 months in 2 duration-curve blocks
+tail_min_volatility_pct = 2.0 # least monthly volatility of the demand tail
 
 [portability]
 egress_usd_per_gb = 0.09     # AWS data transfer out, $/GB (an assumption: set yours)
@@ -668,6 +684,7 @@ time_reduction = "duration_curve"   # or "typical_days", "hourly"
 period = "month"
 blocks_per_period = 4
 savings_curve_points = 5
+bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator finds a bound breached
 
 # Pools: which usage may use spot (interruptible) or run off AWS (portable). First match wins;
 # unmatched usage is fixed (AWS on-demand and commitments only).

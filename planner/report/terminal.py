@@ -68,9 +68,14 @@ def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) 
         out.append(
             f"Tentative ladder: {ladder} later purchases (see purchases.csv; only 'now' is firm).\n"
         )
-    out.append("Expected cost over the horizon (evaluator, mean over scenarios):")
+    months = plan.valuation_hours / 730 if plan.valuation_hours else 0
+    out.append(
+        f"Expected cost over the valuation horizon ({months:.0f} months: every term in full; "
+        "evaluator, mean over scenarios):"
+    )
     out.append(render_frame(run.comparison_frame(), "table", floatfmt=",.2f"))
     out.append(f"Upfront cash needed now: ${run.upfront_now_usd():,.2f}\n")
+    out.extend(whole_term_lines(plan))
     expiring = run.expiring_inventory()
     if len(expiring):
         out.append("Existing commitments expiring inside the horizon:")
@@ -86,12 +91,44 @@ def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) 
 def optimize_summary(plan: Plan) -> str:
     """The terminal summary of ``planner optimize``: purchases and the plan's figures."""
     frame = plan.purchases_frame()[OPTIMIZE_COLUMNS]
+    valuation = str(plan.record.get("valuation", ""))
     return (
         render_frame(frame, "table", floatfmt=".2f")
         + render_frame(plan.summary_frame(), "table", floatfmt=",.2f")
+        + (f"Valuation: {valuation}\n" if valuation else "")
+        + "\n".join(whole_term_lines(plan))
         + SolveRecord.of(plan).line()
         + "\n"
     )
+
+
+def whole_term_lines(plan: Plan) -> list[str]:
+    """NPV beside undiscounted figures over every term, and every bound as the referee finds it."""
+    wt = plan.whole_term
+    out: list[str] = []
+    if wt:
+        out.append(
+            f"Whole term at {plan.discount_rate_pct:g} %/yr cost of money (NPV | undiscounted): "
+            f"expected cost ${wt['npv_cost_usd']:,.0f} | ${wt['cash_cost_usd']:,.0f}; savings vs "
+            f"all on-demand ${wt['npv_savings_usd']:,.0f} | ${wt['cash_savings_usd']:,.0f}; new "
+            f"purchases' obligation ${wt['new_obligation_npv_usd']:,.0f} | "
+            f"${wt['new_obligation_usd']:,.0f}; spot's own saving ${wt['spot_saving_usd']:,.0f}\n"
+        )
+    if plan.bounds:
+        frame = pd.DataFrame(
+            [
+                {
+                    "bound": b["name"],
+                    "limit": b["limit"],
+                    "realised (evaluator)": b["realised"],
+                    "held": "yes" if b["held"] else "NO",
+                }
+                for b in plan.bounds
+            ]
+        )
+        out.append("Risk bounds on the evaluator's bill (all scenarios, whole term):")
+        out.append(render_frame(frame, "table", floatfmt=",.4g"))
+    return out
 
 
 CE_SHOWN = {

@@ -44,7 +44,8 @@ def test_example_policy_reads_with_pools_and_growth() -> None:
     cfg = read_policy_file(EXAMPLE)
     assert cfg.policy.cvar_limit_pct == 15
     assert cfg.policy.terms_months == (12, 36)
-    assert cfg.policy.spot_overhead_pct == 12
+    assert cfg.policy.spot_overhead_pct == 0 and cfg.policy.spot_checkpoint_interval_h == 1.0
+    assert cfg.policy.discount_rate_pct == 8
     assert cfg.growth.annual_pct == 20
     assert [dict(r.match) for r in cfg.pool_rules] == [
         {"workload": "training"},
