@@ -209,13 +209,20 @@ def _number(value: Any, file: str, column: str, *, integer: bool = False) -> flo
 
 
 def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningConfig:
-    """Build and check a :class:`PlanningConfig` from a parsed policy document."""
+    """Build and check a :class:`PlanningConfig` from a parsed policy document: the sections
+    (:func:`_split_sections`), growth (:func:`_growth`), pool rules (:func:`_pool_rules`), then the
+    policy itself, type-checked and validated (:func:`_policy`)."""
     for section in doc:
         if section not in SECTIONS:
             raise UnknownNameError("policy section", section, SECTIONS, file=file, column=section)
-    policy_kwargs: dict[str, Any] = {}
-    cfg_kwargs: dict[str, Any] = {"source": file}
-    growth_doc = doc.get("growth")
+    policy_kwargs, cfg_kwargs = _split_sections(doc, file)
+    cfg_kwargs["source"] = file
+    cfg_kwargs["growth"] = _growth(doc.get("growth"), file)
+    cfg_kwargs["pool_rules"] = _pool_rules(doc.get("pools", []), file)
+    return PlanningConfig(policy=_policy(policy_kwargs, file), **cfg_kwargs)
+
+
+def _growth(growth_doc: Any, file: str) -> Growth:
     if isinstance(growth_doc, dict) and not isinstance(
         growth_doc.get("annual_pct", 0.0), int | float
     ):
@@ -227,7 +234,7 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             fix="write e.g. 30 for +30%/year",
         )
     try:
-        cfg_kwargs["growth"] = Growth.parse(growth_doc)
+        return Growth.parse(growth_doc)
     except (TypeError, ValueError) as e:
         raise PlannerInputError(
             f"bad growth value: {e}", file=file, column="growth", fix="see `planner policy init`"
@@ -236,6 +243,12 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
         raise PlannerInputError(
             e.what, file=file, column=f"growth.{e.column or 'steps'}", value=e.value, fix=e.fix
         ) from None
+
+
+def _split_sections(doc: dict[str, Any], file: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Policy fields, PlanningConfig fields) from the key = value sections of a policy file."""
+    policy_kwargs: dict[str, Any] = {}
+    cfg_kwargs: dict[str, Any] = {}
     for section, keys in SECTIONS.items():
         if section in ("pools", "growth"):
             continue
@@ -250,15 +263,15 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
         for key, value in table.items():
             if key not in keys:
                 raise _section_error(file, section, key)
-            column = f"{section}.{key}"
             if (section, key) in _NOT_POLICY:
-                _config_value(cfg_kwargs, section, key, value, file, column)
+                _config_value(cfg_kwargs, section, key, value, file, f"{section}.{key}")
             else:
                 field_name = str(_POLICY_FIELD.get((section, key), key))
-                if isinstance(value, list):
-                    value = tuple(value)
-                policy_kwargs[field_name] = value
-    rules = doc.get("pools", [])
+                policy_kwargs[field_name] = tuple(value) if isinstance(value, list) else value
+    return policy_kwargs, cfg_kwargs
+
+
+def _pool_rules(rules: Any, file: str) -> tuple[PoolRule, ...]:
     if not isinstance(rules, list):
         raise PlannerInputError(
             "[[pools]] must be a list of tables",
@@ -266,9 +279,12 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             column="pools",
             fix="write each rule as a [[pools]] table",
         )
-    cfg_kwargs["pool_rules"] = tuple(
+    return tuple(
         PoolRule.from_dict(r, where=f"{file} [[pools]] #{i + 1}") for i, r in enumerate(rules)
     )
+
+
+def _policy(policy_kwargs: dict[str, Any], file: str) -> Policy:
     for name, value in policy_kwargs.items():
         _check_type(name, value, file)
     try:
@@ -284,7 +300,7 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             e.what, file=file, column=_file_key(e.column), value=e.value, fix=e.fix
         ) from None
     _check_contradictions(policy, file)
-    return PlanningConfig(policy=policy, **cfg_kwargs)
+    return policy
 
 
 _KIND_WORD = {
