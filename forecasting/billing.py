@@ -160,7 +160,10 @@ def _run(sql: str, path: Path | str) -> pd.DataFrame:
         raise PlannerInputError(
             f"cannot read the billing export: {str(e).splitlines()[0]}",
             file=str(path),
-            fix="give an unmodified FOCUS or AWS CUR export (CSV or Parquet)",
+            fix="check the S3 URL, and that the AWS credential chain grants s3:GetObject and "
+            "s3:ListBucket on it"
+            if is_s3_url(path)
+            else "give an unmodified FOCUS or AWS CUR export (CSV or Parquet)",
         ) from None
     finally:
         con.close()
