@@ -4,12 +4,24 @@ replay and the hindsight optimum (see :mod:`planner.backtest`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from planner.commands.options import policy_option, progress_options
+from planner.commands.progress import Reporter
+from planner.policy_file import read_policy_file
 from planner.report.render import render_frame
+from planner.workflows.backtest import (
+    BacktestRequest,
+    BacktestRun,
+    SequentialRequest,
+    SequentialRun,
+    backtest_usage,
+    sequential_backtest_usage,
+)
+from pricing_data.errors import PlannerInputError
+from pricing_data.fileio import atomic_write_bytes
 
 SUMMARY_SHOWN = (
     "strategy",
@@ -36,9 +48,7 @@ WINDOW_SHOWN = (
 
 @click.command("backtest")
 @click.argument("usage", type=click.Path(dir_okay=False))
-@click.option(
-    "--policy", "policy_path", type=click.Path(dir_okay=False), help="Policy file (TOML)."
-)
+@policy_option
 @click.option(
     "--origins",
     type=click.IntRange(min=1),
@@ -69,20 +79,46 @@ WINDOW_SHOWN = (
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write the regret chart (PNG).")
 @click.option(
+    "--mode",
+    type=click.Choice(["window", "sequential"]),
+    default="window",
+    show_default=True,
+    help="window: each origin's purchases judged alone on the window after it; sequential: "
+    "decisions every --every over the whole history, inventory carried, terms expiring.",
+)
+@click.option(
+    "--every",
+    default="7d",
+    show_default=True,
+    help="Sequential mode: time between decisions (e.g. 7d, 2w).",
+)
+@click.option(
+    "--term-scale",
+    default="1y=28d,3y=84d",
+    show_default=True,
+    help="Sequential mode: map real terms onto the history, prices per GPU-hour kept "
+    "(e.g. 1y=28d,3y=84d); 'none' keeps the real terms.",
+)
+@click.option(
     "--oracle",
     is_flag=True,
     help="Also run planner-oracle: the optimizer and policy on a perfect forecast (separates "
     "forecast error from the cost of the policy).",
 )
+@progress_options
 def backtest(
     usage: str,
-    policy_path: str | None,
+    policy_file: str | None,
     origins: int,
     window: str,
     scenarios: int | None,
     fmt: str,
     plot: str | None,
+    mode: str,
+    every: str,
+    term_scale: str,
     oracle: bool,
+    progress: Reporter,
 ) -> None:
     """Backtest the planner on USAGE (tidy usage CSV/Parquet, FOCUS or CUR).
 
@@ -90,73 +126,115 @@ def backtest(
     usage that followed. Strategies: all on-demand (and on-demand + spot when the policy has
     interruptible pools), Cost Explorer-style replay over 7, 30 and 60 days, this planner, and the
     hindsight optimum. Regret = cost / hindsight cost - 1. Today's catalog prices the past.
-    """
-    from forecasting.pools import make_pools
-    from forecasting.usage import read_usage
-    from planner.backtest import BacktestSettings, run_backtest
-    from planner.backtest.windows import parse_duration_h
-    from planner.policy_file import egress_usd_per_gpu_hour, read_policy_file
-    from pricing_data.catalog import load_catalog
-    from pricing_data.errors import PlannerInputError
-    from pricing_data.fileio import atomic_write_bytes
 
-    rest = window.strip().lower() == "rest"
-    window_h = 0 if rest else parse_duration_h(window, column="--window")
+    The planner sizes each pool with the rule (LP on calibrated scenarios, LP on the point
+    forecast, or trailing usage over 7/30/60 days) with the lowest regret on its own past windows.
+    --mode sequential decides every --every over the whole history with the inventory carried and
+    terms mapped by --term-scale; hindsight is one LP over the whole history.
+    """
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise PlannerInputError(
             "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
         )
-    cfg = read_policy_file(policy_path)
-    policy = replace(cfg.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(cfg))
-
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-
-    say(f"reading {usage}")
-    history = read_usage(usage)
-    pooled = make_pools(history, cfg.pool_rules, cfg.default_aws_region)
-    offers = load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers
-    if rest:
-        window_h = pooled.n_hours - BacktestSettings().min_history()
-        origins = 1
-        if window_h < 24:
-            raise PlannerInputError(
-                "too little history for --window rest",
-                file=usage,
-                column="--window",
-                value=f"{pooled.n_hours} hours",
-                fix="give at least 8 days of usage, or a shorter --window",
-            )
-    settings = BacktestSettings(
-        window_h=window_h,
-        n_origins=origins,
-        n_scenarios=scenarios if scenarios is not None else min(cfg.scenarios, 30),
-        seed=cfg.seed,
-        oracle=oracle,
-    )
-    try:
-        result = run_backtest(pooled, offers, policy, settings, growth=cfg.growth, progress=say)
-    except PlannerInputError as e:
-        if e.file is None and e.column == "window":
-            e = PlannerInputError(e.what, file=usage, column="--window", value=e.value, fix=e.fix)
-        raise e from None
-    say(f"done in {result.meta['seconds']['total']:.1f} s")
+    if mode == "sequential":
+        seq = SequentialRequest(every=every, term_scale=term_scale, scenarios=scenarios)
+        _show_sequential(
+            sequential_backtest_usage(usage, read_policy_file(policy_file), seq, progress=progress),
+            fmt,
+            plot,
+            progress,
+        )
+        return
+    request = BacktestRequest(window=window, origins=origins, scenarios=scenarios, oracle=oracle)
+    run = backtest_usage(usage, read_policy_file(policy_file), request, progress=progress)
+    result = run.result
+    progress.note(f"done in {result.meta['seconds']['total']:.1f} s")
     for note in result.meta["notes"]:
-        say(f"note: {note}")
+        progress.note(f"note: {note}")
     if plot is not None:
         from planner.backtest.plot import regret_chart
 
         atomic_write_bytes(plot, regret_chart(result.windows, title=Path(usage).name))
-        say(f"wrote {plot}")
+        progress.note(f"wrote {plot}")
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     elif fmt == "csv":
         click.echo(render_frame(result.windows, "csv"), nl=False)
     else:
-        click.echo(
-            f"backtest of {usage}: {result.meta['windows']} window(s) of {window_h / 24:g} days, "
-            f"{settings.n_scenarios} scenarios per origin, planning horizon = the window, "
-            f"time reduction {policy.time_reduction}; pools: " + ", ".join(result.meta["pools"])
-        )
-        click.echo(render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"))
-        click.echo(render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"))
+        click.echo(backtest_summary(run), nl=False)
+
+
+def backtest_summary(run: BacktestRun) -> str:
+    """The summary and per-window tables of a backtest, for the terminal."""
+    result, settings = run.result, run.settings
+    head = (
+        f"backtest of {run.usage_file}: {result.meta['windows']} window(s) of "
+        f"{settings.window_h / 24:g} days, {settings.n_scenarios} scenarios per origin, planning "
+        f"horizon = the window, time reduction {run.time_reduction}; pools: "
+        + ", ".join(result.meta["pools"])
+    )
+    return "\n".join(
+        [
+            head,
+            render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"),
+            render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"),
+        ]
+    )
+
+
+SEQ_SHOWN = (
+    "strategy",
+    "decisions",
+    "regret_pct",
+    "worst_period_regret_pct",
+    "savings_pct",
+    "utilization_pct",
+    "coverage_pct",
+    "commitments",
+)
+
+
+def _show_sequential(run: SequentialRun, fmt: str, plot: str | None, progress: Reporter) -> None:
+    """Render ``--mode sequential`` (see :mod:`planner.backtest.sequential`)."""
+    result = run.result
+    progress.note(f"done in {result.meta['seconds']['total']:.1f} s")
+    for note in result.meta["notes"]:
+        progress.note(f"note: {note}")
+    if plot is not None:
+        from planner.backtest.plot import regret_chart
+
+        periods = result.periods.rename(columns={"start": "window_start"})
+        title = f"{Path(run.usage_file).name} (sequential)"
+        atomic_write_bytes(plot, regret_chart(periods, title=title))
+        progress.note(f"wrote {plot}")
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    elif fmt == "csv":
+        click.echo(render_frame(result.summary, "csv"), nl=False)
+    else:
+        click.echo(sequential_summary(run), nl=False)
+
+
+def sequential_summary(run: SequentialRun) -> str:
+    """The summary and decisions tables of a sequential backtest, for the terminal."""
+    result, scale = run.result, run.term_scale
+    scale_text = (
+        ", ".join(f"{m} months -> {h / 24:g} days" for m, h in scale.items())
+        if scale
+        else "real terms"
+    )
+    head = (
+        f"sequential backtest of {run.usage_file}: {result.meta['decisions']} decision(s) every "
+        f"{run.settings.every_h / 24:g} days from {result.meta['first_decision']}; terms: "
+        f"{scale_text}; {run.settings.n_scenarios} scenarios per decision; regret over the whole "
+        "span against one hindsight LP with every decision date; pools: "
+        + ", ".join(result.meta["pools"])
+    )
+    return "\n".join(
+        [
+            head,
+            render_frame(result.summary[list(SEQ_SHOWN)], "table", floatfmt=".2f"),
+            render_frame(result.decisions, "table"),
+            "",
+        ]
+    )
