@@ -88,7 +88,7 @@ def _utc_day(text: str, file: str, row: int, column: str) -> pd.Timestamp:
         raise PlannerInputError(
             "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
         ) from None
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise PlannerInputError(
             "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
         )

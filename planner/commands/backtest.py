@@ -150,6 +150,7 @@ def backtest(
     request = BacktestRequest(window=window, origins=origins, scenarios=scenarios, oracle=oracle)
     run = backtest_usage(usage, read_policy_file(policy_file), request, progress=progress)
     result = run.result
+    progress.close()
     progress.note(f"done in {result.meta['seconds']['total']:.1f} s")
     for note in result.meta["notes"]:
         progress.note(f"note: {note}")

@@ -18,7 +18,7 @@ from pricing_data.fileio import atomic_write_text
 
 @click.command("forecast")
 @click.argument("usage_file", type=click.Path(dir_okay=True))
-@horizon_option("12mo")
+@horizon_option("12mo", months=False)
 @click.option(
     "--scenarios",
     "n_scenarios",
@@ -99,6 +99,7 @@ def forecast(
         models=models,
         progress=progress,
     )
+    progress.close()
     if quantiles_csv:
         buf = io.StringIO()
         fc.quantiles().to_csv(buf, index=False, lineterminator="\n", float_format="%.3f")

@@ -45,6 +45,7 @@ def plan(
     cfg = load_config(ConfigFlags.pop(flags))
     run = quarterly_plan(usage, config=cfg, inventory_path=inventory, progress=progress)
     written = write_plan_outputs(run, out_dir, report=not no_report, progress=progress)
+    progress.close()
     if fmt != "table":
         click.echo(render_frame(firm_purchases(run.plan), fmt), nl=False)
         progress.note(f"wrote {', '.join(str(p) for p in written)}")

@@ -98,7 +98,8 @@ def make_charts(run: PlanRun) -> dict[str, bytes]:
         title="Total GPU demand (daily mean, P10–P90) and the expected GPUs served by each layer",
     )
     curves = {}
-    for family, points in run.plan.savings_curves.items():
+    for family, all_points in run.plan.savings_curves.items():
+        points = [p for p in all_points if p.get("expected_savings_usd") is not None]
         amounts = [float(p["amount"]) for p in points]
         chosen = max(amounts) / 2 if amounts else 0.0  # the grid runs from 0 to twice the optimum
         if chosen <= 0:

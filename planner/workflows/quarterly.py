@@ -39,7 +39,13 @@ from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
 from planner.workflows.inputs import PlanningInputs, load_inputs
-from planner.workflows.records import RunRecord, with_run_record
+from planner.workflows.records import (
+    RunRecord,
+    config_record,
+    frame_records,
+    inventory_record,
+    with_run_record,
+)
 from pricing_data.catalog import Catalog
 
 
@@ -102,17 +108,19 @@ class PlanRun:
 
     def run_record(self) -> RunRecord:
         """What the run used and found, as stored in plan.json (``record["run"]``)."""
-        return RunRecord.build(
+        config, policy_doc = config_record(self.config)
+        return RunRecord(
             usage_file=self.usage_file,
             inventory_file=self.inventory_file,
-            config=self.config,
-            inventory=self.inventory,
+            config=config,
+            policy_doc=policy_doc,
+            inventory=inventory_record(self.inventory),
             effective_policy=self.policy.to_dict(),
-            catalog_versions=self.catalog.versions,
+            catalog_versions=list(self.catalog.versions),
             overlay=self.catalog.overlay,
-            forecast_models=self.forecast.models,
-            comparison=self.comparison_frame(),
-            upfront_now_usd=self.upfront_now_usd(),
+            forecast_models=dict(self.forecast.models),
+            comparison=frame_records(self.comparison_frame()),
+            upfront_now_usd=float(self.upfront_now_usd()),
             defaults_used=[*defaults_in_force(self.config), *self.notes],
         )
 
