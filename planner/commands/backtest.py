@@ -10,6 +10,7 @@ import click
 
 from planner.commands.options import policy_option, progress_options
 from planner.commands.progress import Reporter
+from planner.commands.usage import athena_options, resolve_usage_argument
 from planner.policy_file import read_policy_file
 from planner.report.render import render_frame
 from planner.workflows.backtest import (
@@ -47,7 +48,8 @@ WINDOW_SHOWN = (
 
 
 @click.command("backtest")
-@click.argument("usage", type=click.Path(dir_okay=False))
+@click.argument("usage", type=click.Path(dir_okay=False), callback=resolve_usage_argument)
+@athena_options
 @policy_option
 @click.option(
     "--origins",
