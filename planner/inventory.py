@@ -81,17 +81,9 @@ class Commitment:
 
 
 def _utc_day(text: str, file: str, row: int, column: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise PlannerInputError(
-            "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
-        ) from None
-    if ts is pd.NaT:
-        raise PlannerInputError(
-            "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
-        )
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    from planner.validate_inventory import parse_iso_day
+
+    return parse_iso_day(text, file, row, column)  # ISO only, years 2006..2100
 
 
 def _number(text: str, file: str, row: int, column: str) -> float:
@@ -125,7 +117,7 @@ def read_inventory(path: str | Path) -> list[Commitment]:
     if not p.is_file():
         raise PlannerInputError("file not found", file=name, fix="check the --inventory path")
     try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise PlannerInputError(
             "the inventory file is empty",
@@ -278,6 +270,9 @@ def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
                 end=end,
             )
         )
+    from planner.validate_inventory import check_commitments
+
+    check_commitments(out, name)  # term vs dates, plausible quantities
     return out
 
 

@@ -263,7 +263,11 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             e.what, file=file, column=_file_key(e.column), value=e.value, fix=e.fix
         ) from None
     _check_contradictions(policy, file)
-    return PlanningConfig(policy=policy, **cfg_kwargs)
+    from planner.validate_policy import check_config
+
+    cfg = PlanningConfig(policy=policy, **cfg_kwargs)
+    check_config(cfg, file)  # finite numbers, growth > -100 %, horizon <= 10 years
+    return cfg
 
 
 _KIND_WORD = {
@@ -427,7 +431,11 @@ def read_policy_file(path: str | Path | None) -> PlanningConfig:
             fix="check the --policy path, or run `planner policy init`",
         )
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is not a statement
+    except UnicodeDecodeError:
+        raise PlannerInputError(
+            "not a UTF-8 text file", file=str(path), fix="save the policy as UTF-8 TOML"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(
             f"not valid TOML: {e}", file=str(path), fix="fix the TOML syntax"

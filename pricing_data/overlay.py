@@ -71,7 +71,7 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
     rows: list[dict[str, Any]] = []
     if path.suffix.lower() == ".toml":
         try:
-            doc = tomllib.loads(path.read_text())
+            doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as e:
             raise PlannerInputError(
                 f"not valid TOML: {e}", file=name, fix="fix the TOML syntax"
@@ -119,7 +119,7 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
         row_label = "offer #"
     elif path.suffix.lower() == ".csv":
         try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         except pd.errors.EmptyDataError:
             raise PlannerInputError(
                 "the overlay file is empty", file=name, fix="add a header row and offer rows"
@@ -140,6 +140,9 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
             if k != "_row" and k not in ALLOWED:
                 raise UnknownNameError("overlay column", k, ALLOWED, file=name, row=rec["_row"])
         rec["_label"] = row_label
+    from pricing_data.validate_overlay import check_overlay_prices
+
+    check_overlay_prices(rows, name)  # no free (zero) or implausible prices
     return discounts, rows
 
 

@@ -8,6 +8,7 @@ import click
 
 from forecasting import read_usage
 from planner.commands.export import read_plan
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.quarterly import stderr_progress
 from planner.report.render import FORMATS, render_frame
 from planner.workflows.attribute import attribute as attribute_cost
@@ -43,6 +44,7 @@ from pricing_data.fileio import atomic_write_text
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@accept_outliers_option
 def attribute(
     usage: str, plan_json: str, by: str, window_days: int, out: str | None, fmt: str
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from pricing_data.aws.fetch import (
     DEFAULT_RETRY,
     ClientFactory,
@@ -21,6 +22,7 @@ from pricing_data.aws.fetch import (
     make_session,
     session_client_factory,
 )
+from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError
 
 # Tests replace these two: a Stubber-backed factory and a backoff that does not sleep.
@@ -256,7 +258,7 @@ def import_(
             progress=_progress(quiet),
         )
     frame = inventory_frame(result.commitments)
-    csv_text = frame.to_csv(index=False, lineterminator="\n")
+    csv_text = to_csv_text(frame)
     if out:
         atomic_write_text(out, csv_text)
         if result.commitments:
@@ -333,6 +335,7 @@ def import_(
 @click.option("-o", "--output", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @aws_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@accept_outliers_option
 def compare_aws(
     usage_file: str,
     recommendations: tuple[str, ...],

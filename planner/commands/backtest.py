@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.report.render import render_frame
 
 SUMMARY_SHOWN = (
@@ -74,6 +75,7 @@ WINDOW_SHOWN = (
     help="Also run planner-oracle: the optimizer and policy on a perfect forecast (separates "
     "forecast error from the cost of the policy).",
 )
+@accept_outliers_option
 def backtest(
     usage: str,
     policy_path: str | None,

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from planner.plan import Plan
+from planner.report.outputs import check_distinct_outputs
 from planner.report.render import render_frame
+from planner.validate_plan import validate_plan_doc
 from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_text
 
@@ -21,8 +23,10 @@ def read_plan(path: str | Path) -> Plan:
             "plan file not found", file=str(path), fix="run `planner plan` first, or check the path"
         )
     try:
-        return Plan.from_json(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        doc = json.loads(p.read_text(encoding="utf-8-sig"))
+        validate_plan_doc(doc, str(path))  # a hand-edited plan never reaches procurement unchecked
+        return Plan.from_dict(doc)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
         raise PlannerInputError(
             f"not a plan.json written by `planner plan` ({type(e).__name__}: {e})",
             file=str(path),
@@ -52,6 +56,7 @@ def read_plan(path: str | Path) -> Plan:
 def export(plan_json: str, out_csv: str | None, out_json: str | None, firm_only: bool) -> None:
     """Write the procurement CSV of a saved plan: one row per purchase, stable column order, ISO
     dates, USD. Prints the CSV to stdout when no --out is given."""
+    check_distinct_outputs({"PLAN_JSON": plan_json, "--out": out_csv, "--json": out_json})
     plan = read_plan(plan_json)
     df = plan.purchases_frame()
     if firm_only:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import tomllib
 from pathlib import Path
@@ -13,8 +12,11 @@ import pandas as pd
 
 from forecasting.forecast import forecast as run_forecast
 from forecasting.models import MODELS
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.usage import ingestion_options, load_pooled
 from planner.report.render import FORMATS, render_frame
+from planner.validate_policy import check_forecast_size
+from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import atomic_write_text
 
@@ -34,6 +36,13 @@ def parse_horizon(text: str, start: pd.Timestamp) -> int:
     n, unit = float(m.group(1)), (m.group(2) or "mo").lower()
     if unit in ("mo", "m", "y", "yr"):
         months = n * (12 if unit in ("y", "yr") else 1)
+        if months > 36:  # checked before the date arithmetic, which overflows far out
+            raise PlannerInputError(
+                "horizon out of range",
+                column="--horizon",
+                value=text,
+                fix="forecast between 1 hour and 36 months ahead",
+            )
         if months != int(months):
             raise PlannerInputError(
                 "months must be whole", column="--horizon", value=text, fix="write e.g. 12mo"
@@ -41,7 +50,7 @@ def parse_horizon(text: str, start: pd.Timestamp) -> int:
         end = start + pd.DateOffset(months=int(months))
         hours = int((end - start) / pd.Timedelta(hours=1))
     else:
-        hours = int(n * {"h": 1, "d": 24, "w": 168}[unit])
+        hours = int(min(n, 1e9) * {"h": 1, "d": 24, "w": 168}[unit])
     if hours < 1 or hours > 36 * 744:
         raise PlannerInputError(
             "horizon out of range",
@@ -73,7 +82,9 @@ def read_growth(path: str) -> dict[str, Any]:
 @click.command("forecast")
 @click.argument("usage_file", type=click.Path(dir_okay=True))
 @click.option("--horizon", default="12mo", show_default=True, help="12mo, 36mo, 90d, 2w, 720h.")
-@click.option("--scenarios", "n_scenarios", type=int, default=100, show_default=True)
+@click.option(
+    "--scenarios", "n_scenarios", type=click.IntRange(1, 2000), default=100, show_default=True
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--growth-pct", type=float, default=0.0, help="Extra compound growth, % per year.")
 @click.option(
@@ -101,6 +112,7 @@ def read_growth(path: str) -> dict[str, Any]:
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@accept_outliers_option
 def forecast(
     usage_file: str,
     horizon: str,
@@ -133,6 +145,7 @@ def forecast(
             fix="check that the file has GPU rows (GPU instance types or gpu_type values)",
         )
     hours = parse_horizon(horizon, pooled.end + pd.Timedelta(hours=1))
+    check_forecast_size(n_scenarios, hours, len(pooled.pools))
     growth = read_growth(growth_file) if growth_file else {}
     if growth_pct:
         growth = {**growth, "annual_pct": growth_pct}
@@ -146,9 +159,8 @@ def forecast(
         progress=lambda msg: click.echo(msg, err=True),
     )
     if quantiles_csv:
-        buf = io.StringIO()
-        fc.quantiles().to_csv(buf, index=False, lineterminator="\n", float_format="%.3f")
-        atomic_write_text(quantiles_csv, buf.getvalue())
+        text = to_csv_text(fc.quantiles(), float_format="%.3f")
+        atomic_write_text(quantiles_csv, text)
     if plot:
         from forecasting.plots import fan_chart
 

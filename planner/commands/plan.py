@@ -13,14 +13,16 @@ from pathlib import Path
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.inventory import read_inventory
 from planner.optimize import optimize
 from planner.optimize.scenarios_file import read_scenarios
 from planner.policy import Policy
+from planner.report.outputs import check_writable_dir, write_output_dir
 from planner.report.render import render_frame
 from pricing_data.catalog import load_catalog
+from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError
-from pricing_data.fileio import atomic_write_text
 
 
 @click.command("optimize")
@@ -94,6 +96,7 @@ from pricing_data.fileio import atomic_write_text
     show_default=True,
     help="Directory for purchases.csv and plan.json.",
 )
+@accept_outliers_option
 def optimize_command(
     scenarios_file: str | None,
     usage_file: str | None,
@@ -131,6 +134,7 @@ def optimize_command(
             "give exactly one of --scenarios and --usage",
             fix="pass --scenarios FILE.npz, or --usage FILE to forecast scenarios",
         )
+    check_writable_dir(out_dir, option="--out")
     if scenarios_file is not None:
         scenarios = read_scenarios(scenarios_file)
     else:
@@ -147,8 +151,13 @@ def optimize_command(
     plan = optimize(scenarios, catalog.offers, commitments, policy, progress=say)
     out = Path(out_dir)
     csv_path = out / "purchases.csv"
-    atomic_write_text(csv_path, plan.purchases_frame().to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(out / "plan.json", plan.to_json())
+    write_output_dir(
+        out,
+        {
+            "purchases.csv": to_csv_text(plan.purchases_frame()).encode("utf-8"),
+            "plan.json": plan.to_json().encode("utf-8"),
+        },
+    )
     frame = plan.purchases_frame()
     shown = frame[
         [

@@ -11,12 +11,13 @@ from typing import Any
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.inventory import inventory_frame
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, config_to_doc, read_policy_file
+from planner.report.outputs import check_writable_dir, write_output_dir
 from planner.report.render import render_frame
 from planner.workflows.quarterly import PlanRun, quarterly_plan
-from pricing_data.fileio import atomic_write_bytes
 
 
 def planning_options(f: Callable[..., Any], set_flag: str = "--set") -> Callable[..., Any]:
@@ -169,6 +170,7 @@ def summary_text(run: PlanRun) -> str:
     help="Where to write the outputs.",
 )
 @click.option("--no-report", is_flag=True, help="Skip report.html and the charts.")
+@accept_outliers_option
 def plan(
     usage: str,
     inventory: str | None,
@@ -186,6 +188,7 @@ def plan(
     and Lambda within the policy's risk bounds, and write purchases.csv, plan.json, report.html and
     chart PNGs to --out-dir. Progress goes to stderr, the summary to stdout."""
     cfg = load_config(policy_file, overrides, scenarios, seed, horizon, overlay, as_of)
+    check_writable_dir(out_dir)  # before the run: an unusable folder fails in a second
     run = quarterly_plan(usage, config=cfg, inventory_path=inventory, progress=stderr_progress)
     out = Path(out_dir)
     full = plan_with_run_record(run)
@@ -199,8 +202,7 @@ def plan(
         from planner.report.plan_report import render_report
 
         files.update(render_report(run, progress=stderr_progress))
-    for name, data in files.items():
-        atomic_write_bytes(out / name, data)
+    write_output_dir(out, files)  # all or nothing; the previous run's other files removed
     click.echo(summary_text(run), nl=False)
     click.echo(
         f"wrote {out}/purchases.csv, plan.json, comparison.csv"

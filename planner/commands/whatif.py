@@ -7,6 +7,7 @@ import functools
 import click
 
 from forecasting import read_usage
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.quarterly import load_config, planning_options, stderr_progress
 from planner.inventory import read_inventory
 from planner.policy_file import parse_override
@@ -32,6 +33,7 @@ from pricing_data.errors import PlannerInputError
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@accept_outliers_option
 def whatif(
     usage: str,
     inventory: str | None,

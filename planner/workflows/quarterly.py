@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from forecasting.validate_usage import LOUD, price_date_warning
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     Progress,
@@ -37,6 +38,7 @@ from planner.optimize import optimize
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
+from planner.validate_policy import check_forecast_size
 from pricing_data.catalog import Catalog, load_catalog
 from pricing_data.errors import PlannerInputError
 
@@ -154,6 +156,7 @@ def forecast_for(
     pooled = make_pools(history, config.pool_rules, default_aws_region=config.default_aws_region)
     start = pooled.end + pd.Timedelta(hours=1)
     hours = horizon_hours(start, config.policy.horizon_months)
+    check_forecast_size(config.scenarios, hours, len(pooled.pools), file=config.source)
     say(
         f"{len(pooled.pools)} pools, {pooled.n_hours:,} h of history; forecasting {hours:,} h x {config.scenarios} scenarios"
     )
@@ -189,8 +192,14 @@ def plan_from_history(
     # checked against the inventory before the forecast, so a bad inventory row fails fast.
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     _check_inventory_offers(inventory, catalog)
+    for w in history.report.warnings:  # dates, accepted outliers: the user must see them
+        if w.startswith(LOUD):
+            say(w)
     pooled, fc = forecast_for(history, config, progress)
     start = fc.scenarios.start
+    stale = price_date_warning(start, catalog.offers["price_date"])
+    if stale:
+        say(stale)
     policy = effective_policy(config)
     say(f"optimising over {len(catalog.offers):,} offers")
     plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)

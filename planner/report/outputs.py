@@ -1,0 +1,170 @@
+"""Output folders written all or nothing: :func:`check_writable_dir` and :func:`write_output_dir`.
+
+A run renders every output in memory first (``{file name: bytes}``), then:
+
+1. :func:`check_writable_dir` — called *before* the heavy work — makes sure the folder can be
+   created and written, so an unusable ``--out-dir`` fails in a second, not after the forecast;
+2. :func:`write_output_dir` writes every file into a fresh temporary folder beside the target
+   (same file system), then moves them into the target and removes the files of the previous run
+   that this run did not write (listed in the previous run's :data:`MANIFEST`, or any file with an
+   output name the planner writes, :data:`KNOWN_OUTPUTS`). Files that are not the planner's are
+   left alone. When the target does not exist or holds only the planner's files, the move is one
+   directory rename (the old folder is renamed aside first and removed after), so a reader sees
+   the old outputs or the new ones, never a mix; otherwise (other files in the folder, or a
+   read-only parent folder, then the staging folder is inside the target) each file is replaced by
+   an atomic rename.
+
+A failure before the move leaves the target untouched and removes the temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from pricing_data.errors import PlannerInputError
+
+#: The list of files the last run wrote into a folder (hidden, JSON).
+MANIFEST = ".planner-outputs.json"
+#: Every file name a planner run writes into an output folder (old runs may not have a manifest).
+KNOWN_OUTPUTS = frozenset(
+    {
+        "purchases.csv",
+        "plan.json",
+        "comparison.csv",
+        "report.html",
+        "demand_fan.png",
+        "savings_curves.png",
+        "utilization.png",
+        "cost_by_provider.png",
+        "cash_flows.csv",
+        "cash_flow.png",
+    }
+)
+
+
+def check_writable_dir(path: str | Path, *, option: str = "--out-dir") -> Path:
+    """Prove that the folder ``path`` can be written (or created and written); else a usage
+    error. Nothing is left behind: a folder that does not exist yet is not created here."""
+    target = Path(path)
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PlannerInputError(
+            "the output path is a file, not a folder"
+            if existing == target
+            else f"{existing} is a file, not a folder",
+            file=str(target),
+            column=option,
+            fix=f"give {option} a folder path",
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".planner-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise PlannerInputError(
+            f"cannot write to the output folder ({e.strerror or e})",
+            file=str(target),
+            column=option,
+            fix=f"choose a writable {option}, or fix its permissions",
+        ) from None
+    return target
+
+
+def check_distinct_outputs(paths: Mapping[str, str | Path | None]) -> None:
+    """Two options naming the same output file would overwrite one with the other: refused."""
+    seen: dict[str, str] = {}
+    for option, p in paths.items():
+        if p is None or str(p) == "-":
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            raise PlannerInputError(
+                f"{seen[key]} and {option} name the same file",
+                file=str(p),
+                column=option,
+                fix=f"give {seen[key]} and {option} different paths",
+            )
+        seen[key] = option
+
+
+def _previous_outputs(target: Path) -> set[str]:
+    names = {p.name for p in target.iterdir() if p.is_file() and p.name in KNOWN_OUTPUTS}
+    manifest = target / MANIFEST
+    if manifest.is_file():
+        try:
+            listed = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
+            names |= {str(n) for n in listed if isinstance(n, str) and "/" not in n}
+        except (ValueError, AttributeError, OSError):
+            pass
+        names.add(MANIFEST)
+    return names
+
+
+def write_output_dir(path: str | Path, files: Mapping[str, bytes]) -> dict[str, Path]:
+    """Write ``files`` (name -> bytes) into the folder ``path``, all or nothing (module docstring).
+
+    Returns the path of each file written. Raises :class:`PlannerInputError` (exit 2) when the
+    folder cannot be written.
+    """
+    target = Path(path)
+    for name in files:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"output file name {name!r} is not a plain file name")
+    check_writable_dir(target)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PlannerInputError(
+            f"cannot create the output folder ({e.strerror or e})", file=str(target)
+        ) from None
+    manifest = json.dumps({"files": sorted(files)}, indent=2) + "\n"
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+        beside = True
+    except OSError:  # a read-only parent: stage inside the target, then rename file by file
+        tmp = Path(tempfile.mkdtemp(prefix=".planner-new-", dir=target))
+        beside = False
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        (tmp / MANIFEST).write_text(manifest, encoding="utf-8")
+        previous = _previous_outputs(target)
+        foreign = [p for p in target.iterdir() if p.name not in previous and p != tmp]
+        is_cwd = target.resolve() == Path.cwd().resolve()
+        if beside and not foreign and not is_cwd:
+            # the folder holds only the planner's files: swap whole folders
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rmdir(old)
+            os.replace(target, old)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                os.replace(old, target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            for name in [*files, MANIFEST]:
+                os.replace(tmp / name, target / name)
+            for name in previous - set(files) - {MANIFEST}:
+                (target / name).unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PlannerInputError(
+            f"cannot write the outputs ({e.strerror or e})",
+            file=str(target),
+            fix="choose a writable output folder with free space",
+        ) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {name: target / name for name in files}
