@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -325,19 +325,57 @@ def format_hint(path: str) -> str | None:
     return None
 
 
-_BILLING_QUANTITY = {
-    "focus": (("ConsumedQuantity", "PricingQuantity"), "ChargeCategory", ("Usage",)),
-    "cur-legacy": (
-        ("lineItem/UsageAmount",),
-        "lineItem/LineItemType",
-        ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"),
-    ),
-    "cur-2.0": (
-        ("line_item_usage_amount",),
-        "line_item_line_item_type",
-        ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"),
-    ),
+#: Per billing format: quantity column(s), the charge-type column and its usage values, the
+#: unit or usage-type filter, and the columns an instance type is read from (as the reader does).
+_BILLING_QUANTITY: dict[str, dict[str, Any]] = {
+    "focus": {
+        "qty": ("ConsumedQuantity", "PricingQuantity"),
+        "kind": "ChargeCategory",
+        "usage": ("Usage",),
+        "unit": "ConsumedUnit",
+        "text": ("x_UsageType", "SkuMeter", "SkuPriceDetails", "ChargeDescription", "ResourceType"),
+    },
+    "cur-legacy": {
+        "qty": ("lineItem/UsageAmount",),
+        "kind": "lineItem/LineItemType",
+        "usage": ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"),
+        "usage_type": "lineItem/UsageType",
+        "instance": "product/instanceType",
+    },
+    "cur-2.0": {
+        "qty": ("line_item_usage_amount",),
+        "kind": "line_item_line_item_type",
+        "usage": ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"),
+        "usage_type": "line_item_usage_type",
+        "instance": "product_instance_type",
+    },
 }
+
+
+def _gpu_line_sql(spec: dict[str, Any], have: set[str]) -> str:
+    """SQL true for the GPU instance-hour lines the billing reader sums (same filters)."""
+    from forecasting.billing import GPU_FAMILY, INSTANCE_RE
+
+    def text(col: str) -> str:
+        return f"coalesce(CAST({_sql_ident(col)} AS VARCHAR), '')" if col in have else "''"
+
+    if "unit" in spec:
+        unit = f"lower({text(spec['unit'])})"
+        hourly = f"({unit} LIKE 'hour%' OR {unit} LIKE 'hr%' OR {unit} = 'h')"
+        cols = [c for c in spec["text"] if c in have] or ["(none)"]
+        found = ", ".join(
+            f"nullif(regexp_extract(lower({text(c)}), {_sql_text(INSTANCE_RE)}, 1), '')"
+            for c in cols
+        )
+        instance = f"coalesce({found}, '')"
+    else:
+        ut = text(spec["usage_type"])
+        hourly = f"regexp_matches({ut}, '(BoxUsage|SpotUsage|DedicatedUsage|HostUsage)')"
+        instance = (
+            f"coalesce(nullif(lower({text(spec['instance'])}), ''), "
+            f"lower(regexp_extract({ut}, ':(.*)$', 1)))"
+        )
+    return f"{hourly} AND regexp_matches({instance}, {_sql_text(GPU_FAMILY.pattern)})"
 
 
 def _sql_ident(col: str) -> str:
@@ -349,7 +387,11 @@ def _sql_text(s: str) -> str:
 
 
 def check_billing_quantities(path: str, fmt: str, columns: list[str]) -> None:
-    """Every usage line's quantity of a FOCUS or CUR export is a finite number >= 0.
+    """Every GPU usage line's quantity of a FOCUS or CUR export is a finite number >= 0.
+
+    The lines checked are those the billing reader sums: usage charges of GPU instance types, in
+    hours (other lines, e.g. a storage correction with a negative quantity, are not usage the
+    planner reads).
 
     The billing readers sum quantities per hour and series; a negative line would silently
     cancel real usage and a non-numeric one would silently vanish, so either is refused here with
@@ -357,9 +399,10 @@ def check_billing_quantities(path: str, fmt: str, columns: list[str]) -> None:
     """
     if fmt not in _BILLING_QUANTITY:
         return
-    qty_cols, cat_col, usage_values = _BILLING_QUANTITY[fmt]
+    spec = _BILLING_QUANTITY[fmt]
+    cat_col, usage_values = spec["kind"], spec["usage"]
     have = set(columns)
-    qty = next((c for c in qty_cols if c in have), None)
+    qty = next((c for c in spec["qty"] if c in have), None)
     if qty is None or cat_col not in have:
         return
     import duckdb
@@ -373,7 +416,8 @@ def check_billing_quantities(path: str, fmt: str, columns: list[str]) -> None:
     cats = ", ".join(_sql_text(v) for v in usage_values)
     where = (
         f"CAST({_sql_ident(cat_col)} AS VARCHAR) IN ({cats}) AND {q} IS NOT NULL AND {q} <> '' "
-        f"AND ({num} IS NULL OR NOT isfinite({num}) OR {num} < 0)"
+        f"AND ({num} IS NULL OR NOT isfinite({num}) OR {num} < 0) "
+        f"AND {_gpu_line_sql(spec, have)}"
     )
     con = duckdb.connect()
     try:

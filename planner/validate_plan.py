@@ -39,6 +39,7 @@ MAX_QUANTITY = 1_000_000.0
 MAX_HOURLY_USD = 10_000_000.0
 #: Years a purchase may start in.
 YEARS = (2006, 2100)
+_NOT_A_PLAN = "not a plan.json written by `planner plan`"
 _FIX = "regenerate the plan with `planner plan`, or correct the edited value"
 
 
@@ -90,7 +91,9 @@ def validate_purchase(p: Any, i: int, file: str) -> str:
     """Check purchase ``i`` of a plan document; returns its id."""
     where = f"purchase #{i + 1}"
     if not isinstance(p, dict) or not isinstance(p.get("commitment"), dict):
-        raise _err("must be an object with a 'commitment'", file, where, "purchases", None)
+        raise _err(
+            f"{_NOT_A_PLAN}: not an object with a 'commitment'", file, where, "purchases", None
+        )
     c: dict[str, Any] = p["commitment"]
     cid = c.get("commitment_id")
     if not isinstance(cid, str) or not cid.strip():
@@ -136,12 +139,12 @@ def validate_plan_doc(doc: Any, file: str) -> None:
     """Check a parsed plan.json document (module docstring); raises :class:`PlannerInputError`."""
     if not isinstance(doc, dict):
         raise PlannerInputError(
-            "a plan.json holds one JSON object", file=file, fix=_FIX, value=type(doc).__name__
+            f"{_NOT_A_PLAN}: it holds no JSON object", file=file, fix=_FIX, value=type(doc).__name__
         )
     purchases = doc.get("purchases")
     if not isinstance(purchases, list):
         raise PlannerInputError(
-            "'purchases' must be a list", file=file, column="purchases", fix=_FIX
+            f"{_NOT_A_PLAN}: 'purchases' is not a list", file=file, column="purchases", fix=_FIX
         )
     seen: dict[str, int] = {}
     for i, p in enumerate(purchases):
