@@ -230,6 +230,7 @@ def read_usage(
     outage_min_hours: int = 12,
     outage_fraction: float = 0.05,
     gpu_aliases: Mapping[str, str] | None = None,
+    tags: Mapping[str, Any] | None = None,
     accept_outliers: bool | None = None,
 ) -> UsageHistory:
     """Read hourly GPU usage from a tidy CSV/Parquet, a FOCUS export or an AWS CUR, and validate it.
@@ -237,6 +238,8 @@ def read_usage(
     ``catalog`` maps instance types to (GPU type, GPUs per instance); it is loaded on demand
     (``pricing_data.catalog.load_catalog()``) when a source names instance types.
     ``gpu_aliases`` maps labels found in the file to canonical GPU types (or ``other:<label>``).
+    ``path`` may also be an ``s3://`` Parquet export or an ``athena://`` CUR table, and ``tags``
+    bounds what a billing export keeps (see :func:`forecasting.billing.read_billing_usage`).
     Raises :class:`PlannerInputError` naming file, row, column, value and the fix. Every format's
     result obeys the same rules (:mod:`forecasting.validate_usage`); implausible hours are refused
     unless ``accept_outliers`` (None: as :func:`forecasting.validate_usage.accepting_outliers` says).
@@ -244,17 +247,21 @@ def read_usage(
     from forecasting import validate_usage as rules
 
     p = Path(path)
-    if not p.exists():
+    from forecasting.billing import is_remote_source, remote_format
+
+    remote = is_remote_source(path)
+    if not remote and not p.exists():
         raise PlannerInputError(
             "usage file not found", file=str(path), fix="check the path to the usage file"
         )
-    if p.is_dir():
+    if not remote and p.is_dir():
         raise PlannerInputError(
             "usage path is a folder, not a file", file=str(path), fix="name one CSV or Parquet file"
         )
-    fmt = detect_format(p)
-    rules.check_columns(_read_columns(p), str(path))
-    rules.check_billing_quantities(str(p), fmt, _read_columns(p))
+    fmt = remote_format(str(path)) if remote else detect_format(p)
+    if not remote:  # remote sources: the per-hour rules below still apply to what they return
+        rules.check_columns(_read_columns(p), str(path))
+        rules.check_billing_quantities(str(p), fmt, _read_columns(p))
     if catalog is None and (fmt != "tidy" or "instance_type" in _read_columns(p)):
         from pricing_data.catalog import load_catalog
 
@@ -265,7 +272,9 @@ def read_usage(
     else:
         from forecasting.billing import read_billing_usage
 
-        data, warnings = read_billing_usage(p, fmt, catalog=catalog)
+        data, warnings = read_billing_usage(
+            str(path) if remote else p, fmt, catalog=catalog, tags=tags
+        )
         dups = empty_report().duplicates
         gaps = empty_report().gaps
     if data.empty:

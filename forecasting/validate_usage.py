@@ -354,7 +354,7 @@ _BILLING_QUANTITY: dict[str, dict[str, Any]] = {
 
 def _gpu_line_sql(spec: dict[str, Any], have: set[str]) -> str:
     """SQL true for the GPU instance-hour lines the billing reader sums (same filters)."""
-    from forecasting.billing import GPU_FAMILY, INSTANCE_RE
+    from forecasting.billing_sql import GPU_FAMILY_RE, INSTANCE_RE
 
     def text(col: str) -> str:
         return f"coalesce(CAST({_sql_ident(col)} AS VARCHAR), '')" if col in have else "''"
@@ -375,7 +375,7 @@ def _gpu_line_sql(spec: dict[str, Any], have: set[str]) -> str:
             f"coalesce(nullif(lower({text(spec['instance'])}), ''), "
             f"lower(regexp_extract({ut}, ':(.*)$', 1)))"
         )
-    return f"{hourly} AND regexp_matches({instance}, {_sql_text(GPU_FAMILY.pattern)})"
+    return f"{hourly} AND regexp_matches({instance}, {_sql_text(GPU_FAMILY_RE)})"
 
 
 def _sql_ident(col: str) -> str:
