@@ -152,6 +152,14 @@ def write_output_dir(path: str | Path, files: Mapping[str, bytes]) -> dict[str, 
                 raise
             shutil.rmtree(old, ignore_errors=True)
         else:
+            # every name must be free to replace before the first one moves
+            for name in [*files, MANIFEST]:
+                if (target / name).is_dir() and not (target / name).is_symlink():
+                    raise PlannerInputError(
+                        f"{name} in the output folder is a folder; nothing was written",
+                        file=str(target / name),
+                        fix="remove or rename it, or choose another output folder",
+                    )
             for name in [*files, MANIFEST]:
                 os.replace(tmp / name, target / name)
             for name in previous - set(files) - {MANIFEST}:
