@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_csv
 from pricing_data.schema import (
     COMMITMENT_MODELS,
     OFFERING_CLASSES,
@@ -116,14 +117,11 @@ def read_inventory(path: str | Path) -> list[Commitment]:
     name = str(path)
     if not p.is_file():
         raise PlannerInputError("file not found", file=name, fix="check the --inventory path")
-    try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise PlannerInputError(
-            "the inventory file is empty",
-            file=name,
-            fix="write at least the header row: " + ",".join(INVENTORY_COLUMNS),
-        ) from None
+    raw = read_user_csv(  # empty, binary, not UTF-8 or broken quoting: a usage error
+        p,
+        what="inventory file",
+        fix="write at least the header row: " + ",".join(INVENTORY_COLUMNS),
+    )
     return parse_inventory(raw, name)
 
 

@@ -314,7 +314,23 @@ def _check_type(name: str, value: Any, file: str) -> None:
     elif kind == "str":
         ok = isinstance(value, str)
     elif kind == "list":
-        ok = isinstance(value, list | tuple)
+        # each element too: [12, ""] must not reach the policy's own checks as a string
+        inner = types[name].split("[", 1)[-1].split(",", 1)[0].strip()
+        element = {"int": int, "float": int | float, "str": str}.get(inner)
+        ok = isinstance(value, list | tuple) and (
+            element is None
+            or all(isinstance(v, element) and not isinstance(v, bool) for v in value)
+        )
+        if not ok and isinstance(value, list | tuple):
+            kind = "list"
+            words = {"int": "whole numbers", "float": "numbers", "str": "quoted strings"}
+            raise PlannerInputError(
+                f"must be a list of {words.get(inner, inner)}",
+                file=file,
+                column=_file_key(name),
+                value=value,
+                fix="write e.g. [12, 36]" if inner == "int" else 'write e.g. ["aws", "lambda"]',
+            )
     else:
         ok = True
     if not ok:

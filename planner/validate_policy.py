@@ -12,7 +12,9 @@ dedicated flags all pass through it), before any forecast. Errors raise
   :data:`MAX_GROWTH_PCT`; ``add_gpus`` is finite and its size plausible;
 - ``planning.horizon_months`` is at most :data:`MAX_HORIZON_MONTHS` (10 years: no commitment is
   longer than 3 years, and the hourly scenarios grow with the horizon);
-- ``growth.steps[].at`` lies in 2006..2100.
+- ``growth.steps[].at`` lies in 2006..2100;
+- ``planning.default_aws_region`` and each ``[[pools]]`` rule's ``aws_region`` are known AWS region
+  codes (a typo would plan every pool in a region without offers).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import math
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from pricing_data.errors import PlannerInputError
+from pricing_data.errors import PlannerInputError, UnknownNameError
 
 if TYPE_CHECKING:
     from planner.policy_file import PlanningConfig
@@ -56,8 +58,20 @@ def _growth_pct(name: str, pct: float, file: str) -> None:
         )
 
 
+def check_aws_region(region: str, *, file: str | None, column: str) -> None:
+    """``region`` is a known AWS region code, else an error with did-you-mean."""
+    from forecasting.validate_usage import AWS_REGIONS
+
+    if region not in AWS_REGIONS:
+        raise UnknownNameError("AWS region", region, AWS_REGIONS, file=file, column=column)
+
+
 def check_config(cfg: PlanningConfig, file: str) -> None:
     """The rules in the module docstring."""
+    check_aws_region(cfg.default_aws_region, file=file, column="planning.default_aws_region")
+    for i, rule in enumerate(cfg.pool_rules):
+        if rule.aws_region:
+            check_aws_region(rule.aws_region, file=file, column=f"pools[{i + 1}].aws_region")
     policy = cfg.policy
     for f in fields(policy):
         _finite(f.name, getattr(policy, f.name), file)

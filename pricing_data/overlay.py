@@ -38,6 +38,7 @@ import pandas as pd
 
 from pricing_data.catalog import Catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_csv, read_user_text
 from pricing_data.gpu_types import canonical_gpu_type
 from pricing_data.schema import (
     COMMITMENT_MODELS,
@@ -71,7 +72,7 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
     rows: list[dict[str, Any]] = []
     if path.suffix.lower() == ".toml":
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+            doc = tomllib.loads(read_user_text(path, what="overlay", fix="give a TOML overlay"))
         except tomllib.TOMLDecodeError as e:
             raise PlannerInputError(
                 f"not valid TOML: {e}", file=name, fix="fix the TOML syntax"
@@ -118,12 +119,7 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
             rows.append({"_row": i + 1, **{k: ("" if v is None else v) for k, v in rec.items()}})
         row_label = "offer #"
     elif path.suffix.lower() == ".csv":
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except pd.errors.EmptyDataError:
-            raise PlannerInputError(
-                "the overlay file is empty", file=name, fix="add a header row and offer rows"
-            ) from None
+        df = read_user_csv(path, what="overlay file", fix="add a header row and offer rows")
         df.columns = [c.strip() for c in df.columns]
         for i, rec in enumerate(df.to_dict(orient="records")):
             rows.append({"_row": i + 2, **{str(k): str(v).strip() for k, v in rec.items()}})

@@ -10,6 +10,7 @@ from forecasting import read_usage
 from planner.commands.export import read_plan
 from planner.commands.input_options import accept_outliers_option
 from planner.commands.quarterly import stderr_progress
+from planner.report.outputs import check_writable_file
 from planner.report.render import FORMATS, render_frame
 from planner.workflows.attribute import attribute as attribute_cost
 from pricing_data.fileio import atomic_write_text
@@ -51,6 +52,7 @@ def attribute(
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from."""
+    check_writable_file(out, option="--out")  # before the work, not after
     plan = read_plan(plan_json)
     recorded = (plan.record.get("run") or {}).get("usage_file")
     if recorded and Path(recorded).resolve() != Path(usage).resolve():

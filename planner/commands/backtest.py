@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from planner.commands.input_options import accept_outliers_option
+from planner.report.outputs import check_writable_file
 from planner.report.render import render_frame
 
 SUMMARY_SHOWN = (
@@ -115,6 +116,7 @@ def backtest(
         click.echo(msg, err=True)
 
     say(f"reading {usage}")
+    check_writable_file(plot, option="--plot")  # before the work, not after
     history = read_usage(usage)
     pooled = make_pools(history, cfg.pool_rules, cfg.default_aws_region)
     offers = load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers

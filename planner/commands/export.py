@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from planner.plan import Plan
-from planner.report.outputs import check_distinct_outputs
+from planner.report.outputs import check_distinct_outputs, check_writable_file
 from planner.report.render import render_frame
 from planner.validate_plan import validate_plan_doc
 from pricing_data.errors import PlannerInputError
@@ -57,6 +57,8 @@ def export(plan_json: str, out_csv: str | None, out_json: str | None, firm_only:
     """Write the procurement CSV of a saved plan: one row per purchase, stable column order, ISO
     dates, USD. Prints the CSV to stdout when no --out is given."""
     check_distinct_outputs({"PLAN_JSON": plan_json, "--out": out_csv, "--json": out_json})
+    check_writable_file(out_csv, option="--out")
+    check_writable_file(out_json, option="--json")
     plan = read_plan(plan_json)
     df = plan.purchases_frame()
     if firm_only:

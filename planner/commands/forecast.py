@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,11 +13,12 @@ from forecasting.forecast import forecast as run_forecast
 from forecasting.models import MODELS
 from planner.commands.input_options import accept_outliers_option
 from planner.commands.usage import ingestion_options, load_pooled
+from planner.report.outputs import check_writable_file
 from planner.report.render import FORMATS, render_frame
 from planner.validate_policy import check_forecast_size
 from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError, UnknownNameError
-from pricing_data.fileio import atomic_write_text
+from pricing_data.fileio import atomic_write_text, read_user_text
 
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w|mo|m|y|yr)?\s*$", re.IGNORECASE)
 
@@ -64,9 +64,8 @@ def parse_horizon(text: str, start: pd.Timestamp) -> int:
 def read_growth(path: str) -> dict[str, Any]:
     """The ``[growth]`` table of a TOML file (see :mod:`forecasting.growth`)."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlannerInputError("growth file not found", file=path) from None
+        text = read_user_text(path, what="growth file", fix="give a TOML file with [growth]")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(f"not valid TOML: {e}", file=path) from None
     table = data.get("growth")
@@ -132,6 +131,8 @@ def forecast(
     Prints, per pool, the model chosen by rolling-origin backtest, its MASE (< 1 beats a seasonal
     naive forecast) and P10/P50/P90 of the mean GPUs per calendar month.
     """
+    check_writable_file(quantiles_csv, option="--quantiles")  # before the work, not after
+    check_writable_file(plot, option="--plot")
     for m in models:
         if m not in MODELS:
             raise UnknownNameError("model", m, MODELS, column="--model")

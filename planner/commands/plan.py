@@ -20,6 +20,7 @@ from planner.optimize.scenarios_file import read_scenarios
 from planner.policy import Policy
 from planner.report.outputs import check_writable_dir, write_output_dir
 from planner.report.render import render_frame
+from planner.validate_policy import check_aws_region
 from pricing_data.catalog import load_catalog
 from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError
@@ -135,6 +136,7 @@ def optimize_command(
             fix="pass --scenarios FILE.npz, or --usage FILE to forecast scenarios",
         )
     check_writable_dir(out_dir, option="--out")
+    check_aws_region(region, file=None, column="--region")
     if scenarios_file is not None:
         scenarios = read_scenarios(scenarios_file)
     else:

@@ -50,7 +50,7 @@ def read_scenarios(path: str | Path) -> DemandScenarios:
         raise PlannerInputError("file not found", file=name, fix="check the --scenarios path")
     try:
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise PlannerInputError(
             f"not a NumPy .npz archive ({e})", file=name, fix="write it with write_scenarios()"
         ) from None

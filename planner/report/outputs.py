@@ -176,3 +176,19 @@ def write_output_dir(path: str | Path, files: Mapping[str, bytes]) -> dict[str, 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {name: target / name for name in files}
+
+
+def check_writable_file(path: str | Path | None, *, option: str) -> None:
+    """Before the work: the file ``path`` (an output option's value) can be written where it is
+    named — its folder is writable and it is not itself a folder. ``None`` or ``-`` pass."""
+    if path is None or str(path) == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise PlannerInputError(
+            "the output path is a folder, not a file",
+            file=str(p),
+            column=option,
+            fix=f"give {option} a file path",
+        )
+    check_writable_dir(p.parent if str(p.parent) else Path("."), option=option)

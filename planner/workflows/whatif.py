@@ -47,6 +47,7 @@ from planner.workflows.quarterly import (
 )
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_text
 
 Progress = Callable[[str], None]
 
@@ -76,7 +77,9 @@ def read_whatif_file(path: str | Path) -> list[WhatIf]:
             "what-if file not found", file=str(path), fix="check the --scenarios-file path"
         )
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(
+            read_user_text(p, what="what-if file", fix="give a TOML file of named what-ifs")
+        )
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(
             f"not valid TOML: {e}", file=str(path), fix="fix the TOML syntax"

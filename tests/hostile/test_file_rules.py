@@ -236,3 +236,37 @@ def test_plan_json_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     for text in ("[]", "1", '{"purchases": 3}', '{"purchases": [1]}', "\x00\x01"):
         f.write_text(text)
         assert_usage_error(run("export", f), str(f))
+
+
+# ---- regions named outside the usage file ------------------------------------------------------
+
+
+def test_policy_default_region_typo_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "p.toml"
+    f.write_text('[planning]\ndefault_aws_region = "us-eest-1"\n')
+    with pytest.raises(PlannerInputError) as e:
+        read_policy_file(f)
+    assert e.value.column == "planning.default_aws_region" and "'us-east-1'" in str(e.value)
+
+
+def test_pool_rule_region_typo_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "p.toml"
+    f.write_text('[[pools]]\nmatch = { team = "ml" }\naws_region = "eu-west-9"\n')
+    with pytest.raises(PlannerInputError) as e:
+        read_policy_file(f)
+    assert e.value.column == "pools[1].aws_region"
+
+
+def test_optimize_region_typo_is_exit_2(tmp_path: Path) -> None:
+    r = run("optimize", "--usage", USAGE, "--region", "us-eest-1", "--out", tmp_path / "o")
+    assert_usage_error(r, "unknown AWS region 'us-eest-1'", "did you mean", "'us-east-1'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_output_files_are_checked_before_the_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "f"
+    blocker.write_text("x")
+    r = run("forecast", USAGE, "--quantiles", blocker / "q.csv")
+    assert_usage_error(r, "--quantiles", "is a file")
+    r = run("forecast", USAGE, "--plot", tmp_path)
+    assert_usage_error(r, "--plot", "is a directory")
