@@ -470,3 +470,14 @@ def price_date_warning(start: pd.Timestamp, price_dates: pd.Series) -> str | Non
         f"{LOUD}the plan starts {pd.Timestamp(start).date()} but is priced with prices of "
         f"{newest.date()}: check the usage file's dates, or choose prices with --as-of"
     )
+
+
+def loud_warnings(history: UsageHistory, start: pd.Timestamp, offers: pd.DataFrame) -> list[str]:
+    """The warnings a planning run must show whatever else it hides: the history's loud ones
+    (dates, accepted outliers) and a plan start far from the catalog's price dates."""
+    out = [w for w in history.report.warnings if w.startswith(LOUD)]
+    if "price_date" in offers.columns:
+        stale = price_date_warning(start, offers["price_date"])
+        if stale:
+            out.append(stale)
+    return out

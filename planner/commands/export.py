@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
-from planner.plan import Plan
 from planner.report.outputs import check_distinct_outputs, check_writable_file
 from planner.report.render import render_frame
-from planner.validate_plan import validate_plan_doc
-from pricing_data.errors import PlannerInputError
+from planner.workflows.records import read_plan
 from pricing_data.fileio import atomic_write_text
-
-
-def read_plan(path: str | Path) -> Plan:
-    """A Plan from its plan.json; a missing or broken file is a usage error naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise PlannerInputError(
-            "plan file not found", file=str(path), fix="run `planner plan` first, or check the path"
-        )
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8-sig"))
-        validate_plan_doc(doc, str(path))  # a hand-edited plan never reaches procurement unchecked
-        return Plan.from_dict(doc)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
-        raise PlannerInputError(
-            f"not a plan.json written by `planner plan` ({type(e).__name__}: {e})",
-            file=str(path),
-            fix="give the plan.json from a `planner plan` output folder",
-        ) from None
 
 
 @click.command("export")

@@ -1,4 +1,7 @@
-"""Output folders written all or nothing: :func:`check_writable_dir` and :func:`write_output_dir`.
+"""The output files of a run, and output folders written all or nothing.
+
+:func:`plan_files` renders a run's files in memory; :func:`write_plan_outputs` and
+:func:`write_optimize_outputs` write them with :func:`write_output_dir`.
 
 A run renders every output in memory first (``{file name: bytes}``), then:
 
@@ -23,10 +26,18 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from planner.report.render import render_frame
 from pricing_data.errors import PlannerInputError
+
+if TYPE_CHECKING:
+    from planner.plan import Plan
+    from planner.workflows.quarterly import PlanRun
+
+Progress = Callable[[str], None]
 
 #: The list of files the last run wrote into a folder (hidden, JSON).
 MANIFEST = ".planner-outputs.json"
@@ -192,3 +203,39 @@ def check_writable_file(path: str | Path | None, *, option: str) -> None:
             fix=f"give {option} a file path",
         )
     check_writable_dir(p.parent if str(p.parent) else Path("."), option=option)
+
+
+def plan_files(
+    run: PlanRun, *, report: bool = True, progress: Progress | None = None
+) -> dict[str, bytes]:
+    """Every output file of the run, rendered in memory: purchases.csv, plan.json (with its run
+    record), comparison.csv and, with ``report``, report.html and the chart PNGs."""
+    recorded = run.recorded_plan()
+    files: dict[str, bytes] = {
+        "purchases.csv": render_frame(recorded.purchases_frame(), "csv").encode("utf-8"),
+        "plan.json": recorded.to_json().encode("utf-8"),
+        "comparison.csv": render_frame(run.comparison_frame(), "csv").encode("utf-8"),
+    }
+    if report:
+        from planner.report.plan_report import render_report  # matplotlib: loaded when drawn
+
+        files.update(render_report(run, progress=progress))
+    return files
+
+
+def write_plan_outputs(
+    run: PlanRun, out_dir: str | Path, *, report: bool = True, progress: Progress | None = None
+) -> list[Path]:
+    """Render every output in memory first, then write them all or nothing into ``out_dir``
+    (:func:`write_output_dir`: the previous run's other files are removed)."""
+    files = plan_files(run, report=report, progress=progress)
+    return list(write_output_dir(out_dir, files).values())
+
+
+def write_optimize_outputs(plan: Plan, out_dir: str | Path) -> list[Path]:
+    """purchases.csv and plan.json, written all or nothing into ``out_dir``."""
+    files = {
+        "purchases.csv": render_frame(plan.purchases_frame(), "csv").encode("utf-8"),
+        "plan.json": plan.to_json().encode("utf-8"),
+    }
+    return list(write_output_dir(out_dir, files).values())
