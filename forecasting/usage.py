@@ -205,7 +205,7 @@ def read_usage(
     result obeys the same rules (:mod:`forecasting.validate_usage`); implausible hours are refused
     unless ``accept_outliers`` (None: as :func:`forecasting.validate_usage.accepting_outliers` says).
     """
-    from forecasting import validate_usage as rules
+    import forecasting.validate_usage as rules
 
     p = Path(path)
     remote = is_remote_source(path)

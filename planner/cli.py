@@ -26,6 +26,13 @@ class PlannerGroup(click.Group):
         except PlannerError as e:
             click.echo(f"Error: {e}", err=True)
             ctx.exit(1)
+        except MemoryError:
+            click.echo(
+                "Error: not enough memory for this run; nothing was written\n"
+                "To fix: use fewer scenarios, a shorter horizon or fewer pools",
+                err=True,
+            )
+            ctx.exit(1)
         except KeyboardInterrupt:
             # SIGINT, or SIGTERM (see main): outputs are written all or nothing, at the end
             click.echo("Error: interrupted; no output file was half-written", err=True)

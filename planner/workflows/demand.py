@@ -20,6 +20,7 @@ from forecasting.billing_sql import tags_for_rules
 from forecasting.models import MODELS
 from forecasting.pools import PoolRule, load_pool_rules
 from forecasting.usage import TAG_COLUMNS
+from planner.validate_policy import check_forecast_size
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import read_user_text
 from pricing_data.units import parse_duration
@@ -149,6 +150,7 @@ def forecast_demand(
         if m not in MODELS:
             raise UnknownNameError("model", m, MODELS, column="--model")
     hours = horizon_from_text(horizon, pooled.end + pd.Timedelta(hours=1))
+    check_forecast_size(n_scenarios, hours, len(pooled.pools))  # before a huge allocation
     growth = read_growth(growth_file) if growth_file else {}
     if growth_pct:
         growth = {**growth, "annual_pct": growth_pct}

@@ -28,7 +28,7 @@ INPUTS: dict[str, list[tuple[str, str]]] = {
     "usage": [("{}", ".csv"), ("{}", ".parquet"), ("--policy {}", ".toml")],
     "forecast": [("{}", ".csv"), ("--growth {}", ".toml")],
     "backtest": [("{}", ".csv"), ("--policy {}", ".toml")],
-    "optimize": [("--scenarios {}", ".npz"), ("--usage {}", ".csv")],
+    "optimize": [("--scenarios-file {}", ".npz"), ("--usage {}", ".csv")],
     "prices": [("--overlay {}", ".csv"), ("--overlay {}", ".toml")],
 }
 #: Arguments that make the rest of each command valid ({usage}, {plan}, {out} are filled in).
@@ -43,7 +43,7 @@ BASE: dict[str, str] = {
     "usage": "{usage}",
     "forecast": "{usage} --horizon 2d --scenarios 2",
     "backtest": "{usage}",
-    "optimize": "--out {out} --horizon-months 1 --n-scenarios 2",
+    "optimize": "--out-dir {out} --horizon 1mo --scenarios 2",
     "prices": "",
 }
 HOSTILE: dict[str, bytes | None] = {
@@ -156,7 +156,7 @@ def test_export_out_and_json_on_one_file_is_refused(tmp_path: Path, small: dict[
 def test_optimize_into_an_unusable_folder_fails_first(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = run("optimize", "--usage", USAGE, "--out", blocker)
+    r = run("optimize", "--usage", USAGE, "--out-dir", blocker)
     assert_usage_error(r, "is a file")
 
 

@@ -258,7 +258,7 @@ def test_pool_rule_region_typo_is_refused(tmp_path: Path) -> None:
 
 
 def test_optimize_region_typo_is_exit_2(tmp_path: Path) -> None:
-    r = run("optimize", "--usage", USAGE, "--region", "us-eest-1", "--out", tmp_path / "o")
+    r = run("optimize", "--usage", USAGE, "--region", "us-eest-1", "--out-dir", tmp_path / "o")
     assert_usage_error(r, "unknown AWS region 'us-eest-1'", "did you mean", "'us-east-1'")
     assert not (tmp_path / "o").exists()
 

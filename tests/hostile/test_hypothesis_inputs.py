@@ -294,9 +294,9 @@ OVERLAY = (
 def test_overlay(data: bytes) -> None:
     from pricing_data.overlay import apply_overlay
 
-    got = _in_file(data, ".csv", lambda f: apply_overlay(catalog(), f))
+    got = _in_file(data, ".csv", lambda f: apply_overlay(catalog().offers, f))
     if got is not None:
-        over = got.offers[got.offers["overlay"].astype(bool)]
+        over = got[got["overlay"].astype(bool)]
         assert (over["usd_per_gpu_hour"].astype(float) > 0).all()
 
 
@@ -350,14 +350,15 @@ def test_scenarios_file(edits: dict[str, Any]) -> None:
 
 @cache
 def _plan_doc() -> dict[str, Any]:
-    from planner.commands.quarterly import load_config
+    from planner.policy_file import apply_overrides
     from planner.workflows.quarterly import quarterly_plan
 
     lines = (EXAMPLES / "usage.csv").read_text().splitlines()
     with tempfile.TemporaryDirectory() as d:
         u = Path(d) / "u.csv"
         u.write_text("\n".join(lines[:6000]) + "\n")
-        cfg = load_config(None, (), 2, 0, "1mo", None, None)
+        overrides = ["planning.scenarios=2", "planning.seed=0", "horizon=1mo"]
+        cfg = apply_overrides(read_policy_file(None), overrides)
         run = quarterly_plan(u, config=cfg)
     doc = json.loads(run.plan.to_json())
     assert doc["purchases"], "the plan buys something"
