@@ -94,8 +94,10 @@ AWS_REGIONS: tuple[str, ...] = (
     "us-west-2",
 )
 ACCEPT_FLAG = "--accept-outliers"
-#: The prefix of warnings a command must show even when it shows no other report.
+#: The prefix a planning run puts before the warnings it must show whatever else it hides.
 LOUD = "WARNING: "
+#: How those warnings begin in the usage report (see :func:`loud_warnings`).
+LOUD_STARTS = ("usage dated ", "accepted outliers: ")
 #: Whether implausible hours are accepted when the caller of ``read_usage`` does not say (the CLI's
 #: ``--accept-outliers`` sets it for one command, see :func:`accepting_outliers`).
 _ACCEPT_DEFAULT: ContextVar[bool] = ContextVar("accept_outliers", default=False)
@@ -159,13 +161,13 @@ def date_warnings(data: pd.DataFrame) -> tuple[str, ...]:
     out = []
     if first < EARLIEST_USAGE:
         out.append(
-            f"{LOUD}usage dated {_hour(first)}, before any cloud GPU existed: a plan from it starts "
+            f"usage dated {_hour(first)}, before any cloud GPU existed: a plan from it starts "
             "then, on today's prices (a 1970 date is usually an epoch of 0)"
         )
     now = pd.Timestamp.now(tz="UTC")
     if last > now + pd.Timedelta(days=1):
         out.append(
-            f"{LOUD}usage dated {_hour(last)}, in the future: a plan from it starts then, on today's "
+            f"usage dated {_hour(last)}, in the future: a plan from it starts then, on today's "
             "prices (check the year and the time zone)"
         )
     return tuple(out)
@@ -270,7 +272,7 @@ def validate_usage(history: UsageHistory, *, accept_outliers: bool | None = None
             fix=f"correct those hours, or pass {ACCEPT_FLAG} if they are real",
         )
     report = replace(
-        history.report, warnings=(*history.report.warnings, f"{LOUD}accepted outliers: {text}")
+        history.report, warnings=(*history.report.warnings, f"accepted outliers: {text}")
     )
     return replace(history, report=report)
 
@@ -475,7 +477,7 @@ def price_date_warning(start: pd.Timestamp, price_dates: pd.Series) -> str | Non
 def loud_warnings(history: UsageHistory, start: pd.Timestamp, offers: pd.DataFrame) -> list[str]:
     """The warnings a planning run must show whatever else it hides: the history's loud ones
     (dates, accepted outliers) and a plan start far from the catalog's price dates."""
-    out = [w for w in history.report.warnings if w.startswith(LOUD)]
+    out = [LOUD + w for w in history.report.warnings if w.startswith(LOUD_STARTS)]
     if "price_date" in offers.columns:
         stale = price_date_warning(start, offers["price_date"])
         if stale:

@@ -163,7 +163,7 @@ def test_accepted_outliers_are_kept_with_a_loud_warning(tmp_path: Path) -> None:
     f = small_usage(tmp_path / "u.csv", rows)
     h = read_usage(f, accept_outliers=True)
     assert h.data["gpus"].max() == 5_000_000
-    assert any(w.startswith("WARNING: accepted outliers") for w in h.report.warnings)
+    assert any(w.startswith("accepted outliers: 1 implausible hour") for w in h.report.warnings)
     with accepting_outliers():
         assert read_usage(f).data["gpus"].max() == 5_000_000
 
@@ -260,3 +260,23 @@ def test_plan_start_far_from_price_dates_warns() -> None:
     w = price_date_warning(pd.Timestamp("1970-01-01", tz="UTC"), dates)
     assert w is not None and "1970-01-01" in w and "2025-09-30" in w and "--as-of" in w
     assert price_date_warning(pd.Timestamp("2031-01-01", tz="UTC"), dates) is not None
+
+
+def test_load_inputs_shows_loud_warnings_even_when_quiet(tmp_path: Path) -> None:
+    from planner.policy_file import read_policy_file
+    from planner.workflows.inputs import load_inputs
+
+    rows = [r.replace("2025-", "1970-") for r in hourly_rows(24 * 8)]
+    f = small_usage(tmp_path / "u.csv", rows)
+    noted: list[str] = []
+
+    class Quiet:
+        def __call__(self, message: str) -> None:  # progress: hidden
+            pass
+
+        def note(self, message: str) -> None:  # warnings: always shown
+            noted.append(message)
+
+    load_inputs(f, read_policy_file(None), progress=Quiet())
+    assert any(n.startswith("WARNING: usage dated 1970-01-01") for n in noted), noted
+    assert any(n.startswith("WARNING: the plan starts 1970-01-09") for n in noted), noted
