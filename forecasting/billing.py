@@ -56,6 +56,7 @@ from forecasting.billing_sql import (
     REQUIRED_CUR_ROLES,
     Kind,
     TagKeep,
+    TagPolicy,
     cur_column,
     lit,
     q,
@@ -64,6 +65,7 @@ from forecasting.billing_sql import (
 )
 from forecasting.usage_schema import TAG_COLUMNS, USAGE_COLUMNS
 from forecasting.usage_schema import read_columns as _read_columns
+from pricing_data.aws.regions import USAGE_PREFIX_CODES
 from pricing_data.errors import PlannerInputError, suggest
 
 if TYPE_CHECKING:
@@ -72,27 +74,7 @@ if TYPE_CHECKING:
 #: duckdb's memory cap while aggregating an export (it spills to a temporary folder beyond it)
 DUCKDB_MEMORY_LIMIT = "512MB"
 GPU_FAMILY = re.compile(GPU_FAMILY_RE)
-_REGION_PREFIX = {
-    "USE1": "us-east-1",
-    "USE2": "us-east-2",
-    "USW1": "us-west-1",
-    "USW2": "us-west-2",
-    "CAN1": "ca-central-1",
-    "EUW1": "eu-west-1",
-    "EUW2": "eu-west-2",
-    "EUW3": "eu-west-3",
-    "EUC1": "eu-central-1",
-    "EUN1": "eu-north-1",
-    "EU": "eu-west-1",
-    "APN1": "ap-northeast-1",
-    "APN2": "ap-northeast-2",
-    "APN3": "ap-northeast-3",
-    "APS1": "ap-southeast-1",
-    "APS2": "ap-southeast-2",
-    "APS3": "ap-south-1",
-    "SAE1": "sa-east-1",
-    "UGW1": "us-gov-west-1",
-}
+_REGION_PREFIX = USAGE_PREFIX_CODES  # one region table: pricing_data/aws/regions.py
 
 
 def _source_sql(path: Path | str) -> str:
@@ -263,7 +245,7 @@ def read_billing_usage(
     fmt: str,
     *,
     catalog: Catalog | None = None,
-    tags: TagKeep | None = None,
+    tags: TagKeep | TagPolicy | None = None,
     since: str | None = None,
     until: str | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -278,7 +260,7 @@ def read_billing_usage(
         return read_athena_usage(AthenaSource.parse(str(path)), catalog=catalog, tags=tags)
     columns = column_types(path)
     kind = billing_kind(fmt)
-    keep: TagKeep = tags if tags is not None else {t: None for t in TAG_COLUMNS}
+    keep: TagKeep | TagPolicy = tags if tags is not None else {t: None for t in TAG_COLUMNS}
     if kind != "focus":
         _check_cur_columns(kind, columns, str(path))
     sql = reduction_sql(
@@ -498,7 +480,7 @@ def read_athena_usage(
     source: AthenaSource,
     *,
     catalog: Catalog | None = None,
-    tags: TagKeep | None = None,
+    tags: TagKeep | TagPolicy | None = None,
     client: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -518,7 +500,7 @@ def read_athena_usage(
     )
     where = f"{source.database}.{source.table}"
     _check_cur_columns("cur", columns, where)
-    keep: TagKeep = tags if tags is not None else {t: None for t in TAG_COLUMNS}
+    keep: TagKeep | TagPolicy = tags if tags is not None else {t: None for t in TAG_COLUMNS}
     sql = reduction_sql(
         "cur",
         f"{q(source.database)}.{q(source.table)}",

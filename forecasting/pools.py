@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import Pool
-from forecasting.usage import LABEL_COLUMNS, UsageHistory, outage_mask
+from forecasting.usage import UsageHistory, outage_mask
+from forecasting.usage_schema import LABEL_COLUMNS
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import read_user_text
 

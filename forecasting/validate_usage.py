@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pricing_data.aws.regions import REGIONS
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.schema import PROVIDERS
 
@@ -53,46 +54,20 @@ EARLIEST_USAGE = pd.Timestamp("2006-08-25", tz="UTC")
 OUTLIER_Z = 50.0
 #: ...and the multiple of the series' 95th percentile it must also exceed.
 OUTLIER_RATIO = 10.0
-#: AWS region codes (commercial, GovCloud, China), as written in CUR ``product/regionCode``.
-AWS_REGIONS: tuple[str, ...] = (
-    "af-south-1",
-    "ap-east-1",
+#: AWS region codes the location table (:mod:`pricing_data.aws.regions`) does not list yet.
+_MORE_AWS_REGIONS: tuple[str, ...] = (
     "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
     "ap-southeast-4",
     "ap-southeast-5",
     "ap-southeast-7",
-    "ca-central-1",
     "ca-west-1",
     "cn-north-1",
     "cn-northwest-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
     "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
     "us-gov-east-1",
-    "us-gov-west-1",
-    "us-west-1",
-    "us-west-2",
 )
+#: Every AWS region code (commercial, GovCloud, China), as CUR ``product/regionCode`` writes it.
+AWS_REGIONS: tuple[str, ...] = tuple(sorted({*REGIONS, *_MORE_AWS_REGIONS}))
 ACCEPT_FLAG = "--accept-outliers"
 #: The prefix a planning run puts before the warnings it must show whatever else it hides.
 LOUD = "WARNING: "

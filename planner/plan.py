@@ -86,6 +86,12 @@ class Plan:
     start: str = ""
     horizon_hours: int = 0
     pools: tuple[str, ...] = ()
+    # whole term (planner/valuation.py): the referee's bill to the end of the longest term bought
+    valuation_hours: int = 0
+    discount_rate_pct: float = 0.0
+    whole_term: dict[str, float] = field(default_factory=dict)  # NPV and undiscounted figures
+    bounds: tuple[dict[str, Any], ...] = ()  # {name, limit, realised, held, unit, sense}
+    cashflow: tuple[dict[str, Any], ...] = ()  # planner.evaluate.cashflow rows
 
     @property
     def firm(self) -> tuple[Purchase, ...]:
@@ -163,6 +169,8 @@ class Plan:
         kw["purchases"] = tuple(_purchase_from_dict(p) for p in data["purchases"])
         kw["cost_per_scenario_usd"] = tuple(data["cost_per_scenario_usd"])
         kw["pools"] = tuple(data.get("pools", ()))
+        kw["bounds"] = tuple(data.get("bounds", ()))
+        kw["cashflow"] = tuple(data.get("cashflow", ()))
         return cls(**kw)
 
     @classmethod

@@ -15,7 +15,13 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pricing_data.errors import PlannerInputError
-from pricing_data.schema import COMMITMENT_MODELS, OFFERING_CLASSES, PAYMENT_OPTIONS, PROVIDERS
+from pricing_data.schema import (
+    COMMITMENT_MODELS,
+    HOURS_PER_MONTH,
+    OFFERING_CLASSES,
+    PAYMENT_OPTIONS,
+    PROVIDERS,
+)
 
 TIME_REDUCTIONS = ("duration_curve", "joint_duration_curve", "typical_days", "hourly")
 PERIODS = ("month", "quarter")
@@ -49,7 +55,8 @@ class Policy:
         the cheapest member's price (unused spend is never understated; the LP stays as small as
         without a bound); "exact" gives each price its own dispatch variables (larger, slower).
     Spot and off-AWS
-        ``spot_overhead_pct`` (10): extra GPU-hours run on spot to redo interrupted work.
+        ``spot_overhead_pct`` (0): flat extra GPU-hours run on spot, on top of the re-runs of
+        interrupted work (below).
         ``spot_cap_share`` (0.5): at most this share of an interruptible pool's demand on spot.
         ``egress_usd_per_gpu_hour`` (0.10, an assumption): data egress paid per GPU-hour run off AWS
         (CoreWeave, Lambda) by portable pools.
@@ -65,6 +72,26 @@ class Policy:
         "hourly" (no reduction); see planner/optimize/time_reduction.py. ``period``: "month" or
         "quarter".
         ``savings_curve_points`` (5): re-solves per commitment family for the savings curve (0: off).
+        ``bound_rounds`` (3): after the solve the evaluator bills the plan and checks every bound;
+        a bound it finds breached is tightened by the shortfall and the LP re-solved, at most this
+        many times (0: check and report only).
+    Whole term and cost of money (see planner/valuation.py)
+        ``discount_rate_pct`` (8 %/yr, a typical corporate cost of capital; 0 = undiscounted): cash
+        flows are discounted monthly at this rate in the objective and the NPV figures.
+        ``tail_step_months`` (3) and ``tail_blocks`` (2): resolution of the valuation timeline
+        after the decision horizon (periods of so many months, each a duration curve in so many
+        blocks).
+        ``tail_min_volatility_pct`` (2): the tail model's least monthly demand volatility.
+    Spot re-runs
+        ``spot_checkpoint_interval_h`` (1.0) and ``spot_restart_h`` (0.25): an interruption loses
+        half a checkpoint interval of work plus the restart; with the catalog's interruption rate
+        λ (share of instances interrupted per month) the re-run overhead is
+        λ / 730 h × (interval / 2 + restart) extra GPU-hours per GPU-hour, added to the flat
+        ``spot_overhead_pct``.
+        ``spot_price_spread_pct`` (25, an assumption: the catalogs hold one snapshot average):
+        each scenario pays the snapshot price times m_s = exp(σ z_s − σ²/2), σ = spread/100,
+        z_s ~ N(0, 1) seeded (mean 1); spot is used in a scenario only while cheaper than
+        on-demand there.
     """
 
     horizon_months: int = 12
@@ -83,7 +110,7 @@ class Policy:
     max_share_per_provider: float | None = None
     risk_aversion: float = 0.0
     risk_pricing: str = "conservative"
-    spot_overhead_pct: float = 10.0
+    spot_overhead_pct: float = 0.0
     spot_cap_share: float = 0.5
     egress_usd_per_gpu_hour: float = 0.10
     integer: bool = True
@@ -95,6 +122,14 @@ class Policy:
     period: str = "month"
     blocks_per_period: int = 4
     savings_curve_points: int = 5
+    discount_rate_pct: float = 8.0
+    tail_step_months: int = 3
+    tail_blocks: int = 2
+    tail_min_volatility_pct: float = 2.0
+    spot_checkpoint_interval_h: float = 1.0
+    spot_restart_h: float = 0.25
+    spot_price_spread_pct: float = 25.0
+    bound_rounds: int = 3
 
     def validate(self) -> Policy:
         """Check every field; return self so that ``Policy(...).validate()`` chains."""
@@ -155,9 +190,33 @@ class Policy:
             raise bad("period", "unknown period", "use month or quarter")
         if self.blocks_per_period < 1:
             raise bad("blocks_per_period", "must be >= 1", "use e.g. 4")
+        if not 0 <= self.discount_rate_pct <= 100:
+            raise bad("discount_rate_pct", "must be a percent in [0, 100]", "use e.g. 8")
+        if self.tail_blocks < 1:
+            raise bad("tail_blocks", "must be >= 1", "use e.g. 2")
+        if self.tail_step_months < 1:
+            raise bad("tail_step_months", "must be >= 1", "use e.g. 3")
+        if not 0 <= self.tail_min_volatility_pct <= 30:
+            raise bad("tail_min_volatility_pct", "must be in [0, 30]", "use e.g. 2")
+        for name in ("spot_checkpoint_interval_h", "spot_restart_h"):
+            if getattr(self, name) < 0:
+                raise bad(name, "must be >= 0 hours", "use e.g. 1.0")
+        if not 0 <= self.spot_price_spread_pct <= 200:
+            raise bad("spot_price_spread_pct", "must be in [0, 200]", "use e.g. 25")
+        if self.bound_rounds < 0:
+            raise bad("bound_rounds", "must be >= 0", "use e.g. 3")
         if self.savings_curve_points < 0:
             raise bad("savings_curve_points", "must be >= 0", "use e.g. 5, or 0 to skip")
         return self
+
+    def spot_rerun_factor(self, interruption_rate_per_month: float) -> float:
+        """GPU-hours bought per GPU-hour of work on spot: 1 + flat overhead + re-runs, where an
+        interruption (rate λ per instance-month, the catalog's band midpoint; 0 when unknown) loses
+        half a checkpoint interval plus the restart: λ / 730 × (interval / 2 + restart)."""
+        lam = interruption_rate_per_month
+        lam = 0.0 if lam is None or not math.isfinite(lam) else max(0.0, float(lam))
+        lost_h = self.spot_checkpoint_interval_h / 2.0 + self.spot_restart_h
+        return 1.0 + self.spot_overhead_pct / 100.0 + lam / HOURS_PER_MONTH * lost_h
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (tuples become lists)."""

@@ -8,7 +8,9 @@ Sections and keys (every key optional):
 ``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes
 ``[risk]``        cvar_beta, cvar_limit_usd, cvar_limit_pct, min_utilization, min_utilization_tail,
                   upfront_budget_usd, max_share_per_provider, risk_aversion, risk_pricing
-``[spot]``        overhead_pct, cap_share
+``[spot]``        overhead_pct, cap_share, checkpoint_interval_h, restart_h, price_spread_pct
+``[finance]``     discount_rate_pct (cost of capital, %/yr), tail_step_months, tail_blocks,
+                  tail_min_volatility_pct
 ``[portability]`` egress_usd_per_gb, data_gb_per_gpu_hour (a table: workload -> GB per GPU-hour,
                   ``default`` for the rest)
 ``[growth]``      annual_pct; ``[[growth.steps]]`` with at, pct and/or add_gpus, pools (see
@@ -21,11 +23,16 @@ Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_
 GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
 the pool rules (a conservative choice: no workload is under-charged).
 
-Overrides (``--set section.key=value``, also used by ``planner whatif``) take TOML values
-(``risk.cvar_limit_pct=5``, ``offers.providers=["aws"]``); ``5%`` means 5. Shorthands:
-``growth=+40%`` (``growth.annual_pct=40``), ``exclude=coreweave`` (drop a provider),
-``only=aws``, ``horizon=24mo``, ``risk.cvar_limit=5%`` (percent of commitment spend) or
-``risk.cvar_limit=250000`` (USD).
+Overrides (``--set section.key=value`` in every command, ``--what-if`` in ``planner whatif``) take
+TOML values (``risk.cvar_limit_pct=5``, ``offers.providers=["aws"]``); ``5%`` means 5. Shorthands:
+``growth=+40%`` (``growth.annual_pct=40``: annual compound growth on top of the forecast, not a
+one-off level change), ``exclude=coreweave`` (drop a provider), ``only=aws``, ``horizon=24mo`` (a
+duration with a unit; a bare number is refused), ``risk.cvar_limit=5%`` (percent of commitment
+spend) or ``risk.cvar_limit=250000`` (USD).
+
+Without a policy file the defaults of :class:`~planner.policy.Policy` apply plus a risk bound,
+:data:`NO_POLICY_DEFAULTS`; :func:`defaults_in_force` says which, :func:`config_to_toml` prints the
+settings in force as a policy file (``planner policy show``).
 """
 
 from __future__ import annotations
@@ -70,7 +77,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "risk_aversion",
         "risk_pricing",
     ),
-    "spot": ("overhead_pct", "cap_share"),
+    "spot": ("overhead_pct", "cap_share", "checkpoint_interval_h", "restart_h", "price_spread_pct"),
+    "finance": ("discount_rate_pct", "tail_step_months", "tail_blocks", "tail_min_volatility_pct"),
     "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
     "growth": ("annual_pct", "steps"),
     "solver": (
@@ -83,6 +91,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "period",
         "blocks_per_period",
         "savings_curve_points",
+        "bound_rounds",
     ),
     "pools": (),
 }
@@ -90,6 +99,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 _POLICY_FIELD = {
     ("spot", "overhead_pct"): "spot_overhead_pct",
     ("spot", "cap_share"): "spot_cap_share",
+    ("spot", "checkpoint_interval_h"): "spot_checkpoint_interval_h",
+    ("spot", "restart_h"): "spot_restart_h",
+    ("spot", "price_spread_pct"): "spot_price_spread_pct",
 }
 _NOT_POLICY = {
     ("planning", "scenarios"),
@@ -646,8 +658,17 @@ risk_pricing = "conservative" # how the bounds value used commitment dollars whe
                              # understates waste, small LP) or "exact" (larger LP)
 
 [spot]
-overhead_pct = 10.0          # extra GPU-hours to redo interrupted work
-cap_share = 0.5              # at most this share of an interruptible pool on spot
+overhead_pct = 0.0           # flat extra GPU-hours on spot, on top of the interruption re-runs:
+checkpoint_interval_h = 1.0  # an interruption (catalog rate per instance-month) loses half a
+restart_h = 0.25             # checkpoint interval plus the restart
+cap_share = 0.5              # availability: at most this share of an interruptible pool on spot
+price_spread_pct = 25.0      # spot price spread over scenarios around the catalog's snapshot (assumed)
+
+[finance]
+discount_rate_pct = 8.0      # cost of capital, %/year: cash flows discounted monthly (0: undiscounted)
+tail_step_months = 3         # time resolution after the decision horizon (commitments are valued
+tail_blocks = 2              # over their whole term): periods of 3 months in 2 duration-curve blocks
+tail_min_volatility_pct = 2.0 # least monthly volatility of the demand tail
 
 [portability]
 egress_usd_per_gb = 0.09     # AWS data transfer out, $/GB (an assumption: set yours)
@@ -671,6 +692,7 @@ time_reduction = "duration_curve"   # or "typical_days", "hourly"
 period = "month"
 blocks_per_period = 4
 savings_curve_points = 5
+bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator finds a bound breached
 
 # Pools: which usage may use spot (interruptible) or run off AWS (portable). First match wins;
 # unmatched usage is fixed (AWS on-demand and commitments only).
@@ -679,3 +701,51 @@ savings_curve_points = 5
 # interruptible = true
 # portable = true
 """
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"no TOML form for {v!r}")
+
+
+def _toml_key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else _toml_value(k)
+
+
+def config_to_toml(cfg: PlanningConfig) -> str:
+    """The settings in force as a policy file (TOML) that reads back to the same configuration,
+    with the egress the run charges per GPU-hour off AWS stated (derived, not a key)."""
+    doc = config_to_doc(cfg)
+    lines = [f"# Settings in force ({cfg.source}); reads back as the same policy."]
+    for n in defaults_in_force(cfg):
+        lines.append(f"# default: {n}")
+    lines.append(
+        f"# egress charged off AWS: {egress_usd_per_gpu_hour(cfg):g} USD per GPU-hour "
+        "(egress_usd_per_gb x the largest data_gb_per_gpu_hour of a portable workload)"
+    )
+    for section, table in doc.items():
+        if section == "pools":
+            continue
+        scalars = {k: v for k, v in table.items() if not _is_table_list(v)}
+        lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+        for k, v in table.items():
+            if _is_table_list(v):
+                for item in v:
+                    lines += ["", f"[[{section}.{k}]]"]
+                    lines += [f"{kk} = {_toml_value(vv)}" for kk, vv in item.items()]
+    for rule in doc.get("pools", []):
+        lines += ["", "[[pools]]"] + [f"{k} = {_toml_value(v)}" for k, v in rule.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_table_list(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)

@@ -45,7 +45,7 @@ def parse_iso_day(text: str, file: str, row: int | None, column: str) -> pd.Time
             ts = pd.Timestamp(s)
         except (ValueError, TypeError, OverflowError):
             ts = None
-    if ts is None or ts is pd.NaT:
+    if ts is None or pd.isna(ts):
         raise PlannerInputError(
             "not an ISO date",
             file=file,

@@ -76,7 +76,7 @@ def _day(d: dict[str, Any], key: str, file: str, where: str) -> pd.Timestamp:
         ts = pd.Timestamp(str(v)) if isinstance(v, str) else None
     except (ValueError, TypeError, OverflowError):
         ts = None
-    if ts is None or ts is pd.NaT or not (YEARS[0] <= ts.year <= YEARS[1]):
+    if ts is None or pd.isna(ts) or not (YEARS[0] <= ts.year <= YEARS[1]):
         raise _err(
             f"must be an ISO date between {YEARS[0]} and {YEARS[1]}",
             file,

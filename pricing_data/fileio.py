@@ -77,7 +77,8 @@ def read_user_csv(path: str | Path, *, what: str, fix: str, **kwargs: Any) -> pd
     options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "encoding": "utf-8-sig"}
     options.update(kwargs)
     try:
-        return pd.read_csv(path, **options)
+        frame: pd.DataFrame = pd.read_csv(path, **options)
+        return frame
     except pd.errors.EmptyDataError:
         raise PlannerInputError(f"the {what} is empty", file=str(path), fix=fix) from None
     except UnicodeDecodeError as e:

@@ -66,61 +66,12 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
     name = str(path)
     if not path.is_file():
         raise PlannerInputError("overlay file not found", file=name, fix="check the --overlay path")
-    discounts: dict[str, dict[str, float]] = {}
-    rows: list[dict[str, Any]] = []
-    if path.suffix.lower() == ".toml":
-        try:
-            doc = tomllib.loads(read_user_text(path, what="overlay", fix="give a TOML overlay"))
-        except tomllib.TOMLDecodeError as e:
-            raise PlannerInputError(
-                f"not valid TOML: {e}", file=name, fix="fix the TOML syntax"
-            ) from None
-        for key in doc:
-            if key not in ("discounts", "offer"):
-                raise UnknownNameError("overlay section", key, ("discounts", "offer"), file=name)
-        if not isinstance(doc.get("discounts", {}), dict):
-            raise PlannerInputError(
-                "[discounts] must be a table of provider = percent",
-                file=name,
-                column="discounts",
-                value=doc["discounts"],
-                fix="write [discounts] then a line aws = 5",
-            )
-        if not isinstance(doc.get("offer", []), list):
-            raise PlannerInputError(
-                "offers must be an array of tables",
-                file=name,
-                column="offer",
-                fix="write each offer under [[offer]] (double brackets), not [offer]",
-            )
-        for provider, value in doc.get("discounts", {}).items():
-            if provider not in PROVIDERS:
-                raise UnknownNameError(
-                    "provider", provider, PROVIDERS, file=name, column="discounts"
-                )
-            if isinstance(value, dict):
-                for model, pct in value.items():
-                    if model not in PURCHASE_MODELS:
-                        raise UnknownNameError(
-                            "purchase model",
-                            model,
-                            PURCHASE_MODELS,
-                            file=name,
-                            column=f"discounts.{provider}",
-                        )
-                    discounts.setdefault(provider, {})[model] = _pct(
-                        pct, name, f"discounts.{provider}.{model}"
-                    )
-            else:
-                discounts.setdefault(provider, {})["*"] = _pct(value, name, f"discounts.{provider}")
-        for i, rec in enumerate(doc.get("offer", [])):
-            rows.append({"_row": i + 1, **{k: ("" if v is None else v) for k, v in rec.items()}})
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        discounts, rows = _read_toml(path, name)
         row_label = "offer #"
-    elif path.suffix.lower() == ".csv":
-        df = read_user_csv(path, what="overlay file", fix="add a header row and offer rows")
-        df.columns = [c.strip() for c in df.columns]
-        for i, rec in enumerate(df.to_dict(orient="records")):
-            rows.append({"_row": i + 2, **{str(k): str(v).strip() for k, v in rec.items()}})
+    elif suffix == ".csv":
+        discounts, rows = {}, _read_csv(path, name)
         row_label = "row"
     else:
         raise PlannerInputError(
@@ -138,6 +89,71 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
 
     check_overlay_prices(rows, name)  # no free (zero) or implausible prices
     return discounts, rows
+
+
+def _read_csv(path: Path, name: str) -> list[dict[str, Any]]:
+    df = read_user_csv(path, what="overlay file", fix="add a header row and offer rows")
+    df.columns = [c.strip() for c in df.columns]
+    return [
+        {"_row": i + 2, **{str(k): str(v).strip() for k, v in rec.items()}}
+        for i, rec in enumerate(df.to_dict(orient="records"))
+    ]
+
+
+def _read_toml(path: Path, name: str) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    try:
+        doc = tomllib.loads(read_user_text(path, what="overlay", fix="give a TOML overlay"))
+    except tomllib.TOMLDecodeError as e:
+        raise PlannerInputError(
+            f"not valid TOML: {e}", file=name, fix="fix the TOML syntax"
+        ) from None
+    for key in doc:
+        if key not in ("discounts", "offer"):
+            raise UnknownNameError("overlay section", key, ("discounts", "offer"), file=name)
+    if not isinstance(doc.get("discounts", {}), dict):
+        raise PlannerInputError(
+            "[discounts] must be a table of provider = percent",
+            file=name,
+            column="discounts",
+            value=doc["discounts"],
+            fix="write [discounts] then a line aws = 5",
+        )
+    if not isinstance(doc.get("offer", []), list):
+        raise PlannerInputError(
+            "offers must be an array of tables",
+            file=name,
+            column="offer",
+            fix="write each offer under [[offer]] (double brackets), not [offer]",
+        )
+    rows = [
+        {"_row": i + 1, **{k: ("" if v is None else v) for k, v in rec.items()}}
+        for i, rec in enumerate(doc.get("offer", []))
+    ]
+    return _discounts(doc.get("discounts", {}), name), rows
+
+
+def _discounts(table: dict[str, Any], name: str) -> dict[str, dict[str, float]]:
+    """``[discounts]``: provider -> purchase model (``*``: all) -> percent off."""
+    discounts: dict[str, dict[str, float]] = {}
+    for provider, value in table.items():
+        if provider not in PROVIDERS:
+            raise UnknownNameError("provider", provider, PROVIDERS, file=name, column="discounts")
+        if not isinstance(value, dict):
+            discounts.setdefault(provider, {})["*"] = _pct(value, name, f"discounts.{provider}")
+            continue
+        for model, pct in value.items():
+            if model not in PURCHASE_MODELS:
+                raise UnknownNameError(
+                    "purchase model",
+                    model,
+                    PURCHASE_MODELS,
+                    file=name,
+                    column=f"discounts.{provider}",
+                )
+            discounts.setdefault(provider, {})[model] = _pct(
+                pct, name, f"discounts.{provider}.{model}"
+            )
+    return discounts
 
 
 def _pct(value: Any, file: str, column: str) -> float:
@@ -385,7 +401,7 @@ def _replace_prices(
 ) -> pd.DataFrame:
     offers = offers.copy()
     for idx in offers.index[mask]:
-        gpus = float(offers.loc[idx, "gpus_per_unit"])  # type: ignore[arg-type]
+        gpus = float(offers.loc[idx, "gpus_per_unit"])
         payment = r.payment_option or str(offers.loc[idx, "payment_option"])
         for col, val in r.prices(gpus, payment).items():
             offers.at[idx, col] = val

@@ -20,3 +20,41 @@ def _isolated_catalog_dir(
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+#: End-to-end and heavy tests, skipped by `make check` (`-m "not slow"`) and run by `make test`.
+#: Measured with `pytest --durations` (tests that run a forecast and an optimisation end to end,
+#: AWS refreshes writing catalogs, hypothesis properties over many LPs). A module name marks the
+#: whole module; new slow tests can also use `@pytest.mark.slow` in place.
+SLOW = (
+    "tests/workflows/test_example_e2e.py",
+    "tests/workflows/test_workflow_cli_errors.py::test_whatif_leaving_a_provider_the_inventory_holds_commitments_at",
+    "tests/workflows/test_workflow_cli_errors.py::test_a_plan_with_nothing_to_buy_still_reports",
+    "tests/backtest/test_backtest.py::test_hindsight_is_never_beaten",
+    "tests/backtest/test_backtest.py::test_future_equals_past_constant_everyone_reaches_hindsight",
+    "tests/backtest/test_backtest.py::test_future_equals_past_weekly_everyone_reaches_hindsight",
+    "tests/backtest/test_backtest.py::test_spot_strategy_appears_with_interruptible_pools",
+    "tests/backtest/test_backtest_cli.py",
+    "tests/backtest/test_replay.py::test_ternary_search_finds_the_grid_maximum_and_savings_are_concave",
+    "tests/forecasting/test_fc_parallel.py",
+    "tests/forecasting/test_fc_cli.py::test_alibaba_end_to_end_six_pools",
+    "tests/forecasting/test_fc_cli.py::test_forecast_end_to_end_with_plot_and_quantiles",
+    "tests/aws/test_aws_refresh.py::test_second_refresh_merges_with_the_first",
+    "tests/aws/test_aws_refresh.py::test_refresh_writes_a_valid_dated_catalog_that_supersedes_shipped",
+    "tests/aws/test_aws_cli.py::test_prices_refresh_writes_catalog_and_reports",
+    "tests/aws/test_aws_compare.py::test_compare_aws_offline_side_by_side",
+    "tests/planner/test_evaluate.py::test_lp_expected_cost_equals_evaluator_average_at_hourly_resolution",
+    "tests/planner/test_evaluate.py::test_lp_and_evaluator_agree_with_contracts_egress_and_off_aws_spot",
+    "tests/planner/test_optimize_properties.py::test_higher_demand_never_lowers_optimal_cost",
+    "tests/planner/test_optimize_properties.py::test_tightening_the_cvar_bound_never_increases_the_commitment",
+    "tests/planner/test_optimize_properties.py::test_nothing_is_bought_when_on_demand_is_always_cheaper",
+    "tests/planner/test_optimize_properties.py::test_coverage_meets_demand_in_every_scenario_and_slice",
+    "tests/planner/test_plan_value.py::test_offer_table_prunes_dominated_offers_on_the_real_catalog",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        node = item.nodeid.split("[", 1)[0]
+        if any(node == s or node.startswith(s + "::") for s in SLOW):
+            item.add_marker(pytest.mark.slow)

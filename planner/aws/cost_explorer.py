@@ -26,6 +26,7 @@ from pricing_data.aws.ce import (
     fetch_savings_plans_recommendation,
 )
 from pricing_data.aws.client import DEFAULT_RETRY, GLOBAL_REGION, ClientFactory, RetryPolicy
+from pricing_data.aws.regions import region_code
 from pricing_data.errors import PlannerInputError
 
 TERMS = {"ONE_YEAR": 12, "THREE_YEARS": 36}
@@ -37,44 +38,6 @@ PAYMENTS = {
 SP_TYPES = {"COMPUTE_SP": "compute_savings_plan", "EC2_INSTANCE_SP": "ec2_instance_savings_plan"}
 LOOKBACK = {7: "SEVEN_DAYS", 30: "THIRTY_DAYS", 60: "SIXTY_DAYS"}
 LOOKBACK_DAYS = {v: k for k, v in LOOKBACK.items()}
-
-# Cost Explorer names regions by location; the catalog by code.
-REGION_CODES = {
-    "US East (N. Virginia)": "us-east-1",
-    "US East (Ohio)": "us-east-2",
-    "US West (N. California)": "us-west-1",
-    "US West (Oregon)": "us-west-2",
-    "Canada (Central)": "ca-central-1",
-    "EU (Ireland)": "eu-west-1",
-    "Europe (Ireland)": "eu-west-1",
-    "EU (London)": "eu-west-2",
-    "Europe (London)": "eu-west-2",
-    "EU (Paris)": "eu-west-3",
-    "Europe (Paris)": "eu-west-3",
-    "EU (Frankfurt)": "eu-central-1",
-    "Europe (Frankfurt)": "eu-central-1",
-    "EU (Stockholm)": "eu-north-1",
-    "Europe (Stockholm)": "eu-north-1",
-    "EU (Milan)": "eu-south-1",
-    "Europe (Milan)": "eu-south-1",
-    "EU (Spain)": "eu-south-2",
-    "Europe (Spain)": "eu-south-2",
-    "Europe (Zurich)": "eu-central-2",
-    "Asia Pacific (Tokyo)": "ap-northeast-1",
-    "Asia Pacific (Seoul)": "ap-northeast-2",
-    "Asia Pacific (Osaka)": "ap-northeast-3",
-    "Asia Pacific (Singapore)": "ap-southeast-1",
-    "Asia Pacific (Sydney)": "ap-southeast-2",
-    "Asia Pacific (Jakarta)": "ap-southeast-3",
-    "Asia Pacific (Mumbai)": "ap-south-1",
-    "Asia Pacific (Hyderabad)": "ap-south-2",
-    "Asia Pacific (Hong Kong)": "ap-east-1",
-    "South America (Sao Paulo)": "sa-east-1",
-    "Middle East (Bahrain)": "me-south-1",
-    "Middle East (UAE)": "me-central-1",
-    "Africa (Cape Town)": "af-south-1",
-    "Israel (Tel Aviv)": "il-central-1",
-}
 
 TABLE_COLUMNS = [
     "source",
@@ -101,12 +64,6 @@ class CeRecommendation:
     lookback_days: int | None
     notes: list[str] = field(default_factory=list)
     generated: str = ""
-
-
-def region_code(name: str) -> str:
-    """``us-east-1`` for "US East (N. Virginia)"; codes pass through."""
-    name = (name or "").strip()
-    return REGION_CODES.get(name, name)
 
 
 def _f(value: Any) -> float:

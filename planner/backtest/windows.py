@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pricing_data.errors import PlannerInputError
+from pricing_data.units import parse_hours
 
 H_DAY = 24
 
@@ -80,24 +81,6 @@ def rolling_origins(
 
 
 def parse_duration_h(text: str, *, column: str = "window") -> int:
-    """``14d``, ``2w``, ``336h`` or a bare number of days → hours."""
-    t = str(text).strip().lower()
-    units = {"h": 1, "d": H_DAY, "w": 7 * H_DAY}
-    try:
-        if t and t[-1] in units:
-            value = float(t[:-1])
-            hours = value * units[t[-1]]
-        else:
-            hours = float(t) * H_DAY
-    except ValueError:
-        raise PlannerInputError(
-            "not a duration", column=column, value=text, fix="write e.g. 14d, 2w or 336h"
-        ) from None
-    if hours < 1 or hours != int(hours):
-        raise PlannerInputError(
-            "a duration must be a whole number of hours >= 1",
-            column=column,
-            value=text,
-            fix="write e.g. 14d, 2w or 336h",
-        )
-    return int(hours)
+    """Hours in a duration (``14d``, ``2w``, ``336h``): the one parser of
+    :mod:`pricing_data.units` (a bare number is refused with a hint)."""
+    return parse_hours(text, column=column)

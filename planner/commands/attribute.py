@@ -61,6 +61,7 @@ def attribute(
     result = attribute_cost(
         usage, plan, by=by, window=window, plan_file=plan_json, progress=progress
     )
+    progress.close()
     if out:
         atomic_write_text(out, render_frame(result.table, "csv"))
         progress.note(f"wrote {out}")

@@ -53,12 +53,6 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.strip() for text in values for v in text.split(",") if v.strip())
 
 
-def _progress(quiet: bool) -> Callable[[str], None] | None:
-    if quiet:
-        return None
-    return lambda message: click.echo(f"  {message}", err=True)
-
-
 def aws_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--region",
@@ -118,7 +112,7 @@ def _notes(notes: list[str] | tuple[str, ...], shown: int = 5) -> None:
     help="Leave a price family as it is in the catalog in use (e.g. without its permission).",
 )
 @aws_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@progress_options
 def refresh(
     provider: str,
     regions: tuple[str, ...],
@@ -127,7 +121,7 @@ def refresh(
     skip: tuple[str, ...],
     profile: str | None,
     session_region: str | None,
-    quiet: bool,
+    progress: Reporter,
 ) -> None:
     """Refresh AWS prices from the account's APIs into a new dated catalog.
 
@@ -147,7 +141,7 @@ def refresh(
         include_spot="spot" not in skip,
         include_savings_plans="savings-plans" not in skip,
     )
-    result = refresh_aws_catalog(factory, request, retry=RETRY, progress=_progress(quiet))
+    result = refresh_aws_catalog(factory, request, retry=RETRY, progress=progress)
     refreshed = ", ".join(f"{n} {m}" for m, n in result.refreshed_by_model.items())
     click.echo(f"refreshed {provider} prices for {', '.join(request.regions)}: {refreshed}")
     for path in result.files:
@@ -217,7 +211,7 @@ def inventory() -> None:
     help="FOCUS only: the payment option to assume.",
 )
 @aws_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@progress_options
 def import_(
     source: str,
     file: str | None,
@@ -228,7 +222,7 @@ def import_(
     payment_option: str,
     profile: str | None,
     session_region: str | None,
-    quiet: bool,
+    progress: Reporter,
 ) -> None:
     """Import the commitments an account already holds into an inventory CSV.
 
@@ -268,7 +262,7 @@ def import_(
             _split(regions) or (default_region,),
             gpu_skus=gpu_skus,
             retry=RETRY,
-            progress=_progress(quiet),
+            progress=progress,
         )
     frame = inventory_frame(result.commitments)
     csv_text = to_csv_text(frame)
@@ -383,6 +377,7 @@ def compare_aws(
         models=models,
         progress=progress,
     )
+    progress.close()
     if fmt != "table":
         click.echo(render_frame(result.comparison.table, fmt), nl=False)
         return

@@ -19,7 +19,7 @@ from pricing_data.fileio import atomic_write_text
 
 @click.command("forecast")
 @click.argument("usage_file", type=click.Path(dir_okay=True))
-@horizon_option("12mo")
+@horizon_option("12mo", months=False)
 @click.option(
     "--scenarios",
     "n_scenarios",
@@ -103,6 +103,7 @@ def forecast(
         models=models,
         progress=progress,
     )
+    progress.close()
     if quantiles_csv:
         atomic_write_text(quantiles_csv, to_csv_text(fc.quantiles(), float_format="%.3f"))
     if plot:

@@ -89,13 +89,15 @@ def seed_option(default: int | None = None) -> Callable[[F], F]:
     )
 
 
-def horizon_option(default: str | None = None) -> Callable[[F], F]:
+def horizon_option(default: str | None = None, *, months: bool = True) -> Callable[[F], F]:
+    """``--horizon``: whole months for a plan (12mo, 1y), any duration for a forecast."""
+    units = "whole months: 12mo, 18mo, 1y" if months else "12mo, 1y, 90d, 2w or 720h"
     return click.option(
         "--horizon",
         default=default,
         show_default=default is not None,
-        help="Planning horizon with a unit: 12mo, 1y, 90d, 2w, 720h"
-        + (" (overrides the policy)." if default is None else "."),
+        help=f"Horizon with a unit ({units})"
+        + (", overriding the policy." if default is None else "."),
     )
 
 

@@ -135,6 +135,7 @@ def optimize_command(
     request = OptimizeRequest(scenarios_file, usage_file, inventory)
     plan = optimize_request(request, config, progress=progress)
     written = write_optimize_outputs(plan, out_dir)
+    progress.close()
     if fmt != "table":
         click.echo(render_frame(plan.purchases_frame(), fmt), nl=False)
         return

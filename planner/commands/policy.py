@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from planner.policy_file import TEMPLATE, apply_overrides, read_policy_file
+from planner.commands.options import set_option
+from planner.policy_file import TEMPLATE, apply_overrides, config_to_toml, read_policy_file
 from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_text
 
@@ -32,8 +33,21 @@ def init(path: str, force: bool) -> None:
 
 @policy.command("show")
 @click.argument("path", type=click.Path(dir_okay=False), required=False)
-@click.option("--set", "overrides", multiple=True, help="Override a key: section.key=value.")
-def show(path: str | None, overrides: tuple[str, ...]) -> None:
-    """Check a policy file and print the settings in force (defaults filled in) as JSON."""
+@set_option
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(["toml", "json"]),
+    default="toml",
+    show_default=True,
+    help="toml: a policy file that reads back the same; json: every field.",
+)
+def show(path: str | None, overrides: tuple[str, ...], fmt: str) -> None:
+    """Check a policy file (none: the defaults a plan without --policy uses) and print the
+    settings in force, defaults filled in and the egress charged per GPU-hour stated."""
     cfg = apply_overrides(read_policy_file(path), overrides)
-    click.echo(json.dumps(cfg.to_dict(), indent=2))
+    if fmt == "json":
+        click.echo(json.dumps(cfg.to_dict(), indent=2))
+    else:
+        click.echo(config_to_toml(cfg), nl=False)

@@ -104,7 +104,9 @@ class Reporter:
                 self.stream.flush()
 
     def close(self) -> None:
-        """Stop the live line and clear it (the command's output follows on a clean line)."""
+        """Stop the live line and clear it, so the command's output follows on a clean screen
+        (commands call it before printing their result; it is called again on exit, harmlessly).
+        Progress after it is printed as plain lines."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
@@ -114,6 +116,8 @@ class Reporter:
                 total = time.monotonic() - self.t0
                 self.stream.write(f"\r\x1b[K· done in {total:.1f} s\n")
                 self.stream.flush()
+        self.live = False
+        self._message = ""
 
     def __enter__(self) -> Reporter:
         return self

@@ -48,6 +48,7 @@ def plan(
     check_writable_dir(out_dir)  # before the run: an unusable folder fails in a second
     run = quarterly_plan(usage, config=cfg, inventory_path=inventory, progress=progress)
     written = write_plan_outputs(run, out_dir, report=not no_report, progress=progress)
+    progress.close()
     if fmt != "table":
         click.echo(render_frame(firm_purchases(run.plan), fmt), nl=False)
         progress.note(f"wrote {', '.join(str(p) for p in written)}")

@@ -87,6 +87,7 @@ def whatif(
         savings_curves=savings_curves,
         progress=progress,
     )
+    progress.close()
     click.echo(render_frame(outcome.table(), fmt, floatfmt=",.2f"), nl=False)
     if fmt == "table":
         mode = "baseline purchases re-evaluated" if evaluate_only else "re-planned"
@@ -94,3 +95,5 @@ def whatif(
             f"\n{len(outcome.results)} what-if(s), {mode}; expected figures over "
             f"{inputs.config.scenarios} scenarios; {outcome.forecasts_fitted} forecast(s) fitted."
         )
+        for note in outcome.notes:
+            click.echo(f"note: {note}")

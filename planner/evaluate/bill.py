@@ -1,12 +1,20 @@
-"""The referee: the hour-by-hour bill of fixed commitments for one usage path, with the providers'
-rules, independent of the LP code (it shares only the catalog and the Policy).
+"""The referee: the bill of fixed commitments for one usage path, with the providers' rules,
+independent of the LP code (it shares only the catalog, the Policy and the valuation timeline).
 
 Serving prices per pool (USD per GPU-hour): on-demand is the cheapest allowed on-demand offer (AWS in
 the pool's region; for portable pools also CoreWeave/Lambda plus egress); spot, for interruptible
-pools only, is the cheapest spot offer times ``1 + spot_overhead_pct/100`` (egress included off AWS),
-used only when cheaper than on-demand, for at most ``spot_cap_share`` of the pool's usage each hour.
+pools only, is the cheapest spot offer times its re-run factor
+(:meth:`~planner.policy.Policy.spot_rerun_factor`: flat ``spot_overhead_pct`` plus the re-runs the
+catalog's interruption rate implies; egress included off AWS), used only when cheaper than
+on-demand, for at most ``spot_cap_share`` of the pool's usage (the availability cap).
 
-Each hour, in the providers' order:
+Rows. The usage path is given on rows: single hours (``timestamps``), or the rows of a
+:class:`~planner.valuation.Timeline` (hours in the decision horizon, then coarse blocks to the end
+of the valuation horizon, each with a weight in hours). Usage is mean GPUs over a row; a row's
+money is GPUs × weight × price. A commitment active on part of a coarse row bills and serves that
+share of it.
+
+Each row, in the providers' order:
 1. Reserved Instances cover matching usage (same GPU type, the pool's AWS region), up to
    instances × GPUs per instance;
 2. reserved contracts (CoreWeave, Lambda) cover portable pools of their GPU type, up to their GPUs,
@@ -27,6 +35,17 @@ Figures: cost by component (commitments = RIs and Savings Plans, contracts, on_d
 and by provider (egress billed to aws); per-commitment utilisation (used ÷ billed commitment dollars);
 coverage (share of GPU-hours served by commitments); ESR = 1 − cost ÷ on-demand-equivalent cost
 (every GPU-hour at the pool's on-demand price); waste = billed minus used commitment dollars.
+
+Cash and the cost of money. Beside the accrual bill (upfront amortised over the term), the
+evaluator keeps the cash: each commitment's upfront at the start of its first month (when it starts
+inside the timeline; an upfront paid before is sunk and left out), its recurring fee and all usage
+in the month they accrue. ``cash_by_month`` holds them per month; ``cash_usd`` is their sum and
+``npv_usd`` their present value at ``discount_rate_pct`` (:mod:`planner.valuation`). Provider
+GPU-hours served by commitments (``served_gpu_hours_by_provider``) measure provider share on
+capacity used; ``spot_saving_usd`` is what spot saved against on-demand for the same GPU-hours.
+
+Terms and prices are resolved once per run (:func:`tariff`) and reused across scenarios and
+strategies.
 """
 
 from __future__ import annotations
@@ -40,7 +59,9 @@ import pandas as pd
 from forecasting.scenarios import Pool
 from planner.inventory import Commitment
 from planner.policy import Policy
+from planner.valuation import Timeline, discount_by_month, hourly_timeline
 from pricing_data.errors import PlannerInputError
+from pricing_data.schema import HOURS_PER_MONTH
 
 _OFF_AWS = ("coreweave", "lambda")
 _ORDER = {
@@ -49,6 +70,7 @@ _ORDER = {
     "ec2_instance_savings_plan": 2,
     "compute_savings_plan": 3,
 }
+COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress")
 
 
 @dataclass(frozen=True)
@@ -68,23 +90,45 @@ class Evaluation:
     commitment_spend_usd: dict[str, float] = field(default_factory=dict)
     cost_by_pool_usd: dict[str, dict[str, float]] = field(default_factory=dict)
     served_gpus: dict[str, np.ndarray] = field(default_factory=dict)
+    commitment_used_usd: dict[str, float] = field(default_factory=dict)
+    served_gpu_hours_by_provider: dict[str, float] = field(default_factory=dict)
+    demand_gpu_hours: float = 0.0
+    spot_saving_usd: float = 0.0
+    cash_by_month: dict[str, np.ndarray] = field(default_factory=dict)
+    cash_usd: float = 0.0
+    npv_usd: float = 0.0
+    discount_rate_pct: float = 0.0
 
 
 @dataclass(frozen=True)
-class _Price:
+class ServingPrices:
+    """Per pool: on-demand and spot USD per GPU-hour (spot inf when none) and their providers."""
+
     od: np.ndarray
     od_provider: list[str]
     spot: np.ndarray  # inf when no spot
     spot_provider: list[str]
+    spot_factor: np.ndarray  # GPU-hours bought per GPU-hour of work (re-runs), per pool
 
 
-def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> _Price:
+_Price = ServingPrices  # the former private name
+
+
+def _interruption(rec: Any) -> float:
+    v = getattr(rec, "spot_interruption_rate", float("nan"))
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> ServingPrices:
     """Cheapest allowed on-demand and spot USD per GPU-hour per pool (module docstring)."""
     od = np.full(len(pools), np.inf)
     spot = np.full(len(pools), np.inf)
     od_prov = [""] * len(pools)
     spot_prov = [""] * len(pools)
-    factor = 1.0 + policy.spot_overhead_pct / 100.0
+    factor = np.ones(len(pools))
     rec: Any
     for rec in offers[offers["purchase_model"].isin(["on_demand", "spot"])].itertuples():
         prov = str(rec.provider)
@@ -102,8 +146,10 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
             if rec.purchase_model == "on_demand":
                 if price < od[i]:
                     od[i], od_prov[i] = price, prov
-            elif pool.interruptible and price * factor < spot[i]:
-                spot[i], spot_prov[i] = price * factor, prov
+                continue
+            f = policy.spot_rerun_factor(_interruption(rec))
+            if pool.interruptible and price * f < spot[i]:
+                spot[i], spot_prov[i], factor[i] = price * f, prov, f
     for i, pool in enumerate(pools):
         if not np.isfinite(od[i]):
             raise PlannerInputError(
@@ -113,20 +159,25 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
             )
         if spot[i] >= od[i] or policy.spot_cap_share <= 0:
             spot[i], spot_prov[i] = np.inf, ""
-    return _Price(od, od_prov, spot, spot_prov)
+    return ServingPrices(od, od_prov, spot, spot_prov, factor)
 
 
 @dataclass(frozen=True)
-class _Terms:
-    """How a commitment bills and what it covers."""
+class Terms:
+    """How a commitment bills (accrual and cash) and what it covers."""
 
-    hourly_usd: float  # billed per active hour
+    hourly_usd: float  # billed per active hour, upfront amortised
+    upfront_usd: float  # paid once at the start
+    recurring_usd_per_hour: float  # paid per active hour
     capacity_gpus: float  # RIs and contracts; 0 for SPs
     egress: float
     pool_rate: dict[int, float]  # SP: USD of commitment per GPU-hour; capacity: USD per GPU-hour
 
 
-def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> _Terms:
+_Terms = Terms
+
+
+def _catalog_rows(c: Commitment, offers: pd.DataFrame) -> pd.DataFrame:
     o = offers[(offers["purchase_model"] == c.purchase_model) & (offers["provider"] == c.provider)]
     if c.purchase_model in ("reserved_instance", "reserved_contract"):
         rows = o[(o["sku"] == c.sku) & (o["region"] == c.region)]
@@ -151,16 +202,32 @@ def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy:
         same = cls if not cls.empty else same
     if same.empty:
         same = rows[rows["term_months"] == rows["term_months"].iloc[0]]
+    return same
+
+
+def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> Terms:
+    same = _catalog_rows(c, offers)
+    row = same.iloc[0]
+    eff = float(row["effective_usd_per_hour"])
+    term_h = float(row["term_months"]) * HOURS_PER_MONTH
+    upfront_share = min(1.0, float(row["upfront_usd"]) / (eff * term_h)) if eff > 0 else 0.0
     if c.is_savings_plan:
         rate: dict[int, float] = {}
         for i, pool in enumerate(pools):
             m = (same["region"] == pool.aws_region) & (same["gpu_type"] == pool.gpu_type)
             if m.any():
                 rate[i] = float(same.loc[m, "usd_per_gpu_hour"].min())
-        return _Terms(c.hourly_commitment_usd, 0.0, 0.0, rate)
-    row = same.iloc[0]
+        q = c.hourly_commitment_usd
+        return Terms(
+            q,
+            q * upfront_share * c.term_months * HOURS_PER_MONTH,
+            q * (1.0 - upfront_share),
+            0.0,
+            0.0,
+            rate,
+        )
     gpus = float(row["gpus_per_unit"])
-    per_gpu = float(row["effective_usd_per_hour"]) / gpus
+    per_gpu = eff / gpus
     rate = {}
     for i, pool in enumerate(pools):
         if row["gpu_type"] != pool.gpu_type:
@@ -170,165 +237,379 @@ def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy:
         if c.purchase_model == "reserved_contract" and pool.portable:
             rate[i] = per_gpu
     egress = policy.egress_usd_per_gpu_hour if c.provider in _OFF_AWS else 0.0
-    return _Terms(
-        c.quantity * float(row["effective_usd_per_hour"]), c.quantity * gpus, egress, rate
+    return Terms(
+        c.quantity * eff,
+        c.quantity * float(row["upfront_usd"]),
+        c.quantity * float(row["recurring_usd_per_hour"]),
+        c.quantity * gpus,
+        egress,
+        rate,
+    )
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """Serving prices and commitment terms resolved once for a run (reused for every path)."""
+
+    pools: tuple[Pool, ...]
+    policy: Policy
+    prices: ServingPrices
+    terms: dict[str, Terms]
+
+
+def tariff(
+    commitments: list[Commitment], pools: tuple[Pool, ...], offers: pd.DataFrame, policy: Policy
+) -> Tariff:
+    """Resolve the serving prices and every commitment's terms once (module docstring)."""
+    return Tariff(
+        pools=tuple(pools),
+        policy=policy,
+        prices=serving_prices(offers, pools, policy),
+        terms={c.commitment_id: _terms(c, offers, pools, policy) for c in commitments},
+    )
+
+
+def extend_tariff(base: Tariff, commitments: list[Commitment], offers: pd.DataFrame) -> Tariff:
+    """``base`` plus the terms of commitments it does not hold yet (ids already present reused)."""
+    new = {
+        c.commitment_id: _terms(c, offers, base.pools, base.policy)
+        for c in commitments
+        if c.commitment_id not in base.terms
+    }
+    if not new:
+        return base
+    return Tariff(base.pools, base.policy, base.prices, {**base.terms, **new})
+
+
+class _Ledger:
+    """Running totals of one bill (one usage path): by component, provider, pool and month."""
+
+    def __init__(self, n_rows: int, n_months: int) -> None:
+        self.comp = dict.fromkeys(COMPONENTS, 0.0)
+        self.by_provider: dict[str, float] = {}
+        self.by_pool: dict[str, dict[str, float]] = {}
+        self.hourly = np.zeros(n_rows)
+        self.cash: dict[str, np.ndarray] = {}
+        self.n_months = n_months
+
+    def charge_pool(self, pool: str, component: str, usd: float) -> None:
+        if usd:
+            slot = self.by_pool.setdefault(pool, {})
+            slot[component] = slot.get(component, 0.0) + usd
+
+    def provider(self, name: str, usd: float) -> None:
+        self.by_provider[name] = self.by_provider.get(name, 0.0) + usd
+
+    def cash_add(self, key: str, by_month: np.ndarray) -> None:
+        slot = self.cash.get(key)
+        self.cash[key] = by_month if slot is None else slot + by_month
+
+
+@dataclass
+class _Residual:
+    """Usage still to serve, GPUs per row and pool: what would pay on-demand, what could run spot."""
+
+    od_left: np.ndarray
+    spot_left: np.ndarray
+    committed: np.ndarray
+
+
+def _check_usage(u: np.ndarray, n_rows: int, n_pools: int) -> np.ndarray:
+    u = np.asarray(u, dtype=float)
+    if u.ndim == 1:
+        u = u[:, None]
+    if u.shape != (n_rows, n_pools):
+        raise PlannerInputError(
+            "usage must be rows x pools",
+            value=u.shape,
+            fix=f"pass an array of shape ({n_rows}, {n_pools})",
+        )
+    if not np.isfinite(u).all() or (u < 0).any():
+        raise PlannerInputError("usage must be finite and >= 0 GPUs", fix="clean the usage path")
+    return u
+
+
+def _segments(t: Terms, sp: bool, price: ServingPrices, has_spot: np.ndarray) -> list[Any]:
+    """(value per unit of commitment, pool, residual): best value first."""
+    spot_price = np.where(has_spot, price.spot, 0.0)
+    segs = []
+    for p, rate in t.pool_rate.items():
+        k = rate if sp else 1.0
+        segs.append(((price.od[p] - t.egress) / k, p, "od"))
+        if has_spot[p]:
+            segs.append(((spot_price[p] - t.egress) / k, p, "spot"))
+    segs.sort(key=lambda x: (-x[0], x[1], x[2]))
+    return segs
+
+
+def _serve_commitment(
+    c: Commitment,
+    t: Terms,
+    share: np.ndarray,
+    res: _Residual,
+    price: ServingPrices,
+    has_spot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dispatch one commitment on the residual usage (mutates ``res``): GPUs served per row and
+    pool, and commitment USD used per row and pool (per hour of the row)."""
+    n_rows, n_p = res.od_left.shape
+    budget = (t.hourly_usd if c.is_savings_plan else t.capacity_gpus) * share
+    served = np.zeros((n_rows, n_p))
+    used = np.zeros((n_rows, n_p))
+    for value, p, which in _segments(t, c.is_savings_plan, price, has_spot):
+        if value <= 0:
+            continue
+        k = t.pool_rate[p] if c.is_savings_plan else 1.0
+        left = res.od_left if which == "od" else res.spot_left
+        take = np.minimum(left[:, p], budget / k)
+        left[:, p] -= take
+        budget = budget - take * k
+        res.committed[:, p] += take
+        served[:, p] += take
+        used[:, p] += take * t.pool_rate[p]
+    return served, used, budget
+
+
+@dataclass(frozen=True)
+class _CommitmentBill:
+    spend: float
+    used: float
+    served_gpu_hours: float
+    served_detail: np.ndarray | None
+
+
+def _bill_commitment(
+    c: Commitment,
+    t: Terms,
+    tl: Timeline,
+    res: _Residual,
+    tf: Tariff,
+    has_spot: np.ndarray,
+    led: _Ledger,
+    *,
+    detail: bool,
+) -> _CommitmentBill:
+    """Bill one commitment on every row, dispatch it, and book its cash (module docstring)."""
+    w = tl.weight_h
+    share = tl.active_share(c.start, c.end)
+    billed = t.hourly_usd * share * w
+    led.hourly += billed
+    kind = "contracts" if c.purchase_model == "reserved_contract" else "commitments"
+    s = float(billed.sum())
+    led.comp[kind] += s
+    led.provider(c.provider, s)
+    led.cash_add(f"recurring:{c.commitment_id}", (t.recurring_usd_per_hour * share) @ tl.month_h)
+    if t.upfront_usd and pd.Timestamp(c.start) >= tl.start and (share > 0).any():
+        upfront = np.zeros(tl.n_months)
+        upfront[tl.month_of_h(int((pd.Timestamp(c.start) - tl.start) / pd.Timedelta(hours=1)))] = (
+            t.upfront_usd
+        )
+        led.cash_add(f"upfront:{c.commitment_id}", upfront)
+    served, used, _ = _serve_commitment(c, t, share, res, tf.prices, has_spot)
+    used_by_pool = used.T @ w
+    egress_by_pool = t.egress * (served.T @ w)
+    if t.egress:
+        eg_rows = t.egress * served.sum(axis=1) * w
+        led.comp["egress"] += float(eg_rows.sum())
+        led.hourly += eg_rows
+        led.cash_add("egress", (t.egress * served.sum(axis=1)) @ tl.month_h)
+    if used_by_pool.sum() > 0:
+        for p, pool in enumerate(tf.pools):
+            led.charge_pool(pool.name, kind, s * used_by_pool[p] / used_by_pool.sum())
+            led.charge_pool(pool.name, "egress", float(egress_by_pool[p]))
+    else:
+        led.charge_pool("(unused commitments)", kind, s)
+    return _CommitmentBill(
+        spend=s,
+        used=float(used_by_pool.sum()),
+        served_gpu_hours=float(served.sum(axis=1) @ w),
+        served_detail=served.sum(axis=1) if detail else None,
+    )
+
+
+def _bill_usage(
+    res: _Residual, tl: Timeline, tf: Tariff, has_spot: np.ndarray, led: _Ledger
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Spot (where cheaper, up to the cap) and on-demand for what commitments left; returns
+    (on-demand GPUs, spot GPUs, spot saving USD)."""
+    price, pol, w = tf.prices, tf.policy, tl.weight_h
+    spot_gpus = np.where(has_spot[None, :], res.spot_left, 0.0)
+    od_gpus = res.od_left + np.where(has_spot[None, :], 0.0, res.spot_left)
+    eg = pol.egress_usd_per_gpu_hour
+    saving = 0.0
+    for p, pool in enumerate(tf.pools):
+        eg_od = eg if price.od_provider[p] in _OFF_AWS else 0.0
+        od_rate = od_gpus[:, p] * price.od[p]
+        led.hourly += od_rate * w
+        od_cost = float(od_rate @ w)
+        od_egress = float(od_gpus[:, p] @ w) * eg_od
+        led.comp["on_demand"] += od_cost - od_egress
+        led.comp["egress"] += od_egress
+        led.cash_add("on_demand", (od_gpus[:, p] * (price.od[p] - eg_od)) @ tl.month_h)
+        led.cash_add("egress", (od_gpus[:, p] * eg_od) @ tl.month_h)
+        led.charge_pool(pool.name, "on_demand", od_cost - od_egress)
+        led.charge_pool(pool.name, "egress", od_egress)
+        led.provider(price.od_provider[p], od_cost - od_egress)
+        if not has_spot[p]:
+            continue
+        eg_spot = eg * price.spot_factor[p] if price.spot_provider[p] in _OFF_AWS else 0.0
+        sp_rate = spot_gpus[:, p] * price.spot[p]
+        led.hourly += sp_rate * w
+        sp_cost = float(sp_rate @ w)
+        sp_egress = float(spot_gpus[:, p] @ w) * eg_spot
+        saving += float(spot_gpus[:, p] @ w) * (price.od[p] - price.spot[p])
+        led.comp["spot"] += sp_cost - sp_egress
+        led.comp["egress"] += sp_egress
+        led.cash_add("spot", (spot_gpus[:, p] * (price.spot[p] - eg_spot)) @ tl.month_h)
+        led.cash_add("egress", (spot_gpus[:, p] * eg_spot) @ tl.month_h)
+        led.charge_pool(pool.name, "spot", sp_cost - sp_egress)
+        led.charge_pool(pool.name, "egress", sp_egress)
+        led.provider(price.spot_provider[p], sp_cost - sp_egress)
+    led.by_provider["aws"] = led.by_provider.get("aws", 0.0) + led.comp["egress"]
+    return od_gpus, spot_gpus, saving
+
+
+def _scaled_spot(tf: Tariff, factor: float) -> Tariff:
+    p = tf.prices
+    spot = p.spot * factor
+    keep = spot < p.od
+    prices = ServingPrices(
+        od=p.od,
+        od_provider=p.od_provider,
+        spot=np.where(keep, spot, np.inf),
+        spot_provider=[q if k else "" for q, k in zip(p.spot_provider, keep, strict=True)],
+        spot_factor=p.spot_factor,
+    )
+    return Tariff(tf.pools, tf.policy, prices, tf.terms)
+
+
+def bill(
+    commitments: list[Commitment],
+    usage_gpus: np.ndarray,
+    timeline: Timeline,
+    tf: Tariff,
+    *,
+    discount_rate_pct: float | None = None,
+    detail: bool = False,
+    spot_price_factor: float = 1.0,
+) -> Evaluation:
+    """The bill of ``commitments`` for ``usage_gpus`` (rows × pools) on ``timeline`` with terms
+    and prices from ``tf`` (module docstring). ``discount_rate_pct`` defaults to the policy's;
+    ``spot_price_factor`` scales this path's spot prices (spot then used only while cheaper than
+    on-demand)."""
+    if spot_price_factor != 1.0:
+        tf = _scaled_spot(tf, spot_price_factor)
+    pools = tf.pools
+    u = _check_usage(usage_gpus, timeline.n_rows, len(pools))
+    rate = tf.policy.discount_rate_pct if discount_rate_pct is None else discount_rate_pct
+    w = timeline.weight_h
+    has_spot = np.isfinite(tf.prices.spot)
+    spot_part = np.where(has_spot[None, :], tf.policy.spot_cap_share * u, 0.0)
+    res = _Residual(od_left=u - spot_part, spot_left=spot_part.copy(), committed=np.zeros_like(u))
+    led = _Ledger(timeline.n_rows, timeline.n_months)
+    util: dict[str, float] = {}
+    spend: dict[str, float] = {}
+    used_usd: dict[str, float] = {}
+    by_provider_gpu_h: dict[str, float] = {}
+    served_detail: dict[str, np.ndarray] = {}
+    used_total = spend_total = 0.0
+    order = sorted(commitments, key=lambda c: (_ORDER[c.purchase_model], c.start, c.commitment_id))
+    missing = [c for c in order if c.commitment_id not in tf.terms]
+    if missing:
+        raise PlannerInputError(
+            "commitments without resolved terms",
+            value=[c.commitment_id for c in missing],
+            fix="build the tariff with every commitment (planner.evaluate.tariff)",
+        )
+    for c in order:
+        cb = _bill_commitment(
+            c, tf.terms[c.commitment_id], timeline, res, tf, has_spot, led, detail=detail
+        )
+        if cb.served_detail is not None:
+            served_detail[c.commitment_id] = cb.served_detail
+        spend[c.commitment_id] = cb.spend
+        used_usd[c.commitment_id] = min(cb.used, cb.spend)
+        util[c.commitment_id] = min(1.0, cb.used / cb.spend) if cb.spend > 0 else 0.0
+        by_provider_gpu_h[c.provider] = by_provider_gpu_h.get(c.provider, 0.0) + (
+            cb.served_gpu_hours
+        )
+        used_total += min(cb.used, cb.spend)
+        spend_total += cb.spend
+    od_gpus, spot_gpus, spot_saving = _bill_usage(res, timeline, tf, has_spot, led)
+    total = float(sum(led.comp.values()))
+    od_eq = float((u * tf.prices.od[None, :]).sum(axis=1) @ w)
+    demand = float(u.sum(axis=1) @ w)
+    delta = discount_by_month(timeline.n_months, rate)
+    cash = float(sum(float(v.sum()) for v in led.cash.values()))
+    npv = float(sum(float(v @ delta) for v in led.cash.values()))
+    return Evaluation(
+        total_usd=total,
+        cost_by_component_usd=led.comp,
+        cost_by_provider_usd=led.by_provider,
+        hourly_cost_usd=led.hourly,
+        on_demand_equivalent_usd=od_eq,
+        coverage=float(res.committed.sum(axis=1) @ w) / demand if demand > 0 else 0.0,
+        utilization=used_total / spend_total if spend_total > 0 else 0.0,
+        esr=1.0 - total / od_eq if od_eq > 0 else 0.0,
+        waste_usd=spend_total - used_total,
+        commitment_utilization=util,
+        commitment_spend_usd=spend,
+        cost_by_pool_usd=led.by_pool,
+        served_gpus=(
+            {**served_detail, "spot": spot_gpus.sum(axis=1), "on_demand": od_gpus.sum(axis=1)}
+            if detail
+            else {}
+        ),
+        commitment_used_usd=used_usd,
+        served_gpu_hours_by_provider=by_provider_gpu_h,
+        demand_gpu_hours=demand,
+        spot_saving_usd=spot_saving,
+        cash_by_month=led.cash,
+        cash_usd=cash,
+        npv_usd=npv,
+        discount_rate_pct=rate,
     )
 
 
 def evaluate(
     commitments: list[Commitment],
     usage_gpus: np.ndarray,
-    timestamps: pd.DatetimeIndex,
+    timestamps: pd.DatetimeIndex | None,
     pools: tuple[Pool, ...],
     offers: pd.DataFrame,
     policy: Policy,
     *,
     detail: bool = False,
+    timeline: Timeline | None = None,
+    tf: Tariff | None = None,
 ) -> Evaluation:
-    """The bill of ``commitments`` for ``usage_gpus`` (n_hours × n_pools) at ``timestamps``.
+    """The bill of ``commitments`` for ``usage_gpus`` (rows × pools): on the hours ``timestamps``,
+    or on ``timeline``'s rows. ``tf`` reuses terms and prices resolved once (:func:`tariff`).
 
     ``cost_by_pool_usd`` (pool name -> component -> USD) allocates each commitment's billed cost to
     the pools in proportion to the commitment dollars their usage consumed ("amortised by use"); a
     commitment that served nothing is allocated to the pseudo-pool ``(unused commitments)``. With
-    ``detail``, ``served_gpus`` holds hourly GPUs (summed over pools) served by each commitment id,
+    ``detail``, ``served_gpus`` holds GPUs per row (summed over pools) served by each commitment id,
     ``spot`` and ``on_demand``.
     """
+    if timeline is None:
+        if timestamps is None:
+            raise PlannerInputError("evaluate needs timestamps or a timeline")
+        timeline = hourly_timeline(pd.DatetimeIndex(timestamps))
     u = np.asarray(usage_gpus, dtype=float)
     if u.ndim == 1:
         u = u[:, None]
-    if u.shape != (len(timestamps), len(pools)):
+    if u.shape != (timeline.n_rows, len(pools)):
         raise PlannerInputError(
             "usage must be hours x pools",
             value=u.shape,
-            fix=f"pass an array of shape ({len(timestamps)}, {len(pools)})",
+            fix=f"pass an array of shape ({timeline.n_rows}, {len(pools)})",
         )
     if not np.isfinite(u).all() or (u < 0).any():
         raise PlannerInputError("usage must be finite and >= 0 GPUs", fix="clean the usage path")
-    ts = pd.DatetimeIndex(timestamps)
-    price = serving_prices(offers, pools, policy)
-    n_h, n_p = u.shape
-    has_spot = np.isfinite(price.spot)
-    spot_part = np.where(has_spot[None, :], policy.spot_cap_share * u, 0.0)
-    od_left = u - spot_part  # usage that would pay on-demand
-    spot_left = spot_part.copy()  # usage that could run on spot
-    spot_price = np.where(has_spot, price.spot, 0.0)
-    committed = np.zeros_like(u)
-    comp = {"commitments": 0.0, "contracts": 0.0, "on_demand": 0.0, "spot": 0.0, "egress": 0.0}
-    by_prov: dict[str, float] = {}
-    hourly = np.zeros(n_h)
-    util: dict[str, float] = {}
-    spend: dict[str, float] = {}
-    used_total = spend_total = 0.0
-    by_pool: dict[str, dict[str, float]] = {}
-    served_detail: dict[str, np.ndarray] = {}
-
-    def _charge(pool: str, component: str, usd: float) -> None:
-        if usd:
-            slot = by_pool.setdefault(pool, {})
-            slot[component] = slot.get(component, 0.0) + usd
-
-    order = sorted(commitments, key=lambda c: (_ORDER[c.purchase_model], c.start, c.commitment_id))
-    for c in order:
-        t = _terms(c, offers, pools, policy)
-        active = np.asarray((ts >= c.start) & (ts < c.end))
-        billed = t.hourly_usd * active
-        hourly += billed
-        kind = "contracts" if c.purchase_model == "reserved_contract" else "commitments"
-        comp[kind] += float(billed.sum())
-        by_prov[c.provider] = by_prov.get(c.provider, 0.0) + float(billed.sum())
-        budget = (t.hourly_usd if c.is_savings_plan else t.capacity_gpus) * active.astype(float)
-        used_usd = np.zeros(n_h)
-        used_by_pool = np.zeros(n_p)
-        egress_by_pool = np.zeros(n_p)
-        served_c = np.zeros(n_h) if detail else None
-        # segments: (value per GPU-hour displaced, pool, which residual); best ratio first
-        segs = []
-        for p, rate in t.pool_rate.items():
-            k = rate if c.is_savings_plan else 1.0
-            segs.append(((price.od[p] - t.egress) / k, p, "od"))
-            if has_spot[p]:
-                segs.append(((spot_price[p] - t.egress) / k, p, "spot"))
-        segs.sort(key=lambda x: (-x[0], x[1], x[2]))
-        for value, p, which in segs:
-            if value <= 0:
-                continue
-            k = t.pool_rate[p] if c.is_savings_plan else 1.0
-            left = od_left if which == "od" else spot_left
-            take = np.minimum(left[:, p], budget / k)
-            left[:, p] -= take
-            budget = budget - take * k
-            committed[:, p] += take
-            used_usd += take * t.pool_rate[p]
-            used_by_pool[p] += float(take.sum()) * t.pool_rate[p]
-            if served_c is not None:
-                served_c += take
-            if t.egress:
-                eg = take * t.egress
-                comp["egress"] += float(eg.sum())
-                egress_by_pool[p] += float(eg.sum())
-                hourly += eg
-        s = float(billed.sum())
-        used = float(used_usd.sum())
-        if used_by_pool.sum() > 0:
-            for p in range(n_p):
-                _charge(pools[p].name, kind, s * used_by_pool[p] / used_by_pool.sum())
-                _charge(pools[p].name, "egress", float(egress_by_pool[p]))
-        else:
-            _charge("(unused commitments)", kind, s)
-        if served_c is not None:
-            served_detail[c.commitment_id] = served_c
-        spend[c.commitment_id] = s
-        util[c.commitment_id] = min(1.0, used / s) if s > 0 else 0.0
-        used_total += min(used, s)
-        spend_total += s
-    od_gpus = od_left.copy()
-    # spot only when cheaper than on-demand; otherwise it is on-demand
-    spot_gpus = np.where(has_spot[None, :], spot_left, 0.0)
-    od_gpus += np.where(has_spot[None, :], 0.0, spot_left)
-    eg = policy.egress_usd_per_gpu_hour
-    spot_eg = eg * (1 + policy.spot_overhead_pct / 100)
-    for p in range(n_p):
-        od_off = price.od_provider[p] in _OFF_AWS
-        od_cost = od_gpus[:, p] * price.od[p]
-        hourly += od_cost
-        od_egress = float(od_gpus[:, p].sum()) * (eg if od_off else 0.0)
-        comp["on_demand"] += float(od_cost.sum()) - od_egress
-        comp["egress"] += od_egress
-        _charge(pools[p].name, "on_demand", float(od_cost.sum()) - od_egress)
-        _charge(pools[p].name, "egress", od_egress)
-        prov = price.od_provider[p]
-        by_prov[prov] = by_prov.get(prov, 0.0) + float(od_cost.sum()) - od_egress
-        if has_spot[p]:
-            sp_cost = spot_gpus[:, p] * price.spot[p]
-            hourly += sp_cost
-            sp_off = price.spot_provider[p] in _OFF_AWS
-            sp_egress = float(spot_gpus[:, p].sum()) * (spot_eg if sp_off else 0.0)
-            comp["spot"] += float(sp_cost.sum()) - sp_egress
-            comp["egress"] += sp_egress
-            _charge(pools[p].name, "spot", float(sp_cost.sum()) - sp_egress)
-            _charge(pools[p].name, "egress", sp_egress)
-            sprov = price.spot_provider[p]
-            by_prov[sprov] = by_prov.get(sprov, 0.0) + float(sp_cost.sum()) - sp_egress
-    by_prov["aws"] = by_prov.get("aws", 0.0) + comp["egress"]
-    total = float(sum(comp.values()))
-    od_eq = float((u * price.od[None, :]).sum())
-    demand = float(u.sum())
-    return Evaluation(
-        total_usd=total,
-        cost_by_component_usd=comp,
-        cost_by_provider_usd=by_prov,
-        hourly_cost_usd=hourly,
-        on_demand_equivalent_usd=od_eq,
-        coverage=float(committed.sum()) / demand if demand > 0 else 0.0,
-        utilization=used_total / spend_total if spend_total > 0 else 0.0,
-        esr=1.0 - total / od_eq if od_eq > 0 else 0.0,
-        waste_usd=spend_total - used_total,
-        commitment_utilization=util,
-        commitment_spend_usd=spend,
-        cost_by_pool_usd=by_pool,
-        served_gpus=(
-            {**served_detail, "spot": spot_gpus.sum(axis=1), "on_demand": od_gpus.sum(axis=1)}
-            if detail
-            else {}
-        ),
+    tf = (
+        tariff(commitments, pools, offers, policy)
+        if tf is None
+        else extend_tariff(tf, commitments, offers)
     )
+    return bill(commitments, u, timeline, tf, detail=detail)

@@ -8,9 +8,15 @@
 - ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
 - ``this plan, firm purchases only``: existing commitments plus what is bought now.
 
-Annual figures scale the horizon's cost by 8,760 h / horizon hours. "Worst-tail utilisation" is the
-probability-weighted ``1 - cvar_beta`` quantile (P10 by default) of commitment utilisation across
-scenarios.
+Every strategy is billed over the whole valuation horizon (:func:`planner.valuation.valuation_for`:
+hourly in the decision horizon, coarse to the end of the longest term that can be bought), so a
+commitment is judged on its whole term; NPV and undiscounted cash figures sit beside the accrual
+bill. Terms and serving prices are resolved once per strategy set (:func:`planner.evaluate.bill.
+tariff`) and reused on every scenario.
+
+Annual figures scale the valuation horizon's cost by 8,760 h / valuation hours. "Worst-tail
+utilisation" is the probability-weighted ``1 - cvar_beta`` quantile (P10 by default) of commitment
+utilisation across scenarios.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from forecasting import Forecast
-from planner.evaluate.bill import Evaluation, evaluate
+from planner.evaluate.bill import Evaluation, Tariff, bill, extend_tariff, tariff
 from planner.inventory import Commitment
 from planner.plan import Plan
 from planner.policy import Policy
+from planner.valuation import Timeline, ValuationPaths, hourly_timeline, valuation_for
 from pricing_data.catalog import Catalog
 from pricing_data.stats import weighted_quantile
 from pricing_data.units import HOURS_PER_YEAR
@@ -42,6 +49,7 @@ class StrategyFigures:
     evaluations: tuple[Evaluation, ...]
     probabilities: np.ndarray
     horizon_hours: int
+    timeline: Timeline | None = None
 
     def expected(self, attr: str) -> float:
         return float(np.dot(self.probabilities, [getattr(e, attr) for e in self.evaluations]))
@@ -58,6 +66,32 @@ class StrategyFigures:
     @property
     def annual_cost_usd(self) -> float:
         return self.expected_cost_usd * HOURS_PER_YEAR / self.horizon_hours
+
+    @property
+    def expected_npv_usd(self) -> float:
+        """Expected present value of the cash (module docstring of planner.evaluate.bill)."""
+        return self.expected("npv_usd")
+
+    @property
+    def expected_cash_usd(self) -> float:
+        """Expected undiscounted cash (upfront when paid, recurring and usage when accrued)."""
+        return self.expected("cash_usd")
+
+    @property
+    def expected_spot_saving_usd(self) -> float:
+        return self.expected("spot_saving_usd")
+
+    def cash_by_month(self) -> dict[str, np.ndarray]:
+        """Expected cash per month by item (``upfront:<id>``, ``recurring:<id>``, ``on_demand``,
+        ``spot``, ``egress``)."""
+        keys = sorted({k for e in self.evaluations for k in e.cash_by_month})
+        out: dict[str, np.ndarray] = {}
+        for k in keys:
+            rows = [e.cash_by_month.get(k) for e in self.evaluations]
+            n = max(len(r) for r in rows if r is not None)
+            stack = np.array([np.zeros(n) if r is None else r for r in rows])
+            out[k] = self.probabilities @ stack
+        return out
 
     def tail_utilization(self, q: float) -> float:
         return weighted_quantile(
@@ -107,16 +141,40 @@ def evaluate_over_scenarios(
     commitments: list[Commitment],
     run_scenarios: np.ndarray,
     probabilities: np.ndarray,
-    timestamps: pd.DatetimeIndex,
+    timestamps: pd.DatetimeIndex | None,
     pools: tuple,  # type: ignore[type-arg]
     offers: pd.DataFrame,
     policy: Policy,
+    *,
+    timeline: Timeline | None = None,
+    tf: Tariff | None = None,
+    spot_price_factor: np.ndarray | None = None,
 ) -> StrategyFigures:
-    evals = tuple(
-        evaluate(commitments, run_scenarios[s], timestamps, pools, offers, policy)
-        for s in range(run_scenarios.shape[0])
+    """Bill ``commitments`` on every scenario (rows of ``timeline``, else the hours
+    ``timestamps``), resolving terms and prices once (or reusing ``tf``)."""
+    if timeline is None:
+        if timestamps is None:
+            raise ValueError("evaluate_over_scenarios needs timestamps or a timeline")
+        timeline = hourly_timeline(pd.DatetimeIndex(timestamps))
+    tf = (
+        tariff(commitments, tuple(pools), offers, policy)
+        if tf is None
+        else extend_tariff(tf, commitments, offers)
     )
-    return StrategyFigures(name, tuple(commitments), evals, probabilities, len(timestamps))
+    n_s = run_scenarios.shape[0]
+    factor = np.ones(n_s) if spot_price_factor is None else np.asarray(spot_price_factor)
+    evals = tuple(
+        bill(commitments, run_scenarios[s], timeline, tf, spot_price_factor=float(factor[s]))
+        for s in range(n_s)
+    )
+    return StrategyFigures(
+        name,
+        tuple(commitments),
+        evals,
+        probabilities,
+        int(timeline.weight_h.sum()),
+        timeline,
+    )
 
 
 def compare_strategies(
@@ -131,23 +189,47 @@ def compare_strategies(
     """The four strategies of the module docstring, each evaluated on every scenario."""
     say = progress or (lambda _m: None)
     sc = fc.scenarios
-    ts, pools, probs = sc.timestamps, sc.pools, sc.probabilities
+    pools, probs = sc.pools, sc.probabilities
     no_spot = replace(policy, spot_cap_share=0.0)
     bought = plan.commitments()
     firm = plan.commitments(firm_only=True)
-    say(f"evaluating 4 strategies on {sc.n_scenarios} scenarios")
-    offers = catalog.offers
-    return (
-        evaluate_over_scenarios(
-            ALL_ON_DEMAND, [], sc.demand_gpus, probs, ts, pools, offers, no_spot
-        ),
-        evaluate_over_scenarios(
-            INVENTORY_ONLY, list(inventory), sc.demand_gpus, probs, ts, pools, offers, policy
-        ),
-        evaluate_over_scenarios(
-            THIS_PLAN, [*inventory, *bought], sc.demand_gpus, probs, ts, pools, offers, policy
-        ),
-        evaluate_over_scenarios(
-            FIRM_ONLY, [*inventory, *firm], sc.demand_gpus, probs, ts, pools, offers, policy
-        ),
+    vp = valuation_for(
+        sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=catalog.offers
     )
+    say(
+        f"evaluating 4 strategies on {sc.n_scenarios} scenarios over "
+        f"{vp.timeline.valuation_hours / 730:.0f} months"
+    )
+    offers = catalog.offers
+    tf = tariff([*inventory, *bought], tuple(pools), offers, policy)
+    tf_od = tariff([], tuple(pools), offers, no_spot)
+
+    def run(name: str, comms: list[Commitment], t: Tariff) -> StrategyFigures:
+        return evaluate_over_scenarios(
+            name,
+            comms,
+            vp.demand_gpus,
+            probs,
+            None,
+            pools,
+            offers,
+            t.policy,
+            timeline=vp.timeline,
+            tf=t,
+            spot_price_factor=vp.spot_price_factor,
+        )
+
+    return (
+        run(ALL_ON_DEMAND, [], tf_od),
+        run(INVENTORY_ONLY, list(inventory), tf),
+        run(THIS_PLAN, [*inventory, *bought], tf),
+        run(FIRM_ONLY, [*inventory, *firm], tf),
+    )
+
+
+def valuation_of(
+    fc: Forecast, policy: Policy, inventory: list[Commitment], offers: pd.DataFrame
+) -> ValuationPaths:
+    """The valuation paths of a run (the same rows the optimizer priced)."""
+    sc = fc.scenarios
+    return valuation_for(sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=offers)

@@ -17,10 +17,11 @@ import pandas as pd
 from forecasting.scenarios import DemandScenarios
 from planner.inventory import Commitment
 from planner.optimize.problem import Problem, build_problem, summary
-from planner.optimize.result import plan_figures, purchases
+from planner.optimize.referee import RefereeBill, bill_plan, plan_figures, tighten
+from planner.optimize.result import purchases
 from planner.optimize.savings_curve import savings_curves
 from planner.optimize.solve import InfeasiblePlanError, Solution, solve
-from planner.plan import Plan
+from planner.plan import Plan, Purchase
 from planner.policy import Policy
 
 __all__ = [
@@ -44,20 +45,71 @@ def optimize(
     as_of: pd.Timestamp | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Choose what to buy now (and a tentative ladder) at least expected cost within the policy's
-    risk bounds. Raises InfeasiblePlanError (no plan fits, or time limit) or PlannerInputError."""
+    """Choose what to buy now (and a tentative ladder) at least expected cost (NPV over every
+    term) within the policy's risk bounds, proven on the referee's bill
+    (:mod:`planner.optimize.referee`). Raises InfeasiblePlanError (no plan fits, or time limit)
+    or PlannerInputError."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    pb = build_problem(scenarios, offers, inventory, policy, as_of=as_of)
-    t_build = time.perf_counter() - t0
-    sizes = summary(pb)
-    say(
-        f"built the LP in {t_build:.1f} s: {sizes['variables']:,} variables, "
-        f"{sizes['constraints']:,} constraints ({sizes['candidates']} candidate commitments, "
-        f"{sizes['slices']} slices x {sizes['scenarios']} scenarios)"
-    )
-    sol = solve(pb)
-    say(f"solved ({sol.solver}, {sol.method}) in {sol.time_s:.1f} s")
+    lp_policy = policy
+    notes: list[str] = []
+    best: tuple[Problem, Solution, list[Purchase], RefereeBill] | None = None
+    od_figs = None
+    t_build = t_solve = t_referee = 0.0
+    for attempt in range(policy.bound_rounds + 1):
+        t1 = time.perf_counter()
+        pb = build_problem(scenarios, offers, inventory, lp_policy, as_of=as_of)
+        t_build += time.perf_counter() - t1
+        sizes = summary(pb)
+        if attempt == 0:
+            assert pb.valuation is not None
+            say(pb.valuation.note)
+            say(
+                f"built the LP in {time.perf_counter() - t1:.1f} s: {sizes['variables']:,} "
+                f"variables, {sizes['constraints']:,} constraints ({sizes['candidates']} candidate "
+                f"commitments, {sizes['slices']} slices x {sizes['scenarios']} scenarios)"
+            )
+        t1 = time.perf_counter()
+        try:
+            sol = solve(pb)
+        except InfeasiblePlanError:
+            if best is None:
+                raise
+            notes.append(
+                "the LP with tightened limits has no solution; the plan of the previous round is "
+                "kept and its breached bounds are reported"
+            )
+            break
+        t_solve += time.perf_counter() - t1
+        say(f"solved ({sol.solver}, {sol.method}) in {sol.time_s:.1f} s")
+        buys = purchases(pb, sol)
+        t1 = time.perf_counter()
+        ref = bill_plan(pb, buys, inventory, offers, policy, on_demand=od_figs)
+        t_referee += time.perf_counter() - t1
+        od_figs = ref.on_demand
+        best = (pb, sol, buys, ref)
+        if not ref.breached:
+            break
+        what = ", ".join(
+            f"{b.name} {b.realised:,.4g} vs limit {b.limit:,.4g}" for b in ref.breached
+        )
+        if attempt == policy.bound_rounds:
+            notes.append(
+                f"the referee finds bounds breached after {attempt} tightening rounds: {what}"
+            )
+            break
+        notes.append(
+            f"round {attempt + 1}: the referee's bill breaches {what}; tightened, re-solved"
+        )
+        say(notes[-1])
+        lp_policy = tighten(lp_policy, ref.breached)
+    assert best is not None
+    pb, sol, buys, ref = best
+    for b in ref.bounds:
+        say(
+            f"bound {b.name}: limit {b.limit:,.4g}, referee {b.realised:,.4g} -> "
+            + ("held" if b.held else "BREACHED")
+        )
     t1 = time.perf_counter()
     curves = savings_curves(pb, sol, policy.savings_curve_points)
     t_curves = time.perf_counter() - t1
@@ -72,17 +124,31 @@ def optimize(
         "method": sol.method,
         "gap": sol.gap,
         "objective_usd": sol.objective_usd,
+        "objective_basis": f"NPV at {policy.discount_rate_pct:g} %/yr over every term",
         "build_time_s": round(t_build, 3),
-        "solve_time_s": round(sol.time_s, 3),
+        "solve_time_s": round(t_solve, 3),
+        "referee_time_s": round(t_referee, 3),
         "savings_curve_time_s": round(t_curves, 3),
         "total_time_s": round(time.perf_counter() - t0, 3),
-        "sizes": sizes,
+        "sizes": summary(pb),
         "time_reduction": {
             "method": pb.slices.method,
             "period": policy.period,
             "blocks_per_period": policy.blocks_per_period,
             "slices": pb.slices.n_slices,
             "periods": pb.slices.n_periods,
+            "tail_step_months": policy.tail_step_months,
+        },
+        "valuation": pb.valuation.note if pb.valuation is not None else "",
+        "tail_volatility_per_month": [
+            float(x) for x in (pb.valuation.tail_volatility if pb.valuation is not None else [])
+        ],
+        "lp_limits": {
+            "cvar_limit_usd": pb.policy.cvar_limit_usd,
+            "cvar_limit_pct": pb.policy.cvar_limit_pct,
+            "min_utilization": pb.policy.min_utilization,
+            "max_share_per_provider": pb.policy.max_share_per_provider,
+            "upfront_budget_usd": pb.policy.upfront_budget_usd,
         },
         "catalog_offers": pb.table.n_catalog_offers,
         "candidate_offers": pb.table.n_pruned,
@@ -91,15 +157,15 @@ def optimize(
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
         "pools": [p.name for p in scenarios.pools],
         "policy": policy.to_dict(),
-        "notes": sol.notes,
+        "notes": [*sol.notes, *notes],
         "tail_scenarios": pb.tail_scenarios,
     }
     return Plan(
-        purchases=tuple(purchases(pb, sol)),
+        purchases=tuple(buys),
         savings_curves=curves,
         record=record,
         start=pb.start.isoformat(),
-        horizon_hours=pb.n_hours,
+        horizon_hours=pb.decision_hours,
         pools=tuple(p.name for p in scenarios.pools),
-        **plan_figures(pb, sol),
+        **plan_figures(ref, pb, buys, sol.objective_usd),
     )

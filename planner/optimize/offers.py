@@ -27,7 +27,9 @@ Pruning (documented, policy-aware)
        are grouped per (family, region, term, payment) or (term, payment) and take the cheapest SKU
        rate per pool.
     3. Dominance: a candidate is dropped when another of the same kind (capacity or SP), serving the
-       same pools, is no dearer (egress included) for every pool, has a term no longer, and — only when the policy sets
+       same pools, is no dearer (egress included; prices levelised at the policy's discount rate,
+       so an all-upfront price competes with a no-upfront one on NPV: ``levelised_factor``) for
+       every pool, has a term no longer, and — only when the policy sets
        an upfront budget — needs no more upfront cash per unit of value, and — only when a provider
        share bound is set — is from the same provider.
     Existing inventory is added as non-buyable candidates whatever the policy says.
@@ -264,11 +266,28 @@ def _sp_candidates(
     return out
 
 
+def levelised_factor(row: dict[str, object], discount_rate_pct: float) -> float:
+    """The candidate's levelised price ÷ its undiscounted effective price: with upfront u paid at
+    the start and recurring c per hour for T months, the level hourly price with the same NPV is
+    u / A + c, A = 730 Σ_{m<T} (1 + r)^(−m/12) discounted hours. 1 when r = 0 (A = term hours)."""
+    eff = float(row["effective_usd_per_unit_hour"])  # type: ignore[arg-type]
+    if eff <= 0:
+        return 1.0
+    months = int(row["term_months"])  # type: ignore[call-overload]
+    annuity_h = HOURS_PER_MONTH * float(
+        ((1.0 + discount_rate_pct / 100.0) ** (-np.arange(months) / 12.0)).sum()
+    )
+    upfront = float(row["upfront_usd_per_unit"])  # type: ignore[arg-type]
+    recurring = float(row["recurring_usd_per_unit_hour"])  # type: ignore[arg-type]
+    return (upfront / annuity_h + recurring) / eff if annuity_h > 0 else 1.0
+
+
 def _dominated(
     cands: list[tuple[dict[str, object], dict[int, float]]], policy: Policy
 ) -> list[bool]:
     """True where another candidate of the same kind and pools is no worse (module docstring)."""
     drop = [False] * len(cands)
+    levelised = [levelised_factor(r, policy.discount_rate_pct) for r, _ in cands]
     for b, (rb, sb) in enumerate(cands):
         for a, (ra, sa) in enumerate(cands):
             if a == b or drop[a] or ra["kind"] != rb["kind"] or set(sa) != set(sb):
@@ -279,7 +298,8 @@ def _dominated(
                 continue
             ea = float(ra["egress_usd_per_gpu_hour"])  # type: ignore[arg-type]
             eb = float(rb["egress_usd_per_gpu_hour"])  # type: ignore[arg-type]
-            if any(sa[p] + ea > sb[p] + eb + 1e-12 for p in sb):
+            fa, fb = levelised[a], levelised[b]
+            if any(sa[p] * fa + ea > sb[p] * fb + eb + 1e-12 for p in sb):
                 continue
             if policy.upfront_budget_usd is not None:
                 ua = float(ra["upfront_usd_per_unit"]) / max(  # type: ignore[arg-type]
@@ -294,7 +314,7 @@ def _dominated(
                     continue
             # equal candidates: keep the first one only
             same = (
-                all(abs(sa[p] + ea - sb[p] - eb) <= 1e-12 for p in sb)
+                all(abs(sa[p] * fa + ea - sb[p] * fb - eb) <= 1e-12 for p in sb)
                 and ra["term_months"] == rb["term_months"]
             )
             if same and a > b:

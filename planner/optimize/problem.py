@@ -3,18 +3,24 @@ policy). Solving and reading the solution back live in :mod:`planner.optimize.so
 
 Sets
     p ∈ P pools; s ∈ S scenarios with probability π_s; t ∈ T time slices with weight w_t hours and
-    period k(t) (see :mod:`planner.optimize.time_reduction`); c ∈ C candidate commitments (pruned
-    offers and existing inventory, :mod:`planner.optimize.offers`); P_c ⊆ P the pools c can serve;
-    d ∈ D purchase dates at hour h_d (d = 0 "now", firm; then every ``ladder_every_months``,
-    tentative). A purchase (c, d) is active on [h_d, h_d + term_c) ∩ horizon; a_{c,d,k} = 1 when it
-    is active in period k. Existing commitment c has I_{c,k} units active in period k.
+    period k(t) covering the whole *valuation horizon* [0, V) (planner/valuation.py): the decision
+    horizon [0, H) reduced by :mod:`planner.optimize.time_reduction`, then the coarse rows of the
+    tail model to V = last purchase date + longest term, so every purchase lies wholly inside;
+    c ∈ C candidate commitments (pruned offers and existing inventory,
+    :mod:`planner.optimize.offers`); P_c ⊆ P the pools c can serve; d ∈ D purchase dates at hour
+    h_d < H (d = 0 "now", firm; then every ``ladder_every_months``, tentative). A purchase (c, d)
+    is active on [h_d, h_d + term_c), all of it inside [0, V); a_{c,d,k} = 1 when it is active in
+    period k. Existing commitment c has I_{c,k} units active in period k.
 
 Data (USD, GPUs, hours)
     D_{s,t,p} demand GPUs; o_p on-demand and σ_p spot USD per GPU-hour (spot includes the re-run
     overhead; off-AWS prices include egress); g_c GPUs per unit (capacity offers); r_{c,p} commitment
     USD consumed per GPU-hour of pool p (Savings Plans); e_c egress USD per GPU-hour (contracts);
     f_c effective USD per unit-hour (upfront amortised; a Savings Plan unit is USD 1/h, f_c = 1);
-    u_c upfront USD per unit; H_{c,d} hours of purchase (c, d) inside the horizon.
+    u_c upfront and ρ_c recurring USD per unit (-hour); H_{c,d} hours of purchase (c, d) (its whole
+    term); δ_m = (1 + r)^(−m/12) the discount factor of month m (r = ``discount_rate_pct``/100),
+    δ_t the hour-weighted mean δ over slice t's period; m_s the spot price factor of scenario s;
+    N_{c,d} = u_c δ_{month(h_d)} + ρ_c Σ_{h ∈ term} δ_{month(h)}, the NPV of one unit's cash.
 
 Variables
     buy_{c,d} ≥ 0 units bought (integer for RIs and contracts unless the policy asks for the LP
@@ -23,20 +29,24 @@ Variables
     od_{p,s,t} = D_{s,t,p} − Σ_c serve_{c,p,s,t} − spot_{p,s,t} ≥ 0, substituted out.
     Units active: U_{c,k} = I_{c,k} + Σ_d a_{c,d,k} buy_{c,d}.
 
-Objective (first stage + expected second stage; purchase costs carry a 1e-7 relative nudge by
-flexibility so that equally priced offers, e.g. a standard RI and the EC2 Instance SP at the same
-rate, resolve the same way every run: see ``flexibility_rank``)
-    min  Σ_{c,d} f_c H_{c,d} buy_{c,d}
-       + Σ_s π_s Σ_t w_t Σ_p [ o_p D_{s,t,p} + Σ_c (e_c − o_p) serve_{c,p,s,t} + (σ_p − o_p) spot_{p,s,t} ]
-       [+ λ · CVaR_β(cost_s)]                                          (``add_risk_averse_objective``)
-    The cost of existing commitments is sunk: reported, not optimised.
+Objective: the expected NPV of cash over every term (first stage + expected second stage; purchase
+costs carry a 1e-7 relative nudge by flexibility so that equally priced offers, e.g. a standard RI
+and the EC2 Instance SP at the same rate, resolve the same way every run: see ``flexibility_rank``)
+    min  Σ_{c,d} N_{c,d} buy_{c,d}
+       + Σ_s π_s Σ_t w_t δ_t Σ_p [ o_p D_{s,t,p} + Σ_c (e_c − o_p) serve_{c,p,s,t}
+                                   + (m_s σ_p − o_p) spot_{p,s,t} ]
+       [+ λ · CVaR_β(cost_s)]                       (``add_risk_averse_objective``; undiscounted)
+    The cost of existing commitments is sunk: reported, not optimised. With r = 0 the objective is
+    the undiscounted cost over the valuation horizon; with r > 0 the payment option (all, partial or
+    no upfront) is a real choice.
 
 Constraint families (one ``add_<family>`` function each; names in brackets)
     demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0; a
                                     row with a single variable becomes that variable's bound)
     capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
     savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
-    With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the horizon, existing and new)
+    With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the valuation horizon, existing
+    and new; the bounds are on undiscounted dollars)
     and used_s = Σ_{c,p,t} w_t v_{c,p} serve_{c,p,s,t} (v = f_c/g_c, or r_{c,p} for SPs),
     unused commitment spend is unused_s = spend − used_s [used_def_s_k, commitment_spend_def define
     the parts as variables so these rows stay sparse], and:
@@ -46,7 +56,13 @@ Constraint families (one ``add_<family>`` function each; names in brackets)
                                     total-demand scenarios holding ``min_utilization_tail`` of the
                                     probability)
     upfront budget [upfront_d]:     Σ_c u_c buy_{c,d} ≤ B at each purchase date d
-    provider share [share_q]:       new spend of provider q ≤ m · new spend of all providers
+    provider share [share__q]:      Σ_s π_s Σ_t w_t Σ_{g of q} serve_{g,·,s,t} ≤ m · the same over all
+                                    commitments (GPU-hours served, existing and new: buying
+                                    unused capacity elsewhere cannot satisfy it)
+    Every risk row also holds its family's elastic slack relax_<family> (− in ≤ rows, + in ≥ rows)
+    with upper bound 0; the diagnosis of an infeasible plan frees one family at a time.
+    The LP's limits can be tighter than the policy's: :mod:`planner.optimize.referee` bills the
+    plan with the evaluator, checks every bound there, and tightens and re-solves when one fails.
 
 Compact form actually built (exact for cost). Candidates that serve the same pools at proportional
 rates and pay the same egress form a group g (an RI and the EC2 Instance SP of its family and region; the 1-
@@ -57,15 +73,22 @@ proportion to its capacity. In the risk bounds a group's used GPU-hours are pric
 member's rate (``risk_pricing = "conservative"``: unused spend is never understated); with
 ``risk_pricing = "exact"`` only candidates that price a used GPU-hour alike share a group.
 
-Horizon-end rule
-    A commitment whose term runs past the horizon is charged, and credited, only for its hours inside
-    the horizon (H_{c,d}); the rest of its term is assumed to be worth what it costs. A plan therefore
-    never pays for the tail of a 3-year term out of a 1-year horizon; the tail's risk shows in the
-    commitment's end date in purchases.csv.
+Whole term
+    Every purchase is charged its whole obligation (upfront + recurring over all of its months) and
+    credited with the usage it serves over all of them: after the decision horizon, demand is the
+    tail model of planner/valuation.py (coarse periods, widening uncertainty, decline possible),
+    the same rows the referee bills. Nothing is assumed to be "worth what it costs".
+
+Names
+    Variables and rows are named by meaning, then offer, pool and date (LP-safe, PyPSA-style):
+    ``buy__<offer>__<date>``, ``serve__<group>__<pool>__s<s>__<slice>``, ``spot__<pool>__s<s>__<slice>``,
+    ``demand__<pool>__s<s>__<slice>``, ``cap_def__<group>__<period>``, ``share__<provider>``,
+    ``upfront__<date>``, ``relax_<family>`` (:class:`Names`).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,14 +97,15 @@ import numpy as np
 import pandas as pd
 import pulp
 
+import planner.valuation as valuation
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
-from planner.optimize.time_reduction import TimeSlices, hours_between, reduce_time
+from planner.optimize.time_reduction import TimeSlices, append_rows, hours_between, reduce_time
 from planner.policy import Policy
+from planner.valuation import ValuationPaths
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
-from pricing_data.units import horizon_hours as calendar_hours
 
 EPS = 1e-9
 TIE_BREAK = 1e-7  # relative cost nudge so equally priced offers resolve the same way every time
@@ -120,6 +144,62 @@ class Group:
     egress_usd_per_gpu_hour: float
 
 
+@dataclass(frozen=True)
+class Names:
+    """LP-safe labels that give variables and constraints their meaning (PyPSA-style: what, then
+    which offer, pool and date): ``buy__<offer>__<date>``, ``serve__<group>__<pool>__s<s>__<slice>``,
+    ``demand__<pool>__s<s>__<slice>``, ``cap__<group>__<period>`` ... A slice is its period's
+    first day and block (``2026_11_01_b2``); a group is its first member's offer (``_plus<n>``
+    when it holds more)."""
+
+    cand: tuple[str, ...]
+    group: tuple[str, ...]
+    pool: tuple[str, ...]
+    date: tuple[str, ...]
+    period: tuple[str, ...]
+    slice: tuple[str, ...]
+
+
+def _unique(labels: list[str]) -> tuple[str, ...]:
+    seen: dict[str, int] = {}
+    out = []
+    for x in labels:
+        n = seen.get(x, 0)
+        seen[x] = n + 1
+        out.append(x if n == 0 else f"{x}_{n}")
+    return tuple(out)
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return pd.Timestamp(ts).strftime("%Y_%m_%d")
+
+
+def make_names(pb: Problem) -> Names:
+    """Labels for ``pb``'s candidates, groups, pools, purchase dates, periods and slices."""
+    cand = _unique([lp_safe(str(k)) for k in pb.table.candidates["key"]])
+    group = _unique(
+        [
+            cand[g.members[0]] + (f"_plus{len(g.members) - 1}" if len(g.members) > 1 else "")
+            for g in pb.groups
+        ]
+    )
+    period = _unique(
+        [_day(pb.start + pd.Timedelta(hours=int(h))) for h in pb.slices.period_start_h]
+    )
+    kper = pb.slices.slice_period
+    block = np.zeros(len(kper), dtype=np.int64)
+    for t in range(1, len(kper)):
+        block[t] = block[t - 1] + 1 if kper[t] == kper[t - 1] else 0
+    return Names(
+        cand=cand,
+        group=group,
+        pool=_unique([lp_safe(p.name) for p in pb.pools]),
+        date=tuple(_day(d) for d in pb.purchase_dates),
+        period=period,
+        slice=tuple(f"{period[int(k)]}_b{int(b)}" for k, b in zip(kper, block, strict=True)),
+    )
+
+
 @dataclass
 class Problem:
     """An LP ready to solve, with the indices needed to read it back. Built by build_problem."""
@@ -131,7 +211,7 @@ class Problem:
     slices: TimeSlices
     probabilities: np.ndarray
     start: pd.Timestamp
-    n_hours: int
+    n_hours: int  # V: the valuation horizon (every bought term ends inside it)
     purchase_dates: list[pd.Timestamp]
     purchase_h: np.ndarray
     buy: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
@@ -151,10 +231,23 @@ class Problem:
     _value: dict[tuple[int, int], float] = field(default_factory=dict)
     used_cache: list[dict[pulp.LpVariable, float]] | None = None
     spend_cache: pulp.LpAffineExpression | None = None
-    last_solver: Any = None  # the PuLP solver object of the last solve (HiGHS: warm re-runs)
-    last_solver_name: str = ""
+    decision_hours: int = 0  # H: purchases start inside [0, H)
+    elastic: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> slack (ub 0)
+    names: Names = None  # type: ignore[assignment]  # set by build_problem before any variable
+    curve_amount: dict[str, pulp.LpVariable] = field(default_factory=dict)  # family -> amount
+    valuation: ValuationPaths | None = None
+    slice_discount: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    buy_npv_usd: dict[tuple[int, int], float] = field(default_factory=dict)  # per unit, full term
+    inventory_npv_usd: float = 0.0  # remaining cash of existing commitments (upfront sunk)
 
     # ---- derived helpers -------------------------------------------------------------------
+    @property
+    def spot_factor(self) -> np.ndarray:
+        """m_s: each scenario's spot price multiplier (planner/valuation.py)."""
+        if self.valuation is None:
+            return np.ones(len(self.probabilities))
+        return self.valuation.spot_price_factor
+
     def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:
         """U_{c,k}: units of candidate c active in period k (an expression)."""
         terms = {self.buy[(c, d)]: 1.0 for d in self.active.get((c, k), [])}
@@ -208,7 +301,7 @@ class Problem:
         n_int = sum(1 for v in self.buy.values() if v.cat == pulp.LpInteger)
         return {
             "variables": len(self.lp.variables()),
-            "constraints": len(constraint_table(self.lp)),
+            "constraints": int(self.lp.numConstraints()),
             "integer_variables": n_int,
             "scenarios": len(self.probabilities),
             "slices": self.slices.n_slices,
@@ -218,10 +311,7 @@ class Problem:
         }
 
 
-def constraint_table(lp: pulp.LpProblem) -> dict[str, pulp.LpConstraint]:
-    """The problem's name -> constraint table (PuLP 3 has no public way to remove a constraint;
-    savings curves and the infeasibility diagnosis add and remove named ones)."""
-    return lp._constraints  # type: ignore[no-any-return]
+RISK_FAMILIES = ("cvar", "min_utilization", "upfront_budget", "provider_share")
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,21 +319,13 @@ def constraint_table(lp: pulp.LpProblem) -> dict[str, pulp.LpConstraint]:
 
 
 def purchase_dates(start: pd.Timestamp, n_hours: int, policy: Policy) -> list[pd.Timestamp]:
-    """Now, then every ``ladder_every_months`` months while inside the horizon."""
-    dates = [pd.Timestamp(start)]
-    if policy.ladder_every_months > 0:
-        k = policy.ladder_every_months
-        while True:
-            d = pd.Timestamp(start) + pd.DateOffset(months=k)
-            if hours_between(start, d) >= n_hours:
-                break
-            dates.append(d)
-            k += policy.ladder_every_months
-    return dates
+    """Now, then every ``ladder_every_months`` months while inside the decision horizon."""
+    return valuation.purchase_dates(start, n_hours, policy.ladder_every_months)
 
 
 def horizon_hours(scenarios: DemandScenarios, policy: Policy, start: pd.Timestamp) -> int:
-    return min(calendar_hours(start, policy.horizon_months), scenarios.n_hours)
+    """H, the decision horizon in hours (the policy's months, capped at the scenarios)."""
+    return valuation.decision_hours(scenarios.n_hours, start, policy.horizon_months)
 
 
 def check_inputs(scenarios: DemandScenarios, offers: pd.DataFrame, policy: Policy) -> None:
@@ -295,6 +377,9 @@ def define_purchase_variables(pb: Problem) -> None:
                 * float(row["effective_usd_per_unit_hour"])
                 * max(0, b - a)
             )
+            pb.inventory_npv_usd += float(row["inventory_units"]) * _cash_npv(
+                pb, row, a, b, upfront=hours_between(pb.start, row["inventory_start"]) >= 0
+            )
             continue
         integer = pb.policy.integer and row["kind"] == "capacity"
         for d, date in enumerate(pb.purchase_dates):
@@ -304,13 +389,30 @@ def define_purchase_variables(pb: Problem) -> None:
                 hours_between(pb.start, date + pd.DateOffset(months=int(row["term_months"]))),
             )
             var = pb.lp.add_variable(
-                f"buy_c{ci}_d{d}", lowBound=0, cat=pulp.LpInteger if integer else pulp.LpContinuous
+                f"buy__{pb.names.cand[ci]}__{pb.names.date[d]}",
+                lowBound=0,
+                cat=pulp.LpInteger if integer else pulp.LpContinuous,
             )
             pb.buy[(ci, d)] = var
             pb.buy_hours_in_horizon[(ci, d)] = float(max(0, h1 - h0))
+            pb.buy_npv_usd[(ci, d)] = _cash_npv(pb, row, h0, h1, upfront=True)
             for k in range(len(bounds_s)):
                 if h0 <= bounds_s[k] and bounds_e[k] <= h1:
                     pb.active.setdefault((ci, k), []).append(d)
+
+
+def _cash_npv(pb: Problem, row: pd.Series, a_h: int, b_h: int, *, upfront: bool) -> float:
+    """NPV of one unit's cash over ``[a_h, b_h)``: upfront at the start of its month (when paid
+    inside the timeline), recurring per hour in the months it accrues (planner/valuation.py)."""
+    if b_h <= a_h:
+        return 0.0
+    rate = pb.policy.discount_rate_pct
+    span = valuation.span_discount(pb.start, np.array([a_h]), np.array([b_h]), rate)[0]
+    cash = num(row["recurring_usd_per_unit_hour"]) * (b_h - a_h) * span
+    if upfront:
+        first = valuation.span_discount(pb.start, np.array([a_h]), np.array([a_h + 1]), rate)[0]
+        cash += num(row["upfront_usd_per_unit"]) * first
+    return float(cash)
 
 
 def define_groups(pb: Problem, *, per_offer: bool) -> None:
@@ -335,6 +437,8 @@ def define_groups(pb: Problem, *, per_offer: bool) -> None:
         egress = num(cands.at[c, "egress_usd_per_gpu_hour"])
         shape = tuple(round(q[p] / q[pools[0]], 9) for p in pools)
         key: tuple[object, ...] = (pools, egress, shape)
+        if pb.policy.max_share_per_provider is not None:  # share is measured per provider
+            key = (*key, str(cands.at[c, "provider"]))
         if per_offer:  # merge only offers whose used dollars per GPU-hour are equal everywhere
             key = (*key, tuple(round(pb.value_per_gpu_hour(c, p), 9) for p in pools))
         gi = index.get(key)
@@ -368,7 +472,10 @@ def define_dispatch_variables(pb: Problem) -> None:
             continue
         for p in grp.pools:
             pb.serve[(gi, p)] = {
-                (s, t): pb.lp.add_variable(f"serve_g{gi}_p{p}_s{s}_t{t}", lowBound=0)
+                (s, t): pb.lp.add_variable(
+                    f"serve__{pb.names.group[gi]}__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}",
+                    lowBound=0,
+                )
                 for s in range(n_s)
                 for t in live_t
             }
@@ -380,7 +487,7 @@ def define_dispatch_variables(pb: Problem) -> None:
         dem = pb.slices.demand_gpus
         pb.spot[p] = {
             (s, t): pb.lp.add_variable(
-                f"spot_p{p}_s{s}_t{t}",
+                f"spot__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}",
                 lowBound=0,
                 upBound=pb.policy.spot_cap_share * float(dem[s, t, p]),
             )
@@ -394,10 +501,11 @@ def define_objective(pb: Problem) -> None:
     cands = pb.table.candidates
     od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
     spot_price = pb.table.pool_prices["spot_usd_per_gpu_hour"].to_numpy(float)
-    w, prob, dem = pb.slices.weight_h, pb.probabilities, pb.slices.demand_gpus
+    prob, dem = pb.probabilities, pb.slices.demand_gpus
+    w = pb.slices.weight_h * pb.slice_discount  # discounted hours
     terms: dict[pulp.LpVariable, float] = {}
     for (c, d), var in pb.buy.items():
-        cost = num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+        cost = pb.buy_npv_usd[(c, d)]
         terms[var] = cost * (1.0 + TIE_BREAK * flexibility_rank(cands.iloc[c]))
     for (gi, p), vs in pb.serve.items():
         e = pb.groups[gi].egress_usd_per_gpu_hour
@@ -405,7 +513,7 @@ def define_objective(pb: Problem) -> None:
             terms[var] = prob[s] * w[t] * (e - od[p])
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
-            terms[var] = prob[s] * w[t] * (spot_price[p] - od[p])
+            terms[var] = prob[s] * w[t] * (spot_price[p] * pb.spot_factor[s] - od[p])
     pb.objective_constant_usd = float(np.einsum("s,t,stp,p->", prob, w, dem, od))
     pb.lp.setObjective(pulp.LpAffineExpression(terms, constant=pb.objective_constant_usd))
 
@@ -427,7 +535,7 @@ def add_demand_balance(pb: Problem) -> None:
             cap = float(dem[s, t, p])
             var.upBound = cap if var.upBound is None else min(var.upBound, cap)
             continue
-        name = f"demand_p{p}_s{s}_t{t}"
+        name = f"demand__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, float(dem[s, t, p])
@@ -453,14 +561,14 @@ def add_commitment_capacity(pb: Problem) -> None:
     def_names = []
     for gi, grp in enumerate(pb.groups):
         for k in sorted({int(kper[t]) for (g2, _s, t) in rows if g2 == gi}):
-            var = pb.lp.add_variable(f"cap_g{gi}_k{k}", lowBound=0)
+            var = pb.lp.add_variable(f"cap__{pb.names.group[gi]}__{pb.names.period[k]}", lowBound=0)
             expr: dict[pulp.LpVariable, float] = {var: 1.0}
             rhs = 0.0
             for c in grp.members:
                 for d in pb.active.get((c, k), []):
                     expr[pb.buy[(c, d)]] = -grp.mult[c]
                 rhs += grp.mult[c] * pb.inventory_units.get((c, k), 0.0)
-            name = f"cap_def_g{gi}_k{k}"
+            name = f"cap_def__{pb.names.group[gi]}__{pb.names.period[k]}"
             pb.lp.addConstraint(
                 pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintEQ, name, rhs)
             )
@@ -472,7 +580,8 @@ def add_commitment_capacity(pb: Problem) -> None:
     for (gi, s, t), terms in rows.items():
         expr = dict(terms)
         expr[cap_vars[(gi, int(kper[t]))]] = -1.0
-        name = f"{'sp_dollars' if only_sp[gi] else 'capacity'}_g{gi}_s{s}_t{t}"
+        kind = "sp_dollars" if only_sp[gi] else "capacity"
+        name = f"{kind}__{pb.names.group[gi]}__s{s}__{pb.names.slice[t]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
         )
@@ -514,8 +623,8 @@ def _used_by_scenario(pb: Problem) -> list[dict[pulp.LpVariable, float]]:
     out: list[dict[pulp.LpVariable, float]] = [{} for _ in range(len(pb.probabilities))]
     names = []
     for (s, k), terms in sorted(parts.items(), key=lambda kv: kv[0]):
-        u = pb.lp.add_variable(f"used_usd_s{s}_k{k}", lowBound=0)
-        name = f"used_def_s{s}_k{k}"
+        u = pb.lp.add_variable(f"used_usd__s{s}__{pb.names.period[k]}", lowBound=0)
+        name = f"used_def__s{s}__{pb.names.period[k]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression({u: 1.0, **terms}), pulp.LpConstraintEQ, name, 0.0
@@ -557,7 +666,7 @@ def add_cvar_unused_bound(pb: Problem) -> None:
     names = []
     tail_terms: dict[pulp.LpVariable, float] = {eta: 1.0}
     for s, u in enumerate(used):
-        z = pb.lp.add_variable(f"cvar_unused_excess_s{s}", lowBound=0)
+        z = pb.lp.add_variable(f"cvar_unused_excess__s{s}", lowBound=0)
         tail_terms[z] = float(pb.probabilities[s]) / (1.0 - pol.cvar_beta)
         # z_s ≥ spend − used_s − η  ⇔  z_s + used_s + η − spend_new ≥ inventory spend
         expr = dict(u)
@@ -565,7 +674,7 @@ def add_cvar_unused_bound(pb: Problem) -> None:
         expr[eta] = 1.0
         for var, coef in spend.items():
             expr[var] = expr.get(var, 0.0) - coef
-        name = f"cvar_unused_excess_s{s}"
+        name = f"cvar_unused_excess__s{s}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr), pulp.LpConstraintGE, name, spend.constant
@@ -612,7 +721,7 @@ def add_min_utilization(pb: Problem) -> None:
         expr = dict(used[s])
         for var, coef in spend.items():
             expr[var] = expr.get(var, 0.0) - pol.min_utilization * coef
-        name = f"min_util_s{s}"
+        name = f"min_util__s{s}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr),
@@ -640,7 +749,7 @@ def add_upfront_budget(pb: Problem) -> None:
         }
         if not terms:
             continue
-        name = f"upfront_d{d}"
+        name = f"upfront__{pb.names.date[d]}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(terms), pulp.LpConstraintLE, name, float(budget)
@@ -651,22 +760,26 @@ def add_upfront_budget(pb: Problem) -> None:
 
 
 def add_provider_share(pb: Problem) -> None:
-    """share_q: new commitment spend of provider q ≤ m · all new commitment spend."""
+    """share_q: expected GPU-hours served by provider q's commitments ≤ m · GPU-hours served by
+    all commitments (capacity used, not dollars: buying unused capacity elsewhere cannot satisfy
+    it). Groups are split by provider when this bound is set, so each serve variable has one."""
     m = pb.policy.max_share_per_provider
     if m is None:
         return
     cands = pb.table.candidates
-    total = commitment_spend(pb, new_only=True)
+    w, prob = pb.slices.weight_h, pb.probabilities
+    by_q: dict[str, dict[pulp.LpVariable, float]] = defaultdict(dict)
+    for (gi, _p), vs in pb.serve.items():
+        q = str(cands.at[pb.groups[gi].members[0], "provider"])
+        for (s, t), var in vs.items():
+            by_q[q][var] = float(prob[s] * w[t])
     names = []
-    for q in sorted({str(cands.at[c, "provider"]) for c, _ in pb.buy}):
-        expr = {var: -m * coef for var, coef in total.items()}
-        for (c, d), var in pb.buy.items():
-            if cands.at[c, "provider"] == q:
-                expr[var] += (
-                    num(cands.at[c, "effective_usd_per_unit_hour"])
-                    * (pb.buy_hours_in_horizon[(c, d)])
-                )
-        name = f"share_{q}"
+    for q in sorted(by_q):
+        expr: dict[pulp.LpVariable, float] = {}
+        for q2, terms in by_q.items():
+            for var, coef in terms.items():
+                expr[var] = coef * ((1.0 if q2 == q else 0.0) - m)
+        name = f"share__{lp_safe(q)}"
         pb.lp.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
         )
@@ -691,19 +804,19 @@ def add_risk_averse_objective(pb: Problem) -> None:
             per_s[s][var] = w[t] * (e - od[p])
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
-            per_s[s][var] = w[t] * (spot_price[p] - od[p])
+            per_s[s][var] = w[t] * (spot_price[p] * pb.spot_factor[s] - od[p])
     const_s = np.einsum("t,stp,p->s", w, dem, od)
     zeta = pb.lp.add_variable("risk_cost_zeta")
     obj = dict(pb.lp.objective)
     obj[zeta] = obj.get(zeta, 0.0) + lam
     names = []
     for s, terms in enumerate(per_s):
-        y = pb.lp.add_variable(f"risk_cost_excess_s{s}", lowBound=0)
+        y = pb.lp.add_variable(f"risk_cost_excess__s{s}", lowBound=0)
         obj[y] = lam * float(pb.probabilities[s]) / (1 - beta)
         expr = {var: -coef for var, coef in terms.items()}
         expr[y] = 1.0
         expr[zeta] = 1.0
-        name = f"risk_cost_excess_s{s}"
+        name = f"risk_cost_excess__s{s}"
         pb.lp.addConstraint(
             pulp.LpConstraint(
                 pulp.LpAffineExpression(expr), pulp.LpConstraintGE, name, float(const_s[s])
@@ -712,6 +825,64 @@ def add_risk_averse_objective(pb: Problem) -> None:
         names.append(name)
     pb.lp.setObjective(pulp.LpAffineExpression(obj, constant=pb.lp.objective.constant))
     pb.families["risk_aversion"] = names
+
+
+def add_elastic_slack(pb: Problem) -> None:
+    """relax_<family>: one elastic slack per risk family, in every row of the family (− in ≤ rows,
+    + in ≥ rows), with upper bound 0. The diagnosis of an infeasible plan frees one family's slack
+    at a time (bounds through PuLP's public API) instead of removing constraints."""
+    for fam in RISK_FAMILIES:
+        names = pb.families.get(fam, [])
+        if not names:
+            continue
+        var = pb.lp.add_variable(f"relax_{fam}", lowBound=0, upBound=0)
+        for name in names:
+            con = pb.lp.get_constraint_by_name(name)
+            if con is None:
+                continue
+            con.expr.addterm(var, -1.0 if con.sense == pulp.LpConstraintLE else 1.0)
+        pb.elastic[fam] = var
+
+
+def family_of(pb: Problem, c: int) -> str:
+    """A commitment family: (purchase model, GPU type, region); Compute SPs are one family."""
+    row = pb.table.candidates.iloc[c]
+    gpu = str(row["gpu_type"]) or "any"
+    region = str(row["region"]) or "any"
+    return f"{row['purchase_model']}|{gpu}|{region}"
+
+
+def define_curve_amounts(pb: Problem) -> None:
+    """amount_<family> = Σ_c mult_c buy_{c,0} [amount_def_<family>] for every family bought now
+    (GPUs, or USD/hour for Savings Plans): savings curves fix this variable's bounds per point,
+    so the LP's rows never change between the solve and its re-solves."""
+    if pb.policy.savings_curve_points <= 0:
+        return
+    cands = pb.table.candidates
+    fams: dict[str, list[int]] = defaultdict(list)
+    for c, d in pb.buy:
+        if d == 0:
+            fams[family_of(pb, c)].append(c)
+    for fam, cs in sorted(fams.items()):
+        sp = cands.at[cs[0], "kind"] == "savings_plan"
+        var = pb.lp.add_variable(f"curve_amount__{lp_safe(fam)}", lowBound=0)
+        expr: dict[pulp.LpVariable, float] = {var: 1.0}
+        for c in cs:
+            expr[pb.buy[(c, 0)]] = -(1.0 if sp else num(cands.at[c, "gpus_per_unit"]))
+        pb.lp.addConstraint(
+            pulp.LpConstraint(
+                pulp.LpAffineExpression(expr),
+                pulp.LpConstraintEQ,
+                f"curve_amount_def__{lp_safe(fam)}",
+                0.0,
+            )
+        )
+        pb.curve_amount[fam] = var
+
+
+def lp_safe(text: str) -> str:
+    """A name LP file formats accept: letters, digits, underscores and dots only."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")
 
 
 def build_problem(
@@ -730,7 +901,11 @@ def build_problem(
     start = pd.Timestamp(scenarios.start)
     start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     n_hours = horizon_hours(scenarios, policy, start)
-    end = start + pd.Timedelta(hours=n_hours)
+    vp = valuation.valuation_for(
+        scenarios.demand_gpus, start, policy, inventory, seed=scenarios.seed, offers=offers
+    )
+    n_value = vp.timeline.valuation_hours
+    end = start + pd.Timedelta(hours=n_value)
     table = build_cost_table(offers, scenarios.pools, inventory, policy, window=(start, end))
     dates = purchase_dates(start, n_hours, policy)
     cuts: set[int] = {hours_between(start, d) for d in dates}
@@ -740,13 +915,17 @@ def build_problem(
     for _, row in table.candidates[~table.candidates["buyable"].astype(bool)].iterrows():
         cuts.add(hours_between(start, row["inventory_start"]))
         cuts.add(hours_between(start, row["inventory_end"]))
-    slices = reduce_time(
+    head = reduce_time(
         scenarios.demand_gpus[:, :n_hours, :],
         start,
         method=policy.time_reduction,
         period=policy.period,
         blocks=policy.blocks_per_period,
         extra_boundaries_h=cuts,
+    )
+    slices = append_rows(head, vp)
+    span_delta = valuation.span_discount(
+        start, slices.period_start_h, slices.period_end_h, policy.discount_rate_pct
     )
     pb = Problem(
         lp=pulp.LpProblem("gpu_commitment_plan", pulp.LpMinimize),
@@ -756,17 +935,21 @@ def build_problem(
         slices=slices,
         probabilities=np.asarray(scenarios.probabilities, dtype=float),
         start=start,
-        n_hours=n_hours,
+        n_hours=n_value,
         purchase_dates=dates,
         purchase_h=np.array([hours_between(start, d) for d in dates], dtype=np.int64),
+        decision_hours=n_hours,
+        valuation=vp,
+        slice_discount=span_delta[slices.slice_period],
     )
-    define_purchase_variables(pb)
     priced = (
         policy.cvar_limit_usd is not None
         or policy.cvar_limit_pct is not None
         or policy.min_utilization is not None
     )
     define_groups(pb, per_offer=priced and policy.risk_pricing == "exact")
+    pb.names = make_names(pb)
+    define_purchase_variables(pb)
     define_dispatch_variables(pb)
     define_objective(pb)
     add_demand_balance(pb)
@@ -776,12 +959,16 @@ def build_problem(
     add_upfront_budget(pb)
     add_provider_share(pb)
     add_risk_averse_objective(pb)
+    add_elastic_slack(pb)
+    define_curve_amounts(pb)
     return pb
 
 
 def summary(pb: Problem) -> dict[str, Any]:
     """Sizes and hours, for the plan's record."""
     out: dict[str, Any] = pb.size()
-    out["horizon_hours"] = pb.n_hours
-    out["horizon_months_effective"] = round(pb.n_hours / HOURS_PER_MONTH, 3)
+    out["horizon_hours"] = pb.decision_hours
+    out["horizon_months_effective"] = round(pb.decision_hours / HOURS_PER_MONTH, 3)
+    out["valuation_hours"] = pb.n_hours
+    out["valuation_months_effective"] = round(pb.n_hours / HOURS_PER_MONTH, 3)
     return out

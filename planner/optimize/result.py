@@ -99,7 +99,9 @@ def figures(
         "commitments": np.full(n_s, comp["commitments"]),
         "contracts": np.full(n_s, comp["contracts"]),
         "on_demand": np.einsum("stp,t,p->s", od_gpus, w, od - od_egress),
-        "spot": np.einsum("stp,t,p->s", spot, w, sigma - spot_egress),
+        "spot": np.einsum(
+            "stp,t,sp->s", spot, w, sigma[None, :] * pb.spot_factor[:, None] - spot_egress
+        ),
         "egress": egress_contract
         + np.einsum("stp,t,p->s", od_gpus, w, od_egress)
         + np.einsum("stp,t,p->s", spot, w, spot_egress),

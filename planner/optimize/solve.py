@@ -21,11 +21,9 @@ from typing import Any
 import numpy as np
 import pulp
 
-from planner.optimize.problem import Problem, constraint_table
+from planner.optimize.problem import RISK_FAMILIES, Problem
 from planner.policy import Policy
 from pricing_data.errors import PlannerError
-
-RISK_FAMILIES = ("cvar", "min_utilization", "upfront_budget", "provider_share")
 
 
 class InfeasiblePlanError(PlannerError):
@@ -52,6 +50,7 @@ class Solution:
     served_gpus: dict[int, np.ndarray]
     spot_gpus: np.ndarray
     notes: list[str] = field(default_factory=list)
+    state: SolverState | None = None  # HiGHS: the model to re-solve warm (savings curves)
 
 
 class _QuietHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
@@ -91,32 +90,53 @@ def _highs_status(model: Any) -> str:
     return "error"
 
 
-def _run(pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float) -> tuple[str, str]:
-    """Solve once; returns (status in {optimal, infeasible, time_limit, error}, solver used)."""
+@dataclass
+class SolverState:
+    """What a later warm re-solve needs from a solve: the HiGHS model PuLP built
+    (``lp.solverModel``) and each variable's column in it (PuLP's HiGHS interface adds one column
+    per variable in the order of ``lp.variables()``)."""
+
+    model: Any
+    columns: dict[str, int]
+
+    def column(self, var: pulp.LpVariable) -> int:
+        return self.columns[var.name]
+
+
+def _run(
+    pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float
+) -> tuple[str, str, SolverState | None]:
+    """Solve once; returns (status in {optimal, infeasible, time_limit, error}, solver used,
+    the HiGHS state for warm re-solves or None)."""
     used = solver_name
     solver = _make_solver(solver_name, mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
     try:
         pb.lp.solve(solver)
     except pulp.PulpSolverError:
         if solver_name == "cbc":
-            return "error", used
+            return "error", used, None
         used = "cbc"
         solver = _make_solver("cbc", mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
         pb.lp.solve(solver)
-    pb.last_solver, pb.last_solver_name = solver, used
     if used == "highs":
-        return _highs_status(pb.lp.solverModel), used
+        model = pb.lp.solverModel
+        state = SolverState(model, {v.name: i for i, v in enumerate(pb.lp.variables())})
+        return _highs_status(model), used, state
     code = pb.lp.status
     if code == pulp.LpStatusOptimal and pb.lp.sol_status in (
         pulp.LpSolutionOptimal,
         pulp.LpSolutionIntegerFeasible,
     ):
-        return ("optimal" if pb.lp.sol_status == pulp.LpSolutionOptimal else "time_limit"), used
+        return (
+            ("optimal" if pb.lp.sol_status == pulp.LpSolutionOptimal else "time_limit"),
+            used,
+            None,
+        )
     if code == pulp.LpStatusInfeasible:
-        return "infeasible", used
+        return "infeasible", used, None
     if code == pulp.LpStatusNotSolved:
-        return "time_limit", used
-    return "error", used
+        return "time_limit", used, None
+    return "error", used, None
 
 
 def _gap(pb: Problem, solver: str, mip: bool) -> float | None:
@@ -160,21 +180,21 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     want_int = has_int and pol.integer and not relax
     mip = want_int and pol.integer_method == "mip"
     t0 = time.perf_counter()
-    status, used = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s)
+    status, used, state = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s)
     method = "mip" if mip else "lp"
     notes: list[str] = []
     if status == "time_limit" and mip:
+        # the MIP's budget is spent; the relaxation (and its rounding) get a budget of their own,
+        # so a run whose LP solves to optimality always ends with a plan
         notes.append(f"MIP hit the {pol.time_limit_s:g} s limit; rounded the LP relaxation")
-        remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
-        status, used = _run(pb, pol.solver, mip=False, time_limit_s=remaining)
+        status, used, state = _run(pb, pol.solver, mip=False, time_limit_s=pol.time_limit_s)
         want_round = status == "optimal"
     else:
         want_round = want_int and not mip and status == "optimal"
     lp_bound: float | None = None
     if want_round:
         lp_bound = _objective(pb)
-        remaining = max(1.0, pol.time_limit_s - (time.perf_counter() - t0))
-        status, used, fixed_bounds = _round_and_fix(pb, used, remaining)
+        status, used, fixed_bounds, state = _round_and_fix(pb, used, state, pol.time_limit_s)
         method = "lp_round"
     if status == "infeasible":
         raise diagnose(pb)
@@ -197,75 +217,73 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     if lp_bound is not None and obj:
         gap = max(0.0, (obj - lp_bound) / abs(obj))  # vs the LP relaxation: an upper bound
     buy, served, spot = _extract(pb)
-    warm = warm_highs(pb)
     for k, (lo, hi) in fixed_bounds.items():  # un-fix rounded units for later re-solves
         pb.buy[k].lowBound, pb.buy[k].upBound = lo, hi
-        if warm is not None:
-            warm.changeColBounds(pb.buy[k].index, lo or 0.0, float("inf") if hi is None else hi)
-    return Solution("optimal", used, method, obj, gap, elapsed, buy, served, spot, notes)
+        if state is not None:
+            state.model.changeColBounds(
+                state.column(pb.buy[k]), lo or 0.0, float("inf") if hi is None else hi
+            )
+    return Solution(
+        "optimal", used, method, obj, gap, elapsed, buy, served, spot, notes, state=state
+    )
 
 
 def _round_and_fix(
-    pb: Problem, solver: str, time_limit_s: float
-) -> tuple[str, str, dict[tuple[int, int], tuple[Any, Any]]]:
+    pb: Problem, solver: str, state: SolverState | None, time_limit_s: float
+) -> tuple[str, str, dict[tuple[int, int], tuple[Any, Any]], SolverState | None]:
     ints = {k: v for k, v in pb.buy.items() if v.cat == pulp.LpInteger}
     saved = {k: (v.lowBound, v.upBound) for k, v in ints.items()}
     relaxed = {k: max(0.0, float(v.varValue or 0.0)) for k, v in ints.items()}
     status, used = "infeasible", solver
-    warm = warm_highs(pb)
     for rounding in (round, math.floor):
         for k, v in ints.items():
             v.lowBound = v.upBound = float(rounding(relaxed[k] + 1e-9))
-            if warm is not None:
-                warm.changeColBounds(v.index, v.lowBound, v.upBound)
-        if warm is not None:  # re-run HiGHS from the relaxation's basis: fast
-            warm.setOptionValue("time_limit", float(time_limit_s))
-            warm.run()
-            status = _highs_status(warm)
+            if state is not None:
+                state.model.changeColBounds(state.column(v), v.lowBound, v.upBound)
+        if state is not None:  # re-run HiGHS from the relaxation's basis: fast
+            set_time_budget(state.model, time_limit_s)
+            state.model.run()
+            status = _highs_status(state.model)
             if status == "optimal":
-                pb.last_solver.findSolutionValues(pb.lp)
+                read_back(pb, state)
         else:
-            status, used = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
+            status, used, state = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
         if status == "optimal":
             break
     if status != "optimal":
         for k, v in ints.items():
             v.lowBound, v.upBound = saved[k]
-    return status, used, saved
+    return status, used, saved, state
 
 
-def warm_highs(pb: Problem) -> Any | None:
-    """The HiGHS model of the last solve, to re-run warm after changing bounds; None otherwise."""
-    if pb.last_solver_name != "highs" or pb.last_solver is None:
-        return None
-    return getattr(pb.lp, "solverModel", None)
+def read_back(pb: Problem, state: SolverState) -> None:
+    """Copy the HiGHS model's primal solution into the PuLP variables (``varValue``)."""
+    values = state.model.getSolution().col_value
+    for v in pb.lp.variables():
+        v.varValue = float(values[state.column(v)])
 
 
-def _drop_family(pb: Problem, fam: str) -> dict[str, Any]:
-    removed = {}
-    for name in pb.families.get(fam, []):
-        if name in constraint_table(pb.lp):
-            removed[name] = constraint_table(pb.lp).pop(name)
-    return removed
-
-
-def _restore(pb: Problem, removed: dict[str, Any]) -> None:
-    for name, con in removed.items():
-        constraint_table(pb.lp)[name] = con
+def set_time_budget(model: Any, seconds: float) -> None:
+    """Give a HiGHS model ``seconds`` more to run. HiGHS's ``time_limit`` is measured on the
+    model's own clock, which keeps running across re-runs, so the limit is the run time so far
+    plus the budget (setting the budget alone would stop a re-run at once)."""
+    model.setOptionValue("time_limit", float(model.getRunTime()) + float(seconds))
 
 
 def diagnose(pb: Problem) -> InfeasiblePlanError:
-    """Find which risk bound makes the problem infeasible by relaxing one family at a time."""
+    """Find which risk bound makes the problem infeasible by relaxing one family at a time (its
+    elastic slack freed: :func:`planner.optimize.problem.add_elastic_slack`)."""
     pol = pb.policy
     tl = pol.time_limit_s
     for fam in RISK_FAMILIES:
-        if not pb.families.get(fam):
+        slack = pb.elastic.get(fam)
+        if slack is None:
             continue
-        removed = _drop_family(pb, fam)
+        slack.upBound = None  # free this family's elastic slack: the rows no longer bind
         try:
-            status, _ = _run(pb, pol.solver, mip=False, time_limit_s=tl)
+            status, _, _ = _run(pb, pol.solver, mip=False, time_limit_s=tl)
         finally:
-            _restore(pb, removed)
+            slack.upBound = 0.0
         if status == "optimal":
             return _message(pb, fam)
     return InfeasiblePlanError(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from planner.valuation import ValuationPaths
 from pricing_data.errors import PlannerInputError
 
 METHODS = ("duration_curve", "joint_duration_curve", "typical_days", "hourly")
@@ -143,4 +144,33 @@ def reduce_time(
         slice_period=np.concatenate(periods),
         weight_h=np.concatenate(weights),
         demand_gpus=np.concatenate(demands, axis=1) if demands else np.zeros((n_s, 0, n_p)),
+    )
+
+
+def append_rows(head: TimeSlices, vp: ValuationPaths) -> TimeSlices:
+    """``head`` (the decision horizon, reduced) followed by the coarse rows of ``vp`` after it,
+    each row one slice (the tail model defines demand at that resolution, so the LP and the
+    referee price the same rows there)."""
+    tl = vp.timeline
+    tail = np.flatnonzero(tl.period >= 0)
+    if len(tail) == 0:
+        return head
+    periods = tl.period[tail]
+    uniq = np.unique(periods)
+    first = {int(k): int(tail[periods == k][0]) for k in uniq}
+    p_start = np.array([tl.start_h[first[int(k)]] for k in uniq], dtype=np.int64)
+    p_end = np.array([tl.end_h[first[int(k)]] for k in uniq], dtype=np.int64)
+    offset = head.n_periods
+    remap = {int(k): offset + i for i, k in enumerate(uniq)}
+    return TimeSlices(
+        start=head.start,
+        n_hours=int(tl.valuation_hours),
+        method=head.method,
+        period_start_h=np.concatenate([head.period_start_h, p_start]),
+        period_end_h=np.concatenate([head.period_end_h, p_end]),
+        slice_period=np.concatenate(
+            [head.slice_period, np.array([remap[int(k)] for k in periods], dtype=np.int64)]
+        ),
+        weight_h=np.concatenate([head.weight_h, tl.weight_h[tail]]),
+        demand_gpus=np.concatenate([head.demand_gpus, vp.demand_gpus[:, tail, :]], axis=1),
     )

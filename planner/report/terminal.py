@@ -68,9 +68,14 @@ def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) 
         out.append(
             f"Tentative ladder: {ladder} later purchases (see purchases.csv; only 'now' is firm).\n"
         )
-    out.append("Expected cost over the horizon (evaluator, mean over scenarios):")
+    months = plan.valuation_hours / 730 if plan.valuation_hours else 0
+    out.append(
+        f"Expected cost over the valuation horizon ({months:.0f} months: every term in full; "
+        "evaluator, mean over scenarios):"
+    )
     out.append(render_frame(run.comparison_frame(), "table", floatfmt=",.2f"))
     out.append(f"Upfront cash needed now: ${run.upfront_now_usd():,.2f}\n")
+    out.extend(whole_term_lines(plan))
     expiring = run.expiring_inventory()
     if len(expiring):
         out.append("Existing commitments expiring inside the horizon:")
@@ -86,12 +91,44 @@ def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) 
 def optimize_summary(plan: Plan) -> str:
     """The terminal summary of ``planner optimize``: purchases and the plan's figures."""
     frame = plan.purchases_frame()[OPTIMIZE_COLUMNS]
+    valuation = str(plan.record.get("valuation", ""))
     return (
         render_frame(frame, "table", floatfmt=".2f")
         + render_frame(plan.summary_frame(), "table", floatfmt=",.2f")
+        + (f"Valuation: {valuation}\n" if valuation else "")
+        + "\n".join(whole_term_lines(plan))
         + SolveRecord.of(plan).line()
         + "\n"
     )
+
+
+def whole_term_lines(plan: Plan) -> list[str]:
+    """NPV beside undiscounted figures over every term, and every bound as the referee finds it."""
+    wt = plan.whole_term
+    out: list[str] = []
+    if wt:
+        out.append(
+            f"Whole term at {plan.discount_rate_pct:g} %/yr cost of money (NPV | undiscounted): "
+            f"expected cost ${wt['npv_cost_usd']:,.0f} | ${wt['cash_cost_usd']:,.0f}; savings vs "
+            f"all on-demand ${wt['npv_savings_usd']:,.0f} | ${wt['cash_savings_usd']:,.0f}; new "
+            f"purchases' obligation ${wt['new_obligation_npv_usd']:,.0f} | "
+            f"${wt['new_obligation_usd']:,.0f}; spot's own saving ${wt['spot_saving_usd']:,.0f}\n"
+        )
+    if plan.bounds:
+        frame = pd.DataFrame(
+            [
+                {
+                    "bound": b["name"],
+                    "limit": b["limit"],
+                    "realised (evaluator)": b["realised"],
+                    "held": "yes" if b["held"] else "NO",
+                }
+                for b in plan.bounds
+            ]
+        )
+        out.append("Risk bounds on the evaluator's bill (all scenarios, whole term):")
+        out.append(render_frame(frame, "table", floatfmt=",.4g"))
+    return out
 
 
 CE_SHOWN = {
@@ -133,23 +170,30 @@ def compare_aws_summary(c: CostExplorerComparison) -> str:
 
 
 def model_choice_table(fc: Forecast) -> pd.DataFrame:
-    """Per pool: the model chosen by backtest, its scores, and why when it still loses to naive.
+    """Per pool: the model chosen by backtest, its scores, and why when its MASE is above 1.
 
-    MASE is the backtest MAE scaled by the in-sample MAE of the seasonal naive forecast: < 1 beats
-    it. A chosen model with MASE > 1 is the best of the candidates on this pool and still worse
-    than naive, which the ``why`` column says."""
+    MASE divides the backtest MAE (``backtest_horizon_h`` ahead) by the in-sample MAE of the
+    seasonal naive forecast one season ahead, so a multi-week forecast can score above 1 and still
+    beat seasonal naive on the same backtest (``mae_vs_snaive168`` < 1). The ``why`` column says
+    which of the two it is."""
     m = fc.metrics
     shown = m[["pool", "model", "mase", "rel_mae", "backtest_origins", "backtest_horizon_h"]]
     shown = shown.rename(columns={"rel_mae": "mae_vs_snaive168"})
-    why = [
-        "best of the candidates, still worse than naive (MASE > 1): a hard pool to forecast"
-        if pd.notna(x) and float(x) > 1
-        else ""
-        for x in m["mase"]
-    ]
+    why = [_why(mase, rel) for mase, rel in zip(m["mase"], m["rel_mae"], strict=True)]
     if any(why):
         shown = shown.assign(why=why)
     return shown
+
+
+def _why(mase: float, rel_mae: float) -> str:
+    if not (pd.notna(mase) and float(mase) > 1):
+        return ""
+    if pd.notna(rel_mae) and float(rel_mae) < 1:
+        return (
+            "MASE > 1 from the longer horizon: it beats seasonal naive on the same backtest "
+            "(mae_vs_snaive168 < 1)"
+        )
+    return "best of the candidates, still no better than seasonal naive: a hard pool to forecast"
 
 
 def forecast_summary(history: UsageHistory, fc: Forecast) -> str:

@@ -26,6 +26,7 @@ from planner.evaluate.compare import evaluate_over_scenarios
 from planner.inventory import Commitment
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig
+from planner.valuation import valuation_for
 from planner.workflows.inputs import load_inputs
 from planner.workflows.records import RunRecord
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -92,15 +93,22 @@ def expected_cost_by_pool(
     fc = inputs.forecast(progress)
     catalog = inputs.catalog
     sc = fc.scenarios
+    policy = inputs.policy
+    # the same rows the plan was billed on: the whole valuation horizon (planner/valuation.py)
+    vp = valuation_for(
+        sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=catalog.offers
+    )
     figs = evaluate_over_scenarios(
         "this plan",
         [*inventory, *plan.commitments()],
-        sc.demand_gpus,
+        vp.demand_gpus,
         sc.probabilities,
-        sc.timestamps,
+        None,
         sc.pools,
         catalog.offers,
-        inputs.policy,
+        policy,
+        timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
     )
     out: dict[str, dict[str, float]] = {}
     for w, ev in zip(figs.probabilities, figs.evaluations, strict=True):

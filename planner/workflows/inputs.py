@@ -120,7 +120,8 @@ class PlanningInputs:
     def recent_demand(self, days: int) -> pd.DataFrame:
         """Hourly demand per pool over the last ``days`` days of history."""
         demand = self.pooled.demand_gpus
-        return demand[demand.index > demand.index[-1] - pd.Timedelta(days=days)]
+        recent: pd.DataFrame = demand[demand.index > demand.index[-1] - pd.Timedelta(days=days)]
+        return recent
 
 
 def forecast_key(config: PlanningConfig) -> tuple[object, ...]:

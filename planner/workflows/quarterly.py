@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
+from planner.backtest.sizing import size_for_plan
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     Progress,
@@ -38,7 +39,13 @@ from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
 from planner.workflows.inputs import PlanningInputs, load_inputs
-from planner.workflows.records import RunRecord, with_run_record
+from planner.workflows.records import (
+    RunRecord,
+    config_record,
+    frame_records,
+    inventory_record,
+    with_run_record,
+)
 from pricing_data.catalog import Catalog
 
 
@@ -101,17 +108,19 @@ class PlanRun:
 
     def run_record(self) -> RunRecord:
         """What the run used and found, as stored in plan.json (``record["run"]``)."""
-        return RunRecord.build(
+        config, policy_doc = config_record(self.config)
+        return RunRecord(
             usage_file=self.usage_file,
             inventory_file=self.inventory_file,
-            config=self.config,
-            inventory=self.inventory,
+            config=config,
+            policy_doc=policy_doc,
+            inventory=inventory_record(self.inventory),
             effective_policy=self.policy.to_dict(),
-            catalog_versions=self.catalog.versions,
+            catalog_versions=list(self.catalog.versions),
             overlay=self.catalog.overlay,
-            forecast_models=self.forecast.models,
-            comparison=self.comparison_frame(),
-            upfront_now_usd=self.upfront_now_usd(),
+            forecast_models=dict(self.forecast.models),
+            comparison=frame_records(self.comparison_frame()),
+            upfront_now_usd=float(self.upfront_now_usd()),
             defaults_used=[*defaults_in_force(self.config), *self.notes],
         )
 
@@ -168,10 +177,23 @@ def plan_run(
     policy = inputs.policy
     catalog = inputs.catalog
     inventory = list(inputs.inventory)
+    # each pool's sizing rule, chosen by its backtested cost (planner.backtest.sizing)
+    sized = size_for_plan(
+        inputs.pooled,
+        fc,
+        catalog.offers,
+        inventory,
+        policy,
+        seed=inputs.config.seed,
+        n_scenarios=min(inputs.config.scenarios, 30),
+        progress=say,
+    )
     say(f"optimising over {len(catalog.offers):,} offers")
     notes: list[str] = []
     try:
-        plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+        plan = optimize(
+            sized.scenarios, catalog.offers, inventory, sized.policy, as_of=start, progress=say
+        )
     except InfeasiblePlanError as e:
         if not (inputs.config.from_defaults and e.binding == "cvar_limit"):
             raise
@@ -183,7 +205,12 @@ def plan_run(
         )
         say("default risk bound dropped: the existing commitments alone break it")
         policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
-        plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+        unbounded = replace(sized.policy, cvar_limit_pct=None, cvar_limit_usd=None)
+        plan = optimize(
+            sized.scenarios, catalog.offers, inventory, unbounded, as_of=start, progress=say
+        )
+    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
+    plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
     return PlanRun(
         config=inputs.config,

@@ -12,6 +12,7 @@ Both read old and new plan.json files alike: a missing key takes its default.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -78,37 +79,6 @@ class RunRecord:
     upfront_now_usd: float
     defaults_used: list[str] = field(default_factory=list)
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        usage_file: str,
-        inventory_file: str | None,
-        config: PlanningConfig,
-        inventory: tuple[Commitment, ...] | list[Commitment],
-        effective_policy: dict[str, Any],
-        catalog_versions: tuple[str, ...] | list[str],
-        overlay: str | None,
-        forecast_models: dict[str, str],
-        comparison: pd.DataFrame,
-        upfront_now_usd: float,
-        defaults_used: list[str] | None = None,
-    ) -> RunRecord:
-        return cls(
-            usage_file=usage_file,
-            inventory_file=inventory_file,
-            config=config.to_dict(),
-            policy_doc=config_to_doc(config),
-            inventory=_records(inventory_frame(list(inventory))),
-            effective_policy=effective_policy,
-            catalog_versions=list(catalog_versions),
-            overlay=overlay,
-            forecast_models=dict(forecast_models),
-            comparison=_records(comparison),
-            upfront_now_usd=float(upfront_now_usd),
-            defaults_used=list(defaults_used or []),
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -148,7 +118,17 @@ class RunRecord:
         return parse_inventory(pd.DataFrame(self.inventory), f"{file} (recorded inventory)")
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def config_record(config: PlanningConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the configuration's fields, the policy document that re-creates it) for a run record."""
+    return config.to_dict(), config_to_doc(config)
+
+
+def inventory_record(inventory: Sequence[Commitment]) -> list[dict[str, Any]]:
+    """The inventory as rows of the inventory CSV, for a run record."""
+    return frame_records(inventory_frame(list(inventory)))
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 

@@ -44,6 +44,7 @@ from planner.evaluate.compare import (
 from planner.inventory import Commitment
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, parse_override
+from planner.valuation import valuation_for
 from planner.workflows.inputs import PlanningInputs, forecast_key
 from planner.workflows.quarterly import PlanRun, plan_run
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -180,9 +181,22 @@ def _evaluate_commitments(
     sc = fc.scenarios
     policy = inputs.policy
     offers = inputs.catalog.offers
-    args = (sc.demand_gpus, sc.probabilities, sc.timestamps, sc.pools, offers)
-    od = evaluate_over_scenarios(ALL_ON_DEMAND, [], *args, replace(policy, spot_cap_share=0.0))
-    return od, evaluate_over_scenarios(name, commitments, *args, policy)
+    # billed over the whole valuation horizon, as the plans are (planner/valuation.py)
+    vp = valuation_for(
+        sc.demand_gpus, sc.start, policy, list(inputs.inventory), seed=sc.seed, offers=offers
+    )
+    args = (vp.demand_gpus, sc.probabilities, None, sc.pools, offers)
+    od = evaluate_over_scenarios(
+        ALL_ON_DEMAND, [], *args, replace(policy, spot_cap_share=0.0), timeline=vp.timeline
+    )
+    return od, evaluate_over_scenarios(
+        name,
+        commitments,
+        *args,
+        policy,
+        timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
+    )
 
 
 @dataclass(frozen=True)
@@ -196,6 +210,18 @@ class WhatIfRun:
 
     def table(self) -> pd.DataFrame:
         return comparison_table(self.baseline, self.results)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the overrides mean, said once under the table."""
+        keys = {o.split("=", 1)[0].strip() for r in self.results for o in r.whatif.overrides}
+        out = []
+        if "growth" in keys:
+            out.append(
+                "growth=X% is annual compound growth on top of the forecast (X% a year from the "
+                "forecast start), not a one-off level change ([[growth.steps]] in a policy file)"
+            )
+        return out
 
 
 def run_whatifs(

@@ -110,6 +110,34 @@ def parse_price_list_item(item: str | dict[str, Any]) -> tuple[list[InstancePric
     Returns ``([], [])`` for products the catalog does not hold (not Linux/shared/used capacity).
     Raises MalformedResponseError when the item lacks the structure every item has.
     """
+    data = _item_json(item)
+    product = data.get("product")
+    if not isinstance(product, dict) or not isinstance(product.get("attributes"), dict):
+        raise MalformedResponseError("price item has no product.attributes")
+    attrs: dict[str, Any] = product["attributes"]
+    aws_sku = str(product.get("sku", "?"))
+    where = f"price item sku {aws_sku}"
+    for attr in ("instanceType", "regionCode"):
+        if not attrs.get(attr):
+            raise MalformedResponseError(f"{where}: product attribute {attr!r} is missing")
+    if any(attrs.get(k, v) != v for k, v in WANTED_ATTRIBUTES.items()):
+        return [], []
+    terms = data.get("terms")
+    if not isinstance(terms, dict):
+        raise MalformedResponseError(f"{where}: no terms")
+    key = _ItemKey(str(attrs["regionCode"]), str(attrs["instanceType"]), aws_sku, where)
+    out = [p for t in (terms.get("OnDemand") or {}).values() if (p := _on_demand(t, key))]
+    notes: list[str] = []
+    for term in (terms.get("Reserved") or {}).values():
+        price, note = _reserved(term, key)
+        if note:
+            notes.append(note)
+        if price is not None:
+            out.append(price)
+    return out, notes
+
+
+def _item_json(item: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(item, str):
         try:
             data = json.loads(item)
@@ -121,92 +149,80 @@ def parse_price_list_item(item: str | dict[str, Any]) -> tuple[list[InstancePric
         data = item
     if not isinstance(data, dict):
         raise MalformedResponseError("price item is not a JSON object")
-    product = data.get("product")
-    if not isinstance(product, dict) or not isinstance(product.get("attributes"), dict):
-        raise MalformedResponseError("price item has no product.attributes")
-    attrs: dict[str, Any] = product["attributes"]
-    aws_sku = str(product.get("sku", "?"))
-    where = f"price item sku {aws_sku}"
-    for key in ("instanceType", "regionCode"):
-        if not attrs.get(key):
-            raise MalformedResponseError(f"{where}: product attribute {key!r} is missing")
-    if any(attrs.get(k, v) != v for k, v in WANTED_ATTRIBUTES.items()):
-        return [], []
-    region, itype = str(attrs["regionCode"]), str(attrs["instanceType"])
-    terms = data.get("terms")
-    if not isinstance(terms, dict):
-        raise MalformedResponseError(f"{where}: no terms")
-    out: list[InstancePrice] = []
-    notes: list[str] = []
-    for term in (terms.get("OnDemand") or {}).values():
-        dims = list((term.get("priceDimensions") or {}).values())
-        hourly = [d for d in dims if d.get("unit") == "Hrs"]
-        if not hourly:
-            raise MalformedResponseError(f"{where}: on-demand term has no 'Hrs' price dimension")
-        price = _usd(hourly[0], where)
-        if price <= 0:
-            continue  # AWS lists 0 for products not sold on demand
-        out.append(
-            InstancePrice(
-                region,
-                itype,
-                "on_demand",
-                "",
-                0,
-                "",
-                0.0,
-                price,
-                aws_sku,
-                str(term.get("effectiveDate", "")),
-            )
+    return data
+
+
+@dataclass(frozen=True)
+class _ItemKey:
+    region: str
+    instance_type: str
+    aws_sku: str
+    where: str
+
+
+def _on_demand(term: dict[str, Any], k: _ItemKey) -> InstancePrice | None:
+    """The on-demand price of a term (None when AWS lists 0: not sold on demand)."""
+    dims = list((term.get("priceDimensions") or {}).values())
+    hourly = [d for d in dims if d.get("unit") == "Hrs"]
+    if not hourly:
+        raise MalformedResponseError(f"{k.where}: on-demand term has no 'Hrs' price dimension")
+    price = _usd(hourly[0], k.where)
+    if price <= 0:
+        return None
+    return InstancePrice(
+        k.region,
+        k.instance_type,
+        "on_demand",
+        "",
+        0,
+        "",
+        0.0,
+        price,
+        k.aws_sku,
+        str(term.get("effectiveDate", "")),
+    )
+
+
+def _reserved(term: dict[str, Any], k: _ItemKey) -> tuple[InstancePrice | None, str | None]:
+    """(the RI price of a reserved term, or None; a note when the term is skipped)."""
+    ta = term.get("termAttributes") or {}
+    lease, klass, option = (
+        ta.get("LeaseContractLength"),
+        ta.get("OfferingClass"),
+        ta.get("PurchaseOption"),
+    )
+    if lease not in LEASE_MONTHS or klass not in OFFERING_CLASSES or option not in PAYMENT_OPTIONS:
+        return None, (
+            f"{k.where} ({k.instance_type} {k.region}): reserved term skipped "
+            f"(LeaseContractLength={lease!r}, OfferingClass={klass!r}, PurchaseOption={option!r})"
         )
-    for term in (terms.get("Reserved") or {}).values():
-        ta = term.get("termAttributes") or {}
-        lease, klass, option = (
-            ta.get("LeaseContractLength"),
-            ta.get("OfferingClass"),
-            ta.get("PurchaseOption"),
-        )
-        if (
-            lease not in LEASE_MONTHS
-            or klass not in OFFERING_CLASSES
-            or option not in PAYMENT_OPTIONS
-        ):
-            notes.append(
-                f"{where} ({itype} {region}): reserved term skipped "
-                f"(LeaseContractLength={lease!r}, OfferingClass={klass!r}, PurchaseOption={option!r})"
-            )
-            continue
-        upfront = recurring = 0.0
-        seen_hourly = False
-        for dim in (term.get("priceDimensions") or {}).values():
-            unit = dim.get("unit")
-            if unit == "Quantity":
-                upfront += _usd(dim, where)
-            elif unit == "Hrs":
-                recurring += _usd(dim, where)
-                seen_hourly = True
-            else:
-                raise MalformedResponseError(f"{where}: unknown reserved price unit {unit!r}")
-        if not seen_hourly and upfront == 0:
-            raise MalformedResponseError(f"{where}: reserved term has no price dimensions")
-        if upfront + recurring <= 0:
-            continue
-        out.append(
-            InstancePrice(
-                region,
-                itype,
-                "reserved_instance",
-                str(klass),
-                LEASE_MONTHS[str(lease)],
-                PAYMENT_OPTIONS[str(option)],
-                upfront,
-                recurring,
-                aws_sku,
-                str(term.get("effectiveDate", "")),
-            )
-        )
-    return out, notes
+    upfront = recurring = 0.0
+    seen_hourly = False
+    for dim in (term.get("priceDimensions") or {}).values():
+        unit = dim.get("unit")
+        if unit == "Quantity":
+            upfront += _usd(dim, k.where)
+        elif unit == "Hrs":
+            recurring += _usd(dim, k.where)
+            seen_hourly = True
+        else:
+            raise MalformedResponseError(f"{k.where}: unknown reserved price unit {unit!r}")
+    if not seen_hourly and upfront == 0:
+        raise MalformedResponseError(f"{k.where}: reserved term has no price dimensions")
+    if upfront + recurring <= 0:
+        return None, None
+    return InstancePrice(
+        k.region,
+        k.instance_type,
+        "reserved_instance",
+        str(klass),
+        LEASE_MONTHS[str(lease)],
+        PAYMENT_OPTIONS[str(option)],
+        upfront,
+        recurring,
+        k.aws_sku,
+        str(term.get("effectiveDate", "")),
+    ), None
 
 
 def parse_price_list(items: list[str]) -> tuple[list[InstancePrice], list[str]]:

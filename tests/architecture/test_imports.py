@@ -144,3 +144,22 @@ def _cycles() -> list[list[str]]:
 
 def test_no_import_cycles() -> None:
     assert _cycles() == []
+
+
+def _functions(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        (node.name, (node.end_lineno or node.lineno) - node.lineno + 1)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+
+
+@pytest.mark.parametrize(
+    "module", sorted(m for m in MODULES if m.startswith(CLI_MODULES) and m != "planner.commands")
+)
+def test_commands_are_thin(module: str) -> None:
+    """A click command is parse -> one library call -> render: no function over 80 lines
+    (decorators not counted)."""
+    long = [(n, k) for n, k in _functions(MODULES[module]) if k > 80]
+    assert not long, f"{module}: {long}"

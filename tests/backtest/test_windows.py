@@ -29,14 +29,12 @@ def test_too_short_history_says_how_to_fix() -> None:
     assert "shorter --window" in str(e.value)
 
 
-@pytest.mark.parametrize(
-    ("text", "hours"), [("14d", 336), ("2w", 336), ("36h", 36), ("7", 168), (" 3D ", 72)]
-)
+@pytest.mark.parametrize(("text", "hours"), [("14d", 336), ("2w", 336), ("36h", 36), (" 3D ", 72)])
 def test_durations(text: str, hours: int) -> None:
     assert parse_duration_h(text) == hours
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0d", "1.5h", "-2d"])
+@pytest.mark.parametrize("text", ["", "abc", "0d", "1.5h", "-2d", "7"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(PlannerInputError, match="duration"):
         parse_duration_h(text)

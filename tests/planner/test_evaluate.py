@@ -8,12 +8,13 @@ import pytest
 from planner_factory import START, offer, offers
 
 from forecasting.scenarios import DemandScenarios, Pool
-from planner.evaluate import evaluate
+from planner.evaluate import evaluate, evaluate_over_scenarios
 from planner.inventory import Commitment
 from planner.optimize import optimize
 from planner.policy import Policy
+from planner.valuation import valuation_for
 
-POLICY = Policy()
+POLICY = Policy(spot_overhead_pct=10.0)  # flat re-run overhead: spot 5 -> 5.5
 
 
 def ri(qty: float, start: pd.Timestamp = START, months: int = 12) -> Commitment:
@@ -90,19 +91,37 @@ def test_lp_expected_cost_equals_evaluator_average_at_hourly_resolution() -> Non
     d = rng.gamma(3.0, 2.0, size=(4, n_h, 2))
     sc = DemandScenarios(START, pools, d, np.array([0.1, 0.2, 0.3, 0.4]))
     inv = [ri(2, START - pd.DateOffset(months=11))]  # expires on 2026-02-01, after the horizon
+    # Undiscounted, so the LP's objective is its expected cost of new purchases and usage over the
+    # valuation horizon (13 months: 1 decided + the 12-month terms); the tail rows are shared.
     pol = Policy(
-        horizon_months=1, ladder_every_months=0, time_reduction="hourly", savings_curve_points=0
+        horizon_months=1,
+        ladder_every_months=0,
+        time_reduction="hourly",
+        savings_curve_points=0,
+        discount_rate_pct=0.0,
     )
     plan = optimize(sc, off, inv, pol)
     assert plan.purchases, "the case should buy something"
-    bills = [
+    vp = valuation_for(d, START, pol, inv, offers=off)
+    figs = evaluate_over_scenarios(
+        "plan",
+        plan.commitments() + inv,
+        vp.demand_gpus,
+        sc.probabilities,
+        None,
+        pools,
+        off,
+        pol,
+        timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
+    )
+    assert plan.expected_cost_usd["total"] == pytest.approx(figs.expected_cost_usd, rel=1e-9)
+    lp = plan.record["objective_usd"] + plan.expected_cost_usd["existing_sunk"]
+    assert lp == pytest.approx(figs.expected_cost_usd, rel=1e-4)  # SP $/h rounded to 0.001
+    first_month = [
         evaluate(plan.commitments() + inv, d[s], sc.timestamps, pools, off, pol) for s in range(4)
     ]
-    mean = float(np.dot(sc.probabilities, [b.total_usd for b in bills]))
-    assert plan.expected_cost_usd["total"] == pytest.approx(mean, rel=1e-6)
-    for k in ("commitments", "on_demand", "spot"):
-        got = float(np.dot(sc.probabilities, [b.cost_by_component_usd[k] for b in bills]))
-        assert plan.expected_cost_usd[k] == pytest.approx(got, rel=1e-4)  # SP $/h rounded to 0.001
+    assert all(np.isfinite(b.total_usd) for b in first_month)
 
 
 def test_lp_and_evaluator_agree_with_contracts_egress_and_off_aws_spot() -> None:
@@ -138,17 +157,29 @@ def test_lp_and_evaluator_agree_with_contracts_egress_and_off_aws_spot() -> None
     d = rng.gamma(4.0, 3.0, size=(3, n_h, 2))
     sc = DemandScenarios(START, pools, d, np.array([0.5, 0.3, 0.2]))
     pol = Policy(
-        horizon_months=1, ladder_every_months=0, time_reduction="hourly", savings_curve_points=0
+        horizon_months=1,
+        ladder_every_months=0,
+        time_reduction="hourly",
+        savings_curve_points=0,
+        discount_rate_pct=0.0,
     )
     plan = optimize(sc, off, [], pol)
     models = {p.commitment.purchase_model for p in plan.purchases}
     assert models == {"reserved_instance", "reserved_contract"}
-    bills = [evaluate(plan.commitments(), d[s], sc.timestamps, pools, off, pol) for s in range(3)]
-    for k in ("total", "egress", "spot", "contracts"):
-        got = float(
-            np.dot(
-                sc.probabilities,
-                [b.total_usd if k == "total" else b.cost_by_component_usd[k] for b in bills],
-            )
-        )
-        assert plan.expected_cost_usd[k] == pytest.approx(got, rel=1e-6), k
+    vp = valuation_for(d, START, pol, [], offers=off)
+    figs = evaluate_over_scenarios(
+        "plan",
+        plan.commitments(),
+        vp.demand_gpus,
+        sc.probabilities,
+        None,
+        pools,
+        off,
+        pol,
+        timeline=vp.timeline,
+        spot_price_factor=vp.spot_price_factor,
+    )
+    assert plan.record["objective_usd"] == pytest.approx(figs.expected_cost_usd, rel=1e-6)
+    comp = figs.cost_by_component()
+    for k in ("egress", "spot", "contracts"):
+        assert plan.expected_cost_usd[k] == pytest.approx(comp[k], rel=1e-9), k

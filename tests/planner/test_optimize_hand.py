@@ -19,7 +19,9 @@ from planner.inventory import Commitment
 from planner.optimize import InfeasiblePlanError, optimize
 from planner.policy import Policy
 
-BASE = Policy(horizon_months=12, ladder_every_months=0, savings_curve_points=0)
+BASE = Policy(
+    horizon_months=12, ladder_every_months=0, savings_curve_points=0, spot_price_spread_pct=0.0
+)
 OD, RI = 10.0, 3.5
 NEWSVENDOR = offers(offer("on_demand", OD), offer("reserved_instance", RI, term_months=12))
 LEVELS = np.arange(1.0, 11.0)  # demand 1..10 GPUs, probability 0.1 each
@@ -93,7 +95,8 @@ def test_savings_plan_covers_highest_discount_first() -> None:
 
 @pytest.mark.parametrize("interruptible", [True, False])
 def test_spot_eligible_pool(interruptible: bool) -> None:
-    # OD 10, spot 4 (+10% re-run overhead = 4.4), RI 5, spot cap 50% of demand, demand 10 GPUs.
+    # OD 10, spot 4 (+10% flat overhead = 4.4; no interruption rate in the catalog, so no
+    # re-runs), RI 5, spot cap 50% of demand, demand 10 GPUs.
     # Interruptible: the first 5 GPUs go to spot (4.4 < 5), the other 5 to RIs (5 < 10): 47/h.
     # Not interruptible: no spot, 10 RIs: 50/h.
     off = offers(
@@ -102,7 +105,9 @@ def test_spot_eligible_pool(interruptible: bool) -> None:
         offer("reserved_instance", 5.0, term_months=12),
     )
     pools = (Pool("H100", interruptible=interruptible),)
-    plan = optimize(constant_scenarios([10.0], pools=pools), off, [], BASE)
+    plan = optimize(
+        constant_scenarios([10.0], pools=pools), off, [], replace(BASE, spot_overhead_pct=10.0)
+    )
     if interruptible:
         assert quantity(plan) == pytest.approx(5.0)
         assert plan.expected_cost_usd["spot"] == pytest.approx(5 * 4.4 * YEAR_H, rel=1e-9)
@@ -113,9 +118,12 @@ def test_spot_eligible_pool(interruptible: bool) -> None:
 
 
 def test_expiring_inventory_and_ladder() -> None:
-    # 4 existing RIs expire on 2026-07-01; demand is a certain 6 GPUs all year; RI 3.5 < OD 10.
-    # Now: buy 2 (firm). At the 2026-07-01 ladder date, buy the 4 that expire (tentative).
-    # Everything is covered: cost = 6 * 3.5 * 8760, of which the inventory's 4 * 3.5 * H1 is sunk.
+    # 4 existing RIs expire on 2026-07-01; a certain 6 GPUs until 2027-04-01, then 0 (known: the
+    # scenarios run to the valuation horizon 2027-07-01 = last ladder date + 12 months); RI 3.5
+    # < OD 10, undiscounted; purchase dates now and 2026-07-01. Now: buy 2 (firm; used all 12
+    # months). On 2026-07-01 buy the 4 that expire (tentative; used 9 of 12 months, where 4 more
+    # bought now would be used only 6). The 2 GPUs of 2027-01..04 go on-demand.
+    # Bill to 2027-07-01: inventory 4*3.5*H1 (sunk) + 6*3.5*8760 + on-demand 2*10*H3.
     inv = [
         Commitment(
             commitment_id="old",
@@ -132,15 +140,24 @@ def test_expiring_inventory_and_ladder() -> None:
             end=START + pd.DateOffset(months=6),
         )
     ]
-    pol = Policy(horizon_months=12, ladder_every_months=3, savings_curve_points=0)
-    plan = optimize(constant_scenarios([6.0]), NEWSVENDOR, inv, pol)
+    pol = Policy(
+        horizon_months=12, ladder_every_months=6, savings_curve_points=0, discount_rate_pct=0.0
+    )
+    v_h = (START + pd.DateOffset(months=18) - START) // pd.Timedelta(hours=1)
+    h3 = (START + pd.DateOffset(months=15) - START) // pd.Timedelta(hours=1) - YEAR_H
+    sc = constant_scenarios([6.0], n_hours=v_h)
+    live = np.arange(v_h)[None, :, None] < YEAR_H + h3
+    sc = replace(sc, demand_gpus=np.where(live, sc.demand_gpus, 0.0))
+    plan = optimize(sc, NEWSVENDOR, inv, pol)
     assert quantity(plan, firm=True) == pytest.approx(2.0)
     ladder = [p for p in plan.purchases if not p.firm]
     assert [(p.commitment.start.date().isoformat(), p.commitment.quantity) for p in ladder] == [
         ("2026-07-01", 4.0)
     ]
     h1 = (START + pd.DateOffset(months=6) - START) // pd.Timedelta(hours=1)
-    assert plan.expected_cost_usd["total"] == pytest.approx(6 * 3.5 * YEAR_H, rel=1e-9)
+    assert plan.expected_cost_usd["total"] == pytest.approx(
+        4 * 3.5 * h1 + 6 * 3.5 * YEAR_H + 2 * 10 * h3, rel=1e-9
+    )
     assert plan.expected_cost_usd["existing_sunk"] == pytest.approx(4 * 3.5 * h1, rel=1e-9)
     frame = plan.purchases_frame()
     assert list(frame["start_date"]) == ["2026-01-01", "2026-07-01"]
@@ -208,13 +225,16 @@ def test_infeasible_bound_names_it_and_the_fix() -> None:
     assert "raise cvar_limit_usd" in str(err.value)
 
 
-def test_horizon_end_prorates_long_terms() -> None:
-    # Only a 36-month RI at 3.0 exists; horizon 12 months; certain demand 5 GPUs.
-    # Rule: cost and value count only inside the horizon -> buy 5, commitments = 5*3*8760.
+def test_whole_term_charges_long_terms() -> None:
+    # Only a 36-month RI at 3.0 exists; decision horizon 12 months; certain demand 5 GPUs whose
+    # tail (the scenarios end after 12 months) stays near 5: buy 5, and the bill charges every
+    # hour of the term: commitments = 5 * 3 * hours(2026-01-01 .. 2029-01-01).
     off = offers(offer("on_demand", OD), offer("reserved_instance", 3.0, term_months=36))
     plan = optimize(constant_scenarios([5.0]), off, [], BASE)
     assert quantity(plan) == pytest.approx(5.0)
-    assert plan.expected_cost_usd["commitments"] == pytest.approx(5 * 3.0 * YEAR_H, rel=1e-9)
+    term_h = (START + pd.DateOffset(months=36) - START) // pd.Timedelta(hours=1)
+    assert plan.valuation_hours == term_h
+    assert plan.expected_cost_usd["commitments"] == pytest.approx(5 * 3.0 * term_h, rel=1e-9)
     assert plan.purchases_frame()["end_date"].iloc[0] == "2029-01-01"
 
 
@@ -246,10 +266,8 @@ def test_upfront_budget_mixes_payment_options() -> None:
 
 def test_provider_share_caps_one_provider() -> None:
     # A portable H100 pool, certain 10 GPUs; Lambda contract 2.0 beats the RI 3.5 (egress 0.10).
-    # Unbounded: 10 contract GPUs. With at most 60% of commitment spend per provider:
-    # 2.1*L <= 0.6*(2*L + 3.5*A) [spend uses the contract's price, not egress] and L + A = 10.
-    # Cheapest mix maximises L: 2L <= 0.6(2L + 3.5(10-L)) => 2L <= 1.2L + 21 - 2.1L
-    # => 2.9L <= 21 => L <= 7.24 -> L = 7 (integer), A = 3.
+    # Unbounded: 10 contract GPUs. With at most 60% of the GPU-hours served by commitments per
+    # provider: L <= 0.6 (L + A) and L + A = 10 (both fully used) => L <= 6, A = 4.
     off = offers(
         offer("on_demand", OD),
         offer("reserved_instance", RI, term_months=12),
@@ -269,9 +287,11 @@ def test_provider_share_caps_one_provider() -> None:
         horizon_months=12, ladder_every_months=0, savings_curve_points=0, max_share_per_provider=0.6
     )
     plan = optimize(constant_scenarios([10.0], pools=pools), off, [], pol)
-    assert quantity(plan, "reserved_contract") == pytest.approx(7.0)
-    assert quantity(plan, "reserved_instance") == pytest.approx(3.0)
-    assert plan.expected_cost_usd["egress"] == pytest.approx(7 * 0.10 * YEAR_H, rel=1e-9)
+    assert quantity(plan, "reserved_contract") == pytest.approx(6.0)
+    assert quantity(plan, "reserved_instance") == pytest.approx(4.0)
+    assert plan.expected_cost_usd["egress"] == pytest.approx(6 * 0.10 * YEAR_H, rel=1e-9)
+    (share,) = [b for b in plan.bounds if b["name"] == "max_share_per_provider"]
+    assert share["realised"] == pytest.approx(0.6) and share["held"]
 
 
 @pytest.mark.parametrize(("lam", "want"), [(0.0, 7.0), (0.2, 8.0), (0.5, 10.0)])

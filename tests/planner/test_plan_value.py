@@ -94,10 +94,14 @@ def test_policy_validation_names_the_field() -> None:
 def test_offer_table_prunes_dominated_offers_on_the_real_catalog() -> None:
     off = load_catalog().offers
     pools = (Pool("H100"), Pool("L40S", interruptible=True), Pool("H100", portable=True))
-    table = build_cost_table(off, pools, [], Policy())
+    # prices compete levelised at the cost of money: at 30 %/yr prepaying no longer pays
+    cands = build_cost_table(off, pools, [], Policy(discount_rate_pct=30.0)).candidates
+    ri = cands[(cands["purchase_model"] == "reserved_instance") & (cands["gpu_type"] == "H100")]
+    assert "no_upfront" in set(ri["payment_option"])
+    table = build_cost_table(off, pools, [], Policy(discount_rate_pct=0.0))
     cands = table.candidates
     assert 0 < len(cands) < 40 < table.n_catalog_offers
-    # without an upfront budget, only the cheapest payment option survives per offer
+    # undiscounted and without an upfront budget, only the cheapest payment option survives
     ri = cands[(cands["purchase_model"] == "reserved_instance") & (cands["gpu_type"] == "H100")]
     assert set(ri["payment_option"]) == {"all_upfront"}
     # a convertible RI dearer than a standard one of no longer term is dropped

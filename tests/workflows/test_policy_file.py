@@ -44,7 +44,8 @@ def test_example_policy_reads_with_pools_and_growth() -> None:
     cfg = read_policy_file(EXAMPLE)
     assert cfg.policy.cvar_limit_pct == 15
     assert cfg.policy.terms_months == (12, 36)
-    assert cfg.policy.spot_overhead_pct == 12
+    assert cfg.policy.spot_overhead_pct == 0 and cfg.policy.spot_checkpoint_interval_h == 1.0
+    assert cfg.policy.discount_rate_pct == 8
     assert cfg.growth.annual_pct == 20
     assert [dict(r.match) for r in cfg.pool_rules] == [
         {"workload": "training"},
@@ -167,7 +168,9 @@ def test_policy_cli_init_show_and_errors(tmp_path: Path) -> None:
     r = runner.invoke(cli, ["policy", "init", str(path)])
     assert r.exit_code == 2 and "file exists" in r.output and "--force" in r.output
     r = runner.invoke(cli, ["policy", "show", str(path), "--set", "risk.cvar_limit_pct=7"])
-    assert r.exit_code == 0 and '"cvar_limit_pct": 7' in r.output
+    assert r.exit_code == 0 and "\ncvar_limit_pct = 7\n" in r.output
+    r = runner.invoke(cli, ["policy", "show", str(path), "-o", "json"])
+    assert r.exit_code == 0 and '"cvar_beta": 0.9' in r.output
     bad = tmp_path / "bad.toml"
     bad.write_text("[risk]\ncvar_limt_pct = 5\n")
     r = runner.invoke(cli, ["policy", "show", str(bad)])
@@ -182,3 +185,18 @@ def test_policy_cli_init_show_and_errors(tmp_path: Path) -> None:
     broken.write_text("[risk\n")
     r = runner.invoke(cli, ["policy", "show", str(broken)])
     assert r.exit_code == 2 and "not valid TOML" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("path", [None, EXAMPLE])
+def test_policy_show_prints_toml_that_reads_back_the_same(path: Path | None) -> None:
+    """`policy show` is the policy in force as a file: read back, it is the same configuration
+    (the example's pools and growth included); the egress charged per GPU-hour is stated."""
+    from planner.policy_file import config_from_dict, config_to_toml, egress_usd_per_gpu_hour
+
+    cfg = read_policy_file(path)
+    text = config_to_toml(cfg)
+    again = config_from_dict(tomllib.loads(text), "shown")
+    assert again.to_dict() | {"source": ""} == cfg.to_dict() | {"source": ""}
+    assert f"egress charged off AWS: {egress_usd_per_gpu_hour(cfg):g} USD per GPU-hour" in text
+    if path is None:  # the defaults of a plan without a policy file include a risk bound
+        assert again.policy.cvar_limit_pct == 15 and "# default: risk bound" in text

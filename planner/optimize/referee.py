@@ -1,0 +1,210 @@
+"""The plan on the referee: bill the LP's purchases with the evaluator over every scenario and the
+whole valuation horizon, check every bound there, and tighten the LP's limits when the referee
+finds one breached (the time reduction overstates how well commitments are used: min(mean demand,
+level) ≥ mean(min(demand, level)) inside a slice).
+
+Tightening (user limit L, realised R on the referee, the LP's limit l; at most ``bound_rounds``
+rounds, each a fresh build and solve):
+    CVaR of unused spend (USD or %):  l' = l · L / R · 0.98
+    minimum utilisation:              l' = min(0.999, l + 1.1 · (L − R) + 0.002)
+    provider share (GPU-hours):       l' = max(0, l − 1.1 · (R − L) − 0.002)
+    upfront budget (exact in the LP): l' = l · L / R
+A bound still breached after the last round, or whose tightened LP is infeasible, is reported
+breached, never held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.evaluate.bill import tariff
+from planner.evaluate.bounds import BoundCheck, check_bounds
+from planner.evaluate.cashflow import cashflow_schedule
+from planner.evaluate.compare import StrategyFigures, evaluate_over_scenarios
+from planner.inventory import Commitment
+from planner.optimize.problem import Problem
+from planner.plan import COST_COMPONENTS, Purchase
+from planner.policy import Policy
+
+
+@dataclass(frozen=True)
+class RefereeBill:
+    """The plan and all-on-demand billed on the valuation rows, and the bounds checked there."""
+
+    plan: StrategyFigures
+    on_demand: StrategyFigures
+    bounds: list[BoundCheck]
+    inventory_ids: frozenset[str]
+
+    @property
+    def breached(self) -> list[BoundCheck]:
+        return [b for b in self.bounds if not b.held]
+
+
+def upfront_by_date(purchases: list[Purchase]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in purchases:
+        key = p.commitment.start.isoformat()
+        out[key] = out.get(key, 0.0) + p.upfront_usd
+    return out
+
+
+def bill_plan(
+    pb: Problem,
+    purchases: list[Purchase],
+    inventory: list[Commitment],
+    offers: pd.DataFrame,
+    user_policy: Policy,
+    *,
+    on_demand: StrategyFigures | None = None,
+) -> RefereeBill:
+    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds."""
+    vp = pb.valuation
+    assert vp is not None  # built by build_problem
+    pools = pb.pools
+    comms = [*inventory, *(p.commitment for p in purchases)]
+    policy = replace(pb.policy, **_limits(user_policy))
+    tf = tariff(comms, pools, offers, policy)
+    figs = evaluate_over_scenarios(
+        "this plan",
+        comms,
+        vp.demand_gpus,
+        pb.probabilities,
+        None,
+        pools,
+        offers,
+        policy,
+        timeline=vp.timeline,
+        tf=tf,
+        spot_price_factor=vp.spot_price_factor,
+    )
+    if on_demand is None:
+        no_spot = replace(policy, spot_cap_share=0.0)
+        on_demand = evaluate_over_scenarios(
+            "all on-demand",
+            [],
+            vp.demand_gpus,
+            pb.probabilities,
+            None,
+            pools,
+            offers,
+            no_spot,
+            timeline=vp.timeline,
+        )
+    checks = check_bounds(figs, user_policy, upfront_by_date(purchases))
+    return RefereeBill(figs, on_demand, checks, frozenset(c.commitment_id for c in inventory))
+
+
+def _limits(p: Policy) -> dict[str, Any]:
+    return {
+        "cvar_limit_usd": p.cvar_limit_usd,
+        "cvar_limit_pct": p.cvar_limit_pct,
+        "min_utilization": p.min_utilization,
+        "max_share_per_provider": p.max_share_per_provider,
+        "upfront_budget_usd": p.upfront_budget_usd,
+    }
+
+
+def tighten(lp_policy: Policy, breached: list[BoundCheck]) -> Policy:
+    """The LP's limits moved past the referee's shortfall (module docstring)."""
+    kw: dict[str, Any] = {}
+    for b in breached:
+        ratio = b.limit / b.realised if b.realised > 0 else 0.5
+        if b.name == "cvar_unused_pct" and lp_policy.cvar_limit_pct is not None:
+            kw["cvar_limit_pct"] = lp_policy.cvar_limit_pct * ratio * 0.98
+        elif b.name == "cvar_unused_usd" and lp_policy.cvar_limit_usd is not None:
+            kw["cvar_limit_usd"] = lp_policy.cvar_limit_usd * ratio * 0.98
+        elif b.name == "min_utilization" and lp_policy.min_utilization is not None:
+            kw["min_utilization"] = min(
+                0.999, lp_policy.min_utilization + 1.1 * b.shortfall() + 0.002
+            )
+        elif b.name == "max_share_per_provider" and lp_policy.max_share_per_provider is not None:
+            kw["max_share_per_provider"] = max(
+                0.0, lp_policy.max_share_per_provider - 1.1 * b.shortfall() - 0.002
+            )
+        elif b.name == "upfront_budget_usd" and lp_policy.upfront_budget_usd is not None:
+            kw["upfront_budget_usd"] = lp_policy.upfront_budget_usd * ratio
+    return replace(lp_policy, **kw)
+
+
+def obligation(purchases: list[Purchase], figs: StrategyFigures) -> tuple[float, float]:
+    """(undiscounted, NPV) cash the new purchases commit to over their whole terms."""
+    ids = {p.commitment.commitment_id for p in purchases}
+    tl = figs.timeline
+    cash = figs.cash_by_month()
+    total = npv = 0.0
+    from planner.valuation import discount_by_month
+
+    for key, arr in cash.items():
+        kind, _, item = key.partition(":")
+        if item in ids and kind in ("upfront", "recurring"):
+            delta = discount_by_month(len(arr), figs.evaluations[0].discount_rate_pct)
+            total += float(arr.sum())
+            npv += float(arr @ delta)
+    del tl
+    return total, npv
+
+
+def plan_figures(
+    ref: RefereeBill, pb: Problem, purchases: list[Purchase], lp_objective_usd: float
+) -> dict[str, Any]:
+    """Plan keyword arguments from the referee's bill (planner.plan docstring; whole term)."""
+    figs, od = ref.plan, ref.on_demand
+    p = figs.probabilities
+    comp = figs.cost_by_component()
+    exp = {k: comp.get(k, 0.0) for k in COST_COMPONENTS}
+    totals = np.array([e.total_usd for e in figs.evaluations])
+    exp["total"] = float(p @ totals)
+    exp["existing_sunk"] = float(
+        np.mean(
+            [
+                sum(v for k, v in e.commitment_spend_usd.items() if k in ref.inventory_ids)
+                for e in figs.evaluations
+            ]
+        )
+    )
+    od_eq = figs.expected("on_demand_equivalent_usd")
+    spend = float(p @ [sum(e.commitment_spend_usd.values()) for e in figs.evaluations])
+    used = float(p @ [sum(e.commitment_used_usd.values()) for e in figs.evaluations])
+    obl, obl_npv = obligation(purchases, figs)
+    rate = pb.policy.discount_rate_pct
+    whole = {
+        "decision_hours": float(pb.decision_hours),
+        "valuation_hours": float(pb.n_hours),
+        "discount_rate_pct": rate,
+        "npv_cost_usd": figs.expected_npv_usd,
+        "cash_cost_usd": figs.expected_cash_usd,
+        "on_demand_npv_usd": od.expected_npv_usd,
+        "on_demand_cash_usd": od.expected_cash_usd,
+        "npv_savings_usd": od.expected_npv_usd - figs.expected_npv_usd,
+        "cash_savings_usd": od.expected_cash_usd - figs.expected_cash_usd,
+        "new_obligation_usd": obl,
+        "new_obligation_npv_usd": obl_npv,
+        "spot_saving_usd": figs.expected_spot_saving_usd,
+        "lp_objective_npv_usd": lp_objective_usd,
+    }
+    cash = cashflow_schedule(figs, rate)
+    return {
+        "expected_cost_usd": exp,
+        "cost_per_scenario_usd": tuple(float(x) for x in totals),
+        "on_demand_equivalent_usd": od_eq,
+        "coverage": figs.expected("coverage"),
+        "utilization": used / spend if spend > 0 else 0.0,
+        "esr": 1.0 - exp["total"] / od_eq if od_eq > 0 else 0.0,
+        "waste_usd": figs.expected("waste_usd"),
+        "valuation_hours": int(pb.n_hours),
+        "discount_rate_pct": float(rate),
+        "whole_term": whole,
+        "bounds": tuple(b.to_dict() for b in ref.bounds),
+        "cashflow": tuple(
+            {
+                k: (round(v, 2) if isinstance(v, float) and k != "discount_factor" else v)
+                for k, v in row.items()
+            }
+            for row in cash.to_dict(orient="records")
+        ),
+    }

@@ -1,0 +1,227 @@
+"""The workflow layer: one loader for every command, typed run records, what-ifs that reuse the
+forecast, and the stderr progress display."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from planner.cli import cli
+from planner.commands.progress import Reporter
+from planner.policy_file import apply_overrides, read_policy_file
+from planner.workflows.inputs import forecast_key, load_inputs
+from planner.workflows.records import RunRecord, SolveRecord
+from planner.workflows.whatif import WhatIf, run_whatifs
+
+POLICY = """[planning]
+horizon_months = 1
+ladder_every_months = 0
+scenarios = 3
+seed = 2
+[offers]
+providers = ["aws"]
+terms_months = [12]
+payment_options = ["no_upfront"]
+[solver]
+savings_curve_points = 2
+"""
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[Path, Path]:
+    """Five weeks of hourly H100 usage with a daily cycle, and a one-month AWS-only policy."""
+    ts = pd.date_range("2026-09-01", periods=24 * 35, freq="h", tz="UTC")
+    rng = np.random.default_rng(3)
+    gpus = 16 + 6 * np.sin(2 * np.pi * np.asarray(ts.hour) / 24) + rng.normal(0, 1, len(ts))
+    usage = tmp_path / "usage.csv"
+    pd.DataFrame(
+        {
+            "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "gpu_type": "H100",
+            "gpus": np.clip(gpus, 0, None).round(3),
+            "provider": "aws",
+            "region": "us-east-1",
+            "team": np.where(np.arange(len(ts)) % 3 == 0, "a", "b"),
+        }
+    ).to_csv(usage, index=False)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    return usage, policy
+
+
+def test_load_inputs_prices_every_provider_whatever_the_policy(small: tuple[Path, Path]) -> None:
+    usage, policy = small
+    inputs = load_inputs(usage, read_policy_file(policy))
+    assert inputs.config.policy.providers == ("aws",)
+    assert {"aws", "coreweave", "lambda"} <= set(inputs.catalog.offers["provider"])
+    assert inputs.start == pd.Timestamp("2026-10-06", tz="UTC")
+    assert inputs.horizon_hours == 31 * 24  # October
+    assert "p5.48xlarge" in inputs.aws_instance_types
+    assert len(inputs.recent_demand(7)) == 7 * 24
+
+
+def test_forecast_key_separates_demand_settings_from_the_rest() -> None:
+    base = read_policy_file(None)
+    same = ["exclude=lambda", "risk.cvar_limit=5%", "spot.cap_share=0.3", "solver.mip_gap=0.01"]
+    for change in same:
+        assert forecast_key(apply_overrides(base, [change])) == forecast_key(base), change
+    for change in ["growth=+40%", "planning.seed=3", "planning.scenarios=7", "horizon=6mo"]:
+        assert forecast_key(apply_overrides(base, [change])) != forecast_key(base), change
+
+
+@pytest.mark.slow
+def test_three_non_demand_whatifs_fit_the_forecast_once(small: tuple[Path, Path]) -> None:
+    usage, policy = small
+    inputs = load_inputs(usage, read_policy_file(policy))
+    said: list[str] = []
+    outcome = run_whatifs(
+        inputs,
+        [
+            WhatIf("no lambda", ("exclude=lambda",)),
+            WhatIf("tight", ("risk.cvar_limit=5%",)),
+            WhatIf("spot", ("spot.cap_share=0.3",)),
+        ],
+        progress=said.append,
+    )
+    assert outcome.forecasts_fitted == 1
+    assert sum("reusing the forecast" in m for m in said) == 3
+    table = outcome.table()
+    assert list(table.columns) == ["figure", "baseline", "no lambda", "tight", "spot"]
+    # what-ifs skip the savings curves unless asked for
+    assert outcome.baseline.run is not None and outcome.baseline.run.plan.savings_curves == {}
+    # a demand change fits a second forecast
+    more = run_whatifs(inputs, [WhatIf("grow", ("growth=+40%",))], evaluate_only=True)
+    assert more.forecasts_fitted == 2
+
+
+@pytest.mark.slow
+def test_plan_records_a_typed_run_and_whatif_evaluates_the_saved_plan(
+    small: tuple[Path, Path], tmp_path: Path
+) -> None:
+    usage, policy = small
+    out = tmp_path / "out"
+    r = CliRunner().invoke(
+        cli, ["plan", str(usage), "--policy", str(policy), "--out-dir", str(out), "--no-report"]
+    )
+    assert r.exit_code == 0, r.output
+    from planner.workflows.records import read_plan
+
+    plan = read_plan(out / "plan.json")
+    record = RunRecord.of(plan)
+    assert record.usage_file == str(usage)
+    assert record.planning_config().policy.providers == ("aws",)
+    assert record.policy_doc["planning"]["seed"] == 2
+    solve = SolveRecord.of(plan)
+    assert solve.solver in ("highs", "cbc") and solve.status
+    r = CliRunner().invoke(
+        cli,
+        [
+            "whatif",
+            str(usage),
+            "--policy",
+            str(policy),
+            "--what-if",
+            "growth=+50%",
+            "--evaluate-only",
+            "--plan",
+            str(out / "plan.json"),
+            "-o",
+            "csv",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(io.StringIO(r.stdout)).set_index("figure")
+    # the saved plan's purchases, not a re-planned baseline's
+    assert table.loc["purchases now", "baseline"] == len(plan.firm)
+    assert (
+        table.loc["all on-demand (USD)", "growth=+50%"]
+        > table.loc["all on-demand (USD)", "baseline"]
+    )
+
+
+@pytest.mark.slow
+def test_a_plan_without_policy_says_which_defaults_it_used(small: tuple[Path, Path]) -> None:
+    usage, _ = small
+    r = CliRunner().invoke(
+        cli,
+        [
+            "plan",
+            str(usage),
+            "--scenarios",
+            "2",
+            "--horizon",
+            "1mo",
+            "--set",
+            "solver.savings_curve_points=0",
+            "--out-dir",
+            str(usage.parent / "o"),
+            "--no-report",
+            "-q",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "Defaults used (no policy file): risk bound risk.cvar_limit_pct=15" in r.stdout
+
+
+def test_reporter_plain_lines_when_not_a_terminal() -> None:
+    buf = io.StringIO()
+    with Reporter(buf) as say:
+        say("reading usage")
+        say("solving")
+        say.note("wrote x")
+    assert buf.getvalue() == "reading usage\nsolving\nwrote x\n"
+
+
+def test_reporter_quiet_prints_only_notes() -> None:
+    buf = io.StringIO()
+    with Reporter(buf, quiet=True) as say:
+        say("solving")
+        say.note("warning: w")
+    assert buf.getvalue() == "warning: w\n"
+    assert say.messages == ["solving"]
+
+
+def test_reporter_live_line_redraws_in_place() -> None:
+    buf = io.StringIO()
+    with Reporter(buf, live=True, tick_s=0.01) as say:
+        say("forecasting")
+        say("solving")
+    text = buf.getvalue()
+    assert text.count("\r\x1b[K") >= 3  # each step redrawn over the last, then cleared
+    assert "solving  (" in text and text.endswith("s\n") and "done in" in text
+
+
+def test_reporter_verbose_stamps_each_step_on_a_terminal() -> None:
+    buf = io.StringIO()
+    with Reporter(buf, verbose=True, live=True) as say:
+        say("solving")
+    assert buf.getvalue().startswith("[") and buf.getvalue().endswith("s] solving\n")
+    assert "\r" not in buf.getvalue()
+
+
+def test_the_model_table_explains_a_mase_above_one() -> None:
+    from types import SimpleNamespace
+
+    from planner.report.terminal import model_choice_table
+
+    metrics = pd.DataFrame(
+        {
+            "pool": ["easy", "long", "hard"],
+            "model": ["ets", "combo", "smean168"],
+            "mase": [0.8, 1.2, 1.4],
+            "rel_mae": [0.7, 0.76, 1.05],
+            "backtest_origins": [5, 5, 5],
+            "backtest_horizon_h": [672, 672, 672],
+        }
+    )
+    table = model_choice_table(SimpleNamespace(metrics=metrics)).set_index("pool")  # type: ignore[arg-type]
+    assert table.loc["easy", "why"] == ""
+    assert "beats seasonal naive on the same backtest" in table.loc["long", "why"]
+    assert "no better than seasonal naive" in table.loc["hard", "why"]
+    calm = model_choice_table(SimpleNamespace(metrics=metrics.iloc[:1]))  # type: ignore[arg-type]
+    assert "why" not in calm.columns
