@@ -219,7 +219,11 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
     cfg_kwargs["source"] = file
     cfg_kwargs["growth"] = _growth(doc.get("growth"), file)
     cfg_kwargs["pool_rules"] = _pool_rules(doc.get("pools", []), file)
-    return PlanningConfig(policy=_policy(policy_kwargs, file), **cfg_kwargs)
+    from planner.validate_policy import check_config
+
+    cfg = PlanningConfig(policy=_policy(policy_kwargs, file), **cfg_kwargs)
+    check_config(cfg, file)  # finite numbers, growth > -100 %, horizon <= 10 years
+    return cfg
 
 
 def _growth(growth_doc: Any, file: str) -> Growth:
@@ -347,7 +351,23 @@ def _check_type(name: str, value: Any, file: str) -> None:
     elif kind == "str":
         ok = isinstance(value, str)
     elif kind == "list":
-        ok = isinstance(value, list | tuple)
+        # each element too: [12, ""] must not reach the policy's own checks as a string
+        inner = types[name].split("[", 1)[-1].split(",", 1)[0].strip()
+        element = {"int": int, "float": int | float, "str": str}.get(inner)
+        ok = isinstance(value, list | tuple) and (
+            element is None
+            or all(isinstance(v, element) and not isinstance(v, bool) for v in value)
+        )
+        if not ok and isinstance(value, list | tuple):
+            kind = "list"
+            words = {"int": "whole numbers", "float": "numbers", "str": "quoted strings"}
+            raise PlannerInputError(
+                f"must be a list of {words.get(inner, inner)}",
+                file=file,
+                column=_file_key(name),
+                value=value,
+                fix="write e.g. [12, 36]" if inner == "int" else 'write e.g. ["aws", "lambda"]',
+            )
     else:
         ok = True
     if not ok:
@@ -479,7 +499,11 @@ def read_policy_file(path: str | Path | None) -> PlanningConfig:
             fix="check the --policy path, or run `planner policy init`",
         )
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is not a statement
+    except UnicodeDecodeError:
+        raise PlannerInputError(
+            "not a UTF-8 text file", file=str(path), fix="save the policy as UTF-8 TOML"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(
             f"not valid TOML: {e}", file=str(path), fix="fix the TOML syntax"
