@@ -161,6 +161,16 @@ def main() -> None:
                 if "build_s" in r
                 else ""
             )
+            if workers > 1 and r["cpu_workers_s"] > 0:
+                # on an idle machine the parent's own work is serial and the workers share the
+                # cores: wall ~ parent CPU + workers' CPU / workers
+                idle = r["cpu_self_s"] + r["cpu_workers_s"] / workers
+                extra += (
+                    f" (parent CPU {r['cpu_self_s']:.1f} s + workers {r['cpu_workers_s']:.1f} s:"
+                    f" ~{idle:.0f} s on {workers} idle cores)"
+                )
+            if "solve_s" in r:
+                solves.append((x, r["solve_s"]))
             label = f"{args.what}={x}" + (f" workers={workers}" if workers else "")
             print(
                 f"{label:>22}: wall {r['wall_s']:7.1f} s{extra}, CPU {r['cpu_s']:7.1f} s, "

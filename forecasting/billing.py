@@ -142,7 +142,10 @@ def _run(sql: str, path: Path | str) -> pd.DataFrame:
         raise PlannerInputError(
             f"cannot read the billing export: {str(e).splitlines()[0]}",
             file=str(path),
-            fix="give an unmodified FOCUS or AWS CUR export (CSV or Parquet)",
+            fix="check the S3 URL, and that the AWS credential chain grants s3:GetObject and "
+            "s3:ListBucket on it"
+            if is_s3_url(path)
+            else "give an unmodified FOCUS or AWS CUR export (CSV or Parquet)",
         ) from None
     finally:
         con.close()
@@ -206,36 +209,46 @@ def _parse_times(values: pd.Series, path: Path | str, column: str) -> np.ndarray
     return lookup[cat.cat.codes.to_numpy()]  # code -1 (missing) picks the NaT at the end
 
 
-def _labels(values: pd.Series) -> np.ndarray:
-    """Text labels as an object array ('' for missing); equal values share one str object."""
+def _coded(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as ``(codes, labels)``: labels sorted and distinct (``''`` for missing),
+    ``int32`` codes into them — a few bytes per row instead of a string."""
     cat = values.astype("category")
     names = np.append(np.asarray(cat.cat.categories.astype(str), dtype=object), "")
-    return names[cat.cat.codes.to_numpy()]
+    codes = cat.cat.codes.to_numpy().astype(np.int32)
+    codes[codes < 0] = len(names) - 1
+    labels, inverse = np.unique(names, return_inverse=True)
+    return inverse.astype(np.int32)[codes], labels
 
 
-def _sum_by_keys(
-    keys: dict[str, np.ndarray], values: np.ndarray
+def _relabel(
+    coded: tuple[np.ndarray, np.ndarray], fn: Callable[[Any], Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``fn`` applied to each label (not each row), codes remapped onto the new sorted labels."""
+    codes, labels = coded
+    mapped = np.array([fn(v) for v in labels], dtype=object)
+    new_labels, inverse = np.unique(mapped, return_inverse=True)
+    return inverse.astype(np.int32)[codes], new_labels
+
+
+def _sum_by_codes(
+    keys: dict[str, tuple[np.ndarray, np.ndarray]], values: np.ndarray
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``values`` summed per distinct key tuple, sorted by the keys in order (like a sorted
-    groupby), through integer codes: memory a few integers per row, not a hash of strings."""
-    codes, uniques, sizes = [], [], []
-    for col in keys.values():
-        c, u = pd.factorize(col, sort=True)
-        codes.append(c.astype(np.int64))
-        uniques.append(u)
-        sizes.append(max(len(u), 1))
+    groupby); each key is ``(codes, sorted labels)``, so code order is label order."""
+    codes = [c.astype(np.int64) for c, _ in keys.values()]
+    sizes = tuple(max(len(lab), 1) for _, lab in keys.values())
     if float(np.prod(np.array(sizes, dtype=float))) < 2**62:
-        combined = np.ravel_multi_index(tuple(codes), tuple(sizes))
+        combined = np.ravel_multi_index(tuple(codes), sizes)
+        del codes
         kept, inverse = np.unique(combined, return_inverse=True)
-        parts = np.unravel_index(kept, tuple(sizes))
+        parts = np.unravel_index(kept, sizes)
     else:  # too many combinations for one integer: sort the code tuples
         stacked = np.stack(codes, axis=1)
         kept_rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        parts = tuple(kept_rows[:, i] for i in range(len(codes)))
+        parts = tuple(kept_rows[:, i] for i in range(len(sizes)))
     sums = np.bincount(inverse.ravel(), weights=values, minlength=len(parts[0]))
     out = {
-        name: np.asarray(u)[p]
-        for (name, u), p in zip(zip(keys, uniques, strict=True), parts, strict=True)
+        name: np.asarray(lab)[p] for (name, (_c, lab)), p in zip(keys.items(), parts, strict=True)
     }
     return out, sums
 
@@ -320,20 +333,30 @@ def usage_from_reduction(
             f"{int((hours > 1).sum())} line(s) span more than an hour (daily or monthly "
             "granularity); their GPU-hours are spread evenly over their hours"
         )
-    instance = _labels(agg["instance_type"])
-    gpu = np.array([inst[i][0] for i in instance], dtype=object) if len(instance) else instance
-    per = np.array([inst[i][1] for i in instance], dtype=float)
+    # every label column as (int32 codes, sorted labels): no per-row strings until the output
+    instance = _coded(agg["instance_type"])
+    # labels may include types no row uses any more (dropped above, or the missing label '')
+    gpu = _relabel(instance, lambda i: inst.get(i, ("", 0))[0])
+    per = np.array([inst.get(i, ("", 0))[1] for i in instance[1]], dtype=float)[instance[0]]
     amount = pd.to_numeric(agg["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     gpu_hours = amount * per
-    region = _labels(agg["region"])
-    prefix = _labels(agg["region_prefix"])
-    from_prefix = np.array([_REGION_PREFIX.get(str(p), "us-east-1") for p in prefix], dtype=object)
-    region = np.where(region != "", region, from_prefix)
-    provider = _labels(agg["provider"])
-    provider = np.array([_provider(str(p)) for p in provider], dtype=object)
-    empty_tag = np.full(len(agg), "", dtype=object)
+    region = _coded(agg["region"])
+    prefix = _coded(agg["region_prefix"])
+    pair = region[0].astype(np.int64) * len(prefix[1]) + prefix[0]
+    pairs, pair_codes = np.unique(pair, return_inverse=True)
+    pair_labels = np.array(
+        [
+            region[1][p // len(prefix[1])]
+            or _REGION_PREFIX.get(str(prefix[1][p % len(prefix[1])]), "us-east-1")
+            for p in pairs
+        ],
+        dtype=object,
+    )
+    region = _relabel((pair_codes.astype(np.int32), pair_labels), lambda r: r)
+    provider = _relabel(_coded(agg["provider"]), lambda v: _provider(str(v)))
+    no_tag = (np.zeros(len(agg), dtype=np.int32), np.array([""], dtype=object))
     labels = {
-        t: _labels(agg[f"tag_{t}"]) if f"tag_{t}" in agg.columns else empty_tag for t in TAG_COLUMNS
+        t: _coded(agg[f"tag_{t}"]) if f"tag_{t}" in agg.columns else no_tag for t in TAG_COLUMNS
     }
     if (hours > 1).any():
         idx = np.repeat(np.arange(len(agg)), hours)
@@ -341,26 +364,29 @@ def usage_from_reduction(
     else:
         idx = np.arange(len(agg))
         offsets = np.zeros(len(agg), dtype="timedelta64[h]")
-    ts = start_h[idx] + offsets
-    keys = {
-        "timestamp": ts.astype("datetime64[ns]").view(np.int64),
-        "gpu_type": gpu[idx],
-        "provider": provider[idx],
-        "region": region[idx],
-        **{t: labels[t][idx] for t in TAG_COLUMNS},
-        "paid_as": _labels(agg["paid_as"])[idx],
-        "instance_type": instance[idx],
+    ts = (start_h[idx] + offsets).astype("datetime64[ns]").view(np.int64)
+    ts_labels, ts_codes = np.unique(ts, return_inverse=True)
+    keys: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        "timestamp": (ts_codes.astype(np.int64), ts_labels),
+        "gpu_type": (gpu[0][idx], gpu[1]),
+        "provider": (provider[0][idx], provider[1]),
+        "region": (region[0][idx], region[1]),
+        **{t: (labels[t][0][idx], labels[t][1]) for t in TAG_COLUMNS},
+        "paid_as": (_coded(agg["paid_as"])[0][idx], _coded(agg["paid_as"])[1]),
+        "instance_type": (instance[0][idx], instance[1]),
     }
-    grouped, gpus = _sum_by_keys(keys, (gpu_hours / hours)[idx])
+    grouped, gpus = _sum_by_codes(keys, (gpu_hours / hours)[idx])
+    del keys, idx
     out = pd.DataFrame(
         {
             "timestamp": pd.DatetimeIndex(grouped["timestamp"].view("datetime64[ns]")).tz_localize(
                 "UTC"
             ),
             "gpus": gpus,
-            **{c: pd.array(grouped[c], dtype="string") for c in keys if c != "timestamp"},
         }
     )
+    for c in [*USAGE_COLUMNS[3:], "gpu_type", "paid_as", "instance_type"]:
+        out[c] = pd.array(grouped.pop(c), dtype="string")
     return out[columns], tuple(warnings)
 
 

@@ -34,7 +34,11 @@ def _apply(f: F, options: list[Callable[[F], F]]) -> F:
 
 
 def usage_argument(f: F) -> F:
-    return click.argument("usage", type=click.Path(dir_okay=True))(f)
+    """USAGE (a file, ``s3://`` Parquet or ``athena://`` table) and the ``--from athena`` options."""
+    from planner.commands.usage import athena_options, resolve_usage_argument
+
+    f = click.argument("usage", type=click.Path(dir_okay=True), callback=resolve_usage_argument)(f)
+    return athena_options(f)  # type: ignore[no-any-return]
 
 
 def inventory_option(f: F) -> F:

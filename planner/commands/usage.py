@@ -11,6 +11,7 @@ import pandas as pd
 
 from forecasting.pools import PooledUsage
 from forecasting.usage import TAG_COLUMNS, UsageHistory
+from planner.commands.input_options import accept_outliers_option
 from planner.report.render import FORMATS, render_frame
 from planner.workflows.demand import UsageReadOptions, load_usage
 from pricing_data.errors import PlannerInputError
@@ -24,7 +25,7 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 #: ``--from athena`` options: (flag, AthenaSource query key, help)
 ATHENA_OPTIONS = (
-    ("--athena-database", None, "Glue database of the CUR table (else write USAGE_FILE DB.TABLE)."),
+    ("--athena-database", None, "Glue database of the CUR table (else write USAGE as DB.TABLE)."),
     ("--athena-workgroup", "workgroup", "Athena workgroup (default primary)."),
     ("--athena-output", "output", "S3 result location (default: the workgroup's)."),
     ("--athena-region", "region", "Region of the Athena workgroup (default: the profile's)."),
@@ -64,21 +65,39 @@ def usage_source(path: str) -> str:
     return AthenaSource.parse(url).url()  # checks names, dates and the result location
 
 
-def ingestion_options(f: Any) -> Any:
-    """Options shared by ``planner usage`` and ``planner forecast``."""
+def athena_options(f: Any) -> Any:
+    """``--from file|athena`` and the ``--athena-*`` options, for every command reading usage.
+
+    They are eager (processed before USAGE whatever the order they are typed in) and kept in
+    ``ctx.meta``; :func:`usage_source` (or :func:`resolve_usage_argument` as USAGE's callback)
+    turns USAGE into the ``athena://`` address they describe.
+    """
     for flag, _key, text in reversed(ATHENA_OPTIONS):
-        f = click.option(flag, default=None, expose_value=False, callback=_remember, help=text)(f)
-    f = click.option(
+        f = click.option(
+            flag, default=None, expose_value=False, is_eager=True, callback=_remember, help=text
+        )(f)
+    return click.option(
         "--from",
         "source_kind",
         type=click.Choice(["file", "athena"]),
         default="file",
         show_default=True,
         expose_value=False,
+        is_eager=True,
         callback=_remember,
         help="Where usage is read: a file (CSV, Parquet, FOCUS, CUR; s3:// Parquet too) or, "
-        "with athena, the CUR 2.0 table USAGE_FILE (DATABASE.TABLE) queried in Amazon Athena.",
+        "with athena, the CUR 2.0 table USAGE (DATABASE.TABLE) queried in Amazon Athena.",
     )(f)
+
+
+def resolve_usage_argument(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Click callback for a USAGE argument: the ``athena://`` address under ``--from athena``."""
+    return usage_source(value) if isinstance(value, str) else value
+
+
+def ingestion_options(f: Any) -> Any:
+    """Options shared by ``planner usage`` and ``planner forecast``."""
+    f = athena_options(f)
     f = click.option(
         "--gpu-alias",
         "gpu_aliases",
@@ -175,6 +194,7 @@ def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@accept_outliers_option
 def usage(
     usage_file: str,
     policy: str | None,

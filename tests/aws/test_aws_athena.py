@@ -18,8 +18,8 @@ from forecasting.usage import TAG_COLUMNS, read_usage
 from planner.cli import cli
 from pricing_data.aws import athena
 from pricing_data.aws.athena import Polling, query_rows, run_query, table_columns
+from pricing_data.aws.client import RetryPolicy
 from pricing_data.aws.errors import AwsApiError
-from pricing_data.aws.fetch import RetryPolicy
 from pricing_data.errors import PlannerInputError
 
 FIX = Path(__file__).resolve().parents[1] / "data" / "billing" / "gpu-fixtures"
@@ -307,3 +307,37 @@ def test_planner_usage_from_athena_errors(
     assert no_db.exit_code == 2 and "--athena-database" in no_db.stderr
     bad_date = cli_run("usage", "--from", "athena", "db.cur", "--athena-since", "soon")
     assert bad_date.exit_code == 2 and "'since' is not a date" in bad_date.stderr
+
+
+class _Captured(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [
+        ("plan", "planner.commands.quarterly.quarterly_plan"),
+        ("backtest", "planner.commands.backtest.backtest_usage"),
+    ],
+)
+def test_plan_and_backtest_take_from_athena_in_any_option_order(
+    command: str, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """USAGE becomes the athena:// address whether --from comes before or after it."""
+    seen: list[str] = []
+
+    def capture(usage: str, *args: Any, **kwargs: Any) -> None:
+        seen.append(usage)
+        raise _Captured
+
+    monkeypatch.setattr(target, capture)
+    flags = ["--athena-workgroup", "finops", "--athena-since", "2025-01-01"]
+    for args in (
+        [command, "--from", "athena", "cur_db.cur", *flags],
+        [command, "cur_db.cur", *flags, "--from", "athena"],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert isinstance(result.exception, _Captured), result.output
+    assert seen == ["athena://cur_db/cur?workgroup=finops&since=2025-01-01"] * 2
+    plain = CliRunner().invoke(cli, [command, "usage.csv"])
+    assert isinstance(plain.exception, _Captured) and seen[-1] == "usage.csv"
