@@ -191,6 +191,9 @@ def main() -> None:
             }
         )
         print(f"[{name}] done in {secs:.0f} s; notes: {len(res.meta['notes'])}", file=sys.stderr)
+        # each series as soon as it is done (a long run may be cut short)
+        print(pd.DataFrame(rows[-len(SHOWN) :]).to_string(index=False), flush=True)
+        print(pd.DataFrame(targets[-1:]).to_string(index=False), flush=True)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     head = subprocess.run(

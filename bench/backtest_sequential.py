@@ -102,6 +102,10 @@ def main() -> None:
             }
         )
         print(f"[{name}] done in {secs:.0f} s; {res.meta['seconds']}", file=sys.stderr, flush=True)
+        # each series as soon as it is done (a long run may be cut short)
+        print(pd.DataFrame(rows[-len(s) :]).to_string(index=False), flush=True)
+        print(pd.DataFrame(targets[-1:]).to_string(index=False), flush=True)
+        print(res.decisions.drop(columns=["record"]).to_string(index=False), flush=True)
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
         capture_output=True,

@@ -44,6 +44,7 @@ from forecasting.scenarios import Pool
 from forecasting.usage import UsageHistory, outage_mask
 from forecasting.usage_schema import LABEL_COLUMNS
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_text
 
 GapFill = Literal["interpolate", "zero", "previous_week"]
 _AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -117,9 +118,8 @@ def load_pool_rules(source: str | Path | Mapping[str, Any]) -> tuple[PoolRule, .
     if isinstance(source, str | Path):
         where = str(source)
         try:
-            data: Mapping[str, Any] = tomllib.loads(Path(source).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise PlannerInputError("policy file not found", file=where) from None
+            text = read_user_text(source, what="policy file", fix="give a TOML policy file")
+            data: Mapping[str, Any] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise PlannerInputError(f"not valid TOML: {e}", file=where) from None
     else:

@@ -172,11 +172,14 @@ def detect_format(path: str | Path) -> str:
         return "cur-2.0"
     if "timestamp" in cols or "time" in cols:
         return "tidy"
+    from forecasting.validate_usage import format_hint
+
     raise PlannerInputError(
         "cannot tell what kind of usage file this is",
         file=str(path),
         value=sorted(cols)[:8],
-        fix="give a tidy usage file (timestamp, gpu_type or instance_type, gpus), "
+        fix=format_hint(str(path))
+        or "give a tidy usage file (timestamp, gpu_type or instance_type, gpus), "
         "a FOCUS export or an AWS CUR (legacy or 2.0)",
     )
 
@@ -190,6 +193,7 @@ def read_usage(
     outage_fraction: float = 0.05,
     gpu_aliases: Mapping[str, str] | None = None,
     tags: Mapping[str, Any] | TagPolicy | None = None,
+    accept_outliers: bool | None = None,
 ) -> UsageHistory:
     """Read hourly GPU usage from a tidy CSV/Parquet, a FOCUS export or an AWS CUR, and validate it.
 
@@ -198,8 +202,12 @@ def read_usage(
     ``gpu_aliases`` maps labels found in the file to canonical GPU types (or ``other:<label>``).
     ``path`` may also be an ``s3://`` Parquet export or an ``athena://`` CUR table, and ``tags``
     bounds what a billing export keeps (see :func:`forecasting.billing.read_billing_usage`).
-    Raises :class:`PlannerInputError` naming file, row, column, value and the fix.
+    Raises :class:`PlannerInputError` naming file, row, column, value and the fix. Every format's
+    result obeys the same rules (:mod:`forecasting.validate_usage`); implausible hours are refused
+    unless ``accept_outliers`` (None: as :func:`forecasting.validate_usage.accepting_outliers` says).
     """
+    import forecasting.validate_usage as rules
+
     p = Path(path)
     remote = is_remote_source(path)
     if not remote and not p.exists():
@@ -211,6 +219,9 @@ def read_usage(
             "usage path is a folder, not a file", file=str(path), fix="name one CSV or Parquet file"
         )
     fmt = remote_format(str(path)) if remote else detect_format(p)
+    if not remote:  # remote sources: the per-hour rules below still apply to what they return
+        rules.check_columns(_read_columns(p), str(path))
+        rules.check_billing_quantities(str(p), fmt, _read_columns(p))
     if catalog is None and (fmt != "tidy" or "instance_type" in _read_columns(p)):
         from pricing_data.catalog import load_catalog
 
@@ -240,7 +251,8 @@ def read_usage(
             ),
         )
     meta: dict[str, Any] = {"catalog_versions": list(catalog.versions) if catalog else []}
-    return UsageHistory(data=data, source=str(path), source_format=fmt, report=report, meta=meta)
+    history = UsageHistory(data=data, source=str(path), source_format=fmt, report=report, meta=meta)
+    return rules.validate_usage(history, accept_outliers=accept_outliers)
 
 
 # --------------------------------------------------------------------------------------------

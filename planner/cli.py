@@ -26,6 +26,23 @@ class PlannerGroup(click.Group):
         except PlannerError as e:
             click.echo(f"Error: {e}", err=True)
             ctx.exit(1)
+        except MemoryError:
+            click.echo(
+                "Error: not enough memory for this run; nothing was written\n"
+                "To fix: use fewer scenarios, a shorter horizon or fewer pools",
+                err=True,
+            )
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            # SIGINT, or SIGTERM (see main): outputs are written all or nothing, at the end
+            click.echo("Error: interrupted; no output file was half-written", err=True)
+            ctx.exit(130)
+        except OSError as e:
+            # a file the user named cannot be read or written: a usage error, not a traceback
+            if e.filename is None:
+                raise
+            click.echo(f"Error: {e.filename}: {e.strerror or e}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=PlannerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,5 +100,12 @@ def _register() -> None:
 _register()
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run like Ctrl-C: one message, exit code 130
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli()

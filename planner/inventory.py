@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_csv
 from pricing_data.schema import (
     COMMITMENT_MODELS,
     OFFERING_CLASSES,
@@ -82,17 +83,9 @@ class Commitment:
 
 
 def _utc_day(text: str, file: str, row: int, column: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise PlannerInputError(
-            "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
-        ) from None
-    if pd.isna(ts):
-        raise PlannerInputError(
-            "not an ISO date", file=file, row=row, column=column, value=text, fix="write YYYY-MM-DD"
-        )
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    from planner.validate_inventory import parse_iso_day
+
+    return parse_iso_day(text, file, row, column)  # ISO only, years 2006..2100
 
 
 def _number(text: str, file: str, row: int, column: str) -> float:
@@ -125,14 +118,11 @@ def read_inventory(path: str | Path) -> list[Commitment]:
     name = str(path)
     if not p.is_file():
         raise PlannerInputError("file not found", file=name, fix="check the --inventory path")
-    try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise PlannerInputError(
-            "the inventory file is empty",
-            file=name,
-            fix="write at least the header row: " + ",".join(INVENTORY_COLUMNS),
-        ) from None
+    raw = read_user_csv(  # empty, binary, not UTF-8 or broken quoting: a usage error
+        p,
+        what="inventory file",
+        fix="write at least the header row: " + ",".join(INVENTORY_COLUMNS),
+    )
     return parse_inventory(raw, name)
 
 
@@ -178,6 +168,9 @@ def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
                 end=end,
             )
         )
+    from planner.validate_inventory import check_commitments
+
+    check_commitments(out, name)  # term vs dates, plausible quantities
     return out
 
 

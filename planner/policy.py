@@ -28,6 +28,7 @@ PERIODS = ("month", "quarter")
 SOLVERS = ("highs", "cbc")
 INTEGER_METHODS = ("mip", "round")
 RISK_PRICINGS = ("conservative", "exact")
+VALUATIONS = ("whole_term", "horizon")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class Policy:
         after the decision horizon (periods of so many months, each a duration curve in so many
         blocks).
         ``tail_min_volatility_pct`` (2): the tail model's least monthly demand volatility.
+        ``valuation`` ("whole_term"; "horizon" charges and credits a commitment only for its hours
+        inside the decision horizon, upfront amortised: what a backtest scoring one window needs,
+        never a purchase decision).
     Spot re-runs
         ``spot_checkpoint_interval_h`` (1.0) and ``spot_restart_h`` (0.25): an interruption loses
         half a checkpoint interval of work plus the restart; with the catalog's interruption rate
@@ -123,6 +127,7 @@ class Policy:
     blocks_per_period: int = 4
     savings_curve_points: int = 5
     discount_rate_pct: float = 8.0
+    valuation: str = "whole_term"
     tail_step_months: int = 3
     tail_blocks: int = 2
     tail_min_volatility_pct: float = 2.0
@@ -192,6 +197,8 @@ class Policy:
             raise bad("blocks_per_period", "must be >= 1", "use e.g. 4")
         if not 0 <= self.discount_rate_pct <= 100:
             raise bad("discount_rate_pct", "must be a percent in [0, 100]", "use e.g. 8")
+        if self.valuation not in VALUATIONS:
+            raise bad("valuation", "unknown valuation", "use whole_term or horizon")
         if self.tail_blocks < 1:
             raise bad("tail_blocks", "must be >= 1", "use e.g. 2")
         if self.tail_step_months < 1:

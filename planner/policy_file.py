@@ -78,7 +78,13 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "risk_pricing",
     ),
     "spot": ("overhead_pct", "cap_share", "checkpoint_interval_h", "restart_h", "price_spread_pct"),
-    "finance": ("discount_rate_pct", "tail_step_months", "tail_blocks", "tail_min_volatility_pct"),
+    "finance": (
+        "discount_rate_pct",
+        "valuation",
+        "tail_step_months",
+        "tail_blocks",
+        "tail_min_volatility_pct",
+    ),
     "portability": ("egress_usd_per_gb", "data_gb_per_gpu_hour"),
     "growth": ("annual_pct", "steps"),
     "solver": (
@@ -203,13 +209,24 @@ def _number(value: Any, file: str, column: str, *, integer: bool = False) -> flo
 
 
 def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningConfig:
-    """Build and check a :class:`PlanningConfig` from a parsed policy document."""
+    """Build and check a :class:`PlanningConfig` from a parsed policy document: the sections
+    (:func:`_split_sections`), growth (:func:`_growth`), pool rules (:func:`_pool_rules`), then the
+    policy itself, type-checked and validated (:func:`_policy`)."""
     for section in doc:
         if section not in SECTIONS:
             raise UnknownNameError("policy section", section, SECTIONS, file=file, column=section)
-    policy_kwargs: dict[str, Any] = {}
-    cfg_kwargs: dict[str, Any] = {"source": file}
-    growth_doc = doc.get("growth")
+    policy_kwargs, cfg_kwargs = _split_sections(doc, file)
+    cfg_kwargs["source"] = file
+    cfg_kwargs["growth"] = _growth(doc.get("growth"), file)
+    cfg_kwargs["pool_rules"] = _pool_rules(doc.get("pools", []), file)
+    from planner.validate_policy import check_config
+
+    cfg = PlanningConfig(policy=_policy(policy_kwargs, file), **cfg_kwargs)
+    check_config(cfg, file)  # finite numbers, growth > -100 %, horizon <= 10 years
+    return cfg
+
+
+def _growth(growth_doc: Any, file: str) -> Growth:
     if isinstance(growth_doc, dict) and not isinstance(
         growth_doc.get("annual_pct", 0.0), int | float
     ):
@@ -221,7 +238,7 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             fix="write e.g. 30 for +30%/year",
         )
     try:
-        cfg_kwargs["growth"] = Growth.parse(growth_doc)
+        return Growth.parse(growth_doc)
     except (TypeError, ValueError) as e:
         raise PlannerInputError(
             f"bad growth value: {e}", file=file, column="growth", fix="see `planner policy init`"
@@ -230,6 +247,12 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
         raise PlannerInputError(
             e.what, file=file, column=f"growth.{e.column or 'steps'}", value=e.value, fix=e.fix
         ) from None
+
+
+def _split_sections(doc: dict[str, Any], file: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Policy fields, PlanningConfig fields) from the key = value sections of a policy file."""
+    policy_kwargs: dict[str, Any] = {}
+    cfg_kwargs: dict[str, Any] = {}
     for section, keys in SECTIONS.items():
         if section in ("pools", "growth"):
             continue
@@ -244,15 +267,15 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
         for key, value in table.items():
             if key not in keys:
                 raise _section_error(file, section, key)
-            column = f"{section}.{key}"
             if (section, key) in _NOT_POLICY:
-                _config_value(cfg_kwargs, section, key, value, file, column)
+                _config_value(cfg_kwargs, section, key, value, file, f"{section}.{key}")
             else:
                 field_name = str(_POLICY_FIELD.get((section, key), key))
-                if isinstance(value, list):
-                    value = tuple(value)
-                policy_kwargs[field_name] = value
-    rules = doc.get("pools", [])
+                policy_kwargs[field_name] = tuple(value) if isinstance(value, list) else value
+    return policy_kwargs, cfg_kwargs
+
+
+def _pool_rules(rules: Any, file: str) -> tuple[PoolRule, ...]:
     if not isinstance(rules, list):
         raise PlannerInputError(
             "[[pools]] must be a list of tables",
@@ -260,9 +283,12 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             column="pools",
             fix="write each rule as a [[pools]] table",
         )
-    cfg_kwargs["pool_rules"] = tuple(
+    return tuple(
         PoolRule.from_dict(r, where=f"{file} [[pools]] #{i + 1}") for i, r in enumerate(rules)
     )
+
+
+def _policy(policy_kwargs: dict[str, Any], file: str) -> Policy:
     for name, value in policy_kwargs.items():
         _check_type(name, value, file)
     try:
@@ -278,7 +304,7 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
             e.what, file=file, column=_file_key(e.column), value=e.value, fix=e.fix
         ) from None
     _check_contradictions(policy, file)
-    return PlanningConfig(policy=policy, **cfg_kwargs)
+    return policy
 
 
 _KIND_WORD = {
@@ -325,7 +351,23 @@ def _check_type(name: str, value: Any, file: str) -> None:
     elif kind == "str":
         ok = isinstance(value, str)
     elif kind == "list":
-        ok = isinstance(value, list | tuple)
+        # each element too: [12, ""] must not reach the policy's own checks as a string
+        inner = types[name].split("[", 1)[-1].split(",", 1)[0].strip()
+        element = {"int": int, "float": int | float, "str": str}.get(inner)
+        ok = isinstance(value, list | tuple) and (
+            element is None
+            or all(isinstance(v, element) and not isinstance(v, bool) for v in value)
+        )
+        if not ok and isinstance(value, list | tuple):
+            kind = "list"
+            words = {"int": "whole numbers", "float": "numbers", "str": "quoted strings"}
+            raise PlannerInputError(
+                f"must be a list of {words.get(inner, inner)}",
+                file=file,
+                column=_file_key(name),
+                value=value,
+                fix="write e.g. [12, 36]" if inner == "int" else 'write e.g. ["aws", "lambda"]',
+            )
     else:
         ok = True
     if not ok:
@@ -457,7 +499,11 @@ def read_policy_file(path: str | Path | None) -> PlanningConfig:
             fix="check the --policy path, or run `planner policy init`",
         )
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))  # a BOM is not a statement
+    except UnicodeDecodeError:
+        raise PlannerInputError(
+            "not a UTF-8 text file", file=str(path), fix="save the policy as UTF-8 TOML"
+        ) from None
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(
             f"not valid TOML: {e}", file=str(path), fix="fix the TOML syntax"
@@ -642,6 +688,7 @@ price_spread_pct = 25.0      # spot price spread over scenarios around the catal
 
 [finance]
 discount_rate_pct = 8.0      # cost of capital, %/year: cash flows discounted monthly (0: undiscounted)
+valuation = "whole_term"     # every commitment over its whole term ("horizon": backtest windows only)
 tail_step_months = 3         # time resolution after the decision horizon (commitments are valued
 tail_blocks = 2              # over their whole term): periods of 3 months in 2 duration-curve blocks
 tail_min_volatility_pct = 2.0 # least monthly volatility of the demand tail

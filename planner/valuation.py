@@ -418,7 +418,7 @@ def valuation_for(
     dates = purchase_dates(start, h_dec, policy.ladder_every_months)
     months = [round((d - start) / pd.Timedelta(days=30.4375)) for d in dates]
     terms = list(policy.terms_months) if offers is None else buyable_terms(offers, policy)
-    v = valuation_hours(start, h_dec, months, terms)
+    v = valuation_hours(start, h_dec, months, terms) if policy.valuation == "whole_term" else h_dec
     cuts = {hours_between(start, d) for d in dates}
     for d in dates:
         for term in terms:

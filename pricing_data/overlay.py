@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_csv, read_user_text
 from pricing_data.gpu_types import canonical_gpu_type
 from pricing_data.rates import price_columns, price_columns_from_effective
 from pricing_data.schema import (
@@ -84,16 +85,14 @@ def read_overlay(path: Path) -> tuple[dict[str, dict[str, float]], list[dict[str
             if k != "_row" and k not in ALLOWED:
                 raise UnknownNameError("overlay column", k, ALLOWED, file=name, row=rec["_row"])
         rec["_label"] = row_label
+    from pricing_data.validate_overlay import check_overlay_prices
+
+    check_overlay_prices(rows, name)  # no free (zero) or implausible prices
     return discounts, rows
 
 
 def _read_csv(path: Path, name: str) -> list[dict[str, Any]]:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise PlannerInputError(
-            "the overlay file is empty", file=name, fix="add a header row and offer rows"
-        ) from None
+    df = read_user_csv(path, what="overlay file", fix="add a header row and offer rows")
     df.columns = [c.strip() for c in df.columns]
     return [
         {"_row": i + 2, **{str(k): str(v).strip() for k, v in rec.items()}}
@@ -103,7 +102,7 @@ def _read_csv(path: Path, name: str) -> list[dict[str, Any]]:
 
 def _read_toml(path: Path, name: str) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(read_user_text(path, what="overlay", fix="give a TOML overlay"))
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(
             f"not valid TOML: {e}", file=name, fix="fix the TOML syntax"

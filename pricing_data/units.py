@@ -77,6 +77,13 @@ class Duration:
                 fix="write months or years, e.g. 12mo or 1y",
             )
         months = self.value * (12 if self.unit == "y" else 1)
+        if months > 1200:  # before any date arithmetic, which overflows a few centuries out
+            raise PlannerInputError(
+                "duration out of range (more than 100 years)",
+                column=column,
+                value=self.text,
+                fix="write e.g. 12mo or 3y",
+            )
         if months != int(months):
             raise PlannerInputError(
                 "months must be whole", column=column, value=self.text, fix="write e.g. 12mo or 1y"

@@ -59,6 +59,10 @@ def hindsight_policy(policy: Policy, window_h: int) -> Policy:
         integer=False,
         time_reduction="hourly",
         savings_curve_points=0,
+        # a window is scored on its own hours: commitments prorated, undiscounted, snapshot spot
+        valuation="horizon",
+        discount_rate_pct=0.0,
+        spot_price_spread_pct=0.0,
     ).validate()
 
 

@@ -15,7 +15,9 @@ Strategies, each with its own inventory:
                ``o_j``; per pool the sizing rule with the best cost record so far
                (:mod:`planner.backtest.sizing`); the LP (:func:`solve_term_lp`) buys at ``o_j``
                given the inventory held, on weekly duration curves (6 blocks) of the chosen demand,
-               with the policy's minimum utilisation on calibrated scenarios;
+               with the policy's minimum utilisation on calibrated scenarios, and a tentative
+               ladder at the later decision dates inside its horizon (so it can plan to buy when
+               held commitments expire rather than overlap them now; only ``o_j``'s are bought);
 ``planner-<rule>``  (optional) the same with one rule fixed, to show what the choice is worth;
 ``hindsight``  one LP over the whole evaluated span, hourly, on the actual usage, with a purchase
                date at every decision hour (LP relaxation, no risk bounds): the lower bound.
@@ -382,11 +384,15 @@ def _decide(
     bound = policy.min_utilization if demand.shape[0] > 1 else None
     held = book.lp_held(now)
 
+    # purchase dates now and at every later decision inside the horizon: the LP may plan to buy
+    # when held commitments expire instead of overlapping them now; only "now" is bought
+    dates = list(range(0, horizon_h, settings.every_h))
+
     def lp(bound_: float | None) -> dict[tuple[int, int], float]:
         return solve_term_lp(
             table,
             slices,
-            decision_hours=[0],
+            decision_hours=dates,
             term_scale=settings.term_scale,
             held=held,
             spot_cap_share=policy.spot_cap_share,
@@ -400,6 +406,7 @@ def _decide(
     except PlannerInputError:
         notes.append(f"{tag}: minimum utilisation infeasible with the inventory held; dropped")
         buy = lp(None)
+    buy = {k: v for k, v in buy.items() if k[1] == 0}
     return to_commitments(table, buy, [now], settings.term_scale, integer=policy.integer, tag=tag)
 
 

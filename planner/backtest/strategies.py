@@ -51,8 +51,15 @@ def on_demand_policy(policy: Policy) -> Policy:
 
 
 def backtest_policy(policy: Policy) -> Policy:
-    """The planner's policy in a backtest: as given, without savings curves (not evaluated)."""
-    return replace(policy, savings_curve_points=0)
+    """The planner's policy in a backtest: as given, without savings curves (not evaluated), and
+    valued like the window it is scored on (prorated, undiscounted, snapshot spot prices)."""
+    return replace(
+        policy,
+        savings_curve_points=0,
+        valuation="horizon",
+        discount_rate_pct=0.0,
+        spot_price_spread_pct=0.0,
+    )
 
 
 def history_before(pooled: PooledUsage, origin_h: int) -> PooledUsage:

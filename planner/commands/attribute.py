@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import out_file_option, output_option, progress_options
 from planner.commands.progress import Reporter
+from planner.report.outputs import check_writable_file
 from planner.report.render import render_frame
 from planner.workflows.attribute import attribute as attribute_cost
 from planner.workflows.attribute import usage_mismatch
@@ -37,6 +39,7 @@ from pricing_data.fileio import atomic_write_text
 @out_file_option("Also write the table as CSV.")
 @output_option
 @progress_options
+@accept_outliers_option
 def attribute(
     usage: str,
     plan_json: str,
@@ -50,6 +53,7 @@ def attribute(
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from. gpu_hours is measured over the last --window of history; the dollar
     columns are expected costs over the plan's whole horizon."""
+    check_writable_file(out, option="--out")  # before the work, not after
     plan = read_plan(plan_json)
     warning = usage_mismatch(plan, usage, plan_json)
     if warning:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from planner.aws.cost_explorer import LOOKBACK, fetch_recommendations, read_recommendation_files
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import (
     ConfigFlags,
     load_config,
@@ -33,6 +34,7 @@ from pricing_data.aws.client import (
     make_session,
     session_client_factory,
 )
+from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError
 from pricing_data.units import parse_hours
 
@@ -263,7 +265,7 @@ def import_(
             progress=progress,
         )
     frame = inventory_frame(result.commitments)
-    csv_text = frame.to_csv(index=False, lineterminator="\n")
+    csv_text = to_csv_text(frame)
     if out:
         atomic_write_text(out, csv_text)
         if result.commitments:
@@ -338,6 +340,7 @@ SP_TYPE_CHOICES = {
 @output_option
 @aws_options
 @progress_options
+@accept_outliers_option
 def compare_aws(
     usage: str,
     inventory: str | None,

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import policy_option, progress_options
 from planner.commands.progress import Reporter
 from planner.commands.usage import athena_options, resolve_usage_argument
 from planner.policy_file import read_policy_file
+from planner.report.outputs import check_writable_file
 from planner.report.render import render_frame
 from planner.workflows.backtest import (
     BacktestRequest,
@@ -108,6 +110,7 @@ WINDOW_SHOWN = (
     "forecast error from the cost of the policy).",
 )
 @progress_options
+@accept_outliers_option
 def backtest(
     usage: str,
     policy_file: str | None,
@@ -138,6 +141,7 @@ def backtest(
         raise PlannerInputError(
             "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
         )
+    check_writable_file(plot, option="--plot")  # before the work, not after
     if mode == "sequential":
         seq = SequentialRequest(every=every, term_scale=term_scale, scenarios=scenarios)
         _show_sequential(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from planner.report.outputs import check_distinct_outputs, check_writable_file
 from planner.report.render import render_frame
 from planner.workflows.records import read_plan
 from pricing_data.fileio import atomic_write_text
@@ -31,6 +32,9 @@ from pricing_data.fileio import atomic_write_text
 def export(plan_json: str, out_csv: str | None, out_json: str | None, firm_only: bool) -> None:
     """Write the procurement CSV of a saved plan: one row per purchase, stable column order, ISO
     dates, USD. Prints the CSV to stdout when no --out is given."""
+    check_distinct_outputs({"PLAN_JSON": plan_json, "--out": out_csv, "--json": out_json})
+    check_writable_file(out_csv, option="--out")
+    check_writable_file(out_json, option="--json")
     plan = read_plan(plan_json)
     df = plan.purchases_frame()
     if firm_only:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import io
-
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import horizon_option, output_option, progress_options, seed_option
 from planner.commands.progress import Reporter
 from planner.commands.usage import ingestion_options, load_pooled
+from planner.report.outputs import check_writable_file
 from planner.report.render import render_frame
 from planner.report.terminal import forecast_summary, forecast_table
 from planner.workflows.demand import forecast_demand
+from pricing_data.csv_safe import to_csv_text
 from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_text
 
@@ -58,6 +59,7 @@ from pricing_data.fileio import atomic_write_text
 @ingestion_options
 @output_option
 @progress_options
+@accept_outliers_option
 def forecast(
     usage_file: str,
     horizon: str,
@@ -80,6 +82,8 @@ def forecast(
     Prints, per pool, the model chosen by rolling-origin backtest, its MASE (< 1 beats a seasonal
     naive forecast) and P10/P50/P90 of the mean GPUs per calendar month.
     """
+    check_writable_file(quantiles_csv, option="--quantiles")  # before the work, not after
+    check_writable_file(plot, option="--plot")
     history, pooled = load_pooled(
         usage_file, policy, on_duplicate, gap_fill, gpu_aliases, pools_only=True
     )
@@ -101,9 +105,7 @@ def forecast(
     )
     progress.close()
     if quantiles_csv:
-        buf = io.StringIO()
-        fc.quantiles().to_csv(buf, index=False, lineterminator="\n", float_format="%.3f")
-        atomic_write_text(quantiles_csv, buf.getvalue())
+        atomic_write_text(quantiles_csv, to_csv_text(fc.quantiles(), float_format="%.3f"))
     if plot:
         from forecasting.plots import fan_chart
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import (
     horizon_option,
     inventory_option,
@@ -22,9 +23,10 @@ from planner.commands.options import (
 from planner.commands.progress import Reporter
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig
-from planner.report.outputs import write_optimize_outputs
+from planner.report.outputs import check_writable_dir, write_optimize_outputs
 from planner.report.render import render_frame
 from planner.report.terminal import optimize_summary
+from planner.validate_policy import check_aws_region
 from planner.workflows.optimize_run import OptimizeRequest, optimize_request
 from pricing_data.units import parse_months
 
@@ -89,6 +91,7 @@ from pricing_data.units import parse_months
 @out_dir_option("optimize-out")
 @output_option
 @progress_options
+@accept_outliers_option
 def optimize_command(
     scenarios_file: str | None,
     usage_file: str | None,
@@ -110,6 +113,8 @@ def optimize_command(
     progress: Reporter,
 ) -> None:
     """Choose commitments for given demand scenarios: purchases.csv, plan.json, summary table."""
+    check_writable_dir(out_dir, option="--out")  # before the work
+    check_aws_region(region, file=None, column="--region")
     policy = Policy(
         horizon_months=parse_months(horizon, column="--horizon"),
         ladder_every_months=ladder_every_months,

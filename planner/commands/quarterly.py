@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import (
     ConfigFlags,
     load_config,
@@ -17,7 +18,7 @@ from planner.commands.options import (
 )
 from planner.commands.progress import Reporter
 from planner.policy_file import defaults_in_force
-from planner.report.outputs import write_plan_outputs
+from planner.report.outputs import check_writable_dir, write_plan_outputs
 from planner.report.render import render_frame
 from planner.report.terminal import firm_purchases, plan_summary
 from planner.workflows.quarterly import quarterly_plan
@@ -29,6 +30,7 @@ from planner.workflows.quarterly import quarterly_plan
 @click.option("--no-report", is_flag=True, help="Skip report.html and the charts.")
 @output_option
 @progress_options
+@accept_outliers_option
 def plan(
     usage: str,
     inventory: str | None,
@@ -43,6 +45,7 @@ def plan(
     report.html and chart PNGs to --out-dir. Progress goes to stderr, the summary to stdout
     (-o csv|json: the purchases to make now)."""
     cfg = load_config(ConfigFlags.pop(flags))
+    check_writable_dir(out_dir)  # before the run: an unusable folder fails in a second
     run = quarterly_plan(usage, config=cfg, inventory_path=inventory, progress=progress)
     written = write_plan_outputs(run, out_dir, report=not no_report, progress=progress)
     progress.close()

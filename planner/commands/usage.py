@@ -11,6 +11,7 @@ import pandas as pd
 
 from forecasting.pools import PooledUsage
 from forecasting.usage import TAG_COLUMNS, UsageHistory
+from planner.commands.input_options import accept_outliers_option
 from planner.report.render import FORMATS, render_frame
 from planner.workflows.demand import UsageReadOptions, load_usage
 from pricing_data.errors import PlannerInputError
@@ -193,6 +194,7 @@ def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@accept_outliers_option
 def usage(
     usage_file: str,
     policy: str | None,

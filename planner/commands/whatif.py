@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import (
     ConfigFlags,
     load_config,
@@ -57,6 +58,7 @@ from planner.workflows.whatif import run_whatifs, whatifs_from_flags
 )
 @output_option
 @progress_options
+@accept_outliers_option
 def whatif(
     usage: str,
     inventory: str | None,

@@ -395,7 +395,17 @@ def define_purchase_variables(pb: Problem) -> None:
             )
             pb.buy[(ci, d)] = var
             pb.buy_hours_in_horizon[(ci, d)] = float(max(0, h1 - h0))
-            pb.buy_npv_usd[(ci, d)] = _cash_npv(pb, row, h0, h1, upfront=True)
+            full = hours_between(pb.start, date + pd.DateOffset(months=int(row["term_months"])))
+            if h1 < full:  # valuation = "horizon": the hours inside, upfront amortised
+                span = valuation.span_discount(
+                    pb.start,
+                    np.array([h0]),
+                    np.array([max(h1, h0 + 1)]),
+                    pb.policy.discount_rate_pct,
+                )[0]
+                pb.buy_npv_usd[(ci, d)] = num(row["effective_usd_per_unit_hour"]) * (h1 - h0) * span
+            else:
+                pb.buy_npv_usd[(ci, d)] = _cash_npv(pb, row, h0, h1, upfront=True)
             for k in range(len(bounds_s)):
                 if h0 <= bounds_s[k] and bounds_e[k] <= h1:
                     pb.active.setdefault((ci, k), []).append(d)

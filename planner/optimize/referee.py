@@ -6,8 +6,8 @@ level) ≥ mean(min(demand, level)) inside a slice).
 Tightening (user limit L, realised R on the referee, the LP's limit l; at most ``bound_rounds``
 rounds, each a fresh build and solve):
     CVaR of unused spend (USD or %):  l' = l · L / R · 0.98
-    minimum utilisation:              l' = min(0.999, l + 1.1 · (L − R) + 0.002)
-    provider share (GPU-hours):       l' = max(0, l − 1.1 · (R − L) − 0.002)
+    minimum utilisation:              l' = min(0.999, l + 2 · (L − R) + 0.005)
+    provider share (GPU-hours):       l' = max(0, l − 2 · (R − L) − 0.005)
     upfront budget (exact in the LP): l' = l · L / R
 A bound still breached after the last round, or whose tightened LP is infeasible, is reported
 breached, never held.
@@ -120,11 +120,11 @@ def tighten(lp_policy: Policy, breached: list[BoundCheck]) -> Policy:
             kw["cvar_limit_usd"] = lp_policy.cvar_limit_usd * ratio * 0.98
         elif b.name == "min_utilization" and lp_policy.min_utilization is not None:
             kw["min_utilization"] = min(
-                0.999, lp_policy.min_utilization + 1.1 * b.shortfall() + 0.002
+                0.999, lp_policy.min_utilization + 2.0 * b.shortfall() + 0.005
             )
         elif b.name == "max_share_per_provider" and lp_policy.max_share_per_provider is not None:
             kw["max_share_per_provider"] = max(
-                0.0, lp_policy.max_share_per_provider - 1.1 * b.shortfall() - 0.002
+                0.0, lp_policy.max_share_per_provider - 2.0 * b.shortfall() - 0.005
             )
         elif b.name == "upfront_budget_usd" and lp_policy.upfront_budget_usd is not None:
             kw["upfront_budget_usd"] = lp_policy.upfront_budget_usd * ratio

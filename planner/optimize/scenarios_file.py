@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import DemandScenarios, Pool
+from planner.validate_scenarios import check_scenario_arrays
 from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_bytes
 
@@ -48,10 +50,21 @@ def read_scenarios(path: str | Path) -> DemandScenarios:
         raise PlannerInputError("file not found", file=name, fix="check the --scenarios path")
     try:
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError) as e:
         raise PlannerInputError(
             f"not a NumPy .npz archive ({e})", file=name, fix="write it with write_scenarios()"
         ) from None
+    try:
+        return _from_archive(z, name)
+    except (ValueError, TypeError, KeyError) as e:  # object arrays, strings as numbers, ...
+        raise PlannerInputError(
+            f"unreadable arrays ({str(e).splitlines()[0] if str(e) else type(e).__name__})",
+            file=name,
+            fix="write plain numeric, boolean and string arrays (see write_scenarios())",
+        ) from None
+
+
+def _from_archive(z: Any, name: str) -> DemandScenarios:
     with z:
         missing = [k for k in REQUIRED if k not in z.files]
         if missing:
@@ -100,6 +113,7 @@ def read_scenarios(path: str | Path) -> DemandScenarios:
             ) from None
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
         seed = int(z["seed"]) if "seed" in z.files and int(z["seed"]) >= 0 else None
+        check_scenario_arrays(d, cols["gpu_type"], cols["aws_region"], name)
     try:
         return DemandScenarios(start, pools, d, probs, seed=seed)
     except PlannerInputError as e:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
+
+from pricing_data.csv_safe import printable_frame, to_csv_text
 
 FORMATS = ("table", "csv", "json")
 
@@ -24,9 +25,7 @@ def _jsonable(v: Any) -> Any:
 def render_frame(df: pd.DataFrame, fmt: str, *, floatfmt: str = ".4f") -> str:
     """``df`` as text in ``fmt``: a plain table, CSV with a header, or a JSON list of records."""
     if fmt == "csv":
-        buf = io.StringIO()
-        df.to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue()
+        return to_csv_text(df)  # formula-leading text cells neutralised
     if fmt == "json":
         records = [
             {k: _jsonable(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")
@@ -34,7 +33,7 @@ def render_frame(df: pd.DataFrame, fmt: str, *, floatfmt: str = ".4f") -> str:
         return json.dumps(records, indent=2) + "\n"
     if df.empty:
         return "(no rows)\n"
-    shown = df.astype(object).where(df.notna(), "")
+    shown = printable_frame(df).astype(object).where(df.notna(), "")
     return (
         tabulate(
             shown.values.tolist(), headers=list(df.columns), tablefmt="simple", floatfmt=floatfmt

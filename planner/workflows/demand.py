@@ -20,7 +20,9 @@ from forecasting.billing_sql import TagPolicy, policy_tags
 from forecasting.models import MODELS
 from forecasting.pools import PoolRule, load_pool_rules
 from forecasting.usage import TAG_COLUMNS
+from planner.validate_policy import check_forecast_size
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_text
 from pricing_data.units import parse_duration
 
 MAX_HORIZON_MONTHS = 36
@@ -102,9 +104,8 @@ def load_usage(
 def read_growth(path: str | Path) -> dict[str, Any]:
     """The ``[growth]`` table of a TOML file (see :mod:`forecasting.growth`)."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlannerInputError("growth file not found", file=str(path)) from None
+        text = read_user_text(path, what="growth file", fix="give a TOML file with [growth]")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(f"not valid TOML: {e}", file=str(path)) from None
     table = data.get("growth")
@@ -149,6 +150,7 @@ def forecast_demand(
         if m not in MODELS:
             raise UnknownNameError("model", m, MODELS, column="--model")
     hours = horizon_from_text(horizon, pooled.end + pd.Timedelta(hours=1))
+    check_forecast_size(n_scenarios, hours, len(pooled.pools))  # before a huge allocation
     growth = read_growth(growth_file) if growth_file else {}
     if growth_pct:
         growth = {**growth, "annual_pct": growth_pct}

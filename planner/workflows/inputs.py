@@ -21,9 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from forecasting.validate_usage import loud_warnings
 from planner.inventory import Commitment, read_inventory
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
+from planner.validate_policy import check_forecast_size
 from pricing_data.catalog import Catalog, load_catalog
 from pricing_data.errors import PlannerInputError, suggest
 from pricing_data.units import horizon_hours
@@ -98,6 +100,9 @@ class PlanningInputs:
         """The demand forecast for the configuration (horizon, scenarios, seed, growth)."""
         say = progress or _quiet
         hours = self.horizon_hours
+        check_forecast_size(
+            self.config.scenarios, hours, len(self.pooled.pools), file=self.config.source
+        )
         say(
             f"{len(self.pooled.pools)} pools, {self.pooled.n_hours:,} h of history; "
             f"forecasting {hours:,} h x {self.config.scenarios} scenarios"
@@ -160,10 +165,14 @@ def load_inputs(
         history = read_usage(usage)
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     check_inventory_offers(commitments, catalog)
+    pooled = _pools(history, config)
+    warn = getattr(progress, "note", say)  # shown even with --quiet
+    for w in loud_warnings(history, pooled.end + pd.Timedelta(hours=1), catalog.offers):
+        warn(w)
     return PlanningInputs(
         config=config,
         history=history,
-        pooled=_pools(history, config),
+        pooled=pooled,
         catalog=catalog,
         inventory=tuple(commitments),
         usage_file=usage_file,

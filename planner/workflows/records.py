@@ -22,6 +22,7 @@ import pandas as pd
 from planner.inventory import Commitment, inventory_frame, parse_inventory
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, config_from_dict, config_to_doc
+from planner.validate_plan import validate_plan_doc
 from pricing_data.errors import PlannerInputError
 
 
@@ -144,7 +145,9 @@ def read_plan(path: str | Path) -> Plan:
             "plan file not found", file=str(path), fix="run `planner plan` first, or check the path"
         )
     try:
-        return Plan.from_json(p.read_text(encoding="utf-8"))
+        doc = json.loads(p.read_text(encoding="utf-8-sig"))
+        validate_plan_doc(doc, str(path))  # a hand-edited plan never reaches procurement unchecked
+        return Plan.from_dict(doc)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise PlannerInputError(
             f"not a plan.json written by `planner plan` ({type(e).__name__}: {e})",

@@ -48,6 +48,7 @@ from planner.valuation import valuation_for
 from planner.workflows.inputs import PlanningInputs, forecast_key
 from planner.workflows.quarterly import PlanRun, plan_run
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.fileio import read_user_text
 
 Progress = Callable[[str], None]
 
@@ -85,7 +86,9 @@ def read_whatif_file(path: str | Path) -> list[WhatIf]:
             "what-if file not found", file=str(path), fix="check the --scenarios-file path"
         )
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        doc = tomllib.loads(
+            read_user_text(p, what="what-if file", fix="give a TOML file of named what-ifs")
+        )
     except tomllib.TOMLDecodeError as e:
         raise PlannerInputError(
             f"not valid TOML: {e}", file=str(path), fix="fix the TOML syntax"

@@ -3,7 +3,7 @@
 The API family ``athena``: ``GetTableMetadata`` (the table's columns), ``StartQueryExecution``,
 ``GetQueryExecution`` (polled until the query ends), ``GetQueryResults`` (paginated, 1,000 rows a
 page) and, when a query overruns its time limit, ``StopQueryExecution``. Calls go through
-:func:`pricing_data.aws.fetch.call` (backoff on throttling; failures become one
+:func:`pricing_data.aws.client.call` (backoff on throttling; failures become one
 :class:`~pricing_data.aws.errors.AwsApiError` line naming the IAM permission). Athena also needs,
 outside this API, ``glue:GetTable``/``glue:GetPartitions`` on the table, ``s3:GetObject`` and
 ``s3:ListBucket`` on the CUR bucket and ``s3:PutObject``/``s3:GetObject`` on the result location: a
@@ -20,8 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pricing_data.aws.errors import AwsApiError, MalformedResponseError, redact
-from pricing_data.aws.fetch import (
+from pricing_data.aws.client import (
     DEFAULT_RETRY,
     RetryPolicy,
     call,
@@ -29,6 +28,7 @@ from pricing_data.aws.fetch import (
     make_session,
     pages,
 )
+from pricing_data.aws.errors import AwsApiError, MalformedResponseError, redact
 
 DEFAULT_WORKGROUP = "primary"
 DEFAULT_DATA_CATALOG = "AwsDataCatalog"

@@ -18,8 +18,8 @@ from forecasting.usage import TAG_COLUMNS, read_usage
 from planner.cli import cli
 from pricing_data.aws import athena
 from pricing_data.aws.athena import Polling, query_rows, run_query, table_columns
+from pricing_data.aws.client import RetryPolicy
 from pricing_data.aws.errors import AwsApiError
-from pricing_data.aws.fetch import RetryPolicy
 from pricing_data.errors import PlannerInputError
 
 FIX = Path(__file__).resolve().parents[1] / "data" / "billing" / "gpu-fixtures"

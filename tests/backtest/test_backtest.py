@@ -20,7 +20,11 @@ from planner.backtest.run import REGRET_TOLERANCE
 from planner.policy import Policy
 
 POLICY = Policy(
-    terms_months=(12,), payment_options=("no_upfront",), integer=False, savings_curve_points=0
+    terms_months=(12,),
+    payment_options=("no_upfront",),
+    integer=False,
+    savings_curve_points=0,
+    spot_overhead_pct=10.0,  # flat re-run overhead (the catalogs here carry no interruption rate)
 )
 WEEK = 7 * 24
 
