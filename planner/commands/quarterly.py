@@ -14,6 +14,7 @@ import click
 from planner.inventory import inventory_frame
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, config_to_doc, read_policy_file
+from planner.report.cashflow import run_cashflow
 from planner.report.render import render_frame
 from planner.workflows.quarterly import PlanRun, quarterly_plan
 from pricing_data.fileio import atomic_write_bytes
@@ -116,47 +117,11 @@ def plan_with_run_record(run: PlanRun) -> Plan:
     return replace(run.plan, record=record)
 
 
-def summary_text(run: PlanRun) -> str:
-    """The terminal summary: what to buy now, and how the plan compares."""
-    plan = run.plan
-    firm = plan.purchases_frame()
-    firm = firm[[p.firm for p in plan.purchases]]
-    cols = [
-        "purchase_id",
-        "provider",
-        "purchase_model",
-        "sku",
-        "gpu_type",
-        "term_months",
-        "payment_option",
-        "quantity",
-        "hourly_commitment_usd",
-        "upfront_usd",
-        "expected_utilization_pct",
-        "p10_utilization_pct",
-        "expected_savings_usd",
-    ]
-    out = [f"Buy now ({len(firm)} purchases, starting {run.start.date()}):"]
-    out.append(render_frame(firm[cols], "table", floatfmt=".2f") if len(firm) else "  nothing\n")
-    ladder = len(plan.purchases) - len(firm)
-    if ladder:
-        out.append(
-            f"Tentative ladder: {ladder} later purchases (see purchases.csv; only 'now' is firm).\n"
-        )
-    comp = run.comparison_frame()
-    out.append("Expected cost over the horizon (evaluator, mean over scenarios):")
-    out.append(render_frame(comp, "table", floatfmt=",.2f"))
-    out.append(f"Upfront cash needed now: ${run.upfront_now_usd():,.2f}\n")
-    expiring = run.expiring_inventory()
-    if len(expiring):
-        out.append("Existing commitments expiring inside the horizon:")
-        out.append(render_frame(expiring, "table"))
-    rec = plan.record
-    out.append(
-        f"solver {rec.get('solver')} ({rec.get('method')}), status {rec.get('status')}, "
-        f"{rec.get('solve_time_s')} s; catalogs: {', '.join(run.catalog.versions)}\n"
-    )
-    return "\n".join(out)
+def summary_text(run: PlanRun, out_dir: str = "") -> str:
+    """The terminal summary: the decision first (planner.report.plan_report.run_summary)."""
+    from planner.report.plan_report import run_summary
+
+    return run_summary(run, out_dir)
 
 
 @click.command("plan")
@@ -194,6 +159,7 @@ def plan(
         "purchases.csv": render_frame(full.purchases_frame(), "csv").encode("utf-8"),
         "plan.json": full.to_json().encode("utf-8"),
         "comparison.csv": render_frame(run.comparison_frame(), "csv").encode("utf-8"),
+        "cashflow.csv": render_frame(run_cashflow(run), "csv").encode("utf-8"),
     }
     if not no_report:
         from planner.report.plan_report import render_report
@@ -201,8 +167,4 @@ def plan(
         files.update(render_report(run, progress=stderr_progress))
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    click.echo(summary_text(run), nl=False)
-    click.echo(
-        f"wrote {out}/purchases.csv, plan.json, comparison.csv"
-        + ("" if no_report else ", report.html and charts")
-    )
+    click.echo(summary_text(run, str(out)), nl=False)

@@ -5,8 +5,7 @@ A family is (purchase model, GPU type, region) — Compute Savings Plans are one
 GPUs (RIs, contracts) or USD/hour (Savings Plans) bought at the first purchase date. Each point is a
 re-solve of the LP relaxation with that amount fixed (``curve_amount`` constraint) and everything
 else (other families, ladder, dispatch) free, except the optimum itself, which is the plan's own
-point; points run from 0 to twice the optimum (or, when the
-optimum is 0, to the pool's mean demand). A point the risk bounds make infeasible is left out.
+point (marked ``"chosen": True``); points run from 0 to ``CURVE_TOP_SHARE`` (150 %) of the optimum. A point the risk bounds make infeasible is left out.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ from planner.optimize.offers import num
 from planner.optimize.problem import Problem, constraint_table
 from planner.optimize.result import figures
 from planner.optimize.solve import Solution, _extract, _highs_status, _run, warm_highs
+
+CURVE_TOP_SHARE = 1.5  # the curve's range: 0 to 150 % of the plan's choice
 
 
 def family_of(pb: Problem, c: int) -> str:
@@ -49,7 +50,7 @@ def savings_curves(
         opt = sum(mult[c] * sol.buy_units.get((c, 0), 0.0) for c in cs)
         if only_bought and opt <= 1e-9:
             continue
-        top = 2.0 * opt
+        top = CURVE_TOP_SHARE * opt
         grid = np.linspace(0.0, top, points) if points > 1 else np.array([opt])
         if points > 1 and not np.isclose(grid, opt).any():
             grid = np.sort(np.append(grid, opt))
@@ -58,6 +59,7 @@ def savings_curves(
             "amount": float(opt),
             "unit": "usd_per_hour" if sp else "gpus",
             "expected_savings_usd": od_eq - float(pb.probabilities @ base.total_s()),
+            "chosen": True,
         }
         grid = grid[~np.isclose(grid, opt)]
         warm = warm_highs(pb)

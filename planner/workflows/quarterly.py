@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from planner.decision import decision_figures
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     Progress,
@@ -37,6 +38,7 @@ from planner.optimize import optimize
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
+from planner.purchase_values import valuation_paths, value_purchases
 from pricing_data.catalog import Catalog, load_catalog
 from pricing_data.errors import PlannerInputError
 
@@ -194,7 +196,13 @@ def plan_from_history(
     policy = effective_policy(config)
     say(f"optimising over {len(catalog.offers):,} offers")
     plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+    plan = value_purchases(
+        plan, valuation_paths(fc.scenarios), catalog.offers, inventory, policy, progress=say
+    )
     strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
+    plan = replace(
+        plan, headline=decision_figures(plan, strategies, policy, fc.scenarios.timestamps)
+    )
     return PlanRun(
         config=config,
         policy=policy,

@@ -71,8 +71,10 @@ def test_plan_writes_every_output(example_run: tuple[Path, str]) -> None:
     assert plan.record["status"] == "optimal"
     assert plan.record["catalog_versions"]
     assert plan.record["run"]["config"]["seed"] == 7
-    assert "Buy now" in stdout and "Upfront cash needed now" in stdout
+    assert "Decision: Buy these" in stdout and "upfront" in stdout
     assert "ri-a100-2025" in stdout  # expiring inventory is highlighted
+    assert max(len(line) for line in stdout.splitlines()) <= 100
+    assert (out / "cashflow.csv").is_file()
 
 
 def test_plan_matches_golden_outputs(example_run: tuple[Path, str]) -> None:
