@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import DemandScenarios, Pool
-from planner.evaluate import StrategyFigures, evaluate_over_scenarios
+from planner.evaluate import StrategyFigures, evaluate, evaluate_over_scenarios
 from planner.inventory import Commitment
 from planner.plan import Plan, Purchase
 from planner.policy import Policy
@@ -213,14 +213,17 @@ class PurchaseValue:
 def relevant_offers(
     offers: pd.DataFrame, pools: tuple[Pool, ...], commitments: list[Commitment]
 ) -> pd.DataFrame:
-    """The catalog rows a bill of ``commitments`` on ``pools`` can read: the pools' GPU types
-    (serving prices, Savings Plan rates) and the commitments' SKUs and instance families. Billing
-    on this subset gives the same bill, many times faster (the evaluator scans its offers)."""
+    """The catalog rows a bill of ``commitments`` on ``pools`` can read: off AWS and in the pools'
+    and commitments' AWS regions, the pools' GPU types (serving prices, Savings Plan rates) and
+    the commitments' SKUs and instance families. Billing on this subset gives the same bill, many
+    times faster (the evaluator scans its offers for every commitment)."""
     gpus = {p.gpu_type for p in pools}
     skus = {c.sku for c in commitments if c.sku}
+    regions = {p.aws_region for p in pools} | {c.region for c in commitments if c.region}
     keep = offers["gpu_type"].isin(gpus) | offers["sku"].isin(skus)
     if "instance_family" in offers.columns:
         keep |= offers["instance_family"].isin(skus)
+    keep &= (offers["provider"] != "aws") | offers["region"].isin(regions)
     return offers[keep]
 
 
@@ -304,6 +307,28 @@ def _breakeven_months(p: Purchase, cash_delta: np.ndarray, active: np.ndarray) -
     return months if months <= term else None
 
 
+def expected_hourly_cost_stacked(
+    commitments: list[Commitment], paths: ValuationPaths, offers: pd.DataFrame, policy: Policy
+) -> np.ndarray:
+    """The probability-weighted hourly bill of ``commitments``, from ONE evaluator call on every
+    path laid end to end. Exact: the evaluator bills each hour on its own (RI capacity, Savings
+    Plan dollars, the spot cap are all per hour) and a commitment's activity depends only on the
+    hour's timestamp, so the stacked bill is the per-path bills side by side (tested); it pays
+    the evaluator's per-call set-up (catalog look-ups) once instead of once per path."""
+    n_s, n_h, n_p = paths.demand_gpus.shape
+    ts = paths.timestamps
+    stacked_ts = ts.append([ts] * (n_s - 1)) if n_s > 1 else ts
+    ev = evaluate(
+        commitments,
+        paths.demand_gpus.reshape(n_s * n_h, n_p),
+        stacked_ts,
+        paths.pools,
+        offers,
+        policy,
+    )
+    return np.asarray(paths.probabilities @ ev.hourly_cost_usd.reshape(n_s, n_h), dtype=float)
+
+
 def marginal_values(
     purchases: tuple[Purchase, ...],
     inventory: list[Commitment],
@@ -312,9 +337,9 @@ def marginal_values(
     policy: Policy,
     *,
     progress: Progress | None = None,
-) -> tuple[dict[str, PurchaseValue], StrategyFigures, dict[str, StrategyFigures]]:
-    """Each purchase's leave-one-out value (module docstring), the evaluator's bill of the whole
-    set (inventory plus every purchase) and its bill without each purchase."""
+) -> tuple[dict[str, PurchaseValue], StrategyFigures]:
+    """Each purchase's leave-one-out value (module docstring) and the evaluator's bill of the
+    whole set (inventory plus every purchase), per path."""
     say = progress or (lambda _m: None)
     every = [*inventory, *(p.commitment for p in purchases)]
     offers = relevant_offers(offers, paths.pools, every)
@@ -323,17 +348,14 @@ def marginal_values(
     ts = paths.timestamps
     rate = cost_of_capital_pct(policy)
     disc = discount_factors(ts, ts[0], rate)
+    say(f"valuing {len(purchases)} purchases one by one on {len(paths.probabilities)} paths")
     out: dict[str, PurchaseValue] = {}
-    withouts: dict[str, StrategyFigures] = {}
-    for i, p in enumerate(purchases, start=1):
+    for p in purchases:
         cid = p.commitment.commitment_id
-        say(f"valuing purchase {i}/{len(purchases)} ({cid}) on {len(paths.probabilities)} paths")
         others = [c for c in every if c.commitment_id != cid]
-        without = withouts[cid] = _bill(f"without {cid}", others, paths, offers, policy)
-        out[cid] = _value_one(
-            p, with_hourly, expected_hourly_cost(without), with_fig, ts, disc, rate
-        )
-    return out, with_fig, withouts
+        without = expected_hourly_cost_stacked(others, paths, offers, policy)
+        out[cid] = _value_one(p, with_hourly, without, with_fig, ts, disc, rate)
+    return out, with_fig
 
 
 # ---- bounds on the evaluator ------------------------------------------------------------------
@@ -421,17 +443,29 @@ def below_minimum_lot(p: Purchase, policy: Policy) -> str:
     return ""
 
 
+def _usd(v: float) -> str:
+    return f"{'-' if v < 0 else ''}${abs(v):,.0f}"
+
+
 def _describe(p: Purchase) -> str:
+    """In words: "ladder, 2027-02-01: Lambda reserved contract H100 reserved global, 36 months,
+    no upfront: 4 GPUs"."""
     c = p.commitment
     amount = (
         f"${c.hourly_commitment_usd:,.2f}/h"
         if c.is_savings_plan
-        else f"{c.quantity:g} {p.quantity_unit}"
+        else f"{c.quantity:g} {'GPUs' if p.quantity_unit == 'gpus' else p.quantity_unit}"
     )
+    what = " ".join(x for x in (c.sku, c.region) if x) or "any"
+    kind = c.purchase_model.replace("_", " ").replace("ec2", "EC2")
+    provider = {"aws": "AWS", "coreweave": "CoreWeave", "lambda": "Lambda"}.get(
+        c.provider, c.provider
+    )
+    pay = c.payment_option.replace("_", " ")
     return (
-        f"{p.decision} {c.provider} {c.purchase_model} {c.sku or '(any)'} {c.region or ''} "
-        f"{c.term_months} mo {c.payment_option}: {amount}"
-    ).replace("  ", " ")
+        f"{'now' if p.firm else 'ladder'}, {c.start.date()}: {provider} {kind} {what}, "
+        f"{c.term_months} months, {pay}: {amount}"
+    )
 
 
 def value_purchases(
@@ -454,9 +488,10 @@ def value_purchases(
             dropped.append({"purchase": _describe(p), "reason": "odd lot: " + why})
         else:
             kept.append(p)
-    values, with_fig, withouts = marginal_values(
+    values, with_fig = marginal_values(
         tuple(kept), inventory, paths, offers, policy, progress=progress
     )
+    offers = relevant_offers(offers, paths.pools, [*inventory, *(p.commitment for p in kept)])
     ids = {p.commitment.commitment_id for p in kept}
     held_with = bounds_broken(with_fig, ids, paths, policy)
     required: dict[str, str] = {}
@@ -466,7 +501,9 @@ def value_purchases(
         if values[cid].savings_usd > 0:
             survivors.append(p)
             continue
-        newly = bounds_broken(withouts[cid], ids - {cid}, paths, policy) - held_with
+        others = [c for c in [*inventory, *(q.commitment for q in kept)] if c.commitment_id != cid]
+        without = _bill(f"without {cid}", others, paths, offers, policy)
+        newly = bounds_broken(without, ids - {cid}, paths, policy) - held_with
         if newly:
             required[cid] = ", ".join(sorted(newly))
             survivors.append(p)
@@ -474,11 +511,11 @@ def value_purchases(
             dropped.append(
                 {
                     "purchase": _describe(p),
-                    "reason": f"marginal value ${values[cid].savings_usd:,.0f} is not positive",
+                    "reason": f"marginal value {_usd(values[cid].savings_usd)} is not positive",
                 }
             )
     if len(survivors) < len(kept):
-        values, with_fig, _ = marginal_values(
+        values, with_fig = marginal_values(
             tuple(survivors), inventory, paths, offers, policy, progress=progress
         )
     origin = paths.timestamps[0]

@@ -47,6 +47,17 @@ HEADERS = {
     "commitment_id": "Commitment",
     "days_left": "Days left",
     "month": "Month",
+    "quarter": "Quarter",
+    "firm_upfront_usd": "Firm: upfront ($)",
+    "firm_recurring_usd": "Firm: recurring ($)",
+    "ladder_upfront_usd": "Ladder: upfront ($)",
+    "ladder_recurring_usd": "Ladder: recurring ($)",
+    "new_commitments_usd": "New commitments ($)",
+    "existing_commitments_usd": "Existing commitments, amortised ($)",
+    "pay_as_you_go_usd": "Pay as you go, expected ($)",
+    "discount_factor": "Discount factor",
+    "new_commitments_npv_usd": "New commitments, NPV ($)",
+    "cumulative_new_commitments_usd": "New commitments, cumulative ($)",
     "pool": "Pool",
     "model": "Model",
     "mase": "MASE",
@@ -99,7 +110,7 @@ def humanize(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with people's headers and enum values."""
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].map(value)
     return out.rename(columns={c: header(c) for c in out.columns})
 

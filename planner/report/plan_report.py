@@ -21,7 +21,7 @@ from planner.plan import Plan
 from planner.purchase_values import price_basis
 from planner.report import charts
 from planner.report.cashflow import run_cashflow
-from planner.report.headline import WIDTH, headline_sentences, summary_text
+from planner.report.headline import WIDTH, amount_text, headline_sentences, summary_text
 from planner.report.html import Section, cards, document, esc, image, table
 from planner.report.labels import header, humanize, number, pct, usd, value
 from planner.workflows.quarterly import PlanRun
@@ -284,14 +284,48 @@ def decision_html(plan: Plan) -> str:
     return f'<div class="decision">{paras}{cards(figures)}</div>'
 
 
+def purchases_view(plan: Plan, *, firm: bool) -> pd.DataFrame:
+    """The purchases as a buyer reads them: one line each, amounts in their units, money in $."""
+    rows = []
+    for p in plan.purchases:
+        if p.firm != firm:
+            continue
+        c = p.commitment
+        kind = str(value(c.purchase_model))
+        if c.purchase_model == "reserved_instance" and c.offering_class:
+            kind += f" ({c.offering_class})"
+        rows.append(
+            {
+                "Purchase": c.commitment_id,
+                "What": f"{value(c.provider)} {kind}",
+                "SKU, region": ", ".join(x for x in (c.sku, c.region) if x) or "any",
+                "GPU": p.gpu_type or "any",
+                "Term": f"{c.term_months} mo from {c.start.date()}",
+                "Payment": value(c.payment_option),
+                "Amount": amount_text(p),
+                "Upfront": usd(p.upfront_usd),
+                "Monthly": usd(p.recurring_monthly_usd),
+                "Term obligation (NPV)": f"{usd(p.term_obligation_usd)} ({usd(p.npv_cost_usd)})",
+                "Price basis": p.price_basis or "–",
+                "Use: mean / worst 10%": f"{pct(p.expected_utilization, share=True)} / "
+                f"{pct(p.p10_utilization, share=True)}",
+                "Marginal saving (NPV)": f"{usd(p.expected_savings_usd)} ({usd(p.npv_savings_usd)})",
+                "Break-even": "never in the term"
+                if p.breakeven_months is None
+                else f"{p.breakeven_months:.1f} months",
+                "Required by": p.required_by or "–",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def purchases_html(plan: Plan, *, firm: bool) -> str:
-    df = plan.purchases_frame(firm_only=firm)
-    if not firm:
-        df = df[df["decision"] == "ladder"]
-    df = df.drop(columns=["decision"])
+    df = purchases_view(plan, firm=firm)
     if df.empty:
         return "<p>None.</p>"
-    return table(humanize(df))
+    if (df["Required by"] == "–").all():
+        df = df.drop(columns=["Required by"])
+    return table(df)
 
 
 def cashflow_html(cf: pd.DataFrame) -> str:

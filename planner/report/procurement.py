@@ -64,7 +64,7 @@ def procurement_frame(plan: Plan, *, firm_only: bool = False) -> pd.DataFrame:
     """The contract's rows (module docstring), text cells neutralised."""
     df = plan.purchases_frame(firm_only=firm_only)
     for col in df.columns:
-        if df[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(df[col]):
             df[col] = df[col].map(neutralise)
     return df
 
