@@ -317,7 +317,7 @@ def expected_hourly_cost_stacked(
     the evaluator's per-call set-up (catalog look-ups) once instead of once per path."""
     n_s, n_h, n_p = paths.demand_gpus.shape
     ts = paths.timestamps
-    stacked_ts = ts.append([ts] * (n_s - 1)) if n_s > 1 else ts
+    stacked_ts = pd.DatetimeIndex(ts.append([ts] * (n_s - 1))) if n_s > 1 else ts
     ev = evaluate(
         commitments,
         paths.demand_gpus.reshape(n_s * n_h, n_p),
