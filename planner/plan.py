@@ -1,21 +1,26 @@
 """The Plan: what to buy (now, firm; later quarters, tentative), what it is expected to cost, how
 risky it is, and how it was computed. A plain frozen value with a JSON round trip.
 
-Per purchase
-    ``expected_utilization`` / ``p10_utilization`` (0-1): the share of the purchase's commitment
-    spend inside the horizon that serves demand, averaged over scenarios / at the 10th percentile
-    over scenarios (probability weighted). ``expected_savings_usd``: expected on-demand cost of the
-    GPU-hours it serves minus its cost (and egress) inside the horizon. ``breakeven_utilization``:
-    commitment price per GPU-hour ÷ the on-demand price it displaces. ``breakeven_months``: months
-    until the upfront payment is paid back by the monthly saving at expected utilisation
-    (``upfront / (utilisation × monthly on-demand value − monthly recurring)``); 0 without upfront,
-    None when the saving is never positive.
+Per purchase (the purchases.csv contract: docs/purchases-csv.md)
+    As the optimizer leaves them, ``expected_utilization`` / ``p10_utilization`` (0-1) are the
+    LP's; ``expected_savings_usd`` the LP's in-horizon saving; ``breakeven_utilization``:
+    commitment price per GPU-hour ÷ the on-demand price it displaces. The quarterly run then
+    values every purchase on the evaluator (planner.purchase_values): utilisation over the
+    evaluator's paths (mean, and the probability-weighted 10th percentile),
+    ``expected_savings_usd`` / ``npv_savings_usd`` its marginal value (the plan's bill without
+    it minus with it), ``breakeven_months`` the months until its cumulative cash saving turns
+    positive (None: not within the term), ``npv_cost_usd`` the present value of its payments,
+    ``price_basis`` (published, assumed, overlay) and ``required_by`` (the bound that keeps a
+    purchase whose marginal value is not positive). ``decision`` is ``now`` (firm) or ``ladder``;
+    ``term_obligation_usd`` = upfront + recurring × term months.
 Plan figures
     ``expected_cost_usd`` by component: ``commitments`` (RIs and Savings Plans, existing and new),
     ``contracts`` (CoreWeave/Lambda reserved), ``on_demand``, ``spot``, ``egress``, ``total``; and
     ``existing_sunk`` (the part of commitments and contracts already owned). ``coverage``: share of
     demand GPU-hours served by commitments. ``utilization``: used ÷ total commitment spend. ``esr``:
     1 − cost ÷ on-demand-equivalent cost. ``waste_usd``: expected unused commitment spend.
+    ``headline``: the decision's figures from the evaluator (planner.decision), empty until the
+    quarterly run fills it.
 """
 
 from __future__ import annotations

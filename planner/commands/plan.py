@@ -17,6 +17,7 @@ from planner.inventory import read_inventory
 from planner.optimize import optimize
 from planner.optimize.scenarios_file import read_scenarios
 from planner.policy import Policy
+from planner.purchase_values import valuation_paths, value_purchases
 from planner.report.render import render_frame
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError
@@ -145,6 +146,9 @@ def optimize_command(
     commitments = read_inventory(inventory) if inventory else []
     catalog = load_catalog(as_of=as_of, overlay=overlay)
     plan = optimize(scenarios, catalog.offers, commitments, policy, progress=say)
+    plan = value_purchases(
+        plan, valuation_paths(scenarios), catalog.offers, commitments, policy, progress=say
+    )
     out = Path(out_dir)
     csv_path = out / "purchases.csv"
     atomic_write_text(csv_path, plan.purchases_frame().to_csv(index=False, lineterminator="\n"))

@@ -244,3 +244,61 @@ def test_one_stacked_evaluator_call_equals_the_per_path_bills() -> None:
     )
     stacked = expected_hourly_cost_stacked(commitments, paths, table, policy)
     assert stacked == pytest.approx(expected_hourly_cost(per_path), rel=1e-12, abs=1e-9)
+
+
+def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
+    # Portable H100 demand of 10 GPUs. P001: 10 AWS RIs at $6 serve it all (the evaluator applies
+    # RIs before contracts). P002: a 2-GPU Lambda contract at $10 sits idle, so its marginal value
+    # is -20 $/h: not worth it. But the policy caps any provider at 80% of new commitment spend:
+    # with P002 AWS holds 60 / (60 + 20) = 75%, without it 100%. So P002 stays, required by the
+    # bound, and says so.
+    from forecasting.scenarios import Pool
+
+    table = offers(
+        offer("on_demand", OD),
+        offer("reserved_instance", RI, term_months=12),
+        offer(
+            "reserved_contract",
+            10.0,
+            provider="lambda",
+            region="global",
+            sku="H100 reserved",
+            term_months=12,
+        ),
+    )
+    contract = Purchase(
+        Commitment(
+            "P002",
+            "lambda",
+            "reserved_contract",
+            "global",
+            "H100 reserved",
+            "",
+            12,
+            "no_upfront",
+            2.0,
+            0.0,
+            START,
+            START + pd.DateOffset(months=12),
+        ),
+        True,
+        "H100",
+        0.0,
+        10.0 * 2 * 730,
+        0.0,
+        0.0,
+        0.0,
+        None,
+        None,
+    )
+    paths = valuation_paths(constant_scenarios([10.0], pools=(Pool("H100", portable=True),)))
+    capped = replace(POLICY, max_share_per_provider=0.8)
+    got = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], capped)
+    assert [p.commitment.provider for p in got.purchases] == ["aws", "lambda"]
+    kept = got.purchases[1]
+    assert kept.expected_savings_usd == pytest.approx(-20 * YEAR_H, rel=1e-9)
+    assert kept.required_by == "risk.max_share_per_provider"
+    assert got.purchases[0].required_by == ""
+    # without the cap nothing requires it: it is not recommended
+    free = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], POLICY)
+    assert [p.commitment.provider for p in free.purchases] == ["aws"]
