@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -302,3 +303,30 @@ def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
     # without the cap nothing requires it: it is not recommended
     free = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], POLICY)
     assert [p.commitment.provider for p in free.purchases] == ["aws"]
+
+
+def test_export_command_formats_and_errors(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    paths = valuation_paths(constant_scenarios([10.0]))
+    plan = value_purchases(
+        plan_of(ri("P001", 8), ri("P002", 1, firm=False)), paths, CATALOG, [], POLICY
+    )
+    src = tmp_path / "plan.json"
+    src.write_text(plan.to_json())
+    r = CliRunner().invoke(cli, ["export", str(src), "--format", "xlsx"])
+    assert r.exit_code == 2 and "add --out purchases.xlsx" in r.output
+    r = CliRunner().invoke(
+        cli, ["export", str(src), "--out", str(tmp_path / "p.xlsx"), "--firm-only"]
+    )
+    assert r.exit_code == 0, r.output
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(tmp_path / "p.xlsx")["purchases"].iter_rows(values_only=True))
+    assert [row[0] for row in rows] == ["purchase_id", "P001"]  # firm only
+    r = CliRunner().invoke(cli, ["export", str(src), "--format", "json"])
+    assert r.exit_code == 0 and [x["decision"] for x in json.loads(r.stdout)] == ["now", "ladder"]
+    r = CliRunner().invoke(cli, ["export", str(src), "--format", "pdf"])
+    assert r.exit_code == 2 and "pdf" in r.output
