@@ -148,16 +148,22 @@ def make_charts(run: PlanRun) -> dict[str, bytes]:
             / counts
         )
 
-    total = mean_by(sc.demand_gpus.sum(axis=2))  # scenario x period
+    # a partial first or last week (a few hours) would read as a spike: left out
+    whole = counts >= 0.5 * counts.max()
+    total = mean_by(sc.demand_gpus.sum(axis=2))[:, whole]  # scenario x period
     q = np.quantile(total, [0.1, 0.5, 0.9], axis=0)
     hist_hourly = run.pooled.demand_gpus.sum(axis=1)
-    hist = hist_hourly.resample("D" if period == "D" else "W-SUN").mean()
-    layers = {k: mean_by(v) for k, v in served_layers(run).items()}
+    h_codes, h_index = _aggregate(pd.DatetimeIndex(hist_hourly.index), period)
+    h_counts = np.bincount(h_codes)
+    hist = pd.Series(
+        np.bincount(h_codes, weights=hist_hourly.to_numpy(float)) / h_counts, index=h_index
+    )[h_counts >= 0.5 * h_counts.max()]
+    layers = {k: mean_by(v)[whole] for k, v in served_layers(run).items()}
     word = "daily" if period == "D" else "weekly"
     fan = charts.demand_fan_with_layers(
         pd.DatetimeIndex(hist.index),
         hist.to_numpy(float),
-        index,
+        index[whole],
         q[0],
         q[1],
         q[2],
