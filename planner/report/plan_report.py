@@ -261,7 +261,7 @@ def _kv_html(items: Mapping[str, object]) -> str:
         if isinstance(v, Mapping):
             cell = _kv_html(v)
         elif isinstance(v, list | tuple):
-            cell = esc(", ".join(number(x) for x in v))
+            cell = esc(", ".join(str(value(x)) if isinstance(x, str) else number(x) for x in v))
         else:
             cell = esc(number(v))
         rows.append(f"<tr><th>{esc(header(str(k)))}</th><td>{cell}</td></tr>")
