@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from forecasting import read_usage
-from planner.commands.export import read_plan
-from planner.commands.quarterly import stderr_progress
-from planner.report.render import FORMATS, render_frame
+from planner.commands.options import out_file_option, output_option, progress_options
+from planner.commands.progress import Reporter
+from planner.report.render import render_frame
 from planner.workflows.attribute import attribute as attribute_cost
+from planner.workflows.attribute import usage_mismatch
+from planner.workflows.records import read_plan
 from pricing_data.fileio import atomic_write_text
 
 
@@ -31,37 +30,36 @@ from pricing_data.fileio import atomic_write_text
 )
 @click.option(
     "--window",
-    "window_days",
-    type=click.IntRange(1, 3660),
-    default=28,
+    default="28d",
     show_default=True,
-    help="Days of recent history that set each tag's share.",
+    help="Recent history that sets each tag's share (a duration: 28d, 4w, 672h).",
 )
-@click.option(
-    "--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV."
-)
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
-)
+@out_file_option("Also write the table as CSV.")
+@output_option
+@progress_options
 def attribute(
-    usage: str, plan_json: str, by: str, window_days: int, out: str | None, fmt: str
+    usage: str,
+    plan_json: str,
+    by: str,
+    window: str,
+    out: str | None,
+    fmt: str,
+    progress: Reporter,
 ) -> None:
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
-    plan was made from."""
+    plan was made from. gpu_hours is measured over the last --window of history; the dollar
+    columns are expected costs over the plan's whole horizon."""
     plan = read_plan(plan_json)
-    recorded = (plan.record.get("run") or {}).get("usage_file")
-    if recorded and Path(recorded).resolve() != Path(usage).resolve():
-        click.echo(
-            f"warning: {plan_json} was planned from {recorded}, not {usage}; the scenarios are "
-            "re-created from the usage given, so the split will not match the plan's figures",
-            err=True,
-        )
-    history = read_usage(usage)
-    table = attribute_cost(
-        history, plan, by=by, window_days=window_days, plan_file=plan_json, progress=stderr_progress
+    warning = usage_mismatch(plan, usage, plan_json)
+    if warning:
+        progress.note(f"warning: {warning}")
+    result = attribute_cost(
+        usage, plan, by=by, window=window, plan_file=plan_json, progress=progress
     )
     if out:
-        atomic_write_text(out, render_frame(table, "csv"))
-        click.echo(f"wrote {out}", err=True)
-    click.echo(render_frame(table, fmt, floatfmt=",.2f"), nl=False)
+        atomic_write_text(out, render_frame(result.table, "csv"))
+        progress.note(f"wrote {out}")
+    click.echo(render_frame(result.table, fmt, floatfmt=",.2f"), nl=False)
+    if fmt == "table":
+        click.echo(result.caption)

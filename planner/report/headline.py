@@ -8,12 +8,15 @@ a compact table, the comparison of strategies, and pointers to the files.
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from planner.plan import Plan, Purchase
 from planner.report.labels import SHORT_KIND, SHORT_PAYMENT, VALUES, pct, usd
+
+if TYPE_CHECKING:
+    from planner.workflows.quarterly import PlanRun
 
 WIDTH = 100
 
@@ -185,3 +188,25 @@ def summary_text(plan: Plan, comparison: pd.DataFrame, out_dir: str = "") -> str
             WIDTH,
         )
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def run_summary(run: PlanRun, out_dir: str = "") -> str:
+    """The terminal summary: the headline, the firm purchases, strategies, expiring inventory."""
+    text = summary_text(run.plan, run.comparison_frame(), out_dir)
+    expiring = run.expiring_inventory()
+    extra = []
+    if len(expiring):
+        items = ", ".join(f"{r.commitment_id} ({r.end_date})" for r in expiring.itertuples())
+        extra += textwrap.wrap(f"Existing commitments expiring in the window: {items}.", WIDTH)
+    dropped = run.plan.record.get("purchase_valuation", {}).get("dropped", [])
+    if dropped:
+        extra.append(
+            f"Not recommended: {len(dropped)} purchase(s) the optimizer chose (see report)."
+        )
+    rec = run.plan.record
+    extra += textwrap.wrap(
+        f"Solver {rec.get('solver')} ({rec.get('method')}), {rec.get('status')} in "
+        f"{rec.get('solve_time_s')} s; catalogs: {', '.join(run.catalog.versions)}.",
+        WIDTH,
+    )
+    return text + "\n".join(extra) + "\n"

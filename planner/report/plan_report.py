@@ -9,7 +9,6 @@ purchase across scenarios (from the evaluator), and this plan's expected cost by
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from planner.plan import Plan
 from planner.purchase_values import price_basis
 from planner.report import charts
 from planner.report.cashflow import run_cashflow
-from planner.report.headline import WIDTH, amount_text, headline_sentences, summary_text
+from planner.report.headline import amount_text, headline_sentences
 from planner.report.html import Section, cards, document, esc, image, table
 from planner.report.labels import header, humanize, number, pct, usd, value
 from planner.workflows.quarterly import PlanRun
@@ -230,28 +229,6 @@ def serving_assumptions_frame(run: PlanRun) -> pd.DataFrame:
     return rules.rename(columns={"provider": "Provider", "assumption": "Assumption"}).reset_index(
         drop=True
     )
-
-
-def run_summary(run: PlanRun, out_dir: str = "") -> str:
-    """The terminal summary: the headline, the firm purchases, strategies, expiring inventory."""
-    text = summary_text(run.plan, run.comparison_frame(), out_dir)
-    expiring = run.expiring_inventory()
-    extra = []
-    if len(expiring):
-        items = ", ".join(f"{r.commitment_id} ({r.end_date})" for r in expiring.itertuples())
-        extra += textwrap.wrap(f"Existing commitments expiring in the window: {items}.", WIDTH)
-    dropped = run.plan.record.get("purchase_valuation", {}).get("dropped", [])
-    if dropped:
-        extra.append(
-            f"Not recommended: {len(dropped)} purchase(s) the optimizer chose (see report)."
-        )
-    rec = run.plan.record
-    extra += textwrap.wrap(
-        f"Solver {rec.get('solver')} ({rec.get('method')}), {rec.get('status')} in "
-        f"{rec.get('solve_time_s')} s; catalogs: {', '.join(run.catalog.versions)}.",
-        WIDTH,
-    )
-    return text + "\n".join(extra) + "\n"
 
 
 def _kv_html(items: Mapping[str, object]) -> str:

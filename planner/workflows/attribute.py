@@ -15,19 +15,21 @@ scenario are shown as ``(unused commitments)``. The lines add up to the plan's e
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 
-from forecasting import UsageHistory, make_pools
+from forecasting import UsageHistory, make_pools, read_usage
 from forecasting.usage import TAG_COLUMNS
 from planner.evaluate.compare import evaluate_over_scenarios
-from planner.inventory import Commitment, parse_inventory
+from planner.inventory import Commitment
 from planner.plan import Plan
-from planner.policy_file import PlanningConfig, config_from_dict
-from planner.workflows.quarterly import effective_policy, forecast_for
-from pricing_data.catalog import load_catalog
+from planner.policy_file import PlanningConfig
+from planner.workflows.inputs import load_inputs
+from planner.workflows.records import RunRecord
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.units import HOURS_PER_DAY, parse_hours
 
 UNALLOCATED = "(unallocated)"
 UNUSED = "(unused commitments)"
@@ -36,17 +38,19 @@ COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress")
 
 def config_of(plan: Plan, file: str = "plan.json") -> tuple[PlanningConfig, list[Commitment]]:
     """The planning configuration and inventory a saved plan was made with."""
-    run = plan.record.get("run")
-    if not isinstance(run, dict) or "policy_doc" not in run:
-        raise PlannerInputError(
-            "the plan does not record how it was made",
-            file=file,
-            fix="re-run `planner plan` with this version to get a plan.json with its run record",
+    record = RunRecord.of(plan, file)
+    return record.planning_config(file), record.commitments(file)
+
+
+def usage_mismatch(plan: Plan, usage_file: str | Path, plan_file: str = "plan.json") -> str | None:
+    """A warning when ``usage_file`` is not the file the plan was made from, else None."""
+    recorded = (plan.record.get("run") or {}).get("usage_file")
+    if recorded and Path(recorded).resolve() != Path(usage_file).resolve():
+        return (
+            f"{plan_file} was planned from {recorded}, not {usage_file}; the scenarios are "
+            "re-created from the usage given, so the split will not match the plan's figures"
         )
-    cfg = config_from_dict(run["policy_doc"], f"{file} (recorded policy)")
-    rows = run.get("inventory", [])
-    inventory = parse_inventory(pd.DataFrame(rows), f"{file} (recorded inventory)") if rows else []
-    return cfg, inventory
+    return None
 
 
 def tag_shares(
@@ -84,10 +88,9 @@ def expected_cost_by_pool(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """E[cost by pool and component] of inventory + the plan's purchases over re-created scenarios."""
-    _, fc = forecast_for(history, config, progress)
-    # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
-    # optimizer and evaluator apply them), while commitments held elsewhere still bill
-    catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
+    inputs = load_inputs(history, config, inventory, progress=progress)
+    fc = inputs.forecast(progress)
+    catalog = inputs.catalog
     sc = fc.scenarios
     figs = evaluate_over_scenarios(
         "this plan",
@@ -97,7 +100,7 @@ def expected_cost_by_pool(
         sc.timestamps,
         sc.pools,
         catalog.offers,
-        effective_policy(config),
+        inputs.policy,
     )
     out: dict[str, dict[str, float]] = {}
     for w, ev in zip(figs.probabilities, figs.evaluations, strict=True):
@@ -108,16 +111,51 @@ def expected_cost_by_pool(
     return out
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """The showback table and the periods its columns cover."""
+
+    table: pd.DataFrame
+    window_days: int
+    horizon: str
+
+    @property
+    def caption(self) -> str:
+        return (
+            f"{self.gpu_hours_column}: GPU-hours over the last {self.window_days} days of history; "
+            f"*_usd: expected cost over the plan's horizon ({self.horizon})"
+        )
+
+    @property
+    def gpu_hours_column(self) -> str:
+        return f"gpu_hours_last_{self.window_days}d"
+
+
 def attribute(
-    history: UsageHistory,
+    usage: str | Path | UsageHistory,
     plan: Plan,
     *,
     by: str = "team",
-    window_days: int = 28,
+    window: str | int = "28d",
     plan_file: str = "plan.json",
     progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """Expected plan cost per tag value (module docstring); one row per value, plus the specials."""
+) -> Attribution:
+    """Expected plan cost per tag value (module docstring); one row per value, plus the specials.
+
+    ``window`` is a duration (``28d``, ``4w``) or a number of days."""
+    window_days = (
+        window
+        if isinstance(window, int)
+        else parse_hours(window, column="--window") // HOURS_PER_DAY
+    )
+    if window_days < 1:
+        raise PlannerInputError(
+            "the window is shorter than a day",
+            column="--window",
+            value=window,
+            fix="write e.g. 28d",
+        )
+    history = usage if isinstance(usage, UsageHistory) else read_usage(usage)
     config, inventory = config_of(plan, plan_file)
     shares = tag_shares(history, config, by, window_days)
     costs = expected_cost_by_pool(history, plan, config, inventory, progress)
@@ -154,4 +192,13 @@ def attribute(
     out = table[cols].reset_index(drop=True)
     num = out.select_dtypes("number").columns
     out[num] = out[num].round(2)
-    return out
+    start = pd.Timestamp(plan.start) if plan.start else None
+    horizon = (
+        f"{start.date()} + {plan.horizon_hours:,} h"
+        if start is not None
+        else f"{plan.horizon_hours:,} h"
+    )
+    result = Attribution(out, window_days, horizon)
+    return Attribution(
+        out.rename(columns={"gpu_hours": result.gpu_hours_column}), window_days, horizon
+    )
