@@ -26,6 +26,26 @@ from planner.purchase_values import (
 from planner.report.procurement import neutralise, render_procurement
 from tests.planner.planner_factory import START, YEAR_H, constant_scenarios, offer, offers
 
+COMMITMENT_FIELDS = (
+    "commitment_id",
+    "provider",
+    "purchase_model",
+    "region",
+    "sku",
+    "offering_class",
+    "term_months",
+    "payment_option",
+    "quantity",
+    "hourly_commitment_usd",
+    "start",
+    "end",
+)
+
+
+def _commitment(*values: object) -> Commitment:
+    return Commitment(**dict(zip(COMMITMENT_FIELDS, values, strict=True)))  # type: ignore[arg-type]
+
+
 OD = 10.0  # USD per GPU-hour on demand
 RI = 6.0  # USD per GPU-hour reserved (1 GPU per instance)
 POLICY = Policy(spot_cap_share=0.0, min_purchase_usd_per_hour=0.5)
@@ -145,7 +165,7 @@ def test_price_basis_per_sku_family() -> None:
         for pay in ("no_upfront", "partial_upfront")
     ]
     table = offers(*sp_rows, offer("on_demand", OD))
-    sp = Commitment(
+    sp = _commitment(
         "P001",
         "aws",
         "ec2_instance_savings_plan",
@@ -223,7 +243,7 @@ def test_one_stacked_evaluator_call_equals_the_per_path_bills() -> None:
         offer("reserved_instance", RI, term_months=12),
         offer("compute_savings_plan", 7.0, sku="p5.4xlarge", term_months=12, region="us-east-1"),
     )
-    sp = Commitment(
+    sp = _commitment(
         "SP",
         "aws",
         "compute_savings_plan",
@@ -268,7 +288,7 @@ def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
         ),
     )
     contract = Purchase(
-        Commitment(
+        _commitment(
             "P002",
             "lambda",
             "reserved_contract",
