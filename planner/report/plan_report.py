@@ -446,6 +446,7 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section(
             "Forecast", table(humanize(metrics[fc_cols])) if fc_cols else "<p>(no metrics)</p>"
         ),
+        *backtest_sections(rec),
         Section("Assumptions", notes),
         Section("Run record", _kv_html(record)),
     ]
@@ -455,6 +456,26 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         f"{Path(run.usage_file).name}"
     )
     return document(title, subtitle, sections)
+
+
+def backtest_sections(rec: dict[str, object]) -> list[Section]:
+    """The sizing rule per pool and the price of safety (planner.backtest.sizing / .safety)."""
+    from planner.backtest.safety import safety_frame
+    from planner.backtest.sizing import sizing_frame
+
+    sizing, safety = sizing_frame(rec), safety_frame(rec)
+    sizing_rec = rec.get("sizing")
+    note = sizing_rec.get("method", "") if isinstance(sizing_rec, dict) else ""
+    return [
+        Section(
+            "Sizing rule per pool (chosen by backtested cost)",
+            (table(sizing) + f"<p class=sub>{note}</p>") if len(sizing) else "<p>(not scored)</p>",
+        ),
+        Section(
+            "Price of safety (each risk bound: the plan's expected cost with and without it)",
+            table(safety) if len(safety) else "<p>The policy sets no risk bound.</p>",
+        ),
+    ]
 
 
 def write_report(

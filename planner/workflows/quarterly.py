@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
+from planner.backtest.sizing import size_for_plan
 from planner.decision import decision_figures
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
@@ -170,10 +171,23 @@ def plan_run(
     policy = inputs.policy
     catalog = inputs.catalog
     inventory = list(inputs.inventory)
+    # each pool's sizing rule, chosen by its backtested cost (planner.backtest.sizing)
+    sized = size_for_plan(
+        inputs.pooled,
+        fc,
+        catalog.offers,
+        inventory,
+        policy,
+        seed=inputs.config.seed,
+        n_scenarios=min(inputs.config.scenarios, 30),
+        progress=say,
+    )
     say(f"optimising over {len(catalog.offers):,} offers")
     notes: list[str] = []
     try:
-        plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+        plan = optimize(
+            sized.scenarios, catalog.offers, inventory, sized.policy, as_of=start, progress=say
+        )
     except InfeasiblePlanError as e:
         if not (inputs.config.from_defaults and e.binding == "cvar_limit"):
             raise
@@ -185,10 +199,17 @@ def plan_run(
         )
         say("default risk bound dropped: the existing commitments alone break it")
         policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
-        plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
+        unbounded = replace(sized.policy, cvar_limit_pct=None, cvar_limit_usd=None)
+        plan = optimize(
+            sized.scenarios, catalog.offers, inventory, unbounded, as_of=start, progress=say
+        )
+    # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
+    # the report bill), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(
         plan, valuation_paths(fc.scenarios), catalog.offers, inventory, policy, progress=say
     )
+    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
+    plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
     plan = replace(
         plan, headline=decision_figures(plan, strategies, policy, fc.scenarios.timestamps)
