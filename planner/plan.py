@@ -1,21 +1,26 @@
 """The Plan: what to buy (now, firm; later quarters, tentative), what it is expected to cost, how
 risky it is, and how it was computed. A plain frozen value with a JSON round trip.
 
-Per purchase
-    ``expected_utilization`` / ``p10_utilization`` (0-1): the share of the purchase's commitment
-    spend inside the horizon that serves demand, averaged over scenarios / at the 10th percentile
-    over scenarios (probability weighted). ``expected_savings_usd``: expected on-demand cost of the
-    GPU-hours it serves minus its cost (and egress) inside the horizon. ``breakeven_utilization``:
-    commitment price per GPU-hour ÷ the on-demand price it displaces. ``breakeven_months``: months
-    until the upfront payment is paid back by the monthly saving at expected utilisation
-    (``upfront / (utilisation × monthly on-demand value − monthly recurring)``); 0 without upfront,
-    None when the saving is never positive.
+Per purchase (the purchases.csv contract: docs/purchases-csv.md)
+    As the optimizer leaves them, ``expected_utilization`` / ``p10_utilization`` (0-1) are the
+    LP's; ``expected_savings_usd`` the LP's in-horizon saving; ``breakeven_utilization``:
+    commitment price per GPU-hour ÷ the on-demand price it displaces. The quarterly run then
+    values every purchase on the evaluator (planner.purchase_values): utilisation over the
+    evaluator's paths (mean, and the probability-weighted 10th percentile),
+    ``expected_savings_usd`` / ``npv_savings_usd`` its marginal value (the plan's bill without
+    it minus with it), ``breakeven_months`` the months until its cumulative cash saving turns
+    positive (None: not within the term), ``npv_cost_usd`` the present value of its payments,
+    ``price_basis`` (published, assumed, overlay) and ``required_by`` (the bound that keeps a
+    purchase whose marginal value is not positive). ``decision`` is ``now`` (firm) or ``ladder``;
+    ``term_obligation_usd`` = upfront + recurring × term months.
 Plan figures
     ``expected_cost_usd`` by component: ``commitments`` (RIs and Savings Plans, existing and new),
     ``contracts`` (CoreWeave/Lambda reserved), ``on_demand``, ``spot``, ``egress``, ``total``; and
     ``existing_sunk`` (the part of commitments and contracts already owned). ``coverage``: share of
     demand GPU-hours served by commitments. ``utilization``: used ÷ total commitment spend. ``esr``:
     1 − cost ÷ on-demand-equivalent cost. ``waste_usd``: expected unused commitment spend.
+    ``headline``: the decision's figures from the evaluator (planner.decision), empty until the
+    quarterly run fills it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from planner.inventory import Commitment
 
 PURCHASE_COLUMNS = (
     "purchase_id",
+    "decision",
     "provider",
     "purchase_model",
     "region",
@@ -40,16 +46,23 @@ PURCHASE_COLUMNS = (
     "term_months",
     "payment_option",
     "quantity",
+    "quantity_unit",
     "hourly_commitment_usd",
     "upfront_usd",
     "recurring_monthly_usd",
+    "term_obligation_usd",
+    "npv_cost_usd",
     "start_date",
     "end_date",
+    "price_basis",
     "expected_utilization_pct",
     "p10_utilization_pct",
     "expected_savings_usd",
+    "npv_savings_usd",
     "breakeven_months",
+    "required_by",
 )
+PRICE_BASES = ("published", "assumed", "overlay")
 COST_COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress")
 
 
@@ -67,6 +80,29 @@ class Purchase:
     expected_savings_usd: float
     breakeven_months: float | None
     breakeven_utilization: float | None
+    npv_cost_usd: float | None = None
+    npv_savings_usd: float | None = None
+    price_basis: str = ""
+    required_by: str = ""
+
+    @property
+    def decision(self) -> str:
+        """``now`` (firm: buy this quarter) or ``ladder`` (tentative, revisited next quarter)."""
+        return "now" if self.firm else "ladder"
+
+    @property
+    def quantity_unit(self) -> str:
+        """What ``quantity`` counts: ``instances`` (RIs), ``gpus`` (contracts), empty (Savings
+        Plans, bought in USD per hour)."""
+        if self.commitment.is_savings_plan:
+            return ""
+        return "gpus" if self.commitment.purchase_model == "reserved_contract" else "instances"
+
+    @property
+    def term_obligation_usd(self) -> float:
+        """Everything the purchase commits to over its whole term: upfront + monthly recurring ×
+        term months (the catalog's 730-hour month)."""
+        return self.upfront_usd + self.recurring_monthly_usd * self.commitment.term_months
 
 
 @dataclass(frozen=True)
@@ -92,6 +128,7 @@ class Plan:
     whole_term: dict[str, float] = field(default_factory=dict)  # NPV and undiscounted figures
     bounds: tuple[dict[str, Any], ...] = ()  # {name, limit, realised, held, unit, sense}
     cashflow: tuple[dict[str, Any], ...] = ()  # planner.evaluate.cashflow rows
+    headline: dict[str, Any] = field(default_factory=dict)
 
     @property
     def firm(self) -> tuple[Purchase, ...]:
@@ -100,40 +137,14 @@ class Plan:
     def commitments(self, *, firm_only: bool = False) -> list[Commitment]:
         return [p.commitment for p in self.purchases if p.firm or not firm_only]
 
-    def purchases_frame(self) -> pd.DataFrame:
-        """The procurement CSV (DESIGN.md): one row per purchase, columns PURCHASE_COLUMNS."""
-        rows = []
-        for p in self.purchases:
-            c = p.commitment
-            sp = c.is_savings_plan
-            rows.append(
-                {
-                    "purchase_id": c.commitment_id,
-                    "provider": c.provider,
-                    "purchase_model": c.purchase_model,
-                    "region": c.region,
-                    "sku": c.sku,
-                    "gpu_type": p.gpu_type,
-                    "offering_class": c.offering_class,
-                    "term_months": int(c.term_months),
-                    "payment_option": c.payment_option,
-                    "quantity": None if sp else _round(c.quantity, 3),
-                    "hourly_commitment_usd": _round(c.hourly_commitment_usd, 3) if sp else None,
-                    "upfront_usd": round(p.upfront_usd, 2),
-                    "recurring_monthly_usd": round(p.recurring_monthly_usd, 2),
-                    "start_date": c.start.date().isoformat(),
-                    "end_date": c.end.date().isoformat(),
-                    "expected_utilization_pct": round(100 * p.expected_utilization, 2),
-                    "p10_utilization_pct": round(100 * p.p10_utilization, 2),
-                    "expected_savings_usd": round(p.expected_savings_usd, 2),
-                    "breakeven_months": None
-                    if p.breakeven_months is None
-                    else round(p.breakeven_months, 2),
-                }
-            )
+    def purchases_frame(self, *, firm_only: bool = False) -> pd.DataFrame:
+        """The procurement file (docs/purchases-csv.md): one row per purchase, columns
+        PURCHASE_COLUMNS; ``firm_only`` keeps the purchases to make now."""
+        rows = [purchase_row(p) for p in self.purchases if p.firm or not firm_only]
         df = pd.DataFrame(rows, columns=list(PURCHASE_COLUMNS))
-        for col in ("quantity", "hourly_commitment_usd", "breakeven_months"):
+        for col in _OPTIONAL_NUMBERS:
             df[col] = df[col].astype("Float64")
+        df["term_months"] = df["term_months"].astype("Int64")
         return df
 
     def summary_frame(self) -> pd.DataFrame:
@@ -176,6 +187,53 @@ class Plan:
     @classmethod
     def from_json(cls, text: str) -> Plan:
         return cls.from_dict(json.loads(text))
+
+
+_OPTIONAL_NUMBERS = (
+    "quantity",
+    "hourly_commitment_usd",
+    "npv_cost_usd",
+    "npv_savings_usd",
+    "breakeven_months",
+)
+
+
+def _maybe(v: float | None, nd: int) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(round(v, nd))
+
+
+def purchase_row(p: Purchase) -> dict[str, Any]:
+    """One purchases.csv row (docs/purchases-csv.md)."""
+    c = p.commitment
+    sp = c.is_savings_plan
+    return {
+        "purchase_id": c.commitment_id,
+        "decision": p.decision,
+        "provider": c.provider,
+        "purchase_model": c.purchase_model,
+        "region": c.region,
+        "sku": c.sku,
+        "gpu_type": p.gpu_type,
+        "offering_class": c.offering_class,
+        "term_months": int(c.term_months),
+        "payment_option": c.payment_option,
+        "quantity": None if sp else _round(c.quantity, 3),
+        "quantity_unit": p.quantity_unit,
+        "hourly_commitment_usd": _round(c.hourly_commitment_usd, 3) if sp else None,
+        "upfront_usd": round(p.upfront_usd, 2),
+        "recurring_monthly_usd": round(p.recurring_monthly_usd, 2),
+        "term_obligation_usd": round(p.term_obligation_usd, 2),
+        "npv_cost_usd": _maybe(p.npv_cost_usd, 2),
+        "start_date": c.start.date().isoformat(),
+        "end_date": c.end.date().isoformat(),
+        "price_basis": p.price_basis,
+        "expected_utilization_pct": round(100 * p.expected_utilization, 2),
+        "p10_utilization_pct": round(100 * p.p10_utilization, 2),
+        "expected_savings_usd": round(p.expected_savings_usd, 2),
+        "npv_savings_usd": _maybe(p.npv_savings_usd, 2),
+        "breakeven_months": _maybe(p.breakeven_months, 2),
+        "required_by": p.required_by,
+    }
 
 
 def _round(v: float, nd: int) -> float:

@@ -42,6 +42,8 @@ class Policy:
     What may be bought
         ``providers``, ``purchase_models`` (commitment kinds), ``terms_months``, ``payment_options``,
         ``offering_classes`` (RIs). On-demand and spot of the allowed providers are always available.
+        ``min_purchase_usd_per_hour`` (0.5): purchases committing less than this per hour (or less
+        than one instance or GPU) are odd lots and are not recommended; 0 keeps them.
     Risk bounds (``None`` = not applied); they apply to the whole portfolio, existing plus new
         ``cvar_beta`` (0.9): tail level of the CVaR. ``cvar_limit_usd``: CVaR_β of unused commitment
         spend over the horizon ≤ this. ``cvar_limit_pct``: the same, as a percent of commitment spend.
@@ -105,6 +107,7 @@ class Policy:
     terms_months: tuple[int, ...] = (12, 24, 36)
     payment_options: tuple[str, ...] = PAYMENT_OPTIONS
     offering_classes: tuple[str, ...] = OFFERING_CLASSES
+    min_purchase_usd_per_hour: float = 0.5
     cvar_beta: float = 0.9
     cvar_limit_usd: float | None = None
     cvar_limit_pct: float | None = None
@@ -157,6 +160,12 @@ class Policy:
                     raise bad(name, f"unknown value {v!r}", "use " + ", ".join(allowed))
         if any(t <= 0 for t in self.terms_months):
             raise bad("terms_months", "terms must be > 0 months", "use 12, 24 or 36")
+        if not (
+            math.isfinite(self.min_purchase_usd_per_hour) and self.min_purchase_usd_per_hour >= 0
+        ):
+            raise bad(
+                "min_purchase_usd_per_hour", "must be a dollar amount >= 0", "use e.g. 0.5, or 0"
+            )
         if not 0 < self.cvar_beta < 1:
             raise bad("cvar_beta", "must be in (0, 1)", "use e.g. 0.9")
         for name in ("cvar_limit_usd", "upfront_budget_usd"):

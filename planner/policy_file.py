@@ -5,7 +5,8 @@ Sections and keys (every key optional):
 
 ``[planning]``    horizon_months, ladder_every_months, scenarios, seed, catalog_as_of, overlay,
                   default_aws_region
-``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes
+``[offers]``      providers, purchase_models, terms_months, payment_options, offering_classes,
+                  min_purchase_usd_per_hour
 ``[risk]``        cvar_beta, cvar_limit_usd, cvar_limit_pct, min_utilization, min_utilization_tail,
                   upfront_budget_usd, max_share_per_provider, risk_aversion, risk_pricing
 ``[spot]``        overhead_pct, cap_share, checkpoint_interval_h, restart_h, price_spread_pct
@@ -65,6 +66,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "terms_months",
         "payment_options",
         "offering_classes",
+        "min_purchase_usd_per_hour",
     ),
     "risk": (
         "cvar_beta",
@@ -665,6 +667,7 @@ purchase_models = ["reserved_instance", "ec2_instance_savings_plan", "compute_sa
 terms_months = [12, 24, 36]
 payment_options = ["no_upfront", "partial_upfront", "all_upfront"]
 offering_classes = ["standard", "convertible"]
+min_purchase_usd_per_hour = 0.5  # smaller purchases (odd lots) are not recommended; 0 keeps them
 
 [risk]
 cvar_beta = 0.9              # tail level for CVaR (the worst 10% of scenarios)

@@ -152,7 +152,10 @@ def refresh(
             + (f" ({carried} carried over from the catalog in use)" if carried else "")
         )
     if any(m.endswith("savings_plan") for m in result.refreshed_by_model):
-        click.echo("Savings Plans rates for the refreshed regions are published (assumed=false).")
+        click.echo(
+            "Savings Plans rates for the refreshed regions are published (assumed=false); the "
+            "upfront/recurring derived split of partial-upfront plans is assumed (assumed=true)."
+        )
     written = {p.name for p in result.files}
     kept = [v for v in result.previous_versions if v.rsplit("/", 1)[-1] not in written]
     replaced = [v for v in result.previous_versions if v.rsplit("/", 1)[-1] in written]

@@ -55,6 +55,6 @@ def plan(
         return
     click.echo(plan_summary(run, defaults_in_force(cfg)), nl=False)
     click.echo(
-        f"wrote {out_dir}/purchases.csv, plan.json, comparison.csv"
+        f"wrote {out_dir}/purchases.csv, cashflow.csv, plan.json, comparison.csv"
         + ("" if no_report else ", report.html and charts")
     )

@@ -6,7 +6,8 @@ GPUs (RIs, contracts) or USD/hour (Savings Plans) bought at the first purchase d
 ``curve_amount_<family>`` of the LP (:func:`~planner.optimize.problem.define_curve_amounts`). Each
 point is a re-solve of the LP relaxation with that variable's bounds fixed at the amount, and
 everything else (other families, ladder, dispatch) free, except the optimum itself, which is the
-plan's own point; points run from 0 to twice the optimum. The LP's rows never change, so with HiGHS
+plan's own point; points run from 0 to ``CURVE_TOP_SHARE`` (150 %) of the optimum, the optimum marked
+``"chosen": True``. The LP's rows never change, so with HiGHS
 every re-solve is warm: points are visited nearest the optimum first, each from the previous
 point's basis, and after a point that fails the optimum's saved basis is restored. A point the risk
 bounds make infeasible (or that runs out of time) is reported with ``expected_savings_usd`` None
@@ -31,6 +32,8 @@ from planner.optimize.solve import (
     read_back,
     set_time_budget,
 )
+
+CURVE_TOP_SHARE = 1.5  # the curve's range: 0 to 150 % of the plan's choice
 
 
 def _point(amount: float, sp: bool, savings: float | None, status: str) -> dict[str, Any]:
@@ -62,10 +65,11 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
             if opt <= 1e-9:
                 continue
             sp = "savings_plan" in fam
-            grid = np.linspace(0.0, 2.0 * opt, points) if points > 1 else np.array([opt])
+            top = CURVE_TOP_SHARE * opt
+            grid = np.linspace(0.0, top, points) if points > 1 else np.array([opt])
             grid = grid[~np.isclose(grid, opt)]
             order = sorted(grid, key=lambda a: (abs(a - opt), a))
-            pts = [_point(opt, sp, saving_at_opt, "optimal")]
+            pts = [{**_point(opt, sp, saving_at_opt, "optimal"), "chosen": True}]
             for amount in order:
                 status = _solve_at(pb, state, var, float(amount))
                 if status == "optimal":

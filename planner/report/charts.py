@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -24,6 +25,16 @@ LAYER_COLOURS = {
     "reserved_contract": "#2ca02c",
     "spot": "#ff7f0e",
     "on_demand": "#d62728",
+}
+
+LAYER_LABELS = {
+    "existing": "existing commitments",
+    "reserved_instance": "new Reserved Instances",
+    "ec2_instance_savings_plan": "new EC2 Instance Savings Plans",
+    "compute_savings_plan": "new Compute Savings Plans",
+    "reserved_contract": "new reserved contracts",
+    "spot": "spot",
+    "on_demand": "on-demand",
 }
 
 
@@ -62,36 +73,70 @@ def demand_fan_with_layers(
             color=LAYER_COLOURS.get(name),
             alpha=0.55,
             lw=0,
-            label=name.replace("_", " "),
+            label=LAYER_LABELS.get(name, name.replace("_", " ")),
         )
         bottom = bottom + v
-    ax.fill_between(
-        forecast_index, p10, p90, color="#444", alpha=0.15, lw=0, label="P10–P90 demand"
-    )
-    ax.plot(forecast_index, p50, color="#222", lw=0.9, ls="--", label="P50 demand")
+    ax.plot(forecast_index, p90, color="#444", lw=0.9, ls=":", label="forecast P90 (high)")
+    ax.plot(forecast_index, p50, color="#222", lw=1.2, ls="--", label="forecast median")
+    ax.plot(forecast_index, p10, color="#444", lw=0.9, ls="-.", label="forecast P10 (low)")
+    if len(forecast_index):
+        ax.axvline(forecast_index[0], color="#888", lw=0.8)  # type: ignore[arg-type]
     ax.set_ylabel("GPUs")
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8, ncol=3)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, ncol=4, frameon=False)
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     return _png(fig)
+
+
+def _usd_axis(ax: plt.Axes) -> None:
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"${v:,.0f}"))
 
 
 def savings_curves(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     *,
     chosen: Mapping[str, float] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Expected savings (USD) against the committed amount, one line per commitment family; a dot
-    marks the plan's choice."""
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    for name, (x, y) in curves.items():
-        line = ax.plot(x, y, marker="o", ms=3, label=name)[0]
+    """Expected saving over all on-demand (USD) against the amount committed now, one panel per
+    commitment family (each with its own scale, so the shape shows); a ring marks the plan's
+    choice. ``units`` names each family's amount (GPUs or USD per hour)."""
+    names = list(curves)
+    n = max(1, len(names))
+    cols = min(2, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 3.3 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= len(names):
+            ax.axis("off")
+            continue
+        name = names[k]
+        x, y = (np.asarray(v, dtype=float) for v in curves[name])
+        ax.plot(x, y, marker="o", ms=4, color="#1f77b4", label="saving at this amount")
         if chosen and name in chosen:
-            xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
             c = chosen[name]
-            ax.plot([c], [np.interp(c, xs, ys)], "o", ms=8, color=line.get_color(), mfc="white")
-    if not curves:
+            ax.plot(
+                [c],
+                [np.interp(c, x, y)],
+                "o",
+                ms=10,
+                mfc="white",
+                mec="#d62728",
+                mew=2,
+                label="the plan's choice",
+            )
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel((units or {}).get(name, "amount committed now"), fontsize=8)
+        _usd_axis(ax)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.legend(fontsize=7, loc="lower center")
+    if not names:
+        ax = axes.flat[0]
+        ax.axis("on")
         ax.text(
             0.5,
             0.5,
@@ -100,32 +145,51 @@ def savings_curves(
             va="center",
             transform=ax.transAxes,
         )
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_xlabel("committed amount (share of the plan's choice)")
-    ax.set_ylabel("expected savings vs on-demand (USD)")
-    ax.set_title("Savings curve per commitment family")
-    if curves:
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    fig.suptitle("Expected saving over all on-demand vs the amount bought now", fontsize=11)
+    fig.tight_layout()
     return _png(fig)
 
 
-def utilisation_distribution(per_purchase: Mapping[str, Sequence[float]]) -> bytes:
-    """Box plots of each purchase's utilisation (%) across scenarios."""
+def utilisation_distribution(
+    per_purchase: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    mean: Mapping[str, float] | None = None,
+    low: Mapping[str, float] | None = None,
+    high: Mapping[str, float] | None = None,
+) -> bytes:
+    """Each purchase's utilisation (%) across scenarios: one dot per scenario, a line from the
+    ``low`` to the ``high`` quantile and a diamond at the ``mean`` (the same figures as
+    purchases.csv when given; else P10, P90 and the plain mean)."""
     names = list(per_purchase)
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(names) + 2), 4.2))
+    for i, name in enumerate(names, start=1):
+        v = np.asarray(per_purchase[name], dtype=float)
+        lo = (low or {}).get(name, float(np.percentile(v, 10)) if v.size else 0.0)
+        hi = (high or {}).get(name, float(np.percentile(v, 90)) if v.size else 0.0)
+        m = (mean or {}).get(name, float(v.mean()) if v.size else 0.0)
+        ax.scatter(
+            np.full(v.size, i),
+            v,
+            s=10,
+            color="#1f77b4",
+            alpha=0.4,
+            label="one scenario" if i == 1 else None,
+        )
+        ax.plot([i, i], [lo, hi], color="#333", lw=2, label="P10 to P90" if i == 1 else None)
+        ax.plot([i], [m], "D", color="#d62728", ms=7, label="mean" if i == 1 else None)
     if names:
-        ax.boxplot([np.asarray(per_purchase[n], dtype=float) for n in names], whis=(10, 90))
-        ax.set_xticks(range(1, len(names) + 1), names, rotation=30, ha="right", fontsize=8)
+        ax.set_xticks(range(1, len(names) + 1), names, fontsize=8)
+        ax.legend(fontsize=8, loc="lower left")
+    ax.set_xlim(0.4, len(names) + 0.6)
     ax.set_ylim(0, 105)
     ax.set_ylabel("utilisation across scenarios (%)")
-    ax.set_title("Utilisation of each purchase (whiskers: P10–P90)")
+    ax.set_title("Utilisation of each purchase (evaluator, forecast window)")
     ax.grid(alpha=0.3, axis="y")
     return _png(fig)
 
 
 def cost_by_provider(costs: Mapping[str, Mapping[str, float]]) -> bytes:
-    """Stacked bars: expected cost (USD) per provider, split by component."""
+    """Stacked bars: expected cost (USD) per provider, split by component, the total on each bar."""
     providers = list(costs)
     components = sorted({c for v in costs.values() for c in v})
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -140,8 +204,21 @@ def cost_by_provider(costs: Mapping[str, Mapping[str, float]]) -> bytes:
             color=LAYER_COLOURS.get(comp),
         )
         bottom += vals
-    ax.set_ylabel("expected cost over the horizon (USD)")
-    ax.set_title("Cost by provider")
-    ax.legend(fontsize=8)
+    for x, total in enumerate(bottom):
+        ax.annotate(
+            f"${total:,.0f}",
+            (x, total),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            xytext=(0, 3),
+            textcoords="offset points",
+        )
+    ax.set_ylim(0, max(1.0, float(bottom.max(initial=0.0))) * 1.12)
+    _usd_axis(ax)
+    ax.set_ylabel("expected cost over the forecast window")
+    ax.set_title("Cost by provider (this plan, evaluator)")
+    if len(components) > 1:
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return _png(fig)

@@ -51,7 +51,10 @@ def fmt_cell(v: object) -> tuple[str, bool]:
     if isinstance(v, float):
         if math.isnan(v):
             return "", True
-        return (f"{v:,.2f}" if abs(v) >= 100 else f"{v:,.4g}"), True
+        if abs(v) >= 100:
+            return f"{v:,.2f}", True
+        text = f"{v:,.4f}".rstrip("0").rstrip(".")  # no exponent: 7.53e-05 reads 0.0001
+        return ("0" if text in ("-0", "") else text), True
     return esc(v), False
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planner.report.cashflow import run_cashflow
 from planner.report.render import render_frame
 from pricing_data.errors import PlannerInputError
 
@@ -209,12 +210,13 @@ def plan_files(
     run: PlanRun, *, report: bool = True, progress: Progress | None = None
 ) -> dict[str, bytes]:
     """Every output file of the run, rendered in memory: purchases.csv, plan.json (with its run
-    record), comparison.csv and, with ``report``, report.html and the chart PNGs."""
+    record), comparison.csv, cashflow.csv and, with ``report``, report.html and the chart PNGs."""
     recorded = run.recorded_plan()
     files: dict[str, bytes] = {
         "purchases.csv": render_frame(recorded.purchases_frame(), "csv").encode("utf-8"),
         "plan.json": recorded.to_json().encode("utf-8"),
         "comparison.csv": render_frame(run.comparison_frame(), "csv").encode("utf-8"),
+        "cashflow.csv": render_frame(run_cashflow(run), "csv").encode("utf-8"),
     }
     if report:
         from planner.report.plan_report import render_report  # matplotlib: loaded when drawn

@@ -6,6 +6,7 @@ echo it. Tables go through :func:`planner.report.render.render_frame`.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -19,21 +20,6 @@ if TYPE_CHECKING:
     from planner.workflows.compare_aws import CostExplorerComparison
     from planner.workflows.quarterly import PlanRun
 
-BUY_NOW_COLUMNS = [
-    "purchase_id",
-    "provider",
-    "purchase_model",
-    "sku",
-    "gpu_type",
-    "term_months",
-    "payment_option",
-    "quantity",
-    "hourly_commitment_usd",
-    "upfront_usd",
-    "expected_utilization_pct",
-    "p10_utilization_pct",
-    "expected_savings_usd",
-]
 OPTIMIZE_COLUMNS = [
     "purchase_id",
     "provider",
@@ -56,36 +42,17 @@ def firm_purchases(plan: Plan) -> pd.DataFrame:
 
 
 def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) -> str:
-    """The terminal summary of ``planner plan``: what to buy now, and how the plan compares."""
-    plan = run.plan
-    firm = firm_purchases(plan)
-    out = [f"Buy now ({len(firm)} purchases, starting {run.start.date()}):"]
-    out.append(
-        render_frame(firm[BUY_NOW_COLUMNS], "table", floatfmt=".2f") if len(firm) else "  nothing\n"
-    )
-    ladder = len(plan.purchases) - len(firm)
-    if ladder:
-        out.append(
-            f"Tentative ladder: {ladder} later purchases (see purchases.csv; only 'now' is firm).\n"
-        )
-    months = plan.valuation_hours / 730 if plan.valuation_hours else 0
-    out.append(
-        f"Expected cost over the valuation horizon ({months:.0f} months: every term in full; "
-        "evaluator, mean over scenarios):"
-    )
-    out.append(render_frame(run.comparison_frame(), "table", floatfmt=",.2f"))
-    out.append(f"Upfront cash needed now: ${run.upfront_now_usd():,.2f}\n")
-    out.extend(whole_term_lines(plan))
-    expiring = run.expiring_inventory()
-    if len(expiring):
-        out.append("Existing commitments expiring inside the horizon:")
-        out.append(render_frame(expiring, "table"))
+    """The terminal summary of ``planner plan``, at most 100 columns: the decision first, then
+    the firm purchases and the strategies (planner.report.plan_report.run_summary)."""
+    from planner.report.headline import run_summary
+
+    out = [run_summary(run).rstrip("\n")]
+    out.extend(line.rstrip("\n") for line in whole_term_lines(run.plan))
     if defaults_used:
-        out.append("Defaults used (no policy file): " + "; ".join(defaults_used) + "\n")
+        out += textwrap.wrap("Defaults used (no policy file): " + "; ".join(defaults_used), 100)
     for note in run.notes:
-        out.append(f"Note: {note}\n")
-    out.append(SolveRecord.of(plan).line() + "\n")
-    return "\n".join(out)
+        out += textwrap.wrap(f"Note: {note}", 100)
+    return "\n".join(out) + "\n"
 
 
 def optimize_summary(plan: Plan) -> str:
@@ -108,11 +75,15 @@ def whole_term_lines(plan: Plan) -> list[str]:
     out: list[str] = []
     if wt:
         out.append(
-            f"Whole term at {plan.discount_rate_pct:g} %/yr cost of money (NPV | undiscounted): "
-            f"expected cost ${wt['npv_cost_usd']:,.0f} | ${wt['cash_cost_usd']:,.0f}; savings vs "
-            f"all on-demand ${wt['npv_savings_usd']:,.0f} | ${wt['cash_savings_usd']:,.0f}; new "
-            f"purchases' obligation ${wt['new_obligation_npv_usd']:,.0f} | "
-            f"${wt['new_obligation_usd']:,.0f}; spot's own saving ${wt['spot_saving_usd']:,.0f}\n"
+            textwrap.fill(
+                f"Whole term at {plan.discount_rate_pct:g} %/yr cost of money (NPV | undiscounted): "
+                f"expected cost ${wt['npv_cost_usd']:,.0f} | ${wt['cash_cost_usd']:,.0f}; savings vs "
+                f"all on-demand ${wt['npv_savings_usd']:,.0f} | ${wt['cash_savings_usd']:,.0f}; new "
+                f"purchases' obligation ${wt['new_obligation_npv_usd']:,.0f} | "
+                f"${wt['new_obligation_usd']:,.0f}; spot's own saving ${wt['spot_saving_usd']:,.0f}",
+                100,
+            )
+            + "\n"
         )
     if plan.bounds:
         frame = pd.DataFrame(

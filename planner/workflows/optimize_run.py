@@ -11,6 +11,7 @@ from planner.optimize import optimize
 from planner.optimize.scenarios_file import read_scenarios
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig
+from planner.purchase_values import valuation_paths, value_purchases
 from planner.workflows.inputs import check_inventory_offers, load_inputs
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError
@@ -51,4 +52,8 @@ def optimize_request(
         catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
         check_inventory_offers(inventory, catalog)
         offers = catalog.offers
-    return optimize(scenarios, offers, inventory, config.policy, progress=progress)
+    plan = optimize(scenarios, offers, inventory, config.policy, progress=progress)
+    # every purchase valued on the evaluator: the same purchases.csv contract as `planner plan`
+    return value_purchases(
+        plan, valuation_paths(scenarios), offers, inventory, config.policy, progress=progress
+    )

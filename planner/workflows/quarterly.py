@@ -26,6 +26,7 @@ import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
 from planner.backtest.sizing import size_for_plan
+from planner.decision import decision_figures
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     Progress,
@@ -38,6 +39,7 @@ from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
+from planner.purchase_values import valuation_paths, value_purchases
 from planner.workflows.inputs import PlanningInputs, load_inputs
 from planner.workflows.records import (
     RunRecord,
@@ -209,9 +211,17 @@ def plan_run(
         plan = optimize(
             sized.scenarios, catalog.offers, inventory, unbounded, as_of=start, progress=say
         )
+    # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
+    # the report bill), the recommendation rule applied: planner.purchase_values
+    plan = value_purchases(
+        plan, valuation_paths(fc.scenarios), catalog.offers, inventory, policy, progress=say
+    )
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
     plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
+    plan = replace(
+        plan, headline=decision_figures(plan, strategies, policy, fc.scenarios.timestamps)
+    )
     return PlanRun(
         config=inputs.config,
         policy=policy,

@@ -346,6 +346,14 @@ def build_rows(
                 payment_option=r.payment_option,
                 upfront_usd=upfront,
                 recurring_usd_per_hour=recurring,
+                # the rate is published; a partial-upfront plan's split of it is derived
+                assumed=r.payment_option == "partial_upfront",
+                assumption=(
+                    f"upfront/recurring split derived: {partial_upfront_share:.0%} of the "
+                    "term's commitment upfront (pricing_data/assumptions.toml [ri_payment_split])"
+                    if r.payment_option == "partial_upfront"
+                    else ""
+                ),
                 price_date=price_date,
                 source=f"AWS savingsplans:DescribeSavingsPlansOfferingRates (offering {r.offering_id})",
             )
@@ -500,7 +508,8 @@ def _provenance(
         "derivation": (
             "pricing_data/aws/refresh.py: published per-SKU Savings Plans rates (assumed=false); "
             "upfront/recurring split of partial_upfront plans by pricing_data/assumptions.toml "
-            "[ri_payment_split] partial_upfront_share (AWS: at least half upfront)"
+            "[ri_payment_split] partial_upfront_share (AWS: at least half upfront), so those "
+            "rows are assumed=true"
             if series == SP_SERIES
             else "pricing_data/aws/refresh.py: Linux shared-tenancy on-demand and RI prices with "
             "AWS's own upfront (Quantity) and hourly (Hrs) split; spot = time-weighted mean of "

@@ -43,7 +43,7 @@ def test_prices_refresh_writes_catalog_and_reports(wired: StubbedAws) -> None:
     assert result.exit_code == 0, result.output
     assert "refreshed aws prices for us-east-1: 12 compute_savings_plan" in result.stdout
     assert "aws-savings-plans-" in result.stdout and "carried over" in result.stdout
-    assert "published (assumed=false)" in result.stdout
+    assert "published (assumed=false)" in result.stdout and "derived split" in result.stdout
     assert (
         "superseded (kept on disk; --as-of still reaches them): aws/aws-ec2-gpu-2025-11-30.csv, "
         "aws/aws-savings-plans-2025-11-30.csv" in result.stdout
@@ -57,7 +57,10 @@ def test_prices_refresh_writes_catalog_and_reports(wired: StubbedAws) -> None:
     shown = run("prices", "--provider", "aws", "--region", "us-east-1", "--gpu", "H100")
     assert "refreshed:aws/aws-savings-plans-" in shown.stdout
     lines = [ln for ln in shown.stdout.splitlines() if "p5.48xlarge" in ln and "savings_plan" in ln]
-    assert lines and all(ln.split()[-2] == "False" for ln in lines)  # assumed column
+    # assumed column: published rates, except the derived split of partial-upfront plans
+    assert lines and all(
+        ln.split()[-2] == ("True" if "partial_upfront" in ln else "False") for ln in lines
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,12 @@ from planner.policy import Policy
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError
 
-PROCUREMENT = (
-    "purchase_id, provider, purchase_model, region, sku, gpu_type, offering_class, term_months, "
-    "payment_option, quantity, hourly_commitment_usd, upfront_usd, recurring_monthly_usd, "
-    "start_date, end_date, expected_utilization_pct, p10_utilization_pct, expected_savings_usd, "
-    "breakeven_months"
+PROCUREMENT = (  # the purchases.csv contract (DESIGN.md, docs/purchases-csv.md)
+    "purchase_id, decision, provider, purchase_model, region, sku, gpu_type, offering_class, "
+    "term_months, payment_option, quantity, quantity_unit, hourly_commitment_usd, upfront_usd, "
+    "recurring_monthly_usd, term_obligation_usd, npv_cost_usd, start_date, end_date, price_basis, "
+    "expected_utilization_pct, p10_utilization_pct, expected_savings_usd, npv_savings_usd, "
+    "breakeven_months, required_by"
 )
 
 
@@ -75,7 +76,8 @@ def test_json_round_trip(plan: Plan) -> None:
     }
     q = sum(p.commitment.quantity for p in plan.purchases if p.commitment.quantity)
     curve = plan.savings_curves["reserved_instance|H100|us-east-1"]
-    assert [pt["amount"] for pt in curve] == pytest.approx([0.0, q, 2 * q])
+    assert [pt["amount"] for pt in curve] == pytest.approx([0.0, 0.75 * q, q, 1.5 * q])
+    assert [pt.get("chosen", False) for pt in curve] == [False, False, True, False]
     best = max(curve, key=lambda pt: pt["expected_savings_usd"])
     assert best["amount"] == pytest.approx(q)  # the optimum is the top of its own curve
     assert best["expected_savings_usd"] == pytest.approx(

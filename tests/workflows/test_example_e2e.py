@@ -48,7 +48,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("example-plan")
     result = CliRunner().invoke(cli, [*RUN_ARGS, "--out-dir", str(out)])
     assert result.exit_code == 0, result.output
-    return out, result.output
+    return out, result.stdout
 
 
 def test_plan_writes_every_output(example_run: tuple[Path, str]) -> None:
@@ -71,8 +71,11 @@ def test_plan_writes_every_output(example_run: tuple[Path, str]) -> None:
     assert plan.record["status"] == "optimal"
     assert plan.record["catalog_versions"]
     assert plan.record["run"]["config"]["seed"] == 7
-    assert "Buy now" in stdout and "Upfront cash needed now" in stdout
+    assert "Decision: Buy these" in stdout and "upfront" in stdout
     assert "ri-a100-2025" in stdout  # expiring inventory is highlighted
+    # the summary fits 100 columns (the last line names the output folder, as long as it is)
+    assert max(len(line) for line in stdout.splitlines() if str(out) not in line) <= 100
+    assert (out / "cashflow.csv").is_file()
 
 
 def test_plan_matches_golden_outputs(example_run: tuple[Path, str]) -> None:
@@ -244,8 +247,12 @@ CHROMIUM = (
     CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it in CI)"
 )
 def test_report_renders_in_headless_chromium(example_run: tuple[Path, str], tmp_path: Path) -> None:
+    """The first screen of report.html, as a reader opens it, saved as out/report-first-screen.png
+    (the decision headline must be on it: it is the first section, above the fold)."""
     out, _ = example_run
-    shot = tmp_path / "report.png"
+    shot = ROOT / "out" / "report-first-screen.png"
+    shot.parent.mkdir(exist_ok=True)
+    shot.unlink(missing_ok=True)
     proc = subprocess.run(
         [
             str(CHROMIUM),
@@ -257,8 +264,9 @@ def test_report_renders_in_headless_chromium(example_run: tuple[Path, str], tmp_
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--hide-scrollbars",
             f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1280,2000",
+            "--window-size=1280,900",
             f"--screenshot={shot}",
             (out / "report.html").as_uri(),
         ],
@@ -270,3 +278,103 @@ def test_report_renders_in_headless_chromium(example_run: tuple[Path, str], tmp_
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 20_000  # a real page, not a blank one
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "report.html").read_text()
+    body = html[html.index("<body>") :]
+    # the decision is the first thing on the page, before any table of figures or chart
+    assert body.index("The decision") < body.index("<table")
+    assert body.index("The decision") < body.index("<img")
+
+
+def _visible_text(html: str) -> str:
+    import html as html_lib
+    import re
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_report_headline_numbers_are_plan_json(example_run: tuple[Path, str]) -> None:
+    """The decision's words and numbers on the report's first screen are plan.json's figures."""
+    out, _ = example_run
+    h = Plan.from_json((out / "plan.json").read_text()).headline
+    html = (out / "report.html").read_text()
+    decision = _visible_text(html[html.index("The decision") : html.index("Buy now (firm)")])
+    n = h["firm_purchases"]
+    assert n > 0
+    for want in (
+        f"Buy these {n} commitments now: ${h['upfront_usd']:,.0f} upfront and "
+        f"${h['recurring_monthly_usd']:,.0f} a month",
+        f"obligation ${h['term_obligation_usd']:,.0f}",
+        f"${h['npv_cost_usd']:,.0f} in today's money",
+        f"${h['savings_vs_on_demand_usd']:,.0f} (${h['savings_vs_on_demand_npv_usd']:,.0f} NPV) "
+        "against all on-demand",
+        f"${h['savings_vs_inventory_usd']:,.0f} (${h['savings_vs_inventory_npv_usd']:,.0f} NPV) "
+        "against keeping only the current inventory",
+        f"utilisation {100 * h['tail_utilization']:.1f}%",
+        f"CVaR of unused commitment spend ${h['cvar_unused_usd']:,.0f}",
+        "rest on assumed prices",
+    ):
+        assert want in " ".join(decision.split()), want
+    # the headline is the firm purchases: its cash figures are purchases.csv's firm rows summed
+    rows = pd.read_csv(out / "purchases.csv")
+    firm = rows[rows["decision"] == "now"]
+    assert len(firm) == n
+    assert firm["upfront_usd"].sum() == pytest.approx(h["upfront_usd"], abs=0.01 * n)
+    assert firm["term_obligation_usd"].sum() == pytest.approx(
+        h["term_obligation_usd"], abs=0.01 * n
+    )
+    # the saving vs on-demand is the evaluator's firm-only strategy (comparison.csv)
+    comp = pd.read_csv(out / "comparison.csv").set_index("strategy")
+    assert comp.loc["this plan, firm purchases only", "savings_vs_on_demand_usd"] == pytest.approx(
+        h["savings_vs_on_demand_usd"], abs=0.01
+    )
+    # no Python reprs or snake_case headers anywhere a person reads
+    text = _visible_text(html)
+    for bad in ("{'", "None", "nan", "e-05", "expected_savings_usd", "purchase_model"):
+        assert bad not in text, bad
+
+
+def test_purchases_rebill_independently_from_the_catalog(example_run: tuple[Path, str]) -> None:
+    """Each row's term obligation re-billed from the catalog's own prices (upfront + recurring
+    over the whole term), and the rows summed against plan.json's full-term figures, within
+    0.5 %."""
+    from pricing_data.catalog import load_catalog
+    from pricing_data.schema import HOURS_PER_MONTH
+
+    out, _ = example_run
+    rows = pd.read_csv(out / "purchases.csv")
+    offers = load_catalog().offers
+    for r in rows.itertuples():
+        hours = r.term_months * HOURS_PER_MONTH
+        if r.purchase_model.endswith("savings_plan"):
+            want = r.hourly_commitment_usd * hours  # a Savings Plan commits its $/h every hour
+        else:
+            o = offers[
+                (offers["provider"] == r.provider)
+                & (offers["purchase_model"] == r.purchase_model)
+                & (offers["sku"] == r.sku)
+                & (offers["region"] == r.region)
+                & (offers["term_months"] == r.term_months)
+                & (offers["payment_option"] == r.payment_option)
+            ]
+            if r.purchase_model == "reserved_instance":
+                o = o[o["offering_class"] == r.offering_class]
+            price = o.iloc[0]
+            want = r.quantity * (price["upfront_usd"] + price["recurring_usd_per_hour"] * hours)
+        assert r.term_obligation_usd == pytest.approx(want, rel=0.005), r.purchase_id
+        assert r.upfront_usd + r.recurring_monthly_usd * r.term_months == pytest.approx(
+            r.term_obligation_usd, rel=0.005
+        )
+        unit = "" if pd.isna(r.quantity_unit) else r.quantity_unit
+        assert unit == ("" if r.purchase_model.endswith("savings_plan") else unit)
+        assert unit in ("instances", "gpus", "")
+        assert r.price_basis in ("published", "assumed", "overlay")
+    h = Plan.from_json((out / "plan.json").read_text()).headline
+    firm = rows[rows["decision"] == "now"]
+    ladder = rows[rows["decision"] == "ladder"]
+    assert firm["term_obligation_usd"].sum() == pytest.approx(h["term_obligation_usd"], rel=0.005)
+    assert ladder["term_obligation_usd"].sum() == pytest.approx(
+        h["ladder_term_obligation_usd"], rel=0.005
+    )
+    cash = pd.read_csv(out / "cashflow.csv")
+    paid = cash[["firm_upfront_usd", "firm_recurring_usd"]].to_numpy().sum()
+    assert paid == pytest.approx(h["term_obligation_usd"], rel=0.005)  # the schedule pays it all

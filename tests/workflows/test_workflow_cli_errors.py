@@ -162,7 +162,7 @@ def test_a_plan_with_nothing_to_buy_still_reports(tmp_path: Path) -> None:
     assert (out / "report.html").is_file() and (out / "purchases.csv").read_text().startswith(
         "purchase_id,"
     )
-    assert "Buy now (0 purchases" in r.stdout
+    assert "Decision: Buy nothing now" in r.stdout
 
 
 def test_whatif_leaving_a_provider_the_inventory_holds_commitments_at(tmp_path: Path) -> None:

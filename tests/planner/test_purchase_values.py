@@ -1,0 +1,352 @@
+"""Purchase values on the evaluator: leave-one-out savings derived by hand, cash flows, NPV,
+break-even, odd lots, price basis, and the procurement file in every format."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.inventory import Commitment
+from planner.plan import PURCHASE_COLUMNS, Plan, Purchase
+from planner.policy import Policy
+from planner.purchase_values import (
+    DERIVED_SPLIT,
+    cvar,
+    npv_cost_usd,
+    price_basis,
+    valuation_paths,
+    value_purchases,
+)
+from planner.report.procurement import neutralise, render_procurement
+from tests.planner.planner_factory import START, YEAR_H, constant_scenarios, offer, offers
+
+COMMITMENT_FIELDS = (
+    "commitment_id",
+    "provider",
+    "purchase_model",
+    "region",
+    "sku",
+    "offering_class",
+    "term_months",
+    "payment_option",
+    "quantity",
+    "hourly_commitment_usd",
+    "start",
+    "end",
+)
+
+
+def _commitment(*values: object) -> Commitment:
+    return Commitment(**dict(zip(COMMITMENT_FIELDS, values, strict=True)))  # type: ignore[arg-type]
+
+
+OD = 10.0  # USD per GPU-hour on demand
+RI = 6.0  # USD per GPU-hour reserved (1 GPU per instance)
+POLICY = Policy(spot_cap_share=0.0, min_purchase_usd_per_hour=0.5)
+CATALOG = offers(
+    offer("on_demand", OD),
+    offer("reserved_instance", RI, term_months=12),
+    offer("reserved_instance", RI, term_months=12, payment_option="all_upfront", upfront_share=1.0),
+)
+
+
+def ri(cid: str, quantity: float, *, payment: str = "no_upfront", firm: bool = True) -> Purchase:
+    upfront = RI * quantity * 12 * 730 if payment == "all_upfront" else 0.0
+    monthly = 0.0 if payment == "all_upfront" else RI * quantity * 730
+    c = Commitment(
+        commitment_id=cid,
+        provider="aws",
+        purchase_model="reserved_instance",
+        region="us-east-1",
+        sku="p5.4xlarge",
+        offering_class="standard",
+        term_months=12,
+        payment_option=payment,
+        quantity=quantity,
+        hourly_commitment_usd=0.0,
+        start=START,
+        end=START + pd.DateOffset(months=12),
+    )
+    return Purchase(c, firm, "H100", upfront, monthly, 0.0, 0.0, 0.0, None, None)
+
+
+def plan_of(*purchases: Purchase) -> Plan:
+    return Plan(
+        purchases=purchases,
+        expected_cost_usd={},
+        cost_per_scenario_usd=(),
+        on_demand_equivalent_usd=0.0,
+        coverage=0.0,
+        utilization=0.0,
+        esr=0.0,
+        waste_usd=0.0,
+        start=START.isoformat(),
+        horizon_hours=YEAR_H,
+    )
+
+
+def test_leave_one_out_values_and_the_rule_derived_by_hand() -> None:
+    # Demand 10 GPUs every hour. P001 = 8 RIs, P002 = 4 RIs at $6 vs $10 on demand.
+    # Both: 12 RIs bill 72 $/h (2 idle). Without P001: 4x6 + 6x10 = 84 $/h -> P001 worth 12 $/h.
+    # Without P002: 8x6 + 2x10 = 68 $/h -> P002 worth -4 $/h: not recommended, dropped.
+    # P001 alone is then worth 100 - 68 = 32 $/h over the 8,760 h.
+    paths = valuation_paths(constant_scenarios([10.0]))
+    got = value_purchases(plan_of(ri("P001", 8), ri("P002", 4)), paths, CATALOG, [], POLICY)
+    assert [p.commitment.quantity for p in got.purchases] == [8]
+    assert got.purchases[0].expected_savings_usd == pytest.approx(32 * YEAR_H, rel=1e-9)
+    assert got.purchases[0].expected_utilization == pytest.approx(1.0)
+    assert got.purchases[0].breakeven_months == 0.0  # no upfront, saving from the first hour
+    assert got.purchases[0].price_basis == "published"
+    dropped = got.record["purchase_valuation"]["dropped"]
+    assert len(dropped) == 1 and "4 instances" in dropped[0]["purchase"]
+    assert "-$35,040 is not positive" in dropped[0]["reason"]  # -4 $/h x 8,760 h
+
+
+def test_break_even_of_an_all_upfront_purchase_by_hand() -> None:
+    # 8 all-upfront RIs: U = 6 x 8 x 8,760 = 420,480 paid at the start; each month they save the
+    # 8 GPUs' on-demand bill, 80 $/h x 730 h = 58,400 -> break-even after 420,480 / 58,400 = 7.2.
+    paths = valuation_paths(constant_scenarios([10.0]))
+    got = value_purchases(plan_of(ri("P001", 8, payment="all_upfront")), paths, CATALOG, [], POLICY)
+    p = got.purchases[0]
+    assert p.breakeven_months == pytest.approx(7.2, rel=1e-9)
+    assert p.term_obligation_usd == pytest.approx(420_480)
+    assert p.npv_cost_usd == pytest.approx(420_480)  # all paid on day one: no discounting
+    assert p.expected_savings_usd == pytest.approx(32 * YEAR_H, rel=1e-9)
+    # cash basis: the NPV saving charges the upfront on day one, so it is below the undiscounted
+    assert 0 < p.npv_savings_usd < p.expected_savings_usd
+
+
+def test_npv_cost_discounts_monthly_payments() -> None:
+    p = ri("P001", 8)  # 12 payments of 6 x 8 x 730 = 35,040 at the end of each month
+    assert p.term_obligation_usd == pytest.approx(12 * 35_040)
+    assert npv_cost_usd(p, START, 0.0) == pytest.approx(12 * 35_040)
+    months = [START + pd.DateOffset(months=m) for m in range(1, 13)]
+    want = sum(35_040 * 1.08 ** (-((d - START).days / 365.25)) for d in months)
+    assert npv_cost_usd(p, START, 8.0) == pytest.approx(want, rel=1e-12)
+
+
+def test_odd_lots_are_dropped_unless_the_minimum_is_zero() -> None:
+    paths = valuation_paths(constant_scenarios([10.0]))
+    tiny = replace(ri("P001", 0.05), recurring_monthly_usd=RI * 0.05 * 730)  # 0.30 $/h
+    got = value_purchases(plan_of(tiny), paths, CATALOG, [], POLICY)
+    assert got.purchases == ()
+    assert "less than one" in got.record["purchase_valuation"]["dropped"][0]["reason"]
+    kept = value_purchases(
+        plan_of(ri("P001", 1)), paths, CATALOG, [], replace(POLICY, min_purchase_usd_per_hour=7)
+    )
+    assert kept.purchases == ()  # 6 $/h < 7 $/h
+    assert (
+        value_purchases(
+            plan_of(ri("P001", 1)), paths, CATALOG, [], replace(POLICY, min_purchase_usd_per_hour=0)
+        )
+        .purchases[0]
+        .commitment.quantity
+        == 1
+    )
+
+
+def test_price_basis_per_sku_family() -> None:
+    sp_rows = [
+        offer(
+            "ec2_instance_savings_plan",
+            7.0,
+            sku=sku,
+            family="p5",
+            term_months=12,
+            payment_option=pay,
+        )
+        for sku in ("p5.4xlarge", "p5.48xlarge")
+        for pay in ("no_upfront", "partial_upfront")
+    ]
+    table = offers(*sp_rows, offer("on_demand", OD))
+    sp = _commitment(
+        "P001",
+        "aws",
+        "ec2_instance_savings_plan",
+        "us-east-1",
+        "p5",
+        "",
+        12,
+        "no_upfront",
+        0.0,
+        5.0,
+        START,
+        START + pd.DateOffset(months=12),
+    )
+    pools = constant_scenarios([1.0]).pools
+    assert price_basis(sp, table, pools).basis == "published"
+    assert price_basis(sp, table, pools).n_prices == 2  # both p5 sizes: the family's rates
+    partial = replace(sp, payment_option="partial_upfront")
+    got = price_basis(partial, table, pools)
+    assert got.basis == "assumed" and DERIVED_SPLIT in got.assumptions
+    assumed = table.copy()
+    assumed.loc[0, ["assumed", "assumption"]] = [True, "SP rate = convertible RI rate"]
+    got = price_basis(sp, assumed, pools)
+    assert got.basis == "assumed" and got.assumptions == ("SP rate = convertible RI rate",)
+    overlay = assumed.copy()
+    overlay.loc[2, "overlay"] = True
+    assert price_basis(sp, overlay, pools).basis == "overlay"
+
+
+def test_cvar_is_the_mean_of_the_worst_tail() -> None:
+    # worst 10% of ten equally likely values is the largest one; worst 20%: mean of the two
+    v = np.arange(10.0)
+    p = np.full(10, 0.1)
+    assert cvar(v, p, 0.9) == pytest.approx(9.0)
+    assert cvar(v, p, 0.8) == pytest.approx(8.5)
+
+
+def test_procurement_file_in_every_format() -> None:
+    paths = valuation_paths(constant_scenarios([10.0]))
+    plan = value_purchases(
+        plan_of(ri("P001", 8), ri("P002", 1, firm=False)), paths, CATALOG, [], POLICY
+    )
+    csv = pd.read_csv(io.BytesIO(render_procurement(plan, "csv")))
+    assert tuple(csv.columns) == PURCHASE_COLUMNS
+    assert list(csv["decision"]) == ["now", "ladder"]
+    assert list(csv["quantity_unit"]) == ["instances", "instances"]
+    firm = json.loads(render_procurement(plan, "json", firm_only=True))
+    assert [r["purchase_id"] for r in firm] == ["P001"]
+    assert firm[0]["hourly_commitment_usd"] is None  # not a Savings Plan: empty
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(render_procurement(plan, "xlsx")))
+    rows = list(wb["purchases"].iter_rows(values_only=True))
+    assert rows[0] == PURCHASE_COLUMNS and len(rows) == 3
+    assert rows[1][PURCHASE_COLUMNS.index("term_obligation_usd")] == pytest.approx(
+        csv.loc[0, "term_obligation_usd"]
+    )
+    assert [r[0] for r in wb["columns"].iter_rows(min_row=2, values_only=True)] == list(
+        PURCHASE_COLUMNS
+    )
+    assert neutralise("=HYPERLINK(1)") == "'=HYPERLINK(1)" and neutralise("p5") == "p5"
+
+
+def test_one_stacked_evaluator_call_equals_the_per_path_bills() -> None:
+    from forecasting.scenarios import DemandScenarios, Pool
+    from planner.evaluate import evaluate_over_scenarios
+    from planner.purchase_values import expected_hourly_cost, expected_hourly_cost_stacked
+
+    rng = np.random.default_rng(3)
+    pools = (Pool("H100", interruptible=True),)
+    demand = rng.uniform(0, 20, size=(3, 500, 1))
+    sc = DemandScenarios(START, pools, demand, np.array([0.5, 0.3, 0.2]))
+    table = offers(
+        offer("on_demand", OD),
+        offer("spot", 4.0),
+        offer("reserved_instance", RI, term_months=12),
+        offer("compute_savings_plan", 7.0, sku="p5.4xlarge", term_months=12, region="us-east-1"),
+    )
+    sp = _commitment(
+        "SP",
+        "aws",
+        "compute_savings_plan",
+        "",
+        "",
+        "",
+        12,
+        "no_upfront",
+        0.0,
+        30.0,
+        START + pd.Timedelta(hours=100),
+        START + pd.DateOffset(months=12),
+    )
+    commitments = [ri("P001", 5).commitment, sp]
+    policy = Policy(spot_cap_share=0.4)
+    paths = valuation_paths(sc)
+    per_path = evaluate_over_scenarios(
+        "x", commitments, demand, sc.probabilities, sc.timestamps, pools, table, policy
+    )
+    stacked = expected_hourly_cost_stacked(commitments, paths, table, policy)
+    assert stacked == pytest.approx(expected_hourly_cost(per_path), rel=1e-12, abs=1e-9)
+
+
+def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
+    # Portable H100 demand of 10 GPUs. P001: 10 AWS RIs at $6 serve it all (the evaluator applies
+    # RIs before contracts). P002: a 2-GPU Lambda contract at $10 sits idle, so its marginal value
+    # is -20 $/h: not worth it. But the policy caps any provider at 80% of new commitment spend:
+    # with P002 AWS holds 60 / (60 + 20) = 75%, without it 100%. So P002 stays, required by the
+    # bound, and says so.
+    from forecasting.scenarios import Pool
+
+    table = offers(
+        offer("on_demand", OD),
+        offer("reserved_instance", RI, term_months=12),
+        offer(
+            "reserved_contract",
+            10.0,
+            provider="lambda",
+            region="global",
+            sku="H100 reserved",
+            term_months=12,
+        ),
+    )
+    contract = Purchase(
+        _commitment(
+            "P002",
+            "lambda",
+            "reserved_contract",
+            "global",
+            "H100 reserved",
+            "",
+            12,
+            "no_upfront",
+            2.0,
+            0.0,
+            START,
+            START + pd.DateOffset(months=12),
+        ),
+        True,
+        "H100",
+        0.0,
+        10.0 * 2 * 730,
+        0.0,
+        0.0,
+        0.0,
+        None,
+        None,
+    )
+    paths = valuation_paths(constant_scenarios([10.0], pools=(Pool("H100", portable=True),)))
+    capped = replace(POLICY, max_share_per_provider=0.8)
+    got = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], capped)
+    assert [p.commitment.provider for p in got.purchases] == ["aws", "lambda"]
+    kept = got.purchases[1]
+    assert kept.expected_savings_usd == pytest.approx(-20 * YEAR_H, rel=1e-9)
+    assert kept.required_by == "risk.max_share_per_provider"
+    assert got.purchases[0].required_by == ""
+    # without the cap nothing requires it: it is not recommended
+    free = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], POLICY)
+    assert [p.commitment.provider for p in free.purchases] == ["aws"]
+
+
+def test_export_command_formats_and_errors(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    paths = valuation_paths(constant_scenarios([10.0]))
+    plan = value_purchases(
+        plan_of(ri("P001", 8), ri("P002", 1, firm=False)), paths, CATALOG, [], POLICY
+    )
+    src = tmp_path / "plan.json"
+    src.write_text(plan.to_json())
+    r = CliRunner().invoke(cli, ["export", str(src), "--format", "xlsx"])
+    assert r.exit_code == 2 and "add --out purchases.xlsx" in r.output
+    r = CliRunner().invoke(
+        cli, ["export", str(src), "--out", str(tmp_path / "p.xlsx"), "--firm-only"]
+    )
+    assert r.exit_code == 0, r.output
+    from openpyxl import load_workbook
+
+    rows = list(load_workbook(tmp_path / "p.xlsx")["purchases"].iter_rows(values_only=True))
+    assert [row[0] for row in rows] == ["purchase_id", "P001"]  # firm only
+    r = CliRunner().invoke(cli, ["export", str(src), "--format", "json"])
+    assert r.exit_code == 0 and [x["decision"] for x in json.loads(r.stdout)] == ["now", "ladder"]
+    r = CliRunner().invoke(cli, ["export", str(src), "--format", "pdf"])
+    assert r.exit_code == 2 and "pdf" in r.output
