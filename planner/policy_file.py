@@ -15,7 +15,9 @@ Sections and keys (every key optional):
                   forecasting.growth)
 ``[solver]``      integer, integer_method, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
                   savings_curve_points
-``[[pools]]``     match, interruptible, portable, aws_region (see forecasting.pools)
+``[serverless]``  providers, hybrid, min_warm_gpus, pin_region, cold_start_overhead_pct,
+                  gpu_seconds_per_request (see planner.serverless_policy)
+``[[pools]]``     match, interruptible, portable, aws_region, scale_to_zero (see forecasting.pools)
 
 Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_per_gpu_hour`` per
 GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
@@ -38,6 +40,8 @@ from typing import Any
 from forecasting.growth import Growth
 from forecasting.pools import PoolRule
 from planner.policy import Policy
+from planner.serverless_policy import KEYS as SERVERLESS_KEYS
+from planner.serverless_policy import ServerlessPolicy
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.schema import PROVIDERS
 
@@ -84,6 +88,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "savings_curve_points",
     ),
     "pools": (),
+    "serverless": SERVERLESS_KEYS,
 }
 # policy-file key -> Policy field, where the names differ
 _POLICY_FIELD = {
@@ -116,6 +121,7 @@ class PlanningConfig:
     growth: Growth = field(default_factory=Growth)
     pool_rules: tuple[PoolRule, ...] = ()
     source: str = "(defaults)"
+    serverless: ServerlessPolicy = field(default_factory=ServerlessPolicy)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,10 +140,16 @@ class PlanningConfig:
                     "interruptible": r.interruptible,
                     "portable": r.portable,
                     "aws_region": r.aws_region,
+                    **({"scale_to_zero": True} if r.scale_to_zero else {}),
                 }
                 for r in self.pool_rules
             ],
             "source": self.source,
+            **(
+                {"serverless": self.serverless.to_doc()}
+                if self.serverless != ServerlessPolicy()
+                else {}
+            ),
         }
 
 
@@ -215,8 +227,9 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
         raise PlannerInputError(
             e.what, file=file, column=f"growth.{e.column or 'steps'}", value=e.value, fix=e.fix
         ) from None
+    cfg_kwargs["serverless"] = ServerlessPolicy.parse(doc.get("serverless"), file)
     for section, keys in SECTIONS.items():
-        if section in ("pools", "growth"):
+        if section in ("pools", "growth", "serverless"):
             continue
         table = doc.get(section, {})
         if not isinstance(table, dict):
@@ -521,10 +534,10 @@ def apply_overrides(
 
 def config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
     pol = cfg.policy.to_dict()
-    doc: dict[str, Any] = {s: {} for s in SECTIONS if s not in ("pools", "growth")}
+    doc: dict[str, Any] = {s: {} for s in SECTIONS if s not in ("pools", "growth", "serverless")}
     for section, keys in SECTIONS.items():
         for key in keys:
-            if (section, key) in _NOT_POLICY or section in ("pools", "growth"):
+            if (section, key) in _NOT_POLICY or section in ("pools", "growth", "serverless"):
                 continue
             name = _POLICY_FIELD.get((section, key), key)
             if pol.get(name) is not None:
@@ -541,6 +554,8 @@ def config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
         "data_gb_per_gpu_hour": dict(cfg.data_gb_per_gpu_hour),
     }
     doc["growth"] = _growth_doc(cfg.growth)
+    if cfg.serverless != ServerlessPolicy():
+        doc["serverless"] = cfg.serverless.to_doc()
     doc["pools"] = cfg.to_dict()["pool_rules"]
     for r in doc["pools"]:
         if r["aws_region"] is None:
@@ -607,10 +622,22 @@ period = "month"
 blocks_per_period = 4
 savings_curve_points = 5
 
-# Pools: which usage may use spot (interruptible) or run off AWS (portable). First match wins;
-# unmatched usage is fixed (AWS on-demand and commitments only).
+[serverless]                 # pools marked scale_to_zero may be served by serverless GPUs
+providers = ["modal", "replicate"]
+hybrid = true                # a held base with bursts to serverless (false: all or nothing)
+min_warm_gpus = 0.0          # GPUs kept warm (billed every hour) when a pool is all serverless
+pin_region = false           # true: the catalog's pinned-region price multiplier applies
+# cold_start_overhead_pct = 10   # overrides the catalog's assumed figure
+gpu_seconds_per_request = {}     # by workload, e.g. { default = 0.5 }: busy time from `requests`
+
+# Pools: which usage may use spot (interruptible), run off AWS (portable) or scale to zero on
+# serverless GPUs (scale_to_zero; needs busy_gpu_hours or requests in the usage file). First match
+# wins; unmatched usage is fixed (AWS on-demand and commitments only).
 # [[pools]]
 # match = { workload = "training" }
 # interruptible = true
 # portable = true
+# [[pools]]
+# match = { workload = "inference", environment = ["dev", "staging"] }
+# scale_to_zero = true
 """

@@ -10,6 +10,7 @@ from forecasting import read_usage
 from planner.commands.export import read_plan
 from planner.commands.quarterly import stderr_progress
 from planner.report.render import FORMATS, render_frame
+from planner.workflows.attribute import PER_UNITS, read_units
 from planner.workflows.attribute import attribute as attribute_cost
 from pricing_data.fileio import atomic_write_text
 
@@ -38,17 +39,41 @@ from pricing_data.fileio import atomic_write_text
     help="Days of recent history that set each tag's share.",
 )
 @click.option(
+    "--per",
+    type=click.Choice(sorted(PER_UNITS)),
+    default=None,
+    help="Add the cost per unit: per 1k requests, per million tokens, or per training run "
+    "(distinct experiment values).",
+)
+@click.option(
+    "--units",
+    "units_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of units keyed by hour and tag (timestamp, the --by column, the --per column); "
+    "default: the usage file's own column.",
+)
+@click.option(
     "--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV."
 )
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
 )
 def attribute(
-    usage: str, plan_json: str, by: str, window_days: int, out: str | None, fmt: str
+    usage: str,
+    plan_json: str,
+    by: str,
+    window_days: int,
+    per: str | None,
+    units_csv: str | None,
+    out: str | None,
+    fmt: str,
 ) -> None:
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from."""
+    if units_csv and not per:
+        raise click.UsageError("--units needs --per (requests, tokens or runs)")
     plan = read_plan(plan_json)
     recorded = (plan.record.get("run") or {}).get("usage_file")
     if recorded and Path(recorded).resolve() != Path(usage).resolve():
@@ -58,8 +83,16 @@ def attribute(
             err=True,
         )
     history = read_usage(usage)
+    units = read_units(units_csv, by, per) if units_csv and per else None
     table = attribute_cost(
-        history, plan, by=by, window_days=window_days, plan_file=plan_json, progress=stderr_progress
+        history,
+        plan,
+        by=by,
+        window_days=window_days,
+        plan_file=plan_json,
+        progress=stderr_progress,
+        per=per,
+        units=units,
     )
     if out:
         atomic_write_text(out, render_frame(table, "csv"))

@@ -10,17 +10,31 @@ each tag value's share of that pool's GPU-hours over the last ``window_days`` of
 
 Usage rows without the tag are shown as ``(unallocated)``; commitments that served no pool in any
 scenario are shown as ``(unused commitments)``. The lines add up to the plan's expected cost.
+
+Unit economics (``per`` = requests, tokens or runs): the units each tag value produced in the same
+window, ``u_w(v)`` (from the usage file's ``requests``/``tokens`` column or a units CSV keyed by hour
+and tag; ``runs`` = distinct ``experiment`` values with GPU use), are carried to the plan's horizon at
+the tag's units per GPU-hour:
+
+    U(v) = u_w(v) · G(v) / g_w(v),    G(v) = Σ_p E[GPU-hours_p over the horizon] · g_w(v, p) / g_w(p)
+
+(``g_w``: GPU-hours in the window). The unit cost is ``cost(v) / U(v)``, shown per 1,000 requests,
+per million tokens or per run; ``G(v)`` is the ``expected_gpu_hours`` column. Lines without units
+(the specials, or a tag value that produced none) have no unit cost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forecasting import UsageHistory, make_pools
-from forecasting.usage import TAG_COLUMNS
+from forecasting.busy import parse_measure
+from forecasting.usage import TAG_COLUMNS, parse_timestamps
 from planner.evaluate.compare import evaluate_over_scenarios
 from planner.inventory import Commitment, parse_inventory
 from planner.plan import Plan
@@ -31,7 +45,13 @@ from pricing_data.errors import PlannerInputError, UnknownNameError
 
 UNALLOCATED = "(unallocated)"
 UNUSED = "(unused commitments)"
-COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress")
+COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress", "serverless")
+#: unit -> (how many units a unit cost is quoted for, column name of the unit cost)
+PER_UNITS: dict[str, tuple[float, str]] = {
+    "requests": (1_000.0, "usd_per_1k_requests"),
+    "tokens": (1_000_000.0, "usd_per_1m_tokens"),
+    "runs": (1.0, "usd_per_run"),
+}
 
 
 def config_of(plan: Plan, file: str = "plan.json") -> tuple[PlanningConfig, list[Commitment]]:
@@ -84,6 +104,17 @@ def expected_cost_by_pool(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """E[cost by pool and component] of inventory + the plan's purchases over re-created scenarios."""
+    return _expected_by_pool(history, plan, config, inventory, progress)[0]
+
+
+def _expected_by_pool(
+    history: UsageHistory,
+    plan: Plan,
+    config: PlanningConfig,
+    inventory: list[Commitment],
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """(E[cost by pool and component], E[GPU-hours by pool over the horizon])."""
     _, fc = forecast_for(history, config, progress)
     # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
     # optimizer and evaluator apply them), while commitments held elsewhere still bill
@@ -105,7 +136,78 @@ def expected_cost_by_pool(
             slot = out.setdefault(pool, {})
             for comp, usd in comps.items():
                 slot[comp] = slot.get(comp, 0.0) + float(w) * usd
-    return out
+    # the evaluator billed the scenarios' whole length; the GPU-hours are over the same hours
+    gpu_h = np.einsum("s,stp->p", sc.probabilities, sc.demand_gpus)
+    return out, {p.name: float(g) for p, g in zip(sc.pools, gpu_h, strict=True)}
+
+
+def read_units(path: str | Path, by: str, per: str) -> pd.DataFrame:
+    """A units CSV keyed by hour and tag: ``timestamp``, the ``by`` tag column and the ``per`` unit
+    column (numbers >= 0; empty = none). Returns ``timestamp, <by>, <per>``."""
+    file = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise PlannerInputError("units file not found", file=file, fix="check the --units path")
+    try:
+        raw = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (ValueError, OSError, pd.errors.ParserError) as e:
+        raise PlannerInputError(f"cannot read the units file: {e}", file=file) from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    for col, fix in (
+        ("timestamp", "add a timestamp column (ISO 8601, UTC, on the hour)"),
+        (by, f"add a '{by}' column naming the tag value each row's units belong to"),
+        (per, f"add a '{per}' column with the {per} counted in that hour"),
+    ):
+        if col not in raw.columns:
+            raise PlannerInputError(f"missing column '{col}'", file=file, column=col, fix=fix)
+    ts, _ = parse_timestamps(raw["timestamp"], file=file, column="timestamp")
+    return pd.DataFrame(
+        {
+            "timestamp": ts,
+            by: raw[by].astype("string").fillna("").str.strip(),
+            per: parse_measure(raw[per], file=file, column=per).fillna(0.0),
+        }
+    )
+
+
+def tag_units(
+    history: UsageHistory,
+    by: str,
+    per: str,
+    window_days: int,
+    units: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Units per tag value over the last ``window_days`` of history (module docstring)."""
+    if per not in PER_UNITS:
+        raise UnknownNameError("unit", per, PER_UNITS, column="--per")
+    data = history.data
+    end = data["timestamp"].max()
+    since = end - pd.Timedelta(days=window_days)
+    if units is not None:
+        rec = units[(units["timestamp"] > since) & (units["timestamp"] <= end)]
+        key = rec[by].astype("string").fillna("").str.strip().replace("", UNALLOCATED)
+        return rec[per].groupby(key.to_numpy()).sum().astype(float)
+    recent = data[data["timestamp"] > since]
+    key = recent[by].astype("string").fillna("").str.strip().replace("", UNALLOCATED)
+    if per == "runs":
+        if "experiment" not in recent.columns:
+            raise PlannerInputError(
+                "runs are counted from the experiment tag, which the usage file lacks",
+                file=history.source,
+                column="experiment",
+                fix="add an experiment column naming each training run",
+            )
+        exp = recent["experiment"].astype("string").fillna("").str.strip()
+        used = (exp != "") & (recent["gpus"] > 0)
+        return exp[used].groupby(key[used].to_numpy()).nunique().astype(float)
+    if per not in data.columns:
+        raise PlannerInputError(
+            f"the usage file has no '{per}' column",
+            file=history.source,
+            column=per,
+            fix=f"add a '{per}' column to the usage file, or give a units CSV with --units",
+        )
+    return recent[per].fillna(0.0).groupby(key.to_numpy()).sum().astype(float)
 
 
 def attribute(
@@ -116,17 +218,35 @@ def attribute(
     window_days: int = 28,
     plan_file: str = "plan.json",
     progress: Callable[[str], None] | None = None,
+    per: str | None = None,
+    units: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Expected plan cost per tag value (module docstring); one row per value, plus the specials."""
+    """Expected plan cost per tag value (module docstring); one row per value, plus the specials.
+
+    With ``per``, adds the units carried to the horizon and the cost per unit (module docstring).
+    """
     config, inventory = config_of(plan, plan_file)
     shares = tag_shares(history, config, by, window_days)
-    costs = expected_cost_by_pool(history, plan, config, inventory, progress)
+    unit_counts = tag_units(history, by, per, window_days, units) if per else None
+    costs, pool_gpu_h = _expected_by_pool(history, plan, config, inventory, progress)
+    return attribution_table(shares, costs, pool_gpu_h, by, per, unit_counts)
+
+
+def attribution_table(
+    shares: pd.DataFrame,
+    costs: dict[str, dict[str, float]],
+    pool_gpu_hours: dict[str, float],
+    by: str,
+    per: str | None = None,
+    unit_counts: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The showback table from tag shares, E[cost by pool] and E[GPU-hours by pool] (pure)."""
     totals = shares.groupby("pool")["gpu_hours"].sum()
     rows: dict[str, dict[str, float]] = {}
     for pool, comps in costs.items():
         if pool == UNUSED or pool not in totals.index or totals[pool] <= 0:
             key = UNUSED if pool == UNUSED else f"{UNALLOCATED} pool {pool}"
-            slot = rows.setdefault(key, {"gpu_hours": 0.0})
+            slot = rows.setdefault(key, {"gpu_hours": 0.0, "expected_gpu_hours": 0.0})
             for comp, usd in comps.items():
                 slot[comp] = slot.get(comp, 0.0) + usd
             continue
@@ -134,8 +254,9 @@ def attribute(
         part = shares[shares["pool"] == pool]
         for value, gpu_h in zip(part[by].astype(str), part["gpu_hours"].astype(float), strict=True):
             share = gpu_h / pool_total
-            slot = rows.setdefault(value, {"gpu_hours": 0.0})
+            slot = rows.setdefault(value, {"gpu_hours": 0.0, "expected_gpu_hours": 0.0})
             slot["gpu_hours"] += gpu_h
+            slot["expected_gpu_hours"] += share * pool_gpu_hours.get(pool, 0.0)
             for comp, usd in comps.items():
                 slot[comp] = slot.get(comp, 0.0) + share * usd
     table = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
@@ -150,8 +271,29 @@ def attribute(
     table = table.reset_index()
     special = table[by].str.startswith("(")
     table = pd.concat([table[~special].sort_values("total_usd", ascending=False), table[special]])
-    cols = [by, "gpu_hours", *[f"{c}_usd" for c in COMPONENTS], "total_usd", "share_pct"]
+    components = [f"{c}_usd" for c in COMPONENTS]
+    if not (table["serverless_usd"] != 0).any():
+        components.remove("serverless_usd")  # shown only where serverless served something
+    cols = [by, "gpu_hours", *components, "total_usd", "share_pct"]
+    if per is not None:
+        scale, name = PER_UNITS[per]
+        counts = unit_counts if unit_counts is not None else pd.Series(dtype=float)
+        window_units = table[by].map(counts).astype(float)
+        ratio = np.divide(
+            table["expected_gpu_hours"].to_numpy(float),
+            table["gpu_hours"].to_numpy(float),
+            out=np.full(len(table), np.nan),
+            where=table["gpu_hours"].to_numpy(float) > 0,
+        )
+        table[f"{per}_in_window"] = window_units
+        table[f"{per}_expected"] = window_units * ratio
+        table[name] = np.where(
+            table[f"{per}_expected"] > 0,
+            table["total_usd"] * scale / table[f"{per}_expected"],
+            np.nan,
+        )
+        cols += ["expected_gpu_hours", f"{per}_in_window", f"{per}_expected", name]
     out = table[cols].reset_index(drop=True)
-    num = out.select_dtypes("number").columns
+    num = [c for c in out.select_dtypes("number").columns if not c.startswith("usd_per_")]
     out[num] = out[num].round(2)
     return out
