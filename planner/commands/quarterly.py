@@ -16,6 +16,7 @@ from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, config_to_doc, read_policy_file
 from planner.report.render import render_frame
 from planner.workflows.quarterly import PlanRun, quarterly_plan
+from planner.workflows.serverless import summary_lines as serverless_summary_lines
 from pricing_data.fileio import atomic_write_bytes
 
 
@@ -147,6 +148,7 @@ def summary_text(run: PlanRun) -> str:
     out.append("Expected cost over the horizon (evaluator, mean over scenarios):")
     out.append(render_frame(comp, "table", floatfmt=",.2f"))
     out.append(f"Upfront cash needed now: ${run.upfront_now_usd():,.2f}\n")
+    out.extend(serverless_summary_lines(run))  # scale-to-zero pools and unit costs
     expiring = run.expiring_inventory()
     if len(expiring):
         out.append("Existing commitments expiring inside the horizon:")

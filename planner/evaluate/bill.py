@@ -38,8 +38,10 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import Pool
+from planner.evaluate.serverless import bill_all_serverless, bill_hybrid_bursts
 from planner.inventory import Commitment
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from pricing_data.errors import PlannerInputError
 
 _OFF_AWS = ("coreweave", "lambda")
@@ -184,6 +186,7 @@ def evaluate(
     policy: Policy,
     *,
     detail: bool = False,
+    serverless: ServerlessSetup | None = None,
 ) -> Evaluation:
     """The bill of ``commitments`` for ``usage_gpus`` (n_hours × n_pools) at ``timestamps``.
 
@@ -191,7 +194,8 @@ def evaluate(
     the pools in proportion to the commitment dollars their usage consumed ("amortised by use"); a
     commitment that served nothing is allocated to the pseudo-pool ``(unused commitments)``. With
     ``detail``, ``served_gpus`` holds hourly GPUs (summed over pools) served by each commitment id,
-    ``spot`` and ``on_demand``.
+    ``spot`` and ``on_demand``. ``serverless``: scale-to-zero pools billed by busy time
+    (:mod:`planner.evaluate.serverless`), shown as the component and provider lines it bills.
     """
     u = np.asarray(usage_gpus, dtype=float)
     if u.ndim == 1:
@@ -206,6 +210,8 @@ def evaluate(
         raise PlannerInputError("usage must be finite and >= 0 GPUs", fix="clean the usage path")
     ts = pd.DatetimeIndex(timestamps)
     price = serving_prices(offers, pools, policy)
+    u_all = u
+    u, sl_bill = bill_all_serverless(u_all, ts, pools, serverless)  # pools wholly serverless
     n_h, n_p = u.shape
     has_spot = np.isfinite(price.spot)
     spot_part = np.where(has_spot[None, :], policy.spot_cap_share * u, 0.0)
@@ -281,6 +287,15 @@ def evaluate(
         util[c.commitment_id] = min(1.0, used / s) if s > 0 else 0.0
         used_total += min(used, s)
         spend_total += s
+    spot_or_inf = np.where(has_spot, price.spot, np.inf)
+    bill_hybrid_bursts(od_left, spot_left, ts, pools, serverless, price.od, spot_or_inf, sl_bill)
+    if sl_bill.usd_by_pool:
+        hourly += sl_bill.hourly_usd
+        comp["serverless"] = sl_bill.total_usd
+        for prov, usd in sl_bill.usd_by_provider.items():
+            by_prov[prov] = by_prov.get(prov, 0.0) + usd
+        for pool_name, usd in sl_bill.usd_by_pool.items():
+            _charge(pool_name, "serverless", usd)
     od_gpus = od_left.copy()
     # spot only when cheaper than on-demand; otherwise it is on-demand
     spot_gpus = np.where(has_spot[None, :], spot_left, 0.0)
@@ -311,8 +326,8 @@ def evaluate(
             by_prov[sprov] = by_prov.get(sprov, 0.0) + float(sp_cost.sum()) - sp_egress
     by_prov["aws"] = by_prov.get("aws", 0.0) + comp["egress"]
     total = float(sum(comp.values()))
-    od_eq = float((u * price.od[None, :]).sum())
-    demand = float(u.sum())
+    od_eq = float((u_all * price.od[None, :]).sum())
+    demand = float(u_all.sum())
     return Evaluation(
         total_usd=total,
         cost_by_component_usd=comp,
@@ -327,7 +342,16 @@ def evaluate(
         commitment_spend_usd=spend,
         cost_by_pool_usd=by_pool,
         served_gpus=(
-            {**served_detail, "spot": spot_gpus.sum(axis=1), "on_demand": od_gpus.sum(axis=1)}
+            {
+                **served_detail,
+                "spot": spot_gpus.sum(axis=1),
+                "on_demand": od_gpus.sum(axis=1),
+                **(
+                    {"serverless": sl_bill.moved_gpus}
+                    if sl_bill.moved_gpus is not None and sl_bill.usd_by_pool
+                    else {}
+                ),
+            }
             if detail
             else {}
         ),

@@ -6,7 +6,11 @@
 - ``current inventory only``: the existing commitments until they expire, the rest on
   spot (where allowed) and on-demand;
 - ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
-- ``this plan, firm purchases only``: existing commitments plus what is bought now.
+- ``this plan, firm purchases only``: existing commitments plus what is bought now;
+- ``serverless where eligible`` (only when some pool may scale to zero and has a busy measure):
+  the existing commitments, every eligible pool on serverless (hour by hour where the policy allows
+  hybrid, else wholly), nothing bought. "This plan" and "firm only" use the plan's own serverless
+  decisions (:mod:`planner.evaluate.serverless`).
 
 Annual figures scale the horizon's cost by 8,760 h / horizon hours. "Worst-tail utilisation" is the
 probability-weighted ``1 - cvar_beta`` quantile (P10 by default) of commitment utilisation across
@@ -23,9 +27,11 @@ import pandas as pd
 
 from forecasting import Forecast
 from planner.evaluate.bill import Evaluation, evaluate
+from planner.evaluate.serverless import eligible_everywhere, plan_serverless
 from planner.inventory import Commitment
 from planner.plan import Plan
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from pricing_data.catalog import Catalog
 from pricing_data.stats import weighted_quantile
 
@@ -100,6 +106,7 @@ ALL_ON_DEMAND = "all on-demand"
 INVENTORY_ONLY = "current inventory only"
 THIS_PLAN = "this plan"
 FIRM_ONLY = "this plan, firm purchases only"
+SERVERLESS_ELIGIBLE = "serverless where eligible"
 
 
 def evaluate_over_scenarios(
@@ -111,9 +118,12 @@ def evaluate_over_scenarios(
     pools: tuple,  # type: ignore[type-arg]
     offers: pd.DataFrame,
     policy: Policy,
+    serverless: ServerlessSetup | None = None,
 ) -> StrategyFigures:
     evals = tuple(
-        evaluate(commitments, run_scenarios[s], timestamps, pools, offers, policy)
+        evaluate(
+            commitments, run_scenarios[s], timestamps, pools, offers, policy, serverless=serverless
+        )
         for s in range(run_scenarios.shape[0])
     )
     return StrategyFigures(name, tuple(commitments), evals, probabilities, len(timestamps))
@@ -127,17 +137,21 @@ def compare_strategies(
     policy: Policy,
     *,
     progress: Progress | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> tuple[StrategyFigures, ...]:
-    """The four strategies of the module docstring, each evaluated on every scenario."""
+    """The strategies of the module docstring, each evaluated on every scenario. ``serverless``:
+    the options of the run (as the LP received them, before its decisions)."""
     say = progress or (lambda _m: None)
     sc = fc.scenarios
     ts, pools, probs = sc.timestamps, sc.pools, sc.probabilities
     no_spot = replace(policy, spot_cap_share=0.0)
     bought = plan.commitments()
     firm = plan.commitments(firm_only=True)
-    say(f"evaluating 4 strategies on {sc.n_scenarios} scenarios")
+    n_strategies = 5 if serverless is not None and serverless.options else 4
+    say(f"evaluating {n_strategies} strategies on {sc.n_scenarios} scenarios")
     offers = catalog.offers
-    return (
+    decided = plan_serverless(plan, serverless)
+    out: tuple[StrategyFigures, ...] = (
         evaluate_over_scenarios(
             ALL_ON_DEMAND, [], sc.demand_gpus, probs, ts, pools, offers, no_spot
         ),
@@ -145,9 +159,42 @@ def compare_strategies(
             INVENTORY_ONLY, list(inventory), sc.demand_gpus, probs, ts, pools, offers, policy
         ),
         evaluate_over_scenarios(
-            THIS_PLAN, [*inventory, *bought], sc.demand_gpus, probs, ts, pools, offers, policy
+            THIS_PLAN,
+            [*inventory, *bought],
+            sc.demand_gpus,
+            probs,
+            ts,
+            pools,
+            offers,
+            policy,
+            decided,
         ),
         evaluate_over_scenarios(
-            FIRM_ONLY, [*inventory, *firm], sc.demand_gpus, probs, ts, pools, offers, policy
+            FIRM_ONLY,
+            [*inventory, *firm],
+            sc.demand_gpus,
+            probs,
+            ts,
+            pools,
+            offers,
+            policy,
+            decided,
         ),
     )
+    if serverless is not None and serverless.options:
+        everywhere = eligible_everywhere(serverless)
+        out = (
+            *out,
+            evaluate_over_scenarios(
+                SERVERLESS_ELIGIBLE,
+                list(inventory),
+                sc.demand_gpus,
+                probs,
+                ts,
+                pools,
+                offers,
+                policy,
+                everywhere,
+            ),
+        )
+    return out

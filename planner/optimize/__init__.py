@@ -19,9 +19,11 @@ from planner.inventory import Commitment
 from planner.optimize.problem import Problem, build_problem, summary
 from planner.optimize.result import plan_figures, purchases
 from planner.optimize.savings_curve import savings_curves
+from planner.optimize.serverless import serverless_record
 from planner.optimize.solve import InfeasiblePlanError, Solution, solve
 from planner.plan import Plan
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 __all__ = [
     "InfeasiblePlanError",
@@ -43,12 +45,13 @@ def optimize(
     *,
     as_of: pd.Timestamp | None = None,
     progress: Callable[[str], None] | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Plan:
     """Choose what to buy now (and a tentative ladder) at least expected cost within the policy's
     risk bounds. Raises InfeasiblePlanError (no plan fits, or time limit) or PlannerInputError."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    pb = build_problem(scenarios, offers, inventory, policy, as_of=as_of)
+    pb = build_problem(scenarios, offers, inventory, policy, as_of=as_of, serverless=serverless)
     t_build = time.perf_counter() - t0
     sizes = summary(pb)
     say(
@@ -94,6 +97,8 @@ def optimize(
         "notes": sol.notes,
         "tail_scenarios": pb.tail_scenarios,
     }
+    if serverless is not None:  # decisions, break-even inputs (planner.optimize.serverless)
+        record["serverless"] = serverless_record(pb, serverless)
     return Plan(
         purchases=tuple(purchases(pb, sol)),
         savings_curves=curves,

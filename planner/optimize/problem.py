@@ -77,8 +77,10 @@ import pulp
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
+from planner.optimize.serverless import add_serverless
 from planner.optimize.time_reduction import TimeSlices, hours_between, reduce_time
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
 
@@ -152,6 +154,12 @@ class Problem:
     spend_cache: pulp.LpAffineExpression | None = None
     last_solver: Any = None  # the PuLP solver object of the last solve (HiGHS: warm re-runs)
     last_solver_name: str = ""
+    # serverless (planner.optimize.serverless): p -> {(s, t): held GPUs moved}, their USD per held
+    # GPU-hour, the all-or-nothing choice x_p, and the option
+    serverless: dict[int, dict[tuple[int, int], pulp.LpVariable]] = field(default_factory=dict)
+    serverless_rate: dict[int, dict[tuple[int, int], float]] = field(default_factory=dict)
+    serverless_choice: dict[int, pulp.LpVariable] = field(default_factory=dict)
+    serverless_setup: dict[int, Any] = field(default_factory=dict)
 
     # ---- derived helpers -------------------------------------------------------------------
     def units_active(self, c: int, k: int) -> pulp.LpAffineExpression:
@@ -417,6 +425,9 @@ def add_demand_balance(pb: Problem) -> None:
         for (s, t), var in vs.items():
             by_pst[(p, s, t)][var] = 1.0
     for p, vs in pb.spot.items():
+        for (s, t), var in vs.items():
+            by_pst[(p, s, t)][var] = 1.0
+    for p, vs in pb.serverless.items():
         for (s, t), var in vs.items():
             by_pst[(p, s, t)][var] = 1.0
     dem = pb.slices.demand_gpus
@@ -692,6 +703,9 @@ def add_risk_averse_objective(pb: Problem) -> None:
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
             per_s[s][var] = w[t] * (spot_price[p] - od[p])
+    for p, vs in pb.serverless.items():
+        for (s, t), var in vs.items():
+            per_s[s][var] = w[t] * (pb.serverless_rate[p][(s, t)] - od[p])
     const_s = np.einsum("t,stp,p->s", w, dem, od)
     zeta = pb.lp.add_variable("risk_cost_zeta")
     obj = dict(pb.lp.objective)
@@ -721,10 +735,12 @@ def build_problem(
     policy: Policy,
     *,
     as_of: pd.Timestamp | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Problem:
     """Build the LP (module docstring). Pure: the inputs are not changed.
 
-    ``as_of`` is informative: the plan's "now" is the scenarios' start.
+    ``as_of`` is informative: the plan's "now" is the scenarios' start. ``serverless``: options for
+    scale-to-zero pools (:mod:`planner.optimize.serverless`).
     """
     check_inputs(scenarios, offers, policy)
     start = pd.Timestamp(scenarios.start)
@@ -769,6 +785,7 @@ def build_problem(
     define_groups(pb, per_offer=priced and policy.risk_pricing == "exact")
     define_dispatch_variables(pb)
     define_objective(pb)
+    add_serverless(pb, scenarios, serverless)
     add_demand_balance(pb)
     add_commitment_capacity(pb)
     add_cvar_unused_bound(pb)

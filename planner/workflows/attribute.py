@@ -36,22 +36,18 @@ from forecasting import UsageHistory, make_pools
 from forecasting.busy import parse_measure
 from forecasting.usage import TAG_COLUMNS, parse_timestamps
 from planner.evaluate.compare import evaluate_over_scenarios
+from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment, parse_inventory
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, config_from_dict
 from planner.workflows.quarterly import effective_policy, forecast_for
+from planner.workflows.serverless import PER_UNITS, with_busy
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
 
 UNALLOCATED = "(unallocated)"
 UNUSED = "(unused commitments)"
 COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress", "serverless")
-#: unit -> (how many units a unit cost is quoted for, column name of the unit cost)
-PER_UNITS: dict[str, tuple[float, str]] = {
-    "requests": (1_000.0, "usd_per_1k_requests"),
-    "tokens": (1_000_000.0, "usd_per_1m_tokens"),
-    "runs": (1.0, "usd_per_run"),
-}
 
 
 def config_of(plan: Plan, file: str = "plan.json") -> tuple[PlanningConfig, list[Commitment]]:
@@ -115,7 +111,7 @@ def _expected_by_pool(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """(E[cost by pool and component], E[GPU-hours by pool over the horizon])."""
-    _, fc = forecast_for(history, config, progress)
+    _, fc = forecast_for(with_busy(history, config), config, progress)
     # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
     # optimizer and evaluator apply them), while commitments held elsewhere still bill
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
@@ -129,6 +125,7 @@ def _expected_by_pool(
         sc.pools,
         catalog.offers,
         effective_policy(config),
+        plan_serverless(plan, None),  # the plan's own serverless decisions
     )
     out: dict[str, dict[str, float]] = {}
     for w, ev in zip(figs.probabilities, figs.evaluations, strict=True):

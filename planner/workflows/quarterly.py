@@ -37,6 +37,7 @@ from planner.optimize import optimize
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
+from planner.workflows.serverless import serverless_for, with_busy
 from pricing_data.catalog import Catalog, load_catalog
 from pricing_data.errors import PlannerInputError
 
@@ -189,12 +190,24 @@ def plan_from_history(
     # checked against the inventory before the forecast, so a bad inventory row fails fast.
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
     _check_inventory_offers(inventory, catalog)
+    history = with_busy(history, config)  # busy time from requests (planner.workflows.serverless)
     pooled, fc = forecast_for(history, config, progress)
     start = fc.scenarios.start
     policy = effective_policy(config)
+    serverless = serverless_for(pooled, config)
     say(f"optimising over {len(catalog.offers):,} offers")
-    plan = optimize(fc.scenarios, catalog.offers, inventory, policy, as_of=start, progress=say)
-    strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
+    plan = optimize(
+        fc.scenarios,
+        catalog.offers,
+        inventory,
+        policy,
+        as_of=start,
+        progress=say,
+        serverless=serverless,
+    )
+    strategies = compare_strategies(
+        fc, catalog, inventory, plan, policy, progress=say, serverless=serverless
+    )
     return PlanRun(
         config=config,
         policy=policy,

@@ -1,0 +1,134 @@
+"""The referee's serverless step: billing scale-to-zero pools by their busy seconds.
+
+For a pool with a serverless option (:class:`planner.optimize.serverless.ServerlessOption`), hour h
+with held GPUs D_h has busy GPU-hours B_h = f(hour of day of h) · D_h, and a held GPU-hour moved to
+serverless bills ρ_h · c with ρ_h = f(hour(h)) and c the USD per busy GPU-hour (cold starts in).
+
+- mode ``all`` (the pool is served serverless): before any commitment, the pool's whole usage
+  leaves the held path and bills max(B_h · c, W · c_warm) per hour (W warm GPUs at the list price
+  × region multiplier);
+- mode ``hybrid``: after commitments have covered what they cover (they are paid anyway), each
+  hour's remainder goes to serverless where ρ_h · c is below the price it would otherwise pay
+  (on-demand for the part that would pay on-demand, spot for the part that could run on spot);
+- mode ``off`` (or no option): nothing changes.
+
+This is the rule the LP's dispatch follows (commitments first, then the cheapest of serverless,
+spot and on-demand), applied hour by hour on the real busy profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.scenarios import Pool
+from planner.serverless import ServerlessOption, ServerlessSetup
+
+
+def plan_serverless(plan: Any, setup: ServerlessSetup | None) -> ServerlessSetup | None:
+    """The serverless decisions a plan recorded (``plan.record["serverless"]``), else ``setup``."""
+    rec = getattr(plan, "record", {}).get("serverless")
+    return ServerlessSetup.from_dict(rec) if rec else setup
+
+
+def eligible_everywhere(setup: ServerlessSetup) -> ServerlessSetup:
+    """Every option on serverless: hour by hour where hybrid is allowed, else wholly."""
+    return replace(
+        setup,
+        options=tuple(
+            replace(o, mode="hybrid" if o.mode == "hybrid" else "all") for o in setup.options
+        ),
+    )
+
+
+@dataclass
+class ServerlessBill:
+    """What serverless billed: hourly USD, USD by pool and provider, busy GPU-hours billed and held
+    GPU-hours moved off the held path, by pool."""
+
+    hourly_usd: np.ndarray
+    usd_by_pool: dict[str, float] = field(default_factory=dict)
+    usd_by_provider: dict[str, float] = field(default_factory=dict)
+    busy_gpu_hours: dict[str, float] = field(default_factory=dict)
+    held_gpu_hours_moved: dict[str, float] = field(default_factory=dict)
+    moved_gpus: np.ndarray | None = None  # hourly held GPUs moved (summed over pools)
+
+    @property
+    def total_usd(self) -> float:
+        return float(sum(self.usd_by_pool.values()))
+
+    def add(
+        self, opt: ServerlessOption, hourly: np.ndarray, busy: float, moved: np.ndarray
+    ) -> None:
+        self.hourly_usd += hourly
+        usd = float(hourly.sum())
+        self.usd_by_pool[opt.pool] = self.usd_by_pool.get(opt.pool, 0.0) + usd
+        self.usd_by_provider[opt.provider] = self.usd_by_provider.get(opt.provider, 0.0) + usd
+        self.busy_gpu_hours[opt.pool] = self.busy_gpu_hours.get(opt.pool, 0.0) + busy
+        self.held_gpu_hours_moved[opt.pool] = self.held_gpu_hours_moved.get(opt.pool, 0.0) + float(
+            moved.sum()
+        )
+        if self.moved_gpus is not None:
+            self.moved_gpus += moved
+
+
+def _options(
+    setup: ServerlessSetup | None, pools: tuple[Pool, ...], mode: str
+) -> list[tuple[int, ServerlessOption]]:
+    if setup is None:
+        return []
+    out = []
+    for p, pool in enumerate(pools):
+        opt = setup.option(pool.name)
+        if opt is not None and opt.mode == mode:
+            out.append((p, opt))
+    return out
+
+
+def bill_all_serverless(
+    usage_gpus: np.ndarray,
+    timestamps: pd.DatetimeIndex,
+    pools: tuple[Pool, ...],
+    setup: ServerlessSetup | None,
+) -> tuple[np.ndarray, ServerlessBill]:
+    """Mode ``all``: (usage left on the held path, the bill). ``usage_gpus`` is not changed."""
+    u = np.asarray(usage_gpus, dtype=float).copy()
+    bill = ServerlessBill(np.zeros(u.shape[0]), moved_gpus=np.zeros(u.shape[0]))
+    for p, opt in _options(setup, pools, "all"):
+        busy = u[:, p] * opt.busy_fraction_at(timestamps)
+        hourly = np.maximum(
+            busy * opt.usd_per_busy_gpu_hour, opt.min_warm_gpus * opt.warm_usd_per_gpu_hour
+        )
+        bill.add(opt, hourly, float(busy.sum()), u[:, p].copy())
+        u[:, p] = 0.0
+    return u, bill
+
+
+def bill_hybrid_bursts(
+    od_left: np.ndarray,
+    spot_left: np.ndarray,
+    timestamps: pd.DatetimeIndex,
+    pools: tuple[Pool, ...],
+    setup: ServerlessSetup | None,
+    od_usd_per_gpu_hour: np.ndarray,
+    spot_usd_per_gpu_hour: np.ndarray,
+    bill: ServerlessBill,
+) -> None:
+    """Mode ``hybrid``: move the remainder after commitments to serverless where cheaper; changes
+    ``od_left``, ``spot_left`` and ``bill`` in place. ``spot_usd_per_gpu_hour`` is inf where the
+    pool has no spot (its spot part then pays on-demand)."""
+    for p, opt in _options(setup, pools, "hybrid"):
+        frac = opt.busy_fraction_at(timestamps)
+        rate = frac * opt.usd_per_busy_gpu_hour  # USD per held GPU-hour moved
+        alt_spot = min(float(spot_usd_per_gpu_hour[p]), float(od_usd_per_gpu_hour[p]))
+        take_od = np.where(rate < od_usd_per_gpu_hour[p], od_left[:, p], 0.0)
+        take_spot = np.where(rate < alt_spot, spot_left[:, p], 0.0)
+        moved = take_od + take_spot
+        if not moved.any():
+            continue
+        od_left[:, p] -= take_od
+        spot_left[:, p] -= take_spot
+        bill.add(opt, moved * rate, float((moved * frac).sum()), moved)
