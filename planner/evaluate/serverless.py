@@ -13,7 +13,10 @@ serverless bills ρ_h · c with ρ_h = f(hour(h)) and c the USD per busy GPU-hou
 - mode ``off`` (or no option): nothing changes.
 
 This is the rule the LP's dispatch follows (commitments first, then the cheapest of serverless,
-spot and on-demand), applied hour by hour on the real busy profile.
+spot and on-demand), applied hour by hour on the real busy profile. A hybrid pool keeps its held
+base running, so a commitment that can serve it applies to it by the provider's rules (an idle
+replica can soak up Savings Plan dollars no other pool needs); where a hybrid pool ties with another
+pool for a commitment, the provider's order decides, not the LP's joint optimum.
 """
 
 from __future__ import annotations

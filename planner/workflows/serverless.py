@@ -96,8 +96,8 @@ def plan_unit_costs(run: PlanRun, window_days: int = 28) -> pd.DataFrame:
                 "unit": unit,
                 "pools": ", ".join(pools),
                 "expected_cost_usd": round(cost, 2),
-                "expected_units": round(units, 0),
-                name.replace("usd_per_", "usd per "): round(cost * scale / units, 6),
+                "expected_units": round(units),
+                name: round(cost * scale / units, 6),
             }
         )
     return pd.DataFrame(rows)
@@ -132,10 +132,10 @@ def summary_lines(run: PlanRun) -> list[str]:
             out.append(render_frame(table[cols], "table", floatfmt=",.2f"))
         for item in rec.get("not_evaluable", []):
             out.append(f"serverless not evaluated for {item['pool']}: {item['reason']}")
-        if rec.get("not_evaluable"):
-            out.append("")
+        versions = ", ".join(rec.get("catalog_versions", []))
+        out.append(f"serverless catalog: {versions or '(none)'}\n")
     units = plan_unit_costs(run)
     if len(units):
         out.append("Expected cost per unit (this plan, pools that record the unit):")
-        out.append(render_frame(units, "table", floatfmt=",.4f"))
+        out.append(render_frame(units, "table", floatfmt=",.2f"))
     return out
