@@ -1,19 +1,29 @@
 """GPU-hours from billing exports: FOCUS 1.0–1.2 and AWS CUR (legacy and 2.0), CSV or Parquet.
 
-Exports can be larger than memory, so the reduction runs in duckdb, streaming over the file: only the
-GPU-candidate usage lines are kept and summed per (line start, line end, instance type, how paid,
-provider, region, tags). pandas then sees the small aggregate: it maps instance types to GPUs
-through the catalog (``GPU-hours = instance-hours × GPUs per instance``), spreads lines longer than an
-hour evenly over their hours (daily CUR granularity: ``gpus_t = GPU-hours / hours in the line``) and
-parses tags.
+Exports can be larger than memory, so the reduction runs in a query engine, streaming over the
+export: only the GPU-candidate usage lines are kept and summed per (line start, line end, instance
+type, how paid, provider, region, kept tags) — the SQL of :mod:`forecasting.billing_sql`, written
+once for both engines:
+
+- **duckdb** (embedded, the default) over a local file, or over Parquet objects in S3
+  (``s3://bucket/prefix/*.parquet``, duckdb's httpfs with the standard AWS credential chain);
+- **Amazon Athena** over the CUR-to-Athena table (``athena://DATABASE/TABLE?...``,
+  :class:`AthenaSource`, API calls in :mod:`pricing_data.aws.athena`): only the hourly aggregate
+  comes back.
+
+pandas then sees the small aggregate (:func:`usage_from_reduction`): it maps instance types to GPUs
+through the catalog (``GPU-hours = instance-hours × GPUs per instance``) and spreads lines longer
+than an hour evenly over their hours (daily CUR granularity: ``gpus_t = GPU-hours / hours in the
+line``). Only the tags asked for are kept, and a tag's values can be folded to those a policy names,
+so the aggregate stays small whatever the number of tag values.
 
 FOCUS (columns per the FOCUS spec): ``ChargeCategory = 'Usage'`` rows whose ``ConsumedUnit`` is
 hours; the instance type is the first AWS-style instance name (``p5.48xlarge``) found in
 ``x_UsageType``, ``SkuMeter``, ``SkuPriceDetails``, ``ChargeDescription`` or ``ResourceType`` (in
 that order); GPU-hours = ``ConsumedQuantity`` × GPUs per instance. Paid as: ``CommitmentDiscountType``
 "Savings Plan" → savings_plan, "Reservation" → reserved_instance; ``PricingCategory`` "Dynamic" (or
-a SpotUsage usage type) → spot; else on_demand. ``Tags`` is a JSON object (keys matched without case,
-``user:`` prefixes dropped). Timestamps without ``T``/``Z`` are UTC; the literal ``NULL`` is empty.
+a SpotUsage usage type) → spot; else on_demand. ``Tags`` is a JSON object or a map (keys matched
+without case, ``user:`` prefixes dropped). Timestamps without ``T``/``Z`` are UTC; the literal ``NULL`` is empty.
 
 AWS CUR: lines with ``LineItemType`` Usage, DiscountedUsage (→ reserved_instance) or
 SavingsPlanCoveredUsage (→ savings_plan) whose usage type is ``BoxUsage``, ``SpotUsage`` (→ spot),
@@ -28,25 +38,39 @@ left out with a warning naming them; other instance types are not GPU usage and 
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from forecasting.usage import LABEL_COLUMNS, TAG_COLUMNS, USAGE_COLUMNS, _read_columns
+from forecasting.billing_sql import (
+    ATHENA,
+    DUCKDB,
+    GPU_FAMILY_RE,
+    INSTANCE_RE,
+    REQUIRED_CUR_ROLES,
+    Kind,
+    TagKeep,
+    cur_column,
+    lit,
+    q,
+    reduction_sql,
+    text,
+)
+from forecasting.usage import TAG_COLUMNS, USAGE_COLUMNS, _read_columns
 from pricing_data.errors import PlannerInputError, suggest
 
 if TYPE_CHECKING:
     from pricing_data.catalog import Catalog
 
-INSTANCE_RE = r"([a-z][a-z0-9]*(?:-[a-z0-9]+)?\.(?:[0-9]*x?large|metal|[0-9]+xlarge)(?:-[0-9]+xl)?)"
 #: duckdb's memory cap while aggregating an export (it spills to a temporary folder beyond it)
-DUCKDB_MEMORY_LIMIT = "1GB"
-GPU_FAMILY = re.compile(r"^(p\d|g\d|gr\d|inf\d|trn\d|dl\d|p6-)")
+DUCKDB_MEMORY_LIMIT = "512MB"
+GPU_FAMILY = re.compile(GPU_FAMILY_RE)
 _REGION_PREFIX = {
     "USE1": "us-east-1",
     "USE2": "us-east-2",
@@ -70,34 +94,67 @@ _REGION_PREFIX = {
 }
 
 
-def _q(col: str) -> str:
-    return '"' + col.replace('"', '""') + '"'
+def _source_sql(path: Path | str) -> str:
+    name = str(path)
+    if name.lower().endswith((".parquet", ".pq")) or (
+        is_s3_url(name) and not name.lower().endswith((".csv", ".csv.gz", ".gz"))
+    ):
+        return f"read_parquet({lit(name)}, union_by_name=true)"
+    return f"read_csv({lit(name)}, all_varchar=true, header=true, nullstr=['NULL', ''])"
 
 
-def _lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
+def is_s3_url(path: str | Path) -> bool:
+    """Whether ``path`` names objects in S3 (``s3://bucket/key``, globs allowed)."""
+    return str(path).startswith("s3://")
 
 
-def _source_sql(path: Path) -> str:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return f"read_parquet({_lit(str(path))})"
-    return f"read_csv({_lit(str(path))}, all_varchar=true, header=true, nullstr=['NULL', ''])"
-
-
-def _run(sql: str, path: Path) -> pd.DataFrame:
+def _connect(path: Path | str) -> tuple[Any, str]:
+    """A duckdb connection with bounded memory; for S3 paths, httpfs with the credential chain."""
     import tempfile
 
     import duckdb
 
     con = duckdb.connect()
     spill = tempfile.mkdtemp(prefix="planner-duckdb-")
+    # bounded memory: duckdb streams the file and spills aggregation state to ``spill``
+    con.execute("SET threads TO 2")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET temp_directory = {lit(spill)}")
+    if is_s3_url(path):
+        try:
+            for stmt in S3_SETUP_SQL:
+                con.execute(stmt)
+        except duckdb.Error as e:
+            con.close()
+            shutil.rmtree(spill, ignore_errors=True)
+            raise PlannerInputError(
+                f"cannot set up duckdb's S3 reader: {str(e).splitlines()[0]}",
+                file=str(path),
+                fix="install duckdb's httpfs and aws extensions once, with network access: "
+                "python -c \"import duckdb; duckdb.sql('INSTALL httpfs; INSTALL aws')\" "
+                "(or copy the export locally)",
+            ) from None
+    return con, spill
+
+
+#: duckdb statements that let ``read_parquet('s3://...')`` use the standard AWS credential chain
+#: (environment, profile, SSO, instance role), as boto3 does
+S3_SETUP_SQL = (
+    "LOAD httpfs",
+    "LOAD aws",
+    "CREATE OR REPLACE SECRET planner_s3 (TYPE s3, PROVIDER credential_chain)",
+)
+
+
+def _run(sql: str, path: Path | str) -> pd.DataFrame:
+    import duckdb
+
+    con, spill = _connect(path)
     try:
-        # bounded memory: duckdb streams the file and spills aggregation state to ``spill``
-        con.execute("SET threads TO 2")
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute("SET preserve_insertion_order = false")
-        con.execute(f"SET temp_directory = {_lit(spill)}")
-        return con.execute(sql).fetchdf()
+        # strings arrive as categoricals: the aggregate's label columns repeat a few values
+        table = con.sql(sql).to_arrow_table()
+        return table.to_pandas(strings_to_categorical=True)
     except duckdb.Error as e:
         raise PlannerInputError(
             f"cannot read the billing export: {str(e).splitlines()[0]}",
@@ -109,163 +166,36 @@ def _run(sql: str, path: Path) -> pd.DataFrame:
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _str(col: str | None, cols: set[str]) -> str:
-    if col is None or col not in cols:
-        return "''"
-    return f"coalesce(CAST({_q(col)} AS VARCHAR), '')"
+def column_types(path: Path | str) -> dict[str, str]:
+    """The export's columns and SQL types (CSV columns are all text)."""
+    name = str(path)
+    if is_s3_url(name):
+        df = _run(f"DESCRIBE SELECT * FROM {_source_sql(name)}", name)
+        return dict(zip(df["column_name"], df["column_type"].astype(str), strict=True))
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        _read_columns(p)  # a clear error for a file that is not Parquet
+        return {f.name: str(f.type) for f in pq.read_schema(p)}
+    return {c: "varchar" for c in _read_columns(p)}
 
 
-def _focus_sql(path: Path, cols: set[str]) -> str:
-    text_cols = [
-        c
-        for c in ("x_UsageType", "SkuMeter", "SkuPriceDetails", "ChargeDescription", "ResourceType")
-        if c in cols
-    ]
-    instance = (
-        "coalesce("
-        + ", ".join(
-            f"nullif(regexp_extract(lower({_str(c, cols)}), {_lit(INSTANCE_RE)}, 1), '')"
-            for c in text_cols
-        )
-        + ", '')"
-        if text_cols
-        else "''"
-    )
-    usage_type = _str("x_UsageType", cols)
-    paid = (
-        "CASE WHEN lower(" + _str("CommitmentDiscountType", cols) + ") LIKE '%savings%' "
-        "THEN 'savings_plan' "
-        "WHEN lower(" + _str("CommitmentDiscountType", cols) + ") LIKE '%reserv%' "
-        "THEN 'reserved_instance' "
-        "WHEN lower(" + _str("PricingCategory", cols) + ") = 'dynamic' "
-        f"OR {usage_type} LIKE '%SpotUsage%' THEN 'spot' ELSE 'on_demand' END"
-    )
-    unit = "lower(" + _str("ConsumedUnit", cols) + ")"
-    qty = "ConsumedQuantity" if "ConsumedQuantity" in cols else "PricingQuantity"
-    return f"""
-    WITH src AS (
-      SELECT {_str("ChargePeriodStart", cols)} AS line_start,
-             {_str("ChargePeriodEnd", cols)} AS line_end,
-             {instance} AS instance_type,
-             {paid} AS paid_as,
-             {_str("ProviderName", cols)} AS provider,
-             {_str("RegionId", cols)} AS region,
-             {_str("Tags", cols)} AS tags,
-             TRY_CAST({_q(qty)} AS DOUBLE) AS amount
-      FROM {_source_sql(path)}
-      WHERE {_str("ChargeCategory", cols)} = 'Usage'
-        AND ({unit} LIKE 'hour%' OR {unit} LIKE 'hr%' OR {unit} = 'h')
-    )
-    SELECT line_start, line_end, instance_type, paid_as, provider, region, tags,
-           sum(amount) AS amount, count(*) AS n_lines
-    FROM src WHERE regexp_matches(instance_type, {_lit(GPU_FAMILY.pattern)})
-    GROUP BY ALL
-    """
-
-
-def _cur_sql(path: Path, cols: set[str], legacy: bool) -> tuple[str, list[str]]:
-    if legacy:
-        c = {
-            "type": "lineItem/LineItemType",
-            "start": "lineItem/UsageStartDate",
-            "end": "lineItem/UsageEndDate",
-            "usage_type": "lineItem/UsageType",
-            "amount": "lineItem/UsageAmount",
-            "instance": "product/instanceType",
-            "region": "product/regionCode" if "product/regionCode" in cols else "product/region",
-        }
-        tag_cols = {
-            col: col.split(":", 1)[1].lower()
-            for col in cols
-            if col.lower().startswith("resourcetags/user:")
-        }
-        map_col = None
-    else:
-        c = {
-            "type": "line_item_line_item_type",
-            "start": "line_item_usage_start_date",
-            "end": "line_item_usage_end_date",
-            "usage_type": "line_item_usage_type",
-            "amount": "line_item_usage_amount",
-            "instance": "product_instance_type",
-            "region": "product_region_code",
-        }
-        tag_cols = {
-            col: col[len("resource_tags_user_") :].lower()
-            for col in cols
-            if col.startswith("resource_tags_user_")
-        }
-        map_col = "resource_tags" if "resource_tags" in cols else None
-    for key in ("type", "start", "usage_type", "amount"):
-        if c[key] not in cols:
+def _check_cur_columns(kind: Kind, columns: Mapping[str, str], where: str) -> None:
+    for role in REQUIRED_CUR_ROLES:
+        col = cur_column(kind, role, columns)
+        if col not in columns:
             raise PlannerInputError(
-                f"the AWS CUR has no column '{c[key]}'",
-                file=str(path),
-                column=c[key],
+                f"the AWS CUR has no column '{col}'",
+                file=where,
+                column=col,
                 fix="export the CUR with its standard columns",
             )
-    ut = _str(c["usage_type"], cols)
-    instance = (
-        f"coalesce(nullif(lower({_str(c['instance'], cols)}), ''), "
-        f"lower(regexp_extract({ut}, ':(.*)$', 1)))"
-    )
-    paid = (
-        f"CASE WHEN {_str(c['type'], cols)} = 'DiscountedUsage' THEN 'reserved_instance' "
-        f"WHEN {_str(c['type'], cols)} = 'SavingsPlanCoveredUsage' THEN 'savings_plan' "
-        f"WHEN {ut} LIKE '%SpotUsage%' THEN 'spot' ELSE 'on_demand' END"
-    )
-    tag_exprs = [f"{_str(col, cols)} AS {_q('tag_' + name)}" for col, name in tag_cols.items()]
-    if map_col:
-        tag_exprs.append(f"CAST({_q(map_col)} AS VARCHAR) AS tags")
-    tag_names = [f"tag_{n}" for n in tag_cols.values()] + (["tags"] if map_col else [])
-    tags_sql = ("," + ", ".join(tag_exprs)) if tag_exprs else ""
-    end = _str(c["end"], cols)
-    sql = f"""
-    WITH src AS (
-      SELECT {_str(c["start"], cols)} AS line_start,
-             {end} AS line_end,
-             {instance} AS instance_type,
-             {paid} AS paid_as,
-             'aws' AS provider,
-             {_str(c["region"], cols)} AS region,
-             regexp_extract({ut}, '^([A-Z]+[0-9]*)-', 1) AS region_prefix,
-             TRY_CAST({_q(c["amount"])} AS DOUBLE) AS amount
-             {tags_sql}
-      FROM {_source_sql(path)}
-      WHERE {_str(c["type"], cols)} IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage')
-        AND regexp_matches({ut}, '(BoxUsage|SpotUsage|DedicatedUsage|HostUsage)')
-    )
-    SELECT line_start, line_end, instance_type, paid_as, provider, region, region_prefix,
-           {", ".join([*tag_names, ""]) if tag_names else ""}
-           sum(amount) AS amount, count(*) AS n_lines
-    FROM src WHERE regexp_matches(instance_type, {_lit(GPU_FAMILY.pattern)})
-    GROUP BY ALL
-    """
-    return sql, tag_names
 
 
-def _parse_tags(raw: str) -> dict[str, str]:
-    """Tag values from a JSON object (FOCUS Tags, CUR 2.0 map) keyed by our tag names."""
-    if not raw:
-        return {}
-    text = raw.strip()
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        # duckdb renders MAPs as {k=v, ...}
-        m = re.findall(r"([^{},=\s]+)=([^,}]*)", text)
-        obj = dict(m)
-    if not isinstance(obj, dict):
-        return {}
-    out: dict[str, str] = {}
-    for k, v in obj.items():
-        key = str(k).lower()
-        for prefix in ("user:", "user_", "tag:"):
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
-        if key in TAG_COLUMNS and v is not None:
-            out[key] = str(v)
-    return out
+def billing_kind(fmt: str) -> Kind:
+    """The reduction kind of a detected format (``focus``, ``cur-legacy``, ``cur-2.0``)."""
+    return "focus" if fmt == "focus" else "cur-legacy" if fmt == "cur-legacy" else "cur"
 
 
 def _provider(name: str) -> str:
@@ -275,8 +205,10 @@ def _provider(name: str) -> str:
     return s.split(" ")[0] if s else ""
 
 
-def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
-    uniq = pd.Series(values.unique())
+def _parse_times(values: pd.Series, path: Path | str, column: str) -> np.ndarray:
+    """UTC times (``datetime64[ns]``, NaT for empty) of ISO text, each distinct value parsed once."""
+    cat = values.astype("category")
+    uniq = pd.Series(cat.cat.categories.astype(str))
     parsed = pd.to_datetime(uniq, utc=True, errors="coerce", format="ISO8601")
     bad = parsed.isna() & (uniq != "")
     if bad.any():
@@ -287,25 +219,90 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
             value=str(uniq[bad].iloc[0]),
             fix="give an unmodified export (ISO 8601 timestamps)",
         )
-    return values.map(dict(zip(uniq, parsed, strict=True)))
+    lookup = np.append(parsed.dt.tz_localize(None).to_numpy(), np.datetime64("NaT", "ns"))
+    return lookup[cat.cat.codes.to_numpy()]  # code -1 (missing) picks the NaT at the end
+
+
+def _labels(values: pd.Series) -> np.ndarray:
+    """Text labels as an object array ('' for missing); equal values share one str object."""
+    cat = values.astype("category")
+    names = np.append(np.asarray(cat.cat.categories.astype(str), dtype=object), "")
+    return names[cat.cat.codes.to_numpy()]
+
+
+def _sum_by_keys(
+    keys: dict[str, np.ndarray], values: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """``values`` summed per distinct key tuple, sorted by the keys in order (like a sorted
+    groupby), through integer codes: memory a few integers per row, not a hash of strings."""
+    codes, uniques, sizes = [], [], []
+    for col in keys.values():
+        c, u = pd.factorize(col, sort=True)
+        codes.append(c.astype(np.int64))
+        uniques.append(u)
+        sizes.append(max(len(u), 1))
+    if float(np.prod(np.array(sizes, dtype=float))) < 2**62:
+        combined = np.ravel_multi_index(tuple(codes), tuple(sizes))
+        kept, inverse = np.unique(combined, return_inverse=True)
+        parts = np.unravel_index(kept, tuple(sizes))
+    else:  # too many combinations for one integer: sort the code tuples
+        stacked = np.stack(codes, axis=1)
+        kept_rows, inverse = np.unique(stacked, axis=0, return_inverse=True)
+        parts = tuple(kept_rows[:, i] for i in range(len(codes)))
+    sums = np.bincount(inverse.ravel(), weights=values, minlength=len(parts[0]))
+    out = {
+        name: np.asarray(u)[p]
+        for (name, u), p in zip(zip(keys, uniques, strict=True), parts, strict=True)
+    }
+    return out, sums
 
 
 def read_billing_usage(
-    path: Path, fmt: str, *, catalog: Catalog | None = None
+    path: Path | str,
+    fmt: str,
+    *,
+    catalog: Catalog | None = None,
+    tags: TagKeep | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """The long usage table (plus ``paid_as``, ``instance_type``) of a FOCUS or CUR export."""
-    cols = set(_read_columns(path))
+    """The long usage table (plus ``paid_as``, ``instance_type``) of a FOCUS or CUR export.
+
+    ``path`` is a local file or an ``s3://`` URL (Parquet, globs allowed). ``tags`` names the tags
+    to keep and, for each, the values to keep (see :mod:`forecasting.billing_sql`); by default
+    every tag of :data:`~forecasting.usage.TAG_COLUMNS` with all its values. An
+    ``athena://`` address (:class:`AthenaSource`) runs the reduction in Athena instead.
+    """
+    if str(path).startswith(ATHENA_SCHEME):
+        return read_athena_usage(AthenaSource.parse(str(path)), catalog=catalog, tags=tags)
+    columns = column_types(path)
+    kind = billing_kind(fmt)
+    keep: TagKeep = tags if tags is not None else {t: None for t in TAG_COLUMNS}
+    if kind != "focus":
+        _check_cur_columns(kind, columns, str(path))
+    sql = reduction_sql(
+        kind, _source_sql(path), columns, dialect=DUCKDB, tags=keep, since=since, until=until
+    )
+    agg = _run(sql, path)
+    start_col = (
+        "ChargePeriodStart"
+        if kind == "focus"
+        else "lineItem/UsageStartDate"
+        if kind == "cur-legacy"
+        else "line_item_usage_start_date"
+    )
+    return usage_from_reduction(agg, catalog=catalog, source=str(path), start_col=start_col)
+
+
+def usage_from_reduction(
+    agg: pd.DataFrame, *, catalog: Catalog | None, source: str, start_col: str
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The long usage table from the rows of :func:`forecasting.billing_sql.reduction_sql`.
+
+    ``GPU-hours = amount × GPUs per instance`` (catalog); a line of ``k`` hours adds
+    ``GPU-hours / k`` GPUs to each of its hours. Works on the reduction from duckdb or Athena.
+    """
     warnings: list[str] = []
-    if fmt == "focus":
-        agg = _run(_focus_sql(path, cols), path)
-        tag_names: list[str] = ["tags"]
-        start_col = "ChargePeriodStart"
-    else:
-        sql, tag_names = _cur_sql(path, cols, legacy=fmt == "cur-legacy")
-        agg = _run(sql, path)
-        start_col = (
-            "lineItem/UsageStartDate" if fmt == "cur-legacy" else "line_item_usage_start_date"
-        )
     columns = [*USAGE_COLUMNS, "paid_as", "instance_type"]
     empty = pd.DataFrame({c: pd.Series(dtype="string") for c in columns}).astype(
         {"gpus": "float64", "timestamp": "datetime64[ns, UTC]"}
@@ -317,8 +314,9 @@ def read_billing_usage(
 
         catalog = load_catalog()
     inst = {k.lower(): v for k, v in catalog.instance_gpus().items()}
-    known = agg["instance_type"].isin(list(inst))
-    unknown_gpu = sorted({i for i in agg.loc[~known, "instance_type"] if GPU_FAMILY.match(str(i))})
+    known = agg["instance_type"].isin(list(inst)).to_numpy()
+    seen = set(agg.loc[~known, "instance_type"].dropna().astype(str).unique())
+    unknown_gpu = sorted(i for i in seen if GPU_FAMILY.match(i))
     if unknown_gpu:
         hints = []
         for i in unknown_gpu[:5]:
@@ -328,54 +326,225 @@ def read_billing_usage(
     agg = agg[known].reset_index(drop=True)
     if agg.empty:
         return empty, tuple(warnings)
-    start = _parse_times(agg["line_start"].astype(str), path, start_col)
-    end = _parse_times(agg["line_end"].astype(str), path, start_col.replace("Start", "End"))
-    start = start.dt.floor("h")
-    hours = ((end - start) / pd.Timedelta(hours=1)).fillna(1.0)
-    hours = np.maximum(np.ceil(hours.to_numpy(dtype=float)), 1).astype(int)
+    where = Path(source) if not is_s3_url(source) else source
+    start_ns = _parse_times(agg["line_start"], where, start_col)
+    end_ns = _parse_times(agg["line_end"], where, start_col.replace("Start", "End"))
+    start_h = start_ns.astype("datetime64[h]")
+    span = (end_ns - start_h.astype("datetime64[ns]")) / np.timedelta64(1, "h")
+    hours = np.maximum(np.ceil(np.nan_to_num(span.astype(float), nan=1.0)), 1).astype(np.int64)
     if (hours > 1).any():
         warnings.append(
             f"{int((hours > 1).sum())} line(s) span more than an hour (daily or monthly "
             "granularity); their GPU-hours are spread evenly over their hours"
         )
-    gpu = agg["instance_type"].map({k: v[0] for k, v in inst.items()})
-    per = agg["instance_type"].map({k: v[1] for k, v in inst.items()}).astype(float)
-    gpu_hours = agg["amount"].fillna(0.0).to_numpy(dtype=float) * per.to_numpy()
-    region = agg["region"].astype(str)
-    if "region_prefix" in agg.columns:
-        from_prefix = agg["region_prefix"].map(lambda s: _REGION_PREFIX.get(str(s), "us-east-1"))
-        region = region.where(region != "", from_prefix)
-    labels: dict[str, np.ndarray] = {t: np.full(len(agg), "", dtype=object) for t in TAG_COLUMNS}
-    for name in tag_names:
-        raw = agg[name].fillna("").astype(str)
-        if name == "tags":  # parse each distinct JSON/MAP text once
-            parsed = {v: _parse_tags(v) for v in raw.unique()}
-            for t in TAG_COLUMNS:
-                got = raw.map({v: d.get(t, "") for v, d in parsed.items()}).to_numpy(dtype=object)
-                labels[t] = np.where(got != "", got, labels[t])
-        elif name[4:] in TAG_COLUMNS:
-            got = raw.to_numpy(dtype=object)
-            labels[name[4:]] = np.where(got != "", got, labels[name[4:]])
-    idx = np.repeat(np.arange(len(agg)), hours)
-    offsets = np.concatenate([np.arange(h) for h in hours])
-    ts = pd.DatetimeIndex(start.to_numpy()[idx]) + pd.to_timedelta(offsets, unit="h")
+    instance = _labels(agg["instance_type"])
+    gpu = np.array([inst[i][0] for i in instance], dtype=object) if len(instance) else instance
+    per = np.array([inst[i][1] for i in instance], dtype=float)
+    amount = pd.to_numeric(agg["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    gpu_hours = amount * per
+    region = _labels(agg["region"])
+    prefix = _labels(agg["region_prefix"])
+    from_prefix = np.array([_REGION_PREFIX.get(str(p), "us-east-1") for p in prefix], dtype=object)
+    region = np.where(region != "", region, from_prefix)
+    provider = _labels(agg["provider"])
+    provider = np.array([_provider(str(p)) for p in provider], dtype=object)
+    empty_tag = np.full(len(agg), "", dtype=object)
+    labels = {
+        t: _labels(agg[f"tag_{t}"]) if f"tag_{t}" in agg.columns else empty_tag for t in TAG_COLUMNS
+    }
+    if (hours > 1).any():
+        idx = np.repeat(np.arange(len(agg)), hours)
+        offsets = np.concatenate([np.arange(h) for h in hours]).astype("timedelta64[h]")
+    else:
+        idx = np.arange(len(agg))
+        offsets = np.zeros(len(agg), dtype="timedelta64[h]")
+    ts = start_h[idx] + offsets
+    keys = {
+        "timestamp": ts.astype("datetime64[ns]").view(np.int64),
+        "gpu_type": gpu[idx],
+        "provider": provider[idx],
+        "region": region[idx],
+        **{t: labels[t][idx] for t in TAG_COLUMNS},
+        "paid_as": _labels(agg["paid_as"])[idx],
+        "instance_type": instance[idx],
+    }
+    grouped, gpus = _sum_by_keys(keys, (gpu_hours / hours)[idx])
     out = pd.DataFrame(
         {
-            "timestamp": ts.tz_localize("UTC") if ts.tz is None else ts,
-            "gpu_type": gpu.to_numpy()[idx],
-            "gpus": (gpu_hours / hours)[idx],
-            "provider": agg["provider"].map(_provider).to_numpy()[idx],
-            "region": region.to_numpy()[idx],
-            **{t: np.asarray(labels[t], dtype=object)[idx] for t in TAG_COLUMNS},
-            "paid_as": agg["paid_as"].to_numpy()[idx],
-            "instance_type": agg["instance_type"].to_numpy()[idx],
+            "timestamp": pd.DatetimeIndex(grouped["timestamp"].view("datetime64[ns]")).tz_localize(
+                "UTC"
+            ),
+            "gpus": gpus,
+            **{c: pd.array(grouped[c], dtype="string") for c in keys if c != "timestamp"},
         }
     )
-    keys = ["timestamp", "gpu_type", *LABEL_COLUMNS, "paid_as", "instance_type"]
-    out = pd.DataFrame(out.groupby(keys, as_index=False, sort=True)["gpus"].sum())
-    for c in keys[1:]:
-        out[c] = out[c].astype("string")
     return out[columns], tuple(warnings)
+
+
+ATHENA_SCHEME = "athena://"
+
+
+def is_remote_source(path: str | Path) -> bool:
+    """Whether ``path`` is an ``s3://`` export or an ``athena://`` CUR table, not a local file."""
+    return str(path).startswith(("s3://", ATHENA_SCHEME))
+
+
+@dataclass(frozen=True)
+class AthenaSource:
+    """A CUR table in Athena, written ``athena://DATABASE/TABLE?workgroup=W&output=s3://…``.
+
+    Query keys: ``workgroup`` (default ``primary``), ``output`` (the result location; default the
+    workgroup's), ``region``, ``profile`` (boto3 credential chain otherwise), ``catalog`` (data
+    catalog, default ``AwsDataCatalog``), ``since``/``until`` (ISO dates: lines starting in
+    ``[since, until)``; the ``billing_period`` partition is pruned too).
+    """
+
+    database: str
+    table: str
+    workgroup: str = "primary"
+    output_location: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    data_catalog: str = "AwsDataCatalog"
+    since: str | None = None
+    until: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> AthenaSource:
+        from urllib.parse import parse_qs, urlsplit
+
+        fix = "write athena://DATABASE/TABLE, e.g. athena://cur_db/cur_table?workgroup=primary"
+        parts = urlsplit(url)
+        table = parts.path.strip("/")
+        if parts.scheme != "athena" or not parts.netloc or not table or "/" in table:
+            raise PlannerInputError("not an Athena table address", value=url, fix=fix)
+        allowed = {"workgroup", "output", "region", "profile", "catalog", "since", "until"}
+        query = parse_qs(parts.query, keep_blank_values=False)
+        for key in query:
+            if key not in allowed:
+                raise PlannerInputError(
+                    f"unknown key '{key}' in the Athena address",
+                    value=url,
+                    fix="use " + ", ".join(sorted(allowed)),
+                )
+        one = {k: v[-1] for k, v in query.items()}
+        for key in ("since", "until"):
+            if key in one:
+                try:
+                    one[key] = pd.Timestamp(one[key]).strftime("%Y-%m-%d")
+                except ValueError:
+                    raise PlannerInputError(
+                        f"'{key}' is not a date",
+                        value=one[key],
+                        fix="write an ISO date, e.g. since=2025-01-01",
+                    ) from None
+        if "output" in one and not one["output"].startswith("s3://"):
+            raise PlannerInputError(
+                "the Athena result location must be an S3 URL",
+                value=one["output"],
+                fix="write output=s3://bucket/prefix/",
+            )
+        return cls(
+            database=parts.netloc,
+            table=table,
+            workgroup=one.get("workgroup", "primary"),
+            output_location=one.get("output"),
+            region=one.get("region"),
+            profile=one.get("profile"),
+            data_catalog=one.get("catalog", "AwsDataCatalog"),
+            since=one.get("since"),
+            until=one.get("until"),
+        )
+
+    def url(self) -> str:
+        from urllib.parse import urlencode
+
+        query = {
+            "workgroup": self.workgroup,
+            "output": self.output_location,
+            "region": self.region,
+            "profile": self.profile,
+            "catalog": None if self.data_catalog == "AwsDataCatalog" else self.data_catalog,
+            "since": self.since,
+            "until": self.until,
+        }
+        kept = {k: v for k, v in query.items() if v}
+        return f"{ATHENA_SCHEME}{self.database}/{self.table}" + (
+            "?" + urlencode(kept, safe="/:") if kept else ""
+        )
+
+
+def remote_format(path: str) -> str:
+    """The export format of a remote source (an Athena table is the CUR 2.0 integration)."""
+    if path.startswith(ATHENA_SCHEME):
+        return "cur-2.0"
+    cols = set(column_types(path))
+    if "ChargePeriodStart" in cols:
+        return "focus"
+    if "lineItem/UsageStartDate" in cols or "lineItem/LineItemType" in cols:
+        return "cur-legacy"
+    if "line_item_usage_start_date" in cols or "line_item_line_item_type" in cols:
+        return "cur-2.0"
+    raise PlannerInputError(
+        "the S3 objects are not a FOCUS or AWS CUR export",
+        file=path,
+        value=sorted(cols)[:8],
+        fix="name the Parquet objects of a FOCUS or CUR export (s3://bucket/prefix/*.parquet)",
+    )
+
+
+def read_athena_usage(
+    source: AthenaSource,
+    *,
+    catalog: Catalog | None = None,
+    tags: TagKeep | None = None,
+    client: Any = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The long usage table of a CUR table in Athena: the reduction runs in Athena.
+
+    The same SQL as the local reduction (:func:`forecasting.billing_sql.reduction_sql`, Athena
+    dialect) filters the GPU lines and sums them per hour inside Athena; only that aggregate
+    comes back (GetQueryResults pages), then goes through :func:`usage_from_reduction`.
+    """
+    from pricing_data.aws import athena
+
+    client = (
+        client if client is not None else athena.make_athena_client(source.profile, source.region)
+    )
+    columns = athena.table_columns(
+        client, source.database, source.table, data_catalog=source.data_catalog, retry=athena.RETRY
+    )
+    where = f"{source.database}.{source.table}"
+    _check_cur_columns("cur", columns, where)
+    keep: TagKeep = tags if tags is not None else {t: None for t in TAG_COLUMNS}
+    sql = reduction_sql(
+        "cur",
+        f"{q(source.database)}.{q(source.table)}",
+        columns,
+        dialect=ATHENA,
+        tags=keep,
+        since=source.since,
+        until=source.until,
+    )
+    qid = athena.run_query(
+        client,
+        sql,
+        database=source.database,
+        workgroup=source.workgroup,
+        output_location=source.output_location,
+        data_catalog=source.data_catalog,
+        retry=athena.RETRY,
+        polling=athena.POLLING,
+        progress=progress,
+    )
+    names, rows = athena.query_rows(client, qid, retry=athena.RETRY)
+    agg = pd.DataFrame(rows, columns=names)
+    if len(agg):
+        agg["amount"] = pd.to_numeric(agg["amount"], errors="coerce")
+    return usage_from_reduction(
+        agg, catalog=catalog, source=source.url(), start_col="line_item_usage_start_date"
+    )
 
 
 def read_focus_commitments(path: str | Path) -> pd.DataFrame:
@@ -402,7 +571,7 @@ def read_focus_commitments(path: str | Path) -> pd.DataFrame:
     sku = (
         "coalesce("
         + ", ".join(
-            f"nullif(regexp_extract(lower({_str(c, cols)}), {_lit(INSTANCE_RE)}, 1), '')"
+            f"nullif(regexp_extract(lower({text(c, cols)}), {lit(INSTANCE_RE)}, 1), '')"
             for c in text_cols
         )
         + ", '')"
@@ -412,14 +581,14 @@ def read_focus_commitments(path: str | Path) -> pd.DataFrame:
     cost = "TRY_CAST(BilledCost AS DOUBLE)" if "BilledCost" in cols else "0.0"
     sql = f"""
     SELECT CommitmentDiscountId AS commitment_discount_id,
-           string_agg(DISTINCT {_str("CommitmentDiscountCategory", cols)}, '/') AS category,
-           string_agg(DISTINCT {_str("CommitmentDiscountStatus", cols)}, '/') AS status,
-           string_agg(DISTINCT {_str("CommitmentDiscountType", cols)}, '/') AS type,
-           any_value({_str("ProviderName", cols)}) AS provider,
-           string_agg(DISTINCT {_str("RegionId", cols)}, '/') AS region,
+           string_agg(DISTINCT {text("CommitmentDiscountCategory", cols)}, '/') AS category,
+           string_agg(DISTINCT {text("CommitmentDiscountStatus", cols)}, '/') AS status,
+           string_agg(DISTINCT {text("CommitmentDiscountType", cols)}, '/') AS type,
+           any_value({text("ProviderName", cols)}) AS provider,
+           string_agg(DISTINCT {text("RegionId", cols)}, '/') AS region,
            string_agg(DISTINCT {sku}, '/') AS sku,
-           min({_str("ChargePeriodStart", cols)}) AS first_seen,
-           max({_str("ChargePeriodEnd", cols)}) AS last_seen,
+           min({text("ChargePeriodStart", cols)}) AS first_seen,
+           max({text("ChargePeriodEnd", cols)}) AS last_seen,
            count(*) AS usage_lines,
            sum({cost}) AS billed_cost
     FROM {_source_sql(p)}

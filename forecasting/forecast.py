@@ -62,6 +62,7 @@ from forecasting.models import (
     make_model,
     simulate_paths,
 )
+from forecasting.parallel import fit_pools
 from forecasting.pools import PooledUsage
 from forecasting.scenarios import DemandScenarios
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -394,17 +395,13 @@ def forecast(
     err = ErrorModel.from_history(y_fit_all, missing_all)
     rows = []
     backtests: dict[str, pd.DataFrame] = {}
+    # backtests and model fits: one task per pool, in worker processes when there are many
+    fitted = fit_pools(
+        y_fit_all, y_act_all, missing_all, names, n_origins=n_origins, step_h=step_h, progress=say
+    )
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
-        bt = backtest(
-            y_fit_all[:, j],
-            y_act_all[:, j],
-            missing_all[:, j],
-            names,
-            n_origins=n_origins,
-            step_h=step_h,
-        )
-        name, model, notes = _choose(bt, y_fit_all[:, j], names)
+        bt, (name, model, notes) = fitted[j]
         point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
         if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
             # squared errors averaged over every candidate that ran: the chosen model's own

@@ -229,24 +229,30 @@ def read_usage(
     outage_min_hours: int = 12,
     outage_fraction: float = 0.05,
     gpu_aliases: Mapping[str, str] | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> UsageHistory:
     """Read hourly GPU usage from a tidy CSV/Parquet, a FOCUS export or an AWS CUR, and validate it.
 
     ``catalog`` maps instance types to (GPU type, GPUs per instance); it is loaded on demand
     (``pricing_data.catalog.load_catalog()``) when a source names instance types.
     ``gpu_aliases`` maps labels found in the file to canonical GPU types (or ``other:<label>``).
+    ``path`` may also be an ``s3://`` Parquet export or an ``athena://`` CUR table, and ``tags``
+    bounds what a billing export keeps (see :func:`forecasting.billing.read_billing_usage`).
     Raises :class:`PlannerInputError` naming file, row, column, value and the fix.
     """
     p = Path(path)
-    if not p.exists():
+    from forecasting.billing import is_remote_source, remote_format
+
+    remote = is_remote_source(path)
+    if not remote and not p.exists():
         raise PlannerInputError(
             "usage file not found", file=str(path), fix="check the path to the usage file"
         )
-    if p.is_dir():
+    if not remote and p.is_dir():
         raise PlannerInputError(
             "usage path is a folder, not a file", file=str(path), fix="name one CSV or Parquet file"
         )
-    fmt = detect_format(p)
+    fmt = remote_format(str(path)) if remote else detect_format(p)
     if catalog is None and (fmt != "tidy" or "instance_type" in _read_columns(p)):
         from pricing_data.catalog import load_catalog
 
@@ -257,7 +263,9 @@ def read_usage(
     else:
         from forecasting.billing import read_billing_usage
 
-        data, warnings = read_billing_usage(p, fmt, catalog=catalog)
+        data, warnings = read_billing_usage(
+            str(path) if remote else p, fmt, catalog=catalog, tags=tags
+        )
         dups = empty_report().duplicates
         gaps = empty_report().gaps
     if data.empty:

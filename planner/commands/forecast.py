@@ -125,7 +125,9 @@ def forecast(
     for m in models:
         if m not in MODELS:
             raise UnknownNameError("model", m, MODELS, column="--model")
-    history, pooled = load_pooled(usage_file, policy, on_duplicate, gap_fill, gpu_aliases)
+    history, pooled = load_pooled(
+        usage_file, policy, on_duplicate, gap_fill, gpu_aliases, pools_only=True
+    )
     if pooled is None:
         raise PlannerInputError(
             "no GPU usage to forecast",

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from forecasting.billing_sql import tags_for_rules
 from forecasting.pools import PooledUsage, load_pool_rules, make_pools
 from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
 from planner.report.render import FORMATS, render_frame
@@ -31,8 +32,69 @@ def parse_gpu_aliases(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep a source option in ``ctx.meta`` for :func:`usage_source` (no command argument)."""
+    ctx.meta.setdefault("usage_source", {})[param.name] = value
+    return value
+
+
+#: ``--from athena`` options: (flag, AthenaSource query key, help)
+ATHENA_OPTIONS = (
+    ("--athena-database", None, "Glue database of the CUR table (else write USAGE_FILE DB.TABLE)."),
+    ("--athena-workgroup", "workgroup", "Athena workgroup (default primary)."),
+    ("--athena-output", "output", "S3 result location (default: the workgroup's)."),
+    ("--athena-region", "region", "Region of the Athena workgroup (default: the profile's)."),
+    ("--athena-profile", "profile", "AWS profile (default: the standard credential chain)."),
+    ("--athena-since", "since", "Read CUR lines from this date (ISO, UTC)."),
+    ("--athena-until", "until", "Read CUR lines before this date (ISO, UTC)."),
+)
+
+
+def usage_source(path: str) -> str:
+    """USAGE_FILE, or with ``--from athena`` the ``athena://`` address the options describe."""
+    ctx = click.get_current_context(silent=True)
+    opts = ctx.meta.get("usage_source", {}) if ctx else {}
+    if opts.get("source_kind", "file") != "athena":
+        return path
+    from forecasting.billing import AthenaSource
+
+    database = opts.get("athena_database")
+    table = path
+    if not database:
+        if "." not in path:
+            raise PlannerInputError(
+                "no Athena database",
+                column="--athena-database",
+                value=path,
+                fix="write USAGE_FILE as DATABASE.TABLE or pass --athena-database",
+            )
+        database, table = path.split(".", 1)
+    from urllib.parse import urlencode
+
+    query = {}
+    for flag, key, _help in ATHENA_OPTIONS:
+        value = opts.get(flag[2:].replace("-", "_"))
+        if key and value:
+            query[key] = value
+    url = f"athena://{database}/{table}" + ("?" + urlencode(query, safe="/:") if query else "")
+    return AthenaSource.parse(url).url()  # checks names, dates and the result location
+
+
 def ingestion_options(f: Any) -> Any:
     """Options shared by ``planner usage`` and ``planner forecast``."""
+    for flag, _key, text in reversed(ATHENA_OPTIONS):
+        f = click.option(flag, default=None, expose_value=False, callback=_remember, help=text)(f)
+    f = click.option(
+        "--from",
+        "source_kind",
+        type=click.Choice(["file", "athena"]),
+        default="file",
+        show_default=True,
+        expose_value=False,
+        callback=_remember,
+        help="Where usage is read: a file (CSV, Parquet, FOCUS, CUR; s3:// Parquet too) or, "
+        "with athena, the CUR 2.0 table USAGE_FILE (DATABASE.TABLE) queried in Amazon Athena.",
+    )(f)
     f = click.option(
         "--gpu-alias",
         "gpu_aliases",
@@ -68,13 +130,21 @@ def load_pooled(
     on_duplicate: str,
     gap_fill: str,
     gpu_aliases: Sequence[str],
+    *,
+    pools_only: bool = False,
 ) -> tuple[UsageHistory, PooledUsage | None]:
+    """Read ``path`` (or the ``--from athena`` table) and pool it by the policy's rules.
+
+    ``pools_only``: keep only the tags (and tag values) the pool rules look at, so a billing
+    export's reduction stays small whatever the number of tag values.
+    """
+    rules = load_pool_rules(policy) if policy else ()
     history = read_usage(
-        path,
+        usage_source(path),
         on_duplicate=on_duplicate,  # type: ignore[arg-type]
         gpu_aliases=parse_gpu_aliases(gpu_aliases),
+        tags=tags_for_rules(rules, TAG_COLUMNS) if pools_only else None,
     )
-    rules = load_pool_rules(policy) if policy else ()
     pooled = (
         make_pools(history, rules, gap_fill=gap_fill)  # type: ignore[arg-type]
         if not history.data.empty

@@ -1,0 +1,137 @@
+"""Per-pool work across worker processes: :func:`map_pools`, :func:`fit_pools`.
+
+Forecasting an estate is linear in pools, and per pool most of the time is the model-choice
+backtest (every candidate fitted at every origin) and the winner's fit on the whole history. Those
+steps read only their own pool's series, so they run in a process pool when there are enough pools
+to pay for starting the workers (:data:`MIN_POOLS`), one task per pool, results in pool order.
+
+**Same results.** A pool's backtest and fit depend only on its series and the candidate list (no
+random numbers: the calibration and the scenario simulation, which do draw, stay in the parent
+with the seeded generator), so the forecast is identical whatever the number of workers; the tests
+check it bit for bit.
+
+Workers: ``PLANNER_WORKERS`` (``1`` turns this off), else the CPUs this process may use. Each
+worker runs its numerical libraries single-threaded (``OMP/OPENBLAS/MKL_NUM_THREADS=1``) so that
+workers × threads does not exceed the cores. Workers are spawned (a fresh interpreter: safe with
+the threads duckdb and BLAS may hold in the parent, and their CPU time is counted in the parent's
+``RUSAGE_CHILDREN``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+#: fewer pools than this run in the calling process (starting workers costs ~1-3 s)
+MIN_POOLS = 4
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def n_workers(n_tasks: int) -> int:
+    """Worker processes for ``n_tasks`` pools: 1 (serial) below :data:`MIN_POOLS`."""
+    env = os.environ.get("PLANNER_WORKERS", "").strip()
+    if env:
+        try:
+            cap = max(1, int(env))
+        except ValueError:
+            cap = 1
+    else:
+        try:
+            cap = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cap = os.cpu_count() or 1
+    if n_tasks < MIN_POOLS or cap <= 1:
+        return 1
+    return min(cap, n_tasks)
+
+
+def map_pools(
+    fn: Callable[..., T],
+    tasks: Sequence[tuple[Any, ...]],
+    *,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[T]:
+    """``[fn(*task) for task in tasks]``, in worker processes when worth it; results in order.
+
+    ``fn`` must be a module-level function (it is pickled by name). ``workers`` overrides
+    :func:`n_workers`.
+    """
+    k = n_workers(len(tasks)) if workers is None else max(1, min(workers, len(tasks)))
+    if k <= 1:
+        out_serial = []
+        for i, t in enumerate(tasks):
+            if progress:
+                progress(f"fitting pool {i + 1}/{len(tasks)}")
+            out_serial.append(fn(*t))
+        return out_serial
+    if progress:
+        progress(f"fitting {len(tasks)} pools in {k} worker processes")
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    os.environ.update({v: "1" for v in _THREAD_VARS})  # inherited by the spawned workers
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=k, mp_context=ctx) as pool:
+            futures = [pool.submit(fn, *t) for t in tasks]
+            out = []
+            for i, f in enumerate(futures):
+                out.append(f.result())
+                if progress:
+                    progress(f"fitted pool {i + 1}/{len(tasks)}")
+            return out
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
+def fit_pool(
+    y_fit: np.ndarray,
+    y_actual: np.ndarray,
+    missing: np.ndarray,
+    models: Sequence[str],
+    n_origins: int,
+    step_h: int,
+) -> tuple[Any, tuple[str, object, list[str]]]:
+    """One pool's model choice: its backtest and the chosen model fitted on the whole history.
+
+    Returns ``(BacktestResult, (model name, fitted model, notes))`` as
+    :func:`forecasting.forecast.backtest` and ``_choose`` do.
+    """
+    from forecasting.forecast import _choose, backtest
+
+    bt = backtest(y_fit, y_actual, missing, models, n_origins=n_origins, step_h=step_h)
+    return bt, _choose(bt, y_fit, models)
+
+
+def fit_pools(
+    y_fit: np.ndarray,
+    y_actual: np.ndarray,
+    missing: np.ndarray,
+    models: Sequence[str],
+    *,
+    n_origins: int,
+    step_h: int,
+    progress: Callable[[str], None] | None = None,
+) -> list[tuple[Any, tuple[str, object, list[str]]]]:
+    """:func:`fit_pool` for every column of the ``(hours, pools)`` arrays, in parallel if worth it."""
+    tasks = [
+        (
+            y_fit[:, j].copy(),
+            y_actual[:, j].copy(),
+            missing[:, j].copy(),
+            tuple(models),
+            n_origins,
+            step_h,
+        )
+        for j in range(y_fit.shape[1])
+    ]
+    return map_pools(fit_pool, tasks, progress=progress)
