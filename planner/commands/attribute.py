@@ -10,7 +10,7 @@ from forecasting import read_usage
 from planner.commands.export import read_plan
 from planner.commands.quarterly import stderr_progress
 from planner.report.render import FORMATS, render_frame
-from planner.workflows.attribute import PER_UNITS, read_units
+from planner.workflows.attribute import PER_UNITS, attribute_trend, read_units
 from planner.workflows.attribute import attribute as attribute_cost
 from pricing_data.fileio import atomic_write_text
 
@@ -54,6 +54,12 @@ from pricing_data.fileio import atomic_write_text
     "default: the usage file's own column.",
 )
 @click.option(
+    "--trend",
+    is_flag=True,
+    help="With --per: cost per unit by tag value and month over the usage history (actual usage "
+    "billed with the recorded inventory) instead of the plan's expected split.",
+)
+@click.option(
     "--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV."
 )
 @click.option(
@@ -66,14 +72,15 @@ def attribute(
     window_days: int,
     per: str | None,
     units_csv: str | None,
+    trend: bool,
     out: str | None,
     fmt: str,
 ) -> None:
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from."""
-    if units_csv and not per:
-        raise click.UsageError("--units needs --per (requests, tokens or runs)")
+    if (units_csv or trend) and not per:
+        raise click.UsageError("--units and --trend need --per (requests, tokens or runs)")
     plan = read_plan(plan_json)
     recorded = (plan.record.get("run") or {}).get("usage_file")
     if recorded and Path(recorded).resolve() != Path(usage).resolve():
@@ -84,16 +91,19 @@ def attribute(
         )
     history = read_usage(usage)
     units = read_units(units_csv, by, per) if units_csv and per else None
-    table = attribute_cost(
-        history,
-        plan,
-        by=by,
-        window_days=window_days,
-        plan_file=plan_json,
-        progress=stderr_progress,
-        per=per,
-        units=units,
-    )
+    if trend and per:
+        table = attribute_trend(history, plan, by=by, per=per, plan_file=plan_json, units=units)
+    else:
+        table = attribute_cost(
+            history,
+            plan,
+            by=by,
+            window_days=window_days,
+            plan_file=plan_json,
+            progress=stderr_progress,
+            per=per,
+            units=units,
+        )
     if out:
         atomic_write_text(out, render_frame(table, "csv"))
         click.echo(f"wrote {out}", err=True)

@@ -18,6 +18,7 @@ import pandas as pd
 from planner.evaluate.compare import ALL_ON_DEMAND, INVENTORY_ONLY, THIS_PLAN
 from planner.report import charts
 from planner.report.html import Section, cards, document, image, key_values, table
+from planner.report.serverless_section import serverless_sections
 from planner.workflows.quarterly import PlanRun
 from pricing_data.fileio import atomic_write_bytes
 
@@ -210,6 +211,7 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
     sections = [
         Section("Summary", summary),
         Section("Compared with the alternatives (evaluator, mean over scenarios)", table(comp)),
+        *serverless_sections(run),  # scale-to-zero pools and unit costs, when the run has them
         Section("Purchases", table(firm)),
         Section(
             "Demand and committed capacity",

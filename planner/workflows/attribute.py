@@ -35,6 +35,7 @@ import pandas as pd
 from forecasting import UsageHistory, make_pools
 from forecasting.busy import parse_measure
 from forecasting.usage import TAG_COLUMNS, parse_timestamps
+from planner.evaluate.bill import evaluate
 from planner.evaluate.compare import evaluate_over_scenarios
 from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment, parse_inventory
@@ -294,3 +295,121 @@ def attribution_table(
     num = [c for c in out.select_dtypes("number").columns if not c.startswith("usd_per_")]
     out[num] = out[num].round(2)
     return out
+
+
+def unit_cost_trend(
+    history: UsageHistory,
+    config: PlanningConfig,
+    inventory: list[Commitment],
+    offers: pd.DataFrame,
+    *,
+    by: str,
+    per: str,
+    units: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Cost per unit by tag value and calendar month over the history (what was, not a forecast).
+
+    Each month's actual usage is billed by the evaluator with the commitments of ``inventory``
+    active in that month (commitments that expired before the inventory was taken are not known
+    here, so early months may show less coverage than they had); each pool's bill is split over
+    tag values by their GPU-hours in the month (commitments amortised by use, as in
+    :func:`attribute`), and divided by the tag's units counted in that month. Usage is held time:
+    serverless served nothing in the past. Rows: ``month, <by>, gpu_hours, cost_usd, <per>,
+    <unit cost>``; months where a value has no units have no unit cost.
+    """
+    if per not in PER_UNITS:
+        raise UnknownNameError("unit", per, PER_UNITS, column="--per")
+    data = history.data
+    if by not in data.columns:
+        raise UnknownNameError("tag column", by, TAG_COLUMNS, column="--by")
+    scale, name = PER_UNITS[per]
+    rules, region = config.pool_rules, config.default_aws_region
+    pooled = make_pools(history, rules, default_aws_region=region, gap_fill="zero")
+    policy = effective_policy(config)
+    values = data[by].astype("string").fillna("").str.strip()
+    per_value = {
+        (v or UNALLOCATED): make_pools(
+            replace(history, data=data[values == v].reset_index(drop=True)),
+            rules,
+            default_aws_region=region,
+            gap_fill="zero",
+        ).demand_gpus.reindex(pooled.demand_gpus.index)
+        for v in sorted(values.unique())
+    }
+    idx = pd.DatetimeIndex(pooled.demand_gpus.index)
+    month_of = idx.tz_convert("UTC").tz_localize(None).to_period("M")
+    rows = []
+    for month in sorted(set(month_of)):
+        m = np.asarray(month_of == month)
+        ev = evaluate(
+            inventory,
+            pooled.demand_gpus.to_numpy(float)[m],
+            idx[m],
+            pooled.pools,
+            offers,
+            policy,
+        )
+        t0, t1 = idx[m][0], idx[m][-1]
+        unit_counts = _units_between(history, by, per, t0, t1, units)
+        pool_totals = pooled.demand_gpus.loc[m].sum(axis=0)
+        for value, frame in per_value.items():
+            part = frame.loc[m].fillna(0.0).sum(axis=0)
+            cost = 0.0
+            for pool, gpu_h in part.items():
+                pool_total = float(pool_totals.get(pool, 0.0))
+                if gpu_h > 0 and pool_total > 0:
+                    cost += (
+                        sum(ev.cost_by_pool_usd.get(str(pool), {}).values()) * gpu_h / pool_total
+                    )
+            gpu_hours = float(part.sum())
+            if gpu_hours <= 0:
+                continue
+            n_units = float(unit_counts.get(value, 0.0))
+            rows.append(
+                {
+                    "month": str(month),
+                    by: value,
+                    "gpu_hours": round(gpu_hours, 2),
+                    "cost_usd": round(cost, 2),
+                    per: n_units,
+                    name: cost * scale / n_units if n_units > 0 else np.nan,
+                }
+            )
+    return pd.DataFrame(rows, columns=["month", by, "gpu_hours", "cost_usd", per, name])
+
+
+def _units_between(
+    history: UsageHistory,
+    by: str,
+    per: str,
+    t0: pd.Timestamp,
+    t1: pd.Timestamp,
+    units: pd.DataFrame | None,
+) -> pd.Series:
+    """Units per tag value for hours t0..t1 (inclusive)."""
+    if units is not None:
+        rec = units[(units["timestamp"] >= t0) & (units["timestamp"] <= t1)]
+        key = rec[by].astype("string").fillna("").str.strip().replace("", UNALLOCATED)
+        return rec[per].groupby(key.to_numpy()).sum().astype(float)
+    d = history.data
+    part = d[(d["timestamp"] >= t0) & (d["timestamp"] <= t1)]
+    window = replace(history, data=part.reset_index(drop=True))
+    days = max(1, int(np.ceil((t1 - t0) / pd.Timedelta(days=1))) + 1)
+    return tag_units(window, by, per, days)
+
+
+def attribute_trend(
+    history: UsageHistory,
+    plan: Plan,
+    *,
+    by: str,
+    per: str,
+    plan_file: str = "plan.json",
+    units: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`unit_cost_trend` with the configuration and inventory a saved plan was made with."""
+    config, inventory = config_of(plan, plan_file)
+    catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
+    return unit_cost_trend(
+        with_busy(history, config), config, inventory, catalog.offers, by=by, per=per, units=units
+    )

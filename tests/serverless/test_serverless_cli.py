@@ -58,7 +58,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     policy.write_text(POLICY)
     r = CliRunner().invoke(
         cli,
-        ["plan", str(usage), "--policy", str(policy), "--out-dir", str(out), "--no-report"],
+        ["plan", str(usage), "--policy", str(policy), "--out-dir", str(out)],
     )
     assert r.exit_code == 0, r.output
     return usage, out, r.output
@@ -91,6 +91,10 @@ def test_plan_shows_the_serverless_decision_break_even_and_unit_cost(
         comp.at["serverless where eligible", "expected_cost_usd"]
         < comp.at["current inventory only", "expected_cost_usd"]
     )
+    # the report has the serverless decision and the unit costs with their monthly trend
+    html = (out / "report.html").read_text()
+    assert "Scale-to-zero pools (serverless)" in html and "Unit costs" in html
+    assert "usd_per_1k_requests" in html and "2026-06" in html
     # purchases.csv keeps its columns: serverless is usage, not a purchase
     cols = pd.read_csv(out / "purchases.csv").columns
     assert "serverless" not in " ".join(cols)

@@ -113,4 +113,28 @@ def test_cli_units_without_per_is_a_usage_error(tmp_path: Path) -> None:
         ["attribute", str(ROOT / "examples" / "usage.csv"), "--plan", "p.json", "--units", str(u)],
     )
     assert r.exit_code == 2
-    assert "--units needs --per" in r.output
+    assert "--units and --trend need --per" in r.output
+
+
+def test_unit_cost_trend_bills_each_month_of_history(tmp_path: Path) -> None:
+    from forecasting.scenarios import Pool
+    from planner.evaluate.bill import serving_prices
+    from planner.policy_file import PlanningConfig
+    from planner.workflows.attribute import unit_cost_trend
+    from pricing_data.catalog import load_catalog
+
+    # two months of one L4 GPU for team "app", 100 requests an hour; no commitments, so each
+    # month costs its hours x the L4 on-demand price, and the unit cost is that / requests
+    rows = ["timestamp,gpu_type,gpus,team,requests"]
+    hours = pd.date_range("2026-01-31T22:00Z", periods=4, freq="h")
+    for h in hours:
+        rows.append(f"{h.strftime('%Y-%m-%dT%H:%M:%SZ')},L4,1,app,100")
+    p = tmp_path / "u.csv"
+    p.write_text("\n".join(rows) + "\n")
+    offers = load_catalog().offers
+    cfg = PlanningConfig()
+    od = float(serving_prices(offers, (Pool("L4"),), cfg.policy).od[0])
+    t = unit_cost_trend(read_usage(p), cfg, [], offers, by="team", per="requests")
+    assert t["month"].tolist() == ["2026-01", "2026-02"]
+    assert t["cost_usd"].tolist() == [pytest.approx(2 * od, abs=0.01)] * 2
+    assert t["usd_per_1k_requests"].tolist() == [pytest.approx(2 * od / 0.2, rel=1e-3)] * 2
