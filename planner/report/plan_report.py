@@ -36,6 +36,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
     ``max_scenarios`` scenarios with their probabilities renormalised). The layers sum to the
     expected demand of those scenarios."""
     from planner.evaluate import evaluate
+    from planner.evaluate.serverless import plan_serverless
 
     sc = run.forecast.scenarios
     n = min(sc.n_scenarios, max_scenarios)
@@ -53,6 +54,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
             run.catalog.offers,
             run.policy,
             detail=True,
+            serverless=plan_serverless(run.plan, None),  # the plan's scale-to-zero decisions
         )
         for key, gpus in ev.served_gpus.items():
             name = "existing" if key in existing else model_of.get(key, key)
@@ -64,6 +66,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
         "compute_savings_plan",
         "reserved_contract",
         "spot",
+        "serverless",
         "on_demand",
     ]
     return {k: layers[k] for k in order if k in layers}

@@ -131,3 +131,19 @@ def test_serverless_policy_section_round_trips_and_rejects_bad_values() -> None:
         config_from_dict({"serverless": {"providers": ["lambda"]}})
     with pytest.raises(PlannerInputError, match="warm"):
         config_from_dict({"serverless": {"warm": 1}})
+
+
+def test_billing_exports_keep_working_and_serverless_says_it_cannot_be_evaluated() -> None:
+    from planner.policy_file import PlanningConfig
+    from planner.serverless import NO_BUSY
+    from planner.workflows.serverless import serverless_for
+
+    focus = Path(__file__).parents[1] / "data" / "billing" / "gpu-fixtures" / "focus-1.2-gpu.csv"
+    hist = read_usage(focus)
+    assert "busy_gpu_hours" not in hist.data.columns
+    pooled = make_pools(hist, [{"match": {"gpu_type": "*"}, "scale_to_zero": True}])
+    assert pooled.busy_gpu_hours is None
+    setup = serverless_for(pooled, PlanningConfig())
+    assert setup is not None and setup.options == ()
+    assert {reason for _, reason in setup.not_evaluable} == {NO_BUSY}
+    assert len(setup.not_evaluable) == len(pooled.pools)
