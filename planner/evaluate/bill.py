@@ -38,7 +38,11 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import Pool
-from planner.evaluate.serverless import bill_all_serverless, bill_hybrid_bursts
+from planner.evaluate.serverless import (
+    bill_all_serverless,
+    bill_hybrid_bursts,
+    bill_hybrid_first,
+)
 from planner.inventory import Commitment
 from planner.policy import Policy
 from planner.serverless import ServerlessSetup
@@ -212,6 +216,12 @@ def evaluate(
     price = serving_prices(offers, pools, policy)
     u_all = u
     u, sl_bill = bill_all_serverless(u_all, ts, pools, serverless)  # pools wholly serverless
+    if serverless is not None and serverless.options:  # hybrid hours cheaper than any commitment
+        floor = np.full(len(pools), np.inf)
+        for c in commitments:
+            for p, rate in _terms(c, offers, pools, policy).pool_rate.items():
+                floor[p] = min(floor[p], rate)
+        u = bill_hybrid_first(u, ts, pools, serverless, floor, sl_bill)
     n_h, n_p = u.shape
     has_spot = np.isfinite(price.spot)
     spot_part = np.where(has_spot[None, :], policy.spot_cap_share * u, 0.0)

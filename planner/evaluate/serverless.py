@@ -7,16 +7,20 @@ serverless bills ρ_h · c with ρ_h = f(hour(h)) and c the USD per busy GPU-hou
 - mode ``all`` (the pool is served serverless): before any commitment, the pool's whole usage
   leaves the held path and bills max(B_h · c, W · c_warm) per hour (W warm GPUs at the list price
   × region multiplier);
-- mode ``hybrid``: after commitments have covered what they cover (they are paid anyway), each
-  hour's remainder goes to serverless where ρ_h · c is below the price it would otherwise pay
-  (on-demand for the part that would pay on-demand, spot for the part that could run on spot);
+- mode ``hybrid``, in two steps. First, before commitments, the hours whose ρ_h · c is below the
+  cheapest rate of any held commitment that could serve the pool go to serverless whole: the plan
+  serves them there, so no instance runs for a Savings Plan or RI to apply to (otherwise a Compute
+  Savings Plan would be spent keeping an idle replica up that another pool needed). Then, after
+  commitments have covered what they cover (they are paid anyway), each hour's remainder goes to
+  serverless where ρ_h · c is below the price it would otherwise pay (on-demand for the part that
+  would pay on-demand, spot for the part that could run on spot);
 - mode ``off`` (or no option): nothing changes.
 
-This is the rule the LP's dispatch follows (commitments first, then the cheapest of serverless,
-spot and on-demand), applied hour by hour on the real busy profile. A hybrid pool keeps its held
-base running, so a commitment that can serve it applies to it by the provider's rules (an idle
-replica can soak up Savings Plan dollars no other pool needs); where a hybrid pool ties with another
-pool for a commitment, the provider's order decides, not the LP's joint optimum.
+These rules follow the LP's dispatch (serverless where it is cheaper than the held alternative,
+commitments for the base, then the cheapest of serverless, spot and on-demand), hour by hour on the
+real busy profile. They are sequential, the LP is joint: when a commitment has dollars no other
+pool needs, the first step still moves the hybrid pool's cheap hours off it (the LP would leave
+them there at no cost), so the bill can be slightly above the LP's figure.
 """
 
 from __future__ import annotations
@@ -108,6 +112,31 @@ def bill_all_serverless(
         bill.add(opt, hourly, float(busy.sum()), u[:, p].copy())
         u[:, p] = 0.0
     return u, bill
+
+
+def bill_hybrid_first(
+    usage_gpus: np.ndarray,
+    timestamps: pd.DatetimeIndex,
+    pools: tuple[Pool, ...],
+    setup: ServerlessSetup | None,
+    commitment_floor_usd_per_gpu_hour: np.ndarray,
+    bill: ServerlessBill,
+) -> np.ndarray:
+    """Hybrid, first step (module docstring): usage left for commitments; ``bill`` gains the hours
+    moved. ``commitment_floor_usd_per_gpu_hour``: per pool, the cheapest rate of a held commitment
+    that serves it (inf where none: the second step then decides against spot and on-demand)."""
+    u = np.asarray(usage_gpus, dtype=float).copy()
+    for p, opt in _options(setup, pools, "hybrid"):
+        floor = float(commitment_floor_usd_per_gpu_hour[p])
+        if not np.isfinite(floor):
+            continue
+        frac = opt.busy_fraction_at(timestamps)
+        rate = frac * opt.usd_per_busy_gpu_hour
+        moved = np.where(rate < floor, u[:, p], 0.0)
+        if moved.any():
+            u[:, p] -= moved
+            bill.add(opt, moved * rate, float((moved * frac).sum()), moved)
+    return u
 
 
 def bill_hybrid_bursts(

@@ -192,3 +192,37 @@ def test_eligible_pools_without_a_busy_measure_are_not_evaluated() -> None:
     assert "no serverless offer for A10G" in reasons[a10g.name]
     # the record round-trips
     assert ServerlessSetup.from_dict(setup.to_dict()) == setup
+
+
+def test_a_commitment_is_not_spent_on_hours_the_plan_serves_serverless() -> None:
+    # pools (tool first, so a tie for the RI would go to it): the scale-to-zero tool holds 2 GPUs,
+    # busy 09-10 UTC only; a fixed H100 pool holds 1 GPU. One RI (1 GPU, 3.5/h) can serve either.
+    # Idle tool hours cost 0 on serverless (< 3.5) and leave the held path first, so the RI covers
+    # the fixed pool in those 22 hours; at 09-10 (serverless 4 > 3.5) the RI covers 1 tool GPU, the
+    # other goes serverless (2 x 4 = 8) and the fixed pool pays on-demand (2 x 10 = 20).
+    # Total: RI 84 + 8 + 20 = 112 (spending the RI on the idle tool would cost 84 + 8 + 240 = 332).
+    f = [0.0] * 24
+    f[9] = f[10] = 1.0
+    fixed = Pool("H100")
+    ts = pd.date_range(START, periods=24, freq="h")
+    ri = Commitment(
+        "ri",
+        "aws",
+        "reserved_instance",
+        "us-east-1",
+        "p5.4xlarge",
+        "standard",
+        12,
+        "no_upfront",
+        1.0,
+        0.0,
+        START,
+        START + pd.DateOffset(months=12),
+    )
+    u = np.column_stack([np.full(24, 2.0), np.full(24, 1.0)])
+    ev = evaluate(
+        [ri], u, ts, (POOL, fixed), OFFERS, BASE, serverless=ServerlessSetup((option(f),))
+    )
+    assert ev.total_usd == pytest.approx(112.0)
+    assert ev.cost_by_component_usd["serverless"] == pytest.approx(8.0)
+    assert ev.cost_by_component_usd["on_demand"] == pytest.approx(20.0)
