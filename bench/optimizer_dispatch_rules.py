@@ -60,18 +60,18 @@ def main() -> None:
     sc = DemandScenarios(start, pools, d, np.full(6, 1 / 6))
     inv = [
         Commitment(
-            "inv1",
-            "aws",
-            "reserved_instance",
-            "us-east-1",
-            "p5.4xlarge",
-            "standard",
-            12,
-            "no_upfront",
-            2,
-            0,
-            start - pd.DateOffset(months=11),
-            start + pd.DateOffset(months=1),
+            commitment_id="inv1",
+            provider="aws",
+            purchase_model="reserved_instance",
+            region="us-east-1",
+            sku="p5.4xlarge",
+            offering_class="standard",
+            term_months=12,
+            payment_option="no_upfront",
+            quantity=2,
+            hourly_commitment_usd=0,
+            start=start - pd.DateOffset(months=11),
+            end=start + pd.DateOffset(months=1),
         )
     ]
     for integer in (True, False):

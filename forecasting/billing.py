@@ -62,7 +62,8 @@ from forecasting.billing_sql import (
     reduction_sql,
     text,
 )
-from forecasting.usage import TAG_COLUMNS, USAGE_COLUMNS, _read_columns
+from forecasting.usage_schema import TAG_COLUMNS, USAGE_COLUMNS
+from forecasting.usage_schema import read_columns as _read_columns
 from pricing_data.errors import PlannerInputError, suggest
 
 if TYPE_CHECKING:

@@ -397,7 +397,14 @@ def forecast(
     backtests: dict[str, pd.DataFrame] = {}
     # backtests and model fits: one task per pool, in worker processes when there are many
     fitted = fit_pools(
-        y_fit_all, y_act_all, missing_all, names, n_origins=n_origins, step_h=step_h, progress=say
+        fit_pool,
+        y_fit_all,
+        y_act_all,
+        missing_all,
+        names,
+        n_origins=n_origins,
+        step_h=step_h,
+        progress=say,
     )
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
@@ -472,3 +479,17 @@ def forecast(
         meta={"seconds": time.perf_counter() - t0, "seed": seed, "n_scenarios": n_scenarios},
         point_gpus=point,
     )
+
+
+def fit_pool(
+    y_fit: np.ndarray,
+    y_actual: np.ndarray,
+    missing: np.ndarray,
+    models: Sequence[str],
+    n_origins: int,
+    step_h: int,
+) -> tuple[Any, tuple[str, object, list[str]]]:
+    """One pool's model choice: its backtest and the chosen model fitted on the whole history
+    (the task :func:`forecasting.parallel.fit_pools` runs per pool, in a worker or not)."""
+    bt = backtest(y_fit, y_actual, missing, models, n_origins=n_origins, step_h=step_h)
+    return bt, _choose(bt, y_fit, models)

@@ -1,11 +1,11 @@
 """User growth assumptions, as plain data: compound annual growth and dated steps.
 
-``Growth(annual_pct=30)`` multiplies demand by ``(1 + 0.30)^(t / 8766 h)`` (t hours after the
-forecast start; 8,766 h = 365.25 days). A :class:`GrowthStep` at time ``at`` adds ``add_gpus`` GPUs
+``Growth(annual_pct=30)`` multiplies demand by ``(1 + 0.30)^(t / 8760 h)`` (t hours after the
+forecast start; 8,760 h = 365 days, pricing_data.units.HOURS_PER_YEAR). A :class:`GrowthStep` at time ``at`` adds ``add_gpus`` GPUs
 and/or multiplies by ``1 + pct/100`` from that hour on (a planned launch), for the pools it names
 (pool names or GPU types; all pools when empty). Applied to every scenario path after simulation::
 
-    Y'[s,t,p] = max(0, Y[s,t,p] · (1+g)^{t/8766} · Π_i (1 + pct_i·[t ≥ at_i]) + Σ_i add_i·[t ≥ at_i])
+    Y'[s,t,p] = max(0, Y[s,t,p] · (1+g)^{t/8760} · Π_i (1 + pct_i·[t ≥ at_i]) + Σ_i add_i·[t ≥ at_i])
 
 with ``Y ≥ 0`` the simulated path before growth.
 
@@ -32,8 +32,7 @@ import pandas as pd
 
 from forecasting.scenarios import Pool
 from pricing_data.errors import PlannerInputError, UnknownNameError
-
-HOURS_PER_YEAR = 8766.0
+from pricing_data.units import HOURS_PER_YEAR
 
 
 @dataclass(frozen=True)

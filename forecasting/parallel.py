@@ -93,26 +93,8 @@ def map_pools(
                 os.environ[v] = old
 
 
-def fit_pool(
-    y_fit: np.ndarray,
-    y_actual: np.ndarray,
-    missing: np.ndarray,
-    models: Sequence[str],
-    n_origins: int,
-    step_h: int,
-) -> tuple[Any, tuple[str, object, list[str]]]:
-    """One pool's model choice: its backtest and the chosen model fitted on the whole history.
-
-    Returns ``(BacktestResult, (model name, fitted model, notes))`` as
-    :func:`forecasting.forecast.backtest` and ``_choose`` do.
-    """
-    from forecasting.forecast import _choose, backtest
-
-    bt = backtest(y_fit, y_actual, missing, models, n_origins=n_origins, step_h=step_h)
-    return bt, _choose(bt, y_fit, models)
-
-
 def fit_pools(
+    fit_pool: Callable[..., T],
     y_fit: np.ndarray,
     y_actual: np.ndarray,
     missing: np.ndarray,
@@ -121,8 +103,10 @@ def fit_pools(
     n_origins: int,
     step_h: int,
     progress: Callable[[str], None] | None = None,
-) -> list[tuple[Any, tuple[str, object, list[str]]]]:
-    """:func:`fit_pool` for every column of the ``(hours, pools)`` arrays, in parallel if worth it."""
+) -> list[T]:
+    """``fit_pool(y_fit, y_actual, missing, models, n_origins, step_h)`` for every column of the
+    ``(hours, pools)`` arrays, in parallel if worth it (``fit_pool`` is module-level, pickled by
+    name: :func:`forecasting.forecast.fit_pool`, passed in so this module imports no model code)."""
     tasks = [
         (
             y_fit[:, j].copy(),

@@ -46,26 +46,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from forecasting.billing import is_remote_source, read_billing_usage, remote_format
+from forecasting.usage_schema import LABEL_COLUMNS, USAGE_COLUMNS
+from forecasting.usage_schema import PAID_AS as PAID_AS  # re-exported: the column sets' old home
+from forecasting.usage_schema import TAG_COLUMNS as TAG_COLUMNS
+from forecasting.usage_schema import read_columns as _read_columns
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.gpu_types import canonical_gpu_type, resolve_gpu_type
 
 if TYPE_CHECKING:
     from pricing_data.catalog import Catalog
-
-TAG_COLUMNS: tuple[str, ...] = (
-    "team",
-    "project",
-    "environment",
-    "model",
-    "experiment",
-    "workload",
-)
-#: Columns that label a series (besides ``gpu_type``): where it ran and the FinOps tags.
-LABEL_COLUMNS: tuple[str, ...] = ("provider", "region", *TAG_COLUMNS)
-#: How billed usage was paid for (billing sources only).
-PAID_AS: tuple[str, ...] = ("on_demand", "spot", "reserved_instance", "savings_plan")
-#: The long usage table: one row per hour and series.
-USAGE_COLUMNS: tuple[str, ...] = ("timestamp", "gpu_type", "gpus", *LABEL_COLUMNS)
 
 OTHER_GPU_PREFIX = "other:"
 OnDuplicate = Literal["error", "sum", "mean", "last"]
@@ -168,35 +158,6 @@ def hourly_totals(data: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_columns(path: Path) -> list[str]:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            return list(pq.read_schema(path).names)
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise PlannerInputError(
-                f"cannot read the Parquet file: {str(e).splitlines()[0]}",
-                file=str(path),
-                fix="give a valid Parquet file",
-            ) from None
-    import csv
-    import gzip
-
-    try:
-        if path.suffix.lower() == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as gz:
-                header = gz.readline()
-        else:
-            with path.open("r", encoding="utf-8-sig", errors="replace") as fh:
-                header = fh.readline()
-    except (OSError, EOFError) as e:
-        raise PlannerInputError(
-            f"cannot read the file: {e}", file=str(path), fix="give a CSV, CSV.gz or Parquet file"
-        ) from None
-    return next(csv.reader([header]), [])
-
-
 def detect_format(path: str | Path) -> str:
     """``tidy``, ``focus``, ``cur-legacy`` or ``cur-2.0`` from the file's column names."""
     p = Path(path)
@@ -241,8 +202,6 @@ def read_usage(
     Raises :class:`PlannerInputError` naming file, row, column, value and the fix.
     """
     p = Path(path)
-    from forecasting.billing import is_remote_source, remote_format
-
     remote = is_remote_source(path)
     if not remote and not p.exists():
         raise PlannerInputError(
@@ -261,8 +220,6 @@ def read_usage(
         data, warnings, dups = _read_tidy(p, catalog, on_duplicate, gpu_aliases or {})
         gaps = find_gaps(data)
     else:
-        from forecasting.billing import read_billing_usage
-
         data, warnings = read_billing_usage(
             str(path) if remote else p, fmt, catalog=catalog, tags=tags
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -50,7 +51,7 @@ INVENTORY_COLUMNS = (
 _REQUIRED = ("provider", "purchase_model", "term_months", "start_date")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Commitment:
     """A commitment held or to be bought: RIs and contracts by ``quantity``, Savings Plans by $/hour."""
 
@@ -136,132 +137,31 @@ def read_inventory(path: str | Path) -> list[Commitment]:
 
 
 def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
-    """Validate an inventory table (strings; empty cells as "" or missing) into commitments."""
+    """Validate an inventory table (strings; empty cells as "" or missing) into commitments.
+
+    Steps per row (each raises a :class:`PlannerInputError` naming file, row, column and value):
+    what kind of commitment (:func:`_kind`), how much (:func:`_amount`), of what and where
+    (:func:`_place`), when (:func:`_dates`); ids are unique across rows."""
     raw = raw.astype(object).where(raw.notna(), "").astype(str)
     raw.columns = [str(c).strip() for c in raw.columns]
-    unknown = [c for c in raw.columns if c not in INVENTORY_COLUMNS]
-    if unknown:
-        raise UnknownNameError("inventory column", unknown[0], INVENTORY_COLUMNS, file=name, row=1)
-    for col in _REQUIRED:
-        if col not in raw.columns:
-            raise PlannerInputError(
-                f"missing column '{col}'", file=name, row=1, fix="add it (see planner/inventory.py)"
-            )
+    _check_columns(raw, name)
     out: list[Commitment] = []
     seen_ids: dict[str, int] = {}
     for i, rec in enumerate(raw.to_dict(orient="records")):
-        row = i + 2
-
-        def get(col: str, rec: dict = rec) -> str:  # type: ignore[type-arg]
-            return str(rec.get(col, "")).strip()
-
-        provider = get("provider").lower()
-        if provider not in PROVIDERS:
-            raise UnknownNameError(
-                "provider", provider, PROVIDERS, file=name, row=row, column="provider"
-            )
-        model = get("purchase_model")
-        if model not in COMMITMENT_MODELS:
-            raise UnknownNameError(
-                "purchase model",
-                model,
-                COMMITMENT_MODELS,
-                file=name,
-                row=row,
-                column="purchase_model",
-            )
-        term_text = get("term_months")
-        term = _number(term_text, name, row, "term_months") if term_text else 0.0
-        if term <= 0 or term != int(term):
-            raise PlannerInputError(
-                "term must be a whole number of months > 0",
-                file=name,
-                row=row,
-                column="term_months",
-                value=term_text,
-                fix="write 12, 24 or 36",
-            )
-        pay = get("payment_option") or "no_upfront"
-        if pay not in PAYMENT_OPTIONS:
-            raise UnknownNameError(
-                "payment option", pay, PAYMENT_OPTIONS, file=name, row=row, column="payment_option"
-            )
-        klass = get("offering_class")
-        if model == "reserved_instance" and klass not in OFFERING_CLASSES:
-            raise UnknownNameError(
-                "offering class",
-                klass,
-                OFFERING_CLASSES,
-                file=name,
-                row=row,
-                column="offering_class",
-            )
-        qty_text, hourly_text = get("quantity"), get("hourly_commitment_usd")
-        if model in SAVINGS_PLAN_MODELS:
-            if not hourly_text:
-                raise PlannerInputError(
-                    "a Savings Plan needs its hourly commitment",
-                    file=name,
-                    row=row,
-                    column="hourly_commitment_usd",
-                    fix="write the plan's $/hour, e.g. 120.5",
-                )
-            hourly, qty = _number(hourly_text, name, row, "hourly_commitment_usd"), 0.0
-        else:
-            if not qty_text:
-                raise PlannerInputError(
-                    f"a {model} needs a quantity",
-                    file=name,
-                    row=row,
-                    column="quantity",
-                    fix="write instances (RIs) or GPUs (contracts)",
-                )
-            qty, hourly = _number(qty_text, name, row, "quantity"), 0.0
-        sku = get("sku")
-        region = get("region")
-        if model != "compute_savings_plan" and not sku:
-            raise PlannerInputError(
-                f"a {model} needs a sku",
-                file=name,
-                row=row,
-                column="sku",
-                fix="write the instance type, instance family (EC2 Instance SP) or provider SKU",
-            )
-        if model != "compute_savings_plan" and not region:
-            raise PlannerInputError(
-                f"a {model} needs a region",
-                file=name,
-                row=row,
-                column="region",
-                fix="write the region code",
-            )
-        start = _utc_day(get("start_date"), name, row, "start_date")
-        end_text = get("end_date")
-        end = (
-            _utc_day(end_text, name, row, "end_date")
-            if end_text
-            else start + pd.DateOffset(months=int(term))
-        )
-        if end <= start:
-            raise PlannerInputError(
-                "end_date is not after start_date",
-                file=name,
-                row=row,
-                column="end_date",
-                value=end_text,
-                fix="fix the dates",
-            )
-        cid = get("commitment_id") or f"inv-{row - 1}"
+        r = _Row({str(k): str(v).strip() for k, v in rec.items()}, name, i + 2)
+        provider, model, term, pay, klass = _kind(r)
+        qty, hourly = _amount(r, model)
+        sku, region = _place(r, model)
+        start, end = _dates(r, term)
+        cid = r.get("commitment_id") or f"inv-{r.row - 1}"
         if cid in seen_ids:
-            raise PlannerInputError(
+            raise r.error(
                 f"duplicate commitment_id (first on row {seen_ids[cid]})",
-                file=name,
-                row=row,
-                column="commitment_id",
+                "commitment_id",
+                "give every commitment its own id",
                 value=cid,
-                fix="give every commitment its own id",
             )
-        seen_ids[cid] = row
+        seen_ids[cid] = r.row
         out.append(
             Commitment(
                 commitment_id=cid,
@@ -270,7 +170,7 @@ def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
                 region=region,
                 sku=sku,
                 offering_class=klass,
-                term_months=int(term),
+                term_months=term,
                 payment_option=pay,
                 quantity=qty,
                 hourly_commitment_usd=hourly,
@@ -279,6 +179,113 @@ def parse_inventory(raw: pd.DataFrame, name: str) -> list[Commitment]:
             )
         )
     return out
+
+
+def _check_columns(raw: pd.DataFrame, name: str) -> None:
+    unknown = [c for c in raw.columns if c not in INVENTORY_COLUMNS]
+    if unknown:
+        raise UnknownNameError("inventory column", unknown[0], INVENTORY_COLUMNS, file=name, row=1)
+    for col in _REQUIRED:
+        if col not in raw.columns:
+            raise PlannerInputError(
+                f"missing column '{col}'", file=name, row=1, fix="add it (see planner/inventory.py)"
+            )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One inventory row's cells, with its file and row number for messages."""
+
+    cells: dict[str, str]
+    file: str
+    row: int
+
+    def get(self, col: str) -> str:
+        return self.cells.get(col, "")
+
+    def error(self, what: str, column: str, fix: str, value: Any = None) -> PlannerInputError:
+        return PlannerInputError(
+            what, file=self.file, row=self.row, column=column, value=value, fix=fix
+        )
+
+    def unknown(self, kind: str, value: str, names: tuple[str, ...], column: str) -> Exception:
+        return UnknownNameError(kind, value, names, file=self.file, row=self.row, column=column)
+
+    def number(self, column: str) -> float:
+        return _number(self.get(column), self.file, self.row, column)
+
+
+def _kind(r: _Row) -> tuple[str, str, int, str, str]:
+    """(provider, purchase model, term in months, payment option, offering class)."""
+    provider = r.get("provider").lower()
+    if provider not in PROVIDERS:
+        raise r.unknown("provider", provider, PROVIDERS, "provider")
+    model = r.get("purchase_model")
+    if model not in COMMITMENT_MODELS:
+        raise r.unknown("purchase model", model, COMMITMENT_MODELS, "purchase_model")
+    term_text = r.get("term_months")
+    term = r.number("term_months") if term_text else 0.0
+    if term <= 0 or term != int(term):
+        raise r.error(
+            "term must be a whole number of months > 0",
+            "term_months",
+            "write 12, 24 or 36",
+            value=term_text,
+        )
+    pay = r.get("payment_option") or "no_upfront"
+    if pay not in PAYMENT_OPTIONS:
+        raise r.unknown("payment option", pay, PAYMENT_OPTIONS, "payment_option")
+    klass = r.get("offering_class")
+    if model == "reserved_instance" and klass not in OFFERING_CLASSES:
+        raise r.unknown("offering class", klass, OFFERING_CLASSES, "offering_class")
+    return provider, model, int(term), pay, klass
+
+
+def _amount(r: _Row, model: str) -> tuple[float, float]:
+    """(quantity, hourly commitment in USD): a Savings Plan has the second, the rest the first."""
+    if model in SAVINGS_PLAN_MODELS:
+        if not r.get("hourly_commitment_usd"):
+            raise r.error(
+                "a Savings Plan needs its hourly commitment",
+                "hourly_commitment_usd",
+                "write the plan's $/hour, e.g. 120.5",
+            )
+        return 0.0, r.number("hourly_commitment_usd")
+    if not r.get("quantity"):
+        raise r.error(
+            f"a {model} needs a quantity", "quantity", "write instances (RIs) or GPUs (contracts)"
+        )
+    return r.number("quantity"), 0.0
+
+
+def _place(r: _Row, model: str) -> tuple[str, str]:
+    """(sku, region); a Compute Savings Plan has neither."""
+    sku, region = r.get("sku"), r.get("region")
+    if model != "compute_savings_plan" and not sku:
+        raise r.error(
+            f"a {model} needs a sku",
+            "sku",
+            "write the instance type, instance family (EC2 Instance SP) or provider SKU",
+        )
+    if model != "compute_savings_plan" and not region:
+        raise r.error(f"a {model} needs a region", "region", "write the region code")
+    return sku, region
+
+
+def _dates(r: _Row, term_months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(start, end); the end defaults to the start plus the term."""
+    start = _utc_day(r.get("start_date"), r.file, r.row, "start_date")
+    end_text = r.get("end_date")
+    end = (
+        _utc_day(end_text, r.file, r.row, "end_date")
+        if end_text
+        else start + pd.DateOffset(months=term_months)
+    )
+    if end <= start:
+        raise r.error(
+            "end_date is not after start_date", "end_date", "fix the dates", value=end_text
+        )
+    return start, end
 
 
 def inventory_frame(commitments: list[Commitment]) -> pd.DataFrame:

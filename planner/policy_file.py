@@ -44,6 +44,7 @@ from planner.serverless_policy import KEYS as SERVERLESS_KEYS
 from planner.serverless_policy import ServerlessPolicy
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.schema import PROVIDERS
+from pricing_data.units import parse_months
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "planning": (
@@ -87,8 +88,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "blocks_per_period",
         "savings_curve_points",
     ),
-    "pools": (),
     "serverless": SERVERLESS_KEYS,
+    "pools": (),
 }
 # policy-file key -> Policy field, where the names differ
 _POLICY_FIELD = {
@@ -120,8 +121,10 @@ class PlanningConfig:
     data_gb_per_gpu_hour: tuple[tuple[str, float], ...] = (("default", 1.0),)
     growth: Growth = field(default_factory=Growth)
     pool_rules: tuple[PoolRule, ...] = ()
-    source: str = "(defaults)"
     serverless: ServerlessPolicy = field(default_factory=ServerlessPolicy)
+    source: str = "(defaults)"
+    #: no policy file was given: the defaults are in force (see :func:`defaults_in_force`)
+    from_defaults: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,12 +147,12 @@ class PlanningConfig:
                 }
                 for r in self.pool_rules
             ],
-            "source": self.source,
             **(
                 {"serverless": self.serverless.to_doc()}
                 if self.serverless != ServerlessPolicy()
                 else {}
             ),
+            "source": self.source,
         }
 
 
@@ -428,10 +431,25 @@ def _check_contradictions(policy: Policy, file: str) -> None:
         )
 
 
+#: Without a policy file a plan is still bounded: CVaR (β = 0.9) of unused commitment spend at most
+#: this percent of commitment spend, with used hours valued at each commitment's own price
+#: ("exact" risk pricing: the conservative pricing can call an inventory alone out of bounds).
+#: A policy file states its own bounds (or none).
+DEFAULT_CVAR_LIMIT_PCT = 15.0
+NO_POLICY_DEFAULTS: dict[str, Any] = {
+    "risk": {"cvar_limit_pct": DEFAULT_CVAR_LIMIT_PCT, "risk_pricing": "exact"}
+}
+
+
 def read_policy_file(path: str | Path | None) -> PlanningConfig:
-    """Read, check and return the planning configuration (defaults when ``path`` is None)."""
+    """Read, check and return the planning configuration.
+
+    Without a file (``path`` None): the defaults of :class:`~planner.policy.Policy`, plus the
+    default risk bound :data:`NO_POLICY_DEFAULTS` (a plan is never unbounded by accident); the
+    config's ``defaults_used`` says so.
+    """
     if path is None:
-        return config_from_dict({}, "(defaults)")
+        return replace(config_from_dict(NO_POLICY_DEFAULTS, "(defaults)"), from_defaults=True)
     p = Path(path)
     if not p.is_file():
         raise PlannerInputError(
@@ -449,6 +467,27 @@ def read_policy_file(path: str | Path | None) -> PlanningConfig:
     if cfg.overlay and not Path(cfg.overlay).is_absolute():
         cfg = replace(cfg, overlay=str(p.parent / cfg.overlay))
     return cfg
+
+
+def defaults_in_force(cfg: PlanningConfig) -> list[str]:
+    """The defaults a run without a policy file uses (empty when a policy file was given)."""
+    if not cfg.from_defaults:
+        return []
+    p = cfg.policy
+    notes = []
+    if p.cvar_limit_pct is not None:
+        notes.append(
+            f"risk bound risk.cvar_limit_pct={p.cvar_limit_pct:g} (CVaR at {p.cvar_beta:g} of "
+            f"unused commitment spend <= {p.cvar_limit_pct:g}% of commitment spend, "
+            f"risk_pricing {p.risk_pricing})"
+        )
+    elif p.cvar_limit_usd is None and p.min_utilization is None:
+        notes.append("no risk bound (removed with --set)")
+    notes.append(
+        f"horizon {p.horizon_months} months, {cfg.scenarios} scenarios, seed {cfg.seed}, "
+        f"providers {', '.join(p.providers)}, egress {cfg.egress_usd_per_gb:g} USD/GB"
+    )
+    return notes
 
 
 def _parse_value(text: str) -> Any:
@@ -507,9 +546,9 @@ def apply_overrides(
             doc.setdefault("risk", {})[field] = value
             doc["risk"].pop(other, None)
         elif key == "horizon":
-            from planner.commands.prices import parse_term
-
-            doc.setdefault("planning", {})["horizon_months"] = parse_term(str(value))
+            doc.setdefault("planning", {})["horizon_months"] = parse_months(
+                _raw_value(text), column=f"{source} horizon"
+            )
         elif "." in key:
             section, name = key.split(".", 1)
             if section not in SECTIONS or section == "pools":
@@ -529,7 +568,9 @@ def apply_overrides(
                 "horizon",
             ]
             raise UnknownNameError("override", key, all_keys, column=source)
-    return config_from_dict(doc, f"{cfg.source} + {source}")
+    return replace(
+        config_from_dict(doc, f"{cfg.source} + {source}"), from_defaults=cfg.from_defaults
+    )
 
 
 def config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import functools
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ import pandas as pd
 
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.gpu_types import canonical_gpu_type
+from pricing_data.overlay import apply_overlay, overlay_source
 from pricing_data.schema import COMMITMENT_MODELS, PROVIDERS, PURCHASE_MODELS
 from pricing_data.validate import validate_offers
 
@@ -227,9 +228,13 @@ def load_catalog(
         as_of=as_of_date.isoformat() if as_of_date else None,
     )
     if overlay is not None:
-        from pricing_data.overlay import apply_overlay
-
-        catalog = apply_overlay(catalog, Path(overlay))
+        path = Path(overlay)
+        catalog = replace(
+            catalog,
+            offers=apply_overlay(catalog.offers, path),
+            versions=(*catalog.versions, overlay_source(path)),
+            overlay=str(path),
+        )
     return catalog
 
 

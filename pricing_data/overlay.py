@@ -31,25 +31,23 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pricing_data.catalog import Catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.gpu_types import canonical_gpu_type
+from pricing_data.rates import price_columns, price_columns_from_effective
 from pricing_data.schema import (
     COMMITMENT_MODELS,
     OFFERING_CLASSES,
     PAYMENT_OPTIONS,
     PROVIDERS,
     PURCHASE_MODELS,
-    term_hours,
 )
 
-# The share of a partial-upfront term paid upfront (pricing_data/assumptions.toml [ri_payment_split]).
-PARTIAL_UPFRONT_SHARE = 0.5
 KEY_COLUMNS = ("provider", "region", "sku", "purchase_model", "term_months")
 OPTIONAL_KEYS = ("offering_class", "payment_option")
 PRICE_COLUMNS = (
@@ -191,41 +189,93 @@ def _num(rec: dict[str, Any], col: str, file: str) -> float | None:
     return f
 
 
-def apply_overlay(catalog: Catalog, path: Path) -> Catalog:
-    """A new catalog with the overlay's discounts and offer rows applied (the input is not changed)."""
+def overlay_source(path: Path) -> str:
+    """How overlaid offers name their source and catalog version: ``overlay:<file name>``."""
+    return f"overlay:{path.name}"
+
+
+def apply_overlay(offers: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A new offers table with the overlay's discounts and offer rows applied (the input is not
+    changed). The catalog records :func:`overlay_source` among its versions."""
     name = str(path)
     discounts, rows = read_overlay(path)
-    offers = catalog.offers.copy()
-    source = f"overlay:{path.name}"
+    source = overlay_source(path)
+    out = _apply_discounts(offers.copy(), discounts, source)
+    for rec in rows:
+        out = _apply_row(out, rec, name, source)
+    return out.reset_index(drop=True)
+
+
+def _apply_discounts(
+    offers: pd.DataFrame, discounts: dict[str, dict[str, float]], source: str
+) -> pd.DataFrame:
+    """Percent off every price column of a provider's offers (optionally per purchase model)."""
     for provider, by_model in discounts.items():
         for model, pct in by_model.items():
             mask = offers["provider"] == provider
             if model != "*":
                 mask &= offers["purchase_model"] == model
             factor = 1 - pct / 100
-            for col in (
-                "upfront_usd",
-                "recurring_usd_per_hour",
-                "effective_usd_per_hour",
-                "usd_per_gpu_hour",
-            ):
+            for col in PRICE_COLUMNS_OF_OFFERS:
                 offers.loc[mask, col] = offers.loc[mask, col] * factor
             offers.loc[mask, "overlay"] = True
             offers.loc[mask, "source"] = (
                 offers.loc[mask, "source"].astype(str) + f"; {source} -{pct:g}%"
             )
-    for rec in rows:
-        offers = _apply_row(offers, rec, name, source)
-    return Catalog(
-        offers=offers.reset_index(drop=True),
-        versions=(*catalog.versions, source),
-        overlay=name,
-        as_of=catalog.as_of,
-        notes=catalog.notes,
-    )
+    return offers
 
 
-def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str) -> pd.DataFrame:
+PRICE_COLUMNS_OF_OFFERS = (
+    "upfront_usd",
+    "recurring_usd_per_hour",
+    "effective_usd_per_hour",
+    "usd_per_gpu_hour",
+)
+
+
+@dataclass(frozen=True)
+class OverlayRow:
+    """One checked overlay row: the offer key and the prices given."""
+
+    row: int
+    file: str
+    provider: str
+    region: str
+    sku: str
+    purchase_model: str
+    term_months: int
+    offering_class: str
+    payment_option: str
+    usd_per_gpu_hour: float | None
+    effective_usd_per_hour: float | None
+    upfront_usd: float | None
+    recurring_usd_per_hour: float | None
+
+    def error(self, what: str, column: str, fix: str, value: Any = None) -> PlannerInputError:
+        return PlannerInputError(
+            what, file=self.file, row=self.row, column=column, value=value, fix=fix
+        )
+
+    def prices(self, gpus_per_unit: float, payment_option: str) -> dict[str, float]:
+        """The four price columns for an offer of ``gpus_per_unit`` GPUs: from upfront +
+        recurring when given, else the effective (or per-GPU) rate split by ``payment_option``
+        (the row's, else the matched offer's own) with the catalog's rule (pricing_data.rates)."""
+        if self.recurring_usd_per_hour is not None:
+            return price_columns(
+                self.upfront_usd or 0.0,
+                self.recurring_usd_per_hour,
+                self.term_months,
+                gpus_per_unit,
+            )
+        if self.effective_usd_per_hour is not None:
+            eff = self.effective_usd_per_hour
+        else:
+            eff = float(self.usd_per_gpu_hour or 0.0) * gpus_per_unit
+        return price_columns_from_effective(eff, self.term_months, payment_option, gpus_per_unit)
+
+
+def _check_row(rec: dict[str, Any], file: str) -> OverlayRow:
+    """The row's keys and prices, checked: names known, term fits the model, a price given."""
     row = rec["_row"]
     for col in KEY_COLUMNS:
         if str(rec.get(col, "")).strip() == "":
@@ -237,15 +287,17 @@ def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str
                 fix=f"every overlay row needs {', '.join(KEY_COLUMNS)}",
             )
     provider = str(rec["provider"]).lower()
-    if provider not in PROVIDERS:
-        raise UnknownNameError(
-            "provider", provider, PROVIDERS, file=file, row=row, column="provider"
-        )
     model = str(rec["purchase_model"])
-    if model not in PURCHASE_MODELS:
-        raise UnknownNameError(
-            "purchase model", model, PURCHASE_MODELS, file=file, row=row, column="purchase_model"
-        )
+    klass = str(rec.get("offering_class", "") or "")
+    pay = str(rec.get("payment_option", "") or "")
+    for kind, value, names, column in (
+        ("provider", provider, PROVIDERS, "provider"),
+        ("purchase model", model, PURCHASE_MODELS, "purchase_model"),
+        ("offering class", klass, OFFERING_CLASSES, "offering_class"),
+        ("payment option", pay, PAYMENT_OPTIONS, "payment_option"),
+    ):
+        if value and value not in names:
+            raise UnknownNameError(kind, value, names, file=file, row=row, column=column)
     term = _num(rec, "term_months", file)
     if term is None or term != int(term):
         raise PlannerInputError(
@@ -265,171 +317,159 @@ def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str
             column="term_months",
             fix="commitments need a term > 0; on-demand and spot use 0",
         )
-    klass = str(rec.get("offering_class", "") or "")
-    if klass and klass not in OFFERING_CLASSES:
-        raise UnknownNameError(
-            "offering class", klass, OFFERING_CLASSES, file=file, row=row, column="offering_class"
+    checked = OverlayRow(
+        row=row,
+        file=file,
+        provider=provider,
+        region=str(rec["region"]),
+        sku=str(rec["sku"]),
+        purchase_model=model,
+        term_months=months,
+        offering_class=klass,
+        payment_option=pay,
+        usd_per_gpu_hour=_num(rec, "usd_per_gpu_hour", file),
+        effective_usd_per_hour=_num(rec, "effective_usd_per_hour", file),
+        upfront_usd=_num(rec, "upfront_usd", file),
+        recurring_usd_per_hour=_num(rec, "recurring_usd_per_hour", file),
+    )
+    if (
+        checked.usd_per_gpu_hour is None
+        and checked.effective_usd_per_hour is None
+        and checked.recurring_usd_per_hour is None
+    ):
+        raise checked.error(
+            "no price given",
+            "usd_per_gpu_hour",
+            "give usd_per_gpu_hour, effective_usd_per_hour, or upfront_usd + recurring_usd_per_hour",
         )
-    pay = str(rec.get("payment_option", "") or "")
-    if pay and pay not in PAYMENT_OPTIONS:
+    return checked
+
+
+def _matching(offers: pd.DataFrame, r: OverlayRow) -> pd.Series:
+    """The offers an overlay row replaces (``region = *``: every region of the provider)."""
+    provider_rows = offers["provider"] == r.provider
+    regions = set(offers.loc[provider_rows, "region"])
+    if r.region != "*" and r.region not in regions:
         raise UnknownNameError(
-            "payment option", pay, PAYMENT_OPTIONS, file=file, row=row, column="payment_option"
-        )
-    region, sku = str(rec["region"]), str(rec["sku"])
-    provider_rows = offers["provider"] == provider
-    if region != "*" and region not in set(offers.loc[provider_rows, "region"]):
-        raise UnknownNameError(
-            f"{provider} region",
-            region,
-            set(offers.loc[provider_rows, "region"]) | {"*"},
-            file=file,
-            row=row,
+            f"{r.provider} region",
+            r.region,
+            regions | {"*"},
+            file=r.file,
+            row=r.row,
             column="region",
         )
     mask = (
         provider_rows
-        & (offers["sku"] == sku)
-        & (offers["purchase_model"] == model)
-        & (offers["term_months"] == months)
+        & (offers["sku"] == r.sku)
+        & (offers["purchase_model"] == r.purchase_model)
+        & (offers["term_months"] == r.term_months)
     )
-    if region != "*":
-        mask &= offers["region"] == region
-    if klass:
-        mask &= offers["offering_class"] == klass
-    if pay:
-        mask &= offers["payment_option"] == pay
+    if r.region != "*":
+        mask &= offers["region"] == r.region
+    if r.offering_class:
+        mask &= offers["offering_class"] == r.offering_class
+    if r.payment_option:
+        mask &= offers["payment_option"] == r.payment_option
+    return mask
 
-    per_gpu, effective = (
-        _num(rec, "usd_per_gpu_hour", file),
-        _num(rec, "effective_usd_per_hour", file),
-    )
-    upfront, recurring = _num(rec, "upfront_usd", file), _num(rec, "recurring_usd_per_hour", file)
-    if per_gpu is None and effective is None and recurring is None:
-        raise PlannerInputError(
-            "no price given",
-            file=file,
-            row=row,
-            column="usd_per_gpu_hour",
-            fix="give usd_per_gpu_hour, effective_usd_per_hour, or upfront_usd + recurring_usd_per_hour",
-        )
-    hours = term_hours(months) if months > 0 else 0.0
 
-    def priced(gpus: float, payment: str) -> dict[str, float]:
-        """Prices for one offer; an effective rate is split by ``payment`` (the row's payment
-        option, else the matched offer's own) with the catalog's rule (assumptions.toml)."""
-        if recurring is not None:
-            up = upfront or 0.0
-            eff = recurring + (up / hours if hours else 0.0)
-        else:
-            eff = effective if effective is not None else float(per_gpu) * gpus  # type: ignore[arg-type]
-            if payment == "all_upfront":
-                up, rec_ = eff * hours, 0.0
-            elif payment == "partial_upfront":
-                up, rec_ = PARTIAL_UPFRONT_SHARE * eff * hours, (1 - PARTIAL_UPFRONT_SHARE) * eff
-            else:
-                up, rec_ = 0.0, eff
-            return {
-                "upfront_usd": up,
-                "recurring_usd_per_hour": rec_,
-                "effective_usd_per_hour": eff,
-                "usd_per_gpu_hour": eff / gpus,
-            }
-        return {
-            "upfront_usd": up,
-            "recurring_usd_per_hour": recurring,
-            "effective_usd_per_hour": eff,
-            "usd_per_gpu_hour": eff / gpus,
-        }
-
+def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str) -> pd.DataFrame:
+    """One overlay row: replace the prices of the offers it matches, or add a new offer."""
+    r = _check_row(rec, file)
+    mask = _matching(offers, r)
     if mask.any():
-        offers = offers.copy()
-        for idx in offers.index[mask]:
-            gpus = float(offers.loc[idx, "gpus_per_unit"])  # type: ignore[arg-type]
-            payment = pay or str(offers.loc[idx, "payment_option"])
-            for col, val in priced(gpus, payment).items():
-                offers.at[idx, col] = val
-            offers.at[idx, "overlay"] = True
-            offers.at[idx, "assumed"] = False
-            offers.at[idx, "assumption"] = ""
-            offers.at[idx, "source"] = source
-            offers.at[idx, "catalog_version"] = source
-        return offers
-    # a new offer
-    if region == "*":
-        raise PlannerInputError(
-            "region '*' matched no existing offer",
-            file=file,
-            row=row,
-            column="region",
-            fix="name a region to add a new offer",
-        )
-    known = offers[(offers["provider"] == provider) & (offers["sku"] == sku)]
+        return _replace_prices(offers, mask, r, source)
+    return pd.concat(
+        [offers, pd.DataFrame([_new_offer(offers, rec, r, source)])], ignore_index=True
+    )
+
+
+def _replace_prices(
+    offers: pd.DataFrame, mask: pd.Series, r: OverlayRow, source: str
+) -> pd.DataFrame:
+    offers = offers.copy()
+    for idx in offers.index[mask]:
+        gpus = float(offers.loc[idx, "gpus_per_unit"])  # type: ignore[arg-type]
+        payment = r.payment_option or str(offers.loc[idx, "payment_option"])
+        for col, val in r.prices(gpus, payment).items():
+            offers.at[idx, col] = val
+        offers.at[idx, "overlay"] = True
+        offers.at[idx, "assumed"] = False
+        offers.at[idx, "assumption"] = ""
+        offers.at[idx, "source"] = source
+        offers.at[idx, "catalog_version"] = source
+    return offers
+
+
+def _new_gpu_type_and_count(
+    known: pd.DataFrame, rec: dict[str, Any], r: OverlayRow
+) -> tuple[str, float]:
+    """GPU type and GPUs per unit of a new offer: given in the row, else those of the sku's
+    existing offers (a reserved contract is per GPU)."""
     gpu_text = str(rec.get("gpu_type", "") or "")
-    gpus_given = _num(rec, "gpus_per_unit", file)
     if gpu_text:
-        gpu_type = canonical_gpu_type(gpu_text, file=file, row=row, column="gpu_type")
+        gpu_type = canonical_gpu_type(gpu_text, file=r.file, row=r.row, column="gpu_type")
     elif not known.empty:
         gpu_type = str(known["gpu_type"].iloc[0])
     else:
-        raise PlannerInputError(
-            f"sku {sku!r} is not in the {provider} catalog",
-            file=file,
-            row=row,
-            column="gpu_type",
-            fix="give gpu_type and gpus_per_unit for a new sku",
+        raise r.error(
+            f"sku {r.sku!r} is not in the {r.provider} catalog",
+            "gpu_type",
+            "give gpu_type and gpus_per_unit for a new sku",
         )
+    gpus_given = _num(rec, "gpus_per_unit", r.file)
     if gpus_given is not None:
         gpus = gpus_given
-    elif model == "reserved_contract":
+    elif r.purchase_model == "reserved_contract":
         gpus = 1.0
     elif not known.empty:
         gpus = float(known["gpus_per_unit"].iloc[0])
     else:
-        raise PlannerInputError(
-            f"gpus_per_unit missing for new sku {sku!r}",
-            file=file,
-            row=row,
-            column="gpus_per_unit",
-            fix="write the GPUs per unit",
+        raise r.error(
+            f"gpus_per_unit missing for new sku {r.sku!r}",
+            "gpus_per_unit",
+            "write the GPUs per unit",
         )
     if gpus <= 0:
-        raise PlannerInputError(
-            "must be > 0",
-            file=file,
-            row=row,
-            column="gpus_per_unit",
-            value=gpus,
-            fix="write the GPUs per unit",
+        raise r.error("must be > 0", "gpus_per_unit", "write the GPUs per unit", value=gpus)
+    return gpu_type, gpus
+
+
+def _new_offer(
+    offers: pd.DataFrame, rec: dict[str, Any], r: OverlayRow, source: str
+) -> dict[str, Any]:
+    """A catalog row for an overlay row that matched no offer."""
+    if r.region == "*":
+        raise r.error(
+            "region '*' matched no existing offer", "region", "name a region to add a new offer"
         )
-    if model in COMMITMENT_MODELS and not pay:
-        pay = "no_upfront"
-    if model == "reserved_instance" and not klass:
-        raise PlannerInputError(
-            "a new RI needs offering_class",
-            file=file,
-            row=row,
-            column="offering_class",
-            fix="write standard or convertible",
+    known = offers[(offers["provider"] == r.provider) & (offers["sku"] == r.sku)]
+    gpu_type, gpus = _new_gpu_type_and_count(known, rec, r)
+    months, klass = r.term_months, r.offering_class
+    pay = r.payment_option or ("no_upfront" if r.purchase_model in COMMITMENT_MODELS else "")
+    if r.purchase_model == "reserved_instance" and not klass:
+        raise r.error(
+            "a new RI needs offering_class", "offering_class", "write standard or convertible"
         )
     parts = (
-        [provider, region, sku, model]
+        [r.provider, r.region, r.sku, r.purchase_model]
         + ([klass] if klass else [])
         + ([str(months), pay] if months else [])
     )
-    family = str(known["instance_family"].iloc[0]) if not known.empty else sku.split(".")[0]
-    new = {
+    family = str(known["instance_family"].iloc[0]) if not known.empty else r.sku.split(".")[0]
+    return {
         "offer_id": ":".join(parts),
-        "provider": provider,
-        "region": region,
-        "sku": sku,
+        "provider": r.provider,
+        "region": r.region,
+        "sku": r.sku,
         "instance_family": family,
         "gpu_type": gpu_type,
         "gpus_per_unit": gpus,
-        "purchase_model": model,
+        "purchase_model": r.purchase_model,
         "offering_class": klass,
         "term_months": months,
         "payment_option": pay if months else "",
-        **priced(gpus, pay),
+        **r.prices(gpus, pay),
         "spot_interruption_rate": math.nan,
         "assumed": False,
         "assumption": "",
@@ -438,4 +478,3 @@ def _apply_row(offers: pd.DataFrame, rec: dict[str, Any], file: str, source: str
         "price_date": pd.Timestamp.now(tz="UTC").date().isoformat(),
         "catalog_version": source,
     }
-    return pd.concat([offers, pd.DataFrame([new])], ignore_index=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HOURS_PER_MONTH = 730.0
+from pricing_data.units import HOURS_PER_MONTH as HOURS_PER_MONTH  # 8,760 h / 12
 
 PROVIDERS = ("aws", "coreweave", "lambda")
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from pricing_data.gpu_types import aws_gpu_type, canonical_gpu_type, resolve_gpu_type
-from pricing_data.schema import COLUMN_NAMES, term_hours
+from pricing_data.rates import split_payment
+from pricing_data.schema import COLUMN_NAMES
 from pricing_data.validate import validate_offers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,16 +39,6 @@ PAY = {
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def split_payment(effective: float, months: int, payment: str, share: float) -> tuple[float, float]:
-    """(upfront_usd, recurring_usd_per_hour) for an effective hourly rate under a payment option."""
-    hours = term_hours(months)
-    if payment == "all_upfront":
-        return effective * hours, 0.0
-    if payment == "partial_upfront":
-        return share * effective * hours, (1 - share) * effective
-    return 0.0, effective
 
 
 def offer(**kw: object) -> dict[str, object]:

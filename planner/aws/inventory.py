@@ -23,16 +23,14 @@ from typing import Any
 import pandas as pd
 
 from planner.inventory import Commitment
-from pricing_data.aws.fetch import (
-    DEFAULT_RETRY,
-    GLOBAL_REGION,
-    ClientFactory,
-    RetryPolicy,
-    fetch_reserved_instances,
+from pricing_data.aws.client import DEFAULT_RETRY, GLOBAL_REGION, ClientFactory, RetryPolicy
+from pricing_data.aws.ec2 import fetch_reserved_instances
+from pricing_data.aws.pricing import PAYMENT_OPTIONS
+from pricing_data.aws.savingsplans import (
+    PLAN_TYPES,
     fetch_savings_plans,
+    term_months_from_seconds,
 )
-from pricing_data.aws.parse_pricelist import PAYMENT_OPTIONS
-from pricing_data.aws.parse_savings_plans import PLAN_TYPES, term_months_from_seconds
 from pricing_data.errors import PlannerInputError
 
 LEGACY_OFFERING_TYPES = ("Heavy Utilization", "Medium Utilization", "Light Utilization")
@@ -327,18 +325,18 @@ def parse_focus_commitments(
                 continue
             out.append(
                 Commitment(
-                    cid,
-                    "aws",
-                    "compute_savings_plan",
-                    "",
-                    "",
-                    "",
-                    term_months,
-                    payment_option,
-                    0.0,
-                    round(cost, 6),
-                    start,
-                    end,
+                    commitment_id=cid,
+                    provider="aws",
+                    purchase_model="compute_savings_plan",
+                    region="",
+                    sku="",
+                    offering_class="",
+                    term_months=term_months,
+                    payment_option=payment_option,
+                    quantity=0.0,
+                    hourly_commitment_usd=round(cost, 6),
+                    start=start,
+                    end=end,
                 )
             )
         else:
@@ -348,18 +346,18 @@ def parse_focus_commitments(
                 continue
             out.append(
                 Commitment(
-                    cid,
-                    "aws",
-                    "reserved_instance",
-                    region,
-                    sku,
-                    "standard",
-                    term_months,
-                    payment_option,
-                    round(qty, 3),
-                    0.0,
-                    start,
-                    end,
+                    commitment_id=cid,
+                    provider="aws",
+                    purchase_model="reserved_instance",
+                    region=region,
+                    sku=sku,
+                    offering_class="standard",
+                    term_months=term_months,
+                    payment_option=payment_option,
+                    quantity=round(qty, 3),
+                    hourly_commitment_usd=0.0,
+                    start=start,
+                    end=end,
                 )
             )
     if any(c.purchase_model == "compute_savings_plan" for c in out):

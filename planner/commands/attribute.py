@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from forecasting import read_usage
-from planner.commands.export import read_plan
-from planner.commands.quarterly import stderr_progress
-from planner.report.render import FORMATS, render_frame
-from planner.workflows.attribute import PER_UNITS, attribute_trend, read_units
+from planner.commands.options import out_file_option, output_option, progress_options
+from planner.commands.progress import Reporter
+from planner.report.render import render_frame
+from planner.workflows.attribute import PER_UNITS, attribute_trend, read_units, usage_mismatch
 from planner.workflows.attribute import attribute as attribute_cost
+from planner.workflows.records import read_plan
 from pricing_data.fileio import atomic_write_text
 
 
@@ -32,11 +30,9 @@ from pricing_data.fileio import atomic_write_text
 )
 @click.option(
     "--window",
-    "window_days",
-    type=click.IntRange(1, 3660),
-    default=28,
+    default="28d",
     show_default=True,
-    help="Days of recent history that set each tag's share.",
+    help="Recent history that sets each tag's share (a duration: 28d, 4w, 672h).",
 )
 @click.option(
     "--per",
@@ -59,52 +55,51 @@ from pricing_data.fileio import atomic_write_text
     help="With --per: cost per unit by tag value and month over the usage history (actual usage "
     "billed with the recorded inventory) instead of the plan's expected split.",
 )
-@click.option(
-    "--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV."
-)
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
-)
+@out_file_option("Also write the table as CSV.")
+@output_option
+@progress_options
 def attribute(
     usage: str,
     plan_json: str,
     by: str,
-    window_days: int,
+    window: str,
     per: str | None,
     units_csv: str | None,
     trend: bool,
     out: str | None,
     fmt: str,
+    progress: Reporter,
 ) -> None:
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
-    plan was made from."""
+    plan was made from. gpu_hours is measured over the last --window of history; the dollar
+    columns are expected costs over the plan's whole horizon. With --per, the cost per request,
+    million tokens or training run; with --trend, its monthly history."""
     if (units_csv or trend) and not per:
         raise click.UsageError("--units and --trend need --per (requests, tokens or runs)")
     plan = read_plan(plan_json)
-    recorded = (plan.record.get("run") or {}).get("usage_file")
-    if recorded and Path(recorded).resolve() != Path(usage).resolve():
-        click.echo(
-            f"warning: {plan_json} was planned from {recorded}, not {usage}; the scenarios are "
-            "re-created from the usage given, so the split will not match the plan's figures",
-            err=True,
-        )
-    history = read_usage(usage)
+    warning = usage_mismatch(plan, usage, plan_json)
+    if warning:
+        progress.note(f"warning: {warning}")
     units = read_units(units_csv, by, per) if units_csv and per else None
     if trend and per:
-        table = attribute_trend(history, plan, by=by, per=per, plan_file=plan_json, units=units)
+        table = attribute_trend(usage, plan, by=by, per=per, plan_file=plan_json, units=units)
+        caption = "cost per unit by month over the history (actual usage, recorded inventory)"
     else:
-        table = attribute_cost(
-            history,
+        result = attribute_cost(
+            usage,
             plan,
             by=by,
-            window_days=window_days,
+            window=window,
             plan_file=plan_json,
-            progress=stderr_progress,
+            progress=progress,
             per=per,
             units=units,
         )
+        table, caption = result.table, result.caption
     if out:
         atomic_write_text(out, render_frame(table, "csv"))
-        click.echo(f"wrote {out}", err=True)
+        progress.note(f"wrote {out}")
     click.echo(render_frame(table, fmt, floatfmt=",.2f"), nl=False)
+    if fmt == "table":
+        click.echo(caption)

@@ -7,14 +7,26 @@ never buys anything. AWS failures become one line naming the API and the IAM per
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from pricing_data.aws.fetch import (
+from planner.aws.cost_explorer import LOOKBACK, fetch_recommendations, read_recommendation_files
+from planner.commands.options import (
+    ConfigFlags,
+    load_config,
+    output_option,
+    planning_options,
+    progress_options,
+)
+from planner.commands.progress import Reporter
+from planner.report.render import render_frame
+from planner.report.terminal import compare_aws_summary
+from planner.workflows.compare_aws import compare_with_cost_explorer
+from planner.workflows.inputs import load_inputs
+from pricing_data.aws.client import (
     DEFAULT_RETRY,
     ClientFactory,
     RetryPolicy,
@@ -22,6 +34,7 @@ from pricing_data.aws.fetch import (
     session_client_factory,
 )
 from pricing_data.errors import PlannerInputError
+from pricing_data.units import parse_hours
 
 # Tests replace these two: a Stubber-backed factory and a backoff that does not sleep.
 RETRY: RetryPolicy = DEFAULT_RETRY
@@ -276,8 +289,16 @@ def import_(
 # ---------------------------------------------------------------- compare-aws
 
 
+SP_TYPE_CHOICES = {
+    "compute": ("COMPUTE_SP",),
+    "ec2-instance": ("EC2_INSTANCE_SP",),
+    "both": ("COMPUTE_SP", "EC2_INSTANCE_SP"),
+    "none": (),
+}
+
+
 @click.command("compare-aws")
-@click.argument("usage_file", type=click.Path(dir_okay=True))
+@planning_options
 @click.option(
     "--recommendation",
     "recommendations",
@@ -287,10 +308,10 @@ def import_(
 )
 @click.option(
     "--lookback",
-    type=click.Choice(["7", "30", "60"]),
-    default="30",
+    default="30d",
     show_default=True,
-    help="Days Cost Explorer looks back; also the window of recent actual usage billed.",
+    help="How far back Cost Explorer looks (7d, 30d or 60d); also the window of recent actual "
+    "usage billed.",
 )
 @click.option("--term", type=click.Choice(["1y", "3y"]), default="1y", show_default=True)
 @click.option(
@@ -301,7 +322,7 @@ def import_(
 )
 @click.option(
     "--sp-type",
-    type=click.Choice(["compute", "ec2-instance", "both", "none"]),
+    type=click.Choice(list(SP_TYPE_CHOICES)),
     default="both",
     show_default=True,
     help="Which Savings Plans recommendations to ask Cost Explorer for.",
@@ -315,168 +336,92 @@ def import_(
 )
 @click.option("--no-reservations", is_flag=True, help="Do not ask for an RI recommendation.")
 @click.option(
-    "--inventory",
-    "inventory_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Existing commitments (inventory CSV); both portfolios include them.",
-)
-@click.option("--policy", type=click.Path(dir_okay=False), default=None, help="Policy TOML.")
-@click.option("--scenarios", "n_scenarios", type=int, default=None, help="Default: the policy's.")
-@click.option("--seed", type=int, default=None, help="Default: the policy's.")
-@click.option(
     "--model",
     "models",
     multiple=True,
     help="Forecast model candidates (repeatable): snaive24, snaive168, ets, mstl_arima, combo.",
 )
-@click.option("-o", "--output", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@output_option
 @aws_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@progress_options
 def compare_aws(
-    usage_file: str,
+    usage: str,
+    inventory: str | None,
     recommendations: tuple[str, ...],
     lookback: str,
-    term: str,
-    payment_option: str,
-    sp_type: str,
-    offering_class: str,
-    no_reservations: bool,
-    inventory_file: str | None,
-    policy: str | None,
-    n_scenarios: int | None,
-    seed: int | None,
     models: tuple[str, ...],
     fmt: str,
-    profile: str | None,
-    session_region: str | None,
-    quiet: bool,
+    progress: Reporter,
+    **kwargs: Any,
 ) -> None:
     """Cost Explorer's recommendation next to the planner's, billed on the same scenarios.
 
     Asks Cost Explorer (ce:GetSavingsPlansPurchaseRecommendation,
     ce:GetReservationPurchaseRecommendation) for its purchase recommendation, or reads saved
-    responses with --recommendation; forecasts USAGE_FILE, plans with the optimizer, then bills
-    existing commitments alone, plus CE's purchases, and plus ours with the evaluator on every
-    forecast scenario and on the last --lookback days of actual usage. Nothing is bought.
+    responses with --recommendation; forecasts USAGE, plans as `planner plan` does (the same
+    inputs, inventory and catalog), then bills existing commitments alone, plus CE's purchases, and
+    plus ours with the evaluator on every forecast scenario and on the last --lookback of actual
+    usage. Nothing is bought.
     """
-    import pandas as pd
-
-    from forecasting import make_pools, read_usage
-    from forecasting.forecast import forecast as run_forecast
-    from planner.inventory import read_inventory
-    from planner.optimize import optimize
-    from planner.policy_file import read_policy_file
-    from planner.report.render import render_frame
-    from planner.workflows.compare_aws import (
-        compare,
-        fetch_recommendations,
-        parse_recommendations,
-        read_recommendation_files,
-    )
-    from planner.workflows.quarterly import effective_policy, horizon_hours
-    from pricing_data.catalog import load_catalog
-
-    say = _progress(quiet)
-    cfg = read_policy_file(policy)
-    history = read_usage(usage_file)
-    if history.data.empty:
-        raise PlannerInputError(
-            "no GPU usage to compare on", file=usage_file, fix="check the usage file has GPU rows"
-        )
-    # the same pools, catalog and policy as `planner plan` (planner/workflows/quarterly.py)
-    pooled = make_pools(history, cfg.pool_rules, default_aws_region=cfg.default_aws_region)
-    catalog = load_catalog(
-        as_of=cfg.catalog_as_of, providers=cfg.policy.providers, overlay=cfg.overlay
-    )
-    offers = catalog.offers
-    aws_offers = catalog.select(provider="aws") if "aws" in cfg.policy.providers else catalog
-    gpu_skus = set(aws_offers.instance_gpus())
-    inventory = read_inventory(inventory_file) if inventory_file else []
-    start = pooled.end + pd.Timedelta(hours=1)
-    hours = horizon_hours(start, cfg.policy.horizon_months)
+    cfg = load_config(ConfigFlags.pop(kwargs))
+    lookback_days = parse_lookback_days(lookback)
+    inputs = load_inputs(usage, cfg, inventory, progress=progress)
     if recommendations:
         responses = read_recommendation_files(list(recommendations))
-        ce_source = ", ".join(recommendations)
+        source = ", ".join(recommendations)
     else:
-        factory, _region = client_factory(profile, session_region)
-        types = {
-            "compute": ("COMPUTE_SP",),
-            "ec2-instance": ("EC2_INSTANCE_SP",),
-            "both": ("COMPUTE_SP", "EC2_INSTANCE_SP"),
-            "none": (),
-        }[sp_type]
-        responses = fetch_recommendations(
-            factory,
-            term_months=12 if term == "1y" else 36,
-            payment_option=payment_option,
-            lookback_days=int(lookback),
-            sp_types=types,
-            offering_class=offering_class,
-            include_reservations=not no_reservations,
-            retry=RETRY,
-            progress=say,
-        )
-        ce_source = "Cost Explorer API (ce:Get*PurchaseRecommendation)"
-    ce = parse_recommendations(responses, start, gpu_skus)
-    lookback_days = ce.lookback_days or int(lookback)
-    fc = run_forecast(
-        pooled,
-        horizon_hours=hours,
-        n_scenarios=n_scenarios or cfg.scenarios,
-        seed=cfg.seed if seed is None else seed,
-        growth=cfg.growth,
-        models=models or None,
-        progress=say,
-    )
-    # the comparison needs the purchases, not the savings curves (one re-solve per family)
-    policy_used = dataclasses.replace(effective_policy(cfg), savings_curve_points=0)
-    plan = optimize(fc.scenarios, offers, inventory, policy_used, as_of=start, progress=say)
-    ours = [p.commitment for p in plan.purchases if p.firm]
-    demand = pooled.demand_gpus
-    actual = demand[demand.index > demand.index[-1] - pd.Timedelta(days=lookback_days)]
-    result = compare(
-        {"AWS Cost Explorer": ce.commitments, "planner": ours},
-        inventory,
-        fc.scenarios,
-        offers,
-        policy_used,
-        horizon_hours=hours,
-        actual=actual,
-        progress=say,
+        responses = _fetch_ce(lookback_days=lookback_days, progress=progress, **kwargs)
+        source = "Cost Explorer API (ce:Get*PurchaseRecommendation)"
+    result = compare_with_cost_explorer(
+        inputs,
+        responses,
+        ce_source=source,
+        lookback_days=lookback_days,
+        models=models,
+        progress=progress,
     )
     if fmt != "table":
-        click.echo(render_frame(result.table, fmt), nl=False)
+        click.echo(render_frame(result.comparison.table, fmt), nl=False)
         return
-    click.echo("Cost Explorer recommends:")
-    click.echo(render_frame(ce.table, "table", floatfmt=".2f"), nl=False)
-    click.echo()
-    click.echo(
-        f"Billed with the evaluator: {fc.scenarios.n_scenarios} forecast scenarios "
-        f"{result.forecast_window[0]} .. {result.forecast_window[1]}; actual usage "
-        + (
-            f"{result.actual_window[0]} .. {result.actual_window[1]}"
-            if result.actual_window
-            else "(none)"
+    click.echo(compare_aws_summary(result), nl=False)
+    _notes(result.notes, shown=8)
+
+
+def parse_lookback_days(text: str) -> int:
+    """Cost Explorer's lookback in days (7, 30 or 60) from a duration."""
+    days = parse_hours(text, column="--lookback") / 24
+    if days not in LOOKBACK:
+        raise PlannerInputError(
+            "Cost Explorer looks back 7, 30 or 60 days",
+            column="--lookback",
+            value=text,
+            fix="write 7d, 30d or 60d",
         )
+    return int(days)
+
+
+def _fetch_ce(
+    *,
+    lookback_days: int,
+    term: str,
+    payment_option: str,
+    sp_type: str,
+    offering_class: str,
+    no_reservations: bool,
+    profile: str | None,
+    session_region: str | None,
+    progress: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """Cost Explorer's recommendations for the compare-aws options (read-only calls)."""
+    factory, _region = client_factory(profile, session_region)
+    return fetch_recommendations(
+        factory,
+        term_months=12 if term == "1y" else 36,
+        payment_option=payment_option,
+        lookback_days=lookback_days,
+        sp_types=SP_TYPE_CHOICES[sp_type],
+        offering_class=offering_class,
+        include_reservations=not no_reservations,
+        retry=RETRY,
+        progress=progress,
     )
-    shown = result.table.rename(
-        columns={
-            "new_commitment_usd_per_hour": "new_usd_per_h",
-            "expected_cost_usd": "exp_cost_usd",
-            "expected_savings_vs_existing_usd": "exp_savings_usd",
-            "expected_savings_vs_on_demand_usd": "exp_savings_vs_od_usd",
-            "new_utilization_expected_pct": "exp_util_pct",
-            "new_utilization_worst_decile_pct": "p10_util_pct",
-            "actual_cost_usd": "actual_cost_usd",
-            "actual_savings_vs_existing_usd": "actual_savings_usd",
-            "actual_utilization_pct": "actual_util_pct",
-        }
-    )
-    click.echo(render_frame(shown, "table", floatfmt=",.1f"), nl=False)
-    click.echo(
-        "savings are against keeping only the existing commitments; utilisation is of the new "
-        "commitments (p10 = worst decile of scenarios)"
-    )
-    click.echo(f"CE source: {ce_source}; catalogs: {', '.join(catalog.versions)}")
-    _notes([*ce.notes, *result.notes], shown=8)

@@ -4,12 +4,17 @@ replay and the hindsight optimum (see :mod:`planner.backtest`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from planner.commands.options import policy_option, progress_options
+from planner.commands.progress import Reporter
+from planner.policy_file import read_policy_file
 from planner.report.render import render_frame
+from planner.workflows.backtest import BacktestRequest, BacktestRun, backtest_usage
+from pricing_data.errors import PlannerInputError
+from pricing_data.fileio import atomic_write_bytes
 
 SUMMARY_SHOWN = (
     "strategy",
@@ -36,9 +41,7 @@ WINDOW_SHOWN = (
 
 @click.command("backtest")
 @click.argument("usage", type=click.Path(dir_okay=False))
-@click.option(
-    "--policy", "policy_path", type=click.Path(dir_okay=False), help="Policy file (TOML)."
-)
+@policy_option
 @click.option(
     "--origins",
     type=click.IntRange(min=1),
@@ -74,15 +77,17 @@ WINDOW_SHOWN = (
     help="Also run planner-oracle: the optimizer and policy on a perfect forecast (separates "
     "forecast error from the cost of the policy).",
 )
+@progress_options
 def backtest(
     usage: str,
-    policy_path: str | None,
+    policy_file: str | None,
     origins: int,
     window: str,
     scenarios: int | None,
     fmt: str,
     plot: str | None,
     oracle: bool,
+    progress: Reporter,
 ) -> None:
     """Backtest the planner on USAGE (tidy usage CSV/Parquet, FOCUS or CUR).
 
@@ -91,72 +96,42 @@ def backtest(
     interruptible pools), Cost Explorer-style replay over 7, 30 and 60 days, this planner, and the
     hindsight optimum. Regret = cost / hindsight cost - 1. Today's catalog prices the past.
     """
-    from forecasting.pools import make_pools
-    from forecasting.usage import read_usage
-    from planner.backtest import BacktestSettings, run_backtest
-    from planner.backtest.windows import parse_duration_h
-    from planner.policy_file import egress_usd_per_gpu_hour, read_policy_file
-    from pricing_data.catalog import load_catalog
-    from pricing_data.errors import PlannerInputError
-    from pricing_data.fileio import atomic_write_bytes
-
-    rest = window.strip().lower() == "rest"
-    window_h = 0 if rest else parse_duration_h(window, column="--window")
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise PlannerInputError(
             "the regret chart is a PNG file", column="--plot", value=plot, fix="end it in .png"
         )
-    cfg = read_policy_file(policy_path)
-    policy = replace(cfg.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(cfg))
-
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-
-    say(f"reading {usage}")
-    history = read_usage(usage)
-    pooled = make_pools(history, cfg.pool_rules, cfg.default_aws_region)
-    offers = load_catalog(cfg.catalog_as_of, overlay=cfg.overlay).offers
-    if rest:
-        window_h = pooled.n_hours - BacktestSettings().min_history()
-        origins = 1
-        if window_h < 24:
-            raise PlannerInputError(
-                "too little history for --window rest",
-                file=usage,
-                column="--window",
-                value=f"{pooled.n_hours} hours",
-                fix="give at least 8 days of usage, or a shorter --window",
-            )
-    settings = BacktestSettings(
-        window_h=window_h,
-        n_origins=origins,
-        n_scenarios=scenarios if scenarios is not None else min(cfg.scenarios, 30),
-        seed=cfg.seed,
-        oracle=oracle,
-    )
-    try:
-        result = run_backtest(pooled, offers, policy, settings, growth=cfg.growth, progress=say)
-    except PlannerInputError as e:
-        if e.file is None and e.column == "window":
-            e = PlannerInputError(e.what, file=usage, column="--window", value=e.value, fix=e.fix)
-        raise e from None
-    say(f"done in {result.meta['seconds']['total']:.1f} s")
+    request = BacktestRequest(window=window, origins=origins, scenarios=scenarios, oracle=oracle)
+    run = backtest_usage(usage, read_policy_file(policy_file), request, progress=progress)
+    result = run.result
+    progress.note(f"done in {result.meta['seconds']['total']:.1f} s")
     for note in result.meta["notes"]:
-        say(f"note: {note}")
+        progress.note(f"note: {note}")
     if plot is not None:
         from planner.backtest.plot import regret_chart
 
         atomic_write_bytes(plot, regret_chart(result.windows, title=Path(usage).name))
-        say(f"wrote {plot}")
+        progress.note(f"wrote {plot}")
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     elif fmt == "csv":
         click.echo(render_frame(result.windows, "csv"), nl=False)
     else:
-        click.echo(
-            f"backtest of {usage}: {result.meta['windows']} window(s) of {window_h / 24:g} days, "
-            f"{settings.n_scenarios} scenarios per origin, planning horizon = the window, "
-            f"time reduction {policy.time_reduction}; pools: " + ", ".join(result.meta["pools"])
-        )
-        click.echo(render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"))
-        click.echo(render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"))
+        click.echo(backtest_summary(run), nl=False)
+
+
+def backtest_summary(run: BacktestRun) -> str:
+    """The summary and per-window tables of a backtest, for the terminal."""
+    result, settings = run.result, run.settings
+    head = (
+        f"backtest of {run.usage_file}: {result.meta['windows']} window(s) of "
+        f"{settings.window_h / 24:g} days, {settings.n_scenarios} scenarios per origin, planning "
+        f"horizon = the window, time reduction {run.time_reduction}; pools: "
+        + ", ".join(result.meta["pools"])
+    )
+    return "\n".join(
+        [
+            head,
+            render_frame(result.summary[list(SUMMARY_SHOWN)], "table", floatfmt=".2f"),
+            render_frame(result.windows[list(WINDOW_SHOWN)], "table", floatfmt=".2f"),
+        ]
+    )

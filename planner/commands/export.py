@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
 
-from planner.plan import Plan
 from planner.report.render import render_frame
-from pricing_data.errors import PlannerInputError
+from planner.workflows.records import read_plan
 from pricing_data.fileio import atomic_write_text
-
-
-def read_plan(path: str | Path) -> Plan:
-    """A Plan from its plan.json; a missing or broken file is a usage error naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise PlannerInputError(
-            "plan file not found", file=str(path), fix="run `planner plan` first, or check the path"
-        )
-    try:
-        return Plan.from_json(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise PlannerInputError(
-            f"not a plan.json written by `planner plan` ({type(e).__name__}: {e})",
-            file=str(path),
-            fix="give the plan.json from a `planner plan` output folder",
-        ) from None
 
 
 @click.command("export")

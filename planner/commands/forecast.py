@@ -3,79 +3,37 @@
 from __future__ import annotations
 
 import io
-import re
-import tomllib
-from pathlib import Path
-from typing import Any
 
 import click
-import pandas as pd
 
-from forecasting.forecast import forecast as run_forecast
-from forecasting.models import MODELS
+from planner.commands.options import horizon_option, output_option, progress_options, seed_option
+from planner.commands.progress import Reporter
 from planner.commands.usage import ingestion_options, load_pooled
-from planner.report.render import FORMATS, render_frame
-from pricing_data.errors import PlannerInputError, UnknownNameError
+from planner.report.render import render_frame
+from planner.report.terminal import forecast_summary, forecast_table
+from planner.workflows.demand import forecast_demand
+from pricing_data.errors import PlannerInputError
 from pricing_data.fileio import atomic_write_text
-
-_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d|w|mo|m|y|yr)?\s*$", re.IGNORECASE)
-
-
-def parse_horizon(text: str, start: pd.Timestamp) -> int:
-    """Hours from ``720h``, ``30d``, ``4w``, ``12mo`` (calendar months from ``start``), ``1y``."""
-    m = _HORIZON.match(text)
-    if not m:
-        raise PlannerInputError(
-            "not a horizon",
-            column="--horizon",
-            value=text,
-            fix="write e.g. 12mo, 36mo, 90d, 2w, 1y or 720h",
-        )
-    n, unit = float(m.group(1)), (m.group(2) or "mo").lower()
-    if unit in ("mo", "m", "y", "yr"):
-        months = n * (12 if unit in ("y", "yr") else 1)
-        if months != int(months):
-            raise PlannerInputError(
-                "months must be whole", column="--horizon", value=text, fix="write e.g. 12mo"
-            )
-        end = start + pd.DateOffset(months=int(months))
-        hours = int((end - start) / pd.Timedelta(hours=1))
-    else:
-        hours = int(n * {"h": 1, "d": 24, "w": 168}[unit])
-    if hours < 1 or hours > 36 * 744:
-        raise PlannerInputError(
-            "horizon out of range",
-            column="--horizon",
-            value=text,
-            fix="forecast between 1 hour and 36 months ahead",
-        )
-    return hours
-
-
-def read_growth(path: str) -> dict[str, Any]:
-    """The ``[growth]`` table of a TOML file (see :mod:`forecasting.growth`)."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PlannerInputError("growth file not found", file=path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise PlannerInputError(f"not valid TOML: {e}", file=path) from None
-    table = data.get("growth")
-    if not isinstance(table, dict):
-        raise PlannerInputError(
-            "no [growth] table",
-            file=path,
-            fix="write [growth] with annual_pct = 30 and/or [[growth.steps]] tables",
-        )
-    return table
 
 
 @click.command("forecast")
 @click.argument("usage_file", type=click.Path(dir_okay=True))
-@click.option("--horizon", default="12mo", show_default=True, help="12mo, 36mo, 90d, 2w, 720h.")
-@click.option("--scenarios", "n_scenarios", type=int, default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--growth-pct", type=float, default=0.0, help="Extra compound growth, % per year.")
+@horizon_option("12mo")
+@click.option(
+    "--scenarios",
+    "n_scenarios",
+    type=int,
+    default=100,
+    show_default=True,
+    help="Number of demand scenarios.",
+)
+@seed_option(0)
+@click.option(
+    "--growth-pct",
+    type=float,
+    default=0.0,
+    help="Annual compound growth on top of the forecast, % per year (not a one-off level change).",
+)
 @click.option(
     "--growth",
     "growth_file",
@@ -98,9 +56,8 @@ def read_growth(path: str) -> dict[str, Any]:
     help="Write hourly P10/P50/P90 per pool to this CSV.",
 )
 @ingestion_options
-@click.option(
-    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
-)
+@output_option
+@progress_options
 def forecast(
     usage_file: str,
     horizon: str,
@@ -116,15 +73,13 @@ def forecast(
     gap_fill: str,
     gpu_aliases: tuple[str, ...],
     fmt: str,
+    progress: Reporter,
 ) -> None:
     """Forecast hourly GPU demand per pool from USAGE_FILE as seeded scenario paths.
 
     Prints, per pool, the model chosen by rolling-origin backtest, its MASE (< 1 beats a seasonal
     naive forecast) and P10/P50/P90 of the mean GPUs per calendar month.
     """
-    for m in models:
-        if m not in MODELS:
-            raise UnknownNameError("model", m, MODELS, column="--model")
     history, pooled = load_pooled(
         usage_file, policy, on_duplicate, gap_fill, gpu_aliases, pools_only=True
     )
@@ -134,18 +89,15 @@ def forecast(
             file=usage_file,
             fix="check that the file has GPU rows (GPU instance types or gpu_type values)",
         )
-    hours = parse_horizon(horizon, pooled.end + pd.Timedelta(hours=1))
-    growth = read_growth(growth_file) if growth_file else {}
-    if growth_pct:
-        growth = {**growth, "annual_pct": growth_pct}
-    fc = run_forecast(
+    fc = forecast_demand(
         pooled,
-        horizon_hours=hours,
+        horizon=horizon,
         n_scenarios=n_scenarios,
         seed=seed,
-        growth=growth or None,
-        models=models or None,
-        progress=lambda msg: click.echo(msg, err=True),
+        growth_pct=growth_pct,
+        growth_file=growth_file,
+        models=models,
+        progress=progress,
     )
     if quantiles_csv:
         buf = io.StringIO()
@@ -155,26 +107,7 @@ def forecast(
         from forecasting.plots import fan_chart
 
         fan_chart(fc, plot)
-    monthly = fc.monthly_summary()
-    metrics = fc.metrics
     if fmt == "table":
-        shown = metrics[
-            ["pool", "model", "mase", "rel_mae", "backtest_origins", "backtest_horizon_h"]
-        ]
-        click.echo(
-            render_frame(
-                shown.rename(columns={"rel_mae": "mae_vs_snaive168"}), "table", floatfmt=".3f"
-            ),
-            nl=False,
-        )
-        click.echo()
-        click.echo(render_frame(monthly, "table", floatfmt=".1f"), nl=False)
-        click.echo(
-            f"history {history.start} .. {history.end}; {n_scenarios} scenarios, seed {seed}; "
-            f"forecast from {fc.scenarios.start} for {hours} h"
-        )
-        for w in history.report.warnings:
-            click.echo(f"warning: {w}")
+        click.echo(forecast_summary(history, fc), nl=False)
         return
-    table = monthly.merge(metrics[["pool", "model", "mase", "rel_mae"]], on="pool", how="left")
-    click.echo(render_frame(table, fmt), nl=False)
+    click.echo(render_frame(forecast_table(fc), fmt), nl=False)

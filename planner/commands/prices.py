@@ -6,8 +6,8 @@ import click
 
 from planner.report.render import FORMATS, render_frame
 from pricing_data.catalog import load_catalog
-from pricing_data.errors import PlannerInputError
 from pricing_data.schema import PURCHASE_MODELS
+from pricing_data.units import parse_term
 from pricing_data.views import LISTING_COLUMNS, cheapest_by_gpu
 
 TABLE_COLUMNS = [
@@ -25,31 +25,6 @@ TABLE_COLUMNS = [
     "assumed",
     "overlay",
 ]
-
-
-def parse_term(text: str) -> int:
-    """Term in months from ``12``, ``36``, ``1y``, ``3yr``, ``12mo``; 0 means on-demand/spot."""
-    t = text.strip().lower()
-    for suffix, factor in (("years", 12), ("year", 12), ("yr", 12), ("y", 12), ("mo", 1), ("m", 1)):
-        if t.endswith(suffix):
-            number, mult = t[: -len(suffix)], factor
-            break
-    else:
-        number, mult = t, 1
-    try:
-        value = float(number) * mult
-    except ValueError:
-        raise PlannerInputError(
-            "not a term", column="--term", value=text, fix="write months (12, 36) or years (1y, 3y)"
-        ) from None
-    if value != int(value) or value < 0:
-        raise PlannerInputError(
-            "not a whole number of months >= 0",
-            column="--term",
-            value=text,
-            fix="write whole months (12, 36, 18mo) or years (1y, 3y)",
-        )
-    return int(value)
 
 
 @click.group(invoke_without_command=True)

@@ -9,27 +9,11 @@ from typing import Any
 import click
 import pandas as pd
 
-from forecasting.billing_sql import tags_for_rules
-from forecasting.pools import PooledUsage, load_pool_rules, make_pools
-from forecasting.usage import TAG_COLUMNS, UsageHistory, read_usage
+from forecasting.pools import PooledUsage
+from forecasting.usage import TAG_COLUMNS, UsageHistory
 from planner.report.render import FORMATS, render_frame
+from planner.workflows.demand import UsageReadOptions, load_usage
 from pricing_data.errors import PlannerInputError
-
-
-def parse_gpu_aliases(values: Sequence[str]) -> dict[str, str]:
-    """``LABEL=TYPE`` pairs from ``--gpu-alias``."""
-    out = {}
-    for v in values:
-        if "=" not in v:
-            raise PlannerInputError(
-                "not LABEL=TYPE",
-                column="--gpu-alias",
-                value=v,
-                fix="write e.g. --gpu-alias GPU-series-1=other:series-1",
-            )
-        k, t = v.split("=", 1)
-        out[k.strip()] = t.strip()
-    return out
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -138,19 +122,14 @@ def load_pooled(
     ``pools_only``: keep only the tags (and tag values) the pool rules look at, so a billing
     export's reduction stays small whatever the number of tag values.
     """
-    rules = load_pool_rules(policy) if policy else ()
-    history = read_usage(
-        usage_source(path),
-        on_duplicate=on_duplicate,  # type: ignore[arg-type]
-        gpu_aliases=parse_gpu_aliases(gpu_aliases),
-        tags=tags_for_rules(rules, TAG_COLUMNS) if pools_only else None,
+    options = UsageReadOptions.from_flags(
+        policy=policy,
+        on_duplicate=on_duplicate,
+        gap_fill=gap_fill,
+        gpu_aliases=gpu_aliases,
+        pools_only=pools_only,
     )
-    pooled = (
-        make_pools(history, rules, gap_fill=gap_fill)  # type: ignore[arg-type]
-        if not history.data.empty
-        else None
-    )
-    return history, pooled
+    return load_usage(usage_source(path), options)
 
 
 def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str, pd.DataFrame]:

@@ -2,90 +2,93 @@
 
 from __future__ import annotations
 
-import functools
+from typing import Any
 
 import click
 
-from forecasting import read_usage
-from planner.commands.quarterly import load_config, planning_options, stderr_progress
-from planner.inventory import read_inventory
-from planner.policy_file import parse_override
-from planner.report.render import FORMATS, render_frame
-from planner.workflows.whatif import WhatIf, comparison_table, read_whatif_file, run_whatifs
-from pricing_data.errors import PlannerInputError
+from planner.commands.options import (
+    ConfigFlags,
+    load_config,
+    output_option,
+    planning_options,
+    progress_options,
+)
+from planner.commands.progress import Reporter
+from planner.report.render import render_frame
+from planner.workflows.inputs import load_inputs
+from planner.workflows.records import read_plan
+from planner.workflows.whatif import run_whatifs, whatifs_from_flags
 
 
 @click.command("whatif")
-@functools.partial(planning_options, set_flag="--base-set")
+@planning_options
 @click.option(
-    "--set", "changes", multiple=True, help="One what-if per --set key=value (repeatable)."
+    "--what-if",
+    "changes",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="One what-if: a policy override as in --set, e.g. growth=+40% (annual compound growth "
+    "on top of the forecast), exclude=coreweave, risk.cvar_limit=5% (repeatable).",
 )
 @click.option(
-    "--scenarios-file", type=click.Path(dir_okay=False), default=None, help="Named what-ifs (TOML)."
+    "--what-if-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Named what-ifs (TOML: [name] set = [...]).",
 )
-@click.option("--combine", is_flag=True, help="Apply every --set together as one what-if.")
+@click.option("--combine", is_flag=True, help="Apply every --what-if together as one what-if.")
 @click.option(
     "--evaluate-only",
     is_flag=True,
     help="Keep the baseline purchases; show what each change does to them.",
 )
 @click.option(
-    "-o", "--output", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+    "--plan",
+    "plan_json",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --evaluate-only: the saved plan.json whose purchases are evaluated (instead of "
+    "planning a baseline).",
 )
+@click.option(
+    "--savings-curves",
+    is_flag=True,
+    help="Also compute the savings curves (slower; off by default).",
+)
+@output_option
+@progress_options
 def whatif(
     usage: str,
     inventory: str | None,
-    policy_file: str | None,
-    overrides: tuple[str, ...],
-    scenarios: int | None,
-    seed: int | None,
-    horizon: str | None,
-    overlay: str | None,
-    as_of: str | None,
     changes: tuple[str, ...],
-    scenarios_file: str | None,
+    what_if_file: str | None,
     combine: bool,
     evaluate_only: bool,
+    plan_json: str | None,
+    savings_curves: bool,
     fmt: str,
+    progress: Reporter,
+    **flags: Any,
 ) -> None:
-    """Compare the baseline plan with what-ifs: `--set growth=+40% --set exclude=coreweave
-    --set risk.cvar_limit=5%` re-plans under each change (--combine: all together as one what-if;
-    --base-set changes the baseline itself). Prints the figures side by side: purchases now, cost,
-    savings, utilisation and risk."""
-    base_cfg = load_config(policy_file, overrides, scenarios, seed, horizon, overlay, as_of)
-    whatifs: list[WhatIf] = []
-    for text in changes:
-        parse_override(text)  # a usage error now rather than after the baseline run
-    if changes:
-        whatifs = (
-            [WhatIf(" + ".join(changes), changes)]
-            if combine
-            else [WhatIf(c, (c,)) for c in changes]
-        )
-    if scenarios_file:
-        whatifs += read_whatif_file(scenarios_file)
-    if not whatifs:
-        raise PlannerInputError(
-            "no what-if given",
-            column="--set",
-            fix="add --set key=value (e.g. growth=+40%) or --scenarios-file F",
-        )
-    history = read_usage(usage)
-    inv = read_inventory(inventory) if inventory else []
-    base, results = run_whatifs(
-        history,
-        inv,
-        base_cfg,
+    """Compare the baseline plan with what-ifs: `--what-if growth=+40% --what-if exclude=coreweave`
+    re-plans under each change (--combine: all together as one what-if; --set changes the baseline
+    itself, as in `planner plan`). Prints the figures side by side: purchases now, cost, savings,
+    utilisation and risk. What-ifs that leave demand alone reuse the baseline forecast."""
+    whatifs = whatifs_from_flags(changes, combine=combine, file=what_if_file)
+    saved = read_plan(plan_json) if plan_json else None
+    inputs = load_inputs(usage, load_config(ConfigFlags.pop(flags)), inventory, progress=progress)
+    outcome = run_whatifs(
+        inputs,
         whatifs,
         evaluate_only=evaluate_only,
-        usage_file=usage,
-        inventory_file=inventory,
-        progress=stderr_progress,
+        baseline_plan=saved,
+        savings_curves=savings_curves,
+        progress=progress,
     )
-    table = comparison_table(base, results)
-    click.echo(render_frame(table, fmt, floatfmt=",.2f"), nl=False)
+    click.echo(render_frame(outcome.table(), fmt, floatfmt=",.2f"), nl=False)
     if fmt == "table":
         mode = "baseline purchases re-evaluated" if evaluate_only else "re-planned"
         click.echo(
-            f"\n{len(results)} what-if(s), {mode}; expected figures over {base.config.scenarios} scenarios."
+            f"\n{len(outcome.results)} what-if(s), {mode}; expected figures over "
+            f"{inputs.config.scenarios} scenarios; {outcome.forecasts_fitted} forecast(s) fitted."
         )

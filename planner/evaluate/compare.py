@@ -34,8 +34,8 @@ from planner.policy import Policy
 from planner.serverless import ServerlessSetup
 from pricing_data.catalog import Catalog
 from pricing_data.stats import weighted_quantile
+from pricing_data.units import HOURS_PER_YEAR
 
-HOURS_PER_YEAR = 8760.0
 Progress = Callable[[str], None]
 
 

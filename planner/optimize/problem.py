@@ -83,6 +83,7 @@ from planner.policy import Policy
 from planner.serverless import ServerlessSetup
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
+from pricing_data.units import horizon_hours as calendar_hours
 
 EPS = 1e-9
 TIE_BREAK = 1e-7  # relative cost nudge so equally priced offers resolve the same way every time
@@ -250,8 +251,7 @@ def purchase_dates(start: pd.Timestamp, n_hours: int, policy: Policy) -> list[pd
 
 
 def horizon_hours(scenarios: DemandScenarios, policy: Policy, start: pd.Timestamp) -> int:
-    want = hours_between(start, start + pd.DateOffset(months=policy.horizon_months))
-    return min(want, scenarios.n_hours)
+    return min(calendar_hours(start, policy.horizon_months), scenarios.n_hours)
 
 
 def check_inputs(scenarios: DemandScenarios, offers: pd.DataFrame, policy: Policy) -> None:

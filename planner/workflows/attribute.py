@@ -26,25 +26,27 @@ per million tokens or per run; ``G(v)`` is the ``expected_gpu_hours`` column. Li
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecasting import UsageHistory, make_pools
+from forecasting import UsageHistory, make_pools, read_usage
 from forecasting.busy import parse_measure
 from forecasting.usage import TAG_COLUMNS, parse_timestamps
 from planner.evaluate.bill import evaluate
 from planner.evaluate.compare import evaluate_over_scenarios
 from planner.evaluate.serverless import plan_serverless
-from planner.inventory import Commitment, parse_inventory
+from planner.inventory import Commitment
 from planner.plan import Plan
-from planner.policy_file import PlanningConfig, config_from_dict
-from planner.workflows.quarterly import effective_policy, forecast_for
-from planner.workflows.serverless import PER_UNITS, with_busy
+from planner.policy_file import PlanningConfig
+from planner.workflows.inputs import effective_policy, load_inputs
+from planner.workflows.records import RunRecord
+from planner.workflows.serverless import PER_UNITS
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.units import HOURS_PER_DAY, parse_hours
 
 UNALLOCATED = "(unallocated)"
 UNUSED = "(unused commitments)"
@@ -53,17 +55,19 @@ COMPONENTS = ("commitments", "contracts", "on_demand", "spot", "egress", "server
 
 def config_of(plan: Plan, file: str = "plan.json") -> tuple[PlanningConfig, list[Commitment]]:
     """The planning configuration and inventory a saved plan was made with."""
-    run = plan.record.get("run")
-    if not isinstance(run, dict) or "policy_doc" not in run:
-        raise PlannerInputError(
-            "the plan does not record how it was made",
-            file=file,
-            fix="re-run `planner plan` with this version to get a plan.json with its run record",
+    record = RunRecord.of(plan, file)
+    return record.planning_config(file), record.commitments(file)
+
+
+def usage_mismatch(plan: Plan, usage_file: str | Path, plan_file: str = "plan.json") -> str | None:
+    """A warning when ``usage_file`` is not the file the plan was made from, else None."""
+    recorded = (plan.record.get("run") or {}).get("usage_file")
+    if recorded and Path(recorded).resolve() != Path(usage_file).resolve():
+        return (
+            f"{plan_file} was planned from {recorded}, not {usage_file}; the scenarios are "
+            "re-created from the usage given, so the split will not match the plan's figures"
         )
-    cfg = config_from_dict(run["policy_doc"], f"{file} (recorded policy)")
-    rows = run.get("inventory", [])
-    inventory = parse_inventory(pd.DataFrame(rows), f"{file} (recorded inventory)") if rows else []
-    return cfg, inventory
+    return None
 
 
 def tag_shares(
@@ -112,10 +116,9 @@ def _expected_by_pool(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """(E[cost by pool and component], E[GPU-hours by pool over the horizon])."""
-    _, fc = forecast_for(with_busy(history, config), config, progress)
-    # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
-    # optimizer and evaluator apply them), while commitments held elsewhere still bill
-    catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
+    inputs = load_inputs(history, config, inventory, progress=progress)
+    fc = inputs.forecast(progress)
+    catalog = inputs.catalog
     sc = fc.scenarios
     figs = evaluate_over_scenarios(
         "this plan",
@@ -125,7 +128,7 @@ def _expected_by_pool(
         sc.timestamps,
         sc.pools,
         catalog.offers,
-        effective_policy(config),
+        inputs.policy,
         plan_serverless(plan, None),  # the plan's own serverless decisions
     )
     out: dict[str, dict[str, float]] = {}
@@ -208,26 +211,69 @@ def tag_units(
     return recent[per].fillna(0.0).groupby(key.to_numpy()).sum().astype(float)
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """The showback table and the periods its columns cover."""
+
+    table: pd.DataFrame
+    window_days: int
+    horizon: str
+
+    @property
+    def caption(self) -> str:
+        return (
+            f"{self.gpu_hours_column}: GPU-hours over the last {self.window_days} days of history; "
+            f"*_usd: expected cost over the plan's horizon ({self.horizon})"
+        )
+
+    @property
+    def gpu_hours_column(self) -> str:
+        return f"gpu_hours_last_{self.window_days}d"
+
+
 def attribute(
-    history: UsageHistory,
+    usage: str | Path | UsageHistory,
     plan: Plan,
     *,
     by: str = "team",
-    window_days: int = 28,
+    window: str | int = "28d",
     plan_file: str = "plan.json",
     progress: Callable[[str], None] | None = None,
     per: str | None = None,
     units: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+) -> Attribution:
     """Expected plan cost per tag value (module docstring); one row per value, plus the specials.
 
-    With ``per``, adds the units carried to the horizon and the cost per unit (module docstring).
-    """
+    ``window`` is a duration (``28d``, ``4w``) or a number of days. With ``per``, adds the units
+    carried to the horizon and the cost per unit (module docstring)."""
+    window_days = (
+        window
+        if isinstance(window, int)
+        else parse_hours(window, column="--window") // HOURS_PER_DAY
+    )
+    if window_days < 1:
+        raise PlannerInputError(
+            "the window is shorter than a day",
+            column="--window",
+            value=window,
+            fix="write e.g. 28d",
+        )
+    history = usage if isinstance(usage, UsageHistory) else read_usage(usage)
     config, inventory = config_of(plan, plan_file)
     shares = tag_shares(history, config, by, window_days)
     unit_counts = tag_units(history, by, per, window_days, units) if per else None
     costs, pool_gpu_h = _expected_by_pool(history, plan, config, inventory, progress)
-    return attribution_table(shares, costs, pool_gpu_h, by, per, unit_counts)
+    out = attribution_table(shares, costs, pool_gpu_h, by, per, unit_counts)
+    start = pd.Timestamp(plan.start) if plan.start else None
+    horizon = (
+        f"{start.date()} + {plan.horizon_hours:,} h"
+        if start is not None
+        else f"{plan.horizon_hours:,} h"
+    )
+    result = Attribution(out, window_days, horizon)
+    return Attribution(
+        out.rename(columns={"gpu_hours": result.gpu_hours_column}), window_days, horizon
+    )
 
 
 def attribution_table(
@@ -399,7 +445,7 @@ def _units_between(
 
 
 def attribute_trend(
-    history: UsageHistory,
+    usage: str | Path | UsageHistory,
     plan: Plan,
     *,
     by: str,
@@ -410,6 +456,5 @@ def attribute_trend(
     """:func:`unit_cost_trend` with the configuration and inventory a saved plan was made with."""
     config, inventory = config_of(plan, plan_file)
     catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
-    return unit_cost_trend(
-        with_busy(history, config), config, inventory, catalog.offers, by=by, per=per, units=units
-    )
+    history = usage if isinstance(usage, UsageHistory) else read_usage(usage)
+    return unit_cost_trend(history, config, inventory, catalog.offers, by=by, per=per, units=units)

@@ -1,11 +1,9 @@
 """AWS Cost Explorer's own recommendation, next to ours.
 
-Cost Explorer (CE) sizes one Savings Plan type or one RI type at a time from the last 7, 30 or 60 days
-of spend. :func:`parse_recommendations` turns its responses (``ce.get_savings_plans_purchase_recommendation``
-and ``ce.get_reservation_purchase_recommendation``, fetched by :func:`fetch_recommendations` or saved
-as JSON) into :class:`~planner.inventory.Commitment` s and a table; :func:`compare` then bills both
-portfolios (existing inventory + CE's purchases, existing inventory + our "buy now" purchases) with
-the evaluator on the same forecast scenarios and on the recent actual usage.
+:mod:`planner.aws.cost_explorer` turns Cost Explorer's responses into commitments; :func:`compare`
+bills both portfolios (existing inventory + CE's purchases, existing inventory + our "buy now"
+purchases) with the evaluator on the same forecast scenarios and on the recent actual usage, and
+:func:`compare_with_cost_explorer` is the whole workflow of ``planner compare-aws`` on loaded inputs.
 
 Caveat shown with every comparison: CE's Savings Plans figure is sized on *all* the account's
 eligible compute spend (CPU instances, Fargate, Lambda too), while the planner sees GPU usage only,
@@ -14,378 +12,18 @@ so part of a CE Savings Plan may in reality cover non-GPU usage.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from planner.aws.cost_explorer import CeRecommendation, parse_recommendations
 from planner.inventory import Commitment
-from pricing_data.aws.fetch import (
-    DEFAULT_RETRY,
-    GLOBAL_REGION,
-    ClientFactory,
-    RetryPolicy,
-    fetch_reservation_recommendation,
-    fetch_savings_plans_recommendation,
-)
-from pricing_data.errors import PlannerInputError
+from planner.optimize import optimize
+from planner.workflows.inputs import PlanningInputs
 from pricing_data.stats import weighted_quantile
-
-TERMS = {"ONE_YEAR": 12, "THREE_YEARS": 36}
-PAYMENTS = {
-    "NO_UPFRONT": "no_upfront",
-    "PARTIAL_UPFRONT": "partial_upfront",
-    "ALL_UPFRONT": "all_upfront",
-}
-SP_TYPES = {"COMPUTE_SP": "compute_savings_plan", "EC2_INSTANCE_SP": "ec2_instance_savings_plan"}
-LOOKBACK = {7: "SEVEN_DAYS", 30: "THIRTY_DAYS", 60: "SIXTY_DAYS"}
-LOOKBACK_DAYS = {v: k for k, v in LOOKBACK.items()}
-
-# Cost Explorer names regions by location; the catalog by code.
-REGION_CODES = {
-    "US East (N. Virginia)": "us-east-1",
-    "US East (Ohio)": "us-east-2",
-    "US West (N. California)": "us-west-1",
-    "US West (Oregon)": "us-west-2",
-    "Canada (Central)": "ca-central-1",
-    "EU (Ireland)": "eu-west-1",
-    "Europe (Ireland)": "eu-west-1",
-    "EU (London)": "eu-west-2",
-    "Europe (London)": "eu-west-2",
-    "EU (Paris)": "eu-west-3",
-    "Europe (Paris)": "eu-west-3",
-    "EU (Frankfurt)": "eu-central-1",
-    "Europe (Frankfurt)": "eu-central-1",
-    "EU (Stockholm)": "eu-north-1",
-    "Europe (Stockholm)": "eu-north-1",
-    "EU (Milan)": "eu-south-1",
-    "Europe (Milan)": "eu-south-1",
-    "EU (Spain)": "eu-south-2",
-    "Europe (Spain)": "eu-south-2",
-    "Europe (Zurich)": "eu-central-2",
-    "Asia Pacific (Tokyo)": "ap-northeast-1",
-    "Asia Pacific (Seoul)": "ap-northeast-2",
-    "Asia Pacific (Osaka)": "ap-northeast-3",
-    "Asia Pacific (Singapore)": "ap-southeast-1",
-    "Asia Pacific (Sydney)": "ap-southeast-2",
-    "Asia Pacific (Jakarta)": "ap-southeast-3",
-    "Asia Pacific (Mumbai)": "ap-south-1",
-    "Asia Pacific (Hyderabad)": "ap-south-2",
-    "Asia Pacific (Hong Kong)": "ap-east-1",
-    "South America (Sao Paulo)": "sa-east-1",
-    "Middle East (Bahrain)": "me-south-1",
-    "Middle East (UAE)": "me-central-1",
-    "Africa (Cape Town)": "af-south-1",
-    "Israel (Tel Aviv)": "il-central-1",
-}
-
-TABLE_COLUMNS = [
-    "source",
-    "purchase_model",
-    "region",
-    "sku",
-    "offering_class",
-    "term_months",
-    "payment_option",
-    "quantity",
-    "hourly_commitment_usd",
-    "upfront_usd",
-    "ce_monthly_savings_usd",
-    "ce_utilization_pct",
-]
-
-
-@dataclass(frozen=True)
-class CeRecommendation:
-    """CE's recommended purchases as commitments (starting ``start``) and as a table."""
-
-    commitments: list[Commitment]
-    table: pd.DataFrame
-    lookback_days: int | None
-    notes: list[str] = field(default_factory=list)
-    generated: str = ""
-
-
-def region_code(name: str) -> str:
-    """``us-east-1`` for "US East (N. Virginia)"; codes pass through."""
-    name = (name or "").strip()
-    return REGION_CODES.get(name, name)
-
-
-def _f(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def parse_savings_plans_recommendation(
-    response: dict[str, Any], start: pd.Timestamp
-) -> tuple[list[Commitment], list[dict[str, Any]], list[str], int | None]:
-    """Commitments and table rows from a GetSavingsPlansPurchaseRecommendation response."""
-    rec = response.get("SavingsPlansPurchaseRecommendation") or {}
-    notes: list[str] = []
-    model = SP_TYPES.get(str(rec.get("SavingsPlansType")))
-    term = TERMS.get(str(rec.get("TermInYears")))
-    pay = PAYMENTS.get(str(rec.get("PaymentOption")))
-    lookback = LOOKBACK_DAYS.get(str(rec.get("LookbackPeriodInDays")))
-    if model is None or term is None or pay is None:
-        notes.append(
-            "Savings Plans recommendation skipped: type "
-            f"{rec.get('SavingsPlansType')!r}, term {rec.get('TermInYears')!r}, "
-            f"payment {rec.get('PaymentOption')!r}"
-        )
-        return [], [], notes, lookback
-    out: list[Commitment] = []
-    rows: list[dict[str, Any]] = []
-    for i, d in enumerate(rec.get("SavingsPlansPurchaseRecommendationDetails") or []):
-        hourly = _f(d.get("HourlyCommitmentToPurchase"))
-        if hourly <= 0:
-            continue
-        details = d.get("SavingsPlansDetails") or {}
-        region = (
-            region_code(str(details.get("Region") or "")) if model != "compute_savings_plan" else ""
-        )
-        family = str(details.get("InstanceFamily") or "") if model != "compute_savings_plan" else ""
-        if model == "ec2_instance_savings_plan" and not (region and family):
-            notes.append(f"EC2 Instance SP recommendation #{i + 1} lacks region or family; skipped")
-            continue
-        cid = f"ce-sp-{i + 1}"
-        out.append(
-            Commitment(
-                cid,
-                "aws",
-                model,
-                region,
-                family,
-                "",
-                term,
-                pay,
-                0.0,
-                hourly,
-                start,
-                start + pd.DateOffset(months=term),
-            )
-        )
-        rows.append(
-            {
-                "source": "ce:savings_plans",
-                "purchase_model": model,
-                "region": region,
-                "sku": family,
-                "offering_class": "",
-                "term_months": term,
-                "payment_option": pay,
-                "quantity": None,
-                "hourly_commitment_usd": hourly,
-                "upfront_usd": _f(d.get("UpfrontCost")),
-                "ce_monthly_savings_usd": _f(d.get("EstimatedMonthlySavingsAmount")),
-                "ce_utilization_pct": _f(d.get("EstimatedAverageUtilization")),
-            }
-        )
-    return out, rows, notes, lookback
-
-
-def parse_reservation_recommendation(
-    response: dict[str, Any], start: pd.Timestamp, gpu_skus: set[str] | None = None
-) -> tuple[list[Commitment], list[dict[str, Any]], list[str], int | None]:
-    """Commitments and table rows from a GetReservationPurchaseRecommendation response (EC2)."""
-    out: list[Commitment] = []
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
-    lookback: int | None = None
-    non_gpu: list[str] = []
-    n = 0
-    for rec in response.get("Recommendations") or []:
-        term = TERMS.get(str(rec.get("TermInYears")))
-        pay = PAYMENTS.get(str(rec.get("PaymentOption")))
-        lookback = LOOKBACK_DAYS.get(str(rec.get("LookbackPeriodInDays")), lookback)
-        spec = ((rec.get("ServiceSpecification") or {}).get("EC2Specification") or {}).get(
-            "OfferingClass", "STANDARD"
-        )
-        klass = str(spec).lower()
-        if term is None or pay is None:
-            notes.append(f"RI recommendation with term {rec.get('TermInYears')!r} skipped")
-            continue
-        for d in rec.get("RecommendationDetails") or []:
-            ec2 = (d.get("InstanceDetails") or {}).get("EC2InstanceDetails")
-            if not ec2:
-                continue
-            itype = str(ec2.get("InstanceType") or "")
-            qty = _f(d.get("RecommendedNumberOfInstancesToPurchase"))
-            if qty <= 0 or not itype:
-                continue
-            if gpu_skus is not None and itype not in gpu_skus:
-                non_gpu.append(itype)
-                continue
-            platform = str(ec2.get("Platform") or "Linux/UNIX")
-            if not platform.startswith("Linux"):
-                notes.append(f"RI recommendation for {itype} on {platform!r} priced as Linux")
-            region = region_code(str(ec2.get("Region") or ""))
-            n += 1
-            out.append(
-                Commitment(
-                    f"ce-ri-{n}",
-                    "aws",
-                    "reserved_instance",
-                    region,
-                    itype,
-                    klass,
-                    term,
-                    pay,
-                    qty,
-                    0.0,
-                    start,
-                    start + pd.DateOffset(months=term),
-                )
-            )
-            rows.append(
-                {
-                    "source": "ce:reservations",
-                    "purchase_model": "reserved_instance",
-                    "region": region,
-                    "sku": itype,
-                    "offering_class": klass,
-                    "term_months": term,
-                    "payment_option": pay,
-                    "quantity": qty,
-                    "hourly_commitment_usd": None,
-                    "upfront_usd": _f(d.get("UpfrontCost")),
-                    "ce_monthly_savings_usd": _f(d.get("EstimatedMonthlySavingsAmount")),
-                    "ce_utilization_pct": _f(d.get("AverageUtilization")),
-                }
-            )
-    if non_gpu:
-        notes.append(
-            f"{len(non_gpu)} RI recommendation(s) for instance types without GPUs left out "
-            f"({', '.join(sorted(set(non_gpu))[:6])})"
-        )
-    return out, rows, notes, lookback
-
-
-def parse_recommendations(
-    responses: list[dict[str, Any]], start: pd.Timestamp, gpu_skus: set[str] | None = None
-) -> CeRecommendation:
-    """CE responses (Savings Plans and/or RI) as one recommendation starting at ``start``."""
-    commitments: list[Commitment] = []
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
-    lookbacks: set[int] = set()
-    generated = ""
-    for resp in responses:
-        generated = generated or str((resp.get("Metadata") or {}).get("GenerationTimestamp", ""))
-        if "SavingsPlansPurchaseRecommendation" in resp:
-            c, r, n, lb = parse_savings_plans_recommendation(resp, start)
-        elif "Recommendations" in resp:
-            c, r, n, lb = parse_reservation_recommendation(resp, start, gpu_skus)
-        else:
-            raise PlannerInputError(
-                "not a Cost Explorer purchase recommendation",
-                value=sorted(resp)[:4],
-                fix="save the output of `aws ce get-savings-plans-purchase-recommendation` or "
-                "`aws ce get-reservation-purchase-recommendation` as JSON",
-            )
-        commitments += c
-        rows += r
-        notes += n
-        if lb:
-            lookbacks.add(lb)
-    # number across responses: each response numbers its own from 1
-    counters: dict[str, int] = {}
-    renumbered = []
-    for com in commitments:
-        kind = "ri" if com.purchase_model == "reserved_instance" else "sp"
-        counters[kind] = counters.get(kind, 0) + 1
-        renumbered.append(replace(com, commitment_id=f"ce-{kind}-{counters[kind]}"))
-    commitments = renumbered
-    if len(lookbacks) > 1:
-        notes.append(f"responses use different lookbacks: {sorted(lookbacks)} days")
-    if any(c.purchase_model == "compute_savings_plan" for c in commitments):
-        notes.append(
-            "CE sizes Savings Plans on all eligible compute spend, not only GPUs; the comparison "
-            "bills the whole commitment against GPU usage"
-        )
-    return CeRecommendation(
-        commitments,
-        pd.DataFrame(rows, columns=TABLE_COLUMNS),
-        max(lookbacks) if lookbacks else None,
-        notes,
-        generated,
-    )
-
-
-def read_recommendation_files(paths: list[str]) -> list[dict[str, Any]]:
-    """Saved CE responses: each file holds one response object or a list of them."""
-    out: list[dict[str, Any]] = []
-    for path in paths:
-        p = Path(path)
-        if not p.is_file():
-            raise PlannerInputError("file not found", file=path, fix="check --recommendation")
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise PlannerInputError(
-                f"not JSON ({e})", file=path, fix="save the CE response with --output json"
-            ) from None
-        items = data if isinstance(data, list) else [data]
-        for item in items:
-            if not isinstance(item, dict):
-                raise PlannerInputError(
-                    "not a CE response object", file=path, fix="save the raw API response"
-                )
-            out.append(item)
-    return out
-
-
-def fetch_recommendations(
-    factory: ClientFactory,
-    *,
-    term_months: int,
-    payment_option: str,
-    lookback_days: int,
-    sp_types: tuple[str, ...] = ("COMPUTE_SP", "EC2_INSTANCE_SP"),
-    offering_class: str = "standard",
-    include_reservations: bool = True,
-    retry: RetryPolicy = DEFAULT_RETRY,
-    progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """CE's Savings Plans (each type) and EC2 RI recommendations; read-only calls."""
-    say = progress or (lambda _m: None)
-    term = {12: "ONE_YEAR", 36: "THREE_YEARS"}[term_months]
-    pay = {v: k for k, v in PAYMENTS.items()}[payment_option]
-    lookback = LOOKBACK[lookback_days]
-    ce = factory("ce", GLOBAL_REGION)
-    responses = []
-    for sp_type in sp_types:
-        say(f"Cost Explorer: {sp_type} recommendation")
-        responses.append(
-            fetch_savings_plans_recommendation(
-                ce,
-                savings_plans_type=sp_type,
-                term_in_years=term,
-                payment_option=pay,
-                lookback=lookback,
-                retry=retry,
-            )
-        )
-    if include_reservations:
-        say("Cost Explorer: EC2 RI recommendation")
-        responses.append(
-            fetch_reservation_recommendation(
-                ce,
-                term_in_years=term,
-                payment_option=pay,
-                lookback=lookback,
-                offering_class=offering_class.upper(),
-                retry=retry,
-            )
-        )
-    return responses
-
 
 # ---------------------------------------------------------------- side by side
 
@@ -555,3 +193,60 @@ def compare(
     if actual is not None and not actual.empty:
         actual_window = (str(actual.index[0]), str(actual.index[-1]))
     return Comparison(table, notes, (str(ts[0]), str(ts[-1])), actual_window)
+
+
+# ---------------------------------------------------------------- the workflow
+
+
+@dataclass(frozen=True)
+class CostExplorerComparison:
+    """Cost Explorer's recommendation and both portfolios billed side by side."""
+
+    ce: CeRecommendation
+    comparison: Comparison
+    n_scenarios: int
+    catalog_versions: tuple[str, ...]
+    ce_source: str
+
+    @property
+    def notes(self) -> list[str]:
+        return [*self.ce.notes, *self.comparison.notes]
+
+
+def compare_with_cost_explorer(
+    inputs: PlanningInputs,
+    responses: list[dict[str, Any]],
+    *,
+    ce_source: str,
+    lookback_days: int = 30,
+    models: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CostExplorerComparison:
+    """Plan on ``inputs`` as ``planner plan`` does, then bill existing commitments alone, plus
+    Cost Explorer's purchases (``responses``), and plus ours, on every forecast scenario and on the
+    last ``lookback_days`` days of actual usage (CE's own lookback when its responses name one).
+
+    The catalog prices every provider (commitments held at a provider the policy leaves out still
+    bill), exactly as in the quarterly run; only the savings curves are skipped.
+    """
+    say = progress or (lambda _m: None)
+    ce = parse_recommendations(responses, inputs.start, inputs.aws_instance_types)
+    fc = inputs.forecast(say, models=models)
+    policy = replace(inputs.policy, savings_curve_points=0)
+    offers = inputs.catalog.offers
+    inventory = list(inputs.inventory)
+    plan = optimize(fc.scenarios, offers, inventory, policy, as_of=inputs.start, progress=say)
+    ours = [p.commitment for p in plan.purchases if p.firm]
+    result = compare(
+        {"AWS Cost Explorer": ce.commitments, "planner": ours},
+        inventory,
+        fc.scenarios,
+        offers,
+        policy,
+        horizon_hours=inputs.horizon_hours,
+        actual=inputs.recent_demand(ce.lookback_days or lookback_days),
+        progress=say,
+    )
+    return CostExplorerComparison(
+        ce, result, fc.scenarios.n_scenarios, inputs.catalog.versions, ce_source
+    )

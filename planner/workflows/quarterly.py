@@ -10,7 +10,9 @@ and compares, with the evaluator averaged over the same demand scenarios (probab
 - ``current inventory only``: the existing commitments until they expire, the rest on
   spot (where allowed) and on-demand;
 - ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
-- ``this plan, firm purchases only``: existing commitments plus what is bought now.
+- ``this plan, firm purchases only``: existing commitments plus what is bought now;
+- ``serverless where eligible`` (when some pool may scale to zero): the existing commitments and
+  every eligible pool on serverless (see planner.evaluate.compare).
 
 Annual figures scale the horizon's cost by 8,760 h / horizon hours. "Worst-tail utilisation" is the
 probability-weighted ``1 − cvar_beta`` quantile (P10 by default) of commitment utilisation across
@@ -19,27 +21,28 @@ scenarios.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from forecasting import Forecast, PooledUsage, UsageHistory
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     Progress,
     StrategyFigures,
     compare_strategies,
 )
-from planner.inventory import Commitment, read_inventory
+from planner.inventory import Commitment
 from planner.optimize import optimize
+from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
 from planner.policy import Policy
-from planner.policy_file import PlanningConfig, egress_usd_per_gpu_hour
-from planner.workflows.serverless import serverless_for, with_busy
-from pricing_data.catalog import Catalog, load_catalog
-from pricing_data.errors import PlannerInputError
+from planner.policy_file import PlanningConfig, defaults_in_force
+from planner.workflows.inputs import PlanningInputs, load_inputs
+from planner.workflows.records import RunRecord, with_run_record
+from planner.workflows.serverless import serverless_for
+from pricing_data.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class PlanRun:
     inventory: tuple[Commitment, ...]
     plan: Plan
     strategies: tuple[StrategyFigures, ...]
+    notes: tuple[str, ...] = ()
 
     def strategy(self, name: str) -> StrategyFigures:
         for s in self.strategies:
@@ -98,6 +102,26 @@ class PlanRun:
             )
         return pd.DataFrame(rows)
 
+    def run_record(self) -> RunRecord:
+        """What the run used and found, as stored in plan.json (``record["run"]``)."""
+        return RunRecord.build(
+            usage_file=self.usage_file,
+            inventory_file=self.inventory_file,
+            config=self.config,
+            inventory=self.inventory,
+            effective_policy=self.policy.to_dict(),
+            catalog_versions=self.catalog.versions,
+            overlay=self.catalog.overlay,
+            forecast_models=self.forecast.models,
+            comparison=self.comparison_frame(),
+            upfront_now_usd=self.upfront_now_usd(),
+            defaults_used=[*defaults_in_force(self.config), *self.notes],
+        )
+
+    def recorded_plan(self) -> Plan:
+        """The plan with its run record (what plan.json holds)."""
+        return with_run_record(self.plan, self.run_record())
+
     def upfront_now_usd(self) -> float:
         return float(sum(p.upfront_usd for p in self.plan.purchases if p.firm))
 
@@ -120,11 +144,6 @@ class PlanRun:
         return pd.DataFrame(rows)
 
 
-def horizon_hours(start: pd.Timestamp, months: int) -> int:
-    """Hours from ``start`` to the same time ``months`` calendar months later."""
-    return int((start + pd.DateOffset(months=months) - start) / pd.Timedelta(hours=1))
-
-
 def quarterly_plan(
     usage_path: str | Path,
     *,
@@ -132,122 +151,73 @@ def quarterly_plan(
     inventory_path: str | Path | None = None,
     progress: Progress | None = None,
 ) -> PlanRun:
-    """Forecast, optimise and compare: the quarterly run (module docstring)."""
-    say = progress or (lambda _m: None)
-    inventory = read_inventory(inventory_path) if inventory_path else []
-    say(f"reading usage {usage_path}")
-    history = read_usage(usage_path)
-    return plan_from_history(
-        history,
-        inventory,
-        config,
-        usage_file=str(usage_path),
-        inventory_file=None if inventory_path is None else str(inventory_path),
-        progress=progress,
-    )
+    """Load the inputs, forecast, optimise and compare: the quarterly run (module docstring)."""
+    inputs = load_inputs(usage_path, config, inventory_path, progress=progress)
+    return plan_run(inputs, progress=progress)
 
 
-def forecast_for(
-    history: UsageHistory, config: PlanningConfig, progress: Progress | None = None
-) -> tuple[PooledUsage, Forecast]:
-    """Pools and the demand forecast for ``config`` (horizon, scenarios, seed, growth, pool rules)."""
-    say = progress or (lambda _m: None)
-    pooled = make_pools(history, config.pool_rules, default_aws_region=config.default_aws_region)
-    start = pooled.end + pd.Timedelta(hours=1)
-    hours = horizon_hours(start, config.policy.horizon_months)
-    say(
-        f"{len(pooled.pools)} pools, {pooled.n_hours:,} h of history; forecasting {hours:,} h x {config.scenarios} scenarios"
-    )
-    fc = forecast(
-        pooled,
-        horizon_hours=hours,
-        n_scenarios=config.scenarios,
-        seed=config.seed,
-        growth=config.growth,
-        progress=say,
-    )
-    return pooled, fc
-
-
-def effective_policy(config: PlanningConfig) -> Policy:
-    """The policy the optimizer and evaluator use (egress from the portability settings)."""
-    return replace(config.policy, egress_usd_per_gpu_hour=egress_usd_per_gpu_hour(config))
-
-
-def plan_from_history(
-    history: UsageHistory,
-    inventory: list[Commitment],
-    config: PlanningConfig,
+def plan_run(
+    inputs: PlanningInputs,
     *,
-    usage_file: str = "(usage)",
-    inventory_file: str | None = None,
+    fc: Forecast | None = None,
     progress: Progress | None = None,
 ) -> PlanRun:
-    """The quarterly run on usage already read (used by ``plan`` and ``whatif``)."""
+    """The quarterly run on loaded inputs; ``fc`` reuses a forecast made for the same demand
+    settings (see :func:`planner.workflows.inputs.forecast_key`)."""
     say = progress or (lambda _m: None)
-    # every provider's prices: the policy's providers limit new purchases and off-AWS serving (the
-    # optimizer and evaluator apply them), while commitments held elsewhere still bill. Loaded and
-    # checked against the inventory before the forecast, so a bad inventory row fails fast.
-    catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
-    _check_inventory_offers(inventory, catalog)
-    history = with_busy(history, config)  # busy time from requests (planner.workflows.serverless)
-    pooled, fc = forecast_for(history, config, progress)
+    if fc is None:
+        fc = inputs.forecast(say)
     start = fc.scenarios.start
-    policy = effective_policy(config)
-    serverless = serverless_for(pooled, config)
+    policy = inputs.policy
+    catalog = inputs.catalog
+    inventory = list(inputs.inventory)
+    serverless = serverless_for(inputs.pooled, inputs.config)  # scale-to-zero pools, if any
     say(f"optimising over {len(catalog.offers):,} offers")
-    plan = optimize(
-        fc.scenarios,
-        catalog.offers,
-        inventory,
-        policy,
-        as_of=start,
-        progress=say,
-        serverless=serverless,
-    )
+    notes: list[str] = []
+    try:
+        plan = optimize(
+            fc.scenarios,
+            catalog.offers,
+            inventory,
+            policy,
+            as_of=start,
+            progress=say,
+            serverless=serverless,
+        )
+    except InfeasiblePlanError as e:
+        if not (inputs.config.from_defaults and e.binding == "cvar_limit"):
+            raise
+        # the default bound (no policy file) is a safety net, not the user's choice: when the
+        # existing commitments alone break it, plan without it and say so
+        notes.append(
+            "the default risk bound cannot be met by the existing commitments alone "
+            f"({e.what}); planned without it: write a policy file with the bound you want"
+        )
+        say("default risk bound dropped: the existing commitments alone break it")
+        policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
+        plan = optimize(
+            fc.scenarios,
+            catalog.offers,
+            inventory,
+            policy,
+            as_of=start,
+            progress=say,
+            serverless=serverless,
+        )
     strategies = compare_strategies(
         fc, catalog, inventory, plan, policy, progress=say, serverless=serverless
     )
     return PlanRun(
-        config=config,
+        config=inputs.config,
         policy=policy,
-        usage_file=usage_file,
-        inventory_file=inventory_file,
-        history=history,
-        pooled=pooled,
+        usage_file=inputs.usage_file,
+        inventory_file=inputs.inventory_file,
+        history=inputs.history,
+        pooled=inputs.pooled,
         forecast=fc,
         catalog=catalog,
-        inventory=tuple(inventory),
+        inventory=inputs.inventory,
         plan=plan,
         strategies=strategies,
+        notes=tuple(notes),
     )
-
-
-def _check_inventory_offers(inventory: list[Commitment], catalog: Catalog) -> None:
-    """An inventory item must name something the catalog prices, else its value is unknowable;
-    its id must not look like a new purchase's (P001...), which would merge the two in reports."""
-    offers = catalog.offers
-    for c in inventory:
-        if re.fullmatch(r"P\d{3,}", c.commitment_id):
-            raise PlannerInputError(
-                f"inventory commitment_id {c.commitment_id!r} has the form of a new purchase id",
-                column="commitment_id",
-                value=c.commitment_id,
-                fix="rename it (e.g. with the quarter: 2026Q3-P001); P001... name this run's purchases",
-            )
-        if c.purchase_model == "compute_savings_plan":
-            continue
-        same = offers[(offers["provider"] == c.provider) & (offers["region"] == c.region)]
-        col = "instance_family" if c.purchase_model == "ec2_instance_savings_plan" else "sku"
-        if c.sku not in set(same[col]):
-            from pricing_data.errors import suggest
-
-            hint = suggest(c.sku, sorted(set(same[col])))
-            raise PlannerInputError(
-                f"inventory item {c.commitment_id!r}: {c.provider} {c.region or '(no region)'} has no {col} {c.sku!r} in the catalog",
-                column=col,
-                value=c.sku,
-                fix=("did you mean " + " or ".join(repr(h) for h in hint) + "?")
-                if hint
-                else "check the sku and region",
-            )

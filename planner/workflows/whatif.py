@@ -11,7 +11,11 @@ A :class:`WhatIf` is a name and a list of ``key=value`` overrides (the syntax of
   to the cost and utilisation of what would be bought. Commitments are priced from the full catalog
   (a provider excluded by the what-if still bills what was committed there).
 
-Scenario files (TOML) name several what-ifs, each a table with a ``set`` list::
+A what-if that leaves the demand settings alone (scenarios, seed, growth, pools, horizon) reuses the
+baseline's forecast; savings curves are skipped unless asked for. With a saved plan (``--plan``,
+evaluate only) the saved purchases are evaluated instead of re-planning a baseline.
+
+What-if files (TOML, ``--what-if-file``) name several what-ifs, each a table with a ``set`` list::
 
     [growth-40]
     set = ["growth=+40%"]
@@ -23,14 +27,14 @@ Scenario files (TOML) name several what-ifs, each a table with a ``set`` list::
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forecasting import UsageHistory
+from forecasting import Forecast
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     THIS_PLAN,
@@ -38,17 +42,17 @@ from planner.evaluate.compare import (
     evaluate_over_scenarios,
 )
 from planner.inventory import Commitment
-from planner.policy_file import PlanningConfig, apply_overrides
-from planner.workflows.quarterly import (
-    PlanRun,
-    effective_policy,
-    forecast_for,
-    plan_from_history,
-)
-from pricing_data.catalog import load_catalog
+from planner.plan import Plan
+from planner.policy_file import PlanningConfig, apply_overrides, parse_override
+from planner.workflows.inputs import PlanningInputs, forecast_key
+from planner.workflows.quarterly import PlanRun, plan_run
 from pricing_data.errors import PlannerInputError, UnknownNameError
 
 Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,10 @@ class WhatIfResult:
     run: PlanRun | None
     on_demand: StrategyFigures
     figures: StrategyFigures
+    plan: Plan | None = None  # a saved baseline plan (evaluate-only with --plan)
+
+
+BASELINE = WhatIf("baseline", ())
 
 
 def read_whatif_file(path: str | Path) -> list[WhatIf]:
@@ -112,84 +120,141 @@ def read_whatif_file(path: str | Path) -> list[WhatIf]:
     return out
 
 
+def whatifs_from_flags(
+    changes: Sequence[str], *, combine: bool = False, file: str | Path | None = None
+) -> list[WhatIf]:
+    """The what-ifs a command asked for: one per ``--what-if`` (or one of them all with
+    ``combine``), then those of a what-if file. Each override is checked before any run."""
+    for text in changes:
+        parse_override(text)  # a usage error now rather than after the baseline run
+    out: list[WhatIf] = []
+    if changes:
+        out = (
+            [WhatIf(" + ".join(changes), tuple(changes))]
+            if combine
+            else [WhatIf(c, (c,)) for c in changes]
+        )
+    if file:
+        out += read_whatif_file(file)
+    if not out:
+        raise PlannerInputError(
+            "no what-if given",
+            column="--what-if",
+            fix="add --what-if key=value (e.g. growth=+40%) or --what-if-file F",
+        )
+    return out
+
+
+def without_savings_curves(config: PlanningConfig) -> PlanningConfig:
+    """``config`` with the savings curves off (what-ifs compare purchases and costs only)."""
+    return replace(config, policy=replace(config.policy, savings_curve_points=0))
+
+
+class _Forecasts:
+    """Forecasts by :func:`forecast_key`: a what-if that leaves demand alone reuses one."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._done: list[tuple[tuple[object, ...], Forecast]] = []
+        self._say = progress
+        self.fitted = 0
+
+    def get(self, inputs: PlanningInputs) -> Forecast:
+        key = forecast_key(inputs.config)
+        for k, fc in self._done:
+            if k == key:
+                self._say("demand settings unchanged: reusing the forecast")
+                return fc
+        fc = inputs.forecast(self._say)
+        self.fitted += 1
+        self._done.append((key, fc))
+        return fc
+
+
+def _evaluate_commitments(
+    inputs: PlanningInputs, fc: Forecast, commitments: list[Commitment], name: str
+) -> tuple[StrategyFigures, StrategyFigures]:
+    """All on-demand and ``commitments`` evaluated on ``fc``'s scenarios under ``inputs``."""
+    sc = fc.scenarios
+    policy = inputs.policy
+    offers = inputs.catalog.offers
+    args = (sc.demand_gpus, sc.probabilities, sc.timestamps, sc.pools, offers)
+    od = evaluate_over_scenarios(ALL_ON_DEMAND, [], *args, replace(policy, spot_cap_share=0.0))
+    return od, evaluate_over_scenarios(name, commitments, *args, policy)
+
+
+@dataclass(frozen=True)
+class WhatIfRun:
+    """The baseline and every what-if; ``forecasts_fitted`` counts the forecasts made."""
+
+    baseline: WhatIfResult
+    results: list[WhatIfResult]
+    forecasts_fitted: int
+    evaluate_only: bool
+
+    def table(self) -> pd.DataFrame:
+        return comparison_table(self.baseline, self.results)
+
+
 def run_whatifs(
-    history: UsageHistory,
-    inventory: list[Commitment],
-    base_config: PlanningConfig,
+    inputs: PlanningInputs,
     whatifs: list[WhatIf],
     *,
     evaluate_only: bool = False,
-    usage_file: str = "(usage)",
-    inventory_file: str | None = None,
+    baseline_plan: Plan | None = None,
+    savings_curves: bool = False,
     progress: Progress | None = None,
-) -> tuple[PlanRun, list[WhatIfResult]]:
-    """The baseline run and each what-if's result (module docstring)."""
-    say = progress or (lambda _m: None)
+) -> WhatIfRun:
+    """The baseline and each what-if's result (module docstring).
+
+    ``baseline_plan`` (evaluate-only): the saved plan whose purchases are evaluated, instead of
+    planning a baseline. What-ifs that leave the demand settings alone reuse the baseline's
+    forecast; savings curves are skipped unless ``savings_curves``.
+    """
+    say = progress or _quiet
+    if not savings_curves:
+        inputs = inputs.with_config(without_savings_curves(inputs.config))
     configs = [
-        (w, apply_overrides(base_config, w.overrides, source=f"what-if {w.name!r}"))
+        (w, apply_overrides(inputs.config, w.overrides, source=f"what-if {w.name!r}"))
         for w in whatifs
     ]
+    forecasts = _Forecasts(say)
     say("baseline")
-    base = plan_from_history(
-        history,
-        inventory,
-        base_config,
-        usage_file=usage_file,
-        inventory_file=inventory_file,
-        progress=progress,
-    )
+    base_fc = forecasts.get(inputs)
+    if baseline_plan is not None:
+        if not evaluate_only:
+            raise PlannerInputError(
+                "a saved plan is only evaluated",
+                column="--plan",
+                fix="add --evaluate-only, or drop --plan to re-plan each what-if",
+            )
+        commitments = [*inputs.inventory, *baseline_plan.commitments()]
+        od, figs = _evaluate_commitments(inputs, base_fc, commitments, "baseline purchases")
+        base = WhatIfResult(BASELINE, inputs.config, None, od, figs, baseline_plan)
+    else:
+        run = plan_run(inputs, fc=base_fc, progress=say)
+        commitments = [*inputs.inventory, *run.plan.commitments()]
+        base = WhatIfResult(
+            BASELINE, inputs.config, run, run.strategy(ALL_ON_DEMAND), run.strategy(THIS_PLAN)
+        )
     results = []
     for w, cfg in configs:
         say(f"what-if {w.name!r}: {', '.join(w.overrides)}")
+        case = inputs.with_config(cfg, say)
+        fc = forecasts.get(case)
         if evaluate_only:
-            _, fc = forecast_for(history, cfg, progress)
-            policy = effective_policy(cfg)
-            # every provider's prices: commitments at an excluded provider still bill; the
-            # policy's providers limit off-AWS serving in the evaluator
-            offers = load_catalog(as_of=cfg.catalog_as_of, overlay=cfg.overlay).offers
-            sc = fc.scenarios
-            commitments = [*inventory, *base.plan.commitments()]
-            from dataclasses import replace
-
-            od = evaluate_over_scenarios(
-                ALL_ON_DEMAND,
-                [],
-                sc.demand_gpus,
-                sc.probabilities,
-                sc.timestamps,
-                sc.pools,
-                offers,
-                replace(policy, spot_cap_share=0.0),
-            )
-            figs = evaluate_over_scenarios(
-                "baseline purchases",
-                commitments,
-                sc.demand_gpus,
-                sc.probabilities,
-                sc.timestamps,
-                sc.pools,
-                offers,
-                policy,
-            )
+            od, figs = _evaluate_commitments(case, fc, commitments, "baseline purchases")
             results.append(WhatIfResult(w, cfg, None, od, figs))
         else:
-            run = plan_from_history(
-                history,
-                inventory,
-                cfg,
-                usage_file=usage_file,
-                inventory_file=inventory_file,
-                progress=progress,
-            )
+            r = plan_run(case, fc=fc, progress=say)
             results.append(
-                WhatIfResult(w, cfg, run, run.strategy(ALL_ON_DEMAND), run.strategy(THIS_PLAN))
+                WhatIfResult(w, cfg, r, r.strategy(ALL_ON_DEMAND), r.strategy(THIS_PLAN))
             )
-    return base, results
+    return WhatIfRun(base, results, forecasts.fitted, evaluate_only)
 
 
-def _column(
-    on_demand: StrategyFigures, figs: StrategyFigures, run: PlanRun | None, beta: float
-) -> dict[str, object]:
+def _column(r: WhatIfResult) -> dict[str, object]:
+    on_demand, figs, beta = r.on_demand, r.figures, r.config.policy.cvar_beta
+    plan = r.plan if r.plan is not None else (r.run.plan if r.run is not None else None)
     od = on_demand.expected_cost_usd
     cost = figs.expected_cost_usd
     util = np.array([e.utilization for e in figs.evaluations])
@@ -208,10 +273,10 @@ def _column(
         "commitment waste (USD)": round(figs.expected("waste_usd"), 2),
         "worst scenario cost (USD)": round(max(e.total_usd for e in figs.evaluations), 2),
     }
-    if run is not None:
-        firm = [p for p in run.plan.purchases if p.firm]
+    if plan is not None:
+        firm = [p for p in plan.purchases if p.firm]
         col["purchases now"] = len(firm)
-        col["upfront now (USD)"] = round(run.upfront_now_usd(), 2)
+        col["upfront now (USD)"] = round(float(sum(p.upfront_usd for p in firm)), 2)
         for model in (
             "reserved_instance",
             "ec2_instance_savings_plan",
@@ -228,20 +293,16 @@ def _column(
     return col
 
 
-def comparison_table(base: PlanRun, results: list[WhatIfResult]) -> pd.DataFrame:
+def comparison_table(base: WhatIfResult, results: list[WhatIfResult]) -> pd.DataFrame:
     """Metrics (rows) × baseline and each what-if (columns), side by side."""
-    cols = {
-        "baseline": _column(
-            base.strategy(ALL_ON_DEMAND), base.strategy(THIS_PLAN), base, base.policy.cvar_beta
-        )
-    }
+    cols = {"baseline": _column(base)}
     for r in results:
         name = r.whatif.name
         k = 2
         while name in cols:  # two what-ifs of one name (or one named "baseline") keep both columns
             name = f"{r.whatif.name} ({k})"
             k += 1
-        cols[name] = _column(r.on_demand, r.figures, r.run, r.config.policy.cvar_beta)
+        cols[name] = _column(r)
     df = pd.DataFrame(cols)
     df.index.name = "figure"
     return df.reset_index()

@@ -26,32 +26,36 @@ import json
 import os
 import re
 import tempfile
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pricing_data.aws.errors import AwsApiError
-from pricing_data.aws.fetch import (
+from pricing_data.aws.client import (
     DEFAULT_RETRY,
     GLOBAL_REGION,
     PRICING_REGION,
     ClientFactory,
     RetryPolicy,
-    fetch_instance_types,
-    fetch_price_list,
-    fetch_savings_plans_rates,
-    fetch_spot_price_history,
 )
-from pricing_data.aws.parse_instance_types import Accelerators, parse_instance_types
-from pricing_data.aws.parse_pricelist import InstancePrice, parse_price_list
-from pricing_data.aws.parse_savings_plans import SavingsPlanRate, parse_savings_plans_rates
-from pricing_data.aws.parse_spot import SpotSummary, summarise_spot_history
+from pricing_data.aws.ec2 import (
+    Accelerators,
+    SpotSummary,
+    fetch_instance_types,
+    fetch_spot_price_history,
+    parse_instance_types,
+    summarise_spot_history,
+)
+from pricing_data.aws.errors import AwsApiError
+from pricing_data.aws.pricing import InstancePrice, fetch_price_list, parse_price_list
+from pricing_data.aws.savingsplans import (
+    SavingsPlanRate,
+    fetch_savings_plans_rates,
+    parse_savings_plans_rates,
+)
 from pricing_data.catalog import (
     CatalogFile,
     list_catalog_files,
@@ -61,7 +65,8 @@ from pricing_data.catalog import (
     user_catalog_dir,
 )
 from pricing_data.errors import PlannerError, PlannerInputError
-from pricing_data.schema import COLUMN_NAMES, SAVINGS_PLAN_MODELS, term_hours
+from pricing_data.rates import effective_rate, partial_upfront_share, split_payment
+from pricing_data.schema import COLUMN_NAMES, SAVINGS_PLAN_MODELS
 from pricing_data.validate import validate_offers
 
 EC2_SERIES = "aws-ec2-gpu"
@@ -106,11 +111,6 @@ class _Fetched:
     offered: dict[str, list[str]] = field(default_factory=dict)  # region -> instance types
 
 
-def _partial_upfront_share() -> float:
-    text = (resources.files("pricing_data") / "assumptions.toml").read_text(encoding="utf-8")
-    return float(tomllib.loads(text)["ri_payment_split"]["partial_upfront_share"])
-
-
 def offer_row(**kw: Any) -> dict[str, Any]:
     """A catalog row with the derived columns computed (effective and per-GPU rates)."""
     row: dict[str, Any] = dict.fromkeys(COLUMN_NAMES, "")
@@ -118,7 +118,7 @@ def offer_row(**kw: Any) -> dict[str, Any]:
     months = int(row["term_months"])
     upfront = float(row.get("upfront_usd") or 0.0)
     recurring = float(row["recurring_usd_per_hour"])
-    effective = recurring + (upfront / term_hours(months) if months > 0 else 0.0)
+    effective = effective_rate(upfront, recurring, months)
     row["upfront_usd"] = round(upfront, 4)
     row["recurring_usd_per_hour"] = round(recurring, 8)
     row["effective_usd_per_hour"] = round(effective, 8)
@@ -329,14 +329,9 @@ def build_rows(
             missing.add(r.instance_type)
             continue
         _family, gpu, n = info
-        hours = term_hours(r.term_months)
-        if r.payment_option == "all_upfront":
-            upfront, recurring = r.rate_usd_per_hour * hours, 0.0
-        elif r.payment_option == "partial_upfront":
-            upfront = partial_upfront_share * r.rate_usd_per_hour * hours
-            recurring = (1 - partial_upfront_share) * r.rate_usd_per_hour
-        else:
-            upfront, recurring = 0.0, r.rate_usd_per_hour
+        upfront, recurring = split_payment(
+            r.rate_usd_per_hour, r.term_months, r.payment_option, partial_upfront_share
+        )
         sp_rows.append(
             offer_row(
                 offer_id=f"aws:{r.region}:{r.instance_type}:{r.purchase_model}:{r.term_months}:{r.payment_option}",
@@ -414,23 +409,8 @@ def _write_all(files: dict[Path, bytes]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def refresh_aws_catalog(
-    factory: ClientFactory,
-    request: RefreshRequest,
-    *,
-    retry: RetryPolicy = DEFAULT_RETRY,
-    out_dir: Path | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> RefreshResult:
-    """Fetch live AWS prices and write a new dated catalog (see the module docstring)."""
-    _check_request(request)
-    now = request.now or datetime.now(UTC)
-    today = request.today or now.date()
-    previous = _previous(today)
-    prev_files = [f for f, _ in previous.values() if f is not None]
-    prev_versions = tuple(f.version for f in prev_files)
-    in_use = ", ".join(prev_versions) or "no AWS catalog"
-    prev_ec2 = previous[EC2_SERIES][1]
+def _instance_types(request: RefreshRequest, prev_ec2: pd.DataFrame) -> list[str]:
+    """The instance types asked for, else every on-demand type of the catalog in use."""
     types = list(request.instance_types) or sorted(
         set(prev_ec2.loc[prev_ec2["purchase_model"] == "on_demand", "sku"].astype(str))
     )
@@ -440,6 +420,150 @@ def refresh_aws_catalog(
             column="--instance-types",
             fix="pass --instance-types p5.48xlarge (repeatable)",
         )
+    return types
+
+
+def _previous_gpus(prev_ec2: pd.DataFrame) -> dict[str, tuple[str, float]]:
+    """sku -> (gpu_type, gpus_per_unit) from the catalog in use (for types the API omits)."""
+    od = prev_ec2[prev_ec2["purchase_model"].isin(["on_demand", "spot"])].drop_duplicates("sku")
+    return {
+        str(s): (str(g), float(n))
+        for s, g, n in zip(od["sku"], od["gpu_type"], od["gpus_per_unit"], strict=True)
+    }
+
+
+def _previous_spot_rates(prev_ec2: pd.DataFrame) -> dict[str, float]:
+    """offer_id -> spot interruption rate from the catalog in use (the API publishes none)."""
+    spot_prev = prev_ec2[prev_ec2["purchase_model"] == "spot"]
+    return {
+        str(o): float(r)
+        for o, r in zip(spot_prev["offer_id"], spot_prev["spot_interruption_rate"], strict=True)
+        if pd.notna(r) and str(r) != ""
+    }
+
+
+def _utc(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class _RunInfo:
+    """What every provenance file of one refresh records."""
+
+    today: str
+    now: datetime
+    regions: tuple[str, ...]
+    instance_types: list[str]
+    calls: list[str]
+    spot_window: tuple[datetime, datetime] | None
+    notes: list[str]
+
+
+def _provenance(
+    series: str,
+    path: Path,
+    data: bytes,
+    rows: list[dict[str, Any]],
+    merged: pd.DataFrame,
+    n_carried: int,
+    prev_file: CatalogFile | None,
+    run: _RunInfo,
+) -> dict[str, Any]:
+    """The ``.provenance.json`` of one refreshed series file."""
+    models = pd.Series([r["purchase_model"] for r in rows], dtype=object)
+    return {
+        "file": path.name,
+        "rows": len(merged),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "provider": "aws",
+        "source": "AWS APIs through the boto3 credential chain: "
+        + (
+            "savingsplans:DescribeSavingsPlansOfferingRates"
+            if series == SP_SERIES
+            else "pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes"
+        ),
+        "date": run.today,
+        "generated_at": _utc(run.now),
+        "regions": list(run.regions),
+        "instance_types": run.instance_types,
+        "calls": run.calls,
+        "refreshed_rows_by_purchase_model": {
+            str(k): int(v) for k, v in models.value_counts().sort_index().items()
+        },
+        "carried_over_rows": n_carried,
+        "carried_over_from": prev_file.version if prev_file else None,
+        "spot_window": (
+            [_utc(run.spot_window[0]), _utc(run.spot_window[1])]
+            if run.spot_window and series == EC2_SERIES
+            else None
+        ),
+        "derivation": (
+            "pricing_data/aws/refresh.py: published per-SKU Savings Plans rates (assumed=false); "
+            "upfront/recurring split of partial_upfront plans by pricing_data/assumptions.toml "
+            "[ri_payment_split] partial_upfront_share (AWS: at least half upfront)"
+            if series == SP_SERIES
+            else "pricing_data/aws/refresh.py: Linux shared-tenancy on-demand and RI prices with "
+            "AWS's own upfront (Quantity) and hourly (Hrs) split; spot = time-weighted mean of "
+            "the price history (p90 in the source column); interruption rates from the previous "
+            "catalog where known (labelled assumed)"
+        ),
+        "notes": run.notes[:200],
+    }
+
+
+def _series_files(
+    root: Path,
+    series_rows: dict[str, list[dict[str, Any]]],
+    previous: dict[str, tuple[CatalogFile | None, pd.DataFrame]],
+    run: _RunInfo,
+) -> tuple[dict[Path, bytes], dict[str, int], dict[str, int]]:
+    """The new catalog files (CSV + provenance) per refreshed series, validated, in memory."""
+    files: dict[Path, bytes] = {}
+    rows_by_series: dict[str, int] = {}
+    carried: dict[str, int] = {}
+    for series, rows in series_rows.items():
+        if not rows:
+            continue  # nothing refreshed in this series: the catalog in use stays
+        prev_file, prev_df = previous[series]
+        merged, n_carried = merge_with_previous(rows, prev_df)
+        path = root / "aws" / f"{series}-{run.today}.csv"
+        text = _csv_text(merged)
+        # The same validation as the shipped files; a failure here writes nothing.
+        validate_offers(
+            pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False),
+            f"refreshed {path.name}",
+        )
+        data = text.encode("utf-8")
+        prov = _provenance(series, path, data, rows, merged, n_carried, prev_file, run)
+        files[path] = data
+        files[path.with_suffix(".provenance.json")] = (json.dumps(prov, indent=2) + "\n").encode()
+        rows_by_series[series] = len(merged)
+        carried[series] = n_carried
+    return files, rows_by_series, carried
+
+
+def refresh_aws_catalog(
+    factory: ClientFactory,
+    request: RefreshRequest,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    out_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RefreshResult:
+    """Fetch live AWS prices and write a new dated catalog (see the module docstring).
+
+    Steps: the catalog in use (:func:`_previous`) -> instance types -> fetch every API (nothing is
+    written if a call fails) -> rows (:func:`build_rows`) -> files merged with the rows the refresh
+    did not cover, validated (:func:`_series_files`) -> all written at once (:func:`_write_all`).
+    """
+    _check_request(request)
+    now = request.now or datetime.now(UTC)
+    today = request.today or now.date()
+    previous = _previous(today)
+    prev_versions = tuple(f.version for f, _ in previous.values() if f is not None)
+    in_use = ", ".join(prev_versions) or "no AWS catalog"
+    prev_ec2_file, prev_ec2 = previous[EC2_SERIES]
+    types = _instance_types(request, prev_ec2)
     spot_window = (now - timedelta(days=request.spot_days), now) if request.include_spot else None
     try:
         got = fetch_all(
@@ -453,27 +577,14 @@ def refresh_aws_catalog(
         )
     except AwsApiError as e:
         raise RefreshError(f"{e}\nNothing was written; prices still come from {in_use}.") from None
-    od = prev_ec2[prev_ec2["purchase_model"].isin(["on_demand", "spot"])].drop_duplicates("sku")
-    previous_gpus = {
-        str(s): (str(g), float(n))
-        for s, g, n in zip(od["sku"], od["gpu_type"], od["gpus_per_unit"], strict=True)
-    }
-    spot_prev = prev_ec2[prev_ec2["purchase_model"] == "spot"]
-    previous_spot_rates = {
-        str(o): float(r)
-        for o, r in zip(spot_prev["offer_id"], spot_prev["spot_interruption_rate"], strict=True)
-        if pd.notna(r) and str(r) != ""
-    }
-    prev_ec2_file = previous[EC2_SERIES][0]
-    prev_label = prev_ec2_file.version if prev_ec2_file is not None else "the catalog"
     ec2_rows, sp_rows, notes = build_rows(
         got,
-        previous_gpus,
-        previous_spot_rates,
-        prev_label,
+        _previous_gpus(prev_ec2),
+        _previous_spot_rates(prev_ec2),
+        prev_ec2_file.version if prev_ec2_file is not None else "the catalog",
         price_date=today.isoformat(),
         spot_window=spot_window,
-        partial_upfront_share=_partial_upfront_share(),
+        partial_upfront_share=partial_upfront_share(),
     )
     all_notes = [*got.notes, *notes]
     if not ec2_rows and not sp_rows:
@@ -487,68 +598,12 @@ def refresh_aws_catalog(
         raise RefreshError(
             "refusing to write into the shipped catalog folder; set PLANNER_CATALOG_DIR"
         )
-    files: dict[Path, bytes] = {}
-    rows_by_series: dict[str, int] = {}
-    carried: dict[str, int] = {}
-    for series, rows in ((EC2_SERIES, ec2_rows), (SP_SERIES, sp_rows)):
-        if not rows:
-            continue  # nothing refreshed in this series: the catalog in use stays
-        prev_file, prev_df = previous[series]
-        merged, n_carried = merge_with_previous(rows, prev_df)
-        path = root / "aws" / f"{series}-{today.isoformat()}.csv"
-        text = _csv_text(merged)
-        # The same validation as the shipped files; a failure here writes nothing.
-        validate_offers(
-            pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False),
-            f"refreshed {path.name}",
-        )
-        data = text.encode("utf-8")
-        models = pd.Series([r["purchase_model"] for r in rows], dtype=object)
-        prov = {
-            "file": path.name,
-            "rows": len(merged),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "provider": "aws",
-            "source": "AWS APIs through the boto3 credential chain: "
-            + (
-                "savingsplans:DescribeSavingsPlansOfferingRates"
-                if series == SP_SERIES
-                else "pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeInstanceTypes"
-            ),
-            "date": today.isoformat(),
-            "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "regions": list(request.regions),
-            "instance_types": types,
-            "calls": got.calls,
-            "refreshed_rows_by_purchase_model": {
-                str(k): int(v) for k, v in models.value_counts().sort_index().items()
-            },
-            "carried_over_rows": n_carried,
-            "carried_over_from": prev_file.version if prev_file else None,
-            "spot_window": (
-                [
-                    spot_window[0].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    spot_window[1].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                ]
-                if spot_window and series == EC2_SERIES
-                else None
-            ),
-            "derivation": (
-                "pricing_data/aws/refresh.py: published per-SKU Savings Plans rates (assumed=false); "
-                "upfront/recurring split of partial_upfront plans by pricing_data/assumptions.toml "
-                "[ri_payment_split] partial_upfront_share (AWS: at least half upfront)"
-                if series == SP_SERIES
-                else "pricing_data/aws/refresh.py: Linux shared-tenancy on-demand and RI prices with "
-                "AWS's own upfront (Quantity) and hourly (Hrs) split; spot = time-weighted mean of "
-                "the price history (p90 in the source column); interruption rates from the previous "
-                "catalog where known (labelled assumed)"
-            ),
-            "notes": all_notes[:200],
-        }
-        files[path] = data
-        files[path.with_suffix(".provenance.json")] = (json.dumps(prov, indent=2) + "\n").encode()
-        rows_by_series[series] = len(merged)
-        carried[series] = n_carried
+    run = _RunInfo(
+        today.isoformat(), now, tuple(request.regions), types, got.calls, spot_window, all_notes
+    )
+    files, rows_by_series, carried = _series_files(
+        root, {EC2_SERIES: ec2_rows, SP_SERIES: sp_rows}, previous, run
+    )
     _write_all(files)
     refreshed = pd.Series([r["purchase_model"] for r in ec2_rows + sp_rows], dtype=object)
     return RefreshResult(

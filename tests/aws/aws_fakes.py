@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from pricing_data.aws.fetch import make_client
+from pricing_data.aws.client import make_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAKE_KEY_ID = "AKIAFAKEFAKEFAKE7777"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aws_fakes import FAKE_KEY_ID, FAKE_SECRET, FAKE_TOKEN, StubbedAws
 
-from pricing_data.aws.fetch import RetryPolicy
+from pricing_data.aws.client import RetryPolicy
 
 
 @pytest.fixture(autouse=True)

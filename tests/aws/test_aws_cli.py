@@ -12,7 +12,7 @@ from test_aws_refresh import stub_refresh
 from planner.cli import cli
 from planner.commands import aws as aws_cmd
 from planner.inventory import read_inventory
-from pricing_data.aws.fetch import RetryPolicy
+from pricing_data.aws.client import RetryPolicy
 from pricing_data.catalog import list_catalog_files, user_catalog_dir
 
 SECRETS = (FAKE_KEY_ID, FAKE_SECRET, FAKE_TOKEN)
@@ -282,7 +282,7 @@ def test_transport_errors_name_the_region_and_permission() -> None:
         ReadTimeoutError,
     )
 
-    from pricing_data.aws.fetch import translate_error
+    from pricing_data.aws.client import translate_error
 
     unreachable = translate_error(
         EndpointConnectionError(endpoint_url="https://ec2.xx-east-9.amazonaws.com"),
@@ -305,7 +305,7 @@ def test_read_timeouts_are_retried(retry: RetryPolicy, sleeps: list[float]) -> N
 
     from botocore.exceptions import ReadTimeoutError
 
-    from pricing_data.aws.fetch import call
+    from pricing_data.aws.client import call
 
     class Flaky:
         """A client stand-in whose first call times out."""

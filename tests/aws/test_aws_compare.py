@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from aws_fakes import StubbedAws, load
 
-from planner.workflows.compare_aws import (
+from planner.aws.cost_explorer import (
     fetch_recommendations,
     parse_recommendations,
     read_recommendation_files,
     region_code,
 )
-from pricing_data.aws.fetch import RetryPolicy
+from pricing_data.aws.client import RetryPolicy
 from pricing_data.errors import PlannerInputError
 
 START = pd.Timestamp("2026-11-27", tz="UTC")
@@ -295,3 +295,49 @@ def test_compare_aws_errors(
     bad.write_text("[1, 2]")
     result = run("compare-aws", str(usage), "--policy", str(policy), "--recommendation", str(bad))
     assert result.exit_code == 2 and "not a CE response object" in result.stderr
+
+
+AWS_ONLY_POLICY = """[planning]
+horizon_months = 3
+ladder_every_months = 0
+scenarios = 3
+seed = 1
+[offers]
+providers = ["aws"]
+[solver]
+savings_curve_points = 0
+"""
+
+
+@pytest.mark.slow
+def test_compare_aws_with_an_aws_only_policy_bills_a_coreweave_inventory(tmp_path: Path) -> None:
+    """Issue 10: with an AWS-only policy and an inventory holding a CoreWeave contract, `plan`
+    succeeded while `compare-aws` exited 2 ("no reserved_contract offer ... 'HGX H100'"): it
+    loaded only the policy's providers. Both now load inputs through one function."""
+    from test_aws_cli import run
+
+    from planner.workflows.inputs import load_inputs
+    from planner.workflows.quarterly import plan_run
+
+    root = Path(__file__).parents[2]
+    usage, inventory = root / "examples" / "usage.csv", root / "examples" / "inventory.csv"
+    policy = tmp_path / "aws-only.toml"
+    policy.write_text(AWS_ONLY_POLICY)
+    rec = str(Path(__file__).parent / "fixtures" / "ce_savings_plans_recommendation.json")
+    args = ["compare-aws", str(usage), "--policy", str(policy), "--inventory", str(inventory)]
+    result = run(*args, "--recommendation", rec, "--model", "snaive168", "-q", "-o", "json")
+    assert result.exit_code == 0, result.output
+    by = {r["portfolio"]: r for r in json.loads(result.stdout)}
+    # the same inputs as `planner plan`: the CoreWeave contract bills in every portfolio, so the
+    # cost of keeping only the existing commitments is the plan's "current inventory only"
+    from planner.policy_file import read_policy_file
+
+    inputs = load_inputs(usage, read_policy_file(policy), inventory)
+    assert any(c.provider == "coreweave" for c in inputs.inventory)
+    assert "coreweave" in set(inputs.catalog.offers["provider"])
+    assert inputs.config.policy.providers == ("aws",)
+    plan_run_ = plan_run(inputs)
+    inventory_only = plan_run_.strategy("current inventory only").expected_cost_usd
+    # compare-aws forecasts with --model snaive168, plan with the chosen models: same order of size
+    assert by["existing only"]["expected_cost_usd"] == pytest.approx(inventory_only, rel=0.25)
+    assert by["existing only"]["actual_cost_usd"] > 0

@@ -14,18 +14,17 @@ import pandas as pd
 import pytest
 from aws_fakes import FAKE_KEY_ID, FAKE_SECRET, StubbedAws, load
 
+from pricing_data.aws.client import RetryPolicy
+from pricing_data.aws.ec2 import parse_instance_types, summarise_spot_history
 from pricing_data.aws.errors import MalformedResponseError
-from pricing_data.aws.fetch import RetryPolicy
-from pricing_data.aws.parse_instance_types import parse_instance_types
-from pricing_data.aws.parse_pricelist import parse_price_list, parse_price_list_item
-from pricing_data.aws.parse_savings_plans import parse_savings_plans_rates
-from pricing_data.aws.parse_spot import summarise_spot_history
+from pricing_data.aws.pricing import parse_price_list, parse_price_list_item
 from pricing_data.aws.refresh import (
     RefreshError,
     RefreshRequest,
     RefreshResult,
     refresh_aws_catalog,
 )
+from pricing_data.aws.savingsplans import parse_savings_plans_rates
 from pricing_data.catalog import (
     list_catalog_files,
     load_catalog,

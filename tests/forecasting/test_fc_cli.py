@@ -218,7 +218,13 @@ def test_billing_without_gpu_rows_cannot_be_forecast() -> None:
         ),
         (
             ["--horizon", "soon"],
-            "column '--horizon': not a horizon (got 'soon')\nTo fix: write e.g. 12mo, 36mo, 90d, 2w, 1y or 720h",
+            "column '--horizon': not a duration (got 'soon')\n"
+            "To fix: write e.g. 720h, 14d, 2w, 12mo or 1y",
+        ),
+        (
+            ["--horizon", "12"],
+            "column '--horizon': a duration needs a unit (got '12')\n"
+            "To fix: write 12mo for months, 12d for days (e.g. 720h, 14d, 2w, 12mo or 1y)",
         ),
         (
             ["--model", "prophet"],

@@ -13,6 +13,7 @@ from forecasting.forecast import backtest
 from forecasting.models import MODELS, ETSProfile
 from forecasting.scenarios import Pool
 from pricing_data.errors import PlannerInputError, UnknownNameError
+from pricing_data.units import HOURS_PER_YEAR
 
 
 def pooled_from(
@@ -80,7 +81,7 @@ def test_growth_compound_and_step(two_pools: PooledUsage) -> None:
     )
     d0, d1 = base.scenarios.demand_gpus, grown.scenarios.demand_gpus
     t = 24 * 30 - 1
-    factor = 2 ** (t / 8766)
+    factor = 2 ** (t / HOURS_PER_YEAR)
     assert np.allclose(d1[:, t, 0], d0[:, t, 0] * factor)
     assert np.allclose(d1[:, t, 1], d0[:, t, 1] * factor + 50)
     assert np.allclose(d1[:, 0, 1], d0[:, 0, 1])  # before the step

@@ -18,18 +18,18 @@ POLICY = Policy()
 
 def ri(qty: float, start: pd.Timestamp = START, months: int = 12) -> Commitment:
     return Commitment(
-        "ri",
-        "aws",
-        "reserved_instance",
-        "us-east-1",
-        "p5.4xlarge",
-        "standard",
-        months,
-        "no_upfront",
-        qty,
-        0.0,
-        start,
-        start + pd.DateOffset(months=months),
+        commitment_id="ri",
+        provider="aws",
+        purchase_model="reserved_instance",
+        region="us-east-1",
+        sku="p5.4xlarge",
+        offering_class="standard",
+        term_months=months,
+        payment_option="no_upfront",
+        quantity=qty,
+        hourly_commitment_usd=0.0,
+        start=start,
+        end=start + pd.DateOffset(months=months),
     )
 
 

@@ -36,13 +36,13 @@ def test_optimize_writes_purchases_plan_and_summary(tmp_path) -> None:
         cli,
         [
             "optimize",
-            "--scenarios",
+            "--scenarios-file",
             str(tmp_path / "s.npz"),
-            "--horizon-months",
-            "2",
+            "--horizon",
+            "2mo",
             "--ladder-every-months",
             "1",
-            "--out",
+            "--out-dir",
             str(out),
         ],
     )
@@ -57,14 +57,14 @@ def test_optimize_writes_purchases_plan_and_summary(tmp_path) -> None:
 
 
 def test_missing_scenarios_file_is_a_usage_error(tmp_path) -> None:
-    res = CliRunner().invoke(cli, ["optimize", "--scenarios", str(tmp_path / "nope.npz")])
+    res = CliRunner().invoke(cli, ["optimize", "--scenarios-file", str(tmp_path / "nope.npz")])
     assert res.exit_code == 2
     assert "file not found" in res.output and "Traceback" not in res.output
 
 
 def test_neither_input_is_a_usage_error() -> None:
     res = CliRunner().invoke(cli, ["optimize"])
-    assert res.exit_code == 2 and "exactly one of --scenarios and --usage" in res.output
+    assert res.exit_code == 2 and "exactly one of --scenarios-file and --usage" in res.output
 
 
 def test_infeasible_bound_exits_1_with_the_fix(tmp_path) -> None:
@@ -79,15 +79,15 @@ def test_infeasible_bound_exits_1_with_the_fix(tmp_path) -> None:
         cli,
         [
             "optimize",
-            "--scenarios",
+            "--scenarios-file",
             str(tmp_path / "s.npz"),
             "--inventory",
             str(inv),
-            "--horizon-months",
-            "2",
+            "--horizon",
+            "2mo",
             "--min-utilization",
             "0.9",
-            "--out",
+            "--out-dir",
             str(tmp_path / "o"),
         ],
     )
@@ -99,6 +99,6 @@ def test_infeasible_bound_exits_1_with_the_fix(tmp_path) -> None:
 def test_bad_policy_value_exits_2(tmp_path) -> None:
     _scenarios(tmp_path / "s.npz")
     res = CliRunner().invoke(
-        cli, ["optimize", "--scenarios", str(tmp_path / "s.npz"), "--min-utilization", "1.5"]
+        cli, ["optimize", "--scenarios-file", str(tmp_path / "s.npz"), "--min-utilization", "1.5"]
     )
     assert res.exit_code == 2 and "min_utilization" in res.output

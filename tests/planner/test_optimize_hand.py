@@ -66,18 +66,18 @@ def test_savings_plan_covers_highest_discount_first() -> None:
     # Evaluator with a fixed $9/h plan and demand H100 = 2, L40S = 4 GPUs: the plan covers H100
     # first (1.5 GPUs * 6 = $9), nothing of L40S: per hour 9 + 0.5*10 + 4*2 = 22.
     sp = Commitment(
-        "sp",
-        "aws",
-        "compute_savings_plan",
-        "",
-        "",
-        "",
-        12,
-        "no_upfront",
-        0.0,
-        9.0,
-        START,
-        START + pd.DateOffset(months=12),
+        commitment_id="sp",
+        provider="aws",
+        purchase_model="compute_savings_plan",
+        region="",
+        sku="",
+        offering_class="",
+        term_months=12,
+        payment_option="no_upfront",
+        quantity=0.0,
+        hourly_commitment_usd=9.0,
+        start=START,
+        end=START + pd.DateOffset(months=12),
     )
     ts = pd.date_range(START, periods=24, freq="h")
     ev = evaluate([sp], np.tile([2.0, 4.0], (24, 1)), ts, pools, off, BASE)
@@ -118,18 +118,18 @@ def test_expiring_inventory_and_ladder() -> None:
     # Everything is covered: cost = 6 * 3.5 * 8760, of which the inventory's 4 * 3.5 * H1 is sunk.
     inv = [
         Commitment(
-            "old",
-            "aws",
-            "reserved_instance",
-            "us-east-1",
-            "p5.4xlarge",
-            "standard",
-            12,
-            "no_upfront",
-            4.0,
-            0.0,
-            START - pd.DateOffset(months=6),
-            START + pd.DateOffset(months=6),
+            commitment_id="old",
+            provider="aws",
+            purchase_model="reserved_instance",
+            region="us-east-1",
+            sku="p5.4xlarge",
+            offering_class="standard",
+            term_months=12,
+            payment_option="no_upfront",
+            quantity=4.0,
+            hourly_commitment_usd=0.0,
+            start=START - pd.DateOffset(months=6),
+            end=START + pd.DateOffset(months=6),
         )
     ]
     pol = Policy(horizon_months=12, ladder_every_months=3, savings_curve_points=0)
@@ -178,18 +178,18 @@ def test_infeasible_bound_names_it_and_the_fix() -> None:
     # utilisation of 90% in the worst 10% tail cannot hold whatever is bought.
     inv = [
         Commitment(
-            "old",
-            "aws",
-            "reserved_instance",
-            "us-east-1",
-            "p5.4xlarge",
-            "standard",
-            12,
-            "no_upfront",
-            10.0,
-            0.0,
-            START,
-            START + pd.DateOffset(months=12),
+            commitment_id="old",
+            provider="aws",
+            purchase_model="reserved_instance",
+            region="us-east-1",
+            sku="p5.4xlarge",
+            offering_class="standard",
+            term_months=12,
+            payment_option="no_upfront",
+            quantity=10.0,
+            hourly_commitment_usd=0.0,
+            start=START,
+            end=START + pd.DateOffset(months=12),
         )
     ]
     pol = Policy(

@@ -50,6 +50,24 @@ def option(frac: float | list[float], *, mode: str = "hybrid", warm: float = 0.0
     )
 
 
+def one_ri() -> Commitment:
+    """One 12-month RI of one GPU (3.5/h) starting with the year."""
+    return Commitment(
+        commitment_id="ri",
+        provider="aws",
+        purchase_model="reserved_instance",
+        region="us-east-1",
+        sku="p5.4xlarge",
+        offering_class="standard",
+        term_months=12,
+        payment_option="no_upfront",
+        quantity=1.0,
+        hourly_commitment_usd=0.0,
+        start=START,
+        end=START + pd.DateOffset(months=12),
+    )
+
+
 def plan_for(opt: ServerlessOption, policy: Policy = BASE):  # type: ignore[no-untyped-def]
     sc = constant_scenarios([2.0], pools=(POOL,))
     setup = ServerlessSetup((opt,))
@@ -109,20 +127,7 @@ def test_hybrid_bursts_after_commitments_are_billed_by_busy_hours() -> None:
     f = [0.0] * 24
     f[9] = f[10] = 1.0
     ts = pd.date_range(START, periods=24, freq="h")
-    ri = Commitment(
-        "ri",
-        "aws",
-        "reserved_instance",
-        "us-east-1",
-        "p5.4xlarge",
-        "standard",
-        12,
-        "no_upfront",
-        1.0,
-        0.0,
-        START,
-        START + pd.DateOffset(months=12),
-    )
+    ri = one_ri()
     u = np.full((24, 1), 2.0)
     ev = evaluate([ri], u, ts, (POOL,), OFFERS, BASE, serverless=ServerlessSetup((option(f),)))
     assert ev.total_usd == pytest.approx(92.0)
@@ -205,20 +210,7 @@ def test_a_commitment_is_not_spent_on_hours_the_plan_serves_serverless() -> None
     f[9] = f[10] = 1.0
     fixed = Pool("H100")
     ts = pd.date_range(START, periods=24, freq="h")
-    ri = Commitment(
-        "ri",
-        "aws",
-        "reserved_instance",
-        "us-east-1",
-        "p5.4xlarge",
-        "standard",
-        12,
-        "no_upfront",
-        1.0,
-        0.0,
-        START,
-        START + pd.DateOffset(months=12),
-    )
+    ri = one_ri()
     u = np.column_stack([np.full(24, 2.0), np.full(24, 1.0)])
     ev = evaluate(
         [ri], u, ts, (POOL, fixed), OFFERS, BASE, serverless=ServerlessSetup((option(f),))

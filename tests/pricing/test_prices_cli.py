@@ -88,7 +88,7 @@ def test_bad_flags_are_usage_errors() -> None:
     r = run("prices", "--purchase-model", "reserved")
     assert r.exit_code == 2
     r = run("prices", "--term", "forever")
-    assert r.exit_code == 2 and "not a term" in r.output
+    assert r.exit_code == 2 and "not a duration" in r.output
     r = run("prices", "-o", "xml")
     assert r.exit_code == 2
 

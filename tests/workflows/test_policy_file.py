@@ -134,7 +134,8 @@ def test_bad_policies_say_what_and_how_to_fix(doc: dict, message: str) -> None: 
         ),
         ("solver.integer=maybe", "column 'solver.integer': must be true or false (got 'maybe')"),
         ("spot.cap_share=true", "column 'spot.cap_share': must be a number (got True)"),
-        ("horizon=1.5mo", "not a whole number of months >= 0 (got '1.5mo')"),
+        ("horizon=1.5mo", "months must be whole (got '1.5mo')"),
+        ("horizon=12", "a duration needs a unit (got '12')"),
         ("planning.seed=-1", "column 'planning.seed': must be >= 0 (got -1)"),
     ],
 )

@@ -96,9 +96,11 @@ def test_contradictory_settings(tmp_path: Path) -> None:
             "missing-plan.json: plan file not found",
         ),
         (["whatif", USAGE], "no what-if given"),
-        (["whatif", USAGE, "--set", "growth"], "an override is key=value"),
-        (["whatif", USAGE, "--scenarios-file", "nope.toml"], "nope.toml: what-if file not found"),
-        (["plan", USAGE, "--horizon", "forever"], "not a term"),
+        (["whatif", USAGE, "--what-if", "growth"], "an override is key=value"),
+        (["whatif", USAGE, "--what-if-file", "nope.toml"], "nope.toml: what-if file not found"),
+        (["plan", USAGE, "--horizon", "forever"], "not a duration"),
+        (["plan", USAGE, "--horizon", "12"], "a duration needs a unit"),
+        (["whatif", USAGE, "--plan", "missing-plan.json", "--what-if", "seed=2"], "plan file"),
         (["plan", USAGE, "--set", "exclude=corewave"], "unknown provider 'corewave'"),
     ],
 )
@@ -119,7 +121,7 @@ def test_export_rejects_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
 def test_whatif_file_errors(tmp_path: Path) -> None:
     f = tmp_path / "w.toml"
     f.write_text('[big]\nsets = ["growth=+40%"]\n')
-    r = run("whatif", USAGE, "--scenarios-file", str(f))
+    r = run("whatif", USAGE, "--what-if-file", str(f))
     assert (
         r.exit_code == 2
         and "unknown what-if key 'sets'" in r.output
@@ -169,11 +171,11 @@ def test_whatif_leaving_a_provider_the_inventory_holds_commitments_at(tmp_path: 
         "2",
         "--horizon",
         "1mo",
-        "--base-set",
+        "--set",
         "solver.savings_curve_points=0",
-        "--set",
+        "--what-if",
         "exclude=coreweave",
-        "--set",
+        "--what-if",
         "exclude=coreweave",
         "-o",
         "csv",

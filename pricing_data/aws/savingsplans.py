@@ -1,4 +1,10 @@
-"""Parse ``savingsplans.describe_savings_plans_offering_rates`` results into per-SKU SP rates.
+"""The Savings Plans API (``savingsplans:*``): published Savings Plans rates and the plans held.
+
+:func:`fetch_savings_plans_rates` and :func:`parse_savings_plans_rates` give per-instance-type rates;
+:func:`fetch_savings_plans` lists the account's plans (parsed into commitments by
+:mod:`planner.aws.inventory`).
+
+Parsing: Parse ``savingsplans.describe_savings_plans_offering_rates`` results into per-SKU SP rates.
 
 Each result is the rate (USD of hourly commitment per instance-hour) at which one Savings Plans
 offering (plan type, term, payment option) covers one usage type (e.g. ``USE1-BoxUsage:p5.48xlarge``)
@@ -12,7 +18,58 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pricing_data.aws.parse_pricelist import PAYMENT_OPTIONS
+from pricing_data.aws.client import DEFAULT_RETRY, RetryPolicy, chunks, pages
+from pricing_data.aws.pricing import PAYMENT_OPTIONS
+
+
+def fetch_savings_plans_rates(
+    savingsplans: Any,
+    regions: list[str],
+    instance_types: list[str],
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> list[dict[str, Any]]:
+    """Published Compute and EC2 Instance Savings Plans rates for Linux, shared-tenancy EC2 usage."""
+    out: list[dict[str, Any]] = []
+    for chunk in chunks(sorted(instance_types), 25):
+        for page in pages(
+            savingsplans,
+            "describe_savings_plans_offering_rates",
+            token_in="nextToken",
+            token_out="nextToken",
+            retry=retry,
+            savingsPlanTypes=["Compute", "EC2Instance"],
+            products=["EC2"],
+            serviceCodes=["AmazonEC2"],
+            operations=["RunInstances"],
+            filters=[
+                {"name": "region", "values": sorted(regions)},
+                {"name": "instanceType", "values": chunk},
+                {"name": "productDescription", "values": ["Linux/UNIX"]},
+                {"name": "tenancy", "values": ["shared"]},
+            ],
+            maxResults=1000,
+        ):
+            out.extend(page.get("searchResults", []))
+    return out
+
+
+def fetch_savings_plans(
+    savingsplans: Any, retry: RetryPolicy = DEFAULT_RETRY
+) -> list[dict[str, Any]]:
+    """Active and queued Savings Plans of the account (savingsplans:DescribeSavingsPlans)."""
+    out: list[dict[str, Any]] = []
+    for page in pages(
+        savingsplans,
+        "describe_savings_plans",
+        token_in="nextToken",
+        token_out="nextToken",
+        retry=retry,
+        states=["active", "queued"],
+        maxResults=100,
+    ):
+        out.extend(page.get("savingsPlans", []))
+    return out
+
 
 PLAN_TYPES = {"Compute": "compute_savings_plan", "EC2Instance": "ec2_instance_savings_plan"}
 SECONDS_PER_YEAR = 365 * 24 * 3600

@@ -1,4 +1,9 @@
-"""Parse AWS Price List items (``pricing.get_products`` ``PriceList`` JSON strings) into prices.
+"""The AWS Price List API (``pricing:GetProducts``): on-demand and Reserved Instance prices.
+
+:func:`fetch_price_list` asks for one instance type in one region; :func:`parse_price_list` turns the
+price-list JSON documents into :class:`InstancePrice` values.
+
+Parsing: Parse AWS Price List items (``pricing.get_products`` ``PriceList`` JSON strings) into prices.
 
 Each item is one product (an instance type in a region for an OS/tenancy) with its ``OnDemand`` and
 ``Reserved`` terms. A Reserved term has ``termAttributes`` ``LeaseContractLength`` (1yr/3yr),
@@ -14,7 +19,45 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pricing_data.aws.client import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    pages,
+)
 from pricing_data.aws.errors import MalformedResponseError
+
+EC2_PRODUCT_FILTERS = (
+    ("operatingSystem", "Linux"),
+    ("tenancy", "Shared"),
+    ("preInstalledSw", "NA"),
+    ("capacitystatus", "Used"),
+)
+
+
+def fetch_price_list(
+    pricing: Any, region: str, instance_type: str, retry: RetryPolicy = DEFAULT_RETRY
+) -> list[str]:
+    """PriceList JSON strings (pricing:GetProducts) for Linux, shared-tenancy ``instance_type`` in ``region``."""
+    filters = [
+        {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+        {"Type": "TERM_MATCH", "Field": "instanceType", "Value": instance_type},
+        *({"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in EC2_PRODUCT_FILTERS),
+    ]
+    out: list[str] = []
+    for page in pages(
+        pricing,
+        "get_products",
+        token_in="NextToken",
+        token_out="NextToken",
+        retry=retry,
+        ServiceCode="AmazonEC2",
+        Filters=filters,
+        FormatVersion="aws_v1",
+        MaxResults=100,
+    ):
+        out.extend(page.get("PriceList", []))
+    return out
+
 
 PAYMENT_OPTIONS = {
     "No Upfront": "no_upfront",
