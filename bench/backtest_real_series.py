@@ -16,6 +16,9 @@ reduction (4 blocks per month), 30 scenarios per origin, planning horizon = the 
 planner-oracle (diagnostic): the same optimizer and policy handed the window's actual usage as its
 only scenario (a perfect forecast): its regret is what the policy and the LP's approximations cost.
 Windows: 7 days, rolling origins counted back from the end of each series (at least 7 days of history).
+The planner chooses its sizing rule per pool on its 3 previous windows (planner/backtest/sizing.py);
+rule:<rule> rows run one rule everywhere (diagnostic). Target (issue 12): planner mean regret <= the
+best replay's (ratio <= 1), no window below the utilisation bound where hindsight meets it.
 
 Run:  nice .venv/bin/python bench/backtest_real_series.py [--series helios-earth ...] [--origins 6]
 """
@@ -57,7 +60,16 @@ POLICY = Policy(
     time_reduction="duration_curve",
     savings_curve_points=0,
 ).validate()
-SHOWN = ("replay-7", "replay-30", "replay-60", "planner", "planner-oracle", "hindsight")
+SHOWN = (
+    "replay-7",
+    "replay-30",
+    "replay-60",
+    "planner",
+    "rule:lp-calibrated",
+    "rule:lp-point",
+    "planner-oracle",
+    "hindsight",
+)
 
 
 def series() -> dict[str, tuple[Path, str | None]]:
@@ -129,6 +141,7 @@ def main() -> None:
                 n_scenarios=args.scenarios,
                 forecast_models=tuple(args.forecast_models) if args.forecast_models else None,
                 oracle=True,
+                rule_strategies=True,
             ),
             progress=_progress(name),
         )
@@ -154,9 +167,13 @@ def main() -> None:
         best_replay = min(fig(f"replay-{d}", "mean_regret_pct") for d in (7, 30, 60))
         planner = fig("planner", "mean_regret_pct")
         w = res.windows
-        putil = w.loc[w["strategy"] == "planner", "utilization_pct"].astype(float)
-        low = int((putil < 100 * (policy.min_utilization or 0) - 1e-6).sum())
+        bound = 100 * (policy.min_utilization or 0) - 1e-6
+        putil = w.loc[w["strategy"] == "planner", "utilization_pct"].astype(float).to_numpy()
+        hutil = w.loc[w["strategy"] == "hindsight", "utilization_pct"].astype(float).to_numpy()
+        low = int((putil < bound).sum())
+        low_where_hs_meets = int(((putil < bound) & (hutil >= bound)).sum())
         pw = w[w["strategy"] == "planner"]
+        rules = pw["note"].str.extract(r"rules ([^ (;]+)")[0].value_counts()
         targets.append(
             {
                 "series": name,
@@ -164,10 +181,12 @@ def main() -> None:
                 "oracle_mean_regret_%": fig("planner-oracle", "mean_regret_pct"),
                 "best_replay_mean_regret_%": best_replay,
                 "ratio": planner / best_replay if best_replay > 0 else math.inf,
-                "regret_target_met": bool(planner <= 0.5 * best_replay + 1e-9),
-                "windows_below_util_bound": low,
-                "planner_mean_abs_forecast_bias_%": float(pw["forecast_bias_pct"].abs().mean()),
-                "actual_in_p10_p90": f"{int(pw['actual_in_p10_p90'].sum())}/{len(pw)}",
+                "target_met": bool(planner <= best_replay + 1e-9),
+                "below_util_bound": low,
+                "below_where_hindsight_meets": low_where_hs_meets,
+                "rules": ",".join(f"{k}:{v}" for k, v in rules.items()),
+                "abs_bias_%": float(pw["forecast_bias_pct"].abs().mean()),
+                "in_p10_p90": f"{int(pw['actual_in_p10_p90'].sum())}/{len(pw)}",
                 "seconds": round(secs, 1),
             }
         )

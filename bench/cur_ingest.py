@@ -4,14 +4,16 @@ For each file and tag mode, one fresh Python process reads the export and report
 the duckdb reduction's row count (what pandas receives), the GPU-hours found and the process's
 peak RSS (``ru_maxrss``: everything — interpreter, pandas, duckdb's buffers). Tag modes:
 
-- ``policy``: the tags and values the example policy's pool rules use (``planner forecast``/
-  ``plan`` with a policy): the aggregate is bounded whatever the number of tag values;
+- ``rules``: what ``planner forecast --policy`` keeps: the policy's tags, values folded, and tag
+  tuples folded into the classes of rules they satisfy (bounded by hours × instance types × paid-as
+  × regions × rule classes, whatever the number of tag values);
+- ``policy``: the policy's tags with their values folded, tuples kept;
 - ``all``: every tag with every value (``planner usage``, which shows totals by tag) — the old
   behaviour; it grows with the distinct tag tuples (here 20,000 experiment values);
 - ``none``: no tags (``planner plan`` without rules).
 
     .venv/bin/python bench/cur_synth.py /tmp/cur-20m.parquet --lines 20000000
-    .venv/bin/python bench/cur_ingest.py /tmp/cur-20m.parquet --modes policy,all
+    .venv/bin/python bench/cur_ingest.py /tmp/cur-20m.parquet --modes rules,policy,all
 """
 
 from __future__ import annotations
@@ -39,11 +41,14 @@ POLICY = {
 def one(path: str, mode: str) -> dict[str, float | int | str]:
     """Read ``path`` in this process; the figures as a dict."""
     from forecasting import read_usage
-    from forecasting.billing_sql import tags_for_rules
+    from forecasting.billing_sql import policy_tags, tags_for_rules
     from forecasting.pools import load_pool_rules
     from forecasting.usage import TAG_COLUMNS
 
-    if mode == "policy":
+    tags: object
+    if mode == "rules":
+        tags = policy_tags(load_pool_rules(POLICY), TAG_COLUMNS)
+    elif mode == "policy":
         tags = tags_for_rules(load_pool_rules(POLICY), TAG_COLUMNS)
     elif mode == "none":
         tags = {}
@@ -79,7 +84,7 @@ def one(path: str, mode: str) -> dict[str, float | int | str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="+")
-    ap.add_argument("--modes", default="policy,all")
+    ap.add_argument("--modes", default="rules,policy,all")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:

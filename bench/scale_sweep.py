@@ -39,6 +39,8 @@ def _usage() -> dict[str, float]:
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+        "cpu_self_s": me.ru_utime + me.ru_stime,
+        "cpu_workers_s": kids.ru_utime + kids.ru_stime,
         "peak_rss_mb": max(me.ru_maxrss, kids.ru_maxrss) / 1024,
     }
 
@@ -133,7 +135,7 @@ def main() -> None:
         flush=True,
     )
     for workers in worker_runs:
-        walls, cpus = [], []
+        walls, cpus, solves = [], [], []
         for x in points:
             env = dict(os.environ)
             if workers:
@@ -170,7 +172,12 @@ def main() -> None:
             print(
                 f"{'':>22}  growth exponent (time ~ x^b): wall b = "
                 f"{exponent(xs, [w for _, w in walls]):.2f}, CPU b = "
-                f"{exponent(xs, [c for _, c in cpus]):.2f}",
+                f"{exponent(xs, [c for _, c in cpus]):.2f}"
+                + (
+                    f", solve (wall) b = {exponent(xs, [v for _, v in solves]):.2f}"
+                    if len(solves) >= 2
+                    else ""
+                ),
                 flush=True,
             )
 

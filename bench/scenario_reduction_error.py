@@ -11,6 +11,7 @@ more on the full set, up to the LP's time-reduction approximation, so the gap is
 reduction). Figures only, no asserts.
 
     .venv/bin/python bench/scenario_reduction_error.py [--scenarios 100] [--months 36] [--k 10,20,40]
+        [--relax] [--eval-scenarios N]
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def main() -> None:
     ap.add_argument("--k", default="10,20,40")
     ap.add_argument("--random-seeds", type=int, default=2)
     ap.add_argument(
+        "--relax", action="store_true", help="solve the LP relaxation (integer = false)"
+    )
+    ap.add_argument(
         "--eval-scenarios",
         type=int,
         default=0,
@@ -90,10 +94,10 @@ def main() -> None:
         ladder_every_months=3,
         period="quarter",
         blocks_per_period=4,
-        integer=True,
+        integer=not args.relax,
         integer_method="round",
         savings_curve_points=0,
-        time_limit_s=1200,
+        time_limit_s=3000,
     )
 
     def plan_on(

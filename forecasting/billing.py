@@ -56,6 +56,7 @@ from forecasting.billing_sql import (
     REQUIRED_CUR_ROLES,
     Kind,
     TagKeep,
+    TagPolicy,
     cur_column,
     lit,
     q,
@@ -263,7 +264,7 @@ def read_billing_usage(
     fmt: str,
     *,
     catalog: Catalog | None = None,
-    tags: TagKeep | None = None,
+    tags: TagKeep | TagPolicy | None = None,
     since: str | None = None,
     until: str | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -278,7 +279,7 @@ def read_billing_usage(
         return read_athena_usage(AthenaSource.parse(str(path)), catalog=catalog, tags=tags)
     columns = column_types(path)
     kind = billing_kind(fmt)
-    keep: TagKeep = tags if tags is not None else {t: None for t in TAG_COLUMNS}
+    keep: TagKeep | TagPolicy = tags if tags is not None else {t: None for t in TAG_COLUMNS}
     if kind != "focus":
         _check_cur_columns(kind, columns, str(path))
     sql = reduction_sql(
@@ -498,7 +499,7 @@ def read_athena_usage(
     source: AthenaSource,
     *,
     catalog: Catalog | None = None,
-    tags: TagKeep | None = None,
+    tags: TagKeep | TagPolicy | None = None,
     client: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -518,7 +519,7 @@ def read_athena_usage(
     )
     where = f"{source.database}.{source.table}"
     _check_cur_columns("cur", columns, where)
-    keep: TagKeep = tags if tags is not None else {t: None for t in TAG_COLUMNS}
+    keep: TagKeep | TagPolicy = tags if tags is not None else {t: None for t in TAG_COLUMNS}
     sql = reduction_sql(
         "cur",
         f"{q(source.database)}.{q(source.table)}",

@@ -30,7 +30,7 @@ values in the export.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,9 +42,27 @@ GPU_FAMILY_RE = r"^(p\d|g\d|gr\d|inf\d|trn\d|dl\d|p6-)"
 OTHER_TAG_VALUE = "(other)"
 #: how a tag key may be written in an export, for tag ``t``
 TAG_KEY_FORMS = ("{t}", "user:{t}", "user_{t}", "tag:{t}")
+#: rules beyond this many are not folded into rule classes (one bit per rule in a BIGINT)
+MAX_RULE_CLASSES_BITS = 62
 #: tag name -> the values to keep as they are (others fold into OTHER_TAG_VALUE); None keeps all
 TagKeep = Mapping[str, Collection[str] | None]
 Kind = Literal["focus", "cur", "cur-legacy"]
+
+
+@dataclass(frozen=True)
+class TagPolicy:
+    """What a reduction keeps of the tags for a set of pool rules.
+
+    ``keep``: the tags read and, per tag, the values kept (others fold into ``(other)``).
+    ``rules``: each rule's tag entries (tag -> values). With them, lines of the same hour,
+    instance type, way paid and region whose tags satisfy the same rules are summed together,
+    their tags shown as those of one of them (the smallest tuple): every rule then matches the
+    summed row exactly when it matched each line, and the row count no longer grows with the
+    number of tag combinations either (at most one row per combination of rules satisfied).
+    """
+
+    keep: Mapping[str, Collection[str] | None]
+    rules: tuple[Mapping[str, Collection[str]], ...] = ()
 
 
 def q(name: str) -> str:
@@ -197,18 +215,24 @@ def reduction_sql(
     columns: Mapping[str, str],
     *,
     dialect: Dialect = DUCKDB,
-    tags: TagKeep,
+    tags: TagKeep | TagPolicy,
     since: str | None = None,
     until: str | None = None,
 ) -> str:
     """The SQL that reduces a FOCUS or CUR export (``source_sql``: a table or table function).
 
+    ``tags``: the tags to keep (tag -> values kept, None for all), or a :class:`TagPolicy`
+    that also folds tag tuples into the classes of pool rules they satisfy.
+
     ``columns`` maps the export's column names to their SQL types (only map-ness is used).
     ``since``/``until`` keep lines starting in ``[since, until)`` (ISO dates, UTC); on an Athena
     CUR 2.0 table the ``billing_period`` partition is pruned as well.
     """
+    rule_tags = tags.rules if isinstance(tags, TagPolicy) else None
+    keep = tags.keep if isinstance(tags, TagPolicy) else tags
     if kind == "focus":
-        return _focus_sql(source_sql, columns, dialect, tags, since, until)
+        return _focus_sql(source_sql, columns, dialect, keep, since, until, rule_tags)
+    tags = keep
     c = {role: cur_column(kind, role, columns) for role in _CUR_COLUMNS[kind]}
     ut = text(c["usage_type"], columns)
     line_type = text(c["type"], columns)
@@ -258,7 +282,7 @@ def reduction_sql(
         f"{line_type} IN ('Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage') "
         f"AND {dialect.matches(ut, '(BoxUsage|SpotUsage|DedicatedUsage|HostUsage)')}{window}"
     )
-    return _grouped(select, source_sql, where, dialect, tags)
+    return _grouped(select, source_sql, where, dialect, keep, rule_tags)
 
 
 def _focus_sql(
@@ -268,6 +292,7 @@ def _focus_sql(
     tags: TagKeep,
     since: str | None,
     until: str | None,
+    rule_tags: Sequence[Mapping[str, Collection[str]]] | None = None,
 ) -> str:
     text_cols = [
         c
@@ -312,11 +337,16 @@ def _focus_sql(
         f"AND ({unit} LIKE 'hour%' OR {unit} LIKE 'hr%' OR {unit} = 'h')"
         f"{_time_window(start, since, until)}"
     )
-    return _grouped(select, source_sql, where, dialect, tags)
+    return _grouped(select, source_sql, where, dialect, tags, rule_tags)
 
 
 def _grouped(
-    select: list[str], source_sql: str, where: str, dialect: Dialect, tags: TagKeep
+    select: list[str],
+    source_sql: str,
+    where: str,
+    dialect: Dialect,
+    tags: TagKeep,
+    rule_tags: Sequence[Mapping[str, Collection[str]]] | None = None,
 ) -> str:
     n_keys = 7 + len(tags)
     keys = [s.rsplit(" AS ", 1)[1] for s in select[:n_keys]]
@@ -325,7 +355,7 @@ def _grouped(
         for key in keys
     ]
     body = ",\n             ".join(select)
-    return f"""WITH src AS (
+    head = f"""WITH src AS (
       SELECT {body}
       FROM {source_sql}
       WHERE {where}
@@ -333,10 +363,56 @@ def _grouped(
     kept AS (
       SELECT {", ".join(folded)}, amount FROM src
       WHERE {dialect.matches("instance_type", GPU_FAMILY_RE)}
-    )
+    )"""
+    if rule_tags is None or not tags or len(rule_tags) > MAX_RULE_CLASSES_BITS:
+        return f"""{head}
     SELECT {", ".join(keys)}, sum(amount) AS amount, count(*) AS n_lines
     FROM kept
     GROUP BY {", ".join(str(i + 1) for i in range(n_keys))}"""
+    base, tag_keys = keys[:7], keys[7:]
+    bits = " + ".join(
+        f"{2**r} * (CASE WHEN {_rule_condition(rule)} THEN 1 ELSE 0 END)"
+        for r, rule in enumerate(rule_tags)
+    )
+    tuple_sql = " || chr(31) || ".join(tag_keys)
+    parts = ", ".join(
+        f"split_part(tag_tuple, chr(31), {i + 1}) AS {k}" for i, k in enumerate(tag_keys)
+    )
+    return f"""{head},
+    classed AS (
+      SELECT {", ".join(base)}, {bits or "0"} AS rule_class, {tuple_sql} AS tag_tuple, amount
+      FROM kept
+    ),
+    grouped AS (
+      SELECT {", ".join(base)}, rule_class, min(tag_tuple) AS tag_tuple,
+             sum(amount) AS amount, count(*) AS n_lines
+      FROM classed
+      GROUP BY {", ".join(str(i + 1) for i in range(len(base) + 1))}
+    )
+    SELECT {", ".join(base)}, {parts}, amount, n_lines
+    FROM grouped"""
+
+
+def _rule_condition(rule: Mapping[str, Collection[str]]) -> str:
+    """SQL for "the row's (folded) tags satisfy this rule's tag entries" (TRUE without any)."""
+    conds = []
+    for tag, values in rule.items():
+        inside = ", ".join(lit(str(v).lower()) for v in sorted({str(v) for v in values}))
+        conds.append(f"lower({q('tag_' + tag)}) IN ({inside})")
+    return " AND ".join(conds) or "TRUE"
+
+
+def policy_tags(rules: Collection[object], all_tags: Collection[str]) -> TagPolicy:
+    """The :class:`TagPolicy` for pool ``rules`` (:class:`forecasting.pools.PoolRule`)."""
+    conditions = []
+    for rule in rules:
+        cond: dict[str, Collection[str]] = {}
+        for col, want in getattr(rule, "match", {}).items():
+            values = [want] if isinstance(want, str) else [str(v) for v in want]
+            if col in all_tags and "*" not in values:
+                cond[col] = values
+        conditions.append(cond)
+    return TagPolicy(keep=tags_for_rules(rules, all_tags), rules=tuple(conditions))
 
 
 def tags_for_rules(

@@ -22,16 +22,27 @@
    A model that raises or returns non-finite values is skipped for that pool (recorded in
    ``notes``); ``ets`` then ``snaive24`` are the last resorts. With too little history for any
    origin, ``ets`` is used and the metrics are NaN.
-3. **Uncertainty.** ``Var log(D_k/D̂_k) ≈ a + b·k`` is fitted per pool
-   (:func:`forecasting.models.fit_error_growth`) to the day-level squared log errors averaged over
-   **all** candidate models (the chosen model's own errors are optimistic: it was chosen for having
-   small ones on these very origins). Then one factor ``c`` per pool scales both noise terms so that
-   the P10–P90 band covers 80 % of the backtest actuals (:func:`calibrate_scale`: each origin's error
-   model is rebuilt from the history before it, ``c`` from a grid 0.8–2). Paths are simulated jointly for all pools
-   (:func:`forecasting.models.simulate_paths`, joint bootstrap of history days), then user growth is
-   applied (:class:`forecasting.growth.Growth`). Every scenario has probability ``1/N``.
+3. **Decision scenarios** (default, ``scenario_method="residual"``,
+   :mod:`forecasting.error_scenarios`). The point forecast is kept; the scenarios apply whole
+   paths of the chosen model's own out-of-sample level errors (actual/forecast day means) taken
+   at 12 daily rolling origins, horizon-matched (up to 28 days, then a random walk of the level),
+   with a damped adaptive-conformal correction of their quantile levels when recent errors drift,
+   and the bootstrapped hourly residual blocks for the hourly shape only. Pools whose history is
+   too short for 8 such origins fall back to the bootstrap below (noted in ``metrics``).
+4. **Bootstrap** (the fallback, or ``scenario_method="bootstrap"``). ``Var log(D_k/D̂_k) ≈ a + b·k``
+   is fitted per pool (:func:`forecasting.models.fit_error_growth`) to the day-level squared log
+   errors averaged over **all** candidate models (the chosen model's own errors are optimistic: it
+   was chosen for having small ones on these very origins). Then one factor ``c`` per pool scales
+   both noise terms so that the P10–P90 band covers 80 % of the backtest actuals
+   (:func:`calibrate_scale`: each origin's error model is rebuilt from the history before it,
+   ``c`` from a grid 0.8–2). Paths are simulated jointly for all pools
+   (:func:`forecasting.models.simulate_paths`, joint bootstrap of history days). ``b`` also drives
+   the residual scenarios' level walk beyond their error horizon.
 
-Cost: per pool ``n_origins`` × (one Holt-Winters grid fit on daily means, one MSTL on ≤ 8 weeks,
+Then user growth is applied (:class:`forecasting.growth.Growth`). Every scenario has probability
+``1/N``.
+
+Cost: per pool ``n_origins`` (+ 12 for the residual errors) × (one Holt-Winters grid fit on daily means, one MSTL on ≤ 8 weeks,
 one CSS ARIMA on ≤ 4 weeks), then the simulation, ``O(N · H · P)`` memory (float64: 100 paths ×
 26,280 h × 6 pools = 126 MB for 36 months).
 
@@ -49,6 +60,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.error_scenarios import (
+    MIN_ERROR_ORIGINS,
+    OriginErrors,
+    aci_levels,
+    copula_levels,
+    error_horizon_days,
+    error_paths,
+    origin_errors,
+    simulate_from_errors,
+)
 from forecasting.growth import Growth
 from forecasting.models import (
     DEFAULT_MODELS,
@@ -62,7 +83,7 @@ from forecasting.models import (
     make_model,
     simulate_paths,
 )
-from forecasting.parallel import fit_pools
+from forecasting.parallel import fit_pools, map_pools
 from forecasting.pools import PooledUsage
 from forecasting.scenarios import DemandScenarios
 from pricing_data.errors import PlannerInputError, UnknownNameError
@@ -344,11 +365,15 @@ def forecast(
     n_origins: int = 5,
     step_h: int = 84,
     progress: Callable[[str], None] | None = None,
+    scenario_method: str = "residual",
 ) -> Forecast:
     """Forecast every pool of ``pooled`` ``horizon_hours`` ahead as ``n_scenarios`` joint paths.
 
     The scenarios start at the hour after the history ends. ``models`` restricts the candidates
-    (names of :data:`forecasting.models.MODELS`). See the module docstring for the method.
+    (names of :data:`forecasting.models.MODELS`). ``scenario_method`` is ``residual`` (decision
+    scenarios from the chosen model's out-of-sample errors, :mod:`forecasting.error_scenarios`,
+    with the bootstrap as the fallback for short history) or ``bootstrap`` (the bootstrapped error
+    model for every pool). See the module docstring for the method.
     """
     t0 = time.perf_counter()
     say = progress or (lambda _msg: None)
@@ -362,6 +387,13 @@ def forecast(
             column="horizon",
             value=horizon_hours,
             fix="forecast between 1 hour and 36 months ahead",
+        )
+    if scenario_method not in ("residual", "bootstrap"):
+        raise PlannerInputError(
+            "unknown scenario method",
+            column="scenario_method",
+            value=scenario_method,
+            fix="use residual or bootstrap",
         )
     if n_scenarios < 1:
         raise PlannerInputError(
@@ -406,6 +438,22 @@ def forecast(
         step_h=step_h,
         progress=say,
     )
+    # the chosen models' out-of-sample errors at many origins (residual scenarios), likewise
+    residual: dict[int, tuple[OriginErrors, dict[float, float]]] = {}
+    k_err = (
+        error_horizon_days(horizon_hours, pooled.n_hours) if scenario_method == "residual" else 0
+    )
+    errs_all: list[OriginErrors | None] = [None] * n_pools
+    if k_err >= 1:
+        errs_all = list(
+            map_pools(
+                origin_errors,
+                [
+                    (y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], fitted[j][1][0], k_err)
+                    for j in range(n_pools)
+                ],
+            )
+        )
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
         bt, (name, model, notes) = fitted[j]
@@ -422,9 +470,24 @@ def forecast(
         else:
             a[j], b[j] = 0.0, float(err.b[j])
             notes.append("uncertainty from day-to-day changes (no backtest errors)")
-        scale[j], cov80[j] = calibrate_scale(
-            bt.preds.get(name, {}), y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], a[j], b[j]
-        )
+        errs = errs_all[j]
+        if errs is not None and errs.n_origins >= MIN_ERROR_ORIGINS:
+            residual[j] = (errs, aci_levels(errs))
+        else:
+            if scenario_method == "residual":
+                notes.append(
+                    "too little history for residual scenarios "
+                    f"({0 if errs is None else errs.n_origins} origins); bootstrapped error model"
+                )
+            scale[j], cov80[j] = calibrate_scale(
+                bt.preds.get(name, {}),
+                y_fit_all[:, j],
+                y_act_all[:, j],
+                missing_all[:, j],
+                a[j],
+                b[j],
+            )
+        alpha = residual[j][1] if j in residual else {}
         score = bt.scores[bt.scores["model"] == name] if len(bt.scores) else bt.scores
         first = score.iloc[0] if len(score) else None
         rows.append(
@@ -440,6 +503,15 @@ def forecast(
                 "level_var_b_per_day": b[j],
                 "interval_scale": scale[j],
                 "backtest_cov80_pct": 100 * cov80[j],
+                "scenario_method": "residual" if j in residual else "bootstrap",
+                "error_origins": residual[j][0].n_origins if j in residual else 0,
+                "error_horizon_d": residual[j][0].horizon_days if j in residual else 0,
+                "error_median_ratio": float(np.exp(np.median(residual[j][0].mean_log_err)))
+                if j in residual
+                else np.nan,
+                "aci_alpha_p10": alpha.get(0.1, np.nan),
+                "aci_alpha_p50": alpha.get(0.5, np.nan),
+                "aci_alpha_p90": alpha.get(0.9, np.nan),
                 "notes": "; ".join(notes),
             }
         )
@@ -452,6 +524,28 @@ def forecast(
     paths = simulate_paths(
         point, err.with_growth(a, b, scale), n_scenarios, rng, multiplier=mult, addend=add
     )
+    if residual:
+        rng_res = np.random.default_rng([seed, 1])
+        js = sorted(residual)
+        levels = copula_levels([residual[j][0] for j in js], n_scenarios, rng_res)
+        n_days = math.ceil(horizon_hours / H_DAY)
+        for i, j in enumerate(js):
+            errs, alpha = residual[j]
+            log_level = error_paths(
+                errs,
+                levels[:, i],
+                n_days,
+                rng_res,
+                alpha=alpha,
+                level_var_b_per_day=float(b[j]),
+                innovations=err.innovations[:, j],
+            )
+            y = simulate_from_errors(point[:, j], log_level, err, j, rng_res)
+            if mult is not None:
+                y *= mult[None, :, j]
+            if add is not None:
+                y = np.maximum(y + add[None, :, j], 0.0)
+            paths[:, :, j] = y
     scenarios = DemandScenarios(
         start=start,
         pools=pooled.pools,
@@ -468,6 +562,7 @@ def forecast(
             "candidates": list(names),
             "backtest": {"n_origins": n_origins, "step_h": step_h},
             "interval_scale": {r["pool"]: r["interval_scale"] for r in rows},
+            "scenario_method": {r["pool"]: r["scenario_method"] for r in rows},
         },
     )
     return Forecast(

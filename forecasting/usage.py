@@ -55,6 +55,7 @@ from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.gpu_types import canonical_gpu_type, resolve_gpu_type
 
 if TYPE_CHECKING:
+    from forecasting.billing_sql import TagPolicy
     from pricing_data.catalog import Catalog
 
 OTHER_GPU_PREFIX = "other:"
@@ -190,7 +191,7 @@ def read_usage(
     outage_min_hours: int = 12,
     outage_fraction: float = 0.05,
     gpu_aliases: Mapping[str, str] | None = None,
-    tags: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | TagPolicy | None = None,
 ) -> UsageHistory:
     """Read hourly GPU usage from a tidy CSV/Parquet, a FOCUS export or an AWS CUR, and validate it.
 

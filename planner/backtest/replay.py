@@ -15,7 +15,7 @@ commitment for a Savings Plan (to the cent).
 
 ``S_k`` is concave in ``x``: each hour's saving is ``min(value of the usage the commitment can
 cover, value of x) − price(x)``, a concave piecewise-linear function, and sums of concave functions
-are concave. So a ternary search on a sorted grid of levels finds the grid's maximum exactly. The grid
+are concave. So a golden-section search on a sorted grid of levels finds the grid's maximum exactly. The grid
 holds the breakpoints: the levels at which the commitment exactly covers one hour's usage (all of it,
 or the part that would otherwise pay on-demand when spot takes ``spot_cap_share``), per pool and for
 all pools together; for a single pool these are all the kinks of ``S_k``, so the search is exact.
@@ -27,8 +27,9 @@ planning, no other provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ import pandas as pd
 from forecasting.scenarios import Pool
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
-from planner.optimize.offers import build_cost_table
+from planner.optimize.offers import CostTable, build_cost_table
 from planner.policy import Policy
 
 REPLAY_MODELS = ("reserved_instance", "ec2_instance_savings_plan", "compute_savings_plan")
@@ -110,7 +111,9 @@ def _grid(
 
 
 def _ternary_max(f: Callable[[float], float], grid: np.ndarray) -> tuple[float, float]:
-    """Maximum of a concave function sampled on a sorted grid (ternary search, then a sweep)."""
+    """Maximum of a concave function sampled on a sorted grid: golden-section search on the grid
+    indices (one new evaluation per step, about log_1.618 of the grid size), then a sweep of the
+    last few points."""
     lo, hi = 0, len(grid) - 1
     cache: dict[int, float] = {}
 
@@ -119,9 +122,12 @@ def _ternary_max(f: Callable[[float], float], grid: np.ndarray) -> tuple[float, 
             cache[i] = f(float(grid[i]))
         return cache[i]
 
+    inv_phi = (math.sqrt(5.0) - 1.0) / 2.0
     while hi - lo > 3:
-        m1 = lo + (hi - lo) // 3
-        m2 = hi - (hi - lo) // 3
+        m1 = hi - round(inv_phi * (hi - lo))
+        m2 = lo + round(inv_phi * (hi - lo))
+        if m1 >= m2:
+            m1, m2 = lo + (hi - lo) // 3, hi - (hi - lo) // 3
         if val(m1) < val(m2):
             lo = m1 + 1
         else:
@@ -139,11 +145,16 @@ def replay_recommendation(
     *,
     start: pd.Timestamp,
     lookback_days: int,
+    held: Sequence[Commitment] = (),
 ) -> ReplayChoice:
     """Cost Explorer's recommendation at ``start`` from the usage before it (module docstring).
 
     ``usage_gpus`` (hours × pools) and ``timestamps`` are the history before ``start``; the last
-    ``lookback_days`` days of it are used (all of it when shorter).
+    ``lookback_days`` days of it are used (all of it when shorter). ``held``: commitments already
+    held at ``start`` (sequential backtest); like Cost Explorer, the recommendation is what saves
+    most *given that coverage*: the held commitments are taken as active over the whole lookback,
+    ``S_k(x) = bill(held, u) − bill(held + {k at x}, u)``, and the level grid also holds the
+    breakpoints of the usage net of the held coverage.
     """
     n_look = min(len(timestamps), lookback_days * 24)
     u = np.asarray(usage_gpus, dtype=float)[-n_look:]
@@ -151,7 +162,15 @@ def replay_recommendation(
     table = build_cost_table(offers, pools, [], policy)
     cands = table.candidates
     look_start = pd.Timestamp(ts[0])
-    base = evaluate([], u, ts, pools, offers, policy).total_usd
+    cover = _merge_by_offer(
+        [
+            replace(c, start=look_start, end=pd.Timestamp(start) + pd.Timedelta(days=1))
+            for c in held
+            if c.start <= pd.Timestamp(start) < c.end
+        ]
+    )
+    base = evaluate(cover, u, ts, pools, offers, policy).total_usd
+    u_net = np.maximum(u - _held_gpus(cover, table, pools), 0.0) if cover else None
     interruptible = np.array([p.interruptible for p in pools])
     has_spot = table.pool_prices["spot_usd_per_gpu_hour"].notna().to_numpy()
     spot_share = np.where(interruptible & has_spot, policy.spot_cap_share, 0.0)
@@ -167,12 +186,14 @@ def replay_recommendation(
         sp = row["kind"] == "savings_plan"
         g = 1.0 if sp else float(row["gpus_per_unit"])
         grid = _grid(u, rates, spot_share, sp, g)
+        if u_net is not None:
+            grid = np.union1d(grid, _grid(u_net, rates, spot_share, sp, g))
 
         def savings(level: float, row: pd.Series = row) -> float:
             if level <= 0:
                 return 0.0
             com = _commitment(row, level, look_start, "replay")
-            return base - evaluate([com], u, ts, pools, offers, policy).total_usd
+            return base - evaluate([*cover, com], u, ts, pools, offers, policy).total_usd
 
         level, s = _ternary_max(savings, grid)
         per_type.append((str(row["offer_id"]), level, s))
@@ -186,6 +207,43 @@ def replay_recommendation(
     return ReplayChoice(
         (com,), lookback_days, n_look / 24, s, str(chosen_row["offer_id"]), level, tuple(per_type)
     )
+
+
+def _merge_by_offer(held: Sequence[Commitment]) -> list[Commitment]:
+    """Held commitments of one offer, all active over the same hours, billed as one (quantities
+    and hourly commitments add up): the same bill, fewer commitments for the evaluator."""
+    merged: dict[str, Commitment] = {}
+    for c in held:
+        key = c.offer_id or c.commitment_id
+        if key in merged:
+            m = merged[key]
+            merged[key] = replace(
+                m,
+                quantity=m.quantity + c.quantity,
+                hourly_commitment_usd=m.hourly_commitment_usd + c.hourly_commitment_usd,
+            )
+        else:
+            merged[key] = c
+    return list(merged.values())
+
+
+def _held_gpus(held: Sequence[Commitment], table: CostTable, pools: tuple[Pool, ...]) -> np.ndarray:
+    """GPUs per pool the held commitments can cover (Savings Plans at their best rate): only to
+    place grid points, so an approximation is enough."""
+    out = np.zeros(len(pools))
+    cands = table.candidates
+    for c in held:
+        m = cands.index[cands["offer_id"] == c.offer_id]
+        if len(m) == 0:
+            continue
+        rates = _rates(table.coverage, int(m[0]))
+        for p, r in rates.items():
+            if c.is_savings_plan:
+                out[p] += c.hourly_commitment_usd / r if r > 0 else 0.0
+            else:
+                out[p] += c.quantity * float(cands.loc[m[0], "gpus_per_unit"])
+            break
+    return out
 
 
 def _rates(coverage: pd.DataFrame, cand: int) -> dict[int, float]:

@@ -11,8 +11,8 @@ At each origin ``o`` (:mod:`planner.backtest.windows`) and for its window ``[o, 
    actual usage (gap hours filled as :func:`forecasting.make_pools` fills them), and regret is taken
    against the hindsight bill (:mod:`planner.backtest.metrics`).
 
-The catalog is cut to the pools' GPU types first (it only speeds up the lookups; the same offers
-serve every strategy).
+The catalog is cut to the pools' GPU types and, on AWS, to the pools' regions first (it only speeds
+up the lookups; the same offers serve every strategy).
 """
 
 from __future__ import annotations
@@ -26,16 +26,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.forecast import Forecast, forecast
 from forecasting.growth import Growth
 from forecasting.pools import PooledUsage
 from planner.backtest.hindsight import hindsight_optimum
 from planner.backtest.metrics import regret, summarise, window_figures
 from planner.backtest.replay import replay_recommendation
+from planner.backtest.sizing import SIZING_RULES, choose_rules_from_history, firm_purchases
 from planner.backtest.strategies import (
+    backtest_policy,
     history_before,
     on_demand_policy,
     oracle_purchases,
-    planner_purchases,
     usage_matrix,
 )
 from planner.backtest.windows import H_DAY, Window, rolling_origins
@@ -44,6 +46,8 @@ from planner.inventory import Commitment
 from planner.policy import Policy
 
 DEFAULT_LOOKBACKS_DAYS = (7, 30, 60)
+#: forecasts and sizing-rule scores by origin hour, shared by a backtest's windows
+_Caches = tuple[dict[int, Forecast], dict[int, dict[str, dict[str, float]]]]
 # relative: the LP's and the evaluator's bills of the same commitments, and hindsight and any strategy,
 # may differ by this much (LP feasibility tolerances on six-figure bills)
 REGRET_TOLERANCE = 1e-4
@@ -63,6 +67,9 @@ class BacktestSettings:
     forecast_models: tuple[str, ...] | None = None  # the forecaster's candidates (None: default)
     oracle: bool = False  # also run "planner-oracle" (diagnostic; see strategies.oracle_purchases)
     skip: tuple[str, ...] = ()  # strategies left out (e.g. "planner" for a quick replay study)
+    #: past windows on which the planner scores its sizing rules per pool (0: always lp-calibrated)
+    sizing_origins: int = 3
+    rule_strategies: bool = False  # also run "rule:<rule>" (every pool on one sizing rule)
 
     def min_history(self) -> int:
         if self.min_history_h is not None:
@@ -115,10 +122,18 @@ def strategy_names(
     return names
 
 
+def rule_strategy_names() -> list[str]:
+    return [f"rule:{r}" for r in SIZING_RULES]
+
+
 def relevant_offers(offers: pd.DataFrame, pooled: PooledUsage) -> pd.DataFrame:
-    """Offers of the pools' GPU types only (see the module docstring)."""
+    """Offers of the pools' GPU types (AWS: in the pools' regions) only (module docstring)."""
     gpu_types = {p.gpu_type for p in pooled.pools}
-    return offers[offers["gpu_type"].astype(str).isin(gpu_types)].reset_index(drop=True)
+    regions = {p.aws_region for p in pooled.pools}
+    keep = offers["gpu_type"].astype(str).isin(gpu_types) & (
+        (offers["provider"] != "aws") | offers["region"].astype(str).isin(regions)
+    )
+    return offers[keep].reset_index(drop=True)
 
 
 def run_backtest(
@@ -146,6 +161,9 @@ def run_backtest(
         for n in strategy_names(pooled, policy, settings.lookbacks_days, oracle=settings.oracle)
         if n not in settings.skip or n == "hindsight"
     ]
+    if settings.rule_strategies:
+        names[names.index("hindsight") : names.index("hindsight")] = rule_strategy_names()
+    caches: _Caches = ({}, {})
     pools = pooled.pools
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -155,7 +173,9 @@ def run_backtest(
             f"window {w.index + 1}/{len(windows)}: {w.start:%Y-%m-%d %H:%M} + "
             f"{w.hours / H_DAY:g} d ({w.origin_h / H_DAY:.1f} d of history)"
         )
-        rows += _one_window(pooled, offers, policy, settings, w, names, growth, timing, notes)
+        rows += _one_window(
+            pooled, offers, policy, settings, w, names, growth, timing, notes, caches
+        )
     frame = pd.DataFrame(rows)
     summary = summarise(frame, names)
     versions: list[str] = []
@@ -193,6 +213,7 @@ def _one_window(
     growth: Growth | None,
     timing: dict[str, float],
     notes: list[str],
+    caches: _Caches,
 ) -> list[dict[str, Any]]:
     pools = pooled.pools
     u_hist, ts_hist = usage_matrix(pooled, 0, w.origin_h)
@@ -217,25 +238,60 @@ def _one_window(
             )
     t1 = time.perf_counter()
     if "planner" in names:
-        run = planner_purchases(
-            history_before(pooled, w.origin_h),
+        fc_cache, cost_cache = caches
+        hist = history_before(pooled, w.origin_h)
+        rule_choice = choose_rules_from_history(
+            hist,
             offers,
-            policy,
-            horizon_hours=w.hours,
+            [],
+            backtest_policy(policy),
+            window_h=w.hours,
+            n_origins=settings.sizing_origins,
             n_scenarios=settings.n_scenarios,
             seed=settings.seed,
             growth=growth,
             models=settings.forecast_models,
+            min_history_h=settings.min_history(),
+            forecast_cache=fc_cache,
+            cost_cache=cost_cache,
         )
+        if w.origin_h not in fc_cache:
+            fc_cache[w.origin_h] = forecast(
+                hist,
+                horizon_hours=w.hours,
+                n_scenarios=settings.n_scenarios,
+                seed=settings.seed,
+                growth=growth,
+                models=settings.forecast_models,
+            )
+        fc = fc_cache[w.origin_h]
+        rules = tuple(rule_choice.rules[p.name] for p in pools)
+        coms, note = firm_purchases(rules, fc, u_hist, offers, [], backtest_policy(policy))
+        scen_means = fc.scenarios.demand_gpus.sum(axis=2).mean(axis=1)
         actual = float(u_win.sum(axis=1).mean())
-        lo, hi = np.quantile(run.scenario_mean_gpus, [0.1, 0.9])
+        lo, hi = np.quantile(scen_means, [0.1, 0.9])
         forecast_note = {
-            "forecast_bias_pct": 100.0 * (float(run.scenario_mean_gpus.mean()) / actual - 1.0)
+            "forecast_bias_pct": 100.0 * (float(scen_means.mean()) / actual - 1.0)
             if actual > 0
             else math.nan,
             "actual_in_p10_p90": bool(lo <= actual <= hi),
         }
-        bought["planner"] = (run.commitments, run.note)
+        record = "; ".join(
+            f"{p}: " + ", ".join(f"{r} {v:.2f}%" for r, v in m.items())
+            for p, m in rule_choice.mean_regret_pct.items()
+            if m
+        )
+        bought["planner"] = (
+            tuple(coms),
+            f"{note}; rules {', '.join(rules)}" + (f" (record: {record})" if record else ""),
+        )
+        for name in names:
+            if name.startswith("rule:"):
+                r = name.removeprefix("rule:")
+                rc, rn = firm_purchases(
+                    tuple(r for _ in pools), fc, u_hist, offers, [], backtest_policy(policy)
+                )
+                bought[name] = (tuple(rc), rn)
     if "planner-oracle" in names:
         oracle = oracle_purchases(u_win, start, pools, offers, policy)
         bought["planner-oracle"] = (oracle.commitments, oracle.note)

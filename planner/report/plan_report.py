@@ -233,12 +233,33 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section("Cost by provider", image(pngs["cost_by_provider"], "cost by provider")),
         Section("Existing commitments expiring in the horizon", expiring_html),
         Section("Forecast", table(metrics[fc_cols]) if fc_cols else "<p>(no metrics)</p>"),
+        *backtest_sections(rec),
         Section("Assumptions", notes or "<p>No assumed price is behind this plan.</p>"),
         Section("Run record", key_values(record)),
     ]
     title = "GPU commitment plan"
     subtitle = f"Planning from {run.start.date()} for {run.policy.horizon_months} months — {Path(run.usage_file).name}"
     return document(title, subtitle, sections)
+
+
+def backtest_sections(rec: dict[str, object]) -> list[Section]:
+    """The sizing rule per pool and the price of safety (planner.backtest.sizing / .safety)."""
+    from planner.backtest.safety import safety_frame
+    from planner.backtest.sizing import sizing_frame
+
+    sizing, safety = sizing_frame(rec), safety_frame(rec)
+    sizing_rec = rec.get("sizing")
+    note = sizing_rec.get("method", "") if isinstance(sizing_rec, dict) else ""
+    return [
+        Section(
+            "Sizing rule per pool (chosen by backtested cost)",
+            (table(sizing) + f"<p class=sub>{note}</p>") if len(sizing) else "<p>(not scored)</p>",
+        ),
+        Section(
+            "Price of safety (each risk bound: the plan's expected cost with and without it)",
+            table(safety) if len(safety) else "<p>The policy sets no risk bound.</p>",
+        ),
+    ]
 
 
 def write_report(

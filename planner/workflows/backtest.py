@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.backtest import BacktestResult, BacktestSettings, run_backtest
+from planner.backtest.run import relevant_offers
+from planner.backtest.sequential import SequentialResult, SequentialSettings, run_sequential
+from planner.backtest.term_lp import parse_term_scale
 from planner.policy_file import PlanningConfig
 from planner.workflows.inputs import load_inputs
 from pricing_data.errors import PlannerInputError
@@ -91,3 +94,54 @@ def backtest_usage(
             )
         raise e from None
     return BacktestRun(result, settings, str(usage), policy.time_reduction)
+
+
+@dataclass(frozen=True)
+class SequentialRequest:
+    """What ``planner backtest --mode sequential`` asks for."""
+
+    every: str = "7d"
+    term_scale: str = "1y=28d,3y=84d"
+    scenarios: int | None = None
+
+
+@dataclass(frozen=True)
+class SequentialRun:
+    """A sequential backtest's result and what produced it."""
+
+    result: SequentialResult
+    settings: SequentialSettings
+    usage_file: str
+    term_scale: dict[int, int] | None
+
+
+def sequential_backtest_usage(
+    usage: str | Path,
+    config: PlanningConfig,
+    request: SequentialRequest,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> SequentialRun:
+    """Decide every ``request.every`` over the whole history, the inventory carried from one decision
+    to the next, terms mapped by ``request.term_scale`` (:mod:`planner.backtest.sequential`)."""
+    every_h = parse_hours(request.every, column="--every")
+    scale = parse_term_scale(request.term_scale)
+    inputs = load_inputs(usage, config, progress=progress)
+    offers = relevant_offers(inputs.catalog.offers, inputs.pooled)
+    settings = SequentialSettings(
+        every_h=every_h,
+        term_scale=scale,
+        n_scenarios=request.scenarios
+        if request.scenarios is not None
+        else min(config.scenarios, MAX_DEFAULT_SCENARIOS),
+        seed=config.seed,
+    )
+    try:
+        result = run_sequential(inputs.pooled, offers, inputs.policy, settings, progress=progress)
+    except PlannerInputError as e:
+        if e.file is None:
+            e = PlannerInputError(
+                e.what, file=str(usage), column=e.column, value=e.value, fix=e.fix
+            )
+        raise e from None
+    return SequentialRun(result, settings, str(usage), scale)

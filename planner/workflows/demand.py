@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
-from forecasting.billing_sql import tags_for_rules
+from forecasting.billing_sql import TagPolicy, policy_tags
 from forecasting.models import MODELS
 from forecasting.pools import PoolRule, load_pool_rules
 from forecasting.usage import TAG_COLUMNS
@@ -39,7 +39,7 @@ class UsageReadOptions:
     default_aws_region: str = "us-east-1"
     #: keep only the tags (and values) the pool rules look at (None: every tag), so a billing
     #: export's reduction stays small whatever the number of tag values
-    tags: Mapping[str, Any] | None = None
+    tags: Mapping[str, Any] | TagPolicy | None = None
 
     @classmethod
     def from_flags(
@@ -57,7 +57,7 @@ class UsageReadOptions:
             gap_fill=gap_fill,  # type: ignore[arg-type]
             gpu_aliases=parse_gpu_aliases(gpu_aliases),
             pool_rules=rules,
-            tags=tags_for_rules(rules, TAG_COLUMNS) if pools_only else None,
+            tags=policy_tags(rules, TAG_COLUMNS) if pools_only else None,
         )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
+from planner.backtest.sizing import size_for_plan
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     Progress,
@@ -172,14 +173,25 @@ def plan_run(
     catalog = inputs.catalog
     inventory = list(inputs.inventory)
     serverless = serverless_for(inputs.pooled, inputs.config)  # scale-to-zero pools, if any
+    # each pool's sizing rule, chosen by its backtested cost (planner.backtest.sizing)
+    sized = size_for_plan(
+        inputs.pooled,
+        fc,
+        catalog.offers,
+        inventory,
+        policy,
+        seed=inputs.config.seed,
+        n_scenarios=min(inputs.config.scenarios, 30),
+        progress=say,
+    )
     say(f"optimising over {len(catalog.offers):,} offers")
     notes: list[str] = []
     try:
         plan = optimize(
-            fc.scenarios,
+            sized.scenarios,
             catalog.offers,
             inventory,
-            policy,
+            sized.policy,
             as_of=start,
             progress=say,
             serverless=serverless,
@@ -195,15 +207,18 @@ def plan_run(
         )
         say("default risk bound dropped: the existing commitments alone break it")
         policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
+        unbounded = replace(sized.policy, cvar_limit_pct=None, cvar_limit_usd=None)
         plan = optimize(
-            fc.scenarios,
+            sized.scenarios,
             catalog.offers,
             inventory,
-            policy,
+            unbounded,
             as_of=start,
             progress=say,
             serverless=serverless,
         )
+    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
+    plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(
         fc, catalog, inventory, plan, policy, progress=say, serverless=serverless
     )

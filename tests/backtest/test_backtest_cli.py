@@ -123,3 +123,59 @@ def test_window_rest_is_one_window_after_the_first_week_as_csv(files: tuple[Path
     rows = [line.split(",") for line in lines[1:]]
     assert {r[0] for r in rows} == {"1"} and {r[2] for r in rows} == {"5.0"}  # 12 d - 7 d
     assert [r[4] for r in rows][-2:] == ["planner-oracle", "hindsight"]
+
+
+def test_sequential_mode_table_csv_and_plot(files: tuple[Path, Path], tmp_path: Path) -> None:
+    # the first decision is at day 14, so the 12-day usage is extended to 20 days (decisions at
+    # days 14 and 17)
+    usage, policy = files
+    d = tmp_path / "long.csv"
+    frame = pd.read_csv(usage)
+    t = pd.date_range("2026-03-02", periods=20 * 24, freq="h", tz="UTC")
+    gpus = np.resize(frame["gpus"].to_numpy(), t.size)
+    pd.DataFrame(
+        {"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "gpu_type": "H100", "gpus": gpus}
+    ).to_csv(d, index=False)
+    png = tmp_path / "seq.png"
+    code, out, err = run(
+        str(d),
+        "--policy",
+        str(policy),
+        "--mode",
+        "sequential",
+        "--every",
+        "3d",
+        "--term-scale",
+        "1y=3d,3y=6d",
+        "--plot",
+        str(png),
+    )
+    assert code == 0, err
+    assert "sequential backtest" in out and "12 months -> 3 days" in out
+    for name in ("replay-7", "replay-30", "replay-60", "planner", "hindsight"):
+        assert name in out
+    assert png.stat().st_size > 1000
+    code, out, err = run(
+        str(d), "--policy", str(policy), "--mode", "sequential", "--every", "3d", "-o", "csv"
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("strategy,decisions,regret_pct,mean_regret_pct")
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "replay-7",
+        "replay-30",
+        "replay-60",
+        "planner",
+        "hindsight",
+    ]
+
+
+def test_sequential_mode_bad_flags_are_usage_errors(files: tuple[Path, Path]) -> None:
+    usage, policy = files
+    code, _, err = run(str(usage), "--mode", "sequential", "--term-scale", "1y")
+    assert code == 2 and "--term-scale" in err and "To fix" in err
+    code, _, err = run(str(usage), "--mode", "sequential", "--every", "soon")
+    assert code == 2 and "--every" in err
+    # 12 days: no decision after the first 14 days
+    code, _, err = run(str(usage), "--policy", str(policy), "--mode", "sequential")
+    assert code == 2 and "too short" in err and "usage.csv" in err

@@ -226,3 +226,30 @@ def test_s3_exports_are_read_by_duckdb_parquet_with_a_clear_setup_error(
     assert result.exit_code == 2
     assert "cannot set up duckdb's S3 reader" in result.stderr
     assert "INSTALL httpfs; INSTALL aws" in result.stderr and "Traceback" not in result.output
+
+
+def test_rule_classes_fold_tag_tuples_and_keep_every_pool(tmp_path: Path) -> None:
+    path = tmp_path / "many.parquet"
+    many_teams_cur(path, n_teams=300)
+    rules = [
+        PoolRule(match={"workload": "training"}, interruptible=True, portable=True),
+        PoolRule(match={"team": ["team-1", "team-3"], "gpu_type": "H100"}, interruptible=True),
+    ]
+    from forecasting.billing_sql import policy_tags
+    from forecasting.pools import make_pools
+
+    tp = policy_tags(rules, TAG_COLUMNS)
+    assert tp.rules == ({"workload": ["training"]}, {"team": ["team-1", "team-3"]})
+    cols = column_types(path)
+    con = duckdb.connect()
+    values = con.execute(reduction_sql("cur", _source_sql(path), cols, tags=tp.keep)).fetchdf()
+    classes = con.execute(reduction_sql("cur", _source_sql(path), cols, tags=tp)).fetchdf()
+    # even teams train, odd teams serve. Per hour, folded values: (training, (other)),
+    # (other, team-1), (other, team-3), (other, (other)) = 4 rows; rule classes: rule 1 only,
+    # rule 2 only (team-1 and team-3 merge), neither = 3 rows
+    assert len(values) == 24 * 4 and len(classes) == 24 * 3
+    assert classes["amount"].sum() == pytest.approx(24 * 300)
+    full = make_pools(read_usage(path), rules)
+    small = make_pools(read_usage(path, tags=tp), rules)
+    assert [p.name for p in full.pools] == [p.name for p in small.pools]
+    np.testing.assert_allclose(full.demand_gpus.to_numpy(), small.demand_gpus.to_numpy())

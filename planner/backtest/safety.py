@@ -1,0 +1,136 @@
+r"""The price of safety: what each risk bound of the policy costs the plan, by the evaluator.
+
+For each bound the policy sets (minimum utilisation, CVaR of unused commitment spend, upfront
+budget, provider share), the plan is solved again without that bound alone, and both plans'
+commitments (with the inventory) are billed by the evaluator on every scenario:
+
+    cost_with   = Σ_s π_s bill(plan, D_s)         cost_without = Σ_s π_s bill(plan without b, D_s)
+    price       = cost_with − cost_without        (> 0: the bound binds; ≈ 0: it does not)
+
+A bound is flagged **not met even by a perfect forecast** when the hindsight optimum of a recent
+window (the LP on that window's actual usage, no bounds, billed by the evaluator; computed where
+the sizing rules are scored, :func:`planner.backtest.sizing.choose_rules_from_history`) breaks it:
+its realised utilisation is below ``min_utilization``, or its unused share of commitment spend is
+above ``cvar_limit_pct``. Such a bound costs money whatever the forecast: it forbids the plan that
+hindsight would have bought.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecasting.scenarios import DemandScenarios
+from planner.evaluate import evaluate
+from planner.inventory import Commitment
+from planner.policy import Policy
+
+#: the bounds and the policy fields that switch each off
+BOUNDS: dict[str, tuple[str, ...]] = {
+    "min_utilization": ("min_utilization",),
+    "cvar_unused": ("cvar_limit_usd", "cvar_limit_pct"),
+    "upfront_budget": ("upfront_budget_usd",),
+    "provider_share": ("max_share_per_provider",),
+}
+
+
+def expected_bill_usd(
+    commitments: Sequence[Commitment],
+    scenarios: DemandScenarios,
+    offers: pd.DataFrame,
+    policy: Policy,
+) -> float:
+    """``Σ_s π_s bill(commitments, D_s)`` by the evaluator."""
+    ts = scenarios.timestamps
+    bills = [
+        evaluate(list(commitments), scenarios.demand_gpus[s], ts, scenarios.pools, offers, policy)
+        for s in range(scenarios.n_scenarios)
+    ]
+    return float(np.dot(scenarios.probabilities, [b.total_usd for b in bills]))
+
+
+def price_of_safety(
+    scenarios: DemandScenarios,
+    offers: pd.DataFrame,
+    inventory: Sequence[Commitment],
+    policy: Policy,
+    plan_commitments: Sequence[Commitment],
+    *,
+    bill_on: DemandScenarios | None = None,
+    hindsight: Sequence[dict[str, float]] = (),
+    as_of: pd.Timestamp | None = None,
+) -> list[dict[str, Any]]:
+    """One row per bound the policy sets (module docstring): the plan was solved on ``scenarios``;
+    both plans are billed on ``bill_on`` (default the same; the quarterly run bills on the
+    calibrated forecast scenarios). ``hindsight``: per recent window, ``utilization_pct`` and
+    ``unused_pct`` of the hindsight optimum's bill."""
+    from planner.optimize import InfeasiblePlanError, optimize
+
+    rows: list[dict[str, Any]] = []
+    active = [b for b, fields in BOUNDS.items() if any(getattr(policy, f) for f in fields)]
+    if not active:
+        return rows
+    held = list(inventory)
+    judge = bill_on if bill_on is not None else scenarios
+    cost_with = expected_bill_usd([*held, *plan_commitments], judge, offers, policy)
+    for bound in active:
+        relaxed = policy
+        for f in BOUNDS[bound]:
+            relaxed = replace(relaxed, **{f: None})  # type: ignore[arg-type]
+        try:
+            other = optimize(scenarios, offers, held, relaxed, as_of=as_of)
+            cost_without = expected_bill_usd([*held, *other.commitments()], judge, offers, policy)
+            note = ""
+        except InfeasiblePlanError as e:
+            cost_without, note = float("nan"), f"no plan without it: {str(e).splitlines()[0]}"
+        price = cost_with - cost_without
+        breaks = _hindsight_breaks(bound, policy, hindsight)
+        rows.append(
+            {
+                "bound": bound,
+                "value": ", ".join(
+                    f"{f}={getattr(policy, f)}" for f in BOUNDS[bound] if getattr(policy, f)
+                ),
+                "cost_with_usd": round(cost_with, 2),
+                "cost_without_usd": round(cost_without, 2),
+                "price_usd": round(price, 2),
+                "price_pct": round(100.0 * price / cost_without, 3)
+                if cost_without and np.isfinite(cost_without)
+                else None,
+                "binding": bool(np.isfinite(price) and price > 1e-6 * max(cost_with, 1.0)),
+                "perfect_forecast_breaks_it": breaks,
+                "note": note,
+            }
+        )
+    return rows
+
+
+def _hindsight_breaks(
+    bound: str, policy: Policy, hindsight: Sequence[dict[str, float]]
+) -> bool | None:
+    """Whether a recent hindsight optimum breaks ``bound`` (None: not checkable)."""
+    if not hindsight:
+        return None
+    if bound == "min_utilization" and policy.min_utilization:
+        u = [h["utilization_pct"] for h in hindsight if np.isfinite(h["utilization_pct"])]
+        return bool(u) and min(u) < 100.0 * policy.min_utilization - 1e-6
+    if bound == "cvar_unused" and policy.cvar_limit_pct is not None:
+        w = [h["unused_pct"] for h in hindsight if np.isfinite(h["unused_pct"])]
+        return bool(w) and max(w) > policy.cvar_limit_pct + 1e-6
+    return None
+
+
+def safety_frame(record: dict[str, Any]) -> pd.DataFrame:
+    """plan.json's ``price_of_safety`` rows as a table (empty when the policy sets no bound)."""
+    rows = record.get("price_of_safety") or []
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["perfect_forecast_breaks_it"] = frame["perfect_forecast_breaks_it"].map(
+        {True: "yes: even hindsight breaks it", False: "no", None: "not checked"}
+    )
+    return frame

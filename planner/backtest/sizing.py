@@ -1,0 +1,440 @@
+r"""Sizing rules, chosen per pool by their own rolling-origin cost record.
+
+As the forecaster picks a model per pool by rolling-origin error, the planner picks, per pool, the
+demand input from which the LP sizes commitments, by rolling-origin cost billed by the evaluator:
+
+``lp-calibrated``  the forecast's decision scenarios (out-of-sample error scenarios,
+                   :mod:`forecasting.error_scenarios`), with the policy's risk bounds;
+``lp-point``       the point forecast as one certain scenario (no risk bound: nothing to bound);
+``trailing-L``     the last ``L`` ∈ {7, 30, 60} days of usage repeated over the horizon, as one
+                   certain scenario: Cost Explorer's assumption, sized jointly by the LP.
+
+**Record.** At each past origin ``o`` (where the window ``[o, o + W)`` has ended), for each pool
+``j`` and rule ``R``: the LP is solved with pool ``j`` on rule ``R`` (the product optimizer with
+pool ``j`` alone; in the sequential backtest, the term LP with the other pools on their current
+rules), and its purchases (with what was already held) are billed by the evaluator on the actual
+usage of the window: ``C_{o,j,R}``. The rule's regret there is
+``C_{o,j,R} / min_R' C_{o,j,R'} − 1`` (relative to the best rule at that origin).
+
+**Choice.** Per pool, the rule with the lowest mean regret over the last ``n`` records (default 8);
+ties go to the earlier rule of :data:`SIZING_RULES`; with no record yet, ``lp-calibrated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from forecasting.forecast import Forecast, forecast
+from forecasting.growth import Growth
+from forecasting.pools import PooledUsage
+from forecasting.scenarios import DemandScenarios
+from planner.evaluate import evaluate
+from planner.inventory import Commitment
+from planner.policy import Policy
+
+SIZING_RULES: tuple[str, ...] = (
+    "lp-calibrated",
+    "lp-point",
+    "trailing-30",
+    "trailing-60",
+    "trailing-7",
+)
+DEFAULT_RULE = "lp-calibrated"
+H_DAY = 24
+
+
+def trailing_days(rule: str) -> int | None:
+    """``trailing-L`` → L; other rules → None."""
+    return int(rule.split("-", 1)[1]) if rule.startswith("trailing-") else None
+
+
+def rule_demand(
+    rule: str,
+    scenarios_gpus: np.ndarray,
+    probabilities: np.ndarray,
+    point_gpus: np.ndarray,
+    history_gpus: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The demand input of one pool under ``rule``: (paths (S, H), probabilities (S,)).
+
+    ``scenarios_gpus`` (S, H) and ``point_gpus`` (H,) are the forecast's for the pool;
+    ``history_gpus`` its hourly usage before the origin (oldest first).
+    """
+    horizon = scenarios_gpus.shape[1]
+    if rule == "lp-calibrated":
+        return scenarios_gpus, probabilities
+    if rule == "lp-point":
+        return np.asarray(point_gpus, dtype=float)[None, :horizon], np.ones(1)
+    days = trailing_days(rule)
+    if days is None:
+        raise ValueError(f"unknown sizing rule {rule!r}")
+    look = history_gpus[-min(history_gpus.size, days * H_DAY) :]
+    # end-aligned: hour h of the horizon repeats the lookback hour at the same position in its cycle
+    reps = np.resize(look, horizon) if look.size else np.zeros(horizon)
+    return reps[None, :], np.ones(1)
+
+
+def combine(inputs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Pools' inputs → (S, H, P) demand and probabilities. Pools on a certain (one-path) rule
+    repeat their path in every scenario of the pools on scenarios (all of which share the forecast's
+    scenarios and probabilities)."""
+    n_s = max(d.shape[0] for d, _ in inputs)
+    probs = next((p for d, p in inputs if d.shape[0] == n_s), np.ones(1))
+    cols = [np.broadcast_to(d, (n_s, d.shape[1])) if d.shape[0] == 1 else d for d, _ in inputs]
+    return np.stack(cols, axis=2), probs
+
+
+@dataclass
+class RuleRecord:
+    """Costs of every (pool, rule) at past origins: ``costs[(origin_h, pool)][rule]`` in USD."""
+
+    costs: dict[tuple[int, str], dict[str, float]] = field(default_factory=dict)
+
+    def add(self, origin_h: int, pool: str, rule: str, cost_usd: float) -> None:
+        self.costs.setdefault((origin_h, pool), {})[rule] = cost_usd
+
+    def regrets(self, pool: str, before_h: int, last: int) -> dict[str, list[float]]:
+        """Per rule, its regret (%) at the last ``last`` origins of ``pool`` before ``before_h``."""
+        keys = sorted(o for (o, p) in self.costs if p == pool and o < before_h)[-last:]
+        out: dict[str, list[float]] = {}
+        for o in keys:
+            c = self.costs[(o, pool)]
+            best = min(c.values())
+            for rule, v in c.items():
+                out.setdefault(rule, []).append(100.0 * (v / best - 1.0) if best > 0 else 0.0)
+        return out
+
+    def choose(self, pool: str, before_h: int, last: int = 8) -> tuple[str, dict[str, float]]:
+        """The rule with the lowest mean regret (module docstring) and every rule's mean."""
+        reg = self.regrets(pool, before_h, last)
+        means = {r: float(np.mean(v)) for r, v in reg.items() if v}
+        if not means:
+            return DEFAULT_RULE, {}
+        best = min(
+            (r for r in SIZING_RULES if r in means),
+            key=lambda r: (round(means[r], 9), SIZING_RULES.index(r)),
+        )
+        return best, means
+
+
+# --------------------------------------------------------------------------------------------
+# With the product optimizer (window backtest and the quarterly run)
+# --------------------------------------------------------------------------------------------
+
+
+def rule_scenarios(rules: Sequence[str], fc: Forecast, history_gpus: np.ndarray) -> DemandScenarios:
+    """The forecast's scenarios with pool ``p`` on ``rules[p]`` (history: hours × pools)."""
+    sc = fc.scenarios
+    point = fc.point_gpus if fc.point_gpus is not None else sc.expected()
+    inputs = [
+        rule_demand(
+            r, sc.demand_gpus[:, :, p], sc.probabilities, point[: sc.n_hours, p], history_gpus[:, p]
+        )
+        for p, r in enumerate(rules)
+    ]
+    demand, probs = combine(inputs)
+    return replace(
+        sc,
+        demand_gpus=np.ascontiguousarray(demand),
+        probabilities=np.asarray(probs, dtype=float),
+        meta={
+            **sc.meta,
+            "sizing_rules": {pl.name: r for pl, r in zip(sc.pools, rules, strict=True)},
+        },
+    )
+
+
+def rule_policy(policy: Policy, rules: Sequence[str]) -> Policy:
+    """The risk bounds apply to calibrated scenarios: with every pool on a certain (one-path) rule
+    the minimum utilisation and CVaR bounds are dropped (a single path has no tail to bound)."""
+    if any(r == "lp-calibrated" for r in rules):
+        return policy
+    return replace(policy, min_utilization=None, cvar_limit_usd=None, cvar_limit_pct=None)
+
+
+def firm_purchases(
+    rules: Sequence[str],
+    fc: Forecast,
+    history_gpus: np.ndarray,
+    offers: pd.DataFrame,
+    inventory: Sequence[Commitment],
+    policy: Policy,
+) -> tuple[list[Commitment], str]:
+    """The optimizer's firm purchases with pools on ``rules`` (an infeasible plan buys nothing)."""
+    from planner.optimize import InfeasiblePlanError, optimize
+
+    scen = rule_scenarios(rules, fc, history_gpus)
+    try:
+        plan = optimize(scen, offers, list(inventory), rule_policy(policy, rules))
+    except InfeasiblePlanError as e:
+        return [], f"no plan: {str(e).splitlines()[0]}"
+    firm = plan.commitments(firm_only=True)
+    return firm, f"{len(firm)} firm purchase(s)"
+
+
+def one_pool(fc: Forecast, p: int) -> Forecast:
+    """The forecast of pool ``p`` alone (its scenarios and point forecast)."""
+    sc = fc.scenarios
+    point = fc.point_gpus if fc.point_gpus is not None else sc.expected()
+    return replace(
+        fc,
+        scenarios=replace(
+            sc,
+            pools=(sc.pools[p],),
+            demand_gpus=np.ascontiguousarray(sc.demand_gpus[:, :, p : p + 1]),
+        ),
+        point_gpus=point[:, p : p + 1],
+    )
+
+
+def rule_costs(
+    fc: Forecast,
+    history_gpus: np.ndarray,
+    actual_gpus: np.ndarray,
+    actual_ts: pd.DatetimeIndex,
+    offers: pd.DataFrame,
+    inventory: Sequence[Commitment],
+    policy: Policy,
+    rules: Sequence[str] = SIZING_RULES,
+) -> dict[str, dict[str, float]]:
+    """Per pool and rule: the evaluator's bill, on the pool's actual usage after the forecast's
+    origin, of the firm purchases the optimizer makes for that pool alone on that rule (with the
+    inventory). The record's entry for one origin. Pools are scored one at a time: the rule is a
+    property of the pool's demand input, and single-pool problems are small; with one pool this
+    is the whole problem."""
+    pools = fc.scenarios.pools
+    out: dict[str, dict[str, float]] = {}
+    for p, pool in enumerate(pools):
+        sub = one_pool(fc, p) if len(pools) > 1 else fc
+        hist = history_gpus[:, p : p + 1]
+        act = actual_gpus[:, p : p + 1]
+        out[pool.name] = {}
+        for r in rules:
+            coms, _ = firm_purchases((r,), sub, hist, offers, inventory, policy)
+            ev = evaluate([*inventory, *coms], act, actual_ts, (pool,), offers, policy)
+            out[pool.name][r] = ev.total_usd
+    return out
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """The sizing rule chosen per pool and the record behind it (for plan.json and the report)."""
+
+    rules: dict[str, str]
+    mean_regret_pct: dict[str, dict[str, float]]
+    origins: tuple[str, ...]
+    window_hours: int
+    note: str = ""
+    #: per scored window, the hindsight optimum's realised utilisation and unused share (%)
+    hindsight: tuple[dict[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rules": self.rules,
+            "mean_regret_pct_by_rule": self.mean_regret_pct,
+            "origins": list(self.origins),
+            "window_hours": self.window_hours,
+            "method": "per pool, the rule with the lowest mean rolling-origin regret (evaluator's "
+            "bill of the firm purchases on the actual usage that followed, relative to the best "
+            "rule at each origin)",
+            "note": self.note,
+            "hindsight_windows": list(self.hindsight),
+        }
+
+
+def choose_rules_from_history(
+    pooled: PooledUsage,
+    offers: pd.DataFrame,
+    inventory: Sequence[Commitment],
+    policy: Policy,
+    *,
+    window_h: int = 7 * H_DAY,
+    n_origins: int = 3,
+    n_scenarios: int = 30,
+    seed: int = 0,
+    growth: Growth | None = None,
+    models: tuple[str, ...] | None = None,
+    min_history_h: int = 14 * H_DAY,
+    forecast_cache: dict[int, Forecast] | None = None,
+    cost_cache: dict[int, dict[str, dict[str, float]]] | None = None,
+    with_hindsight: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RuleChoice:
+    """Score every rule at the last ``n_origins`` origins ``o = n − i·W`` (i = 1..n_origins, with
+    at least ``min_history_h`` hours of history before each) and choose per pool (module
+    docstring). With no usable origin, every pool gets :data:`DEFAULT_RULE` (noted). The caches,
+    keyed by origin hour, let a backtest reuse forecasts and scores across its windows (both
+    depend only on the history before the origin and the window after it). ``with_hindsight``
+    also solves each window's hindsight optimum (for :mod:`planner.backtest.safety`)."""
+    from planner.backtest.strategies import history_before, usage_matrix
+
+    say = progress or (lambda _m: None)
+    n = pooled.n_hours
+    origins = [n - i * window_h for i in range(1, n_origins + 1)]
+    origins = sorted(o for o in origins if o >= min_history_h)
+    pols = [p.name for p in pooled.pools]
+    if not origins:
+        return RuleChoice(
+            {p: DEFAULT_RULE for p in pols}, {}, (), window_h, "too little history to score rules"
+        )
+    # firm purchases only are scored; no savings curves (not evaluated)
+    pol = replace(policy, savings_curve_points=0)
+    record = RuleRecord()
+    cache = forecast_cache if forecast_cache is not None else {}
+    scores = cost_cache if cost_cache is not None else {}
+    stamps = []
+    hs_windows: list[dict[str, float]] = []
+    for o in origins:
+        if o not in scores:
+            say(f"scoring sizing rules at {pooled.index[o]:%Y-%m-%d %H:%M}")
+            if o not in cache:
+                cache[o] = forecast(
+                    history_before(pooled, o),
+                    horizon_hours=window_h,
+                    n_scenarios=n_scenarios,
+                    seed=seed,
+                    growth=growth,
+                    models=models,
+                )
+            u_hist, _ = usage_matrix(pooled, 0, o)
+            u_win, ts_win = usage_matrix(pooled, o, o + window_h)
+            active = [c for c in inventory if c.start <= pd.Timestamp(ts_win[0]) < c.end]
+            scores[o] = rule_costs(cache[o], u_hist, u_win, ts_win, offers, active, pol)
+        for pool, by_rule in scores[o].items():
+            for r, v in by_rule.items():
+                record.add(o, pool, r, v)
+        if with_hindsight:
+            hs_windows.append(_hindsight_figures(pooled, o, window_h, offers, inventory, pol))
+        stamps.append(pd.Timestamp(pooled.index[o]).isoformat())
+    rules, means = {}, {}
+    for p in pols:
+        rules[p], means[p] = record.choose(p, n + 1, last=len(origins))
+    return RuleChoice(rules, means, tuple(stamps), window_h, hindsight=tuple(hs_windows))
+
+
+def _hindsight_figures(
+    pooled: PooledUsage,
+    o: int,
+    window_h: int,
+    offers: pd.DataFrame,
+    inventory: Sequence[Commitment],
+    policy: Policy,
+) -> dict[str, float]:
+    """The hindsight optimum of window ``[o, o + W)`` billed by the evaluator: its realised
+    commitment utilisation and unused share of commitment spend (%)."""
+    from planner.backtest.hindsight import hindsight_optimum
+    from planner.backtest.strategies import usage_matrix
+
+    u, ts = usage_matrix(pooled, o, o + window_h)
+    start = pd.Timestamp(ts[0])
+    active = [c for c in inventory if c.start <= start < c.end]
+    hs = hindsight_optimum(u, start, pooled.pools, offers, policy)
+    ev = evaluate([*active, *hs.commitments], u, ts, pooled.pools, offers, policy)
+    spend = float(sum(ev.commitment_spend_usd.values()))
+    return {
+        "window_start": float(o),
+        "utilization_pct": 100.0 * ev.utilization if spend > 0 else float("nan"),
+        "unused_pct": 100.0 * ev.waste_usd / spend if spend > 0 else float("nan"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The quarterly run
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizedInput:
+    """What the quarterly run hands the optimizer: the scenarios with each pool on its chosen rule,
+    the policy (risk bounds only with calibrated scenarios), and the record for plan.json."""
+
+    scenarios: DemandScenarios
+    policy: Policy
+    record: dict[str, object]
+    calibrated: DemandScenarios
+    hindsight: tuple[dict[str, float], ...] = ()
+
+    def plan_record(
+        self,
+        commitments: Sequence[Commitment],
+        offers: pd.DataFrame,
+        inventory: Sequence[Commitment],
+        *,
+        as_of: pd.Timestamp | None = None,
+    ) -> dict[str, object]:
+        """``sizing`` (the rule per pool and its backtest) and ``price_of_safety`` (each bound's
+        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios) for plan.json."""
+        from planner.backtest.safety import price_of_safety
+
+        safety = price_of_safety(
+            self.scenarios,
+            offers,
+            inventory,
+            self.policy,
+            commitments,
+            bill_on=self.calibrated,
+            hindsight=self.hindsight,
+            as_of=as_of,
+        )
+        return {"sizing": self.record, "price_of_safety": safety}
+
+
+def size_for_plan(
+    pooled: PooledUsage,
+    fc: Forecast,
+    offers: pd.DataFrame,
+    inventory: Sequence[Commitment],
+    policy: Policy,
+    *,
+    seed: int = 0,
+    n_scenarios: int = 30,
+    n_origins: int = 3,
+    window_h: int = 7 * H_DAY,
+    progress: Callable[[str], None] | None = None,
+) -> SizedInput:
+    """Choose each pool's sizing rule on the last ``n_origins`` weeks of the history
+    (:func:`choose_rules_from_history`) and apply it to the plan's forecast."""
+    from planner.backtest.strategies import usage_matrix
+
+    choice = choose_rules_from_history(
+        pooled,
+        offers,
+        inventory,
+        policy,
+        window_h=window_h,
+        n_origins=n_origins,
+        n_scenarios=n_scenarios,
+        seed=seed,
+        with_hindsight=True,
+        progress=progress,
+    )
+    rules = tuple(choice.rules[p.name] for p in fc.scenarios.pools)
+    u_hist, _ = usage_matrix(pooled, 0, pooled.n_hours)
+    return SizedInput(
+        scenarios=rule_scenarios(rules, fc, u_hist),
+        policy=rule_policy(policy, rules),
+        record=choice.to_dict(),
+        calibrated=fc.scenarios,
+        hindsight=choice.hindsight,
+    )
+
+
+def sizing_frame(record: dict[str, object]) -> pd.DataFrame:
+    """plan.json's ``sizing`` record as a table: pool, chosen rule, mean regret of every rule (%)."""
+    sizing = record.get("sizing")
+    if not isinstance(sizing, dict):
+        return pd.DataFrame()
+    rules = sizing.get("rules", {})
+    regret = sizing.get("mean_regret_pct_by_rule", {})
+    rows = []
+    for pool, rule in rules.items():
+        row: dict[str, object] = {"pool": pool, "rule": rule}
+        for r in SIZING_RULES:
+            v = regret.get(pool, {}).get(r)
+            row[f"{r} regret %"] = None if v is None else round(float(v), 2)
+        rows.append(row)
+    return pd.DataFrame(rows)

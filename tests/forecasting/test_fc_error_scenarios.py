@@ -1,0 +1,149 @@
+"""Decision scenarios from out-of-sample errors: origins, the damped ACI level correction, the
+empirical copula, and the fallback for short history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecasting.error_scenarios import (
+    ACI_LEVELS,
+    MIN_ERROR_ORIGINS,
+    OriginErrors,
+    aci_levels,
+    copula_levels,
+    error_horizon_days,
+    error_paths,
+    level_map,
+    origin_errors,
+)
+from forecasting.forecast import forecast
+from forecasting.pools import PooledUsage
+from forecasting.scenarios import Pool
+from pricing_data.errors import PlannerInputError
+
+
+def _weekly(days: int) -> np.ndarray:
+    t = np.arange(days * 24)
+    return 100 + 20 * np.sin(2 * np.pi * t / 24) + 10 * ((t // 24) % 7 < 5)
+
+
+def _pooled(y: np.ndarray) -> PooledUsage:
+    idx = pd.date_range("2026-01-05", periods=y.size, freq="h", tz="UTC", name="timestamp")
+    pool = Pool("H100")
+    frame = pd.DataFrame({pool.name: y}, index=idx)
+    false = pd.DataFrame(False, index=idx, columns=[pool.name])
+    return PooledUsage(frame, (pool,), false, false.copy())
+
+
+def test_a_perfect_model_has_zero_errors() -> None:
+    # an exactly weekly series: seasonal naive (168 h) forecasts it without error at every origin
+    y = _weekly(42)
+    errs = origin_errors(y, y, np.zeros(y.size, bool), "snaive168", 7)
+    assert errs.n_origins == 12
+    assert np.allclose(errs.day_log_err, 0.0) and np.allclose(errs.mean_log_err, 0.0)
+    assert (np.diff(errs.origins_h) == 24).all()  # daily origins, oldest first
+
+
+def test_errors_measure_the_level_ratio() -> None:
+    # the history doubles after day 21: a seasonal-naive forecast made before the step and
+    # scored after it sees actual/forecast = 2 on the days past the step
+    y = _weekly(42) * np.where(np.arange(42 * 24) >= 35 * 24, 2.0, 1.0)
+    errs = origin_errors(y, y, np.zeros(y.size, bool), "snaive168", 7)
+    last = errs.day_log_err[-1]  # origin at day 35: every day after the step
+    assert np.allclose(last, np.log(2.0), atol=1e-2)
+
+
+def _errors(e: np.ndarray, k: int = 1) -> OriginErrors:
+    return OriginErrors(
+        origins_h=np.arange(e.size) * 24,
+        day_log_err=np.repeat(e[:, None], k, axis=1),
+        mean_log_err=e,
+        horizon_days=k,
+    )
+
+
+def test_aci_raises_the_levels_when_actuals_keep_beating_the_forecast() -> None:
+    # errors rising steadily: each new one lands above every quantile of the known ones, so
+    # α_q rises for every q (the scenarios move up)
+    alpha = aci_levels(_errors(np.linspace(0.0, 1.0, 30)))
+    for q in ACI_LEVELS:
+        assert alpha[q] > q
+
+
+def test_aci_damping_returns_to_nominal_when_the_drift_stops() -> None:
+    # a drift, then 40 origins of alternating small errors around the middle: the correction
+    # learnt during the drift fades (λ = 0.9 per origin), so α ends near q, not where it was
+    drift = np.linspace(-1.0, 1.0, 20)
+    calm = np.tile([-0.05, 0.05], 20)
+    after = aci_levels(_errors(np.concatenate([drift, calm])))
+    during = aci_levels(_errors(drift))
+    assert abs(after[0.5] - 0.5) < abs(during[0.5] - 0.5)
+    assert abs(after[0.5] - 0.5) < 0.1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3))
+def test_level_map_is_monotone_from_0_to_1(a: list[float]) -> None:
+    alpha = dict(zip(ACI_LEVELS, sorted(a), strict=True))
+    u = np.linspace(0, 1, 101)
+    v = level_map(alpha, u)
+    assert v[0] == 0.0 and v[-1] == 1.0 and (np.diff(v) >= -1e-12).all()
+
+
+def test_error_paths_reproduce_the_error_distribution_and_continue_beyond_k() -> None:
+    e = np.linspace(-0.5, 0.5, 11)
+    errs = _errors(e, k=3)
+    rng = np.random.default_rng(0)
+    u = (np.arange(1000) + 0.5) / 1000
+    paths = error_paths(errs, u, 5, rng)
+    assert paths.shape == (1000, 5)
+    # the scenario levels span the errors' range (plus the kernel jitter) and centre on their median
+    assert np.median(paths[:, 0]) == pytest.approx(0.0, abs=0.05)
+    assert paths[:, 0].min() < -0.4 and paths[:, 0].max() > 0.4
+    # without a level random walk the last observed day carries on
+    assert np.allclose(paths[:, 3], paths[:, 2]) and np.allclose(paths[:, 4], paths[:, 2])
+
+
+def test_copula_keeps_pools_that_err_together_together() -> None:
+    e = np.linspace(-1, 1, 10)
+    a, b = _errors(e), _errors(2 * e)  # the same ranking at the same origins
+    u = copula_levels([a, b], 50, np.random.default_rng(1))
+    assert np.allclose(u[:, 0], u[:, 1])
+    assert ((u > 0) & (u < 1)).all()
+
+
+def test_error_horizon_is_horizon_matched_and_fits_the_history() -> None:
+    assert error_horizon_days(7 * 24, 200 * 24) == 7
+    assert error_horizon_days(365 * 24, 200 * 24) == 28
+    # 31 days: 14 days of training and 8 daily origins leave 10 days
+    assert error_horizon_days(28 * 24, 31 * 24) == 31 - 14 - (MIN_ERROR_ORIGINS - 1)
+    assert error_horizon_days(7 * 24, 20 * 24) == 0
+
+
+def test_forecast_uses_residual_scenarios_with_history_and_falls_back_without() -> None:
+    rng = np.random.default_rng(3)
+    y = _weekly(60) * np.exp(rng.normal(0, 0.05, 60 * 24))
+    long = forecast(_pooled(y), horizon_hours=7 * 24, n_scenarios=20, seed=1)
+    m = long.metrics.iloc[0]
+    assert m["scenario_method"] == "residual" and m["error_origins"] >= MIN_ERROR_ORIGINS
+    assert long.scenarios.meta["scenario_method"] == {"H100/fixed@us-east-1": "residual"}
+    short = forecast(_pooled(y[: 18 * 24]), horizon_hours=7 * 24, n_scenarios=20, seed=1)
+    s = short.metrics.iloc[0]
+    assert s["scenario_method"] == "bootstrap"
+    assert "too little history for residual scenarios" in s["notes"]
+    old = forecast(
+        _pooled(y), horizon_hours=7 * 24, n_scenarios=20, seed=1, scenario_method="bootstrap"
+    )
+    assert old.metrics.iloc[0]["scenario_method"] == "bootstrap"
+    # same seed, same answer
+    again = forecast(_pooled(y), horizon_hours=7 * 24, n_scenarios=20, seed=1)
+    assert np.array_equal(again.scenarios.demand_gpus, long.scenarios.demand_gpus)
+
+
+def test_unknown_scenario_method_is_an_input_error() -> None:
+    with pytest.raises(PlannerInputError, match="unknown scenario method"):
+        forecast(_pooled(_weekly(30)), horizon_hours=24, scenario_method="magic")
