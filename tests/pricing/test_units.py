@@ -92,10 +92,13 @@ def test_days_and_weeks_are_fixed_hours(n: int) -> None:
     assert parse_duration(f"{n}h", column="x").hours() == n
 
 
-@given(st.integers(1, 36), st.dates(min_value=pd.Timestamp("2000-01-01").date()))
+@given(
+    st.integers(1, 36),
+    st.dates(min_value=pd.Timestamp("2000-01-01").date()).filter(lambda d: d.day <= 28),
+)
 def test_calendar_months_add_up(months: int, day: object) -> None:
-    """k months then m more months is k + m months from the same start, in hours too; a year of
-    calendar months is 365 or 366 days."""
+    """From a day that every month has (1-28: no end-of-month clipping), k months then 12 more
+    months is k + 12 months, in hours too; a year of calendar months is 365 or 366 days."""
     start = pd.Timestamp(day, tz="UTC")
     a = horizon_hours(start, months)
     b = horizon_hours(start + pd.DateOffset(months=months), 12)
