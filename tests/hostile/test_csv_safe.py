@@ -28,7 +28,7 @@ def assert_no_formula_cells(text: str) -> None:
         for c in row:
             if c.startswith(FORMULA_LEAD):
                 # a plain number (e.g. -3.5) is data, not a formula
-                assert re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", c), c
+                assert re.fullmatch(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|nan)", c), c
 
 
 def test_neutralise_text_but_not_numbers() -> None:
