@@ -38,7 +38,15 @@ def _strategy(strategies: tuple[StrategyFigures, ...], name: str) -> StrategyFig
 
 
 def _saving(base: StrategyFigures, plan: StrategyFigures, disc: np.ndarray) -> tuple[float, float]:
+    """(undiscounted, NPV) expected saving of ``plan`` against ``base``. With a whole-term bill
+    (rows coarser than hours after the decision horizon) the evaluator's own NPV is used; an
+    hour-by-hour bill is discounted here hour by hour."""
     delta = expected_hourly_cost(base) - expected_hourly_cost(plan)
+    if len(delta) != len(disc):
+        return (
+            base.expected_cost_usd - plan.expected_cost_usd,
+            base.expected_npv_usd - plan.expected_npv_usd,
+        )
     return float(delta.sum()), float(delta @ disc)
 
 
@@ -73,7 +81,8 @@ def decision_figures(
         bound = pct_bound if bound is None else min(bound, pct_bound)
     obligation = sum(p.term_obligation_usd for p in firm)
     assumed = sum(p.term_obligation_usd for p in firm if p.price_basis == "assumed")
-    months = n_hours / 730.0 if n_hours else 0.0
+    hours = plan.valuation_hours or n_hours
+    months = hours / 730.0 if hours else 0.0
     return {
         "firm_purchases": len(firm),
         "ladder_purchases": len(ladder),

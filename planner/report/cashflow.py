@@ -56,6 +56,8 @@ def _billing_by_month(
     """(commitment billing of ``ids``, pay-as-you-go) per month, expected over scenarios: each
     commitment bills a constant amount per active hour (its spend ÷ its active hours)."""
     n_h = len(timestamps)
+    if fig.evaluations and len(fig.evaluations[0].hourly_cost_usd) != n_h:
+        return _evaluator_cash_by_month(fig, ids, months)
     commit = np.zeros(n_h)
     all_commit = np.zeros(n_h)
     hourly = np.zeros(n_h)
@@ -130,6 +132,30 @@ def cashflow_frame(
     out[money] = out[money].round(2)
     out["discount_factor"] = out["discount_factor"].round(6)
     return out[list(CASHFLOW_COLUMNS)]
+
+
+def _evaluator_cash_by_month(
+    fig: StrategyFigures, ids: set[str] | None, months: pd.Index
+) -> tuple[pd.Series, pd.Series]:
+    """(commitment cash of ``ids``, pay-as-you-go cash) per month from the evaluator's own
+    whole-term cash (``StrategyFigures.cash_by_month``: keys ``upfront:<id>``, ``recurring:<id>``,
+    and ``on_demand``/``spot``/``egress``), for a bill whose rows are coarser than hours."""
+    existing = pd.Series(0.0, index=months)
+    payg = pd.Series(0.0, index=months)
+    tl = fig.timeline
+    if tl is None:
+        return existing * np.nan, payg * np.nan
+    for key, values in fig.cash_by_month().items():
+        _, _, item = key.partition(":")
+        for m, usd in enumerate(values):
+            label = (tl.start + pd.DateOffset(months=m)).strftime("%Y-%m")
+            if label not in existing.index:
+                continue
+            if not item:
+                payg[label] += float(usd)
+            elif ids is None or item in ids:
+                existing[label] += float(usd)
+    return existing, payg
 
 
 def run_cashflow(run: PlanRun) -> pd.DataFrame:
