@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from planner.plan import PURCHASE_COLUMNS, Plan
+from pricing_data.csv_safe import to_csv_text
 
 EXPORT_FORMATS = ("csv", "json", "xlsx")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -83,7 +84,7 @@ def render_procurement(plan: Plan, fmt: str, *, firm_only: bool = False) -> byte
     """The procurement file's bytes in ``fmt`` (csv, json or xlsx)."""
     df = procurement_frame(plan, firm_only=firm_only)
     if fmt == "csv":
-        return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return to_csv_text(df).encode("utf-8")
     records = [{str(k): _plain(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
     if fmt == "json":
         return (json.dumps(records, indent=2) + "\n").encode("utf-8")
