@@ -92,11 +92,15 @@ def _aggregate(timestamps: pd.DatetimeIndex, period: str) -> tuple[np.ndarray, p
 def savings_curve_inputs(
     plan: Plan,
 ) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, float], dict[str, str]]:
-    """Curves (amount, saving), the plan's chosen amount and the amount's unit per family."""
+    """Curves (amount, saving), the plan's chosen amount and the amount's unit per family; points
+    without a saving (infeasible or timed out) are left out, and a family with none is not drawn."""
     curves: dict[str, tuple[list[float], list[float]]] = {}
     chosen: dict[str, float] = {}
     units: dict[str, str] = {}
     for family, points in plan.savings_curves.items():
+        # A point the bounds made infeasible, or that ran out of time, has no saving; the report's
+        # solver section names it. The curve is drawn through the points that solved.
+        points = [p for p in points if p.get("expected_savings_usd") is not None]
         if not points:
             continue
         model, gpu, region = [*family.split("|"), "", "", ""][:3]
@@ -109,6 +113,21 @@ def savings_curve_inputs(
         unit = str(points[0].get("unit", ""))
         units[name] = "USD per hour committed now" if unit == "usd_per_hour" else "GPUs bought now"
     return curves, chosen, units
+
+
+def unsolved_curve_points_note(plan: Plan) -> str:
+    """A sentence naming the savings-curve points that did not solve (escaped), or ''."""
+    missing = [
+        f"{value(family.split('|')[0])} at {float(p['amount']):,.1f} ({p.get('status', 'unknown')})"
+        for family, points in plan.savings_curves.items()
+        for p in points
+        if p.get("expected_savings_usd") is None
+    ]
+    if not missing:
+        return ""
+    return esc(
+        f" {len(missing)} point(s) did not solve and are not drawn: " + "; ".join(missing) + "."
+    )
 
 
 def utilisation_inputs(
@@ -437,9 +456,10 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section(
             "Savings curves",
             image(pngs["savings_curves"], "savings curves")
-            + "<p class=sub>Expected saving over all on-demand (LP estimate, forecast window) "
-            "when one family's commitment bought now is set to the amount on the x axis and "
-            "everything else is re-optimised; the ring marks the plan's choice.</p>",
+            + "<p class=sub>Expected saving over all on-demand (LP estimate, undiscounted, over "
+            "the whole valuation horizon) when one family's commitment bought now is set to the "
+            "amount on the x axis and everything else is re-optimised; the ring marks the plan's "
+            f"choice.{unsolved_curve_points_note(run.plan)}</p>",
         ),
         Section("Cost by provider", image(pngs["cost_by_provider"], "cost by provider")),
         Section("Existing commitments expiring in the forecast window", expiring_html),

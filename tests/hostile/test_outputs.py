@@ -106,7 +106,8 @@ def test_no_report_run_removes_the_older_report_and_charts(tmp_path: Path) -> No
     r = run("plan", USAGE, "--scenarios", "2", "--horizon", "1mo", "--out-dir", out, "--no-report")
     assert r.exit_code == 0, r.output
     names = set(snapshot(out))
-    assert names == {"purchases.csv", "plan.json", "comparison.csv", MANIFEST, "README.txt"}
+    data = {"purchases.csv", "plan.json", "comparison.csv", "cashflow.csv"}
+    assert names == data | {MANIFEST, "README.txt"}
     assert (out / "purchases.csv").read_text() != "from an older run"
 
 
