@@ -432,10 +432,12 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section(
             "Cash-flow schedule (by quarter; monthly in cashflow.csv)",
             cashflow_html(cf)
-            + "<p class=sub>New commitments: upfront on the start date, recurring fees at the "
-            "end of each month of the term, to the end of the last term. Existing commitments "
-            "(amortised) and pay-as-you-go (on-demand, spot, egress: expected) are shown inside "
-            "the forecast window only.</p>",
+            + "<p class=sub>The evaluator's cash, expected over scenarios, to the end of the "
+            "last term: upfront in the month a purchase starts, recurring fees and pay-as-you-go "
+            "(on-demand, spot, egress) in the month they accrue; existing commitments' remaining "
+            "payments (upfronts already paid are sunk). Beyond the forecast, demand follows the "
+            "tail model (planner/valuation.py). Totals and NPV are plan.json's whole-term "
+            "figures.</p>",
         ),
         Section(
             "Compared with the alternatives (evaluator, mean over scenarios, forecast window)",
