@@ -18,7 +18,7 @@ Sections and keys (every key optional):
                   forecasting.growth)
 ``[solver]``      integer, integer_method, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
                   savings_curve_points
-``[[pools]]``     match, interruptible, portable, aws_region (see forecasting.pools)
+``[[pools]]``     match, interruptible, portable, aws_region, spot_cap_share (see forecasting.pools)
 
 Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_per_gpu_hour`` per
 GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
@@ -157,6 +157,7 @@ class PlanningConfig:
                     "interruptible": r.interruptible,
                     "portable": r.portable,
                     "aws_region": r.aws_region,
+                    **({} if r.spot_cap_share is None else {"spot_cap_share": r.spot_cap_share}),
                 }
                 for r in self.pool_rules
             ],
@@ -686,7 +687,8 @@ risk_pricing = "conservative" # how the bounds value used commitment dollars whe
 overhead_pct = 0.0           # flat extra GPU-hours on spot, on top of the interruption re-runs:
 checkpoint_interval_h = 1.0  # an interruption (catalog rate per instance-month) loses half a
 restart_h = 0.25             # checkpoint interval plus the restart
-cap_share = 0.5              # availability: at most this share of an interruptible pool on spot
+cap_share = 0.5              # availability: at most this share of an interruptible pool on spot;
+                             # less where the interruption band is worse (pricing_data/assumptions.toml)
 price_spread_pct = 25.0      # spot price spread over scenarios around the catalog's snapshot (assumed)
 
 [finance]
@@ -726,6 +728,8 @@ bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator fi
 # match = { workload = "training" }
 # interruptible = true
 # portable = true
+# spot_cap_share = 0.3       # optional: at most 30% of these pools' demand on spot (default:
+#                            # from the spot offer's interruption band, at most [spot] cap_share)
 """
 
 
