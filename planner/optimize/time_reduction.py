@@ -12,13 +12,14 @@ Methods
     pool); slice t holds every pool's t-th block. Exact in distribution for a commitment
     that serves one pool; for one shared by several pools (a Compute SP) it assumes their peaks
     coincide, which understates how well the shared commitment is used (a cautious error).
-    Where the blocks are cut (``split``): "variance" (the default) puts the cuts where they
-    minimise the within-block sum of squares of the sorted curves, summed over scenarios and pools
-    (each pool's curve divided by its mean, so every pool counts alike): an optimal 1-D partition
-    (dynamic programming over the cut positions, the same cuts for every scenario and pool, as a
-    slice has one weight). A duration curve is steep at its peak hours and flat in between, so the
-    cuts crowd where demand varies most and the blocks' means stay closer to their hours; "equal"
-    cuts nearly equal numbers of hours.
+    Where the blocks are cut (``split``): "equal" (the default) cuts nearly equal numbers of
+    hours; "variance" puts the cuts where they minimise the within-block sum of squares of the
+    sorted curves, summed over scenarios and pools (each pool's curve divided by its mean, so every
+    pool counts alike): an optimal 1-D partition (dynamic programming over the cut positions, the
+    same cuts for every scenario and pool, as a slice has one weight). Measured
+    (bench/duration_curve_bias.py, bench/RESULTS-whole-term.md), "variance" lowers the
+    overstatement for commitments sized near the peak but raises it near the median, and on the
+    real Helios trace it is worse overall, so it is not the default.
     ``joint_duration_curve``: the same, but hours sorted by total demand over pools, so a slice is a
     set of real hours; per-pool variation inside a block is averaged away (an optimistic error
     for single-pool commitments when pools move independently).
@@ -103,7 +104,7 @@ def reduce_time(
     period: str = "month",
     blocks: int = 4,
     extra_boundaries_h: Iterable[int] = (),
-    split: str = "variance",
+    split: str = "equal",
 ) -> TimeSlices:
     """Reduce ``demand_gpus`` (n_scenarios, n_hours, n_pools) to weighted slices (module docstring)."""
     if method not in METHODS:
