@@ -135,3 +135,35 @@ def test_a_bad_cap_in_a_policy_file_exits_2(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["policy", "show", str(policy)])
     assert r.exit_code == 0, r.output
     assert "spot_cap_share = 0.25" in r.output  # shown back as written
+
+
+def test_provider_share_counts_savings_plan_hours_whatever_the_routing() -> None:
+    # A Compute SP serves H100 at 6 USD of commitment per GPU-hour and L40S at 1.5: a dollar buys
+    # 4x more L40S hours. In its own provider's share row each GPU-hour counts at rho / min rho
+    # (H100: 4, L40S: 1), in the denominator at rho / max rho (H100: 1, L40S: 0.25). With m = 0.8
+    # the row's coefficients per (probability x hours) are H100: 4 - 0.8 * 1 = 3.2 and
+    # L40S: 1 - 0.8 * 0.25 = 0.8, so routing dollars to H100 cannot lower AWS's count.
+    from planner.optimize.problem import build_problem
+
+    off = offers(
+        offer("on_demand", 10.0),
+        offer("on_demand", 2.0, sku="g6e.xlarge", gpu_type="L40S"),
+        offer("compute_savings_plan", 6.0, term_months=12),
+        offer("compute_savings_plan", 1.5, term_months=12, sku="g6e.xlarge", gpu_type="L40S"),
+    )
+    pools = (Pool("H100"), Pool("L40S"))
+    sc = constant_scenarios([[4.0, 4.0]], pools=pools, n_hours=744)
+    pol = Policy(
+        horizon_months=1,
+        ladder_every_months=0,
+        time_reduction="hourly",
+        savings_curve_points=0,
+        max_share_per_provider=0.8,
+        terms_months=(12,),
+    )
+    pb = build_problem(sc, off, [], pol)
+    row = pb.lp.get_constraint_by_name("share__aws").expr
+    (gi, _), _vs = next(iter(pb.serve.items()))
+    for p, want in ((0, 3.2), (1, 0.8)):
+        var = pb.serve[(gi, p)][(0, 0)]
+        assert row[var] == pytest.approx(want * 1.0 * pb.slices.weight_h[0])
