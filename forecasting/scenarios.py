@@ -26,6 +26,7 @@ class Pool:
     interruptible: bool = False
     portable: bool = False
     aws_region: str = "us-east-1"
+    scale_to_zero: bool = False  # may be served by serverless GPUs (planner.optimize.serverless)
 
     @property
     def name(self) -> str:
@@ -34,6 +35,8 @@ class Pool:
             flex.append("interruptible")
         if self.portable:
             flex.append("portable")
+        if self.scale_to_zero:
+            flex.append("scale-to-zero")
         return f"{self.gpu_type}/{'+'.join(flex) or 'fixed'}@{self.aws_region}"
 
 
