@@ -29,6 +29,7 @@ from planner.inventory import Commitment
 from planner.optimize.problem import Problem
 from planner.plan import COST_COMPONENTS, Purchase
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ def bill_plan(
     user_policy: Policy,
     *,
     on_demand: StrategyFigures | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> RefereeBill:
-    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds."""
+    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds.
+    ``serverless``: the plan's serverless decisions (billed by the evaluator's serverless step)."""
     vp = pb.valuation
     assert vp is not None  # built by build_problem
     pools = pb.pools
@@ -81,6 +84,7 @@ def bill_plan(
         timeline=vp.timeline,
         tf=tf,
         spot_price_factor=vp.spot_price_factor,
+        serverless=serverless,
     )
     if on_demand is None:
         no_spot = replace(policy, spot_cap_share=0.0)
@@ -157,6 +161,8 @@ def plan_figures(
     p = figs.probabilities
     comp = figs.cost_by_component()
     exp = {k: comp.get(k, 0.0) for k in COST_COMPONENTS}
+    if comp.get("serverless"):  # scale-to-zero pools served serverless (usage, no term)
+        exp["serverless"] = comp["serverless"]
     totals = np.array([e.total_usd for e in figs.evaluations])
     exp["total"] = float(p @ totals)
     exp["existing_sunk"] = float(
