@@ -47,12 +47,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from forecasting.usage import UsageHistory
 from pricing_data.errors import PlannerInputError
+
+if TYPE_CHECKING:
+    from forecasting.usage import UsageHistory
 
 BUSY_COLUMNS: tuple[str, ...] = ("busy_gpu_hours", "requests")
 #: Optional per-row unit counts for unit economics (``planner attribute --per``).

@@ -23,6 +23,7 @@ from planner.report.cashflow import run_cashflow
 from planner.report.headline import amount_text, headline_sentences
 from planner.report.html import Section, cards, document, esc, image, table
 from planner.report.labels import header, humanize, number, pct, usd, value
+from planner.report.serverless_section import serverless_sections
 from planner.workflows.quarterly import PlanRun
 from pricing_data.fileio import atomic_write_bytes
 from pricing_data.stats import weighted_quantile
@@ -41,6 +42,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
     ``max_scenarios`` scenarios with their probabilities renormalised). The layers sum to the
     expected demand of those scenarios."""
     from planner.evaluate import evaluate
+    from planner.evaluate.serverless import plan_serverless
 
     sc = run.forecast.scenarios
     n = min(sc.n_scenarios, max_scenarios)
@@ -58,6 +60,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
             run.catalog.offers,
             run.policy,
             detail=True,
+            serverless=plan_serverless(run.plan, None),  # the plan's scale-to-zero decisions
         )
         for key, gpus in ev.served_gpus.items():
             name = "existing" if key in existing else model_of.get(key, key)
@@ -69,6 +72,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
         "compute_savings_plan",
         "reserved_contract",
         "spot",
+        "serverless",
         "on_demand",
     ]
     return {k: layers[k] for k in order if k in layers}
@@ -441,6 +445,7 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
             "Compared with the alternatives (evaluator, mean over scenarios, forecast window)",
             table(humanize(comp)),
         ),
+        *serverless_sections(run),  # scale-to-zero pools and unit costs, when the run has them
         Section("Expected cost by component (spot apart)", table(components_frame(run))),
         Section(
             "Demand and committed capacity",
