@@ -8,8 +8,9 @@ that cannot be evaluated and why.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,6 @@ from forecasting.pools import PooledUsage, make_pools
 from forecasting.usage import UsageHistory
 from planner.evaluate.compare import THIS_PLAN, valuation_of
 from planner.policy_file import PlanningConfig
-from planner.report.render import render_frame
 from planner.serverless import ServerlessSetup, serverless_setup
 from pricing_data.serverless import load_serverless_catalog
 
@@ -128,39 +128,63 @@ def plan_unit_costs(run: PlanRun, window_days: int = 28) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_lines(run: PlanRun) -> list[str]:
-    """Terminal lines: serverless decisions with break-even busy fractions, eligible pools that
-    could not be evaluated, and the plan's expected cost per unit (when the usage has units)."""
-    out: list[str] = []
-    rec = run.plan.record.get("serverless")
-    if rec:
-        table = pd.DataFrame(rec.get("breakeven", []))
-        if len(table):
-            cols = [
-                c
-                for c in (
-                    "pool",
-                    "provider",
-                    "serverless_usd_per_busy_gpu_hour",
-                    "best_commitment_usd_per_gpu_hour",
-                    "breakeven_busy_pct_vs_commitment",
-                    "breakeven_busy_pct_vs_on_demand",
-                    "busy_pct_history",
-                    "decision",
-                )
-                if c in table.columns
-            ]
-            out.append(
-                "Scale-to-zero pools (serverless wins below the break-even busy %; cold start, "
-                "billing increment and region multiplier are ASSUMED unless overlaid):"
-            )
-            out.append(render_frame(table[cols], "table", floatfmt=",.2f"))
-        for item in rec.get("not_evaluable", []):
-            out.append(f"serverless not evaluated for {item['pool']}: {item['reason']}")
-        versions = ", ".join(rec.get("catalog_versions", []))
-        out.append(f"serverless catalog: {versions or '(none)'}\n")
+def summary_lines(run: PlanRun, width: int = 100) -> list[str]:
+    """Terminal lines (at most ``width`` columns): serverless decisions with break-even busy
+    fractions, eligible pools that could not be evaluated, and the plan's expected cost per unit
+    (when the usage has units)."""
+    out = serverless_lines(run.plan.record.get("serverless"), width)
     units = plan_unit_costs(run)
     if len(units):
-        out.append("Expected cost per unit (this plan, pools that record the unit):")
-        out.append(render_frame(units, "table", floatfmt=",.2f"))
+        out.append("Expected cost per unit (this plan, evaluator, pools that record the unit):")
+        for row in units.to_dict(orient="records"):
+            _scale, name = PER_UNITS[str(row["unit"])]
+            label = name.removeprefix("usd_per_").replace("_", " ")
+            out += textwrap.wrap(
+                f"- ${row[name]:,.4g} per {label} (expected cost ${row['expected_cost_usd']:,.0f}"
+                f" over {row['expected_units']:,.0f} {row['unit']}; pools {row['pools']})",
+                width,
+                subsequent_indent="  ",
+            )
+    return out
+
+
+def serverless_lines(rec: dict[str, Any] | None, width: int = 100) -> list[str]:
+    """The scale-to-zero lines of the plan summary from a plan's ``record["serverless"]``."""
+    out: list[str] = []
+    if rec:
+        out += textwrap.wrap(
+            "Scale-to-zero pools (serverless wins below the break-even busy %; cold start, billing "
+            "increment and region multiplier are ASSUMED unless overlaid):",
+            width,
+        )
+        for row in rec.get("breakeven", []):
+            if row.get("decision") == "not evaluable":
+                continue
+            com = row.get("best_commitment_usd_per_gpu_hour")
+            vs_com = row.get("breakeven_busy_pct_vs_commitment")
+            held = (
+                f"best commitment ${com:,.2f} per held GPU-hour: serverless wins below "
+                f"{vs_com:.1f} % busy (below {row['breakeven_busy_pct_vs_on_demand']:.1f} % vs "
+                f"on-demand ${row['on_demand_usd_per_gpu_hour']:,.2f})"
+                if com is not None and vs_com is not None
+                else f"serverless wins below {row['breakeven_busy_pct_vs_on_demand']:.1f} % busy "
+                f"vs on-demand ${row['on_demand_usd_per_gpu_hour']:,.2f}"
+            )
+            text = (
+                f"- {row['pool']}: {row['provider']} ${row['serverless_usd_per_busy_gpu_hour']:,.2f}"
+                f" per busy GPU-hour (billing increment {row.get('billing_increment_s', 0):g} s, "
+                f"uplift x{row.get('billing_uplift', 1.0):.2f}"
+                + (", assumed parameters" if row.get("assumed_parameters") else "")
+                + f"); {held}; busy {row['busy_pct_history']:.1f} % in the history -> "
+                f"{row['decision']}"
+            )
+            out += textwrap.wrap(text, width, subsequent_indent="  ")
+        for item in rec.get("not_evaluable", []):
+            out += textwrap.wrap(
+                f"- serverless not evaluated for {item['pool']}: {item['reason']}",
+                width,
+                subsequent_indent="  ",
+            )
+        versions = ", ".join(rec.get("catalog_versions", []))
+        out.append(f"serverless catalog: {versions or '(none)'}")
     return out
