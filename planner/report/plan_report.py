@@ -356,11 +356,15 @@ def components_frame(run: PlanRun) -> pd.DataFrame:
             ("on_demand", "On-demand ($)"),
             ("spot", "Spot ($)"),
             ("egress", "Egress ($)"),
+            ("serverless", "Serverless ($)"),
         ):
             row[label] = round(comp.get(key, 0.0), 2)
         row["Total ($)"] = round(strat.expected_cost_usd, 2)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if "Serverless ($)" in frame and not (frame["Serverless ($)"] != 0).any():
+        frame = frame.drop(columns=["Serverless ($)"])  # only when some strategy used serverless
+    return frame
 
 
 def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
