@@ -220,3 +220,48 @@ def test_a_commitment_is_not_spent_on_hours_the_plan_serves_serverless() -> None
     assert ev.total_usd == pytest.approx(112.0)
     assert ev.cost_by_component_usd["serverless"] == pytest.approx(8.0)
     assert ev.cost_by_component_usd["on_demand"] == pytest.approx(20.0)
+
+
+def test_coarse_whole_term_rows_bill_the_overall_busy_fraction() -> None:
+    """After the decision horizon the valuation timeline has coarse rows (no hour of day): a pool
+    on serverless bills f̄ there. Hand: 48 hourly rows with 2 GPUs, busy f = 1 at 09-10 UTC and 0
+    otherwise (4 busy GPU-hours a day x c = 4: 16 a day, 32 in all); every coarse row r bills
+    D_r x w_r x f̄ x 4 with f̄ = 1/12 (the history's busy over held GPU-hours)."""
+    from planner.evaluate.bill import bill, tariff
+    from planner.valuation import build_valuation
+
+    f = [0.0] * 24
+    f[9] = f[10] = 1.0
+    opt = replace(option(f, mode="all"), busy_fraction=1 / 12)
+    demand = np.full((1, 48, 1), 2.0)
+    vp = build_valuation(demand, START, 48, 48 + 24 * 60, blocks=2, tail_step_months=1, seed=1)
+    tl = vp.timeline
+    assert tl.n_hourly == 48 and tl.n_rows > 48  # hourly rows, then coarse ones
+    tf = tariff([], (POOL,), OFFERS, BASE)
+    ev = bill([], vp.demand_gpus[0], tl, tf, serverless=ServerlessSetup((opt,)))
+    coarse = vp.demand_gpus[0, 48:, 0] @ tl.weight_h[48:] * (1 / 12) * 4.0
+    assert ev.cost_by_component_usd["serverless"] == pytest.approx(32.0 + coarse, rel=1e-9)
+    assert ev.total_usd == pytest.approx(32.0 + coarse, rel=1e-9)
+    # serverless is usage: its cash falls in the months it accrues and is all of the cash here
+    assert ev.cash_by_month["serverless"].sum() == pytest.approx(ev.total_usd, rel=1e-9)
+    assert ev.cash_usd == pytest.approx(ev.total_usd, rel=1e-9)
+    # the rows' busy fractions: f(hour) on hourly rows, f̄ on coarse rows
+    rho = opt.busy_fraction_rows(tl)
+    assert rho[9] == 1.0 and rho[8] == 0.0 and np.allclose(rho[48:], 1 / 12)
+
+
+def test_a_three_year_term_is_weighed_against_serverless_over_its_whole_term() -> None:
+    """A 36-month RI at 3.5 against a pool busy 5 % (0.4 per held GPU-hour on serverless): the
+    valuation runs 36 months (coarse rows after the 12-month decision horizon); serverless is
+    cheaper on every row, so nothing is bought and the plan's cost is the evaluator's serverless
+    bill over the whole valuation horizon: 0.05 x 4 x the expected held GPU-hours."""
+    three_year = offers(offer("on_demand", 10.0), offer("reserved_instance", 3.5, term_months=36))
+    sc = constant_scenarios([2.0], pools=(POOL,))
+    opt = replace(option(0.05), busy_fraction=0.05)
+    plan = optimize(sc, three_year, [], BASE, serverless=ServerlessSetup((opt,)))
+    assert ris(plan) == 0.0
+    assert plan.valuation_hours > YEAR_H  # the whole term, not the decision horizon
+    exp = plan.expected_cost_usd
+    assert exp["total"] == pytest.approx(exp["serverless"], rel=1e-9)
+    held_gpu_h = plan.expected_cost_usd["serverless"] / (0.05 * 4.0)
+    assert held_gpu_h == pytest.approx(2.0 * plan.valuation_hours, rel=0.25)
