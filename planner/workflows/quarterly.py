@@ -230,7 +230,13 @@ def plan_run(
     # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
     # the report bill), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(
-        plan, valuation_paths(fc.scenarios), catalog.offers, inventory, policy, progress=say
+        plan,
+        valuation_paths(fc.scenarios),
+        catalog.offers,
+        inventory,
+        policy,
+        progress=say,
+        serverless=serverless,
     )
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
     plan = replace(plan, record={**plan.record, **extra})
