@@ -540,6 +540,9 @@ def _read_tidy(
         agg = {"sum": "sum", "mean": "mean", "last": "last"}[on_duplicate]
         grouped_rows = out.groupby(keys, observed=True, sort=False, dropna=False)
         combined = grouped_rows[["gpus", *measures]].agg(agg)
+        if measures:  # a measure stays "not measured" (NaN) when no duplicate row measured it
+            counted = grouped_rows[measures].count()
+            combined[measures] = combined[measures].where(counted > 0)
         out = combined.reset_index()
     out = out.sort_values(["timestamp", "gpu_type"], kind="stable").reset_index(drop=True)
     cols = [*USAGE_COLUMNS, *(["instance_type"] if "instance_type" in out.columns else [])]

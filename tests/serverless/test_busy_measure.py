@@ -101,6 +101,11 @@ def test_duplicate_rows_combine_the_measures_too(tmp_path: Path) -> None:
     assert d["gpus"].tolist() == [5.0]
     assert d["requests"].tolist() == [15.0]
     assert d["busy_gpu_hours"].tolist() == [1.5]
+    # duplicates that measured nothing stay "not measured", not a measured zero
+    rows = ["2026-01-01T00:00:00Z,L4,2,10,", "2026-01-01T00:00:00Z,L4,3,5,"]
+    p = _write(tmp_path, rows, "timestamp,gpu_type,gpus,requests,busy_gpu_hours")
+    d = read_usage(p, on_duplicate="sum").data
+    assert d["requests"].tolist() == [15.0] and d["busy_gpu_hours"].isna().all()
 
 
 def test_files_without_a_busy_measure_have_none(tmp_path: Path) -> None:
