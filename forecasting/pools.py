@@ -14,6 +14,10 @@ not portable). A TOML policy file expresses them as a list of tables::
     match = { team = ["research", "ml-platform"], environment = "dev" }
     interruptible = true
 
+    [[pools]]                      # may scale to zero on serverless GPUs (needs a busy measure)
+    match = { workload = "inference", environment = ["dev", "staging"] }
+    scale_to_zero = true
+
 ``match`` keys are usage columns (``gpu_type``, ``provider``, ``region``, the tag columns, and
 ``paid_as`` for billing sources); a value is a string or a list of strings (any of), compared without
 regard to case; ``"*"`` matches anything, including an empty tag.
@@ -41,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from forecasting.busy import pool_busy_hours, pool_measure
 from forecasting.scenarios import Pool
 from forecasting.usage import UsageHistory, outage_mask
 from forecasting.usage_schema import LABEL_COLUMNS
@@ -62,6 +67,7 @@ class PoolRule:
     portable: bool = False
     aws_region: str | None = None
     spot_cap_share: float | None = None
+    scale_to_zero: bool = False
 
     def __post_init__(self) -> None:
         for key in self.match:
@@ -71,7 +77,14 @@ class PoolRule:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "pool rule") -> PoolRule:
         """A rule from a TOML/JSON table; unknown keys raise with a suggestion."""
-        allowed = ("match", "interruptible", "portable", "aws_region", "spot_cap_share")
+        allowed = (
+            "match",
+            "interruptible",
+            "portable",
+            "aws_region",
+            "spot_cap_share",
+            "scale_to_zero",
+        )
         for key in d:
             if key not in allowed:
                 raise UnknownNameError("pool rule key", str(key), allowed, file=where)
@@ -89,7 +102,7 @@ class PoolRule:
                 raise UnknownNameError(
                     "pool rule column", str(key), MATCH_COLUMNS, file=where, column="match"
                 )
-        for key in ("interruptible", "portable"):
+        for key in ("interruptible", "portable", "scale_to_zero"):
             if key in d and not isinstance(d[key], bool):
                 raise PlannerInputError(
                     f"'{key}' must be true or false", file=where, column=key, value=d[key]
@@ -114,6 +127,7 @@ class PoolRule:
             portable=bool(d.get("portable", False)),
             aws_region=d.get("aws_region"),
             spot_cap_share=None if cap is None else float(cap),
+            scale_to_zero=bool(d.get("scale_to_zero", False)),
         )
 
     def matches(self, frame: pd.DataFrame) -> np.ndarray:
@@ -156,6 +170,7 @@ class PooledUsage:
 
     ``outage_mask`` and ``gap_mask`` (same shape, bool) mark hours that do not show real demand.
     ``pools`` are in column order. ``paid_as`` (if the source says) is GPU-hours by pool × how paid.
+    ``busy_gpu_hours`` (when the usage has a busy measure): busy GPU-hours per hour and pool.
     """
 
     demand_gpus: pd.DataFrame
@@ -165,6 +180,8 @@ class PooledUsage:
     gap_fill: str = "interpolate"
     paid_as: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    busy_gpu_hours: pd.DataFrame | None = None  # same shape, NaN = not measured (forecasting.busy)
+    requests: pd.DataFrame | None = None  # requests per hour and pool, NaN = not counted
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -185,6 +202,10 @@ class PooledUsage:
             demand_gpus=self.demand_gpus.iloc[:n_hours],
             outage_mask=self.outage_mask.iloc[:n_hours],
             gap_mask=self.gap_mask.iloc[:n_hours],
+            busy_gpu_hours=(
+                None if self.busy_gpu_hours is None else self.busy_gpu_hours.iloc[:n_hours]
+            ),
+            requests=None if self.requests is None else self.requests.iloc[:n_hours],
         )
 
     def missing_mask(self) -> pd.DataFrame:
@@ -260,6 +281,20 @@ def _pool_region(frame: pd.DataFrame, default_aws_region: str) -> pd.Series:
     return region.where(use, default_aws_region).astype("string")
 
 
+def scale_to_zero_rows(
+    data: pd.DataFrame, rules: Sequence[PoolRule | Mapping[str, Any]]
+) -> np.ndarray:
+    """Per usage row: True when the first rule it matches marks it ``scale_to_zero``."""
+    out = np.zeros(len(data), dtype=bool)
+    decided = np.zeros(len(data), dtype=bool)
+    for r in rules:
+        rule = r if isinstance(r, PoolRule) else PoolRule.from_dict(r)
+        hit = rule.matches(data) & ~decided
+        out[hit] = rule.scale_to_zero
+        decided |= hit
+    return out
+
+
 def make_pools(
     history: UsageHistory,
     rules: Iterable[PoolRule | Mapping[str, Any]] = (),
@@ -283,6 +318,7 @@ def make_pools(
     n = len(data)
     interruptible = np.zeros(n, dtype=bool)
     portable = np.zeros(n, dtype=bool)
+    scale_to_zero = np.zeros(n, dtype=bool)
     region = _pool_region(data, default_aws_region).to_numpy(dtype=object)
     decided = np.zeros(n, dtype=bool)
     spot_cap = np.full(n, np.nan)
@@ -290,6 +326,7 @@ def make_pools(
         hit = rule.matches(data) & ~decided
         interruptible[hit] = rule.interruptible
         portable[hit] = rule.portable
+        scale_to_zero[hit] = rule.scale_to_zero
         if rule.aws_region:
             region[hit] = rule.aws_region
         if rule.spot_cap_share is not None:
@@ -301,6 +338,7 @@ def make_pools(
             "interruptible": interruptible,
             "portable": portable,
             "aws_region": region.astype(str),
+            "scale_to_zero": scale_to_zero,
         }
     )
     group = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
@@ -314,6 +352,7 @@ def make_pools(
             portable=bool(k[2]),
             aws_region=k[3],
             spot_cap_share=None if pd.isna(caps.get(g)) else float(caps[g]),
+            scale_to_zero=bool(k[4]),
         )
         for g, k in enumerate(first_rows)
     ]
@@ -358,5 +397,7 @@ def make_pools(
         gap_mask=gap_mask,
         gap_fill=gap_fill,
         paid_as=paid,
+        busy_gpu_hours=pool_busy_hours(data, names, full, list(wide.columns)),
+        requests=pool_measure(data, "requests", names, full, list(wide.columns)),
         meta={"source": history.source, "rules": [r.__dict__ for r in rule_list]},
     )

@@ -29,6 +29,7 @@ class Pool:
     portable: bool = False
     aws_region: str = "us-east-1"
     spot_cap_share: float | None = None
+    scale_to_zero: bool = False  # may be served by serverless GPUs (planner.optimize.serverless)
 
     @property
     def name(self) -> str:
@@ -37,6 +38,8 @@ class Pool:
             flex.append("interruptible")
         if self.portable:
             flex.append("portable")
+        if self.scale_to_zero:
+            flex.append("scale-to-zero")
         return f"{self.gpu_type}/{'+'.join(flex) or 'fixed'}@{self.aws_region}"
 
 

@@ -54,6 +54,8 @@ def plan_figures(
     p = figs.probabilities
     comp = figs.cost_by_component()
     exp = {k: comp.get(k, 0.0) for k in COST_COMPONENTS}
+    if comp.get("serverless"):  # scale-to-zero pools served serverless (usage, no term)
+        exp["serverless"] = comp["serverless"]
     totals = np.array([e.total_usd for e in figs.evaluations])
     exp["total"] = float(p @ totals)
     exp["existing_sunk"] = float(

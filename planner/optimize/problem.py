@@ -42,8 +42,10 @@ and the EC2 Instance SP at the same rate, resolve the same way every run: see ``
     no upfront) is a real choice.
 
 Constraint families (one ``add_<family>`` function each; names in brackets)
-    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0; a
-                                    row with a single variable becomes that variable's bound)
+    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} [+ sl_{p,s,t}] ≤ D_{s,t,p}
+                                    (od ≥ 0; a row with a single variable becomes that variable's
+                                    bound; sl: held GPUs moved to serverless in scale-to-zero
+                                    pools, planner/optimize/serverless.py holds that family's maths)
     capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
     savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
     With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the valuation horizon, existing
@@ -105,8 +107,10 @@ import planner.valuation as valuation
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
+from planner.optimize.serverless import add_serverless
 from planner.optimize.time_reduction import TimeSlices, append_rows, hours_between, reduce_time
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from planner.valuation import ValuationPaths
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
@@ -243,6 +247,12 @@ class Problem:
     slice_discount: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buy_npv_usd: dict[tuple[int, int], float] = field(default_factory=dict)  # per unit, full term
     inventory_npv_usd: float = 0.0  # remaining cash of existing commitments (upfront sunk)
+    # serverless (planner.optimize.serverless): p -> {(s, t): held GPUs moved}, their USD per held
+    # GPU-hour, the all-or-nothing choice x_p, and the option
+    serverless: dict[int, dict[tuple[int, int], pulp.LpVariable]] = field(default_factory=dict)
+    serverless_rate: dict[int, dict[tuple[int, int], float]] = field(default_factory=dict)
+    serverless_choice: dict[int, pulp.LpVariable] = field(default_factory=dict)
+    serverless_setup: dict[int, Any] = field(default_factory=dict)
 
     # ---- derived helpers -------------------------------------------------------------------
     @property
@@ -542,6 +552,9 @@ def add_demand_balance(pb: Problem) -> None:
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
             by_pst[(p, s, t)][var] = 1.0
+    for p, vs in pb.serverless.items():
+        for (s, t), var in vs.items():
+            by_pst[(p, s, t)][var] = 1.0
     dem = pb.slices.demand_gpus
     names = []
     for (p, s, t), terms in by_pst.items():
@@ -833,6 +846,9 @@ def add_risk_averse_objective(pb: Problem) -> None:
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
             per_s[s][var] = w[t] * (spot_price[p] * pb.spot_factor[s] - od[p])
+    for p, vs in pb.serverless.items():
+        for (s, t), var in vs.items():
+            per_s[s][var] = w[t] * (pb.serverless_rate[p][(s, t)] - od[p])
     const_s = np.einsum("t,stp,p->s", w, dem, od)
     zeta = pb.lp.add_variable("risk_cost_zeta")
     obj = dict(pb.lp.objective)
@@ -920,10 +936,12 @@ def build_problem(
     policy: Policy,
     *,
     as_of: pd.Timestamp | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Problem:
     """Build the LP (module docstring). Pure: the inputs are not changed.
 
-    ``as_of`` is informative: the plan's "now" is the scenarios' start.
+    ``as_of`` is informative: the plan's "now" is the scenarios' start. ``serverless``: options for
+    scale-to-zero pools (:mod:`planner.optimize.serverless`).
     """
     check_inputs(scenarios, offers, policy)
     start = pd.Timestamp(scenarios.start)
@@ -980,6 +998,7 @@ def build_problem(
     define_purchase_variables(pb)
     define_dispatch_variables(pb)
     define_objective(pb)
+    add_serverless(pb, scenarios, serverless)
     add_demand_balance(pb)
     add_commitment_capacity(pb)
     add_cvar_unused_bound(pb)

@@ -29,6 +29,7 @@ from planner.inventory import Commitment
 from planner.optimize.problem import Problem
 from planner.plan import Purchase
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,10 @@ def bill_plan(
     user_policy: Policy,
     *,
     on_demand: StrategyFigures | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> RefereeBill:
-    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds."""
+    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds.
+    ``serverless``: the plan's serverless decisions (billed by the evaluator's serverless step)."""
     vp = pb.valuation
     assert vp is not None  # built by build_problem
     pools = pb.pools
@@ -73,6 +76,7 @@ def bill_plan(
         timeline=vp.timeline,
         tf=tf,
         spot_price_factor=vp.spot_price_factor,
+        serverless=serverless,
     )
     if on_demand is None:
         no_spot = replace(policy, spot_cap_share=0.0)

@@ -24,6 +24,7 @@ from planner.report.cashflow import run_cashflow
 from planner.report.headline import amount_text, headline_sentences
 from planner.report.html import Section, cards, document, esc, image, table
 from planner.report.labels import header, humanize, number, pct, usd, value
+from planner.report.serverless_section import serverless_sections
 from planner.workflows.quarterly import PlanRun
 from pricing_data.fileio import atomic_write_bytes
 from pricing_data.stats import weighted_quantile
@@ -42,6 +43,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
     ``max_scenarios`` scenarios with their probabilities renormalised). The layers sum to the
     expected demand of those scenarios."""
     from planner.evaluate import evaluate
+    from planner.evaluate.serverless import plan_serverless
 
     sc = run.forecast.scenarios
     n = min(sc.n_scenarios, max_scenarios)
@@ -59,6 +61,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
             run.catalog.offers,
             run.policy,
             detail=True,
+            serverless=plan_serverless(run.plan, None),  # the plan's scale-to-zero decisions
         )
         for key, gpus in ev.served_gpus.items():
             name = "existing" if key in existing else model_of.get(key, key)
@@ -70,6 +73,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
         "compute_savings_plan",
         "reserved_contract",
         "spot",
+        "serverless",
         "on_demand",
     ]
     return {k: layers[k] for k in order if k in layers}
@@ -353,11 +357,15 @@ def components_frame(run: PlanRun) -> pd.DataFrame:
             ("on_demand", "On-demand ($)"),
             ("spot", "Spot ($)"),
             ("egress", "Egress ($)"),
+            ("serverless", "Serverless ($)"),
         ):
             row[label] = round(comp.get(key, 0.0), 2)
         row["Total ($)"] = round(strat.expected_cost_usd, 2)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if "Serverless ($)" in frame and not (frame["Serverless ($)"] != 0).any():
+        frame = frame.drop(columns=["Serverless ($)"])  # only when some strategy used serverless
+    return frame
 
 
 def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
@@ -453,6 +461,7 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
             "Compared with the alternatives (evaluator, mean over scenarios, forecast window)",
             table(humanize(comp)),
         ),
+        *serverless_sections(run),  # scale-to-zero pools and unit costs, when the run has them
         Section("Expected cost by component (spot apart)", table(components_frame(run))),
         Section(
             "Demand and committed capacity",

@@ -48,6 +48,12 @@ def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) 
 
     out = [run_summary(run).rstrip("\n")]
     out.extend(line.rstrip("\n") for line in whole_term_lines(run.plan))
+    from planner.workflows.serverless import summary_lines as serverless_summary_lines
+
+    serverless = serverless_summary_lines(run)  # scale-to-zero pools and unit costs
+    if serverless:
+        out.append("")
+        out.extend(line.rstrip("\n") for line in serverless)
     if defaults_used:
         out += textwrap.wrap("Defaults used (no policy file): " + "; ".join(defaults_used), 100)
     for note in run.notes:

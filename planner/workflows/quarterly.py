@@ -10,7 +10,9 @@ and compares, with the evaluator averaged over the same demand scenarios (probab
 - ``current inventory only``: the existing commitments until they expire, the rest on
   spot (where allowed) and on-demand;
 - ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
-- ``this plan, firm purchases only``: existing commitments plus what is bought now.
+- ``this plan, firm purchases only``: existing commitments plus what is bought now;
+- ``serverless where eligible`` (when some pool may scale to zero): the existing commitments and
+  every eligible pool on serverless (see planner.evaluate.compare).
 
 Annual figures scale the horizon's cost by 8,760 h / horizon hours. "Worst-tail utilisation" is the
 probability-weighted ``1 − cvar_beta`` quantile (P10 by default) of commitment utilisation across
@@ -50,6 +52,7 @@ from planner.workflows.records import (
     inventory_record,
     with_run_record,
 )
+from planner.workflows.serverless import serverless_for
 from pricing_data.catalog import Catalog
 
 
@@ -184,6 +187,7 @@ def plan_run(
     policy = inputs.policy
     catalog = inputs.catalog
     inventory = list(inputs.inventory)
+    serverless = serverless_for(inputs.pooled, inputs.config)  # scale-to-zero pools, if any
     # each pool's sizing rule, chosen by its backtested cost (planner.backtest.sizing)
     sized = size_for_plan(
         inputs.pooled,
@@ -199,7 +203,13 @@ def plan_run(
     notes: list[str] = []
     try:
         plan = optimize(
-            sized.scenarios, catalog.offers, inventory, sized.policy, as_of=start, progress=say
+            sized.scenarios,
+            catalog.offers,
+            inventory,
+            sized.policy,
+            as_of=start,
+            progress=say,
+            serverless=serverless,
         )
     except InfeasiblePlanError as e:
         if not (inputs.config.from_defaults and e.binding == "cvar_limit"):
@@ -214,16 +224,30 @@ def plan_run(
         policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
         unbounded = replace(sized.policy, cvar_limit_pct=None, cvar_limit_usd=None)
         plan = optimize(
-            sized.scenarios, catalog.offers, inventory, unbounded, as_of=start, progress=say
+            sized.scenarios,
+            catalog.offers,
+            inventory,
+            unbounded,
+            as_of=start,
+            progress=say,
+            serverless=serverless,
         )
     # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
     # the report bill), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(
-        plan, valuation_paths(fc.scenarios), catalog.offers, inventory, policy, progress=say
+        plan,
+        valuation_paths(fc.scenarios),
+        catalog.offers,
+        inventory,
+        policy,
+        progress=say,
+        serverless=serverless,
     )
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
     plan = replace(plan, record={**plan.record, **extra})
-    strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
+    strategies = compare_strategies(
+        fc, catalog, inventory, plan, policy, progress=say, serverless=serverless
+    )
     # plan.json's figures, bounds and cash-flow schedule, and the headline, from the same bills
     by_name = {s.name: s for s in strategies}
     plan = rebill_plan(
