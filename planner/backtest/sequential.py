@@ -192,9 +192,13 @@ def replay_days(rule: str) -> int | None:
 
 
 def sequential_rules(settings: SequentialSettings) -> tuple[str, ...]:
-    """The candidate sizing rules of the sequential planner: the replay rules it can always
-    observe first (ties go to the simple rule), then the LP rules of :data:`SIZING_RULES`."""
-    return (*(f"replay-{d}" for d in settings.lookbacks_days), *SIZING_RULES)
+    """The candidate sizing rules of the sequential planner, in tie-break order: the fallback
+    replay rule first (when the record cannot tell rules apart, e.g. every lookback saw the same
+    short history, the default is kept), then the other replay rules it can always observe, then
+    the LP rules of :data:`SIZING_RULES`."""
+    replays = [f"replay-{d}" for d in settings.lookbacks_days]
+    first = [settings.fallback_rule] if settings.fallback_rule in replays else []
+    return (*first, *(r for r in replays if r not in first), *SIZING_RULES)
 
 
 def term_cap_hours(min_term_h: int, evidence_h: int) -> int:
@@ -424,7 +428,7 @@ def run_sequential(
         books[f"planner-{r}"] = _Book()
     record = RuleRecord()
     rules = sequential_rules(settings)
-    fallback = settings.fallback_rule if settings.fallback_rule in rules else rules[0]
+    fallback = rules[0]
     min_term_h = min(
         term_hours(int(m), settings.term_scale) for m in table.candidates["term_months"].unique()
     )

@@ -285,3 +285,17 @@ def test_inner_origins_give_the_first_decision_a_record_and_the_choice_respects_
     # the invariant on the record used at every decision
     for _, row in d.iterrows():
         assert row[f"mean_regret[{name}]"] <= row[f"best_replay_regret[{name}]"] + 1e-9
+
+
+def test_rule_order_puts_the_fallback_first_so_ties_keep_the_default() -> None:
+    from planner.backtest.sequential import sequential_rules
+
+    rules = sequential_rules(SequentialSettings())
+    assert rules[:3] == ("replay-30", "replay-7", "replay-60")
+    # three replays that saw the same 7 days buy the same and tie: the default is kept
+    rec = RuleRecord()
+    for r in rules:
+        rec.add(0, "p", r, 100.0 if r.startswith("replay") else 120.0)
+    assert rec.choose("p", 1000, rules=rules, default=rules[0])[0] == "replay-30"
+    # an unknown fallback leaves the lookbacks in their order
+    assert sequential_rules(SequentialSettings(fallback_rule="x"))[0] == "replay-7"
