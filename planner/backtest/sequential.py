@@ -45,8 +45,10 @@ no record at all follows the fallback replay rule (``replay-30``, Cost Explorer'
 
 Term cap: the record has billed purchases only over the span ``E = o_j − (its oldest origin)``;
 an LP rule may not buy a term whose mapped length exceeds ``max(E, shortest term)`` (a longer
-commitment's term risk is not yet evidenced). The replay rules are not capped: they are what the
-tool observes and compares with.
+commitment's term risk is not yet evidenced). The replay rules are not capped (they are what the
+tool observes and compares with), unless ``cap_replay_rules`` (a diagnostic: the record bills the
+realised span only, where an uncapped 84-day term looks cheaper per hour than a capped LP rule's
+28-day term, so with the replay rules uncapped the LP rules rarely win the record).
 """
 
 from __future__ import annotations
@@ -121,6 +123,10 @@ class SequentialSettings:
     fallback_rule: str = "replay-30"
     #: no LP purchase with a mapped term longer than the span the record has billed
     term_cap: bool = True
+    #: also cap the planner's replay rules (diagnostic; off by default): the record bills each
+    #: rule on the realised span only, where an uncapped long term looks cheaper per hour than the
+    #: capped LP rules' short terms, so capping only the LP rules makes them lose the record
+    cap_replay_rules: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,7 +340,7 @@ class _Planner:
                 at.u_hist[:, p : p + 1],
                 at.ts_hist,
                 (self.pools[p],),
-                self.offers,
+                self._replay_offers(max_term_h),
                 self.policy,
                 start=at.now,
                 lookback_days=d,
@@ -343,6 +349,15 @@ class _Planner:
             out += _mapped(rec.commitments, f"{tag}-{r}", self.table, self.settings)
             self.timing["replay_s"] += time.perf_counter() - t0
         return out
+
+    def _replay_offers(self, max_term_h: int | None) -> pd.DataFrame:
+        """The offers the planner's replay rules may buy: all of them, or with
+        ``cap_replay_rules`` only terms whose mapped length is within ``max_term_h``."""
+        if max_term_h is None or not self.settings.cap_replay_rules:
+            return self.offers
+        terms = pd.to_numeric(self.offers["term_months"], errors="coerce").fillna(0).astype(int)
+        keep = [t == 0 or term_hours(t, self.settings.term_scale) <= max_term_h for t in terms]
+        return self.offers[np.asarray(keep, dtype=bool)]
 
     def score_variants(
         self, at: _Origin, chosen: tuple[str, ...], book: _Book, max_term_h: int | None, tag: str

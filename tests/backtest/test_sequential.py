@@ -299,3 +299,20 @@ def test_rule_order_puts_the_fallback_first_so_ties_keep_the_default() -> None:
     assert rec.choose("p", 1000, rules=rules, default=rules[0])[0] == "replay-30"
     # an unknown fallback leaves the lookbacks in their order
     assert sequential_rules(SequentialSettings(fallback_rule="x"))[0] == "replay-7"
+
+
+def test_capped_replay_rules_see_only_terms_within_the_cap() -> None:
+    from planner.backtest.sequential import _Planner
+
+    off = offers()
+    long = off[off["term_months"] == 12].assign(term_months=36)
+    both = pd.concat([off, long], ignore_index=True)
+    run = _Planner.__new__(_Planner)
+    run.offers = both
+    run.settings = SequentialSettings(term_scale={12: 168, 36: 504}, cap_replay_rules=True)
+    kept = run._replay_offers(168)["term_months"].astype(int)
+    assert set(kept) == {0, 12} and (kept == 0).sum() == (off["term_months"] == 0).sum()
+    assert len(run._replay_offers(504)) == len(both)
+    assert len(run._replay_offers(None)) == len(both)
+    run.settings = SequentialSettings(term_scale={12: 168, 36: 504})  # default: not capped
+    assert len(run._replay_offers(168)) == len(both)
