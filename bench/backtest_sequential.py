@@ -52,6 +52,11 @@ def main() -> None:
         action="store_true",
         help="also cap the planner's replay rules to the record's span (diagnostic)",
     )
+    ap.add_argument(
+        "--no-term-cap",
+        action="store_true",
+        help="let the LP rules buy every term from the first decision (diagnostic)",
+    )
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     policy = replace(POLICY, min_utilization=args.min_utilization or None).validate()
@@ -74,6 +79,7 @@ def main() -> None:
                 n_scenarios=args.scenarios,
                 fixed_rules=tuple(args.fixed_rules),
                 cap_replay_rules=args.cap_replay_rules,
+                term_cap=not args.no_term_cap,
             ),
             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
         )
@@ -129,6 +135,7 @@ def main() -> None:
         f"# decisions every {args.every_days} d from day 14; terms {args.term_scale}; "
         f"min_utilization {policy.min_utilization}; {args.scenarios} scenarios"
         + ("; replay rules capped too" if args.cap_replay_rules else "")
+        + ("; no term cap" if args.no_term_cap else "")
     )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print()
