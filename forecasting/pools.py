@@ -34,6 +34,7 @@ treats them as missing and fills them from the series' own hour-of-week profile 
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,12 +59,14 @@ MATCH_COLUMNS: tuple[str, ...] = ("gpu_type", *LABEL_COLUMNS, "paid_as", "instan
 
 @dataclass(frozen=True)
 class PoolRule:
-    """``match`` (column → value or values) decides ``interruptible`` / ``portable`` of a row."""
+    """``match`` (column → value or values) decides ``interruptible`` / ``portable`` of a row;
+    ``spot_cap_share`` (0..1, optional) caps the share of its pools' demand counted on spot."""
 
     match: Mapping[str, str | Sequence[str]]
     interruptible: bool = False
     portable: bool = False
     aws_region: str | None = None
+    spot_cap_share: float | None = None
     scale_to_zero: bool = False
 
     def __post_init__(self) -> None:
@@ -74,7 +77,14 @@ class PoolRule:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "pool rule") -> PoolRule:
         """A rule from a TOML/JSON table; unknown keys raise with a suggestion."""
-        allowed = ("match", "interruptible", "portable", "aws_region", "scale_to_zero")
+        allowed = (
+            "match",
+            "interruptible",
+            "portable",
+            "aws_region",
+            "spot_cap_share",
+            "scale_to_zero",
+        )
         for key in d:
             if key not in allowed:
                 raise UnknownNameError("pool rule key", str(key), allowed, file=where)
@@ -97,11 +107,26 @@ class PoolRule:
                 raise PlannerInputError(
                     f"'{key}' must be true or false", file=where, column=key, value=d[key]
                 )
+        cap = d.get("spot_cap_share")
+        if cap is not None and (
+            isinstance(cap, bool)
+            or not isinstance(cap, int | float)
+            or not math.isfinite(cap)
+            or not 0 <= cap <= 1
+        ):
+            raise PlannerInputError(
+                "'spot_cap_share' must be a share of the pool's demand between 0 and 1",
+                file=where,
+                column="spot_cap_share",
+                value=cap,
+                fix="write e.g. spot_cap_share = 0.3 (0 keeps the pool off spot)",
+            )
         return cls(
             match=dict(match),
             interruptible=bool(d.get("interruptible", False)),
             portable=bool(d.get("portable", False)),
             aws_region=d.get("aws_region"),
+            spot_cap_share=None if cap is None else float(cap),
             scale_to_zero=bool(d.get("scale_to_zero", False)),
         )
 
@@ -296,6 +321,7 @@ def make_pools(
     scale_to_zero = np.zeros(n, dtype=bool)
     region = _pool_region(data, default_aws_region).to_numpy(dtype=object)
     decided = np.zeros(n, dtype=bool)
+    spot_cap = np.full(n, np.nan)
     for rule in rule_list:
         hit = rule.matches(data) & ~decided
         interruptible[hit] = rule.interruptible
@@ -303,6 +329,8 @@ def make_pools(
         scale_to_zero[hit] = rule.scale_to_zero
         if rule.aws_region:
             region[hit] = rule.aws_region
+        if rule.spot_cap_share is not None:
+            spot_cap[hit] = rule.spot_cap_share
         decided |= hit
     keys = pd.DataFrame(
         {
@@ -315,15 +343,18 @@ def make_pools(
     )
     group = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
     first_rows = keys.drop_duplicates().itertuples(index=False, name=None)
+    # a pool's spot cap: the least set by the rules of its rows (None when no rule sets one)
+    caps = pd.Series(spot_cap).groupby(group).min()
     pool_of_group = [
         Pool(
             gpu_type=k[0],
             interruptible=bool(k[1]),
             portable=bool(k[2]),
             aws_region=k[3],
+            spot_cap_share=None if pd.isna(caps.get(g)) else float(caps[g]),
             scale_to_zero=bool(k[4]),
         )
-        for k in first_rows
+        for g, k in enumerate(first_rows)
     ]
     pools = tuple(sorted(pool_of_group, key=lambda p: p.name))
     names = np.array([p.name for p in pool_of_group], dtype=object)[group]

@@ -20,7 +20,8 @@ Sections and keys (every key optional):
                   savings_curve_points
 ``[serverless]``  providers, hybrid, min_warm_gpus, pin_region, cold_start_overhead_pct,
                   gpu_seconds_per_request (see planner.serverless_policy)
-``[[pools]]``     match, interruptible, portable, aws_region, scale_to_zero (see forecasting.pools)
+``[[pools]]``     match, interruptible, portable, aws_region, spot_cap_share, scale_to_zero
+                  (see forecasting.pools)
 
 Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_per_gpu_hour`` per
 GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
@@ -163,6 +164,7 @@ class PlanningConfig:
                     "interruptible": r.interruptible,
                     "portable": r.portable,
                     "aws_region": r.aws_region,
+                    **({} if r.spot_cap_share is None else {"spot_cap_share": r.spot_cap_share}),
                     **({"scale_to_zero": True} if r.scale_to_zero else {}),
                 }
                 for r in self.pool_rules
@@ -701,7 +703,8 @@ risk_pricing = "conservative" # how the bounds value used commitment dollars whe
 overhead_pct = 0.0           # flat extra GPU-hours on spot, on top of the interruption re-runs:
 checkpoint_interval_h = 1.0  # an interruption (catalog rate per instance-month) loses half a
 restart_h = 0.25             # checkpoint interval plus the restart
-cap_share = 0.5              # availability: at most this share of an interruptible pool on spot
+cap_share = 0.5              # availability: at most this share of an interruptible pool on spot;
+                             # less where the interruption band is worse (pricing_data/assumptions.toml)
 price_spread_pct = 25.0      # spot price spread over scenarios around the catalog's snapshot (assumed)
 
 [finance]
@@ -750,6 +753,8 @@ gpu_seconds_per_request = {}     # by workload, e.g. { default = 0.5 }: busy tim
 # match = { workload = "training" }
 # interruptible = true
 # portable = true
+# spot_cap_share = 0.3       # optional: at most 30% of these pools' demand on spot (default:
+#                            # from the spot offer's interruption band, at most [spot] cap_share)
 # [[pools]]
 # match = { workload = "inference", environment = ["dev", "staging"] }
 # scale_to_zero = true

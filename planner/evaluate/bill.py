@@ -6,7 +6,9 @@ the pool's region; for portable pools also CoreWeave/Lambda plus egress); spot, 
 pools only, is the cheapest spot offer times its re-run factor
 (:meth:`~planner.policy.Policy.spot_rerun_factor`: flat ``spot_overhead_pct`` plus the re-runs the
 catalog's interruption rate implies; egress included off AWS), used only when cheaper than
-on-demand, for at most ``spot_cap_share`` of the pool's usage (the availability cap).
+on-demand, for at most the pool's availability cap of its usage
+(:meth:`~planner.policy.Policy.spot_cap`: the pool's own ``[[pools]]`` cap, else the assumed cap of
+that offer's interruption band, at most ``spot_cap_share``).
 
 Rows. The usage path is given on rows: single hours (``timestamps``), or the rows of a
 :class:`~planner.valuation.Timeline` (hours in the decision horizon, then coarse blocks to the end
@@ -22,7 +24,7 @@ Each row, in the providers' order:
 3. EC2 Instance Savings Plans, then Compute Savings Plans: each plan's hourly dollars go to the usage
    with the highest discount first (discount = 1 − SP rate ÷ the price the usage would otherwise
    pay), each GPU-hour consuming its SKU's SP rate, until the hour's commitment is spent;
-4. what is left goes to spot (up to the cap) when cheaper, then on-demand.
+4. what is left goes to spot (up to the pool's cap) when cheaper, then on-demand.
 
 Scale-to-zero pools with a serverless option (``serverless``): a pool decided wholly serverless
 leaves the held path before step 1; a hybrid pool's rows cheaper on serverless than any active
@@ -122,6 +124,8 @@ class ServingPrices:
     spot: np.ndarray  # inf when no spot
     spot_provider: list[str]
     spot_factor: np.ndarray  # GPU-hours bought per GPU-hour of work (re-runs), per pool
+    spot_cap: np.ndarray  # availability cap: most of the pool's usage on spot (0 when no spot)
+    spot_rate: np.ndarray | None = None  # the spot offer's interruption rate a month (NaN: none)
 
 
 _Price = ServingPrices  # the former private name
@@ -142,6 +146,7 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
     od_prov = [""] * len(pools)
     spot_prov = [""] * len(pools)
     factor = np.ones(len(pools))
+    rate = np.full(len(pools), np.nan)
     rec: Any
     for rec in offers[offers["purchase_model"].isin(["on_demand", "spot"])].itertuples():
         prov = str(rec.provider)
@@ -163,6 +168,7 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
             f = policy.spot_rerun_factor(_interruption(rec))
             if pool.interruptible and price * f < spot[i]:
                 spot[i], spot_prov[i], factor[i] = price * f, prov, f
+                rate[i] = _interruption(rec)
     for i, pool in enumerate(pools):
         if not np.isfinite(od[i]):
             raise PlannerInputError(
@@ -170,9 +176,47 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
                 value=pool.aws_region,
                 fix="use a region where AWS sells this GPU on demand",
             )
-        if spot[i] >= od[i] or policy.spot_cap_share <= 0:
-            spot[i], spot_prov[i] = np.inf, ""
-    return ServingPrices(od, od_prov, spot, spot_prov, factor)
+    cap = np.array(
+        [policy.spot_cap(p.spot_cap_share, spot_prov[i], rate[i]) for i, p in enumerate(pools)]
+    )
+    for i in range(len(pools)):
+        if spot[i] >= od[i] or cap[i] <= 0:
+            spot[i], spot_prov[i], cap[i] = np.inf, "", 0.0
+    return ServingPrices(od, od_prov, spot, spot_prov, factor, cap, rate)
+
+
+def spot_availability(
+    offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
+) -> pd.DataFrame:
+    """Per pool served by spot: the spot provider, its interruption band, the availability cap and
+    where the cap comes from (``pool rule``, ``interruption band (assumed)``, ``policy``)."""
+    from pricing_data.rates import spot_band
+
+    sp = serving_prices(offers, pools, policy)
+    rows = []
+    for i, pool in enumerate(pools):
+        if not np.isfinite(sp.spot[i]):
+            continue
+        lam = float(sp.spot_rate[i]) if sp.spot_rate is not None else float("nan")
+        banded = sp.spot_provider[i] == "aws" and np.isfinite(lam)
+        if pool.spot_cap_share is not None:
+            basis = "pool rule"
+        elif banded and sp.spot_cap[i] < policy.spot_cap_share:
+            basis = "interruption band (assumed)"
+        else:
+            basis = "policy"
+        rows.append(
+            {
+                "pool": pool.name,
+                "spot_provider": sp.spot_provider[i],
+                "interruption_band": spot_band(lam) if banded else "",
+                "spot_cap_share": float(sp.spot_cap[i]),
+                "basis": basis,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["pool", "spot_provider", "interruption_band", "spot_cap_share", "basis"]
+    )
 
 
 @dataclass(frozen=True)
@@ -517,6 +561,8 @@ def _scaled_spot(tf: Tariff, factor: float) -> Tariff:
         spot=np.where(keep, spot, np.inf),
         spot_provider=[q if k else "" for q, k in zip(p.spot_provider, keep, strict=True)],
         spot_factor=p.spot_factor,
+        spot_cap=np.where(keep, p.spot_cap, 0.0),
+        spot_rate=p.spot_rate,
     )
     return Tariff(tf.pools, tf.policy, prices, tf.terms)
 
@@ -554,7 +600,7 @@ def bill(
     if serverless is not None and serverless.options:
         floor = _commitment_floor(commitments, timeline, tf)
         u = bill_hybrid_first(u, timeline, pools, serverless, floor, sl_bill)
-    spot_part = np.where(has_spot[None, :], tf.policy.spot_cap_share * u, 0.0)
+    spot_part = np.where(has_spot[None, :], tf.prices.spot_cap[None, :] * u, 0.0)
     res = _Residual(od_left=u - spot_part, spot_left=spot_part.copy(), committed=np.zeros_like(u))
     led = _Ledger(timeline.n_rows, timeline.n_months)
     util: dict[str, float] = {}

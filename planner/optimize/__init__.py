@@ -164,6 +164,15 @@ def optimize(
             "max_share_per_provider": pb.policy.max_share_per_provider,
             "upfront_budget_usd": pb.policy.upfront_budget_usd,
         },
+        "spot_cap_share_by_pool": {
+            str(pool): float(cap)
+            for pool, cap in zip(
+                pb.table.pool_prices["pool"],
+                pb.table.pool_prices["spot_cap_share"].astype(float),
+                strict=True,
+            )
+            if cap > 0
+        },
         "catalog_offers": pb.table.n_catalog_offers,
         "candidate_offers": pb.table.n_pruned,
         "catalog_versions": versions,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.evaluate.bill import spot_availability
 from planner.evaluate.compare import THIS_PLAN
 from planner.plan import Plan
 from planner.purchase_values import price_basis
@@ -401,6 +402,15 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
     )
     if len(serving):
         notes += "<p>Assumed spot prices used to serve interruptible demand:</p>" + table(serving)
+    caps = spot_availability(run.catalog.offers, run.forecast.scenarios.pools, run.policy)
+    if len(caps):
+        notes += (
+            '<p><span class="assumed">Assumed spot availability.</span> The most of each pool\'s '
+            "demand counted on finding spot capacity: from the spot offer's interruption band "
+            "(pricing_data/assumptions.toml: 0.5 for &lt;5% down to 0.1 for &gt;20%), at most the "
+            "policy's spot.cap_share, unless a [[pools]] rule sets spot_cap_share. An "
+            "assumption, not a published figure.</p>" + table(humanize(caps))
+        )
     expiring = run.expiring_inventory()
     expiring_html = (
         table(humanize(expiring))
@@ -440,10 +450,12 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section(
             "Cash-flow schedule (by quarter; monthly in cashflow.csv)",
             cashflow_html(cf)
-            + "<p class=sub>New commitments: upfront on the start date, recurring fees at the "
-            "end of each month of the term, to the end of the last term. Existing commitments "
-            "(amortised) and pay-as-you-go (on-demand, spot, egress: expected) are shown inside "
-            "the forecast window only.</p>",
+            + "<p class=sub>The evaluator's cash, expected over scenarios, to the end of the "
+            "last term: upfront in the month a purchase starts, recurring fees and pay-as-you-go "
+            "(on-demand, spot, egress) in the month they accrue; existing commitments' remaining "
+            "payments (upfronts already paid are sunk). Beyond the forecast, demand follows the "
+            "tail model (planner/valuation.py). Totals and NPV are plan.json's whole-term "
+            "figures.</p>",
         ),
         Section(
             "Compared with the alternatives (evaluator, mean over scenarios, forecast window)",

@@ -110,9 +110,14 @@ def whole_term_lines(plan: Plan) -> list[str]:
 
 CE_SHOWN = {
     "new_commitment_usd_per_hour": "new_usd_per_h",
-    "expected_cost_usd": "exp_cost_usd",
-    "expected_savings_vs_existing_usd": "exp_savings_usd",
-    "expected_savings_vs_on_demand_usd": "exp_savings_vs_od_usd",
+    "new_obligation_usd": "new_obligation",
+    "new_obligation_npv_usd": "new_obl_npv",
+    "expected_cost_usd": "exp_cost",
+    "expected_cost_npv_usd": "exp_cost_npv",
+    "expected_savings_vs_existing_usd": "exp_savings",
+    "expected_savings_vs_existing_npv_usd": "exp_savings_npv",
+    "expected_savings_vs_on_demand_usd": "exp_savings_vs_od",
+    "expected_savings_vs_on_demand_npv_usd": "exp_sav_vs_od_npv",
     "new_utilization_expected_pct": "exp_util_pct",
     "new_utilization_worst_decile_pct": "p10_util_pct",
     "actual_cost_usd": "actual_cost_usd",
@@ -133,8 +138,10 @@ def compare_aws_summary(c: CostExplorerComparison) -> str:
         [
             "Cost Explorer recommends:",
             render_frame(c.ce.table, "table", floatfmt=".2f"),
-            f"Billed with the evaluator: {c.n_scenarios} forecast scenarios "
-            f"{result.forecast_window[0]} .. {result.forecast_window[1]}; actual usage {window}",
+            f"Billed with the evaluator: {c.n_scenarios} forecast scenarios from "
+            f"{result.forecast_window[0]} over {result.valuation_months:.0f} months (every term "
+            "to its end, tail model beyond the forecast), undiscounted and NPV at "
+            f"{result.discount_rate_pct:g} %/yr (USD); actual usage {window}",
             render_frame(result.table.rename(columns=CE_SHOWN), "table", floatfmt=",.1f").rstrip(
                 "\n"
             ),

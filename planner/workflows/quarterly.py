@@ -31,10 +31,12 @@ from planner.backtest.sizing import size_for_plan
 from planner.decision import decision_figures
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
+    THIS_PLAN,
     Progress,
     StrategyFigures,
     compare_strategies,
 )
+from planner.evaluate.plan_bill import rebill_plan
 from planner.inventory import Commitment
 from planner.optimize import optimize
 from planner.optimize.solve import InfeasiblePlanError
@@ -86,7 +88,8 @@ class PlanRun:
         return self.start + pd.Timedelta(hours=self.plan.horizon_hours)
 
     def comparison_frame(self) -> pd.DataFrame:
-        """One row per strategy: expected and annual cost, savings, ESR, coverage, utilisation."""
+        """One row per strategy: expected (accrual, upfront amortised) and annual cost, savings,
+        cash and NPV cost (whole term: the headline's basis), ESR, coverage, utilisation."""
         od = self.strategy(ALL_ON_DEMAND).expected_cost_usd
         q = 1 - self.policy.cvar_beta
         rows = []
@@ -98,6 +101,8 @@ class PlanRun:
                     "expected_cost_usd": round(cost, 2),
                     "annual_cost_usd": round(s.annual_cost_usd, 2),
                     "savings_vs_on_demand_usd": round(od - cost, 2),
+                    "cash_cost_usd": round(s.expected_cash_usd, 2),
+                    "npv_cost_usd": round(s.expected_npv_usd, 2),
                     "esr_pct": round(100 * s.expected("esr"), 2) + 0.0,  # no "-0.00"
                     "coverage_pct": round(100 * s.expected("coverage"), 2),
                     "utilization_pct": round(100 * s.expected("utilization"), 2)
@@ -243,9 +248,16 @@ def plan_run(
     strategies = compare_strategies(
         fc, catalog, inventory, plan, policy, progress=say, serverless=serverless
     )
-    plan = replace(
-        plan, headline=decision_figures(plan, strategies, policy, fc.scenarios.timestamps)
+    # plan.json's figures, bounds and cash-flow schedule, and the headline, from the same bills
+    by_name = {s.name: s for s in strategies}
+    plan = rebill_plan(
+        plan,
+        by_name[THIS_PLAN],
+        by_name[ALL_ON_DEMAND],
+        frozenset(c.commitment_id for c in inventory),
+        policy,
     )
+    plan = replace(plan, headline=decision_figures(plan, strategies, policy))
     return PlanRun(
         config=inputs.config,
         policy=policy,
