@@ -319,9 +319,9 @@ def test_report_headline_numbers_are_plan_json(example_run: tuple[Path, str]) ->
     firm = rows[rows["decision"] == "now"]
     assert len(firm) == n
     assert firm["upfront_usd"].sum() == pytest.approx(h["upfront_usd"], abs=0.01 * n)
-    assert firm["term_obligation_usd"].sum() == pytest.approx(
-        h["term_obligation_usd"], abs=0.01 * n
-    )
+    # the headline's obligation is the evaluator's schedule (calendar hours); purchases.csv's
+    # contract figure counts 730-hour months: the same within 0.5 %
+    assert firm["term_obligation_usd"].sum() == pytest.approx(h["term_obligation_usd"], rel=0.005)
     # the saving vs on-demand is the evaluator's firm-only strategy (comparison.csv), in cash and
     # NPV over the whole term
     comp = pd.read_csv(out / "comparison.csv").set_index("strategy")
