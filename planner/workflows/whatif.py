@@ -166,10 +166,10 @@ class _Forecasts:
 
     def get(self, inputs: PlanningInputs) -> tuple[Forecast, dict[int, Forecast]]:
         key = forecast_key(inputs.config)
-        for k, fc, sizing in self._done:
+        for k, done, backtests in self._done:
             if k == key:
                 self._say("demand settings unchanged: reusing the forecast")
-                return fc, sizing
+                return done, backtests
         fc = inputs.forecast(self._say)
         self.fitted += 1
         sizing: dict[int, Forecast] = {}
