@@ -19,6 +19,7 @@ from pricing_data.schema import (
     PAYMENT_OPTIONS,
     PROVIDERS,
     PURCHASE_MODELS,
+    Column,
     term_hours,
 )
 
@@ -42,6 +43,64 @@ def _is_empty(v: object) -> bool:
     )
 
 
+def _typed_cell(col: Column, v: object, file: str, row: int) -> object:
+    """One cell of ``col`` as its schema type (empty: NaN or ''), or the error naming it."""
+    if _is_empty(v):
+        if col.required:
+            raise _fail(file, row, col.name, "value is empty", None, f"fill in {col.description}")
+        return math.nan if col.dtype == "float" else ""
+    if col.dtype == "float":
+        return _float_cell(col, v, file, row)
+    if col.dtype == "int":
+        return _int_cell(col, v, file, row)
+    if col.dtype == "bool":
+        return _bool_cell(col, v, file, row)
+    return str(v).strip()
+
+
+def _float_cell(col: Column, v: object, file: str, row: int) -> float:
+    try:
+        f = float(v) if isinstance(v, int | float) else float(str(v).strip())
+    except ValueError:
+        raise _fail(
+            file, row, col.name, "not a number", v, "write a plain decimal number"
+        ) from None
+    if not math.isfinite(f) or f < 0:
+        raise _fail(
+            file, row, col.name, "must be a finite number >= 0", v, "fix the price or count"
+        )
+    return f
+
+
+def _int_cell(col: Column, v: object, file: str, row: int) -> int:
+    try:
+        f = float(str(v).strip())
+    except ValueError:
+        raise _fail(file, row, col.name, "not a whole number", v, "write e.g. 12 or 36") from None
+    if not math.isfinite(f) or f != int(f) or f < 0:
+        raise _fail(file, row, col.name, "not a whole number >= 0", v, "write e.g. 12 or 36")
+    return int(f)
+
+
+def _bool_cell(col: Column, v: object, file: str, row: int) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise _fail(file, row, col.name, "not true/false", v, "write true or false")
+
+
+def _typed_frame(out: dict[str, list[object]]) -> pd.DataFrame:
+    df = pd.DataFrame(out)
+    dtypes = {"float": float, "int": int, "bool": bool}
+    for col in COLUMNS:
+        df[col.name] = df[col.name].astype(dtypes.get(col.dtype, object))
+    return df
+
+
 def validate_offers(raw: pd.DataFrame, file: str) -> pd.DataFrame:
     """Check every row of ``raw`` (strings or typed values) and return a typed copy.
 
@@ -55,62 +114,11 @@ def validate_offers(raw: pd.DataFrame, file: str) -> pd.DataFrame:
             row=1,
             fix="add the columns listed in pricing_data/SCHEMA.md",
         )
-    records = raw.to_dict(orient="records")
     out: dict[str, list[object]] = {c.name: [] for c in COLUMNS}
     seen: dict[str, int] = {}
-    for i, rec in enumerate(records):
+    for i, rec in enumerate(raw.to_dict(orient="records")):
         row = i + 2
-        typed: dict[str, object] = {}
-        for col in COLUMNS:
-            v = rec.get(col.name)
-            if _is_empty(v):
-                if col.required:
-                    raise _fail(
-                        file, row, col.name, "value is empty", None, f"fill in {col.description}"
-                    )
-                typed[col.name] = math.nan if col.dtype == "float" else ""
-                continue
-            if col.dtype == "float":
-                try:
-                    f = float(str(v).strip()) if not isinstance(v, int | float) else float(v)
-                except ValueError:
-                    raise _fail(
-                        file, row, col.name, "not a number", v, "write a plain decimal number"
-                    ) from None
-                if not math.isfinite(f) or f < 0:
-                    raise _fail(
-                        file,
-                        row,
-                        col.name,
-                        "must be a finite number >= 0",
-                        v,
-                        "fix the price or count",
-                    )
-                typed[col.name] = f
-            elif col.dtype == "int":
-                try:
-                    f = float(str(v).strip())
-                except ValueError:
-                    raise _fail(
-                        file, row, col.name, "not a whole number", v, "write e.g. 12 or 36"
-                    ) from None
-                if f != int(f) or f < 0:
-                    raise _fail(
-                        file, row, col.name, "not a whole number >= 0", v, "write e.g. 12 or 36"
-                    )
-                typed[col.name] = int(f)
-            elif col.dtype == "bool":
-                s = str(v).strip().lower()
-                if isinstance(v, bool):
-                    typed[col.name] = v
-                elif s in _TRUE:
-                    typed[col.name] = True
-                elif s in _FALSE:
-                    typed[col.name] = False
-                else:
-                    raise _fail(file, row, col.name, "not true/false", v, "write true or false")
-            else:
-                typed[col.name] = str(v).strip()
+        typed = {col.name: _typed_cell(col, rec.get(col.name), file, row) for col in COLUMNS}
         _check_row(typed, file, row)
         oid = str(typed["offer_id"])
         if oid in seen:
@@ -125,31 +133,27 @@ def validate_offers(raw: pd.DataFrame, file: str) -> pd.DataFrame:
         seen[oid] = row
         for k, v in typed.items():
             out[k].append(v)
-    df = pd.DataFrame(out)
-    for col in COLUMNS:
-        if col.dtype == "float":
-            df[col.name] = df[col.name].astype(float)
-        elif col.dtype == "int":
-            df[col.name] = df[col.name].astype(int)
-        elif col.dtype == "bool":
-            df[col.name] = df[col.name].astype(bool)
-        else:
-            df[col.name] = df[col.name].astype(object)
-    return df
+    return _typed_frame(out)
 
 
 def _check_row(r: dict[str, object], file: str, row: int) -> None:
-    def choice(col: str, allowed: tuple[str, ...], allow_empty: bool = False) -> None:
-        v = r[col]
-        if allow_empty and v == "":
-            return
-        if v not in allowed:
-            raise _fail(
-                file, row, col, "not an allowed value", v, "use one of " + ", ".join(allowed)
-            )
+    """The rules across a row's cells: allowed values, terms, the price identities."""
+    _check_names(r, file, row)
+    _check_term(r, file, row)
+    _check_prices(r, file, row)
+    _check_metadata(r, file, row)
 
-    choice("provider", PROVIDERS)
-    choice("purchase_model", PURCHASE_MODELS)
+
+def _choice(r: dict[str, object], file: str, row: int, col: str, allowed: tuple[str, ...]) -> None:
+    if r[col] not in allowed:
+        raise _fail(
+            file, row, col, "not an allowed value", r[col], "use one of " + ", ".join(allowed)
+        )
+
+
+def _check_names(r: dict[str, object], file: str, row: int) -> None:
+    _choice(r, file, row, "provider", PROVIDERS)
+    _choice(r, file, row, "purchase_model", PURCHASE_MODELS)
     if r["gpu_type"] not in CANONICAL_GPU_TYPES:
         raise _fail(
             file,
@@ -162,6 +166,10 @@ def _check_row(r: dict[str, object], file: str, row: int) -> None:
     gpus = float(r["gpus_per_unit"])  # type: ignore[arg-type]
     if gpus <= 0:
         raise _fail(file, row, "gpus_per_unit", "must be > 0", gpus, "write the GPUs in one unit")
+
+
+def _check_term(r: dict[str, object], file: str, row: int) -> None:
+    """A commitment has a term, a payment option (and an RI its class); other offers neither."""
     model = r["purchase_model"]
     term = int(r["term_months"])  # type: ignore[call-overload]
     if model in COMMITMENT_MODELS:
@@ -174,16 +182,22 @@ def _check_row(r: dict[str, object], file: str, row: int) -> None:
                 term,
                 "write e.g. 12 or 36",
             )
-        choice("payment_option", PAYMENT_OPTIONS)
+        _choice(r, file, row, "payment_option", PAYMENT_OPTIONS)
         if model == "reserved_instance":
-            choice("offering_class", OFFERING_CLASSES)
-    else:
-        if term != 0:
-            raise _fail(file, row, "term_months", f"{model} has no term", term, "write 0")
-        if float(r["upfront_usd"]) != 0:  # type: ignore[arg-type]
-            raise _fail(
-                file, row, "upfront_usd", f"{model} has no upfront fee", r["upfront_usd"], "write 0"
-            )
+            _choice(r, file, row, "offering_class", OFFERING_CLASSES)
+        return
+    if term != 0:
+        raise _fail(file, row, "term_months", f"{model} has no term", term, "write 0")
+    if float(r["upfront_usd"]) != 0:  # type: ignore[arg-type]
+        raise _fail(
+            file, row, "upfront_usd", f"{model} has no upfront fee", r["upfront_usd"], "write 0"
+        )
+
+
+def _check_prices(r: dict[str, object], file: str, row: int) -> None:
+    """effective = recurring + upfront / term hours > 0, and per GPU-hour = effective / GPUs."""
+    term = int(r["term_months"])  # type: ignore[call-overload]
+    gpus = float(r["gpus_per_unit"])  # type: ignore[arg-type]
     upfront = float(r["upfront_usd"])  # type: ignore[arg-type]
     recurring = float(r["recurring_usd_per_hour"])  # type: ignore[arg-type]
     effective = float(r["effective_usd_per_hour"])  # type: ignore[arg-type]
@@ -209,6 +223,10 @@ def _check_row(r: dict[str, object], file: str, row: int) -> None:
             per_gpu,
             "recompute usd_per_gpu_hour",
         )
+
+
+def _check_metadata(r: dict[str, object], file: str, row: int) -> None:
+    """An assumed price names its rule; a spot interruption rate is a fraction; dates are ISO."""
     if r["assumed"] and not r["assumption"]:
         raise _fail(
             file,

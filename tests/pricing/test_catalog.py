@@ -81,6 +81,28 @@ def test_inconsistent_effective_rate_is_rejected(tmp_path: Path) -> None:
         read_catalog_file(bad)
 
 
+@pytest.mark.parametrize(
+    ("column", "cell", "needle"),
+    [
+        ("term_months", "inf", "not a whole number >= 0"),  # was an OverflowError traceback
+        ("term_months", "12.5", "not a whole number >= 0"),
+        ("usd_per_gpu_hour", "nan", "must be a finite number >= 0"),
+        ("usd_per_gpu_hour", "-1", "must be a finite number >= 0"),
+        ("assumed", "maybe", "not true/false"),
+        ("provider", "azure", "not an allowed value"),
+    ],
+)
+def test_each_bad_cell_kind_names_its_row_and_column(
+    tmp_path: Path, column: str, cell: str, needle: str
+) -> None:
+    df = pd.read_csv(SHIPPED[-1], dtype=str, keep_default_na=False)
+    df.loc[1, column] = cell
+    bad = tmp_path / "x-2026-01-01.csv"
+    df.to_csv(bad, index=False)
+    with pytest.raises(CatalogValidationError, match=rf"row 3, column '{column}': {needle}"):
+        read_catalog_file(bad)
+
+
 def test_an_assumed_price_without_its_rule_is_rejected(tmp_path: Path) -> None:
     df = pd.read_csv(SHIPPED[-1], dtype=str, keep_default_na=False)
     i = df.index[df["assumed"] == "true"][0]
