@@ -52,7 +52,7 @@ def attribute(
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from. gpu_hours is measured over the last --window of history; the dollar
-    columns are expected costs over the plan's whole horizon."""
+    columns are expected costs over every commitment's whole term, as the plan's own figures."""
     check_writable_file(out, option="--out")  # before the work, not after
     plan = read_plan(plan_json)
     warning = usage_mismatch(plan, usage, plan_json)

@@ -87,8 +87,9 @@ def expected_cost_by_pool(
     config: PlanningConfig,
     inventory: list[Commitment],
     progress: Callable[[str], None] | None = None,
-) -> dict[str, dict[str, float]]:
-    """E[cost by pool and component] of inventory + the plan's purchases over re-created scenarios."""
+) -> tuple[dict[str, dict[str, float]], str]:
+    """E[cost by pool and component] of inventory + the plan's purchases over re-created scenarios,
+    and the period billed (the whole valuation horizon, as the plan's own figures)."""
     inputs = load_inputs(history, config, inventory, progress=progress)
     fc = inputs.forecast(progress)
     catalog = inputs.catalog
@@ -116,7 +117,9 @@ def expected_cost_by_pool(
             slot = out.setdefault(pool, {})
             for comp, usd in comps.items():
                 slot[comp] = slot.get(comp, 0.0) + float(w) * usd
-    return out
+    t = vp.timeline
+    end = t.start + pd.Timedelta(hours=t.valuation_hours)
+    return out, f"{t.start.date()} to {end.date()}, {t.n_months} months"
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class Attribution:
     def caption(self) -> str:
         return (
             f"{self.gpu_hours_column}: GPU-hours over the last {self.window_days} days of history; "
-            f"*_usd: expected cost over the plan's horizon ({self.horizon})"
+            f"*_usd: expected cost over every commitment's whole term ({self.horizon})"
         )
 
     @property
@@ -166,7 +169,7 @@ def attribute(
     history = usage if isinstance(usage, UsageHistory) else read_usage(usage)
     config, inventory = config_of(plan, plan_file)
     shares = tag_shares(history, config, by, window_days)
-    costs = expected_cost_by_pool(history, plan, config, inventory, progress)
+    costs, horizon = expected_cost_by_pool(history, plan, config, inventory, progress)
     totals = shares.groupby("pool")["gpu_hours"].sum()
     rows: dict[str, dict[str, float]] = {}
     for pool, comps in costs.items():
@@ -200,12 +203,6 @@ def attribute(
     out = table[cols].reset_index(drop=True)
     num = out.select_dtypes("number").columns
     out[num] = out[num].round(2)
-    start = pd.Timestamp(plan.start) if plan.start else None
-    horizon = (
-        f"{start.date()} + {plan.horizon_hours:,} h"
-        if start is not None
-        else f"{plan.horizon_hours:,} h"
-    )
     result = Attribution(out, window_days, horizon)
     return Attribution(
         out.rename(columns={"gpu_hours": result.gpu_hours_column}), window_days, horizon
