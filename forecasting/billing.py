@@ -536,13 +536,13 @@ def read_athena_usage(
         since=source.since,
         until=source.until,
     )
+    place = athena.QueryPlace(
+        source.database, source.workgroup, source.output_location, source.data_catalog
+    )
     qid = athena.run_query(
         client,
         sql,
-        database=source.database,
-        workgroup=source.workgroup,
-        output_location=source.output_location,
-        data_catalog=source.data_catalog,
+        place,
         retry=athena.RETRY,
         polling=athena.POLLING,
         progress=progress,

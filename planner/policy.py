@@ -32,6 +32,81 @@ VALUATIONS = ("whole_term", "horizon")
 
 
 @dataclass(frozen=True)
+class Range:
+    """A number's allowed interval [lo, hi] (``lo_open``/``hi_open`` exclude the ends); an
+    ``optional`` field may also be None (the bound is not applied)."""
+
+    lo: float
+    hi: float
+    what: str
+    fix: str
+    lo_open: bool = False
+    hi_open: bool = False
+    optional: bool = False
+
+    def holds(self, v: float) -> bool:
+        above = v > self.lo if self.lo_open else v >= self.lo
+        below = v < self.hi if self.hi_open else v <= self.hi
+        return above and below
+
+
+INF = math.inf
+_SHARE = ("must be a share in [0, 1]", "write e.g. 0.6 for 60%")
+RANGES: dict[str, Range] = {
+    "horizon_months": Range(1, INF, "the horizon must be at least 1 month", "use e.g. 12"),
+    "ladder_every_months": Range(0, INF, "must be >= 0", "use 3 (quarterly) or 0 (now only)"),
+    "min_purchase_usd_per_hour": Range(
+        0, INF, "must be a dollar amount >= 0", "use e.g. 0.5, or 0"
+    ),
+    "cvar_beta": Range(0, 1, "must be in (0, 1)", "use e.g. 0.9", lo_open=True, hi_open=True),
+    "cvar_limit_usd": Range(
+        0, INF, "must be a number >= 0", "give a dollar amount or leave unset", optional=True
+    ),
+    "upfront_budget_usd": Range(
+        0, INF, "must be a number >= 0", "give a dollar amount or leave unset", optional=True
+    ),
+    "cvar_limit_pct": Range(0, 100, "must be a percent in [0, 100]", "use e.g. 20", optional=True),
+    "min_utilization": Range(0, 1, *_SHARE, optional=True),
+    "max_share_per_provider": Range(0, 1, *_SHARE, optional=True),
+    "min_utilization_tail": Range(0, 1, "must be in (0, 1]", "use e.g. 0.1", lo_open=True),
+    "risk_aversion": Range(0, INF, "must be >= 0", "use 0 (risk-neutral) or e.g. 0.5"),
+    "spot_overhead_pct": Range(0, INF, "must be >= 0", "use e.g. 10"),
+    "spot_cap_share": Range(0, 1, "must be a share in [0, 1]", "use e.g. 0.5"),
+    "egress_usd_per_gpu_hour": Range(0, INF, "must be >= 0", "use e.g. 0.10"),
+    "time_limit_s": Range(0, INF, "must be > 0 seconds", "use e.g. 60", lo_open=True),
+    "mip_gap": Range(0, 1, "must be in [0, 1)", "use e.g. 0.005", hi_open=True),
+    "blocks_per_period": Range(1, INF, "must be >= 1", "use e.g. 4"),
+    "savings_curve_points": Range(0, INF, "must be >= 0", "use e.g. 5, or 0 to skip"),
+    "discount_rate_pct": Range(0, 100, "must be a percent in [0, 100]", "use e.g. 8"),
+    "tail_blocks": Range(1, INF, "must be >= 1", "use e.g. 2"),
+    "tail_step_months": Range(1, INF, "must be >= 1", "use e.g. 3"),
+    "tail_min_volatility_pct": Range(0, 30, "must be in [0, 30]", "use e.g. 2"),
+    "spot_checkpoint_interval_h": Range(0, INF, "must be >= 0 hours", "use e.g. 1.0"),
+    "spot_restart_h": Range(0, INF, "must be >= 0 hours", "use e.g. 1.0"),
+    "spot_price_spread_pct": Range(0, 200, "must be in [0, 200]", "use e.g. 25"),
+    "bound_rounds": Range(0, INF, "must be >= 0", "use e.g. 3"),
+}
+CHOICES: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("risk_pricing", RISK_PRICINGS, "unknown value"),
+    ("integer_method", INTEGER_METHODS, "unknown method"),
+    ("solver", SOLVERS, "unknown solver"),
+    ("time_reduction", TIME_REDUCTIONS, "unknown method"),
+    ("period", PERIODS, "unknown period"),
+    ("valuation", VALUATIONS, "unknown valuation"),
+)
+MULTI_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("providers", PROVIDERS),
+    ("purchase_models", COMMITMENT_MODELS),
+    ("payment_options", PAYMENT_OPTIONS),
+    ("offering_classes", OFFERING_CLASSES),
+)
+
+
+def _one_of(allowed: tuple[str, ...]) -> str:
+    return " or ".join(allowed) if len(allowed) == 2 else ", ".join(allowed)
+
+
+@dataclass(frozen=True)
 class Policy:
     """Every planning choice, with the defaults a FinOps team would start from.
 
@@ -140,89 +215,27 @@ class Policy:
     bound_rounds: int = 3
 
     def validate(self) -> Policy:
-        """Check every field; return self so that ``Policy(...).validate()`` chains."""
+        """Check every field against :data:`CHOICES` and :data:`RANGES`; return self so that
+        ``Policy(...).validate()`` chains. A number that is NaN or infinite breaks its range."""
 
         def bad(name: str, what: str, fix: str) -> PlannerInputError:
             return PlannerInputError(what, column=name, value=getattr(self, name), fix=fix)
 
-        if self.horizon_months < 1:
-            raise bad("horizon_months", "the horizon must be at least 1 month", "use e.g. 12")
-        if self.ladder_every_months < 0:
-            raise bad("ladder_every_months", "must be >= 0", "use 3 (quarterly) or 0 (now only)")
-        for name, allowed in (
-            ("providers", PROVIDERS),
-            ("purchase_models", COMMITMENT_MODELS),
-            ("payment_options", PAYMENT_OPTIONS),
-            ("offering_classes", OFFERING_CLASSES),
-        ):
+        for name, allowed in MULTI_CHOICES:
             for v in getattr(self, name):
                 if v not in allowed:
                     raise bad(name, f"unknown value {v!r}", "use " + ", ".join(allowed))
         if any(t <= 0 for t in self.terms_months):
             raise bad("terms_months", "terms must be > 0 months", "use 12, 24 or 36")
-        if not (
-            math.isfinite(self.min_purchase_usd_per_hour) and self.min_purchase_usd_per_hour >= 0
-        ):
-            raise bad(
-                "min_purchase_usd_per_hour", "must be a dollar amount >= 0", "use e.g. 0.5, or 0"
-            )
-        if not 0 < self.cvar_beta < 1:
-            raise bad("cvar_beta", "must be in (0, 1)", "use e.g. 0.9")
-        for name in ("cvar_limit_usd", "upfront_budget_usd"):
+        for name, allowed, what in CHOICES:
+            if getattr(self, name) not in allowed:
+                raise bad(name, what, "use " + _one_of(allowed))
+        for name, rule in RANGES.items():
             v = getattr(self, name)
-            if v is not None and (not math.isfinite(v) or v < 0):
-                raise bad(name, "must be a number >= 0", "give a dollar amount or leave unset")
-        if self.cvar_limit_pct is not None and not 0 <= self.cvar_limit_pct <= 100:
-            raise bad("cvar_limit_pct", "must be a percent in [0, 100]", "use e.g. 20")
-        for name in ("min_utilization", "max_share_per_provider"):
-            v = getattr(self, name)
-            if v is not None and not 0 <= v <= 1:
-                raise bad(name, "must be a share in [0, 1]", "write e.g. 0.6 for 60%")
-        if not 0 < self.min_utilization_tail <= 1:
-            raise bad("min_utilization_tail", "must be in (0, 1]", "use e.g. 0.1")
-        if self.risk_pricing not in RISK_PRICINGS:
-            raise bad("risk_pricing", "unknown value", "use conservative or exact")
-        if self.risk_aversion < 0:
-            raise bad("risk_aversion", "must be >= 0", "use 0 (risk-neutral) or e.g. 0.5")
-        if self.spot_overhead_pct < 0:
-            raise bad("spot_overhead_pct", "must be >= 0", "use e.g. 10")
-        if not 0 <= self.spot_cap_share <= 1:
-            raise bad("spot_cap_share", "must be a share in [0, 1]", "use e.g. 0.5")
-        if self.egress_usd_per_gpu_hour < 0:
-            raise bad("egress_usd_per_gpu_hour", "must be >= 0", "use e.g. 0.10")
-        if self.integer_method not in INTEGER_METHODS:
-            raise bad("integer_method", "unknown method", "use mip or round")
-        if self.solver not in SOLVERS:
-            raise bad("solver", "unknown solver", "use highs or cbc")
-        if self.time_limit_s <= 0:
-            raise bad("time_limit_s", "must be > 0 seconds", "use e.g. 60")
-        if not 0 <= self.mip_gap < 1:
-            raise bad("mip_gap", "must be in [0, 1)", "use e.g. 0.005")
-        if self.time_reduction not in TIME_REDUCTIONS:
-            raise bad("time_reduction", "unknown method", "use " + ", ".join(TIME_REDUCTIONS))
-        if self.period not in PERIODS:
-            raise bad("period", "unknown period", "use month or quarter")
-        if self.blocks_per_period < 1:
-            raise bad("blocks_per_period", "must be >= 1", "use e.g. 4")
-        if not 0 <= self.discount_rate_pct <= 100:
-            raise bad("discount_rate_pct", "must be a percent in [0, 100]", "use e.g. 8")
-        if self.valuation not in VALUATIONS:
-            raise bad("valuation", "unknown valuation", "use whole_term or horizon")
-        if self.tail_blocks < 1:
-            raise bad("tail_blocks", "must be >= 1", "use e.g. 2")
-        if self.tail_step_months < 1:
-            raise bad("tail_step_months", "must be >= 1", "use e.g. 3")
-        if not 0 <= self.tail_min_volatility_pct <= 30:
-            raise bad("tail_min_volatility_pct", "must be in [0, 30]", "use e.g. 2")
-        for name in ("spot_checkpoint_interval_h", "spot_restart_h"):
-            if getattr(self, name) < 0:
-                raise bad(name, "must be >= 0 hours", "use e.g. 1.0")
-        if not 0 <= self.spot_price_spread_pct <= 200:
-            raise bad("spot_price_spread_pct", "must be in [0, 200]", "use e.g. 25")
-        if self.bound_rounds < 0:
-            raise bad("bound_rounds", "must be >= 0", "use e.g. 3")
-        if self.savings_curve_points < 0:
-            raise bad("savings_curve_points", "must be >= 0", "use e.g. 5, or 0 to skip")
+            if v is None and rule.optional:
+                continue
+            if v is None or not math.isfinite(float(v)) or not rule.holds(float(v)):
+                raise bad(name, rule.what, rule.fix)
         return self
 
     def spot_rerun_factor(self, interruption_rate_per_month: float) -> float:

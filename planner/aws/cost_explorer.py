@@ -291,26 +291,35 @@ def read_recommendation_files(paths: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class RecommendationQuery:
+    """What to ask Cost Explorer for: the term (12 or 36 months), payment option (our names),
+    lookback (7, 30 or 60 days), the Savings Plans types, and whether (and for which offering class)
+    to ask for EC2 RI recommendations too."""
+
+    term_months: int
+    payment_option: str
+    lookback_days: int
+    sp_types: tuple[str, ...] = ("COMPUTE_SP", "EC2_INSTANCE_SP")
+    offering_class: str = "standard"
+    include_reservations: bool = True
+
+
 def fetch_recommendations(
     factory: ClientFactory,
+    query: RecommendationQuery,
     *,
-    term_months: int,
-    payment_option: str,
-    lookback_days: int,
-    sp_types: tuple[str, ...] = ("COMPUTE_SP", "EC2_INSTANCE_SP"),
-    offering_class: str = "standard",
-    include_reservations: bool = True,
     retry: RetryPolicy = DEFAULT_RETRY,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """CE's Savings Plans (each type) and EC2 RI recommendations; read-only calls."""
     say = progress or (lambda _m: None)
-    term = {12: "ONE_YEAR", 36: "THREE_YEARS"}[term_months]
-    pay = {v: k for k, v in PAYMENTS.items()}[payment_option]
-    lookback = LOOKBACK[lookback_days]
+    term = {12: "ONE_YEAR", 36: "THREE_YEARS"}[query.term_months]
+    pay = {v: k for k, v in PAYMENTS.items()}[query.payment_option]
+    lookback = LOOKBACK[query.lookback_days]
     ce = factory("ce", GLOBAL_REGION)
     responses = []
-    for sp_type in sp_types:
+    for sp_type in query.sp_types:
         say(f"Cost Explorer: {sp_type} recommendation")
         responses.append(
             fetch_savings_plans_recommendation(
@@ -322,7 +331,7 @@ def fetch_recommendations(
                 retry=retry,
             )
         )
-    if include_reservations:
+    if query.include_reservations:
         say("Cost Explorer: EC2 RI recommendation")
         responses.append(
             fetch_reservation_recommendation(
@@ -330,7 +339,7 @@ def fetch_recommendations(
                 term_in_years=term,
                 payment_option=pay,
                 lookback=lookback,
-                offering_class=offering_class.upper(),
+                offering_class=query.offering_class.upper(),
                 retry=retry,
             )
         )

@@ -13,7 +13,12 @@ from typing import Any
 
 import click
 
-from planner.aws.cost_explorer import LOOKBACK, fetch_recommendations, read_recommendation_files
+from planner.aws.cost_explorer import (
+    LOOKBACK,
+    RecommendationQuery,
+    fetch_recommendations,
+    read_recommendation_files,
+)
 from planner.commands.input_options import accept_outliers_option
 from planner.commands.options import (
     ConfigFlags,
@@ -415,14 +420,12 @@ def _fetch_ce(
 ) -> list[dict[str, Any]]:
     """Cost Explorer's recommendations for the compare-aws options (read-only calls)."""
     factory, _region = client_factory(profile, session_region)
-    return fetch_recommendations(
-        factory,
+    query = RecommendationQuery(
         term_months=12 if term == "1y" else 36,
         payment_option=payment_option,
         lookback_days=lookback_days,
         sp_types=SP_TYPE_CHOICES[sp_type],
         offering_class=offering_class,
         include_reservations=not no_reservations,
-        retry=RETRY,
-        progress=progress,
     )
+    return fetch_recommendations(factory, query, retry=RETRY, progress=progress)

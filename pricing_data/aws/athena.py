@@ -137,14 +137,22 @@ def _failure(reason: str, state: str, output_location: str | None) -> AwsApiErro
     )
 
 
+@dataclass(frozen=True)
+class QueryPlace:
+    """Where a query runs: its database (and data catalog), the workgroup, and the S3 folder for
+    results (None: the workgroup's own)."""
+
+    database: str
+    workgroup: str = DEFAULT_WORKGROUP
+    output_location: str | None = None
+    data_catalog: str = DEFAULT_DATA_CATALOG
+
+
 def run_query(
     athena: Any,
     sql: str,
+    place: QueryPlace,
     *,
-    database: str,
-    workgroup: str = DEFAULT_WORKGROUP,
-    output_location: str | None = None,
-    data_catalog: str = DEFAULT_DATA_CATALOG,
     retry: RetryPolicy = DEFAULT_RETRY,
     polling: Polling = DEFAULT_POLLING,
     progress: Callable[[str], None] | None = None,
@@ -156,11 +164,11 @@ def run_query(
     """
     params: dict[str, Any] = {
         "QueryString": sql,
-        "QueryExecutionContext": {"Database": database, "Catalog": data_catalog},
-        "WorkGroup": workgroup,
+        "QueryExecutionContext": {"Database": place.database, "Catalog": place.data_catalog},
+        "WorkGroup": place.workgroup,
     }
-    if output_location:
-        params["ResultConfiguration"] = {"OutputLocation": output_location}
+    if place.output_location:
+        params["ResultConfiguration"] = {"OutputLocation": place.output_location}
     started = call(athena, "start_query_execution", retry, **params)
     qid = started.get("QueryExecutionId")
     if not qid:
@@ -181,7 +189,7 @@ def run_query(
                 )
             return str(qid)
         if state in ("FAILED", "CANCELLED"):
-            raise _failure(str(status.get("StateChangeReason", "")), state, output_location)
+            raise _failure(str(status.get("StateChangeReason", "")), state, place.output_location)
         if state not in ("QUEUED", "RUNNING", ""):
             raise MalformedResponseError(f"athena.GetQueryExecution: unknown state {state!r}")
         if polling.clock() - t0 > polling.timeout_s:

@@ -294,6 +294,23 @@ def pages(
     raise AwsApiError(api, permission, f"more than {max_pages} pages", "narrow the request")
 
 
+def items(
+    client: Any,
+    method: str,
+    key: str,
+    *,
+    token: str = "NextToken",
+    retry: RetryPolicy = DEFAULT_RETRY,
+    **params: Any,
+) -> list[Any]:
+    """Every element of the list ``key`` over all pages of ``method`` (the same ``token`` name
+    in the request and the response, as EC2, Pricing and Savings Plans use)."""
+    out: list[Any] = []
+    for page in pages(client, method, token_in=token, token_out=token, retry=retry, **params):
+        out.extend(page.get(key, []))
+    return out
+
+
 def chunks(values: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]

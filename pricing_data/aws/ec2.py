@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pricing_data.aws.client import DEFAULT_RETRY, RetryPolicy, call, chunks, pages
+from pricing_data.aws.client import DEFAULT_RETRY, RetryPolicy, call, chunks, items
 from pricing_data.aws.errors import MalformedResponseError
 from pricing_data.errors import PlannerInputError
 from pricing_data.gpu_types import aws_gpu_type
@@ -41,19 +41,17 @@ def fetch_spot_price_history(
     """Linux/UNIX spot price changes in the client's region between ``start`` and ``end``."""
     out: list[dict[str, Any]] = []
     for chunk in chunks(sorted(instance_types), 100):
-        for page in pages(
+        out += items(
             ec2,
             "describe_spot_price_history",
-            token_in="NextToken",
-            token_out="NextToken",
+            "SpotPriceHistory",
             retry=retry,
             InstanceTypes=chunk,
             ProductDescriptions=["Linux/UNIX"],
             StartTime=start,
             EndTime=end,
             MaxResults=1000,
-        ):
-            out.extend(page.get("SpotPriceHistory", []))
+        )
     return out
 
 
@@ -63,16 +61,14 @@ def fetch_instance_types(
     """InstanceTypeInfo records for ``instance_types`` offered in the client's region."""
     out: list[dict[str, Any]] = []
     for chunk in chunks(sorted(instance_types), 100):
-        for page in pages(
+        out += items(
             ec2,
             "describe_instance_types",
-            token_in="NextToken",
-            token_out="NextToken",
+            "InstanceTypes",
             retry=retry,
             Filters=[{"Name": "instance-type", "Values": chunk}],
             MaxResults=100,
-        ):
-            out.extend(page.get("InstanceTypes", []))
+        )
     return out
 
 

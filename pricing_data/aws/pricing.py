@@ -22,7 +22,7 @@ from typing import Any
 from pricing_data.aws.client import (
     DEFAULT_RETRY,
     RetryPolicy,
-    pages,
+    items,
 )
 from pricing_data.aws.errors import MalformedResponseError
 
@@ -43,20 +43,16 @@ def fetch_price_list(
         {"Type": "TERM_MATCH", "Field": "instanceType", "Value": instance_type},
         *({"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in EC2_PRODUCT_FILTERS),
     ]
-    out: list[str] = []
-    for page in pages(
+    return items(
         pricing,
         "get_products",
-        token_in="NextToken",
-        token_out="NextToken",
+        "PriceList",
         retry=retry,
         ServiceCode="AmazonEC2",
         Filters=filters,
         FormatVersion="aws_v1",
         MaxResults=100,
-    ):
-        out.extend(page.get("PriceList", []))
-    return out
+    )
 
 
 PAYMENT_OPTIONS = {

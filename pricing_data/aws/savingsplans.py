@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pricing_data.aws.client import DEFAULT_RETRY, RetryPolicy, chunks, pages
+from pricing_data.aws.client import DEFAULT_RETRY, RetryPolicy, chunks, items
 from pricing_data.aws.pricing import PAYMENT_OPTIONS
 
 
@@ -31,11 +31,11 @@ def fetch_savings_plans_rates(
     """Published Compute and EC2 Instance Savings Plans rates for Linux, shared-tenancy EC2 usage."""
     out: list[dict[str, Any]] = []
     for chunk in chunks(sorted(instance_types), 25):
-        for page in pages(
+        out += items(
             savingsplans,
             "describe_savings_plans_offering_rates",
-            token_in="nextToken",
-            token_out="nextToken",
+            "searchResults",
+            token="nextToken",
             retry=retry,
             savingsPlanTypes=["Compute", "EC2Instance"],
             products=["EC2"],
@@ -48,8 +48,7 @@ def fetch_savings_plans_rates(
                 {"name": "tenancy", "values": ["shared"]},
             ],
             maxResults=1000,
-        ):
-            out.extend(page.get("searchResults", []))
+        )
     return out
 
 
@@ -57,18 +56,15 @@ def fetch_savings_plans(
     savingsplans: Any, retry: RetryPolicy = DEFAULT_RETRY
 ) -> list[dict[str, Any]]:
     """Active and queued Savings Plans of the account (savingsplans:DescribeSavingsPlans)."""
-    out: list[dict[str, Any]] = []
-    for page in pages(
+    return items(
         savingsplans,
         "describe_savings_plans",
-        token_in="nextToken",
-        token_out="nextToken",
+        "savingsPlans",
+        token="nextToken",
         retry=retry,
         states=["active", "queued"],
         maxResults=100,
-    ):
-        out.extend(page.get("savingsPlans", []))
-    return out
+    )
 
 
 PLAN_TYPES = {"Compute": "compute_savings_plan", "EC2Instance": "ec2_instance_savings_plan"}

@@ -17,7 +17,7 @@ from forecasting.billing_sql import ATHENA, q, reduction_sql
 from forecasting.usage import TAG_COLUMNS, read_usage
 from planner.cli import cli
 from pricing_data.aws import athena
-from pricing_data.aws.athena import Polling, query_rows, run_query, table_columns
+from pricing_data.aws.athena import Polling, QueryPlace, query_rows, run_query, table_columns
 from pricing_data.aws.client import RetryPolicy
 from pricing_data.aws.errors import AwsApiError
 from pricing_data.errors import PlannerInputError
@@ -196,8 +196,8 @@ def test_a_failed_query_names_the_permission_its_reason_points_to(
         {"QueryExecutionId": QID},
     )  # fmt: skip
     with pytest.raises(AwsApiError) as err:
-        run_query(aws.client("athena"), "SELECT 1", database="cur_db",
-                  output_location="s3://results-bucket/planner/", polling=athena.POLLING)  # fmt: skip
+        place = QueryPlace("cur_db", output_location="s3://results-bucket/planner/")
+        run_query(aws.client("athena"), "SELECT 1", place, polling=athena.POLLING)  # fmt: skip
     assert err.value.permission == permission
     assert fix_words in str(err.value) and "To fix:" in str(err.value)
 
@@ -207,7 +207,7 @@ def test_a_denied_start_names_athena_start_query_execution(aws: StubbedAws, retr
         "start_query_execution", "AccessDeniedException", "User: arn:aws:iam::1:user/x is not authorized"
     )  # fmt: skip
     with pytest.raises(AwsApiError) as err:
-        run_query(aws.client("athena"), "SELECT 1", database="d", retry=retry)
+        run_query(aws.client("athena"), "SELECT 1", QueryPlace("d"), retry=retry)
     assert err.value.permission == "athena:StartQueryExecution"
     assert "access denied" in str(err.value)
 
@@ -223,7 +223,7 @@ def test_throttled_polling_is_retried_with_backoff(
         {"QueryExecution": {"QueryExecutionId": QID, "Status": {"State": "SUCCEEDED"}}},
         {"QueryExecutionId": QID},
     )
-    assert run_query(aws.client("athena"), "SELECT 1", database="d", retry=retry,
+    assert run_query(aws.client("athena"), "SELECT 1", QueryPlace("d"), retry=retry,
                      polling=athena.POLLING) == QID  # fmt: skip
     assert sleeps == [0.5]  # one backoff for the throttle, no polling wait
 
@@ -238,7 +238,7 @@ def test_a_query_past_its_time_limit_is_stopped(aws: StubbedAws, no_wait: list[f
         stub.add_response("get_query_execution", running, {"QueryExecutionId": QID})
     stub.add_response("stop_query_execution", {}, {"QueryExecutionId": QID})
     with pytest.raises(AwsApiError, match="longer than 2 s and was stopped"):
-        run_query(aws.client("athena"), "SELECT 1", database="d", polling=slow)
+        run_query(aws.client("athena"), "SELECT 1", QueryPlace("d"), polling=slow)
     aws.assert_done()
 
 

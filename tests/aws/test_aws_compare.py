@@ -10,6 +10,7 @@ import pytest
 from aws_fakes import StubbedAws, load
 
 from planner.aws.cost_explorer import (
+    RecommendationQuery,
     fetch_recommendations,
     parse_recommendations,
     read_recommendation_files,
@@ -60,10 +61,10 @@ def stub_ce(aws: StubbedAws) -> None:
 
 def test_fetch_and_parse_ce_recommendations(aws: StubbedAws, retry: RetryPolicy) -> None:
     stub_ce(aws)
-    responses = fetch_recommendations(
-        aws, term_months=12, payment_option="no_upfront", lookback_days=30,
-        sp_types=("COMPUTE_SP",), retry=retry,
-    )  # fmt: skip
+    query = RecommendationQuery(
+        term_months=12, payment_option="no_upfront", lookback_days=30, sp_types=("COMPUTE_SP",)
+    )
+    responses = fetch_recommendations(aws, query, retry=retry)
     aws.assert_done()
     assert len(responses[1]["Recommendations"]) == 2  # both pages merged
     rec = parse_recommendations(responses, START, gpu_skus={"p5.48xlarge", "g6e.12xlarge"})
@@ -124,9 +125,8 @@ def test_ce_access_denied_names_the_permission(aws: StubbedAws, retry: RetryPoli
         http_status_code=400,
     )
     with pytest.raises(Exception) as err:
-        fetch_recommendations(
-            aws, term_months=12, payment_option="no_upfront", lookback_days=30, retry=retry
-        )
+        query = RecommendationQuery(term_months=12, payment_option="no_upfront", lookback_days=30)
+        fetch_recommendations(aws, query, retry=retry)
     assert str(err.value).startswith(
         "ce.GetSavingsPlansPurchaseRecommendation (IAM permission "
         "ce:GetSavingsPlansPurchaseRecommendation): access denied "
