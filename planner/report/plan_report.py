@@ -426,7 +426,9 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         "problem size": rec.get("sizes", {}),
         "time reduction": rec.get("time_reduction", {}),
         "purchase valuation": {
-            k: v for k, v in rec.get("purchase_valuation", {}).items() if k != "dropped"
+            k: v
+            for k, v in rec.get("purchase_valuation", {}).items()
+            if k not in ("dropped", "probabilities", "utilization_by_path")  # drawn, not listed
         },
         "scenarios / seed": f"{run.config.scenarios} / {run.config.seed}",
         "forecast window": f"{run.start.date()} to {run.end.date()} ({plan.horizon_hours:,} h)",
