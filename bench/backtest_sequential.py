@@ -47,6 +47,16 @@ def main() -> None:
     ap.add_argument(
         "--fixed-rules", nargs="*", default=[], help="also run planner-<rule> (diagnostic)"
     )
+    ap.add_argument(
+        "--cap-replay-rules",
+        action="store_true",
+        help="also cap the planner's replay rules to the record's span (diagnostic)",
+    )
+    ap.add_argument(
+        "--no-term-cap",
+        action="store_true",
+        help="let the LP rules buy every term from the first decision (diagnostic)",
+    )
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     policy = replace(POLICY, min_utilization=args.min_utilization or None).validate()
@@ -68,6 +78,8 @@ def main() -> None:
                 term_scale=parse_term_scale(args.term_scale),
                 n_scenarios=args.scenarios,
                 fixed_rules=tuple(args.fixed_rules),
+                cap_replay_rules=args.cap_replay_rules,
+                term_cap=not args.no_term_cap,
             ),
             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
         )
@@ -122,6 +134,8 @@ def main() -> None:
     print(
         f"# decisions every {args.every_days} d from day 14; terms {args.term_scale}; "
         f"min_utilization {policy.min_utilization}; {args.scenarios} scenarios"
+        + ("; replay rules capped too" if args.cap_replay_rules else "")
+        + ("; no term cap" if args.no_term_cap else "")
     )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print()

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from planner.evaluate.bill import tariff
 from planner.evaluate.bounds import check_bounds
+from planner.evaluate.cashflow import cashflow_schedule, commitment_cash, schedule_records
 from planner.evaluate.compare import evaluate_over_scenarios
+from planner.evaluate.plan_bill import upfront_by_date
 from planner.optimize import optimize
-from planner.optimize.referee import obligation, upfront_by_date
 from planner.plan import Plan
 from planner.policy_file import read_policy_file
 from planner.valuation import valuation_for
@@ -38,7 +39,8 @@ def _line(name: str, plan: Plan, figs, od, policy) -> None:  # type: ignore[no-u
     terms: dict[int, int] = {}
     for p in plan.purchases:
         terms[p.commitment.term_months] = terms.get(p.commitment.term_months, 0) + 1
-    obl, obl_npv = obligation(list(plan.purchases), figs)
+    schedule = schedule_records(cashflow_schedule(figs, policy.discount_rate_pct))
+    obl, obl_npv = commitment_cash(schedule, {p.commitment.commitment_id for p in plan.purchases})
     bounds = check_bounds(figs, policy, upfront_by_date(list(plan.purchases)))
     print(f"\n== {name}")
     print(f"purchases by term (months: count): {dict(sorted(terms.items()))}")

@@ -15,12 +15,20 @@ use; see that folder's PROVENANCE.md). What this script changes, and why:
   H100; A100-SXM4-80GB as A100-80GB; A10 as A10G (AWS g5); the undisclosed "GPU-series-1" as L4.
 - Tags: teams, projects and workloads are invented for the example; 5% of the A100 usage is left
   untagged on purpose, to show how showback reports unallocated usage.
+- Requests and busy time (synthetic, for the serverless and unit-cost walkthrough): chat-serving
+  reports ``requests`` = 1,500 per GPU-hour it holds. A low-traffic internal tool (platform team,
+  ``ops-assistant``, inference in staging) holds one replica of a 70B model on 4 H100s around the
+  clock; it is used mostly from 14:00 to 19:59 UTC, when its requests follow the real trace's
+  A800 series (scaled to 1,800 an hour on average; 20 an hour otherwise), and its serving stack
+  records ``busy_gpu_hours`` = requests × 4 GPU-seconds / 3,600 (4 GPUs for 1 s each, at most the
+  4 GPUs held). It is busy 14.3% of the GPU-hours it holds.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
@@ -45,6 +53,39 @@ SERIES = [
 ]
 
 
+REQUESTS_PER_CHAT_GPU_HOUR = 1500
+TOOL_GPUS = 4.0
+TOOL_HOURS_UTC = range(14, 20)
+TOOL_MEAN_REQUESTS = 1800.0  # per hour in TOOL_HOURS_UTC
+TOOL_IDLE_REQUESTS = 20.0  # per hour otherwise
+TOOL_GPU_SECONDS_PER_REQUEST = 4.0
+
+
+def ops_assistant(raw: pd.DataFrame, shift: pd.Timedelta) -> pd.DataFrame:
+    """The low-traffic internal tool (module docstring)."""
+    s = raw[raw["gpu_type"] == "A800-SXM4-80GB"].reset_index(drop=True)
+    ts = s["timestamp"] + shift
+    shape = s["gpus_in_use"] / s["gpus_in_use"].mean()
+    busy_hours = np.isin(ts.dt.hour, list(TOOL_HOURS_UTC))
+    requests = np.where(busy_hours, TOOL_MEAN_REQUESTS * shape, TOOL_IDLE_REQUESTS).round()
+    busy = np.minimum(requests * TOOL_GPU_SECONDS_PER_REQUEST / 3600.0, TOOL_GPUS).round(3)
+    return pd.DataFrame(
+        {
+            "timestamp": ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "gpu_type": "H100",
+            "gpus": TOOL_GPUS,
+            "provider": "aws",
+            "region": "us-east-1",
+            "team": "platform",
+            "project": "ops-assistant",
+            "workload": "inference",
+            "environment": "staging",
+            "requests": requests.astype(int).astype(str),
+            "busy_gpu_hours": busy,
+        }
+    )
+
+
 def build() -> pd.DataFrame:
     raw = pd.read_csv(SOURCE, parse_dates=["timestamp"])
     shift = LAST_HOUR - raw["timestamp"].max()
@@ -64,10 +105,21 @@ def build() -> pd.DataFrame:
                         "project": project,
                         "workload": workload,
                         "environment": environment,
+                        "requests": (
+                            (s["gpus_in_use"] * scale * share * REQUESTS_PER_CHAT_GPU_HOUR)
+                            .round()
+                            .astype(int)
+                            .astype(str)
+                            if project == "chat-serving"
+                            else ""
+                        ),
+                        "busy_gpu_hours": np.nan,
                     }
                 )
             )
-    return pd.concat(frames, ignore_index=True).sort_values(["timestamp", "gpu_type", "team"])
+    frames.append(ops_assistant(raw, shift))
+    out = pd.concat(frames, ignore_index=True).sort_values(["timestamp", "gpu_type", "team"])
+    return out.astype({"gpus": float})
 
 
 if __name__ == "__main__":

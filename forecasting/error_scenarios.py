@@ -22,9 +22,12 @@ information"): keep the point forecast ``ŷ`` and apply whole error paths of pas
 
 where ``E_s`` is the error path of the origin at level ``v_s`` of the empirical distribution of
 ``e_o`` (linear interpolation between the two neighbouring origins' paths), plus a kernel jitter
-``h·z_s`` (``z`` standard normal, ``h`` Silverman's bandwidth ``0.9·min(sd, IQR/1.34)·n^(−1/5)``: the
-overlapping origins are few independent draws, and the empirical quantiles of so few are too
-narrow). ``r`` are the hourly residual blocks of :class:`forecasting.models.ErrorModel` (the hourly
+``h·z_s`` (``z`` standard normal, ``h`` Silverman's bandwidth ``0.9·min(sd, IQR/1.34)·n^(−1/5)`` of
+the raw errors: a smoothing of so few draws). **Overlap correction**: origins one day apart with
+``K``-day windows share most of their days, so their errors are strongly correlated and their
+spread understates that of independent windows (sample variance ``σ²(1 − ρ̄)``, ``ρ̄`` the mean
+pairwise window overlap); each origin's deviation from the median error is scaled by
+``1/√(1 − ρ̄)`` (:func:`widen_for_overlap`; ≈ 1.32 for 12 daily origins at 7 days, 2.5 at 28). ``r`` are the hourly residual blocks of :class:`forecasting.models.ErrorModel` (the hourly
 shape only: the bootstrapped day-level factor no longer sets the level). Beyond ``K`` days the
 level continues as a random walk, ``E_k = E_K + √b Σ_{j=K+1..k} u_j`` (``b`` the pool's fitted
 level variance per day, bootstrapped standardised innovations ``u``).
@@ -70,6 +73,7 @@ ACI_GAMMA = 0.05
 ACI_DAMPING = 0.9
 ACI_BURN_IN = 4
 ACI_LEVELS = (0.1, 0.5, 0.9)
+MAX_OVERLAP_INFLATION = 3.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,48 @@ def aci_levels(
     return {q: min(max(a, 0.005), 0.995) for q, a in alpha.items()}
 
 
+def overlap_correlation(origins_h: np.ndarray, horizon_days: int) -> float:
+    """``ρ̄``: the mean, over pairs of origins, of the share of their ``K``-day error windows that
+    overlap, ``ρ_ij = max(0, 1 − |o_i − o_j| / (K·24))`` (0 with fewer than 2 origins).
+
+    If daily level errors are uncorrelated with equal variance, the ``K``-day mean errors of two
+    windows overlapping by a share ``ρ`` have correlation ``ρ``; the sample variance of ``m``
+    such errors then has expectation ``σ²(1 − ρ̄)``.
+    """
+    o = np.asarray(origins_h, dtype=float)
+    m = o.size
+    if m < 2 or horizon_days <= 0:
+        return 0.0
+    d = np.abs(o[:, None] - o[None, :])
+    rho = np.clip(1.0 - d / (horizon_days * H_DAY), 0.0, 1.0)
+    return float(rho[np.triu_indices(m, 1)].mean())
+
+
+def overlap_inflation(origins_h: np.ndarray, horizon_days: int) -> float:
+    """``c = 1/√(1 − ρ̄)`` (at most :data:`MAX_OVERLAP_INFLATION`): the factor that makes the
+    overlapping origins' error spread an unbiased estimate of the spread of independent windows
+    (:func:`overlap_correlation`); 1 when the windows do not overlap."""
+    rbar = overlap_correlation(origins_h, horizon_days)
+    return float(min(MAX_OVERLAP_INFLATION, 1.0 / math.sqrt(max(1.0 - rbar, 1e-12))))
+
+
+def widen_for_overlap(errors: OriginErrors) -> OriginErrors:
+    """The errors with each origin's deviation from the median mean error scaled by
+    :func:`overlap_inflation`: ``e'_o = med(e) + c·(e_o − med(e))``, and its day path shifted by the
+    same amount (the path's shape kept)."""
+    if errors.n_origins < 2:
+        return errors
+    c = overlap_inflation(errors.origins_h, errors.horizon_days)
+    e = errors.mean_log_err
+    shift = (c - 1.0) * (e - float(np.median(e)))
+    return OriginErrors(
+        origins_h=errors.origins_h,
+        day_log_err=errors.day_log_err + shift[:, None],
+        mean_log_err=e + shift,
+        horizon_days=errors.horizon_days,
+    )
+
+
 def level_map(alpha: dict[float, float], u: np.ndarray) -> np.ndarray:
     """Monotone piecewise-linear ``u → v`` through (0,0), (q, α_q)…, (1,1)."""
     xs = [0.0, *ACI_LEVELS, 1.0]
@@ -227,6 +273,8 @@ def error_paths(
 ) -> np.ndarray:
     """Log-level error paths (len(u), n_days) at uniform levels ``u`` (module docstring)."""
     n_paths = u.size
+    raw_sorted = np.sort(errors.mean_log_err, kind="stable")
+    errors = widen_for_overlap(errors)
     order = np.argsort(errors.mean_log_err, kind="stable")
     e_sorted = errors.mean_log_err[order]
     paths_sorted = errors.day_log_err[order]
@@ -237,7 +285,7 @@ def error_paths(
     hi = np.minimum(lo + 1, m - 1)
     w = (pos - lo)[:, None]
     chosen = (1 - w) * paths_sorted[lo] + w * paths_sorted[hi]  # (n_paths, K)
-    jitter = silverman_bandwidth(e_sorted) * rng.standard_normal(n_paths)
+    jitter = silverman_bandwidth(raw_sorted) * rng.standard_normal(n_paths)
     k_obs = errors.horizon_days
     out = np.empty((n_paths, n_days))
     take = min(k_obs, n_days)

@@ -14,6 +14,10 @@ not portable). A TOML policy file expresses them as a list of tables::
     match = { team = ["research", "ml-platform"], environment = "dev" }
     interruptible = true
 
+    [[pools]]                      # may scale to zero on serverless GPUs (needs a busy measure)
+    match = { workload = "inference", environment = ["dev", "staging"] }
+    scale_to_zero = true
+
 ``match`` keys are usage columns (``gpu_type``, ``provider``, ``region``, the tag columns, and
 ``paid_as`` for billing sources); a value is a string or a list of strings (any of), compared without
 regard to case; ``"*"`` matches anything, including an empty tag.
@@ -30,6 +34,7 @@ treats them as missing and fills them from the series' own hour-of-week profile 
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from forecasting.busy import pool_busy_hours, pool_measure
 from forecasting.scenarios import Pool
 from forecasting.usage import UsageHistory, outage_mask
 from forecasting.usage_schema import LABEL_COLUMNS
@@ -53,12 +59,15 @@ MATCH_COLUMNS: tuple[str, ...] = ("gpu_type", *LABEL_COLUMNS, "paid_as", "instan
 
 @dataclass(frozen=True)
 class PoolRule:
-    """``match`` (column → value or values) decides ``interruptible`` / ``portable`` of a row."""
+    """``match`` (column → value or values) decides ``interruptible`` / ``portable`` of a row;
+    ``spot_cap_share`` (0..1, optional) caps the share of its pools' demand counted on spot."""
 
     match: Mapping[str, str | Sequence[str]]
     interruptible: bool = False
     portable: bool = False
     aws_region: str | None = None
+    spot_cap_share: float | None = None
+    scale_to_zero: bool = False
 
     def __post_init__(self) -> None:
         for key in self.match:
@@ -68,7 +77,14 @@ class PoolRule:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "pool rule") -> PoolRule:
         """A rule from a TOML/JSON table; unknown keys raise with a suggestion."""
-        allowed = ("match", "interruptible", "portable", "aws_region")
+        allowed = (
+            "match",
+            "interruptible",
+            "portable",
+            "aws_region",
+            "spot_cap_share",
+            "scale_to_zero",
+        )
         for key in d:
             if key not in allowed:
                 raise UnknownNameError("pool rule key", str(key), allowed, file=where)
@@ -86,16 +102,32 @@ class PoolRule:
                 raise UnknownNameError(
                     "pool rule column", str(key), MATCH_COLUMNS, file=where, column="match"
                 )
-        for key in ("interruptible", "portable"):
+        for key in ("interruptible", "portable", "scale_to_zero"):
             if key in d and not isinstance(d[key], bool):
                 raise PlannerInputError(
                     f"'{key}' must be true or false", file=where, column=key, value=d[key]
                 )
+        cap = d.get("spot_cap_share")
+        if cap is not None and (
+            isinstance(cap, bool)
+            or not isinstance(cap, int | float)
+            or not math.isfinite(cap)
+            or not 0 <= cap <= 1
+        ):
+            raise PlannerInputError(
+                "'spot_cap_share' must be a share of the pool's demand between 0 and 1",
+                file=where,
+                column="spot_cap_share",
+                value=cap,
+                fix="write e.g. spot_cap_share = 0.3 (0 keeps the pool off spot)",
+            )
         return cls(
             match=dict(match),
             interruptible=bool(d.get("interruptible", False)),
             portable=bool(d.get("portable", False)),
             aws_region=d.get("aws_region"),
+            spot_cap_share=None if cap is None else float(cap),
+            scale_to_zero=bool(d.get("scale_to_zero", False)),
         )
 
     def matches(self, frame: pd.DataFrame) -> np.ndarray:
@@ -138,6 +170,7 @@ class PooledUsage:
 
     ``outage_mask`` and ``gap_mask`` (same shape, bool) mark hours that do not show real demand.
     ``pools`` are in column order. ``paid_as`` (if the source says) is GPU-hours by pool × how paid.
+    ``busy_gpu_hours`` (when the usage has a busy measure): busy GPU-hours per hour and pool.
     """
 
     demand_gpus: pd.DataFrame
@@ -147,6 +180,8 @@ class PooledUsage:
     gap_fill: str = "interpolate"
     paid_as: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    busy_gpu_hours: pd.DataFrame | None = None  # same shape, NaN = not measured (forecasting.busy)
+    requests: pd.DataFrame | None = None  # requests per hour and pool, NaN = not counted
 
     @property
     def index(self) -> pd.DatetimeIndex:
@@ -167,6 +202,10 @@ class PooledUsage:
             demand_gpus=self.demand_gpus.iloc[:n_hours],
             outage_mask=self.outage_mask.iloc[:n_hours],
             gap_mask=self.gap_mask.iloc[:n_hours],
+            busy_gpu_hours=(
+                None if self.busy_gpu_hours is None else self.busy_gpu_hours.iloc[:n_hours]
+            ),
+            requests=None if self.requests is None else self.requests.iloc[:n_hours],
         )
 
     def missing_mask(self) -> pd.DataFrame:
@@ -242,6 +281,20 @@ def _pool_region(frame: pd.DataFrame, default_aws_region: str) -> pd.Series:
     return region.where(use, default_aws_region).astype("string")
 
 
+def scale_to_zero_rows(
+    data: pd.DataFrame, rules: Sequence[PoolRule | Mapping[str, Any]]
+) -> np.ndarray:
+    """Per usage row: True when the first rule it matches marks it ``scale_to_zero``."""
+    out = np.zeros(len(data), dtype=bool)
+    decided = np.zeros(len(data), dtype=bool)
+    for r in rules:
+        rule = r if isinstance(r, PoolRule) else PoolRule.from_dict(r)
+        hit = rule.matches(data) & ~decided
+        out[hit] = rule.scale_to_zero
+        decided |= hit
+    return out
+
+
 def make_pools(
     history: UsageHistory,
     rules: Iterable[PoolRule | Mapping[str, Any]] = (),
@@ -265,14 +318,19 @@ def make_pools(
     n = len(data)
     interruptible = np.zeros(n, dtype=bool)
     portable = np.zeros(n, dtype=bool)
+    scale_to_zero = np.zeros(n, dtype=bool)
     region = _pool_region(data, default_aws_region).to_numpy(dtype=object)
     decided = np.zeros(n, dtype=bool)
+    spot_cap = np.full(n, np.nan)
     for rule in rule_list:
         hit = rule.matches(data) & ~decided
         interruptible[hit] = rule.interruptible
         portable[hit] = rule.portable
+        scale_to_zero[hit] = rule.scale_to_zero
         if rule.aws_region:
             region[hit] = rule.aws_region
+        if rule.spot_cap_share is not None:
+            spot_cap[hit] = rule.spot_cap_share
         decided |= hit
     keys = pd.DataFrame(
         {
@@ -280,13 +338,23 @@ def make_pools(
             "interruptible": interruptible,
             "portable": portable,
             "aws_region": region.astype(str),
+            "scale_to_zero": scale_to_zero,
         }
     )
     group = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
     first_rows = keys.drop_duplicates().itertuples(index=False, name=None)
+    # a pool's spot cap: the least set by the rules of its rows (None when no rule sets one)
+    caps = pd.Series(spot_cap).groupby(group).min()
     pool_of_group = [
-        Pool(gpu_type=k[0], interruptible=bool(k[1]), portable=bool(k[2]), aws_region=k[3])
-        for k in first_rows
+        Pool(
+            gpu_type=k[0],
+            interruptible=bool(k[1]),
+            portable=bool(k[2]),
+            aws_region=k[3],
+            spot_cap_share=None if pd.isna(caps.get(g)) else float(caps[g]),
+            scale_to_zero=bool(k[4]),
+        )
+        for g, k in enumerate(first_rows)
     ]
     pools = tuple(sorted(pool_of_group, key=lambda p: p.name))
     names = np.array([p.name for p in pool_of_group], dtype=object)[group]
@@ -329,5 +397,7 @@ def make_pools(
         gap_mask=gap_mask,
         gap_fill=gap_fill,
         paid_as=paid,
+        busy_gpu_hours=pool_busy_hours(data, names, full, list(wide.columns)),
+        requests=pool_measure(data, "requests", names, full, list(wide.columns)),
         meta={"source": history.source, "rules": [r.__dict__ for r in rule_list]},
     )

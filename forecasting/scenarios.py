@@ -20,12 +20,16 @@ from pricing_data.errors import PlannerInputError
 
 @dataclass(frozen=True)
 class Pool:
-    """A demand class: GPU type × flexibility (× home AWS region)."""
+    """A demand class: GPU type × flexibility (× home AWS region). ``spot_cap_share``: the policy's
+    own spot availability cap for this pool (a ``[[pools]]`` rule's; None: derived by
+    :meth:`planner.policy.Policy.spot_cap`); not part of the name."""
 
     gpu_type: str
     interruptible: bool = False
     portable: bool = False
     aws_region: str = "us-east-1"
+    spot_cap_share: float | None = None
+    scale_to_zero: bool = False  # may be served by serverless GPUs (planner.optimize.serverless)
 
     @property
     def name(self) -> str:
@@ -34,6 +38,8 @@ class Pool:
             flex.append("interruptible")
         if self.portable:
             flex.append("portable")
+        if self.scale_to_zero:
+            flex.append("scale-to-zero")
         return f"{self.gpu_type}/{'+'.join(flex) or 'fixed'}@{self.aws_region}"
 
 

@@ -4,7 +4,9 @@ Sources (detected from the file's columns, see :func:`detect_format`):
 
 - **tidy** CSV or Parquet (the contract in DESIGN.md): ``timestamp`` (ISO 8601, UTC, hourly),
   ``gpu_type`` or ``instance_type``, ``gpus`` (mean GPUs in use that hour), optional ``provider``,
-  ``region`` and the tag columns ``team, project, environment, model, experiment, workload``.
+  ``region`` and the tag columns ``team, project, environment, model, experiment, workload``;
+  optional measures ``busy_gpu_hours``, ``requests`` and ``tokens`` (empty = not measured; see
+  :mod:`forecasting.busy`).
 - **FOCUS** 1.0–1.2 exports and **AWS CUR** (legacy and 2.0): see :mod:`forecasting.billing`.
 
 Every source becomes the same long table (:data:`USAGE_COLUMNS`): one row per hour and series, with
@@ -504,6 +506,12 @@ def _read_tidy(
         )
     if "provider" in raw.columns:
         out["provider"] = out["provider"].str.lower()
+    from forecasting.busy import OPTIONAL_MEASURES, check_busy_within_held, parse_measure
+
+    measures = [c for c in OPTIONAL_MEASURES if c in raw.columns]
+    for c in measures:  # optional busy measure and unit counts (forecasting.busy)
+        out[c] = parse_measure(raw[c], file=file, column=c)
+    check_busy_within_held(out, file)
     keys = ["timestamp", "gpu_type", *LABEL_COLUMNS]
     if "instance_type" in out.columns:
         keys.append("instance_type")
@@ -530,10 +538,15 @@ def _read_tidy(
             f"combined by {on_duplicate}"
         )
         agg = {"sum": "sum", "mean": "mean", "last": "last"}[on_duplicate]
-        combined = out.groupby(keys, observed=True, sort=False, dropna=False)["gpus"].agg(agg)
+        grouped_rows = out.groupby(keys, observed=True, sort=False, dropna=False)
+        combined = grouped_rows[["gpus", *measures]].agg(agg)
+        if measures:  # a measure stays "not measured" (NaN) when no duplicate row measured it
+            counted = grouped_rows[measures].count()
+            combined[measures] = combined[measures].where(counted > 0)
         out = combined.reset_index()
     out = out.sort_values(["timestamp", "gpu_type"], kind="stable").reset_index(drop=True)
     cols = [*USAGE_COLUMNS, *(["instance_type"] if "instance_type" in out.columns else [])]
+    cols += measures
     return out[cols], tuple(warnings), dup_report
 
 

@@ -5,11 +5,14 @@ apart. Figures (all USD unless the name says otherwise):
 
 - cash: ``upfront_usd`` (paid now), ``recurring_monthly_usd`` (the invoice each month, Cost
   Explorer's *unblended* view), ``amortized_monthly_usd`` (obligation ÷ term months: Cost
-  Explorer's *amortized* view), ``term_obligation_usd`` and ``npv_cost_usd`` (purchases.csv summed);
+  Explorer's *amortized* view), both purchases.csv summed;
 - saving of the firm plan (existing inventory plus the firm purchases, spot and on-demand for the
   rest) against ``all on-demand`` and against ``current inventory only``: the evaluator's expected
-  bill difference over the valuation window, undiscounted and discounted hour by hour at the cost
-  of capital (``*_npv_usd``);
+  cash over the valuation horizon (every term to its end), undiscounted and discounted monthly at
+  the cost of capital (``*_npv_usd``), the same bills as plan.json's ``whole_term``;
+- the firm purchases' ``term_obligation_usd`` and ``npv_cost_usd``: their upfront and recurring
+  rows in plan.json's ``cashflow`` (the evaluator's schedule, :mod:`planner.evaluate.cashflow`),
+  which cashflow.csv sums month by month;
 - risk: the worst-decile (1 − cvar_beta quantile) commitment utilisation of the firm plan across
   scenarios, and the CVaR_β of its unused commitment spend against the policy's bound;
 - assumptions: the share of the firm obligation whose prices are assumed, not published.
@@ -23,50 +26,36 @@ import numpy as np
 import pandas as pd
 
 from planner.evaluate import ALL_ON_DEMAND, FIRM_ONLY, INVENTORY_ONLY, StrategyFigures
+from planner.evaluate.cashflow import commitment_cash
 from planner.plan import Plan
 from planner.policy import Policy
-from planner.purchase_values import (
-    cost_of_capital_pct,
-    cvar,
-    discount_factors,
-    expected_hourly_cost,
-)
+from planner.purchase_values import cvar
+from pricing_data.units import HOURS_PER_MONTH
 
 
 def _strategy(strategies: tuple[StrategyFigures, ...], name: str) -> StrategyFigures:
     return next(s for s in strategies if s.name == name)
 
 
-def _saving(base: StrategyFigures, plan: StrategyFigures, disc: np.ndarray) -> tuple[float, float]:
-    """(undiscounted, NPV) expected saving of ``plan`` against ``base``. With a whole-term bill
-    (rows coarser than hours after the decision horizon) the evaluator's own NPV is used; an
-    hour-by-hour bill is discounted here hour by hour."""
-    delta = expected_hourly_cost(base) - expected_hourly_cost(plan)
-    if len(delta) != len(disc):
-        return (
-            base.expected_cost_usd - plan.expected_cost_usd,
-            base.expected_npv_usd - plan.expected_npv_usd,
-        )
-    return float(delta.sum()), float(delta @ disc)
+def _saving(base: StrategyFigures, plan: StrategyFigures) -> tuple[float, float]:
+    """(undiscounted, NPV) expected cash saving of ``plan`` against ``base`` (whole term)."""
+    return (
+        base.expected_cash_usd - plan.expected_cash_usd,
+        base.expected_npv_usd - plan.expected_npv_usd,
+    )
 
 
 def decision_figures(
-    plan: Plan,
-    strategies: tuple[StrategyFigures, ...],
-    policy: Policy,
-    timestamps: pd.DatetimeIndex | None = None,
+    plan: Plan, strategies: tuple[StrategyFigures, ...], policy: Policy
 ) -> dict[str, Any]:
     """The headline figures (module docstring), JSON-ready."""
     firm = plan.firm
     ladder = [p for p in plan.purchases if not p.firm]
     od, inv, mine = (_strategy(strategies, n) for n in (ALL_ON_DEMAND, INVENTORY_ONLY, FIRM_ONLY))
-    n_hours = len(mine.evaluations[0].hourly_cost_usd) if mine.evaluations else 0
     start = pd.Timestamp(plan.start) if plan.start else pd.Timestamp("1970-01-01")
-    ts = timestamps if timestamps is not None else pd.date_range(start, periods=n_hours, freq="h")
-    rate = cost_of_capital_pct(policy)
-    disc = discount_factors(ts, ts[0], rate) if n_hours else np.zeros(0)
-    vs_od, vs_od_npv = _saving(od, mine, disc)
-    vs_inv, vs_inv_npv = _saving(inv, mine, disc)
+    rate = float(policy.discount_rate_pct)
+    vs_od, vs_od_npv = _saving(od, mine)
+    vs_inv, vs_inv_npv = _saving(inv, mine)
     q = 1.0 - policy.cvar_beta
     waste = np.array([e.waste_usd for e in mine.evaluations])
     spend = float(
@@ -79,10 +68,16 @@ def decision_figures(
     if policy.cvar_limit_pct is not None:
         pct_bound = policy.cvar_limit_pct / 100.0 * spend
         bound = pct_bound if bound is None else min(bound, pct_bound)
-    obligation = sum(p.term_obligation_usd for p in firm)
-    assumed = sum(p.term_obligation_usd for p in firm if p.price_basis == "assumed")
-    hours = plan.valuation_hours or n_hours
-    months = hours / 730.0 if hours else 0.0
+    obligation, obligation_npv = commitment_cash(
+        plan.cashflow, {p.commitment.commitment_id for p in firm}
+    )
+    ladder_obligation, _ = commitment_cash(
+        plan.cashflow, {p.commitment.commitment_id for p in ladder}
+    )
+    assumed, _ = commitment_cash(
+        plan.cashflow, {p.commitment.commitment_id for p in firm if p.price_basis == "assumed"}
+    )
+    months = mine.horizon_hours / HOURS_PER_MONTH if mine.horizon_hours else 0.0
     return {
         "firm_purchases": len(firm),
         "ladder_purchases": len(ladder),
@@ -92,11 +87,11 @@ def decision_figures(
             p.term_obligation_usd / p.commitment.term_months for p in firm
         ),
         "term_obligation_usd": obligation,
-        "npv_cost_usd": sum(p.npv_cost_usd or 0.0 for p in firm),
+        "npv_cost_usd": obligation_npv,
         "longest_term_months": max((p.commitment.term_months for p in firm), default=0),
         "last_end_date": max((p.commitment.end for p in firm), default=start).date().isoformat(),
-        "ladder_term_obligation_usd": sum(p.term_obligation_usd for p in ladder),
-        "window_start": ts[0].isoformat() if n_hours else "",
+        "ladder_term_obligation_usd": ladder_obligation,
+        "window_start": start.isoformat(),
         "window_months": round(months, 2),
         "cost_of_capital_pct": rate,
         "savings_vs_on_demand_usd": vs_od,

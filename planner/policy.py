@@ -135,7 +135,9 @@ class Policy:
     Spot and off-AWS
         ``spot_overhead_pct`` (0): flat extra GPU-hours run on spot, on top of the re-runs of
         interrupted work (below).
-        ``spot_cap_share`` (0.5): at most this share of an interruptible pool's demand on spot.
+        ``spot_cap_share`` (0.5): at most this share of an interruptible pool's demand on spot; a
+        pool whose AWS spot offer has a worse interruption band gets less (:meth:`spot_cap`), and a
+        ``[[pools]]`` rule's ``spot_cap_share`` overrides both for its pools.
         ``egress_usd_per_gpu_hour`` (0.10, an assumption): data egress paid per GPU-hour run off AWS
         (CoreWeave, Lambda) by portable pools.
     Solving
@@ -246,6 +248,26 @@ class Policy:
         lam = 0.0 if lam is None or not math.isfinite(lam) else max(0.0, float(lam))
         lost_h = self.spot_checkpoint_interval_h / 2.0 + self.spot_restart_h
         return 1.0 + self.spot_overhead_pct / 100.0 + lam / HOURS_PER_MONTH * lost_h
+
+    def spot_cap(
+        self, pool_cap_share: float | None, provider: str, interruption_rate_per_month: float
+    ) -> float:
+        """The spot availability cap of a pool: the most of its demand counted on spot.
+
+        0 when ``spot_cap_share`` is 0 (spot off); else the pool's own cap (a ``[[pools]]``
+        rule's ``spot_cap_share``) when set; else, for an AWS spot offer with an interruption band
+        in the catalog, the band's assumed cap (pricing_data/assumptions.toml [spot]
+        aws_availability_cap_by_band) but at most ``spot_cap_share``; else ``spot_cap_share``."""
+        if self.spot_cap_share <= 0:
+            return 0.0
+        if pool_cap_share is not None:
+            return float(pool_cap_share)
+        lam = interruption_rate_per_month
+        if provider == "aws" and lam is not None and math.isfinite(lam):
+            from pricing_data.rates import spot_availability_cap
+
+            return min(self.spot_cap_share, spot_availability_cap(lam))
+        return self.spot_cap_share
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (tuples become lists)."""

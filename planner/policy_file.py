@@ -18,7 +18,10 @@ Sections and keys (every key optional):
                   forecasting.growth)
 ``[solver]``      integer, integer_method, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
                   savings_curve_points
-``[[pools]]``     match, interruptible, portable, aws_region (see forecasting.pools)
+``[serverless]``  providers, hybrid, min_warm_gpus, pin_region, cold_start_overhead_pct,
+                  gpu_seconds_per_request (see planner.serverless_policy)
+``[[pools]]``     match, interruptible, portable, aws_region, spot_cap_share, scale_to_zero
+                  (see forecasting.pools)
 
 Egress: a portable workload running off AWS pays ``egress_usd_per_gb × data_gb_per_gpu_hour`` per
 GPU-hour. The optimizer takes one $/GPU-hour; we use the largest over the portable workloads named in
@@ -46,6 +49,8 @@ from typing import Any
 from forecasting.growth import Growth
 from forecasting.pools import PoolRule
 from planner.policy import Policy
+from planner.serverless_policy import KEYS as SERVERLESS_KEYS
+from planner.serverless_policy import ServerlessPolicy
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.schema import PROVIDERS
 from pricing_data.units import parse_months
@@ -101,6 +106,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "savings_curve_points",
         "bound_rounds",
     ),
+    "serverless": SERVERLESS_KEYS,
     "pools": (),
 }
 # policy-file key -> Policy field, where the names differ
@@ -136,6 +142,7 @@ class PlanningConfig:
     data_gb_per_gpu_hour: tuple[tuple[str, float], ...] = (("default", 1.0),)
     growth: Growth = field(default_factory=Growth)
     pool_rules: tuple[PoolRule, ...] = ()
+    serverless: ServerlessPolicy = field(default_factory=ServerlessPolicy)
     source: str = "(defaults)"
     #: no policy file was given: the defaults are in force (see :func:`defaults_in_force`)
     from_defaults: bool = False
@@ -157,9 +164,16 @@ class PlanningConfig:
                     "interruptible": r.interruptible,
                     "portable": r.portable,
                     "aws_region": r.aws_region,
+                    **({} if r.spot_cap_share is None else {"spot_cap_share": r.spot_cap_share}),
+                    **({"scale_to_zero": True} if r.scale_to_zero else {}),
                 }
                 for r in self.pool_rules
             ],
+            **(
+                {"serverless": self.serverless.to_doc()}
+                if self.serverless != ServerlessPolicy()
+                else {}
+            ),
             "source": self.source,
         }
 
@@ -221,6 +235,7 @@ def config_from_dict(doc: dict[str, Any], file: str = "(policy)") -> PlanningCon
     cfg_kwargs["source"] = file
     cfg_kwargs["growth"] = _growth(doc.get("growth"), file)
     cfg_kwargs["pool_rules"] = _pool_rules(doc.get("pools", []), file)
+    cfg_kwargs["serverless"] = ServerlessPolicy.parse(doc.get("serverless"), file)
     from planner.validate_policy import check_config
 
     cfg = PlanningConfig(policy=_policy(policy_kwargs, file), **cfg_kwargs)
@@ -256,7 +271,7 @@ def _split_sections(doc: dict[str, Any], file: str) -> tuple[dict[str, Any], dic
     policy_kwargs: dict[str, Any] = {}
     cfg_kwargs: dict[str, Any] = {}
     for section, keys in SECTIONS.items():
-        if section in ("pools", "growth"):
+        if section in ("pools", "growth", "serverless"):
             continue
         table = doc.get(section, {})
         if not isinstance(table, dict):
@@ -622,10 +637,10 @@ def apply_overrides(
 
 def config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
     pol = cfg.policy.to_dict()
-    doc: dict[str, Any] = {s: {} for s in SECTIONS if s not in ("pools", "growth")}
+    doc: dict[str, Any] = {s: {} for s in SECTIONS if s not in ("pools", "growth", "serverless")}
     for section, keys in SECTIONS.items():
         for key in keys:
-            if (section, key) in _NOT_POLICY or section in ("pools", "growth"):
+            if (section, key) in _NOT_POLICY or section in ("pools", "growth", "serverless"):
                 continue
             name = _POLICY_FIELD.get((section, key), key)
             if pol.get(name) is not None:
@@ -642,6 +657,8 @@ def config_to_doc(cfg: PlanningConfig) -> dict[str, Any]:
         "data_gb_per_gpu_hour": dict(cfg.data_gb_per_gpu_hour),
     }
     doc["growth"] = _growth_doc(cfg.growth)
+    if cfg.serverless != ServerlessPolicy():
+        doc["serverless"] = cfg.serverless.to_doc()
     doc["pools"] = cfg.to_dict()["pool_rules"]
     for r in doc["pools"]:
         if r["aws_region"] is None:
@@ -686,7 +703,8 @@ risk_pricing = "conservative" # how the bounds value used commitment dollars whe
 overhead_pct = 0.0           # flat extra GPU-hours on spot, on top of the interruption re-runs:
 checkpoint_interval_h = 1.0  # an interruption (catalog rate per instance-month) loses half a
 restart_h = 0.25             # checkpoint interval plus the restart
-cap_share = 0.5              # availability: at most this share of an interruptible pool on spot
+cap_share = 0.5              # availability: at most this share of an interruptible pool on spot;
+                             # less where the interruption band is worse (pricing_data/assumptions.toml)
 price_spread_pct = 25.0      # spot price spread over scenarios around the catalog's snapshot (assumed)
 
 [finance]
@@ -720,12 +738,26 @@ blocks_per_period = 4
 savings_curve_points = 5
 bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator finds a bound breached
 
-# Pools: which usage may use spot (interruptible) or run off AWS (portable). First match wins;
-# unmatched usage is fixed (AWS on-demand and commitments only).
+[serverless]                 # pools marked scale_to_zero may be served by serverless GPUs
+providers = ["modal", "replicate"]
+hybrid = true                # a held base with bursts to serverless (false: all or nothing)
+min_warm_gpus = 0.0          # GPUs kept warm (billed every hour) when a pool is all serverless
+pin_region = false           # true: the catalog's pinned-region price multiplier applies
+# cold_start_overhead_pct = 10   # overrides the catalog's assumed figure
+gpu_seconds_per_request = {}     # by workload, e.g. { default = 0.5 }: busy time from `requests`
+
+# Pools: which usage may use spot (interruptible), run off AWS (portable) or scale to zero on
+# serverless GPUs (scale_to_zero; needs busy_gpu_hours or requests in the usage file). First match
+# wins; unmatched usage is fixed (AWS on-demand and commitments only).
 # [[pools]]
 # match = { workload = "training" }
 # interruptible = true
 # portable = true
+# spot_cap_share = 0.3       # optional: at most 30% of these pools' demand on spot (default:
+#                            # from the spot offer's interruption band, at most [spot] cap_share)
+# [[pools]]
+# match = { workload = "inference", environment = ["dev", "staging"] }
+# scale_to_zero = true
 """
 
 

@@ -57,9 +57,11 @@ import pandas as pd
 
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.evaluate import StrategyFigures, evaluate, evaluate_over_scenarios
+from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.plan import Plan, Purchase
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from pricing_data.schema import HOURS_PER_MONTH, term_hours
 from pricing_data.stats import weighted_quantile
 
@@ -233,6 +235,7 @@ def _bill(
     paths: ValuationPaths,
     offers: pd.DataFrame,
     pol: Policy,
+    serverless: ServerlessSetup | None = None,
 ) -> StrategyFigures:
     return evaluate_over_scenarios(
         name,
@@ -243,6 +246,7 @@ def _bill(
         paths.pools,
         offers,
         pol,
+        serverless=serverless,
     )
 
 
@@ -308,7 +312,11 @@ def _breakeven_months(p: Purchase, cash_delta: np.ndarray, active: np.ndarray) -
 
 
 def expected_hourly_cost_stacked(
-    commitments: list[Commitment], paths: ValuationPaths, offers: pd.DataFrame, policy: Policy
+    commitments: list[Commitment],
+    paths: ValuationPaths,
+    offers: pd.DataFrame,
+    policy: Policy,
+    serverless: ServerlessSetup | None = None,
 ) -> np.ndarray:
     """The probability-weighted hourly bill of ``commitments``, from ONE evaluator call on every
     path laid end to end. Exact: the evaluator bills each hour on its own (RI capacity, Savings
@@ -325,6 +333,7 @@ def expected_hourly_cost_stacked(
         paths.pools,
         offers,
         policy,
+        serverless=serverless,
     )
     return np.asarray(paths.probabilities @ ev.hourly_cost_usd.reshape(n_s, n_h), dtype=float)
 
@@ -337,13 +346,15 @@ def marginal_values(
     policy: Policy,
     *,
     progress: Progress | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> tuple[dict[str, PurchaseValue], StrategyFigures]:
     """Each purchase's leave-one-out value (module docstring) and the evaluator's bill of the
-    whole set (inventory plus every purchase), per path."""
+    whole set (inventory plus every purchase), per path; ``serverless``: the plan's serverless
+    decisions, billed alike with and without each purchase."""
     say = progress or (lambda _m: None)
     every = [*inventory, *(p.commitment for p in purchases)]
     offers = relevant_offers(offers, paths.pools, every)
-    with_fig = _bill("with every purchase", every, paths, offers, policy)
+    with_fig = _bill("with every purchase", every, paths, offers, policy, serverless)
     with_hourly = expected_hourly_cost(with_fig)
     ts = paths.timestamps
     rate = cost_of_capital_pct(policy)
@@ -353,7 +364,7 @@ def marginal_values(
     for p in purchases:
         cid = p.commitment.commitment_id
         others = [c for c in every if c.commitment_id != cid]
-        without = expected_hourly_cost_stacked(others, paths, offers, policy)
+        without = expected_hourly_cost_stacked(others, paths, offers, policy, serverless)
         out[cid] = _value_one(p, with_hourly, without, with_fig, ts, disc, rate)
     return out, with_fig
 
@@ -476,9 +487,12 @@ def value_purchases(
     policy: Policy,
     *,
     progress: Progress | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Plan:
     """The plan with the recommendation rule applied and every purchase valued (module
-    docstring); ``record["purchase_valuation"]`` lists what was dropped and why."""
+    docstring); ``record["purchase_valuation"]`` lists what was dropped and why. ``serverless``:
+    the run's serverless options; the plan's own decisions (``record["serverless"]``) are billed."""
+    serverless = plan_serverless(plan, serverless)
     t0 = time.perf_counter()
     dropped: list[dict[str, Any]] = []
     kept: list[Purchase] = []
@@ -489,7 +503,7 @@ def value_purchases(
         else:
             kept.append(p)
     values, with_fig = marginal_values(
-        tuple(kept), inventory, paths, offers, policy, progress=progress
+        tuple(kept), inventory, paths, offers, policy, progress=progress, serverless=serverless
     )
     offers = relevant_offers(offers, paths.pools, [*inventory, *(p.commitment for p in kept)])
     ids = {p.commitment.commitment_id for p in kept}
@@ -502,7 +516,7 @@ def value_purchases(
             survivors.append(p)
             continue
         others = [c for c in [*inventory, *(q.commitment for q in kept)] if c.commitment_id != cid]
-        without = _bill(f"without {cid}", others, paths, offers, policy)
+        without = _bill(f"without {cid}", others, paths, offers, policy, serverless)
         newly = bounds_broken(without, ids - {cid}, paths, policy) - held_with
         if newly:
             required[cid] = ", ".join(sorted(newly))
@@ -516,7 +530,13 @@ def value_purchases(
             )
     if len(survivors) < len(kept):
         values, with_fig = marginal_values(
-            tuple(survivors), inventory, paths, offers, policy, progress=progress
+            tuple(survivors),
+            inventory,
+            paths,
+            offers,
+            policy,
+            progress=progress,
+            serverless=serverless,
         )
     origin = paths.timestamps[0]
     rate = cost_of_capital_pct(policy)

@@ -408,16 +408,20 @@ def valuation_for(
     *,
     seed: int | None = None,
     offers: pd.DataFrame | None = None,
+    extra_terms_months: Iterable[int] = (),
 ) -> ValuationPaths:
     """The valuation paths the LP and the referee share for a run (module docstring): decision
     horizon from the policy, valuation horizon to the end of the longest allowed term bought at
-    the last purchase date, coarse rows cut at every purchase date ± term and inventory date."""
+    the last purchase date, coarse rows cut at every purchase date ± term and inventory date.
+    ``extra_terms_months``: terms of other commitments to value from the start (e.g. Cost
+    Explorer's recommendation), so the horizon covers them too."""
     start = pd.Timestamp(start)
     start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     h_dec = decision_hours(int(np.asarray(demand_gpus).shape[1]), start, policy.horizon_months)
     dates = purchase_dates(start, h_dec, policy.ladder_every_months)
     months = [round((d - start) / pd.Timedelta(days=30.4375)) for d in dates]
     terms = list(policy.terms_months) if offers is None else buyable_terms(offers, policy)
+    terms = sorted({*terms, *(int(t) for t in extra_terms_months)})
     v = valuation_hours(start, h_dec, months, terms) if policy.valuation == "whole_term" else h_dec
     cuts = {hours_between(start, d) for d in dates}
     for d in dates:

@@ -108,8 +108,11 @@ def _read_toml(path: Path, name: str) -> tuple[dict[str, dict[str, float]], list
             f"not valid TOML: {e}", file=name, fix="fix the TOML syntax"
         ) from None
     for key in doc:
-        if key not in ("discounts", "offer"):
-            raise UnknownNameError("overlay section", key, ("discounts", "offer"), file=name)
+        # [[serverless]] tables are read by pricing_data.serverless
+        if key not in ("discounts", "offer", "serverless"):
+            raise UnknownNameError(
+                "overlay section", key, ("discounts", "offer", "serverless"), file=name
+            )
     if not isinstance(doc.get("discounts", {}), dict):
         raise PlannerInputError(
             "[discounts] must be a table of provider = percent",

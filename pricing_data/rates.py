@@ -29,6 +29,29 @@ def partial_upfront_share() -> float:
     return float(tomllib.loads(text)["ri_payment_split"]["partial_upfront_share"])
 
 
+@functools.cache
+def _spot_assumptions() -> dict[str, dict[str, float]]:
+    text = (resources.files("pricing_data") / "assumptions.toml").read_text(encoding="utf-8")
+    spot = tomllib.loads(text)["spot"]
+    return {
+        "midpoint": {str(k): float(v) for k, v in spot["aws_band_midpoints"].items()},
+        "cap": {str(k): float(v) for k, v in spot["aws_availability_cap_by_band"].items()},
+    }
+
+
+def spot_band(interruption_rate: float) -> str:
+    """The AWS Spot Advisor band (``<5%`` .. ``>20%``) whose midpoint the catalog stored as
+    ``spot_interruption_rate`` (assumptions.toml [spot] aws_band_midpoints): the nearest one."""
+    mids = _spot_assumptions()["midpoint"]
+    return min(mids, key=lambda band: abs(mids[band] - float(interruption_rate)))
+
+
+def spot_availability_cap(interruption_rate: float) -> float:
+    """The assumed spot availability cap of an AWS spot offer's band (assumptions.toml [spot]
+    aws_availability_cap_by_band)."""
+    return _spot_assumptions()["cap"][spot_band(interruption_rate)]
+
+
 def split_payment(
     effective_usd_per_hour: float, term_months: int, payment_option: str, share: float | None = None
 ) -> tuple[float, float]:

@@ -5,6 +5,8 @@
 Reads the AWS vantage long table, the CoreWeave scrapes and the Lambda 2026-09-20 list; writes
 ``pricing_data/catalogs/<provider>/<series>-YYYY-MM-DD.csv`` plus a ``.provenance.json`` sidecar each,
 applying the labelled rules of ``pricing_data/assumptions.toml`` where no public price exists.
+The serverless (scale-to-zero) GPU list is built by :func:`build_serverless` into
+``pricing_data/catalogs/serverless/`` (its own schema: :mod:`pricing_data.serverless`).
 """
 
 from __future__ import annotations
@@ -363,6 +365,70 @@ def build_lambda(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
     write("lambda", "lambda", LAMBDA_DATE, rows, prov)
 
 
+def build_serverless(src: Path, rules: dict) -> None:  # type: ignore[type-arg]
+    """Modal and Replicate per-GPU-second list prices with their billing parameters.
+
+    Prices are published (copied as given, per second and per hour); the billing increment, the
+    cold-start overhead and the pinned-region multiplier come from ``assumptions.toml
+    [serverless.<provider>]`` and are flagged ``parameters_assumed`` with the rule written out.
+    """
+    from pricing_data.serverless import SERVERLESS_COLUMNS, validate_serverless
+
+    path = src / "serverless-gpu" / "serverless_gpu_2026-05-07.csv"
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows: list[dict[str, object]] = []
+    for r in raw.itertuples(index=False):
+        provider = str(r.provider)
+        par = rules["serverless"][provider]
+        gpu = canonical_gpu_type(str(r.gpu_type))
+        source = str(r.source)
+        if source == "same":
+            source = str(raw["source"].iloc[0])
+        rows.append(
+            {
+                "offer_id": f"{provider}:any:{gpu}:serverless",
+                "provider": provider,
+                "region": "any",
+                "gpu_type": gpu,
+                "usd_per_gpu_second": float(r.usd_per_gpu_second),
+                "usd_per_gpu_hour": float(r.usd_per_gpu_hour),
+                "billing": str(r.billing),
+                "billing_increment_s": float(par["billing_increment_s"]),
+                "cold_start_overhead_pct": float(par["cold_start_overhead_pct"]),
+                "pinned_region_multiplier": float(par["pinned_region_multiplier"]),
+                "assumed": "false",
+                "parameters_assumed": "true",
+                "assumption": str(par["rule"]),
+                "source": source,
+                "price_date": str(r.source_date),
+            }
+        )
+    day = str(raw["source_date"].max())
+    df = pd.DataFrame(rows, columns=list(SERVERLESS_COLUMNS)).sort_values("offer_id")
+    out = OUT / "serverless" / f"serverless-gpu-{day}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False, lineterminator="\n")
+    validate_serverless(pd.read_csv(out, dtype=str, keep_default_na=False), str(out))
+    prov = {
+        "file": out.name,
+        "rows": len(df),
+        "sha256": sha256(out),
+        "provider": "modal, replicate",
+        "source": "techbytes.app 'Serverless GPU Pricing Matrix [2026 Developer Cheat Sheet]' "
+        "(2026-05-07), prices stated as verified that day from modal.com/pricing and "
+        "replicate.com/pricing; facts collected 2026-11-30 (tools/price_sources/serverless-gpu)",
+        "date": day,
+        "licence": "vendors' public list prices (facts)",
+        "upstream_file": path.name,
+        "upstream_sha256": sha256(path),
+        "derivation": "tools/build_catalogs.py build_serverless: prices copied as published; "
+        "billing_increment_s, cold_start_overhead_pct and pinned_region_multiplier ASSUMED per "
+        "pricing_data/assumptions.toml [serverless.<provider>]",
+    }
+    out.with_suffix(".provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}: {len(df)} serverless offers")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--source", type=Path, default=ROOT / "tools" / "price_sources")
@@ -378,6 +444,7 @@ def main() -> None:
     for day in a.coreweave_date or ["2026-03-13", None]:
         build_coreweave(a.source, rules, day)
     build_lambda(a.source, rules)
+    build_serverless(a.source, rules)
 
 
 if __name__ == "__main__":

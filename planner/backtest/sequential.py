@@ -12,8 +12,10 @@ Strategies, each with its own inventory:
                coverage already held (:func:`planner.backtest.replay.replay_recommendation` with
                ``held``): the one commitment type and level that save most on top of it;
 ``planner``    forecast ``T`` hours (``T`` = the longest mapped term) from the history before
-               ``o_j``; per pool the sizing rule with the best cost record so far
-               (:mod:`planner.backtest.sizing`); the LP (:func:`solve_term_lp`) buys at ``o_j``
+               ``o_j``; per pool the sizing rule with the best cost record so far among the
+               replay rules ``replay-L`` (Cost Explorer's recommendation for the pool given the
+               planner's own coverage: the simple rule it can always observe) and the LP rules of
+               :mod:`planner.backtest.sizing`; the LP (:func:`solve_term_lp`) buys at ``o_j``
                given the inventory held, on weekly duration curves (6 blocks) of the chosen demand,
                with the policy's minimum utilisation on calibrated scenarios, and a tentative
                ladder at the later decision dates inside its horizon (so it can plan to buy when
@@ -27,11 +29,26 @@ for its active hours inside the trace; the tail of a term beyond the trace is ne
 credited, for every strategy and the hindsight alike). ``regret = C / C* − 1`` over the whole span;
 per decision period the hourly bill is split to show when a strategy lost.
 
-The rule record: at every decision, for each pool and rule, the LP with that pool on that rule is
-solved given the planner's inventory. At each later decision, the purchases of the last
+The rule record: at every decision, for each pool and rule, the purchases with that pool on that
+rule are computed given the planner's inventory. At each later decision, the purchases of the last
 ``record_last`` origins are billed (with what was held then) on everything that has happened
 since their origin, so a commitment that proves too big keeps counting against its rule for as
-long as it runs (term risk), not only in the first ``K`` days.
+long as it runs (term risk), not only in the first ``K`` days. Per pool the rule with the lowest
+mean regret on that record is chosen; since the replay rules are candidates, the chosen rule's
+mean regret on the record is never above a replay rule's ("beat the simple rule, or use it").
+
+Before the first decision the record is started inside the training history: the rules are
+scored at ``o_0 − i·prescore_every`` (i = 1..``prescore_origins``, each with at least
+``prescore_min_history`` hours before it; the planner holding nothing) and billed on what happened
+up to ``o_0``, as the plan command scores its rules on the history's own past weeks. A pool with
+no record at all follows the fallback replay rule (``replay-30``, Cost Explorer's default).
+
+Term cap: the record has billed purchases only over the span ``E = o_j − (its oldest origin)``;
+an LP rule may not buy a term whose mapped length exceeds ``max(E, shortest term)`` (a longer
+commitment's term risk is not yet evidenced). The replay rules are not capped (they are what the
+tool observes and compares with), unless ``cap_replay_rules`` (a diagnostic: the record bills the
+realised span only, where an uncapped 84-day term looks cheaper per hour than a capped LP rule's
+28-day term, so with the replay rules uncapped the LP rules rarely win the record).
 """
 
 from __future__ import annotations
@@ -39,7 +56,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -98,6 +115,18 @@ class SequentialSettings:
     blocks: int = 6
     record_last: int = 8
     fixed_rules: tuple[str, ...] = ()  # also run planner-<rule> with the rule fixed
+    #: rules scored inside the history before the first decision: origins o_0 − i·every (i ≤ n)
+    prescore_origins: int = 3
+    prescore_every_h: int = 7 * H_DAY
+    prescore_min_history_h: int = 7 * H_DAY
+    #: the rule of a pool with no record yet (Cost Explorer's default 30-day lookback)
+    fallback_rule: str = "replay-30"
+    #: no LP purchase with a mapped term longer than the span the record has billed
+    term_cap: bool = True
+    #: also cap the planner's replay rules (diagnostic; off by default): the record bills each
+    #: rule on the realised span only, where an uncapped long term looks cheaper per hour than the
+    #: capped LP rules' short terms, so capping only the LP rules makes them lose the record
+    cap_replay_rules: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +180,60 @@ class _Book:
         return out
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """What a decision at hour ``o`` sees: the history before it and each LP rule's demand input
+    per pool (``inputs[rule][pool]`` = (paths, probabilities))."""
+
+    o: int
+    now: pd.Timestamp
+    u_hist: np.ndarray
+    ts_hist: pd.DatetimeIndex
+    inputs: dict[str, list[tuple[np.ndarray, np.ndarray]]]
+
+
+def replay_days(rule: str) -> int | None:
+    """``replay-L`` → L (Cost Explorer's recommendation over the last L days); else None."""
+    return int(rule.split("-", 1)[1]) if rule.startswith("replay-") else None
+
+
+def sequential_rules(settings: SequentialSettings) -> tuple[str, ...]:
+    """The candidate sizing rules of the sequential planner, in tie-break order: the fallback
+    replay rule first (when the record cannot tell rules apart, e.g. every lookback saw the same
+    short history, the default is kept), then the other replay rules it can always observe, then
+    the LP rules of :data:`SIZING_RULES`."""
+    replays = [f"replay-{d}" for d in settings.lookbacks_days]
+    first = [settings.fallback_rule] if settings.fallback_rule in replays else []
+    return (*first, *(r for r in replays if r not in first), *SIZING_RULES)
+
+
+def term_cap_hours(min_term_h: int, evidence_h: int) -> int:
+    """The longest mapped term an LP rule may buy: the span of realised usage on which the rule
+    record has billed purchases (``evidence_h``), and at least the shortest term (else the LP
+    rules could buy nothing and the replay fallback would be the only rule)."""
+    return max(min_term_h, int(evidence_h))
+
+
+def _cap(settings: SequentialSettings, min_term_h: int, evidence_h: int) -> int | None:
+    return term_cap_hours(min_term_h, evidence_h) if settings.term_cap else None
+
+
+def _mapped(
+    coms: Sequence[Commitment], tag: str, table: CostTable, settings: SequentialSettings
+) -> list[tuple[Commitment, int, float]]:
+    """Replay's commitments with their mapped term, candidate row and units."""
+    out = []
+    for n, c in enumerate(coms):
+        c2 = replace(
+            c,
+            commitment_id=f"{tag}" if len(coms) == 1 else f"{tag}-{n + 1}",
+            end=c.start + pd.Timedelta(hours=term_hours(c.term_months, settings.term_scale)),
+        )
+        units = c.hourly_commitment_usd if c.is_savings_plan else c.quantity
+        out.append((c2, _cand_of(table, c2), units))
+    return out
+
+
 def decision_hours(n_hours: int, settings: SequentialSettings) -> list[int]:
     """``o_0, o_0 + K, …`` inside the trace (module docstring)."""
     if settings.every_h < 1:
@@ -171,6 +254,166 @@ def decision_hours(n_hours: int, settings: SequentialSettings) -> list[int]:
 def _cand_of(table: CostTable, c: Commitment) -> int:
     m = table.candidates.index[table.candidates["offer_id"] == c.offer_id]
     return int(m[0]) if len(m) else -1
+
+
+class _Planner:
+    """The planner's side of a sequential run: forecasts at an origin, purchases on a choice of
+    rules, and the pending purchases of every rule that the record bills later."""
+
+    def __init__(
+        self,
+        pooled: PooledUsage,
+        offers: pd.DataFrame,
+        policy: Policy,
+        settings: SequentialSettings,
+        table: CostTable,
+        horizon_h: int,
+        u_all: np.ndarray,
+        ts_all: pd.DatetimeIndex,
+        timing: dict[str, float],
+        notes: list[str],
+    ) -> None:
+        self.pooled, self.offers, self.policy, self.settings = pooled, offers, policy, settings
+        self.table, self.horizon_h, self.u_all, self.ts_all = table, horizon_h, u_all, ts_all
+        self.timing, self.notes = timing, notes
+        self.pools = pooled.pools
+        self.rules = sequential_rules(settings)
+        self.pending: list[tuple[int, str, str, list[Commitment], list[Commitment]]] = []
+
+    def context(self, o: int) -> _Origin:
+        """The forecast from the history before hour ``o`` and each LP rule's demand input."""
+        t1 = time.perf_counter()
+        fc = forecast(
+            history_before(self.pooled, o),
+            horizon_hours=self.horizon_h,
+            n_scenarios=self.settings.n_scenarios,
+            seed=self.settings.seed,
+            models=self.settings.forecast_models,
+        )
+        self.timing["forecast_s"] += time.perf_counter() - t1
+        scen = fc.scenarios.demand_gpus
+        probs = fc.scenarios.probabilities
+        point = fc.point_gpus if fc.point_gpus is not None else fc.scenarios.expected()
+        inputs = {
+            rule: [
+                rule_demand(rule, scen[:, :, p], probs, point[:, p], self.u_all[:o, p])
+                for p in range(len(self.pools))
+            ]
+            for rule in SIZING_RULES
+        }
+        return _Origin(o, pd.Timestamp(self.ts_all[o]), self.u_all[:o], self.ts_all[:o], inputs)
+
+    def purchases(
+        self, chosen: tuple[str, ...], book: _Book, at: _Origin, max_term_h: int | None, tag: str
+    ) -> list[tuple[Commitment, int, float]]:
+        """Pools on an LP rule: the term LP on their chosen demand (pools on a replay rule count
+        as no demand there); pools on a replay rule: Cost Explorer's recommendation for the pool
+        alone given the book's coverage (never term-capped: it is the rule the tool observes)."""
+        out: list[tuple[Commitment, int, float]] = []
+        if any(replay_days(r) is None for r in chosen):
+            parts = [
+                at.inputs[r][p]
+                if replay_days(r) is None
+                else (np.zeros((1, self.horizon_h)), np.ones(1))
+                for p, r in enumerate(chosen)
+            ]
+            demand, pr = combine(parts)
+            out += _decide(
+                demand,
+                pr,
+                self.table,
+                book,
+                at.now,
+                tag,
+                self.settings,
+                self.policy,
+                self.horizon_h,
+                self.notes,
+                max_term_h,
+            )
+        for p, r in enumerate(chosen):
+            d = replay_days(r)
+            if d is None:
+                continue
+            t0 = time.perf_counter()
+            rec = replay_recommendation(
+                at.u_hist[:, p : p + 1],
+                at.ts_hist,
+                (self.pools[p],),
+                self._replay_offers(max_term_h),
+                self.policy,
+                start=at.now,
+                lookback_days=d,
+                held=book.active_at(at.now),
+            )
+            out += _mapped(rec.commitments, f"{tag}-{r}", self.table, self.settings)
+            self.timing["replay_s"] += time.perf_counter() - t0
+        return out
+
+    def _replay_offers(self, max_term_h: int | None) -> pd.DataFrame:
+        """The offers the planner's replay rules may buy: all of them, or with
+        ``cap_replay_rules`` only terms whose mapped length is within ``max_term_h``."""
+        if max_term_h is None or not self.settings.cap_replay_rules:
+            return self.offers
+        terms = pd.to_numeric(self.offers["term_months"], errors="coerce").fillna(0).astype(int)
+        keep = [t == 0 or term_hours(t, self.settings.term_scale) <= max_term_h for t in terms]
+        return self.offers[np.asarray(keep, dtype=bool)]
+
+    def score_variants(
+        self, at: _Origin, chosen: tuple[str, ...], book: _Book, max_term_h: int | None, tag: str
+    ) -> list[tuple[Commitment, int, float]]:
+        """The purchases on ``chosen``; and, for the record, every rule for every pool (the
+        other pools on their chosen rule), billed at the later decisions."""
+        cache = {chosen: self.purchases(chosen, book, at, max_term_h, tag)}
+        held_now = book.active_at(at.now)
+        n_p = len(self.pools)
+        for pi, pool in enumerate(self.pools):
+            for rule in self.rules:
+                variant = tuple(rule if q == pi else chosen[q] for q in range(n_p))
+                if variant not in cache:
+                    cache[variant] = self.purchases(variant, book, at, max_term_h, tag)
+                coms = [com for com, _, _ in cache[variant]]
+                self.pending.append((at.o, pool.name, rule, coms, held_now))
+        return cache[chosen]
+
+    def prescore(
+        self, o0: int, fallback: str, max_term_h: int | None, say: Callable[[str], None]
+    ) -> None:
+        """The record before the first decision: rules scored at rolling origins inside the
+        training history, ``o_0 − i·every`` (as the plan command scores its rules), the planner
+        holding nothing and every pool on the fallback; billed at the first decision."""
+        st = self.settings
+        inner = sorted(
+            o0 - i * st.prescore_every_h
+            for i in range(1, st.prescore_origins + 1)
+            if o0 - i * st.prescore_every_h >= st.prescore_min_history_h
+        )
+        for k, o_in in enumerate(inner):
+            say(
+                f"scoring sizing rules in the history at {pd.Timestamp(self.ts_all[o_in]):%Y-%m-%d}"
+            )
+            at = self.context(o_in)
+            t2 = time.perf_counter()
+            chosen = tuple(fallback for _ in self.pools)
+            self.score_variants(at, chosen, _Book(), max_term_h, f"pre{k + 1}")
+            self.timing["lp_s"] += time.perf_counter() - t2
+
+    def bill_record(self, o: int, record: RuleRecord) -> None:
+        """Each rule's purchases at the last ``record_last`` origins before ``o``, billed (with
+        what was held then) on everything that has happened since (so a long commitment that
+        turned out too big keeps counting against its rule)."""
+        recent = sorted({e[0] for e in self.pending if e[0] < o})[-self.settings.record_last :]
+        for o_r, pool_name, rule, coms_r, held_r in self.pending:
+            if o_r in recent:
+                bill = evaluate(
+                    [*held_r, *coms_r],
+                    self.u_all[o_r:o],
+                    self.ts_all[o_r:o],
+                    self.pools,
+                    self.offers,
+                    self.policy,
+                )
+                record.add(o_r, pool_name, rule, bill.total_usd)
 
 
 def run_sequential(
@@ -199,10 +442,16 @@ def run_sequential(
     for r in settings.fixed_rules:
         books[f"planner-{r}"] = _Book()
     record = RuleRecord()
-    pending: list[tuple[int, str, str, list[Commitment], list[Commitment]]] = []
+    rules = sequential_rules(settings)
+    fallback = rules[0]
+    min_term_h = min(
+        term_hours(int(m), settings.term_scale) for m in table.candidates["term_months"].unique()
+    )
     decision_rows: list[dict[str, Any]] = []
     notes: list[str] = []
     timing = {"forecast_s": 0.0, "lp_s": 0.0, "replay_s": 0.0, "hindsight_s": 0.0}
+    run = _Planner(pooled, offers, policy, settings, table, horizon_h, u_all, ts_all, timing, notes)
+    run.prescore(o0, fallback, _cap(settings, min_term_h, 0), say)
     for j, o in enumerate(decisions):
         now = pd.Timestamp(ts_all[o])
         say(
@@ -222,87 +471,50 @@ def run_sequential(
                 lookback_days=d,
                 held=book.active_at(now),
             )
-            for c in choice.commitments:
-                c2 = replace(
-                    c,
-                    commitment_id=f"replay{d}-{j + 1}",
-                    end=c.start
-                    + pd.Timedelta(hours=term_hours(c.term_months, settings.term_scale)),
-                )
-                units = c.hourly_commitment_usd if c.is_savings_plan else c.quantity
-                book.held.append((c2, _cand_of(table, c2), units))
-        t1 = time.perf_counter()
-        timing["replay_s"] += t1 - t0
-        fc = forecast(
-            history_before(pooled, o),
-            horizon_hours=horizon_h,
-            n_scenarios=settings.n_scenarios,
-            seed=settings.seed,
-            models=settings.forecast_models,
-        )
+            book.held += _mapped(choice.commitments, f"replay{d}-{j + 1}", table, settings)
+        timing["replay_s"] += time.perf_counter() - t0
+        at = run.context(o)
         t2 = time.perf_counter()
-        timing["forecast_s"] += t2 - t1
-        scen = fc.scenarios.demand_gpus
-        probs = fc.scenarios.probabilities
-        point = fc.point_gpus if fc.point_gpus is not None else fc.scenarios.expected()
-        inputs = {
-            rule: [
-                rule_demand(rule, scen[:, :, p], probs, point[:, p], u_hist[:, p])
-                for p in range(len(pools))
-            ]
-            for rule in SIZING_RULES
-        }
-
-        def solve(
-            chosen: tuple[str, ...],
-            book: _Book,
-            j: int = j,
-            now: pd.Timestamp = now,
-            inputs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = inputs,
-        ) -> list[tuple[Commitment, int, float]]:
-            demand, pr = combine([inputs[r][p] for p, r in enumerate(chosen)])
-            return _decide(
-                demand, pr, table, book, now, f"d{j + 1}", settings, policy, horizon_h, notes
-            )
-
-        # the record so far: each rule's purchases at the last origins, billed on everything that
-        # has happened since (so a long commitment that turned out too big keeps counting)
-        recent = sorted({e[0] for e in pending if e[0] < o})[-settings.record_last :]
-        for o_r, pool_name, rule, coms_r, held_r in pending:
-            if o_r in recent:
-                bill = evaluate(
-                    [*held_r, *coms_r], u_all[o_r:o], ts_all[o_r:o], pools, offers, policy
-                )
-                record.add(o_r, pool_name, rule, bill.total_usd)
-        # the planner's choice per pool from its record
+        run.bill_record(o, record)
+        # the planner's choice per pool from its record (the fallback replay rule with none), and
+        # the term cap: no LP purchase longer than the realised span the record has billed
         chosen = []
         means_all = {}
+        evidence_h = []
         for p in pools:
-            rule, means = record.choose(p.name, o, settings.record_last)
+            rule, means = record.choose(
+                p.name, o, settings.record_last, rules=rules, default=fallback
+            )
             chosen.append(rule)
             means_all[p.name] = means
-        cache: dict[tuple[str, ...], list[tuple[Commitment, int, float]]] = {}
+            past = record.origins(p.name, o)
+            evidence_h.append(o - past[0] if past else 0)
+        cap_h = _cap(settings, min_term_h, min(evidence_h))
         planner_book = books["planner"]
-        cache[tuple(chosen)] = solve(tuple(chosen), planner_book)
-        # every rule for every pool at this origin, billed at the next decisions
-        held_now = planner_book.active_at(now)
-        for pi, pool in enumerate(pools):
-            for rule in SIZING_RULES:
-                variant = tuple(rule if q == pi else chosen[q] for q in range(len(pools)))
-                if variant not in cache:
-                    cache[variant] = solve(variant, planner_book)
-                coms = [com for com, _, _ in cache[variant]]
-                pending.append((o, pool.name, rule, coms, held_now))
-        planner_book.held += cache[tuple(chosen)]
+        bought = run.score_variants(at, tuple(chosen), planner_book, cap_h, f"d{j + 1}")
+        planner_book.held += bought
         for r in settings.fixed_rules:
             book = books[f"planner-{r}"]
-            book.held += solve(tuple(r for _ in pools), book)
+            book.held += run.purchases(tuple(r for _ in pools), book, at, cap_h, f"{r}{j + 1}")
         timing["lp_s"] += time.perf_counter() - t2
         decision_rows.append(
             {
                 "decision": j + 1,
                 "time": now.isoformat(),
                 **{f"rule[{p.name}]": r for p, r in zip(pools, chosen, strict=True)},
+                **{
+                    f"mean_regret[{p.name}]": means_all[p.name].get(r, math.nan)
+                    for p, r in zip(pools, chosen, strict=True)
+                },
+                **{
+                    f"best_replay_regret[{p.name}]": min(
+                        (v for k, v in means_all[p.name].items() if replay_days(k) is not None),
+                        default=math.nan,
+                    )
+                    for p in pools
+                },
+                "evidence_days": round(min(evidence_h) / H_DAY, 1),
+                "max_term_days": None if cap_h is None else round(cap_h / H_DAY, 1),
                 "record": "; ".join(
                     f"{p}: " + ", ".join(f"{r} {v:.2f}%" for r, v in m.items())
                     for p, m in means_all.items()
@@ -310,7 +522,7 @@ def run_sequential(
                 ),
                 "bought": "; ".join(
                     f"{c.offer_id} x {c.hourly_commitment_usd if c.is_savings_plan else c.quantity:g}"
-                    for c, _, _ in cache[tuple(chosen)]
+                    for c, _, _ in bought
                 ),
             }
         )
@@ -358,6 +570,15 @@ def run_sequential(
         "catalog_versions": sorted(
             {str(v) for v in offers.get("catalog_version", pd.Series(dtype=str)).dropna()}
         ),
+        "first_purchases": {
+            name: sorted(
+                [c.offer_id, round(u, 6)]
+                for c, _, u in b.held
+                if c.start == pd.Timestamp(ts_all[o0])
+            )
+            for name, b in books.items()
+            if name != "hindsight"
+        },
         "notes": notes,
         "seconds": {k: round(v, 2) for k, v in timing.items()}
         | {"total": round(time.perf_counter() - t_all, 2)},
@@ -376,6 +597,7 @@ def _decide(
     policy: Policy,
     horizon_h: int,
     notes: list[str],
+    max_term_h: int | None = None,
 ) -> list[tuple[Commitment, int, float]]:
     """The LP's purchases at ``now`` for ``demand`` (S, H, P) given ``book``'s inventory; the
     policy's minimum utilisation applies to scenario inputs (dropped, with a note, when the held
@@ -399,6 +621,7 @@ def _decide(
             min_utilization=bound_,
             min_utilization_tail=policy.min_utilization_tail,
             horizon_h=horizon_h,
+            max_term_h=max_term_h,
         ).buy
 
     try:

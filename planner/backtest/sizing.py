@@ -108,17 +108,30 @@ class RuleRecord:
                 out.setdefault(rule, []).append(100.0 * (v / best - 1.0) if best > 0 else 0.0)
         return out
 
-    def choose(self, pool: str, before_h: int, last: int = 8) -> tuple[str, dict[str, float]]:
-        """The rule with the lowest mean regret (module docstring) and every rule's mean."""
+    def choose(
+        self,
+        pool: str,
+        before_h: int,
+        last: int = 8,
+        *,
+        rules: Sequence[str] = SIZING_RULES,
+        default: str = DEFAULT_RULE,
+    ) -> tuple[str, dict[str, float]]:
+        """The rule with the lowest mean regret (module docstring) and every rule's mean; ties go
+        to the earlier rule of ``rules``; with no record, ``default``. Only rules scored at every
+        origin of the record compete (a rule missing at some origin has no comparable mean)."""
         reg = self.regrets(pool, before_h, last)
+        n = max((len(v) for v in reg.values()), default=0)
         means = {r: float(np.mean(v)) for r, v in reg.items() if v}
-        if not means:
-            return DEFAULT_RULE, {}
-        best = min(
-            (r for r in SIZING_RULES if r in means),
-            key=lambda r: (round(means[r], 9), SIZING_RULES.index(r)),
-        )
+        full = [r for r in rules if r in means and len(reg[r]) == n]
+        if not full:
+            return default, means
+        best = min(full, key=lambda r: (round(means[r], 9), list(rules).index(r)))
         return best, means
+
+    def origins(self, pool: str, before_h: int) -> list[int]:
+        """The origins of ``pool`` scored before ``before_h`` (oldest first)."""
+        return sorted(o for (o, p) in self.costs if p == pool and o < before_h)
 
 
 # --------------------------------------------------------------------------------------------

@@ -174,9 +174,12 @@ def solve_term_lp(
     min_utilization: float | None = None,
     min_utilization_tail: float = 0.1,
     horizon_h: int | None = None,
+    max_term_h: int | None = None,
 ) -> TermLPResult:
     """Solve the LP of the module docstring. ``held``: (candidate, units, start hour, end hour)
-    relative to the slices' hour 0. Raises :class:`PlannerInputError` when infeasible."""
+    relative to the slices' hour 0; ``max_term_h``: candidates whose mapped term is longer are not
+    bought (the sequential backtest's term cap). Raises :class:`PlannerInputError` when
+    infeasible."""
     cands = table.candidates
     cov = table.coverage
     prices = table.pool_prices
@@ -196,7 +199,16 @@ def solve_term_lp(
     g = {c: float(cands.iloc[c]["gpus_per_unit"]) if not is_sp[c] else 1.0 for c in used_cands}
     egress = {c: float(cands.iloc[c]["egress_usd_per_gpu_hour"] or 0.0) for c in used_cands}
     # variables: buy (c, d) | serve (pair, s, t) | spot (p, s, t)
-    buy_keys = [(c, d) for c in buyable if c in used_cands for d in range(len(decision_hours))]
+    buy_keys = [
+        (c, d)
+        for c in buyable
+        if c in used_cands
+        and (
+            max_term_h is None
+            or term_hours(int(cands.iloc[c]["term_months"]), term_scale) <= max_term_h
+        )
+        for d in range(len(decision_hours))
+    ]
     n_buy = len(buy_keys)
     n_pair = len(pairs)
     spot_pools = [

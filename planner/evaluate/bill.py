@@ -6,7 +6,9 @@ the pool's region; for portable pools also CoreWeave/Lambda plus egress); spot, 
 pools only, is the cheapest spot offer times its re-run factor
 (:meth:`~planner.policy.Policy.spot_rerun_factor`: flat ``spot_overhead_pct`` plus the re-runs the
 catalog's interruption rate implies; egress included off AWS), used only when cheaper than
-on-demand, for at most ``spot_cap_share`` of the pool's usage (the availability cap).
+on-demand, for at most the pool's availability cap of its usage
+(:meth:`~planner.policy.Policy.spot_cap`: the pool's own ``[[pools]]`` cap, else the assumed cap of
+that offer's interruption band, at most ``spot_cap_share``).
 
 Rows. The usage path is given on rows: single hours (``timestamps``), or the rows of a
 :class:`~planner.valuation.Timeline` (hours in the decision horizon, then coarse blocks to the end
@@ -22,7 +24,13 @@ Each row, in the providers' order:
 3. EC2 Instance Savings Plans, then Compute Savings Plans: each plan's hourly dollars go to the usage
    with the highest discount first (discount = 1 − SP rate ÷ the price the usage would otherwise
    pay), each GPU-hour consuming its SKU's SP rate, until the hour's commitment is spent;
-4. what is left goes to spot (up to the cap) when cheaper, then on-demand.
+4. what is left goes to spot (up to the pool's cap) when cheaper, then on-demand.
+
+Scale-to-zero pools with a serverless option (``serverless``): a pool decided wholly serverless
+leaves the held path before step 1; a hybrid pool's rows cheaper on serverless than any active
+commitment that serves it leave before step 1, and after step 3 what would pay spot or on-demand
+goes to serverless where that is cheaper (:mod:`planner.evaluate.serverless`, component
+``serverless``, billed to the serverless provider, cash in the month it accrues).
 
 These are sequential rules, as the providers bill; the LP dispatches jointly, so where one pool can
 be served by several kinds of commitment (say an RI, a Compute SP and a contract all fit a portable
@@ -57,8 +65,15 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import Pool
+from planner.evaluate.serverless import (
+    ServerlessBill,
+    bill_all_serverless,
+    bill_hybrid_bursts,
+    bill_hybrid_first,
+)
 from planner.inventory import Commitment
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from planner.valuation import Timeline, discount_by_month, hourly_timeline
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
@@ -109,6 +124,8 @@ class ServingPrices:
     spot: np.ndarray  # inf when no spot
     spot_provider: list[str]
     spot_factor: np.ndarray  # GPU-hours bought per GPU-hour of work (re-runs), per pool
+    spot_cap: np.ndarray  # availability cap: most of the pool's usage on spot (0 when no spot)
+    spot_rate: np.ndarray | None = None  # the spot offer's interruption rate a month (NaN: none)
 
 
 _Price = ServingPrices  # the former private name
@@ -129,6 +146,7 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
     od_prov = [""] * len(pools)
     spot_prov = [""] * len(pools)
     factor = np.ones(len(pools))
+    rate = np.full(len(pools), np.nan)
     rec: Any
     for rec in offers[offers["purchase_model"].isin(["on_demand", "spot"])].itertuples():
         prov = str(rec.provider)
@@ -150,6 +168,7 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
             f = policy.spot_rerun_factor(_interruption(rec))
             if pool.interruptible and price * f < spot[i]:
                 spot[i], spot_prov[i], factor[i] = price * f, prov, f
+                rate[i] = _interruption(rec)
     for i, pool in enumerate(pools):
         if not np.isfinite(od[i]):
             raise PlannerInputError(
@@ -157,9 +176,47 @@ def serving_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
                 value=pool.aws_region,
                 fix="use a region where AWS sells this GPU on demand",
             )
-        if spot[i] >= od[i] or policy.spot_cap_share <= 0:
-            spot[i], spot_prov[i] = np.inf, ""
-    return ServingPrices(od, od_prov, spot, spot_prov, factor)
+    cap = np.array(
+        [policy.spot_cap(p.spot_cap_share, spot_prov[i], rate[i]) for i, p in enumerate(pools)]
+    )
+    for i in range(len(pools)):
+        if spot[i] >= od[i] or cap[i] <= 0:
+            spot[i], spot_prov[i], cap[i] = np.inf, "", 0.0
+    return ServingPrices(od, od_prov, spot, spot_prov, factor, cap, rate)
+
+
+def spot_availability(
+    offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
+) -> pd.DataFrame:
+    """Per pool served by spot: the spot provider, its interruption band, the availability cap and
+    where the cap comes from (``pool rule``, ``interruption band (assumed)``, ``policy``)."""
+    from pricing_data.rates import spot_band
+
+    sp = serving_prices(offers, pools, policy)
+    rows = []
+    for i, pool in enumerate(pools):
+        if not np.isfinite(sp.spot[i]):
+            continue
+        lam = float(sp.spot_rate[i]) if sp.spot_rate is not None else float("nan")
+        banded = sp.spot_provider[i] == "aws" and np.isfinite(lam)
+        if pool.spot_cap_share is not None:
+            basis = "pool rule"
+        elif banded and sp.spot_cap[i] < policy.spot_cap_share:
+            basis = "interruption band (assumed)"
+        else:
+            basis = "policy"
+        rows.append(
+            {
+                "pool": pool.name,
+                "spot_provider": sp.spot_provider[i],
+                "interruption_band": spot_band(lam) if banded else "",
+                "spot_cap_share": float(sp.spot_cap[i]),
+                "basis": basis,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["pool", "spot_provider", "interruption_band", "spot_cap_share", "basis"]
+    )
 
 
 @dataclass(frozen=True)
@@ -427,6 +484,31 @@ def _bill_commitment(
     )
 
 
+def _commitment_floor(commitments: list[Commitment], tl: Timeline, tf: Tariff) -> np.ndarray:
+    """Per row and pool: the cheapest USD per GPU-hour of a commitment active on the row that
+    serves the pool (egress included; inf where none)."""
+    floor = np.full((tl.n_rows, len(tf.pools)), np.inf)
+    for c in commitments:
+        t = tf.terms[c.commitment_id]
+        active = tl.active_share(c.start, c.end) > 0
+        for p, rate in t.pool_rate.items():
+            floor[active, p] = np.minimum(floor[active, p], rate + t.egress)
+    return floor
+
+
+def _book_serverless(sl: ServerlessBill, tl: Timeline, led: _Ledger) -> None:
+    """The serverless step's money in the ledger (component, providers, pools, cash by month)."""
+    if not sl.usd_by_pool:
+        return
+    led.hourly += sl.row_usd
+    led.comp["serverless"] = sl.total_usd
+    for prov, usd in sl.usd_by_provider.items():
+        led.provider(prov, usd)
+    for pool_name, usd in sl.usd_by_pool.items():
+        led.charge_pool(pool_name, "serverless", usd)
+    led.cash_add("serverless", sl.rate_usd_per_h @ tl.month_h)
+
+
 def _bill_usage(
     res: _Residual, tl: Timeline, tf: Tariff, has_spot: np.ndarray, led: _Ledger
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -479,6 +561,8 @@ def _scaled_spot(tf: Tariff, factor: float) -> Tariff:
         spot=np.where(keep, spot, np.inf),
         spot_provider=[q if k else "" for q, k in zip(p.spot_provider, keep, strict=True)],
         spot_factor=p.spot_factor,
+        spot_cap=np.where(keep, p.spot_cap, 0.0),
+        spot_rate=p.spot_rate,
     )
     return Tariff(tf.pools, tf.policy, prices, tf.terms)
 
@@ -492,19 +576,31 @@ def bill(
     discount_rate_pct: float | None = None,
     detail: bool = False,
     spot_price_factor: float = 1.0,
+    serverless: ServerlessSetup | None = None,
 ) -> Evaluation:
     """The bill of ``commitments`` for ``usage_gpus`` (rows × pools) on ``timeline`` with terms
     and prices from ``tf`` (module docstring). ``discount_rate_pct`` defaults to the policy's;
     ``spot_price_factor`` scales this path's spot prices (spot then used only while cheaper than
-    on-demand)."""
+    on-demand); ``serverless`` bills scale-to-zero pools by busy time."""
     if spot_price_factor != 1.0:
         tf = _scaled_spot(tf, spot_price_factor)
     pools = tf.pools
-    u = _check_usage(usage_gpus, timeline.n_rows, len(pools))
+    u_all = _check_usage(usage_gpus, timeline.n_rows, len(pools))
     rate = tf.policy.discount_rate_pct if discount_rate_pct is None else discount_rate_pct
     w = timeline.weight_h
     has_spot = np.isfinite(tf.prices.spot)
-    spot_part = np.where(has_spot[None, :], tf.policy.spot_cap_share * u, 0.0)
+    missing = [c for c in commitments if c.commitment_id not in tf.terms]
+    if missing:
+        raise PlannerInputError(
+            "commitments without resolved terms",
+            value=[c.commitment_id for c in missing],
+            fix="build the tariff with every commitment (planner.evaluate.tariff)",
+        )
+    u, sl_bill = bill_all_serverless(u_all, timeline, pools, serverless)
+    if serverless is not None and serverless.options:
+        floor = _commitment_floor(commitments, timeline, tf)
+        u = bill_hybrid_first(u, timeline, pools, serverless, floor, sl_bill)
+    spot_part = np.where(has_spot[None, :], tf.prices.spot_cap[None, :] * u, 0.0)
     res = _Residual(od_left=u - spot_part, spot_left=spot_part.copy(), committed=np.zeros_like(u))
     led = _Ledger(timeline.n_rows, timeline.n_months)
     util: dict[str, float] = {}
@@ -514,13 +610,6 @@ def bill(
     served_detail: dict[str, np.ndarray] = {}
     used_total = spend_total = 0.0
     order = sorted(commitments, key=lambda c: (_ORDER[c.purchase_model], c.start, c.commitment_id))
-    missing = [c for c in order if c.commitment_id not in tf.terms]
-    if missing:
-        raise PlannerInputError(
-            "commitments without resolved terms",
-            value=[c.commitment_id for c in missing],
-            fix="build the tariff with every commitment (planner.evaluate.tariff)",
-        )
     for c in order:
         cb = _bill_commitment(
             c, tf.terms[c.commitment_id], timeline, res, tf, has_spot, led, detail=detail
@@ -535,10 +624,22 @@ def bill(
         )
         used_total += min(cb.used, cb.spend)
         spend_total += cb.spend
+    spot_or_inf = np.where(has_spot, tf.prices.spot, np.inf)
+    bill_hybrid_bursts(
+        res.od_left,
+        res.spot_left,
+        timeline,
+        pools,
+        serverless,
+        tf.prices.od,
+        spot_or_inf,
+        sl_bill,
+    )
+    _book_serverless(sl_bill, timeline, led)
     od_gpus, spot_gpus, spot_saving = _bill_usage(res, timeline, tf, has_spot, led)
     total = float(sum(led.comp.values()))
-    od_eq = float((u * tf.prices.od[None, :]).sum(axis=1) @ w)
-    demand = float(u.sum(axis=1) @ w)
+    od_eq = float((u_all * tf.prices.od[None, :]).sum(axis=1) @ w)
+    demand = float(u_all.sum(axis=1) @ w)
     delta = discount_by_month(timeline.n_months, rate)
     cash = float(sum(float(v.sum()) for v in led.cash.values()))
     npv = float(sum(float(v @ delta) for v in led.cash.values()))
@@ -556,7 +657,16 @@ def bill(
         commitment_spend_usd=spend,
         cost_by_pool_usd=led.by_pool,
         served_gpus=(
-            {**served_detail, "spot": spot_gpus.sum(axis=1), "on_demand": od_gpus.sum(axis=1)}
+            {
+                **served_detail,
+                "spot": spot_gpus.sum(axis=1),
+                "on_demand": od_gpus.sum(axis=1),
+                **(
+                    {"serverless": sl_bill.moved_gpus}
+                    if sl_bill.moved_gpus is not None and sl_bill.usd_by_pool
+                    else {}
+                ),
+            }
             if detail
             else {}
         ),
@@ -582,6 +692,7 @@ def evaluate(
     detail: bool = False,
     timeline: Timeline | None = None,
     tf: Tariff | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Evaluation:
     """The bill of ``commitments`` for ``usage_gpus`` (rows × pools): on the hours ``timestamps``,
     or on ``timeline``'s rows. ``tf`` reuses terms and prices resolved once (:func:`tariff`).
@@ -590,7 +701,8 @@ def evaluate(
     the pools in proportion to the commitment dollars their usage consumed ("amortised by use"); a
     commitment that served nothing is allocated to the pseudo-pool ``(unused commitments)``. With
     ``detail``, ``served_gpus`` holds GPUs per row (summed over pools) served by each commitment id,
-    ``spot`` and ``on_demand``.
+    ``spot`` and ``on_demand`` (and ``serverless``: held GPUs moved). ``serverless``: scale-to-zero
+    pools billed by busy time (:mod:`planner.evaluate.serverless`).
     """
     if timeline is None:
         if timestamps is None:
@@ -612,4 +724,4 @@ def evaluate(
         if tf is None
         else extend_tariff(tf, commitments, offers)
     )
-    return bill(commitments, u, timeline, tf, detail=detail)
+    return bill(commitments, u, timeline, tf, detail=detail, serverless=serverless)

@@ -6,7 +6,12 @@
 - ``current inventory only``: the existing commitments until they expire, the rest on
   spot (where allowed) and on-demand;
 - ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
-- ``this plan, firm purchases only``: existing commitments plus what is bought now.
+- ``this plan, firm purchases only``: existing commitments plus what is bought now;
+- ``serverless where eligible`` (only when some pool may scale to zero and has a busy measure):
+  the existing commitments, every eligible pool on serverless (row by row where the policy allows
+  hybrid, else wholly), nothing bought. "This plan" and "firm only" use the plan's own serverless
+  decisions (:mod:`planner.evaluate.serverless`); serverless is usage, billed on the same whole-term
+  rows as the rest.
 
 Every strategy is billed over the whole valuation horizon (:func:`planner.valuation.valuation_for`:
 hourly in the decision horizon, coarse to the end of the longest term that can be bought), so a
@@ -29,9 +34,11 @@ import pandas as pd
 
 from forecasting import Forecast
 from planner.evaluate.bill import Evaluation, Tariff, bill, extend_tariff, tariff
+from planner.evaluate.serverless import eligible_everywhere, plan_serverless
 from planner.inventory import Commitment
 from planner.plan import Plan
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from planner.valuation import Timeline, ValuationPaths, hourly_timeline, valuation_for
 from pricing_data.catalog import Catalog
 from pricing_data.stats import weighted_quantile
@@ -134,6 +141,7 @@ ALL_ON_DEMAND = "all on-demand"
 INVENTORY_ONLY = "current inventory only"
 THIS_PLAN = "this plan"
 FIRM_ONLY = "this plan, firm purchases only"
+SERVERLESS_ELIGIBLE = "serverless where eligible"
 
 
 def evaluate_over_scenarios(
@@ -149,6 +157,7 @@ def evaluate_over_scenarios(
     timeline: Timeline | None = None,
     tf: Tariff | None = None,
     spot_price_factor: np.ndarray | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> StrategyFigures:
     """Bill ``commitments`` on every scenario (rows of ``timeline``, else the hours
     ``timestamps``), resolving terms and prices once (or reusing ``tf``)."""
@@ -164,7 +173,14 @@ def evaluate_over_scenarios(
     n_s = run_scenarios.shape[0]
     factor = np.ones(n_s) if spot_price_factor is None else np.asarray(spot_price_factor)
     evals = tuple(
-        bill(commitments, run_scenarios[s], timeline, tf, spot_price_factor=float(factor[s]))
+        bill(
+            commitments,
+            run_scenarios[s],
+            timeline,
+            tf,
+            spot_price_factor=float(factor[s]),
+            serverless=serverless,
+        )
         for s in range(n_s)
     )
     return StrategyFigures(
@@ -185,8 +201,10 @@ def compare_strategies(
     policy: Policy,
     *,
     progress: Progress | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> tuple[StrategyFigures, ...]:
-    """The four strategies of the module docstring, each evaluated on every scenario."""
+    """The strategies of the module docstring, each evaluated on every scenario. ``serverless``:
+    the options of the run (as the LP received them, before its decisions)."""
     say = progress or (lambda _m: None)
     sc = fc.scenarios
     pools, probs = sc.pools, sc.probabilities
@@ -196,15 +214,20 @@ def compare_strategies(
     vp = valuation_for(
         sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=catalog.offers
     )
+    eligible = serverless is not None and bool(serverless.options)
     say(
-        f"evaluating 4 strategies on {sc.n_scenarios} scenarios over "
+        f"evaluating {5 if eligible else 4} strategies on {sc.n_scenarios} scenarios over "
         f"{vp.timeline.valuation_hours / 730:.0f} months"
     )
     offers = catalog.offers
     tf = tariff([*inventory, *bought], tuple(pools), offers, policy)
     tf_od = tariff([], tuple(pools), offers, no_spot)
 
-    def run(name: str, comms: list[Commitment], t: Tariff) -> StrategyFigures:
+    decided = plan_serverless(plan, serverless)
+
+    def run(
+        name: str, comms: list[Commitment], t: Tariff, sl: ServerlessSetup | None = None
+    ) -> StrategyFigures:
         return evaluate_over_scenarios(
             name,
             comms,
@@ -217,14 +240,21 @@ def compare_strategies(
             timeline=vp.timeline,
             tf=t,
             spot_price_factor=vp.spot_price_factor,
+            serverless=sl,
         )
 
-    return (
+    out: tuple[StrategyFigures, ...] = (
         run(ALL_ON_DEMAND, [], tf_od),
         run(INVENTORY_ONLY, list(inventory), tf),
-        run(THIS_PLAN, [*inventory, *bought], tf),
-        run(FIRM_ONLY, [*inventory, *firm], tf),
+        run(THIS_PLAN, [*inventory, *bought], tf, decided),
+        run(FIRM_ONLY, [*inventory, *firm], tf, decided),
     )
+    if eligible and serverless is not None:
+        out = (
+            *out,
+            run(SERVERLESS_ELIGIBLE, list(inventory), tf, eligible_everywhere(serverless)),
+        )
+    return out
 
 
 def valuation_of(

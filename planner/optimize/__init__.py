@@ -20,9 +20,11 @@ from planner.optimize.problem import Problem, build_problem, summary
 from planner.optimize.referee import RefereeBill, bill_plan, plan_figures, tighten
 from planner.optimize.result import purchases
 from planner.optimize.savings_curve import savings_curves
+from planner.optimize.serverless import serverless_decisions, serverless_record
 from planner.optimize.solve import InfeasiblePlanError, Solution, solve
 from planner.plan import Plan, Purchase
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 __all__ = [
     "InfeasiblePlanError",
@@ -44,11 +46,13 @@ def optimize(
     *,
     as_of: pd.Timestamp | None = None,
     progress: Callable[[str], None] | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Plan:
     """Choose what to buy now (and a tentative ladder) at least expected cost (NPV over every
     term) within the policy's risk bounds, proven on the referee's bill
     (:mod:`planner.optimize.referee`). Raises InfeasiblePlanError (no plan fits, or time limit)
-    or PlannerInputError."""
+    or PlannerInputError. ``serverless``: options for scale-to-zero pools
+    (:mod:`planner.optimize.serverless`); the referee bills the LP's serverless decisions."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     lp_policy = policy
@@ -58,7 +62,9 @@ def optimize(
     t_build = t_solve = t_referee = 0.0
     for attempt in range(policy.bound_rounds + 1):
         t1 = time.perf_counter()
-        pb = build_problem(scenarios, offers, inventory, lp_policy, as_of=as_of)
+        pb = build_problem(
+            scenarios, offers, inventory, lp_policy, as_of=as_of, serverless=serverless
+        )
         t_build += time.perf_counter() - t1
         sizes = summary(pb)
         if attempt == 0:
@@ -84,7 +90,15 @@ def optimize(
         say(f"solved ({sol.solver}, {sol.method}) in {sol.time_s:.1f} s")
         buys = purchases(pb, sol)
         t1 = time.perf_counter()
-        ref = bill_plan(pb, buys, inventory, offers, policy, on_demand=od_figs)
+        ref = bill_plan(
+            pb,
+            buys,
+            inventory,
+            offers,
+            policy,
+            on_demand=od_figs,
+            serverless=serverless_decisions(pb, serverless),
+        )
         t_referee += time.perf_counter() - t1
         od_figs = ref.on_demand
         best = (pb, sol, buys, ref)
@@ -150,6 +164,15 @@ def optimize(
             "max_share_per_provider": pb.policy.max_share_per_provider,
             "upfront_budget_usd": pb.policy.upfront_budget_usd,
         },
+        "spot_cap_share_by_pool": {
+            str(pool): float(cap)
+            for pool, cap in zip(
+                pb.table.pool_prices["pool"],
+                pb.table.pool_prices["spot_cap_share"].astype(float),
+                strict=True,
+            )
+            if cap > 0
+        },
         "catalog_offers": pb.table.n_catalog_offers,
         "candidate_offers": pb.table.n_pruned,
         "catalog_versions": versions,
@@ -160,6 +183,8 @@ def optimize(
         "notes": [*sol.notes, *notes],
         "tail_scenarios": pb.tail_scenarios,
     }
+    if serverless is not None:  # decisions, break-even inputs (planner.optimize.serverless)
+        record["serverless"] = serverless_record(pb, serverless)
     return Plan(
         purchases=tuple(buys),
         savings_curves=curves,

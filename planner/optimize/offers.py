@@ -5,8 +5,10 @@ Serving prices per pool (all USD per GPU-hour served)
     on-demand: the cheapest AWS on-demand SKU of the pool's GPU type in its region; for portable pools
     also CoreWeave/Lambda on-demand plus ``egress_usd_per_gpu_hour``; the cheapest wins.
     spot (interruptible pools only): the cheapest AWS spot SKU in the region (and CoreWeave spot plus
-    egress for portable pools) times ``1 + spot_overhead_pct/100``; dropped when not cheaper than
-    on-demand.
+    egress for portable pools) times its re-run factor (``Policy.spot_rerun_factor``: the flat
+    overhead plus the re-runs its interruption rate implies, as the evaluator prices it); dropped
+    when not cheaper than on-demand. ``spot_cap_share``: the pool's availability cap from that
+    offer (``Policy.spot_cap``; 0 when no spot).
 
 Candidate commitments (one row each; ``units``: instances, GPUs or USD/hour of commitment)
     reserved_instance  capacity of ``gpus_per_unit`` GPUs per instance; serves the pools of its GPU
@@ -84,7 +86,7 @@ class CostTable:
 
     ``pool_prices``: one row per pool (index = pool position): ``od_usd_per_gpu_hour``,
     ``od_provider``, ``od_offer_id``, ``spot_usd_per_gpu_hour`` (NaN when no spot), ``spot_offer_id``,
-    ``spot_provider``. ``candidates``: one row per candidate commitment (columns CANDIDATE_COLUMNS).
+    ``spot_provider``, ``spot_cap_share``. ``candidates``: one row per candidate commitment (columns CANDIDATE_COLUMNS).
     ``coverage``: (``cand``, ``pool``, ``rate_usd_per_gpu_hour``): which pools each candidate serves;
     for Savings Plans the rate is commitment dollars consumed per GPU-hour served, for capacity it is
     the candidate's effective price per GPU-hour (information only). ``n_catalog_offers`` /
@@ -120,25 +122,34 @@ def pool_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -
     price = offers["usd_per_gpu_hour"].astype(float)
     off_aws_ok = prov.isin([p for p in OFF_AWS if p in policy.providers])
     rows = []
-    overhead = 1.0 + policy.spot_overhead_pct / 100.0
+    rate = (
+        pd.to_numeric(offers["spot_interruption_rate"], errors="coerce")
+        if "spot_interruption_rate" in offers.columns
+        else pd.Series(np.nan, offers.index)
+    )
+    # GPU-hours bought per GPU-hour of work on spot (re-runs), as the evaluator prices spot
+    factor = pd.Series(
+        [policy.spot_rerun_factor(float(r)) for r in rate.to_numpy()], index=offers.index
+    )
     for _i, pool in enumerate(pools):
         home = (prov == "aws") & (region == pool.aws_region) & (gpu == pool.gpu_type)
         away = (
             off_aws_ok & (gpu == pool.gpu_type) if pool.portable else pd.Series(False, offers.index)
         )
-        best: dict[str, tuple[float, str, str]] = {}
+        best: dict[str, tuple[float, str, str, float]] = {}
         for kind, m in (("od", "on_demand"), ("spot", "spot")):
             if kind == "spot" and not pool.interruptible:
                 continue
             for mask, extra in ((home & (model == m), 0.0), (away & (model == m), 1.0)):
                 if not mask.any():
                     continue
-                j: Any = price[mask].idxmin()
-                p = num(price[j]) + extra * policy.egress_usd_per_gpu_hour
+                cost = price[mask] + extra * policy.egress_usd_per_gpu_hour
                 if kind == "spot":
-                    p *= overhead
+                    cost = cost * factor[mask]
+                j: Any = cost.idxmin()
+                p = num(cost[j])
                 if kind not in best or p < best[kind][0]:
-                    best[kind] = (p, str(prov[j]), str(offers.at[j, "offer_id"]))
+                    best[kind] = (p, str(prov[j]), str(offers.at[j, "offer_id"]), num(rate[j]))
         if "od" not in best:
             raise PlannerInputError(
                 f"no on-demand offer for pool {pool.name}",
@@ -149,8 +160,9 @@ def pool_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -
             )
         od = best["od"]
         spot = best.get("spot")
-        if spot is not None and spot[0] >= od[0]:
-            spot = None
+        cap = 0.0 if spot is None else policy.spot_cap(pool.spot_cap_share, spot[1], spot[3])
+        if spot is not None and (spot[0] >= od[0] or cap <= 0):
+            spot, cap = None, 0.0
         rows.append(
             {
                 "pool": pool.name,
@@ -160,6 +172,7 @@ def pool_prices(offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -
                 "spot_usd_per_gpu_hour": spot[0] if spot else np.nan,
                 "spot_provider": spot[1] if spot else "",
                 "spot_offer_id": spot[2] if spot else "",
+                "spot_cap_share": cap,
             }
         )
     return pd.DataFrame(rows)

@@ -24,8 +24,9 @@ Data (USD, GPUs, hours)
 
 Variables
     buy_{c,d} ≥ 0 units bought (integer for RIs and contracts unless the policy asks for the LP
-    relaxation); serve_{c,p,s,t} ≥ 0 GPUs of pool p served by c; spot_{p,s,t} ∈ [0, κ·D_{s,t,p}]
-    (interruptible pools, κ = ``spot_cap_share``). On-demand is the remainder
+    relaxation); serve_{c,p,s,t} ≥ 0 GPUs of pool p served by c; spot_{p,s,t} ∈ [0, κ_p·D_{s,t,p}]
+    (interruptible pools, κ_p the pool's availability cap: ``Policy.spot_cap``). On-demand is the
+    remainder
     od_{p,s,t} = D_{s,t,p} − Σ_c serve_{c,p,s,t} − spot_{p,s,t} ≥ 0, substituted out.
     Units active: U_{c,k} = I_{c,k} + Σ_d a_{c,d,k} buy_{c,d}.
 
@@ -41,8 +42,10 @@ and the EC2 Instance SP at the same rate, resolve the same way every run: see ``
     no upfront) is a real choice.
 
 Constraint families (one ``add_<family>`` function each; names in brackets)
-    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}   (od ≥ 0; a
-                                    row with a single variable becomes that variable's bound)
+    demand [demand_p_s_t]:          Σ_c serve_{c,p,s,t} + spot_{p,s,t} [+ sl_{p,s,t}] ≤ D_{s,t,p}
+                                    (od ≥ 0; a row with a single variable becomes that variable's
+                                    bound; sl: held GPUs moved to serverless in scale-to-zero
+                                    pools, planner/optimize/serverless.py holds that family's maths)
     capacity [capacity_c_s_t]:      Σ_p serve_{c,p,s,t} ≤ g_c U_{c,k(t)}              (RIs, contracts)
     savings plan [sp_dollars_c_s_t]: Σ_p r_{c,p} serve_{c,p,s,t} ≤ U_{c,k(t)}         (SPs, USD/h)
     With spend = Σ_{c,t} w_t f_c U_{c,k(t)} (all commitment spend in the valuation horizon, existing
@@ -58,7 +61,10 @@ Constraint families (one ``add_<family>`` function each; names in brackets)
     upfront budget [upfront_d]:     Σ_c u_c buy_{c,d} ≤ B at each purchase date d
     provider share [share__q]:      Σ_s π_s Σ_t w_t Σ_{g of q} serve_{g,·,s,t} ≤ m · the same over all
                                     commitments (GPU-hours served, existing and new: buying
-                                    unused capacity elsewhere cannot satisfy it)
+                                    unused capacity elsewhere cannot satisfy it; a Savings Plan's
+                                    GPU-hours counted at its dearest-to-cheapest rate ratio so
+                                    that routing its dollars cannot meet the bound on paper:
+                                    ``add_provider_share``)
     Every risk row also holds its family's elastic slack relax_<family> (− in ≤ rows, + in ≥ rows)
     with upper bound 0; the diagnosis of an infeasible plan frees one family at a time.
     The LP's limits can be tighter than the policy's: :mod:`planner.optimize.referee` bills the
@@ -101,8 +107,10 @@ import planner.valuation as valuation
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
+from planner.optimize.serverless import add_serverless
 from planner.optimize.time_reduction import TimeSlices, append_rows, hours_between, reduce_time
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 from planner.valuation import ValuationPaths
 from pricing_data.errors import PlannerInputError
 from pricing_data.schema import HOURS_PER_MONTH
@@ -239,6 +247,12 @@ class Problem:
     slice_discount: np.ndarray = field(default_factory=lambda: np.zeros(0))
     buy_npv_usd: dict[tuple[int, int], float] = field(default_factory=dict)  # per unit, full term
     inventory_npv_usd: float = 0.0  # remaining cash of existing commitments (upfront sunk)
+    # serverless (planner.optimize.serverless): p -> {(s, t): held GPUs moved}, their USD per held
+    # GPU-hour, the all-or-nothing choice x_p, and the option
+    serverless: dict[int, dict[tuple[int, int], pulp.LpVariable]] = field(default_factory=dict)
+    serverless_rate: dict[int, dict[tuple[int, int], float]] = field(default_factory=dict)
+    serverless_choice: dict[int, pulp.LpVariable] = field(default_factory=dict)
+    serverless_setup: dict[int, Any] = field(default_factory=dict)
 
     # ---- derived helpers -------------------------------------------------------------------
     @property
@@ -492,14 +506,15 @@ def define_dispatch_variables(pb: Problem) -> None:
     prices = pb.table.pool_prices
     for p, pool in enumerate(pb.pools):
         spot_price = num(prices.at[p, "spot_usd_per_gpu_hour"])
-        if not pool.interruptible or not np.isfinite(spot_price) or pb.policy.spot_cap_share <= 0:
+        cap = num(prices.at[p, "spot_cap_share"])
+        if not pool.interruptible or not np.isfinite(spot_price) or not cap > 0:
             continue
         dem = pb.slices.demand_gpus
         pb.spot[p] = {
             (s, t): pb.lp.add_variable(
                 f"spot__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}",
                 lowBound=0,
-                upBound=pb.policy.spot_cap_share * float(dem[s, t, p]),
+                upBound=cap * float(dem[s, t, p]),
             )
             for s in range(n_s)
             for t in range(n_t)
@@ -535,6 +550,9 @@ def add_demand_balance(pb: Problem) -> None:
         for (s, t), var in vs.items():
             by_pst[(p, s, t)][var] = 1.0
     for p, vs in pb.spot.items():
+        for (s, t), var in vs.items():
+            by_pst[(p, s, t)][var] = 1.0
+    for p, vs in pb.serverless.items():
         for (s, t), var in vs.items():
             by_pst[(p, s, t)][var] = 1.0
     dem = pb.slices.demand_gpus
@@ -772,23 +790,36 @@ def add_upfront_budget(pb: Problem) -> None:
 def add_provider_share(pb: Problem) -> None:
     """share_q: expected GPU-hours served by provider q's commitments ≤ m · GPU-hours served by
     all commitments (capacity used, not dollars: buying unused capacity elsewhere cannot satisfy
-    it). Groups are split by provider when this bound is set, so each serve variable has one."""
+    it). Groups are split by provider when this bound is set, so each serve variable has one.
+
+    Routing-proof. A Savings Plan's dollars buy more GPU-hours on a cheap GPU than on a dear one,
+    and the LP may route them anywhere they apply, while the providers apply them by the highest
+    discount first (the evaluator). So that routing cannot meet the bound on paper only, a group
+    serving pools at different rates ρ_{g,p} (USD of commitment per GPU-hour) counts each GPU-hour
+    of pool p as ρ_{g,p} / min_p' ρ_{g,p'} GPU-hours in its own provider's numerator (its dollars
+    at the most GPU-hours they can buy: an upper bound whatever the routing) and as
+    ρ_{g,p} / max_p' ρ_{g,p'} in every denominator (the fewest: a lower bound). Capacity (RIs,
+    contracts) and single-rate groups count GPU-hours exactly."""
     m = pb.policy.max_share_per_provider
     if m is None:
         return
     cands = pb.table.candidates
     w, prob = pb.slices.weight_h, pb.probabilities
-    by_q: dict[str, dict[pulp.LpVariable, float]] = defaultdict(dict)
-    for (gi, _p), vs in pb.serve.items():
-        q = str(cands.at[pb.groups[gi].members[0], "provider"])
+    by_q: dict[str, dict[pulp.LpVariable, tuple[float, float]]] = defaultdict(dict)
+    for (gi, p), vs in pb.serve.items():
+        grp = pb.groups[gi]
+        q = str(cands.at[grp.members[0], "provider"])
+        rhos = [grp.rho[x] for x in grp.pools]
+        hi, lo = grp.rho[p] / min(rhos), grp.rho[p] / max(rhos)
         for (s, t), var in vs.items():
-            by_q[q][var] = float(prob[s] * w[t])
+            ph = float(prob[s] * w[t])
+            by_q[q][var] = (ph * hi, ph * lo)
     names = []
     for q in sorted(by_q):
         expr: dict[pulp.LpVariable, float] = {}
         for q2, terms in by_q.items():
-            for var, coef in terms.items():
-                expr[var] = coef * ((1.0 if q2 == q else 0.0) - m)
+            for var, (upper, lower) in terms.items():
+                expr[var] = (upper if q2 == q else 0.0) - m * lower
         name = f"share__{lp_safe(q)}"
         pb.lp.addConstraint(
             pulp.LpConstraint(pulp.LpAffineExpression(expr), pulp.LpConstraintLE, name, 0.0)
@@ -815,6 +846,9 @@ def add_risk_averse_objective(pb: Problem) -> None:
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
             per_s[s][var] = w[t] * (spot_price[p] * pb.spot_factor[s] - od[p])
+    for p, vs in pb.serverless.items():
+        for (s, t), var in vs.items():
+            per_s[s][var] = w[t] * (pb.serverless_rate[p][(s, t)] - od[p])
     const_s = np.einsum("t,stp,p->s", w, dem, od)
     zeta = pb.lp.add_variable("risk_cost_zeta")
     obj = dict(pb.lp.objective)
@@ -902,10 +936,12 @@ def build_problem(
     policy: Policy,
     *,
     as_of: pd.Timestamp | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> Problem:
     """Build the LP (module docstring). Pure: the inputs are not changed.
 
-    ``as_of`` is informative: the plan's "now" is the scenarios' start.
+    ``as_of`` is informative: the plan's "now" is the scenarios' start. ``serverless``: options for
+    scale-to-zero pools (:mod:`planner.optimize.serverless`).
     """
     check_inputs(scenarios, offers, policy)
     start = pd.Timestamp(scenarios.start)
@@ -962,6 +998,7 @@ def build_problem(
     define_purchase_variables(pb)
     define_dispatch_variables(pb)
     define_objective(pb)
+    add_serverless(pb, scenarios, serverless)
     add_demand_balance(pb)
     add_commitment_capacity(pb)
     add_cvar_unused_bound(pb)

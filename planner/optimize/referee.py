@@ -18,17 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from planner.evaluate.bill import tariff
 from planner.evaluate.bounds import BoundCheck, check_bounds
-from planner.evaluate.cashflow import cashflow_schedule
 from planner.evaluate.compare import StrategyFigures, evaluate_over_scenarios
+from planner.evaluate.plan_bill import plan_figures as bill_figures
+from planner.evaluate.plan_bill import upfront_by_date
 from planner.inventory import Commitment
 from planner.optimize.problem import Problem
-from planner.plan import COST_COMPONENTS, Purchase
+from planner.plan import Purchase
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,6 @@ class RefereeBill:
         return [b for b in self.bounds if not b.held]
 
 
-def upfront_by_date(purchases: list[Purchase]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for p in purchases:
-        key = p.commitment.start.isoformat()
-        out[key] = out.get(key, 0.0) + p.upfront_usd
-    return out
-
-
 def bill_plan(
     pb: Problem,
     purchases: list[Purchase],
@@ -61,8 +54,10 @@ def bill_plan(
     user_policy: Policy,
     *,
     on_demand: StrategyFigures | None = None,
+    serverless: ServerlessSetup | None = None,
 ) -> RefereeBill:
-    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds."""
+    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds.
+    ``serverless``: the plan's serverless decisions (billed by the evaluator's serverless step)."""
     vp = pb.valuation
     assert vp is not None  # built by build_problem
     pools = pb.pools
@@ -81,6 +76,7 @@ def bill_plan(
         timeline=vp.timeline,
         tf=tf,
         spot_price_factor=vp.spot_price_factor,
+        serverless=serverless,
     )
     if on_demand is None:
         no_spot = replace(policy, spot_cap_share=0.0)
@@ -131,80 +127,16 @@ def tighten(lp_policy: Policy, breached: list[BoundCheck]) -> Policy:
     return replace(lp_policy, **kw)
 
 
-def obligation(purchases: list[Purchase], figs: StrategyFigures) -> tuple[float, float]:
-    """(undiscounted, NPV) cash the new purchases commit to over their whole terms."""
-    ids = {p.commitment.commitment_id for p in purchases}
-    tl = figs.timeline
-    cash = figs.cash_by_month()
-    total = npv = 0.0
-    from planner.valuation import discount_by_month
-
-    for key, arr in cash.items():
-        kind, _, item = key.partition(":")
-        if item in ids and kind in ("upfront", "recurring"):
-            delta = discount_by_month(len(arr), figs.evaluations[0].discount_rate_pct)
-            total += float(arr.sum())
-            npv += float(arr @ delta)
-    del tl
-    return total, npv
-
-
 def plan_figures(
     ref: RefereeBill, pb: Problem, purchases: list[Purchase], lp_objective_usd: float
 ) -> dict[str, Any]:
-    """Plan keyword arguments from the referee's bill (planner.plan docstring; whole term)."""
-    figs, od = ref.plan, ref.on_demand
-    p = figs.probabilities
-    comp = figs.cost_by_component()
-    exp = {k: comp.get(k, 0.0) for k in COST_COMPONENTS}
-    totals = np.array([e.total_usd for e in figs.evaluations])
-    exp["total"] = float(p @ totals)
-    exp["existing_sunk"] = float(
-        np.mean(
-            [
-                sum(v for k, v in e.commitment_spend_usd.items() if k in ref.inventory_ids)
-                for e in figs.evaluations
-            ]
-        )
+    """Plan keyword arguments from the referee's bill (planner.evaluate.plan_bill; whole term)."""
+    return bill_figures(
+        ref.plan,
+        ref.on_demand,
+        purchases,
+        ref.inventory_ids,
+        ref.bounds,
+        decision_hours=pb.decision_hours,
+        lp_objective_npv_usd=lp_objective_usd,
     )
-    od_eq = figs.expected("on_demand_equivalent_usd")
-    spend = float(p @ [sum(e.commitment_spend_usd.values()) for e in figs.evaluations])
-    used = float(p @ [sum(e.commitment_used_usd.values()) for e in figs.evaluations])
-    obl, obl_npv = obligation(purchases, figs)
-    rate = pb.policy.discount_rate_pct
-    whole = {
-        "decision_hours": float(pb.decision_hours),
-        "valuation_hours": float(pb.n_hours),
-        "discount_rate_pct": rate,
-        "npv_cost_usd": figs.expected_npv_usd,
-        "cash_cost_usd": figs.expected_cash_usd,
-        "on_demand_npv_usd": od.expected_npv_usd,
-        "on_demand_cash_usd": od.expected_cash_usd,
-        "npv_savings_usd": od.expected_npv_usd - figs.expected_npv_usd,
-        "cash_savings_usd": od.expected_cash_usd - figs.expected_cash_usd,
-        "new_obligation_usd": obl,
-        "new_obligation_npv_usd": obl_npv,
-        "spot_saving_usd": figs.expected_spot_saving_usd,
-        "lp_objective_npv_usd": lp_objective_usd,
-    }
-    cash = cashflow_schedule(figs, rate)
-    return {
-        "expected_cost_usd": exp,
-        "cost_per_scenario_usd": tuple(float(x) for x in totals),
-        "on_demand_equivalent_usd": od_eq,
-        "coverage": figs.expected("coverage"),
-        "utilization": used / spend if spend > 0 else 0.0,
-        "esr": 1.0 - exp["total"] / od_eq if od_eq > 0 else 0.0,
-        "waste_usd": figs.expected("waste_usd"),
-        "valuation_hours": int(pb.n_hours),
-        "discount_rate_pct": float(rate),
-        "whole_term": whole,
-        "bounds": tuple(b.to_dict() for b in ref.bounds),
-        "cashflow": tuple(
-            {
-                k: (round(v, 2) if isinstance(v, float) and k != "discount_factor" else v)
-                for k, v in row.items()
-            }
-            for row in cash.to_dict(orient="records")
-        ),
-    }

@@ -12,6 +12,7 @@ import pandas as pd
 from planner.inventory import Commitment
 from planner.optimize.offers import num
 from planner.optimize.problem import Problem
+from planner.optimize.serverless import serverless_solution
 from planner.optimize.solve import Solution
 from planner.plan import COST_COMPONENTS, Purchase
 from pricing_data.schema import HOURS_PER_MONTH
@@ -75,7 +76,8 @@ def figures(
         for p in range(arr.shape[2]):
             if arr[:, :, p].any():
                 used += pb.value_per_gpu_hour(c, p) * (arr[:, :, p] @ w)
-    od_gpus = np.clip(dem - committed - spot, 0.0, None)
+    sl_gpus, sl_usd_s = serverless_solution(pb)  # held GPUs moved to serverless, their cost
+    od_gpus = np.clip(dem - committed - spot - sl_gpus, 0.0, None)
     comp = dict.fromkeys(COST_COMPONENTS, 0.0)
     existing = 0.0
     for _c, row in cands.iterrows():
@@ -106,6 +108,8 @@ def figures(
         + np.einsum("stp,t,p->s", od_gpus, w, od_egress)
         + np.einsum("stp,t,p->s", spot, w, spot_egress),
     }
+    if pb.serverless:
+        by_comp["serverless"] = sl_usd_s
     return Figures(
         cost_by_component_s=by_comp,
         od_equivalent_s=np.einsum("stp,t,p->s", dem, w, od),

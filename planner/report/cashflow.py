@@ -1,30 +1,28 @@
-"""The cash-flow schedule (cashflow.csv and the report's table): month by month from the plan's
-start to the end of the last purchase's term.
+"""The cash-flow schedule as cashflow.csv and the report's table: plan.json's ``cashflow`` (the
+evaluator's schedule, :mod:`planner.evaluate.cashflow`) pivoted to one row per month, from the
+plan's start to the end of the valuation horizon (the end of the last term). Nothing is computed
+here but sums of that schedule, so cashflow.csv adds up to plan.json's ``whole_term`` figures and
+the headline's.
 
-Columns (USD): ``firm_upfront_usd`` and ``firm_recurring_usd`` (what the firm purchases pay that
-month: the upfront on the start date, the recurring fee at the end of each month of the term),
-``ladder_upfront_usd`` and ``ladder_recurring_usd`` (the tentative ladder, if bought as planned),
-``new_commitments_usd`` (their sum), ``existing_commitments_usd`` (the existing inventory's billing,
-amortised, as the evaluator bills it) and ``pay_as_you_go_usd`` (expected on-demand, spot and
-egress of this plan: the evaluator's bill less its commitment billing), the last two only inside
-the forecast window (empty after it); ``discount_factor`` at the cost of capital and
-``new_commitments_npv_usd``. Until econ's month-by-month full-term cash-flow table lands, the
-commitment payments are computed here from purchases.csv's own figures
-(:func:`planner.purchase_values.purchase_cash_flows`).
+Columns (USD, expected over scenarios, cash in the month it is paid): ``firm_upfront_usd`` and
+``firm_recurring_usd`` (the purchases made now), ``ladder_upfront_usd`` and
+``ladder_recurring_usd`` (the tentative ladder, if bought as planned), ``new_commitments_usd``
+(their sum), ``existing_commitments_usd`` (the existing inventory's remaining payments; upfronts
+paid before the plan's start are sunk and absent), ``pay_as_you_go_usd`` (expected on-demand, spot
+and egress), ``total_usd`` (the month's whole cash); ``discount_factor`` (month m: (1 + r)^(−m/12)
+at the cost of capital), ``new_commitments_npv_usd`` and ``total_npv_usd``. Summed over months,
+``total_usd`` / ``total_npv_usd`` are plan.json's ``whole_term.cash_cost_usd`` /
+``npv_cost_usd`` and ``new_commitments_usd`` its ``new_obligation_usd``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from planner.evaluate import StrategyFigures
-from planner.inventory import Commitment
 from planner.plan import Plan
-from planner.policy import Policy
-from planner.purchase_values import cost_of_capital_pct, discount_factors, purchase_cash_flows
 
 if TYPE_CHECKING:
     from planner.workflows.quarterly import PlanRun
@@ -38,134 +36,80 @@ CASHFLOW_COLUMNS = (
     "new_commitments_usd",
     "existing_commitments_usd",
     "pay_as_you_go_usd",
+    "total_usd",
     "discount_factor",
     "new_commitments_npv_usd",
+    "total_npv_usd",
 )
+_NEW = ("firm_upfront_usd", "firm_recurring_usd", "ladder_upfront_usd", "ladder_recurring_usd")
 
 
-def _month(ts: pd.Series | pd.DatetimeIndex) -> pd.Index:
-    idx = pd.DatetimeIndex(ts)
-    if idx.tz is not None:
-        idx = idx.tz_convert("UTC").tz_localize(None)
-    return pd.Index([str(p) for p in idx.to_period("M")])
+def _column(row: Mapping[str, Any], firm: set[str], ladder: set[str]) -> str:
+    """The cashflow.csv column a schedule row adds to."""
+    item, kind = str(row["item"]), str(row["kind"])
+    if kind == "usage":
+        return "pay_as_you_go_usd"
+    if item in firm:
+        return f"firm_{kind}_usd"
+    if item in ladder:
+        return f"ladder_{kind}_usd"
+    return "existing_commitments_usd"
 
 
-def _billing_by_month(
-    fig: StrategyFigures, ids: set[str] | None, months: pd.Index, timestamps: pd.DatetimeIndex
-) -> tuple[pd.Series, pd.Series]:
-    """(commitment billing of ``ids``, pay-as-you-go) per month, expected over scenarios: each
-    commitment bills a constant amount per active hour (its spend ÷ its active hours)."""
-    n_h = len(timestamps)
-    if fig.evaluations and len(fig.evaluations[0].hourly_cost_usd) != n_h:
-        return _evaluator_cash_by_month(fig, ids, months)
-    commit = np.zeros(n_h)
-    all_commit = np.zeros(n_h)
-    hourly = np.zeros(n_h)
-    for prob, e in zip(fig.probabilities, fig.evaluations, strict=True):
-        hourly += prob * e.hourly_cost_usd
-    for c in fig.commitments:
-        active = np.asarray((timestamps >= c.start) & (timestamps < c.end), dtype=float)
-        n = active.sum()
-        if n == 0:
-            continue
-        spend = float(
-            fig.probabilities
-            @ [e.commitment_spend_usd.get(c.commitment_id, 0.0) for e in fig.evaluations]
-        )
-        rate = spend / n * active
-        all_commit += rate
-        if ids is None or c.commitment_id in ids:
-            commit += rate
-    by_month = _month(timestamps)
-    billed = pd.Series(commit).groupby(by_month.to_numpy()).sum().reindex(months)
-    payg = pd.Series(hourly - all_commit).groupby(by_month.to_numpy()).sum().reindex(months)
-    return billed, payg
-
-
-def cashflow_frame(
-    plan: Plan,
-    policy: Policy,
-    *,
-    this_plan: StrategyFigures | None = None,
-    inventory: tuple[Commitment, ...] = (),
-    timestamps: pd.DatetimeIndex | None = None,
-) -> pd.DataFrame:
-    """The schedule (module docstring), one row per month, columns CASHFLOW_COLUMNS."""
-    origin = pd.Timestamp(plan.start)
-    flows = []
-    for p in plan.purchases:
-        f = purchase_cash_flows(p)
-        f["kind"] = "firm" if p.firm else "ladder"
-        flows.append(f)
-    end = max([origin, *(p.commitment.end for p in plan.purchases)])
-    months = _month(pd.date_range(origin, end, freq="MS", inclusive="both").union([origin]))
-    months = pd.Index(sorted(set(months)))
-    out = pd.DataFrame({"month": months})
-    for kind in ("firm", "ladder"):
-        for part in ("upfront", "recurring"):
-            col = f"{kind}_{part}_usd"
-            if flows:
-                all_f = pd.concat(flows)
-                sel = all_f[all_f["kind"] == kind]
-                s = sel[f"{part}_usd"].groupby(_month(sel["date"]).to_numpy()).sum()
-                out[col] = s.reindex(months).fillna(0.0).to_numpy()
-            else:
-                out[col] = 0.0
-    out["new_commitments_usd"] = out[
-        ["firm_upfront_usd", "firm_recurring_usd", "ladder_upfront_usd", "ladder_recurring_usd"]
+def cashflow_frame(plan: Plan, schedule: Iterable[Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """The schedule (module docstring), one row per month, columns CASHFLOW_COLUMNS; from
+    ``plan.cashflow`` unless ``schedule`` rows are given."""
+    rows = list(plan.cashflow if schedule is None else schedule)
+    firm = {p.commitment.commitment_id for p in plan.purchases if p.firm}
+    ladder = {p.commitment.commitment_id for p in plan.purchases if not p.firm}
+    money = [c for c in CASHFLOW_COLUMNS if c.endswith("_usd") and not c.endswith("npv_usd")]
+    if not rows:
+        return pd.DataFrame(columns=list(CASHFLOW_COLUMNS))
+    long = pd.DataFrame(rows)
+    long["column"] = [_column(r, firm, ladder) for r in rows]
+    n_months = int(long["month"].max()) + 1
+    wide = (
+        long.pivot_table(index="month", columns="column", values="usd", aggfunc="sum")
+        .reindex(index=range(n_months), columns=money)
+        .fillna(0.0)
+    )
+    npv = (
+        long.assign(new=long["column"].isin(_NEW))
+        .pivot_table(index="month", columns="new", values="npv_usd", aggfunc="sum")
+        .reindex(index=range(n_months), columns=[False, True])
+        .fillna(0.0)
+    )
+    first = long.groupby("month")[["month_start", "discount_factor"]].first()
+    factor = first["discount_factor"].astype(float)
+    start = pd.Timestamp(plan.start) if plan.start else None
+    out = pd.DataFrame(index=range(n_months))
+    out["month"] = [
+        str(first.at[m, "month_start"])[:7]
+        if m in first.index
+        else (start + pd.DateOffset(months=m)).strftime("%Y-%m")
+        if start is not None
+        else str(m)
+        for m in range(n_months)
+    ]
+    for col in money:
+        out[col] = wide[col].to_numpy()
+    out["new_commitments_usd"] = out[list(_NEW)].sum(axis=1)
+    out["total_usd"] = out[
+        ["new_commitments_usd", "existing_commitments_usd", "pay_as_you_go_usd"]
     ].sum(axis=1)
-    out["existing_commitments_usd"] = np.nan
-    out["pay_as_you_go_usd"] = np.nan
-    if this_plan is not None and timestamps is not None:
-        ids = {c.commitment_id for c in inventory}
-        existing, payg = _billing_by_month(this_plan, ids, months, timestamps)
-        out["existing_commitments_usd"] = existing.to_numpy()
-        out["pay_as_you_go_usd"] = payg.to_numpy()
-    first_day = pd.DatetimeIndex(pd.PeriodIndex(months, freq="M").to_timestamp())
-    if origin.tz is not None:
-        first_day = first_day.tz_localize(origin.tz)
-    # payments fall on the month's start (purchases start on the 1st): discount to that day
-    when = first_day.where(first_day >= origin, origin)
-    out["discount_factor"] = discount_factors(when, origin, cost_of_capital_pct(policy))
-    out["new_commitments_npv_usd"] = out["new_commitments_usd"] * out["discount_factor"]
-    money = [c for c in CASHFLOW_COLUMNS if c.endswith("_usd")]
-    out[money] = out[money].round(2)
+    rate = plan.discount_rate_pct
+    out["discount_factor"] = [
+        float(factor[m]) if m in factor.index else (1 + rate / 100) ** (-m / 12)
+        for m in range(n_months)
+    ]
+    out["new_commitments_npv_usd"] = npv[True].to_numpy()
+    out["total_npv_usd"] = npv[False].to_numpy() + npv[True].to_numpy()
+    money_all = [c for c in CASHFLOW_COLUMNS if c.endswith("_usd")]
+    out[money_all] = out[money_all].round(2)
     out["discount_factor"] = out["discount_factor"].round(6)
-    return out[list(CASHFLOW_COLUMNS)]
-
-
-def _evaluator_cash_by_month(
-    fig: StrategyFigures, ids: set[str] | None, months: pd.Index
-) -> tuple[pd.Series, pd.Series]:
-    """(commitment cash of ``ids``, pay-as-you-go cash) per month from the evaluator's own
-    whole-term cash (``StrategyFigures.cash_by_month``: keys ``upfront:<id>``, ``recurring:<id>``,
-    and ``on_demand``/``spot``/``egress``), for a bill whose rows are coarser than hours."""
-    existing = pd.Series(0.0, index=months)
-    payg = pd.Series(0.0, index=months)
-    tl = fig.timeline
-    if tl is None:
-        return existing * np.nan, payg * np.nan
-    for key, values in fig.cash_by_month().items():
-        _, _, item = key.partition(":")
-        for m, usd in enumerate(values):
-            label = (tl.start + pd.DateOffset(months=m)).strftime("%Y-%m")
-            if label not in existing.index:
-                continue
-            if not item:
-                payg[label] += float(usd)
-            elif ids is None or item in ids:
-                existing[label] += float(usd)
-    return existing, payg
+    return out[list(CASHFLOW_COLUMNS)].reset_index(drop=True)
 
 
 def run_cashflow(run: PlanRun) -> pd.DataFrame:
-    """The schedule of a quarterly run (this plan's evaluator bill for the window's columns)."""
-    from planner.evaluate import THIS_PLAN
-
-    return cashflow_frame(
-        run.plan,
-        run.policy,
-        this_plan=run.strategy(THIS_PLAN),
-        inventory=run.inventory,
-        timestamps=run.forecast.scenarios.timestamps,
-    )
+    """The schedule of a quarterly run (plan.json's ``cashflow``, pivoted by month)."""
+    return cashflow_frame(run.plan)

@@ -24,6 +24,7 @@ LAYER_COLOURS = {
     "compute_savings_plan": "#9edae5",
     "reserved_contract": "#2ca02c",
     "spot": "#ff7f0e",
+    "serverless": "#e377c2",
     "on_demand": "#d62728",
 }
 

@@ -64,8 +64,8 @@ def headline_sentences(plan: Plan) -> list[tuple[str, str]]:
             f"{usd(h['savings_vs_on_demand_usd'])} ({usd(h['savings_vs_on_demand_npv_usd'])} NPV) "
             f"against all on-demand and {usd(h['savings_vs_inventory_usd'])} "
             f"({usd(h['savings_vs_inventory_npv_usd'])} NPV) against keeping only the current "
-            f"inventory, over the {window:.0f}-month forecast window (evaluator, mean over "
-            f"scenarios; spot and on-demand serve the rest). Expected monthly bill "
+            f"inventory, in cash over {window:.0f} months to the end of every term (evaluator, "
+            f"mean over scenarios; spot and on-demand serve the rest). Expected monthly bill "
             f"{usd(h['expected_monthly_bill_usd'])} against {usd(h['on_demand_monthly_bill_usd'])} "
             "all on-demand (amortized, as Cost Explorer shows it).",
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.evaluate.bill import spot_availability
 from planner.evaluate.compare import THIS_PLAN
 from planner.plan import Plan
 from planner.purchase_values import price_basis
@@ -23,6 +24,7 @@ from planner.report.cashflow import run_cashflow
 from planner.report.headline import amount_text, headline_sentences
 from planner.report.html import Section, cards, document, esc, image, table
 from planner.report.labels import header, humanize, number, pct, usd, value
+from planner.report.serverless_section import serverless_sections
 from planner.workflows.quarterly import PlanRun
 from pricing_data.fileio import atomic_write_bytes
 from pricing_data.stats import weighted_quantile
@@ -41,6 +43,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
     ``max_scenarios`` scenarios with their probabilities renormalised). The layers sum to the
     expected demand of those scenarios."""
     from planner.evaluate import evaluate
+    from planner.evaluate.serverless import plan_serverless
 
     sc = run.forecast.scenarios
     n = min(sc.n_scenarios, max_scenarios)
@@ -58,6 +61,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
             run.catalog.offers,
             run.policy,
             detail=True,
+            serverless=plan_serverless(run.plan, None),  # the plan's scale-to-zero decisions
         )
         for key, gpus in ev.served_gpus.items():
             name = "existing" if key in existing else model_of.get(key, key)
@@ -69,6 +73,7 @@ def served_layers(run: PlanRun, max_scenarios: int = 40) -> dict[str, np.ndarray
         "compute_savings_plan",
         "reserved_contract",
         "spot",
+        "serverless",
         "on_demand",
     ]
     return {k: layers[k] for k in order if k in layers}
@@ -363,11 +368,15 @@ def components_frame(run: PlanRun) -> pd.DataFrame:
             ("on_demand", "On-demand ($)"),
             ("spot", "Spot ($)"),
             ("egress", "Egress ($)"),
+            ("serverless", "Serverless ($)"),
         ):
             row[label] = round(comp.get(key, 0.0), 2)
         row["Total ($)"] = round(strat.expected_cost_usd, 2)
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if "Serverless ($)" in frame and not (frame["Serverless ($)"] != 0).any():
+        frame = frame.drop(columns=["Serverless ($)"])  # only when some strategy used serverless
+    return frame
 
 
 def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
@@ -404,6 +413,15 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
     )
     if len(serving):
         notes += "<p>Assumed spot prices used to serve interruptible demand:</p>" + table(serving)
+    caps = spot_availability(run.catalog.offers, run.forecast.scenarios.pools, run.policy)
+    if len(caps):
+        notes += (
+            '<p><span class="assumed">Assumed spot availability.</span> The most of each pool\'s '
+            "demand counted on finding spot capacity: from the spot offer's interruption band "
+            "(pricing_data/assumptions.toml: 0.5 for &lt;5% down to 0.1 for &gt;20%), at most the "
+            "policy's spot.cap_share, unless a [[pools]] rule sets spot_cap_share. An "
+            "assumption, not a published figure.</p>" + table(humanize(caps))
+        )
     expiring = run.expiring_inventory()
     expiring_html = (
         table(humanize(expiring))
@@ -445,15 +463,18 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         Section(
             "Cash-flow schedule (by quarter; monthly in cashflow.csv)",
             cashflow_html(cf)
-            + "<p class=sub>New commitments: upfront on the start date, recurring fees at the "
-            "end of each month of the term, to the end of the last term. Existing commitments "
-            "(amortised) and pay-as-you-go (on-demand, spot, egress: expected) are shown inside "
-            "the forecast window only.</p>",
+            + "<p class=sub>The evaluator's cash, expected over scenarios, to the end of the "
+            "last term: upfront in the month a purchase starts, recurring fees and pay-as-you-go "
+            "(on-demand, spot, egress) in the month they accrue; existing commitments' remaining "
+            "payments (upfronts already paid are sunk). Beyond the forecast, demand follows the "
+            "tail model (planner/valuation.py). Totals and NPV are plan.json's whole-term "
+            "figures.</p>",
         ),
         Section(
             "Compared with the alternatives (evaluator, mean over scenarios, forecast window)",
             table(humanize(comp)),
         ),
+        *serverless_sections(run),  # scale-to-zero pools and unit costs, when the run has them
         Section("Expected cost by component (spot apart)", table(components_frame(run))),
         Section(
             "Demand and committed capacity",

@@ -49,6 +49,12 @@ def plan_summary(run: PlanRun, defaults_used: list[str] | tuple[str, ...] = ()) 
 
     out = [run_summary(run).rstrip("\n")]
     out.extend(line.rstrip("\n") for line in whole_term_lines(run.plan))
+    from planner.workflows.serverless import summary_lines as serverless_summary_lines
+
+    serverless = serverless_summary_lines(run)  # scale-to-zero pools and unit costs
+    if serverless:
+        out.append("")
+        out.extend(line.rstrip("\n") for line in serverless)
     if defaults_used:
         out += textwrap.wrap("Defaults used (no policy file): " + "; ".join(defaults_used), 100)
     for note in run.notes:
@@ -105,9 +111,14 @@ def whole_term_lines(plan: Plan) -> list[str]:
 
 CE_SHOWN = {
     "new_commitment_usd_per_hour": "new_usd_per_h",
-    "expected_cost_usd": "exp_cost_usd",
-    "expected_savings_vs_existing_usd": "exp_savings_usd",
-    "expected_savings_vs_on_demand_usd": "exp_savings_vs_od_usd",
+    "new_obligation_usd": "new_obligation",
+    "new_obligation_npv_usd": "new_obl_npv",
+    "expected_cost_usd": "exp_cost",
+    "expected_cost_npv_usd": "exp_cost_npv",
+    "expected_savings_vs_existing_usd": "exp_savings",
+    "expected_savings_vs_existing_npv_usd": "exp_savings_npv",
+    "expected_savings_vs_on_demand_usd": "exp_savings_vs_od",
+    "expected_savings_vs_on_demand_npv_usd": "exp_sav_vs_od_npv",
     "new_utilization_expected_pct": "exp_util_pct",
     "new_utilization_worst_decile_pct": "p10_util_pct",
     "actual_cost_usd": "actual_cost_usd",
@@ -128,8 +139,10 @@ def compare_aws_summary(c: CostExplorerComparison) -> str:
         [
             "Cost Explorer recommends:",
             render_frame(c.ce.table, "table", floatfmt=".2f"),
-            f"Billed with the evaluator: {c.n_scenarios} forecast scenarios "
-            f"{result.forecast_window[0]} .. {result.forecast_window[1]}; actual usage {window}",
+            f"Billed with the evaluator: {c.n_scenarios} forecast scenarios from "
+            f"{result.forecast_window[0]} over {result.valuation_months:.0f} months (every term "
+            "to its end, tail model beyond the forecast), undiscounted and NPV at "
+            f"{result.discount_rate_pct:g} %/yr (USD); actual usage {window}",
             render_frame(result.table.rename(columns=CE_SHOWN), "table", floatfmt=",.1f").rstrip(
                 "\n"
             ),

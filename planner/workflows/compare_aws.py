@@ -2,7 +2,9 @@
 
 :mod:`planner.aws.cost_explorer` turns Cost Explorer's responses into commitments; :func:`compare`
 bills both portfolios (existing inventory + CE's purchases, existing inventory + our "buy now"
-purchases) with the evaluator on the same forecast scenarios and on the recent actual usage, and
+purchases) with the evaluator on the same forecast scenarios over the whole valuation horizon
+(every term to its end, the cost of money: the same valuation as ``planner plan``) and on the
+recent actual usage, and
 :func:`compare_with_cost_explorer` is the whole workflow of ``planner compare-aws`` on loaded inputs.
 
 Caveat shown with every comparison: CE's Savings Plans figure is sized on *all* the account's
@@ -19,23 +21,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.scenarios import DemandScenarios
 from planner.aws.cost_explorer import CeRecommendation, parse_recommendations
+from planner.evaluate.bill import Tariff, extend_tariff, tariff
+from planner.evaluate.cashflow import cashflow_schedule, commitment_cash, schedule_records
+from planner.evaluate.compare import StrategyFigures, evaluate_over_scenarios
 from planner.inventory import Commitment
 from planner.optimize import optimize
+from planner.policy import Policy
+from planner.valuation import valuation_for
 from planner.workflows.inputs import PlanningInputs
 from pricing_data.stats import weighted_quantile
+from pricing_data.units import HOURS_PER_MONTH
 
 # ---------------------------------------------------------------- side by side
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One row per portfolio: existing only, Cost Explorer's purchases, the planner's purchases."""
+    """One row per portfolio: existing only, Cost Explorer's purchases, the planner's purchases.
+
+    ``forecast_window`` is the decision horizon's first and last hour; the bills run on to the end
+    of the valuation horizon (``valuation_months``), discounted at ``discount_rate_pct``."""
 
     table: pd.DataFrame
     notes: list[str]
     forecast_window: tuple[str, str]
     actual_window: tuple[str, str] | None
+    valuation_months: float = 0.0
+    discount_rate_pct: float = 0.0
 
 
 def _describe(commitments: list[Commitment]) -> str:
@@ -103,28 +117,34 @@ def _new_utilization(ev: Any, new_ids: set[str]) -> float:
 def compare(
     portfolios: dict[str, list[Commitment]],
     inventory: list[Commitment],
-    scenarios: Any,
+    scenarios: DemandScenarios,
     offers: pd.DataFrame,
-    policy: Any,
+    policy: Policy,
     *,
-    horizon_hours: int,
     actual: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Bill each portfolio (inventory + its new commitments) on every scenario and on ``actual``.
+    """Bill each portfolio (inventory + its new commitments) on every scenario over the whole
+    valuation horizon, as ``planner plan`` does, and on ``actual``.
 
     ``portfolios`` maps a name to its *new* commitments (their dates are moved to the start of each
-    window). ``scenarios`` is a DemandScenarios; ``actual`` an hourly frame (UTC index) with one
-    column per pool name of the scenarios. Expected figures are probability weighted; the worst
-    decile utilisation is the 10th percentile over scenarios of the new commitments' utilisation.
+    window). The scenario bills run on :func:`planner.valuation.valuation_for`'s rows: the decision
+    horizon hour by hour, then the tail model to the end of the longest term any portfolio holds or
+    the policy can buy, with the policy's spot price spread; cash is discounted monthly at
+    ``discount_rate_pct`` (:mod:`planner.evaluate.cashflow`). Figures, probability-weighted over
+    scenarios, each undiscounted and NPV: ``expected_cost_usd`` (cash: existing commitments'
+    remaining payments, new upfront and recurring, on-demand, spot, egress), savings against
+    keeping only the existing commitments and against all on-demand, and the new commitments'
+    whole-term obligation; the new commitments' utilisation over their terms, expected and worst
+    decile (the 10th percentile over scenarios). ``actual`` (an hourly frame, UTC index, one column
+    per pool) is billed hour by hour over its own window (recent usage replayed, as Cost Explorer
+    sizes its recommendation).
     """
     from planner.evaluate import evaluate
 
     say = progress or (lambda _m: None)
     notes: list[str] = []
     pools = scenarios.pools
-    hours = min(horizon_hours, scenarios.n_hours)
-    ts = scenarios.timestamps[:hours]
     probs = np.asarray(scenarios.probabilities, dtype=float)
     inv, n = priceable(inventory, offers)
     notes += n
@@ -132,27 +152,61 @@ def compare(
     for name, new in portfolios.items():
         runs[name], n = priceable(new, offers)
         notes += n
+    vp = valuation_for(
+        scenarios.demand_gpus,
+        scenarios.start,
+        policy,
+        inv,
+        seed=scenarios.seed,
+        offers=offers,
+        extra_terms_months=[c.term_months for new in runs.values() for c in new],
+    )
+    tl = vp.timeline
+    start = tl.start
+    rate = float(policy.discount_rate_pct)
+    say(
+        f"evaluating {len(runs) + 1} portfolios on {scenarios.n_scenarios} scenarios over "
+        f"{tl.valuation_hours / HOURS_PER_MONTH:.0f} months"
+    )
+
+    def bill_on_rows(name: str, comms: list[Commitment], tf: Tariff) -> StrategyFigures:
+        return evaluate_over_scenarios(
+            name,
+            comms,
+            vp.demand_gpus,
+            probs,
+            None,
+            pools,
+            offers,
+            tf.policy,
+            timeline=tl,
+            tf=tf,
+            spot_price_factor=vp.spot_price_factor,
+        )
+
+    no_spot = replace(policy, spot_cap_share=0.0)
+    od = bill_on_rows("all on-demand", [], tariff([], tuple(pools), offers, no_spot))
+    base_tf = tariff(inv, tuple(pools), offers, policy)
     rows = []
-    results: dict[str, dict[str, Any]] = {}
     for name, new in runs.items():
-        say(f"evaluating '{name}' on {scenarios.n_scenarios} scenarios")
-        dated = [c.with_dates(ts[0]) for c in new]
+        dated = [c.with_dates(start) for c in new]
         ids = {c.commitment_id for c in dated}
-        totals, savings_od, utils, spend_new = [], [], [], 0.0
-        for s in range(scenarios.n_scenarios):
-            ev = evaluate(inv + dated, scenarios.demand_gpus[s, :hours], ts, pools, offers, policy)
-            totals.append(ev.total_usd)
-            savings_od.append(ev.on_demand_equivalent_usd - ev.total_usd)
-            utils.append(_new_utilization(ev, ids))
-            spend_new = sum(v for k, v in ev.commitment_spend_usd.items() if k in ids)
-        u = np.asarray(utils, dtype=float)
+        tf = extend_tariff(base_tf, [*inv, *dated], offers)
+        figs = bill_on_rows(name, [*inv, *dated], tf)
+        schedule = schedule_records(cashflow_schedule(figs, rate))
+        obligation, obligation_npv = commitment_cash(schedule, ids)
+        u = np.array([_new_utilization(ev, ids) for ev in figs.evaluations], dtype=float)
         res: dict[str, Any] = {
             "portfolio": name,
             "new_commitments": _describe(new),
-            "new_commitment_usd_per_hour": spend_new / hours,
-            "expected_cost_usd": float(np.dot(probs, totals)),
-            "expected_savings_vs_on_demand_usd": float(np.dot(probs, savings_od)),
-            "new_utilization_expected_pct": 100 * float(np.dot(probs, u)) if ids else np.nan,
+            "new_commitment_usd_per_hour": sum(tf.terms[i].hourly_usd for i in ids),
+            "new_obligation_usd": obligation,
+            "new_obligation_npv_usd": obligation_npv,
+            "expected_cost_usd": figs.expected_cash_usd,
+            "expected_cost_npv_usd": figs.expected_npv_usd,
+            "expected_savings_vs_on_demand_usd": od.expected_cash_usd - figs.expected_cash_usd,
+            "expected_savings_vs_on_demand_npv_usd": od.expected_npv_usd - figs.expected_npv_usd,
+            "new_utilization_expected_pct": 100 * float(probs @ u) if ids else np.nan,
             "new_utilization_worst_decile_pct": (
                 100 * weighted_quantile(u, probs, 0.1) if ids else np.nan
             ),
@@ -160,9 +214,8 @@ def compare(
         if actual is not None and not actual.empty:
             a_ts = pd.DatetimeIndex(actual.index)
             a_new = [c.with_dates(a_ts[0]) for c in new]
-            a_inv = inv
             ev = evaluate(
-                a_inv + a_new,
+                inv + a_new,
                 actual[[p.name for p in pools]].to_numpy(dtype=float),
                 a_ts,
                 pools,
@@ -173,26 +226,34 @@ def compare(
             res["actual_utilization_pct"] = (
                 100 * _new_utilization(ev, {c.commitment_id for c in a_new}) if a_new else np.nan
             )
-        results[name] = res
         rows.append(res)
     table = pd.DataFrame(rows)
-    base = results["existing only"]
-    table.insert(
-        4,
-        "expected_savings_vs_existing_usd",
-        [base["expected_cost_usd"] - r["expected_cost_usd"] for r in rows],
-    )
+    base = table.iloc[0]
+    pos = list(table.columns).index("expected_cost_npv_usd") + 1
+    for col, cost in (
+        ("expected_savings_vs_existing_npv_usd", "expected_cost_npv_usd"),
+        ("expected_savings_vs_existing_usd", "expected_cost_usd"),
+    ):
+        table.insert(pos, col, base[cost] - table[cost])
     if "actual_cost_usd" in table:
         pos = list(table.columns).index("actual_cost_usd") + 1
         table.insert(
             pos,
             "actual_savings_vs_existing_usd",
-            [base["actual_cost_usd"] - r["actual_cost_usd"] for r in rows],
+            base["actual_cost_usd"] - table["actual_cost_usd"],
         )
     actual_window = None
     if actual is not None and not actual.empty:
         actual_window = (str(actual.index[0]), str(actual.index[-1]))
-    return Comparison(table, notes, (str(ts[0]), str(ts[-1])), actual_window)
+    decision_end = start + pd.Timedelta(hours=tl.decision_hours - 1)
+    return Comparison(
+        table,
+        notes,
+        (str(start), str(decision_end)),
+        actual_window,
+        valuation_months=tl.valuation_hours / HOURS_PER_MONTH,
+        discount_rate_pct=rate,
+    )
 
 
 # ---------------------------------------------------------------- the workflow
@@ -243,7 +304,6 @@ def compare_with_cost_explorer(
         fc.scenarios,
         offers,
         policy,
-        horizon_hours=inputs.horizon_hours,
         actual=inputs.recent_demand(ce.lookback_days or lookback_days),
         progress=say,
     )

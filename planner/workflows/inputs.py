@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory, forecast, make_pools, read_usage
+from forecasting.busy import check_requests_convertible, with_busy_hours
+from forecasting.pools import scale_to_zero_rows
 from forecasting.validate_usage import loud_warnings
 from planner.inventory import Commitment, read_inventory
 from planner.policy import Policy
@@ -87,9 +89,10 @@ class PlanningInputs:
             catalog = load_catalog(as_of=config.catalog_as_of, overlay=config.overlay)
             check_inventory_offers(list(self.inventory), catalog)
         pooled = self.pooled
-        if (config.pool_rules, config.default_aws_region) != (
+        if (config.pool_rules, config.default_aws_region, config.serverless) != (
             self.config.pool_rules,
             self.config.default_aws_region,
+            self.config.serverless,
         ):
             pooled = _pools(self.history, config)
         return replace(self, config=config, catalog=catalog, pooled=pooled)
@@ -181,7 +184,13 @@ def load_inputs(
 
 
 def _pools(history: UsageHistory, config: PlanningConfig) -> PooledUsage:
-    return make_pools(history, config.pool_rules, default_aws_region=config.default_aws_region)
+    # busy GPU-hours from requests where the policy says how long a request keeps a GPU busy
+    seconds = dict(config.serverless.gpu_seconds_per_request)
+    check_requests_convertible(
+        history, scale_to_zero_rows(history.data, config.pool_rules), seconds
+    )
+    busy = with_busy_hours(history, seconds)
+    return make_pools(busy, config.pool_rules, default_aws_region=config.default_aws_region)
 
 
 def check_inventory_offers(inventory: Sequence[Commitment], catalog: Catalog) -> None:

@@ -10,7 +10,9 @@ and compares, with the evaluator averaged over the same demand scenarios (probab
 - ``current inventory only``: the existing commitments until they expire, the rest on
   spot (where allowed) and on-demand;
 - ``this plan``: existing commitments plus every recommended purchase (firm and ladder);
-- ``this plan, firm purchases only``: existing commitments plus what is bought now.
+- ``this plan, firm purchases only``: existing commitments plus what is bought now;
+- ``serverless where eligible`` (when some pool may scale to zero): the existing commitments and
+  every eligible pool on serverless (see planner.evaluate.compare).
 
 Annual figures scale the horizon's cost by 8,760 h / horizon hours. "Worst-tail utilisation" is the
 probability-weighted ``1 − cvar_beta`` quantile (P10 by default) of commitment utilisation across
@@ -29,10 +31,12 @@ from planner.backtest.sizing import size_for_plan
 from planner.decision import decision_figures
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
+    THIS_PLAN,
     Progress,
     StrategyFigures,
     compare_strategies,
 )
+from planner.evaluate.plan_bill import rebill_plan
 from planner.inventory import Commitment
 from planner.optimize import optimize
 from planner.optimize.solve import InfeasiblePlanError
@@ -48,6 +52,7 @@ from planner.workflows.records import (
     inventory_record,
     with_run_record,
 )
+from planner.workflows.serverless import serverless_for
 from pricing_data.catalog import Catalog
 
 
@@ -83,7 +88,8 @@ class PlanRun:
         return self.start + pd.Timedelta(hours=self.plan.horizon_hours)
 
     def comparison_frame(self) -> pd.DataFrame:
-        """One row per strategy: expected and annual cost, savings, ESR, coverage, utilisation."""
+        """One row per strategy: expected (accrual, upfront amortised) and annual cost, savings,
+        cash and NPV cost (whole term: the headline's basis), ESR, coverage, utilisation."""
         od = self.strategy(ALL_ON_DEMAND).expected_cost_usd
         q = 1 - self.policy.cvar_beta
         rows = []
@@ -95,6 +101,8 @@ class PlanRun:
                     "expected_cost_usd": round(cost, 2),
                     "annual_cost_usd": round(s.annual_cost_usd, 2),
                     "savings_vs_on_demand_usd": round(od - cost, 2),
+                    "cash_cost_usd": round(s.expected_cash_usd, 2),
+                    "npv_cost_usd": round(s.expected_npv_usd, 2),
                     "esr_pct": round(100 * s.expected("esr"), 2) + 0.0,  # no "-0.00"
                     "coverage_pct": round(100 * s.expected("coverage"), 2),
                     "utilization_pct": round(100 * s.expected("utilization"), 2)
@@ -181,6 +189,7 @@ def plan_run(
     policy = inputs.policy
     catalog = inputs.catalog
     inventory = list(inputs.inventory)
+    serverless = serverless_for(inputs.pooled, inputs.config)  # scale-to-zero pools, if any
     # each pool's sizing rule, chosen by its backtested cost (planner.backtest.sizing)
     sized = size_for_plan(
         inputs.pooled,
@@ -197,7 +206,13 @@ def plan_run(
     notes: list[str] = []
     try:
         plan = optimize(
-            sized.scenarios, catalog.offers, inventory, sized.policy, as_of=start, progress=say
+            sized.scenarios,
+            catalog.offers,
+            inventory,
+            sized.policy,
+            as_of=start,
+            progress=say,
+            serverless=serverless,
         )
     except InfeasiblePlanError as e:
         if not (inputs.config.from_defaults and e.binding == "cvar_limit"):
@@ -212,19 +227,40 @@ def plan_run(
         policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
         unbounded = replace(sized.policy, cvar_limit_pct=None, cvar_limit_usd=None)
         plan = optimize(
-            sized.scenarios, catalog.offers, inventory, unbounded, as_of=start, progress=say
+            sized.scenarios,
+            catalog.offers,
+            inventory,
+            unbounded,
+            as_of=start,
+            progress=say,
+            serverless=serverless,
         )
     # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
     # the report bill), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(
-        plan, valuation_paths(fc.scenarios), catalog.offers, inventory, policy, progress=say
+        plan,
+        valuation_paths(fc.scenarios),
+        catalog.offers,
+        inventory,
+        policy,
+        progress=say,
+        serverless=serverless,
     )
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
     plan = replace(plan, record={**plan.record, **extra})
-    strategies = compare_strategies(fc, catalog, inventory, plan, policy, progress=say)
-    plan = replace(
-        plan, headline=decision_figures(plan, strategies, policy, fc.scenarios.timestamps)
+    strategies = compare_strategies(
+        fc, catalog, inventory, plan, policy, progress=say, serverless=serverless
     )
+    # plan.json's figures, bounds and cash-flow schedule, and the headline, from the same bills
+    by_name = {s.name: s for s in strategies}
+    plan = rebill_plan(
+        plan,
+        by_name[THIS_PLAN],
+        by_name[ALL_ON_DEMAND],
+        frozenset(c.commitment_id for c in inventory),
+        policy,
+    )
+    plan = replace(plan, headline=decision_figures(plan, strategies, policy))
     return PlanRun(
         config=inputs.config,
         policy=policy,

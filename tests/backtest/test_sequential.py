@@ -9,9 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from bt_factory import H100, offers, pooled, weekly
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from planner.backtest.replay import replay_recommendation
-from planner.backtest.sequential import SequentialSettings, run_sequential
+from planner.backtest.sequential import (
+    SequentialSettings,
+    replay_days,
+    run_sequential,
+    term_cap_hours,
+)
 from planner.backtest.sizing import RuleRecord, combine, rule_demand
 from planner.backtest.term_lp import (
     cost_table,
@@ -179,3 +186,133 @@ def test_sequential_commitments_expire_at_the_mapped_term(seq_result) -> None:
 def test_sequential_needs_history_after_the_first_decision() -> None:
     with pytest.raises(PlannerInputError, match="too short"):
         run_sequential(pooled(weekly(10)), offers(), RI_ONLY, SequentialSettings())
+
+
+# --- issue 12 step 1: the record before the first decision, replay rules, the term cap -----------
+
+REPLAYS = ("replay-7", "replay-30", "replay-60")
+ALL_RULES = (*REPLAYS, "lp-calibrated", "lp-point", "trailing-30", "trailing-60", "trailing-7")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    costs=st.lists(
+        st.lists(st.floats(1.0, 1e6, allow_nan=False), min_size=8, max_size=8),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_chosen_rule_never_worse_than_an_observable_replay_on_its_record(costs) -> None:
+    """Property: on the record used to choose, the chosen rule's mean regret is at most every
+    replay rule's ("beat the simple rule, or use it")."""
+    rec = RuleRecord()
+    for i, row in enumerate(costs):
+        for rule, c in zip(ALL_RULES, row, strict=True):
+            rec.add(168 * i, "p", rule, c)
+    rule, means = rec.choose("p", before_h=10**9, rules=ALL_RULES, default="replay-30")
+    assert rule in ALL_RULES
+    for r in REPLAYS:
+        assert means[rule] <= means[r] + 1e-9
+
+
+def test_no_record_falls_back_to_the_replay_rule_and_partial_rules_do_not_compete() -> None:
+    rec = RuleRecord()
+    assert rec.choose("p", 100, rules=ALL_RULES, default="replay-30")[0] == "replay-30"
+    # lp-point is cheaper at origin 0 but was not scored at origin 168: it cannot be compared
+    rec.add(0, "p", "replay-30", 110.0)
+    rec.add(0, "p", "lp-point", 100.0)
+    rec.add(168, "p", "replay-30", 100.0)
+    assert rec.choose("p", 1000, rules=ALL_RULES, default="replay-7")[0] == "replay-30"
+    assert rec.origins("p", 1000) == [0, 168]
+
+
+def test_term_cap_is_the_billed_span_and_at_least_the_shortest_term() -> None:
+    assert term_cap_hours(28 * 24, 7 * 24) == 28 * 24
+    assert term_cap_hours(28 * 24, 100 * 24) == 100 * 24
+    assert replay_days("replay-30") == 30 and replay_days("lp-point") is None
+
+
+def test_term_lp_does_not_buy_a_term_longer_than_the_cap() -> None:
+    # flat 10 GPUs for 7 days; the 12-month RI (6 vs 10 on demand) mapped to 7 days: the LP buys
+    # 10 units; with the cap at 6 days no candidate may be bought, so it buys nothing
+    table = cost_table(offers(), (H100,), RI_ONLY)
+    slices = hourly_slices(np.full((168, 1), 10.0))
+    kw = {"decision_hours": [0], "term_scale": {12: 168}, "horizon_h": 168}
+    full = solve_term_lp(table, slices, **kw)
+    assert sum(full.buy.values()) == pytest.approx(10.0)
+    capped = solve_term_lp(table, slices, max_term_h=6 * 24, **kw)
+    assert capped.buy == {}
+    # objective: all on demand, 10 GPUs x 168 h x 10 USD
+    assert capped.objective_usd == pytest.approx(16_800.0)
+
+
+def _pol() -> Policy:
+    return Policy(
+        providers=("aws",),
+        purchase_models=("reserved_instance", "ec2_instance_savings_plan"),
+        terms_months=(12,),
+        payment_options=("no_upfront",),
+        savings_curve_points=0,
+    ).validate()
+
+
+def test_without_a_record_the_planner_buys_what_the_replay_rule_buys() -> None:
+    """No inner origins: the first decision has no record, so the planner follows replay-30 and
+    buys exactly what the replay-30 strategy buys (same empty inventory, same history)."""
+    pool = pooled(weekly(22))
+    st_ = SequentialSettings(
+        every_h=7 * 24, term_scale={12: 7 * 24}, n_scenarios=5, prescore_origins=0
+    )
+    res = run_sequential(pool, offers(), _pol(), st_)
+    first = res.decisions.iloc[0]
+    assert first["rule[H100/fixed@us-east-1]"] == "replay-30"
+    assert first["evidence_days"] == 0.0 and first["max_term_days"] == 7.0
+    replay30_first = res.meta["first_purchases"]["replay-30"]
+    assert res.meta["first_purchases"]["planner"] == replay30_first
+    assert replay30_first  # the weekly series is worth committing to
+
+
+def test_inner_origins_give_the_first_decision_a_record_and_the_choice_respects_it() -> None:
+    pool = pooled(weekly(28))
+    st_ = SequentialSettings(every_h=7 * 24, term_scale={12: 14 * 24}, n_scenarios=5)
+    res = run_sequential(pool, offers(), _pol(), st_)
+    d = res.decisions
+    name = "H100/fixed@us-east-1"
+    # inner origin at day 7 (7 days of history) is billed on days 7-14 before decision 1
+    assert d.iloc[0]["evidence_days"] == 7.0
+    assert d.iloc[0]["max_term_days"] == 14.0  # capped to the shortest term
+    assert d.iloc[0]["record"] != ""
+    # the invariant on the record used at every decision
+    for _, row in d.iterrows():
+        assert row[f"mean_regret[{name}]"] <= row[f"best_replay_regret[{name}]"] + 1e-9
+
+
+def test_rule_order_puts_the_fallback_first_so_ties_keep_the_default() -> None:
+    from planner.backtest.sequential import sequential_rules
+
+    rules = sequential_rules(SequentialSettings())
+    assert rules[:3] == ("replay-30", "replay-7", "replay-60")
+    # three replays that saw the same 7 days buy the same and tie: the default is kept
+    rec = RuleRecord()
+    for r in rules:
+        rec.add(0, "p", r, 100.0 if r.startswith("replay") else 120.0)
+    assert rec.choose("p", 1000, rules=rules, default=rules[0])[0] == "replay-30"
+    # an unknown fallback leaves the lookbacks in their order
+    assert sequential_rules(SequentialSettings(fallback_rule="x"))[0] == "replay-7"
+
+
+def test_capped_replay_rules_see_only_terms_within_the_cap() -> None:
+    from planner.backtest.sequential import _Planner
+
+    off = offers()
+    long = off[off["term_months"] == 12].assign(term_months=36)
+    both = pd.concat([off, long], ignore_index=True)
+    run = _Planner.__new__(_Planner)
+    run.offers = both
+    run.settings = SequentialSettings(term_scale={12: 168, 36: 504}, cap_replay_rules=True)
+    kept = run._replay_offers(168)["term_months"].astype(int)
+    assert set(kept) == {0, 12} and (kept == 0).sum() == (off["term_months"] == 0).sum()
+    assert len(run._replay_offers(504)) == len(both)
+    assert len(run._replay_offers(None)) == len(both)
+    run.settings = SequentialSettings(term_scale={12: 168, 36: 504})  # default: not capped
+    assert len(run._replay_offers(168)) == len(both)

@@ -19,6 +19,9 @@ from forecasting.error_scenarios import (
     error_paths,
     level_map,
     origin_errors,
+    overlap_correlation,
+    overlap_inflation,
+    widen_for_overlap,
 )
 from forecasting.forecast import forecast
 from forecasting.pools import PooledUsage
@@ -147,3 +150,48 @@ def test_forecast_uses_residual_scenarios_with_history_and_falls_back_without() 
 def test_unknown_scenario_method_is_an_input_error() -> None:
     with pytest.raises(PlannerInputError, match="unknown scenario method"):
         forecast(_pooled(_weekly(30)), horizon_hours=24, scenario_method="magic")
+
+
+def test_overlap_correction_by_hand() -> None:
+    # 3 origins one day apart, 2-day windows: pairs 1 day apart overlap by 1/2, the pair 2 days
+    # apart not at all: rho_bar = (1/2 + 1/2 + 0) / 3 = 1/3, c = 1/sqrt(2/3) = sqrt(1.5)
+    o = np.array([0, 24, 48])
+    assert overlap_correlation(o, 2) == pytest.approx(1 / 3)
+    assert overlap_inflation(o, 2) == pytest.approx(np.sqrt(1.5))
+    # windows that do not overlap need no correction; one origin has no spread to correct
+    assert overlap_inflation(np.array([0, 7 * 24, 14 * 24]), 7) == 1.0
+    assert overlap_inflation(np.array([0]), 7) == 1.0
+    # 12 daily origins at 7 days: rho_bar = 28/66 (sum over lags d<7 of (12-d)(1-d/7) = 28)
+    assert overlap_correlation(np.arange(12) * 24, 7) == pytest.approx(28 / 66)
+
+
+def test_overlap_correction_makes_the_spread_of_overlapping_windows_unbiased() -> None:
+    """Monte Carlo check of the maths: iid daily errors, 12 daily origins with 7-day windows.
+    The sample variance of the window means is biased low by (1 - rho_bar); times c^2 it is
+    unbiased for the variance of one window mean (1/7 for unit daily variance)."""
+    rng = np.random.default_rng(7)
+    k, m, reps = 7, 12, 20_000
+    daily = rng.standard_normal((reps, m + k - 1))
+    windows = np.stack([daily[:, i : i + k].mean(axis=1) for i in range(m)], axis=1)
+    s2 = windows.var(axis=1, ddof=1).mean()
+    rbar = overlap_correlation(np.arange(m) * 24, k)
+    assert s2 == pytest.approx((1 - rbar) / k, rel=0.03)
+    assert s2 * overlap_inflation(np.arange(m) * 24, k) ** 2 == pytest.approx(1 / k, rel=0.03)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    errs=st.lists(st.floats(-2, 2, allow_nan=False), min_size=3, max_size=12),
+    k=st.integers(1, 28),
+)
+def test_widening_keeps_the_median_and_scales_deviations(errs: list[float], k: int) -> None:
+    e = np.asarray(errs)
+    o = np.arange(e.size) * 24
+    oe = OriginErrors(o, np.tile(e[:, None], (1, k)), e, k)
+    w = widen_for_overlap(oe)
+    c = overlap_inflation(o, k)
+    assert np.median(w.mean_log_err) == pytest.approx(np.median(e), abs=1e-9)
+    assert np.allclose(w.mean_log_err - np.median(e), c * (e - np.median(e)))
+    # the day paths move with their origin's mean error (shape kept)
+    assert np.allclose(w.day_log_err - oe.day_log_err, (w.mean_log_err - e)[:, None])
+    assert c >= 1.0

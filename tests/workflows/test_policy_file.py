@@ -50,7 +50,9 @@ def test_example_policy_reads_with_pools_and_growth() -> None:
     assert [dict(r.match) for r in cfg.pool_rules] == [
         {"workload": "training"},
         {"workload": "fine-tuning"},
+        {"workload": "inference", "environment": ["dev", "staging"]},
     ]
+    assert cfg.pool_rules[-1].scale_to_zero
     assert cfg.pool_rules[0].portable and not cfg.pool_rules[1].portable
     # training is the only portable workload: 0.09 $/GB x 0.4 GB per GPU-hour
     assert egress_usd_per_gpu_hour(cfg) == pytest.approx(0.036)
