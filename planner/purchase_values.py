@@ -566,6 +566,16 @@ def value_purchases(
         "cost_of_capital_pct": rate,
         "min_purchase_usd_per_hour": policy.min_purchase_usd_per_hour,
         "dropped": dropped,
+        # each purchase's utilisation in every path and the paths' probabilities: what its
+        # expected and P10 utilisation are computed from (the report's utilisation chart draws them)
+        "probabilities": [round(float(w), 12) for w in with_fig.probabilities],
+        "utilization_by_path": {
+            f.commitment.commitment_id: [
+                round(float(e.commitment_utilization.get(p.commitment.commitment_id, 0.0)), 6)
+                for e in with_fig.evaluations
+            ]
+            for f, p in zip(final, survivors, strict=True)
+        },
         "time_s": round(time.perf_counter() - t0, 3),
     }
     return replace(plan, purchases=tuple(final), record=record)

@@ -407,10 +407,13 @@ def size_for_plan(
     n_scenarios: int = 30,
     n_origins: int = 3,
     window_h: int = 7 * H_DAY,
+    forecast_cache: dict[int, Forecast] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SizedInput:
     """Choose each pool's sizing rule on the last ``n_origins`` weeks of the history
-    (:func:`choose_rules_from_history`) and apply it to the plan's forecast."""
+    (:func:`choose_rules_from_history`) and apply it to the plan's forecast. ``forecast_cache``
+    (by origin hour) lets runs on the same history and demand settings, such as what-ifs, share
+    the backtest forecasts."""
     from planner.backtest.strategies import usage_matrix
 
     choice = choose_rules_from_history(
@@ -422,6 +425,7 @@ def size_for_plan(
         n_origins=n_origins,
         n_scenarios=n_scenarios,
         seed=seed,
+        forecast_cache=forecast_cache,
         with_hindsight=True,
         progress=progress,
     )

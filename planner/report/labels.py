@@ -82,6 +82,12 @@ VALUES = {
     "instances": "instances",
     "gpus": "GPUs",
 }
+BOUNDS = {  # the referee's bound names (planner/optimize/referee.py), as a reader says them
+    "cvar_unused_pct": "CVaR of unused spend (% of commitment spend)",
+    "cvar_unused_usd": "CVaR of unused spend ($)",
+    "min_utilization": "Worst-decile utilisation (share)",
+    "max_share_per_provider": "Largest provider's share of spend",
+}
 SHORT_KIND = {
     "reserved_instance": "RI",
     "ec2_instance_savings_plan": "EC2 SP",

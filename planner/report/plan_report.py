@@ -138,17 +138,28 @@ def unsolved_curve_points_note(plan: Plan) -> str:
 def utilisation_inputs(
     run: PlanRun,
 ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, float], dict[str, float]]:
-    """Per purchase: utilisation (%) in each scenario of this plan's evaluator bill, and the
-    mean, P10 and P90 with the scenarios' probabilities: the statistics of purchases.csv."""
-    fig = run.strategy(THIS_PLAN)
-    probs = fig.probabilities
+    """Per purchase: utilisation (%) in each path its value was computed on, and the mean, P10
+    and P90 with the paths' probabilities: the figures and statistics of purchases.csv (the
+    valuation's record; a plan without one, this plan's bill in the comparison)."""
+    valuation = run.plan.record.get("purchase_valuation", {})
+    by_path = valuation.get("utilization_by_path")
+    ids = [p.commitment.commitment_id for p in run.plan.purchases]
+    if isinstance(by_path, dict) and all(cid in by_path for cid in ids):
+        probs = np.asarray(valuation["probabilities"], dtype=float)
+        shares = {cid: np.asarray(by_path[cid], dtype=float) for cid in ids}
+    else:
+        fig = run.strategy(THIS_PLAN)
+        probs = fig.probabilities
+        shares = {
+            cid: np.array([e.commitment_utilization.get(cid, 0.0) for e in fig.evaluations])
+            for cid in ids
+        }
     per: dict[str, np.ndarray] = {}
     mean: dict[str, float] = {}
     low: dict[str, float] = {}
     high: dict[str, float] = {}
-    for p in run.plan.purchases:
-        cid = p.commitment.commitment_id
-        v = 100 * np.array([e.commitment_utilization.get(cid, 0.0) for e in fig.evaluations])
+    for cid in ids:
+        v = 100 * shares[cid]
         per[cid] = v
         mean[cid] = float(probs @ v)
         low[cid] = weighted_quantile(v, probs, 0.1)
@@ -433,7 +444,9 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
         "problem size": rec.get("sizes", {}),
         "time reduction": rec.get("time_reduction", {}),
         "purchase valuation": {
-            k: v for k, v in rec.get("purchase_valuation", {}).items() if k != "dropped"
+            k: v
+            for k, v in rec.get("purchase_valuation", {}).items()
+            if k not in ("dropped", "probabilities", "utilization_by_path")  # drawn, not listed
         },
         "scenarios / seed": f"{run.config.scenarios} / {run.config.seed}",
         "forecast window": f"{run.start.date()} to {run.end.date()} ({plan.horizon_hours:,} h)",

@@ -1,4 +1,5 @@
-"""The procurement file: the purchases.csv contract (docs/purchases-csv.md) as CSV, JSON or XLSX.
+"""The procurement file: the purchases.csv contract (docs/purchases-csv.md) as CSV, JSON or XLSX
+(or a text table for the terminal).
 
 One row per purchase, columns :data:`planner.plan.PURCHASE_COLUMNS` in that order, money in USD,
 dates ISO 8601, empty cells where a field does not apply. ``firm_only`` keeps the purchases to make
@@ -18,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from planner.plan import PURCHASE_COLUMNS, Plan
+from planner.report.render import render_frame
 from pricing_data.csv_safe import to_csv_text
 
 EXPORT_FORMATS = ("csv", "json", "xlsx")
@@ -81,8 +83,11 @@ def _plain(v: Any) -> Any:
 
 
 def render_procurement(plan: Plan, fmt: str, *, firm_only: bool = False) -> bytes:
-    """The procurement file's bytes in ``fmt`` (csv, json or xlsx)."""
+    """The procurement file's bytes in ``fmt`` (csv, json or xlsx; ``table``: the same rows as a
+    plain text table for the terminal, money with thousands separators)."""
     df = procurement_frame(plan, firm_only=firm_only)
+    if fmt == "table":
+        return render_frame(df, "table", floatfmt=",.2f").encode("utf-8")
     if fmt == "csv":
         return to_csv_text(df).encode("utf-8")
     records = [{str(k): _plain(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
@@ -90,7 +95,7 @@ def render_procurement(plan: Plan, fmt: str, *, firm_only: bool = False) -> byte
         return (json.dumps(records, indent=2) + "\n").encode("utf-8")
     if fmt == "xlsx":
         return _xlsx(records)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    raise ValueError(f"unknown format {fmt!r}; use table or one of {', '.join(EXPORT_FORMATS)}")
 
 
 def _xlsx(records: list[dict[str, Any]]) -> bytes:

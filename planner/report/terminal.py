@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from planner.report.labels import BOUNDS, header
 from planner.report.render import render_frame
 from planner.workflows.records import SolveRecord
 
@@ -95,10 +96,10 @@ def whole_term_lines(plan: Plan) -> list[str]:
         frame = pd.DataFrame(
             [
                 {
-                    "bound": b["name"],
-                    "limit": b["limit"],
-                    "realised (evaluator)": b["realised"],
-                    "held": "yes" if b["held"] else "NO",
+                    "Bound": BOUNDS.get(b["name"], header(b["name"])),
+                    "Limit": b["limit"],
+                    "Realised (evaluator)": b["realised"],
+                    "Held": "yes" if b["held"] else "NO",
                 }
                 for b in plan.bounds
             ]

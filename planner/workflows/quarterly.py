@@ -176,10 +176,12 @@ def plan_run(
     inputs: PlanningInputs,
     *,
     fc: Forecast | None = None,
+    sizing_forecasts: dict[int, Forecast] | None = None,
     progress: Progress | None = None,
 ) -> PlanRun:
     """The quarterly run on loaded inputs; ``fc`` reuses a forecast made for the same demand
-    settings (see :func:`planner.workflows.inputs.forecast_key`)."""
+    settings (see :func:`planner.workflows.inputs.forecast_key`), and ``sizing_forecasts`` the
+    sizing rules' backtest forecasts made for them (filled here when empty)."""
     say = progress or (lambda _m: None)
     if fc is None:
         fc = inputs.forecast(say)
@@ -197,6 +199,7 @@ def plan_run(
         policy,
         seed=inputs.config.seed,
         n_scenarios=min(inputs.config.scenarios, 30),
+        forecast_cache=sizing_forecasts,
         progress=say,
     )
     say(f"optimising over {len(catalog.offers):,} offers")

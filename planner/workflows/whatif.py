@@ -12,7 +12,8 @@ A :class:`WhatIf` is a name and a list of ``key=value`` overrides (the syntax of
   (a provider excluded by the what-if still bills what was committed there).
 
 A what-if that leaves the demand settings alone (scenarios, seed, growth, pools, horizon) reuses the
-baseline's forecast; savings curves are skipped unless asked for. With a saved plan (``--plan``,
+baseline's forecast, and the backtest forecasts its sizing rules are scored on; savings curves are
+skipped unless asked for. With a saved plan (``--plan``,
 evaluate only) the saved purchases are evaluated instead of re-planning a baseline.
 
 What-if files (TOML, ``--what-if-file``) name several what-ifs, each a table with a ``set`` list::
@@ -155,23 +156,25 @@ def without_savings_curves(config: PlanningConfig) -> PlanningConfig:
 
 
 class _Forecasts:
-    """Forecasts by :func:`forecast_key`: a what-if that leaves demand alone reuses one."""
+    """Forecasts by :func:`forecast_key`: a what-if that leaves demand alone reuses one, and the
+    sizing rules' backtest forecasts made for it (by origin hour, filled by the first re-plan)."""
 
     def __init__(self, progress: Progress) -> None:
-        self._done: list[tuple[tuple[object, ...], Forecast]] = []
+        self._done: list[tuple[tuple[object, ...], Forecast, dict[int, Forecast]]] = []
         self._say = progress
         self.fitted = 0
 
-    def get(self, inputs: PlanningInputs) -> Forecast:
+    def get(self, inputs: PlanningInputs) -> tuple[Forecast, dict[int, Forecast]]:
         key = forecast_key(inputs.config)
-        for k, fc in self._done:
+        for k, done, backtests in self._done:
             if k == key:
                 self._say("demand settings unchanged: reusing the forecast")
-                return fc
+                return done, backtests
         fc = inputs.forecast(self._say)
         self.fitted += 1
-        self._done.append((key, fc))
-        return fc
+        sizing: dict[int, Forecast] = {}
+        self._done.append((key, fc, sizing))
+        return fc, sizing
 
 
 def _evaluate_commitments(
@@ -248,7 +251,7 @@ def run_whatifs(
     ]
     forecasts = _Forecasts(say)
     say("baseline")
-    base_fc = forecasts.get(inputs)
+    base_fc, base_sizing = forecasts.get(inputs)
     if baseline_plan is not None:
         if not evaluate_only:
             raise PlannerInputError(
@@ -260,7 +263,7 @@ def run_whatifs(
         od, figs = _evaluate_commitments(inputs, base_fc, commitments, "baseline purchases")
         base = WhatIfResult(BASELINE, inputs.config, None, od, figs, baseline_plan)
     else:
-        run = plan_run(inputs, fc=base_fc, progress=say)
+        run = plan_run(inputs, fc=base_fc, sizing_forecasts=base_sizing, progress=say)
         commitments = [*inputs.inventory, *run.plan.commitments()]
         base = WhatIfResult(
             BASELINE, inputs.config, run, run.strategy(ALL_ON_DEMAND), run.strategy(THIS_PLAN)
@@ -269,12 +272,12 @@ def run_whatifs(
     for w, cfg in configs:
         say(f"what-if {w.name!r}: {', '.join(w.overrides)}")
         case = inputs.with_config(cfg, say)
-        fc = forecasts.get(case)
+        fc, sizing = forecasts.get(case)
         if evaluate_only:
             od, figs = _evaluate_commitments(case, fc, commitments, "baseline purchases")
             results.append(WhatIfResult(w, cfg, None, od, figs))
         else:
-            r = plan_run(case, fc=fc, progress=say)
+            r = plan_run(case, fc=fc, sizing_forecasts=sizing, progress=say)
             results.append(
                 WhatIfResult(w, cfg, r, r.strategy(ALL_ON_DEMAND), r.strategy(THIS_PLAN))
             )

@@ -49,7 +49,7 @@ def _commands(text: str) -> list[str]:
 def _normalise(cmd: str) -> list[str]:
     cmd = cmd.replace("\\|", "|").replace("...", " ")
     cmd = re.sub(r"\[([^\[\]]*)\]", r"\1", cmd)  # optional parts: parse them too
-    cmd = re.sub(r"(\S+)\|\S+", r"\1", cmd)  # alternatives: the first
+    cmd = re.sub(r"([^\s|]+)(\|[^\s|]+)+", r"\1", cmd)  # alternatives (a|b|c): the first
     return shlex.split(cmd)[1:]
 
 

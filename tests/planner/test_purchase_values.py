@@ -336,7 +336,7 @@ def test_export_command_formats_and_errors(tmp_path: Path) -> None:
     )
     src = tmp_path / "plan.json"
     src.write_text(plan.to_json())
-    r = CliRunner().invoke(cli, ["export", str(src), "--format", "xlsx"])
+    r = CliRunner().invoke(cli, ["export", str(src), "-o", "xlsx"])
     assert r.exit_code == 2 and "add --out purchases.xlsx" in r.output
     r = CliRunner().invoke(
         cli, ["export", str(src), "--out", str(tmp_path / "p.xlsx"), "--firm-only"]
@@ -346,7 +346,7 @@ def test_export_command_formats_and_errors(tmp_path: Path) -> None:
 
     rows = list(load_workbook(tmp_path / "p.xlsx")["purchases"].iter_rows(values_only=True))
     assert [row[0] for row in rows] == ["purchase_id", "P001"]  # firm only
-    r = CliRunner().invoke(cli, ["export", str(src), "--format", "json"])
+    r = CliRunner().invoke(cli, ["export", str(src), "-o", "json"])
     assert r.exit_code == 0 and [x["decision"] for x in json.loads(r.stdout)] == ["now", "ladder"]
-    r = CliRunner().invoke(cli, ["export", str(src), "--format", "pdf"])
+    r = CliRunner().invoke(cli, ["export", str(src), "-o", "pdf"])
     assert r.exit_code == 2 and "pdf" in r.output

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -41,12 +43,24 @@ RUN_ARGS = [
     "solver.savings_curve_points=3",
 ]
 UPDATE = os.environ.get("PLANNER_UPDATE_GOLDEN") == "1"
+# what the run drew on the utilisation chart: the arguments of charts.utilisation_distribution
+UTILISATION_CHART: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    from planner.report import charts
+
     out = tmp_path_factory.mktemp("example-plan")
-    result = CliRunner().invoke(cli, [*RUN_ARGS, "--out-dir", str(out)])
+    draw = charts.utilisation_distribution
+
+    def recording(per: Any, **stats: Any) -> bytes:
+        UTILISATION_CHART.update(per=per, **stats)
+        return draw(per, **stats)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(charts, "utilisation_distribution", recording)
+        result = CliRunner().invoke(cli, [*RUN_ARGS, "--out-dir", str(out)])
     assert result.exit_code == 0, result.output
     return out, result.stdout
 
@@ -119,6 +133,27 @@ def test_plan_matches_golden_outputs(example_run: tuple[Path, str]) -> None:
     # the plan must beat keeping only the current inventory, which beats all on-demand
     costs = dict(zip(comparison["strategy"], comparison["expected_cost_usd"], strict=True))
     assert costs["this plan"] < costs["current inventory only"] < costs["all on-demand"]
+
+
+def test_utilisation_chart_draws_purchases_csv_figures(example_run: tuple[Path, str]) -> None:
+    """The utilisation chart and purchases.csv are the same numbers: for every purchase, the
+    chart's mean (diamond) and lower whisker are the file's expected and P10 utilisation, and its
+    dots are one per scenario of the purchases' valuation (the same scenarios)."""
+    out, _ = example_run
+    rows = pd.read_csv(out / "purchases.csv").set_index("purchase_id")
+    plan = Plan.from_json((out / "plan.json").read_text())
+    per, mean, low = (UTILISATION_CHART[k] for k in ("per", "mean", "low"))
+    assert list(per) == list(rows.index)  # every purchase drawn, in the file's order
+    n_paths = plan.record["purchase_valuation"]["paths"]
+    for pid, row in rows.iterrows():
+        dots = per[pid]
+        assert len(dots) == n_paths, pid
+        # the file rounds to 2 decimals
+        assert mean[pid] == pytest.approx(row["expected_utilization_pct"], abs=0.006), pid
+        assert low[pid] == pytest.approx(row["p10_utilization_pct"], abs=0.006), pid
+        # and they are statistics of the dots drawn: within their range
+        for stat in (mean[pid], low[pid]):
+            assert min(dots) - 1e-9 <= stat <= max(dots) + 1e-9, pid
 
 
 def test_export_round_trips_the_purchases(example_run: tuple[Path, str], tmp_path: Path) -> None:
@@ -391,3 +426,75 @@ def test_purchases_rebill_independently_from_the_catalog(example_run: tuple[Path
     assert cash["new_commitments_usd"].sum() == pytest.approx(
         wt["new_obligation_usd"], abs=0.01 * n
     )
+
+
+# Python's own spellings of a value, which no person should read: a dict or list repr, None,
+# NaN/NaT/inf, <NA>, numpy or pandas reprs, and scientific notation (7.53e-05)
+REPRS = re.compile(  # case matters: "none" is a payment option's word, "None" is Python's
+    r"\{'|\['|\bNone\b|\b(nan|NaN|NAN|NaT|inf|Infinity)\b|<NA>|np\.float|numpy\.|Timestamp\("
+    r"|dtype|\b\d+(\.\d+)?[eE][-+]?\d+\b"
+)
+
+
+def assert_no_reprs(text: str, where: str) -> None:
+    found = [m.group(0) for m in REPRS.finditer(text)]
+    bad = [line for line in text.splitlines() if REPRS.search(line)]
+    assert not found, f"{where}: {found[:5]} in {bad[:3]}"
+
+
+def test_the_repr_scanner_finds_what_it_is_for() -> None:
+    for text in ("{'variables': 3}", "None", "cost nan", "NaN", "7.53e-05", "1e6", "<NA>", "-inf"):
+        with pytest.raises(AssertionError):
+            assert_no_reprs(text, "sample")
+    assert_no_reprs("36m none; Nonetheless: infra, 1,234.50, P10 (5.3%), e.g. 2026-12-01", "ok")
+
+
+def test_no_python_reprs_in_what_people_read(example_run: tuple[Path, str], tmp_path: Path) -> None:
+    """report.html and the stdout of plan, export, attribute, whatif and compare-aws on a real
+    run of the example hold no Python repr; plan's summary fits 100 columns."""
+    out, plan_stdout = example_run
+    assert_no_reprs(_visible_text((out / "report.html").read_text()), "report.html")
+    assert_no_reprs(plan_stdout, "plan")
+    assert max(len(line) for line in plan_stdout.splitlines() if str(out) not in line) <= 100
+    plan_json = str(out / "plan.json")
+    small = ["--scenarios", "4", "--horizon", "3mo", "--set", "solver.savings_curve_points=0"]
+    inputs = [str(EXAMPLES / "usage.csv"), "--policy", str(EXAMPLES / "policy.toml")]
+    runs = {
+        "export table": ["export", plan_json, "-o", "table"],
+        "export csv": ["export", plan_json],
+        "attribute": [
+            "attribute",
+            str(EXAMPLES / "usage.csv"),
+            "--plan",
+            plan_json,
+            "--by",
+            "team",
+        ],
+        "whatif": [
+            "whatif",
+            *inputs,
+            "--inventory",
+            str(EXAMPLES / "inventory.csv"),
+            *small,
+            "--what-if",
+            "exclude=lambda",
+            "-q",
+        ],
+        "compare-aws": [
+            "compare-aws",
+            *inputs,
+            "--inventory",
+            str(EXAMPLES / "inventory.csv"),
+            *small,
+            "--recommendation",
+            str(ROOT / "tests" / "aws" / "fixtures" / "ce_savings_plans_recommendation.json"),
+            "-q",
+        ],
+    }
+    said = {}
+    for name, args in runs.items():
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 0, (name, r.output)
+        assert r.stdout.strip(), name
+        assert_no_reprs(r.stdout, name)
+        said[name] = r.stdout

@@ -74,10 +74,31 @@ def test_forecast_key_separates_demand_settings_from_the_rest() -> None:
         assert forecast_key(apply_overrides(base, [change])) != forecast_key(base), change
 
 
+def count_fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every model fit of a forecast (one ``fit_pools`` call per forecast made), as the length of
+    the history it was fitted on: the plan's forecast uses all of it, the sizing rules' backtest
+    forecasts (planner/backtest/sizing.py) the history before each of their origins."""
+    import importlib
+
+    fc_module = importlib.import_module("forecasting.forecast")  # the module, not the function
+    fits: list[int] = []
+    real = fc_module.fit_pools
+
+    def counted(fit, y_fit, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fits.append(len(y_fit))
+        return real(fit, y_fit, *args, **kwargs)
+
+    monkeypatch.setattr(fc_module, "fit_pools", counted)
+    return fits
+
+
 @pytest.mark.slow
-def test_three_non_demand_whatifs_fit_the_forecast_once(small: tuple[Path, Path]) -> None:
+def test_three_non_demand_whatifs_fit_the_forecast_once(
+    small: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     usage, policy = small
     inputs = load_inputs(usage, read_policy_file(policy))
+    fits = count_fits(monkeypatch)
     said: list[str] = []
     outcome = run_whatifs(
         inputs,
@@ -90,13 +111,21 @@ def test_three_non_demand_whatifs_fit_the_forecast_once(small: tuple[Path, Path]
     )
     assert outcome.forecasts_fitted == 1
     assert sum("reusing the forecast" in m for m in said) == 3
+    # counted where the models are fitted: the plan's forecast once (on all 35 days of history),
+    # and the sizing rules' three backtest forecasts (origins 7, 14 and 21 days before the end)
+    # once each, shared by the four re-plans (they were fitted per re-plan: 1 + 4 x 3 = 13)
+    n_hours = inputs.pooled.n_hours
+    assert fits.count(n_hours) == 1
+    assert sorted(f for f in fits if f != n_hours) == [n_hours - d * 24 for d in (21, 14, 7)]
     table = outcome.table()
     assert list(table.columns) == ["figure", "baseline", "no lambda", "tight", "spot"]
     # what-ifs skip the savings curves unless asked for
     assert outcome.baseline.run is not None and outcome.baseline.run.plan.savings_curves == {}
     # a demand change fits a second forecast
+    fits.clear()
     more = run_whatifs(inputs, [WhatIf("grow", ("growth=+40%",))], evaluate_only=True)
     assert more.forecasts_fitted == 2
+    assert fits.count(n_hours) == 2  # the baseline's and the what-if's, nothing else
 
 
 @pytest.mark.slow
