@@ -77,7 +77,8 @@ def attribute(
     """Split the expected cost of a plan (commitments amortised by use, on-demand, spot, egress)
     across the values of a tag, with untagged usage as its own line. USAGE is the usage file the
     plan was made from. gpu_hours is measured over the last --window of history; the dollar
-    columns are expected costs over the plan's whole horizon. With --per, the cost per request,
+    columns are expected costs over every commitment's whole term (the valuation horizon the
+    plan's own figures cover). With --per, the cost per request,
     million tokens or training run; with --trend, its monthly history."""
     if (units_csv or trend) and not per:
         raise click.UsageError("--units and --trend need --per (requests, tokens or runs)")

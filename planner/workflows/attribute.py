@@ -115,8 +115,9 @@ def _expected_by_pool(
     config: PlanningConfig,
     inventory: list[Commitment],
     progress: Callable[[str], None] | None = None,
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """(E[cost by pool and component], E[GPU-hours by pool over the horizon])."""
+) -> tuple[dict[str, dict[str, float]], dict[str, float], str]:
+    """(E[cost by pool and component], E[GPU-hours by pool], the period both cover: the whole
+    valuation horizon the plan's own figures are billed on)."""
     inputs = load_inputs(history, config, inventory, progress=progress)
     fc = inputs.forecast(progress)
     catalog = inputs.catalog
@@ -147,7 +148,10 @@ def _expected_by_pool(
                 slot[comp] = slot.get(comp, 0.0) + float(w) * usd
     # GPU-hours over the same rows the evaluator billed (the whole valuation horizon)
     gpu_h = np.einsum("s,srp,r->p", sc.probabilities, vp.demand_gpus, vp.timeline.weight_h)
-    return out, {p.name: float(g) for p, g in zip(sc.pools, gpu_h, strict=True)}
+    t = vp.timeline
+    end = t.start + pd.Timedelta(hours=int(t.valuation_hours))
+    period = f"{t.start.date()} to {end.date()}, {t.n_months} months"
+    return out, {p.name: float(g) for p, g in zip(sc.pools, gpu_h, strict=True)}, period
 
 
 def read_units(path: str | Path, by: str, per: str) -> pd.DataFrame:
@@ -231,7 +235,8 @@ class Attribution:
     def caption(self) -> str:
         return (
             f"{self.gpu_hours_column}: GPU-hours over the last {self.window_days} days of history; "
-            f"*_usd: expected cost over the plan's horizon ({self.horizon})"
+            f"*_usd: expected cost over every commitment's whole term ({self.horizon}), "
+            "as the plan's own figures"
         )
 
     @property
@@ -270,14 +275,8 @@ def attribute(
     config, inventory = config_of(plan, plan_file)
     shares = tag_shares(history, config, by, window_days)
     unit_counts = tag_units(history, by, per, window_days, units) if per else None
-    costs, pool_gpu_h = _expected_by_pool(history, plan, config, inventory, progress)
+    costs, pool_gpu_h, horizon = _expected_by_pool(history, plan, config, inventory, progress)
     out = attribution_table(shares, costs, pool_gpu_h, by, per, unit_counts)
-    start = pd.Timestamp(plan.start) if plan.start else None
-    horizon = (
-        f"{start.date()} + {plan.horizon_hours:,} h"
-        if start is not None
-        else f"{plan.horizon_hours:,} h"
-    )
     result = Attribution(out, window_days, horizon)
     return Attribution(
         out.rename(columns={"gpu_hours": result.gpu_hours_column}), window_days, horizon
