@@ -217,7 +217,7 @@ def cost_by_provider(costs: Mapping[str, Mapping[str, float]]) -> bytes:
         )
     ax.set_ylim(0, max(1.0, float(bottom.max(initial=0.0))) * 1.12)
     _usd_axis(ax)
-    ax.set_ylabel("expected cost over the forecast window")
+    ax.set_ylabel("expected cost to the end of every term")
     ax.set_title("Cost by provider (this plan, evaluator)")
     if len(components) > 1:
         ax.legend(fontsize=8)

@@ -164,7 +164,7 @@ def summary_text(plan: Plan, comparison: pd.DataFrame, out_dir: str = "") -> str
     comp = comparison
     if len(comp):
         lines.append("")
-        lines.append("Strategies over the forecast window (evaluator, mean over scenarios):")
+        lines.append("Strategies to the end of every term (evaluator, mean over scenarios):")
         rows = [
             [
                 r["strategy"],

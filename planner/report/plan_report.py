@@ -357,7 +357,7 @@ def cashflow_html(cf: pd.DataFrame) -> str:
 
 
 def components_frame(run: PlanRun) -> pd.DataFrame:
-    """Expected cost by component (spot apart) for each strategy over the forecast window."""
+    """Expected cost by component (spot apart) for each strategy to the end of every term (the valuation horizon)."""
     rows = []
     for strat in run.strategies:
         comp = strat.cost_by_component()
@@ -471,7 +471,7 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
             "figures.</p>",
         ),
         Section(
-            "Compared with the alternatives (evaluator, mean over scenarios, forecast window)",
+            "Compared with the alternatives (evaluator, mean over scenarios, to the end of every term)",
             table(humanize(comp)),
         ),
         *serverless_sections(run),  # scale-to-zero pools and unit costs, when the run has them

@@ -42,9 +42,11 @@ from planner.evaluate.compare import (
     StrategyFigures,
     evaluate_over_scenarios,
 )
+from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig, apply_overrides, parse_override
+from planner.serverless import ServerlessSetup
 from planner.valuation import valuation_for
 from planner.workflows.inputs import PlanningInputs, forecast_key
 from planner.workflows.quarterly import PlanRun, plan_run
@@ -178,9 +180,14 @@ class _Forecasts:
 
 
 def _evaluate_commitments(
-    inputs: PlanningInputs, fc: Forecast, commitments: list[Commitment], name: str
+    inputs: PlanningInputs,
+    fc: Forecast,
+    commitments: list[Commitment],
+    name: str,
+    serverless: ServerlessSetup | None = None,
 ) -> tuple[StrategyFigures, StrategyFigures]:
-    """All on-demand and ``commitments`` evaluated on ``fc``'s scenarios under ``inputs``."""
+    """All on-demand and ``commitments`` (with the baseline plan's ``serverless`` decisions, which
+    apply to the pools of the same name) evaluated on ``fc``'s scenarios under ``inputs``."""
     sc = fc.scenarios
     policy = inputs.policy
     offers = inputs.catalog.offers
@@ -199,6 +206,7 @@ def _evaluate_commitments(
         policy,
         timeline=vp.timeline,
         spot_price_factor=vp.spot_price_factor,
+        serverless=serverless,
     )
 
 
@@ -260,11 +268,13 @@ def run_whatifs(
                 fix="add --evaluate-only, or drop --plan to re-plan each what-if",
             )
         commitments = [*inputs.inventory, *baseline_plan.commitments()]
-        od, figs = _evaluate_commitments(inputs, base_fc, commitments, "baseline purchases")
+        held = plan_serverless(baseline_plan, None)  # the saved plan's serverless decisions
+        od, figs = _evaluate_commitments(inputs, base_fc, commitments, "baseline purchases", held)
         base = WhatIfResult(BASELINE, inputs.config, None, od, figs, baseline_plan)
     else:
         run = plan_run(inputs, fc=base_fc, sizing_forecasts=base_sizing, progress=say)
         commitments = [*inputs.inventory, *run.plan.commitments()]
+        held = plan_serverless(run.plan, None)
         base = WhatIfResult(
             BASELINE, inputs.config, run, run.strategy(ALL_ON_DEMAND), run.strategy(THIS_PLAN)
         )
@@ -274,7 +284,7 @@ def run_whatifs(
         case = inputs.with_config(cfg, say)
         fc, sizing = forecasts.get(case)
         if evaluate_only:
-            od, figs = _evaluate_commitments(case, fc, commitments, "baseline purchases")
+            od, figs = _evaluate_commitments(case, fc, commitments, "baseline purchases", held)
             results.append(WhatIfResult(w, cfg, None, od, figs))
         else:
             r = plan_run(case, fc=fc, sizing_forecasts=sizing, progress=say)

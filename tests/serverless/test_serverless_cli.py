@@ -215,3 +215,39 @@ def test_a_missing_units_file_is_exit_2(planned: tuple[Path, Path, str], tmp_pat
     )
     assert r.exit_code == 2, r.output
     assert str(missing) in r.output and "To fix:" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.slow
+def test_evaluate_only_what_ifs_bill_the_saved_plans_serverless_decisions(
+    planned: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """The saved plan's baseline, evaluated again on the same scenarios, is the plan's own bill:
+    its serverless decisions included (before, the evaluate-only path billed the staging pool's
+    held replica on-demand, so the baseline cost more than the plan it re-bills)."""
+    usage, out, _ = planned
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    r = CliRunner().invoke(
+        cli,
+        [
+            "whatif",
+            str(usage),
+            "--policy",
+            str(policy),
+            "--what-if",
+            "growth=-20%",
+            "--evaluate-only",
+            "--plan",
+            str(out / "plan.json"),
+            "-o",
+            "json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    table = rows if isinstance(rows, list) else rows["rows"]
+    cost = next(x for x in table if x["figure"].startswith("expected cost"))
+    comparison = pd.read_csv(out / "comparison.csv").set_index("strategy")
+    assert float(cost["baseline"]) == pytest.approx(
+        comparison.loc["this plan", "expected_cost_usd"], rel=1e-6
+    )
