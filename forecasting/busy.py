@@ -45,7 +45,7 @@ increment almost free, rounding per GPU-second of a batch would ignore it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -182,17 +182,8 @@ def busy_fraction_by_hour(
     Pools with no measured hour are left out.
     """
     out: dict[str, np.ndarray] = {}
-    if busy_gpu_hours is None:
-        return out
     hod = np.asarray(pd.DatetimeIndex(held_gpus.index).hour, dtype=np.int64)
-    for pool in held_gpus.columns:
-        if pool not in busy_gpu_hours.columns:
-            continue
-        b = busy_gpu_hours[pool].reindex(held_gpus.index).to_numpy(dtype=float)
-        known = np.isfinite(b)
-        if not known.any():
-            continue
-        d = held_gpus[pool].to_numpy(dtype=float)
+    for pool, b, d, known in _measured(held_gpus, busy_gpu_hours):
         num = np.bincount(hod[known], weights=b[known], minlength=24)
         den = np.bincount(hod[known], weights=d[known], minlength=24)
         frac = np.divide(num, den, out=np.zeros(24), where=den > 0)
@@ -200,21 +191,29 @@ def busy_fraction_by_hour(
     return out
 
 
-def busy_fraction_overall(
+def _measured(
     held_gpus: pd.DataFrame, busy_gpu_hours: pd.DataFrame | None
-) -> dict[str, float]:
-    """f̄_p = Σ busy / Σ held over each pool's measured hours (module docstring), in [0, 1]."""
-    out: dict[str, float] = {}
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(pool, busy GPU-hours, held GPUs, measured mask) on held_gpus' hours, for each pool with
+    at least one measured hour (busy NaN = not measured)."""
     if busy_gpu_hours is None:
-        return out
+        return
     for pool in held_gpus.columns:
         if pool not in busy_gpu_hours.columns:
             continue
         b = busy_gpu_hours[pool].reindex(held_gpus.index).to_numpy(dtype=float)
         known = np.isfinite(b)
-        if not known.any():
-            continue
-        den = float(held_gpus[pool].to_numpy(dtype=float)[known].sum())
+        if known.any():
+            yield str(pool), b, held_gpus[pool].to_numpy(dtype=float), known
+
+
+def busy_fraction_overall(
+    held_gpus: pd.DataFrame, busy_gpu_hours: pd.DataFrame | None
+) -> dict[str, float]:
+    """f̄_p = Σ busy / Σ held over each pool's measured hours (module docstring), in [0, 1]."""
+    out: dict[str, float] = {}
+    for pool, b, d, known in _measured(held_gpus, busy_gpu_hours):
+        den = float(d[known].sum())
         out[str(pool)] = float(np.clip(b[known].sum() / den, 0.0, 1.0)) if den > 0 else 0.0
     return out
 

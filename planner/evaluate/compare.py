@@ -144,6 +144,34 @@ FIRM_ONLY = "this plan, firm purchases only"
 SERVERLESS_ELIGIBLE = "serverless where eligible"
 
 
+def evaluate_on_paths(
+    name: str,
+    commitments: list[Commitment],
+    vp: ValuationPaths,
+    probabilities: np.ndarray,
+    pools: tuple,  # type: ignore[type-arg]
+    offers: pd.DataFrame,
+    tf: Tariff,
+    serverless: ServerlessSetup | None = None,
+) -> StrategyFigures:
+    """Bill ``commitments`` on the valuation paths ``vp`` (their rows, demand and spot price
+    factors) with the tariff ``tf`` (extended to any commitment it lacks)."""
+    return evaluate_over_scenarios(
+        name,
+        commitments,
+        vp.demand_gpus,
+        probabilities,
+        None,
+        pools,
+        offers,
+        tf.policy,
+        timeline=vp.timeline,
+        tf=tf,
+        spot_price_factor=vp.spot_price_factor,
+        serverless=serverless,
+    )
+
+
 def evaluate_over_scenarios(
     name: str,
     commitments: list[Commitment],
@@ -228,20 +256,7 @@ def compare_strategies(
     def run(
         name: str, comms: list[Commitment], t: Tariff, sl: ServerlessSetup | None = None
     ) -> StrategyFigures:
-        return evaluate_over_scenarios(
-            name,
-            comms,
-            vp.demand_gpus,
-            probs,
-            None,
-            pools,
-            offers,
-            t.policy,
-            timeline=vp.timeline,
-            tf=t,
-            spot_price_factor=vp.spot_price_factor,
-            serverless=sl,
-        )
+        return evaluate_on_paths(name, comms, vp, probs, pools, offers, t, sl)
 
     out: tuple[StrategyFigures, ...] = (
         run(ALL_ON_DEMAND, [], tf_od),

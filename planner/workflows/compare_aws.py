@@ -25,7 +25,7 @@ from forecasting.scenarios import DemandScenarios
 from planner.aws.cost_explorer import CeRecommendation, parse_recommendations
 from planner.evaluate.bill import Tariff, extend_tariff, tariff
 from planner.evaluate.cashflow import cashflow_schedule, commitment_cash, schedule_records
-from planner.evaluate.compare import StrategyFigures, evaluate_over_scenarios
+from planner.evaluate.compare import StrategyFigures, evaluate_on_paths
 from planner.inventory import Commitment
 from planner.optimize import optimize
 from planner.policy import Policy
@@ -170,19 +170,7 @@ def compare(
     )
 
     def bill_on_rows(name: str, comms: list[Commitment], tf: Tariff) -> StrategyFigures:
-        return evaluate_over_scenarios(
-            name,
-            comms,
-            vp.demand_gpus,
-            probs,
-            None,
-            pools,
-            offers,
-            tf.policy,
-            timeline=tl,
-            tf=tf,
-            spot_price_factor=vp.spot_price_factor,
-        )
+        return evaluate_on_paths(name, comms, vp, probs, pools, offers, tf)
 
     no_spot = replace(policy, spot_cap_share=0.0)
     od = bill_on_rows("all on-demand", [], tariff([], tuple(pools), offers, no_spot))
