@@ -228,6 +228,31 @@ class PooledUsage:
         return out
 
 
+def pool_outages(pooled: PooledUsage) -> pd.DataFrame:
+    """The runs of each pool's outage mask, i.e. the hours the forecaster leaves out:
+    ``pool, start, end, hours, median_gpus`` (the pool's median demand)."""
+    rows = []
+    idx = pooled.outage_mask.index
+    for pool in pooled.outage_mask.columns:
+        mask = pooled.outage_mask[pool].to_numpy(dtype=bool)
+        edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        if not len(starts):
+            continue
+        med = float(np.nanmedian(pooled.demand_gpus[pool].to_numpy(dtype=float)))
+        for a, b in zip(starts, ends, strict=True):
+            rows.append(
+                {
+                    "pool": str(pool),
+                    "start": idx[int(a)],
+                    "end": idx[int(b) - 1],
+                    "hours": int(b - a),
+                    "median_gpus": med,
+                }
+            )
+    return pd.DataFrame(rows, columns=["pool", "start", "end", "hours", "median_gpus"])
+
+
 def impute_missing(y: np.ndarray, missing: np.ndarray) -> np.ndarray:
     """Fill ``y[missing]`` with the day's level + the hour-of-week profile (see above).
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from forecasting.pools import PooledUsage
+from forecasting.pools import PooledUsage, pool_outages
 from forecasting.usage import TAG_COLUMNS, UsageHistory
 from planner.commands.input_options import accept_outliers_option
 from planner.report.render import FORMATS, render_frame
@@ -170,8 +170,10 @@ def usage_summary(history: UsageHistory, pooled: PooledUsage | None) -> dict[str
         )
     r = history.report
     tables["gaps"] = r.gaps.astype({"start": "string", "end": "string"}) if len(r.gaps) else r.gaps
+    # with pools: the hours each pool's forecast leaves out; without: per GPU type
+    outages = pool_outages(pooled) if pooled is not None else r.outages
     tables["outages"] = (
-        r.outages.astype({"start": "string", "end": "string"}) if len(r.outages) else r.outages
+        outages.astype({"start": "string", "end": "string"}) if len(outages) else outages
     )
     rows = []
     data = history.data
@@ -218,8 +220,12 @@ def usage(
         "end": str(history.end) if history.end is not None else "",
         "hours": history.span_hours,
         "gap_hours": history.report.gap_hours,
-        "outage_hours": history.report.outage_hours,
-        "gpu_hours": float(history.data["gpus"].sum()) if not history.data.empty else 0.0,
+        "outage_hours": (
+            int(pooled.outage_mask.to_numpy().sum())
+            if pooled is not None
+            else history.report.outage_hours
+        ),
+        "gpu_hours": round(float(history.data["gpus"].sum()), 3) if not history.data.empty else 0.0,
         "catalogs": ", ".join(history.meta.get("catalog_versions", [])) or "(not needed)",
     }
     if fmt == "json":

@@ -349,3 +349,24 @@ def test_philly_end_to_end_with_its_gap_and_outage() -> None:
     assert {x["pool"] for x in rows} == {"other:philly-server/fixed@us-east-1"}
     # the 18-hour outage and the 10 gap hours do not drag the forecast towards 0 servers
     assert all(x["p10_mean_gpus"] > 150 for x in rows)
+
+
+def test_usage_lists_the_outages_each_pool_leaves_out() -> None:
+    """The example's H100 training pool drops to zero for two 14-hour runs. Per GPU type the
+    constant 4-GPU staging pool beside it hides them, so the outages listed are the pools' own
+    (what the forecaster masks), and the header's outage hours agree with the pools table."""
+    root = Path(__file__).resolve().parents[2]
+    r = run(
+        "usage",
+        str(root / "examples" / "usage.csv"),
+        "--policy",
+        str(root / "examples" / "policy.toml"),
+    )
+    assert r.exit_code == 0, r.output
+    assert "outage_hours: 28" in r.stdout
+    runs = [ln for ln in r.stdout.splitlines() if ln.startswith("H100/interruptible+portable")]
+    assert (
+        sum("2026-09-15 00:00:00+00:00" in ln or "2026-09-22 00:00:00+00:00" in ln for ln in runs)
+        == 2
+    )
+    assert "gpu_hours: 942592.174\n" in r.stdout  # rounded, no float repr tail
