@@ -316,32 +316,34 @@ def test_compare_aws_with_an_aws_only_policy_bills_a_coreweave_inventory(tmp_pat
     loaded only the policy's providers. Both now load inputs through one function."""
     from test_aws_cli import run
 
+    from planner.policy_file import read_policy_file
     from planner.workflows.inputs import load_inputs
-    from planner.workflows.quarterly import plan_run
 
     root = Path(__file__).parents[2]
     usage, inventory = root / "examples" / "usage.csv", root / "examples" / "inventory.csv"
     policy = tmp_path / "aws-only.toml"
     policy.write_text(AWS_ONLY_POLICY)
+    # the same inventory without its CoreWeave contract
+    lines = inventory.read_text().splitlines()
+    aws_only_inventory = tmp_path / "inventory-aws.csv"
+    aws_only_inventory.write_text("\n".join(ln for ln in lines if ",coreweave," not in ln) + "\n")
+    assert len(aws_only_inventory.read_text().splitlines()) == len(lines) - 1
     rec = str(Path(__file__).parent / "fixtures" / "ce_savings_plans_recommendation.json")
-    args = ["compare-aws", str(usage), "--policy", str(policy), "--inventory", str(inventory)]
-    result = run(*args, "--recommendation", rec, "--model", "snaive168", "-q", "-o", "json")
-    assert result.exit_code == 0, result.output
-    by = {r["portfolio"]: r for r in json.loads(result.stdout)}
-    # the same inputs as `planner plan`: the CoreWeave contract bills in every portfolio, so the
-    # cost of keeping only the existing commitments is the plan's "current inventory only"
-    from planner.policy_file import read_policy_file
 
+    def compare(inv: Path) -> dict[str, dict[str, float]]:
+        args = ["compare-aws", str(usage), "--policy", str(policy), "--inventory", str(inv)]
+        result = run(*args, "--recommendation", rec, "--model", "snaive168", "-q", "-o", "json")
+        assert result.exit_code == 0, result.output
+        return {r["portfolio"]: r for r in json.loads(result.stdout)}
+
+    # the same inputs as `planner plan`: every provider of the inventory is priced
     inputs = load_inputs(usage, read_policy_file(policy), inventory)
     assert any(c.provider == "coreweave" for c in inputs.inventory)
     assert "coreweave" in set(inputs.catalog.offers["provider"])
     assert inputs.config.policy.providers == ("aws",)
-    plan_run_ = plan_run(inputs)
-    # the plan bills every term in full (valuation horizon); compare-aws its decision horizon:
-    # compare the plan's expected cash over the months of that horizon
-    months = round(plan_run_.plan.horizon_hours / 730)
-    cash = plan_run_.strategy("current inventory only").cash_by_month()
-    inventory_only = sum(float(v[:months].sum()) for v in cash.values())
-    # compare-aws forecasts with --model snaive168, plan with the chosen models: same order of size
-    assert by["existing only"]["expected_cost_usd"] == pytest.approx(inventory_only, rel=0.25)
+    by, without = compare(inventory), compare(aws_only_inventory)
+    # the CoreWeave contract bills in every portfolio: each one's cost moves when it is removed
+    assert set(by) == set(without) and "existing only" in by
+    for name in by:
+        assert abs(by[name]["expected_cost_usd"] - without[name]["expected_cost_usd"]) > 1_000, name
     assert by["existing only"]["actual_cost_usd"] > 0
