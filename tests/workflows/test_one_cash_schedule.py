@@ -30,6 +30,10 @@ def _run(tmp: str) -> PlanRun:
             "horizon=2mo",
             "planning.ladder_every_months=1",
             "solver.savings_curve_points=0",
+            # this test is about one cash schedule, not the risk bound: on the first 8,000 rows of
+            # the example (with the staging pool) the 15 % CVaR bound is infeasible for the
+            # inventory alone, so the bound is set where it cannot bind (unused <= all spend)
+            "risk.cvar_limit_pct=100",
         ],
     )
     return quarterly_plan(usage, config=cfg, inventory_path=EXAMPLES / "inventory.csv")
