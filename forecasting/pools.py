@@ -47,7 +47,7 @@ import pandas as pd
 
 from forecasting.busy import pool_busy_hours, pool_measure
 from forecasting.scenarios import Pool
-from forecasting.usage import UsageHistory, outage_mask
+from forecasting.usage import UsageHistory, mask_runs, outage_mask
 from forecasting.usage_schema import LABEL_COLUMNS
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import read_user_text
@@ -234,18 +234,16 @@ def pool_outages(pooled: PooledUsage) -> pd.DataFrame:
     rows = []
     idx = pooled.outage_mask.index
     for pool in pooled.outage_mask.columns:
-        mask = pooled.outage_mask[pool].to_numpy(dtype=bool)
-        edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        if not len(starts):
+        runs = mask_runs(pooled.outage_mask[pool].to_numpy(dtype=bool))
+        if not runs:
             continue
         med = float(np.nanmedian(pooled.demand_gpus[pool].to_numpy(dtype=float)))
-        for a, b in zip(starts, ends, strict=True):
+        for a, b in runs:
             rows.append(
                 {
                     "pool": str(pool),
-                    "start": idx[int(a)],
-                    "end": idx[int(b) - 1],
+                    "start": idx[a],
+                    "end": idx[b - 1],
                     "hours": int(b - a),
                     "median_gpus": med,
                 }

@@ -555,7 +555,7 @@ def _read_tidy(
 # --------------------------------------------------------------------------------------------
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def mask_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, end_exclusive) index pairs of the True runs of ``mask``."""
     if mask.size == 0:
         return []
@@ -575,7 +575,7 @@ def find_gaps(data: pd.DataFrame) -> pd.DataFrame:
     missing = ~full.isin(present)
     rows = [
         {"start": full[a], "end": full[b - 1], "hours": b - a}
-        for a, b in _runs(np.asarray(missing))
+        for a, b in mask_runs(np.asarray(missing))
     ]
     return pd.DataFrame(rows) if rows else empty_report().gaps
 
@@ -595,7 +595,7 @@ def outage_mask(
     low = ((y <= fraction * med) & (med > 0)).to_numpy()
     mask = np.zeros(len(y), dtype=bool)
     n = len(y)
-    for a, b in _runs(low):
+    for a, b in mask_runs(low):
         # a run touching either end is not an outage: usage not yet started, or stopped (or a
         # drop still going on) — the forecaster must see it as it is
         if b - a >= min_hours and a > 0 and b < n:
@@ -613,7 +613,7 @@ def find_outages(
     rows = []
     for col in wide.columns:
         mask, med = outage_mask(wide[col].to_numpy(), min_hours=min_hours, fraction=fraction)
-        for a, b in _runs(mask):
+        for a, b in mask_runs(mask):
             rows.append(
                 {
                     "gpu_type": str(col),
