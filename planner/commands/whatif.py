@@ -16,6 +16,7 @@ from planner.commands.options import (
 )
 from planner.commands.progress import Reporter
 from planner.report.render import render_frame
+from planner.report.whatif import whatif_text
 from planner.workflows.inputs import load_inputs
 from planner.workflows.records import read_plan
 from planner.workflows.whatif import run_whatifs, whatifs_from_flags
@@ -88,12 +89,7 @@ def whatif(
         progress=progress,
     )
     progress.close()
-    click.echo(render_frame(outcome.table(), fmt, floatfmt=",.2f"), nl=False)
-    if fmt == "table":
-        mode = "baseline purchases re-evaluated" if evaluate_only else "re-planned"
-        click.echo(
-            f"\n{len(outcome.results)} what-if(s), {mode}; expected figures over "
-            f"{inputs.config.scenarios} scenarios; {outcome.forecasts_fitted} forecast(s) fitted."
-        )
-        for note in outcome.notes:
-            click.echo(f"note: {note}")
+    if fmt != "table":
+        click.echo(render_frame(outcome.frame(), fmt), nl=False)
+        return
+    click.echo(whatif_text(outcome, inputs.config.scenarios), nl=False)

@@ -15,7 +15,7 @@ FORMATS = ("table", "csv", "json")
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, float) and math.isnan(v):
+    if v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return None
     if hasattr(v, "item"):
         return v.item()

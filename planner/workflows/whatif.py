@@ -75,7 +75,9 @@ class WhatIfResult:
     run: PlanRun | None
     on_demand: StrategyFigures
     figures: StrategyFigures
-    plan: Plan | None = None  # a saved baseline plan (evaluate-only with --plan)
+    plan: Plan | None = (
+        None  # evaluate-only: the plan whose purchases are billed (saved or baseline)
+    )
 
 
 BASELINE = WhatIf("baseline", ())
@@ -219,8 +221,10 @@ class WhatIfRun:
     forecasts_fitted: int
     evaluate_only: bool
 
-    def table(self) -> pd.DataFrame:
-        return comparison_table(self.baseline, self.results)
+    def frame(self) -> pd.DataFrame:
+        """One row per case (baseline, then each what-if), machine names with units: what
+        ``-o csv|json`` prints (:func:`comparison_frame`)."""
+        return comparison_frame(self.baseline, self.results)
 
     @property
     def notes(self) -> list[str]:
@@ -275,6 +279,7 @@ def run_whatifs(
         run = plan_run(inputs, fc=base_fc, sizing_forecasts=base_sizing, progress=say)
         commitments = [*inputs.inventory, *run.plan.commitments()]
         held = plan_serverless(run.plan, None)
+        baseline_plan = run.plan
         base = WhatIfResult(
             BASELINE, inputs.config, run, run.strategy(ALL_ON_DEMAND), run.strategy(THIS_PLAN)
         )
@@ -285,7 +290,7 @@ def run_whatifs(
         fc, sizing = forecasts.get(case)
         if evaluate_only:
             od, figs = _evaluate_commitments(case, fc, commitments, "baseline purchases", held)
-            results.append(WhatIfResult(w, cfg, None, od, figs))
+            results.append(WhatIfResult(w, cfg, None, od, figs, baseline_plan))
         else:
             r = plan_run(case, fc=fc, sizing_forecasts=sizing, progress=say)
             results.append(
@@ -294,57 +299,77 @@ def run_whatifs(
     return WhatIfRun(base, results, forecasts.fitted, evaluate_only)
 
 
-def _column(r: WhatIfResult) -> dict[str, object]:
+#: The firm purchases by kind, as machine columns: (purchase model, column, what it sums).
+KIND_COLUMNS = (
+    ("reserved_instance", "now_reserved_instances", "quantity"),
+    ("ec2_instance_savings_plan", "now_ec2_instance_sp_usd_per_hour", "hourly_commitment_usd"),
+    ("compute_savings_plan", "now_compute_sp_usd_per_hour", "hourly_commitment_usd"),
+    ("reserved_contract", "now_contract_gpus", "quantity"),
+)
+
+
+def case_figures(r: WhatIfResult) -> dict[str, object]:
+    """One case's figures (the baseline or a what-if), by machine name with its unit: the
+    evaluator's expected bill over the scenarios to the end of every term, and (when the case
+    has a plan: re-planned, or the baseline) the purchases to make now. ``tail_utilization_pct``
+    is the utilisation at the ``tail_share_pct`` quantile (1 - cvar_beta) of the scenarios."""
     on_demand, figs, beta = r.on_demand, r.figures, r.config.policy.cvar_beta
     plan = r.plan if r.plan is not None else (r.run.plan if r.run is not None else None)
     od = on_demand.expected_cost_usd
     cost = figs.expected_cost_usd
     util = np.array([e.utilization for e in figs.evaluations])
     q = 1 - beta
-    col: dict[str, object] = {
-        "expected cost (USD)": round(cost, 2),
-        "annual cost (USD)": round(figs.annual_cost_usd, 2),
-        "all on-demand (USD)": round(od, 2),
-        "savings vs on-demand (USD)": round(od - cost, 2),
-        "effective savings rate %": round(100 * figs.expected("esr"), 2),
-        "coverage %": round(100 * figs.expected("coverage"), 2),
-        "utilisation %": round(100 * float(np.dot(figs.probabilities, util)), 2),
-        "worst-tail utilisation % (1 - cvar_beta quantile)": round(
-            100 * figs.tail_utilization(q), 2
-        ),
-        "commitment waste (USD)": round(figs.expected("waste_usd"), 2),
-        "worst scenario cost (USD)": round(max(e.total_usd for e in figs.evaluations), 2),
+    row: dict[str, object] = {
+        "what_if": r.whatif.name,
+        "changes": "; ".join(r.whatif.overrides),
+        "expected_cost_usd": round(cost, 2),
+        "npv_cost_usd": round(figs.expected_npv_usd, 2),
+        "annual_cost_usd": round(figs.annual_cost_usd, 2),
+        "all_on_demand_usd": round(od, 2),
+        "savings_vs_on_demand_usd": round(od - cost, 2),
+        "esr_pct": round(100 * figs.expected("esr"), 2) + 0.0,  # no "-0.00"
+        "coverage_pct": round(100 * figs.expected("coverage"), 2),
+        "utilization_pct": round(100 * float(np.dot(figs.probabilities, util)), 2)
+        if figs.has_spend
+        else None,
+        "tail_utilization_pct": round(100 * figs.tail_utilization(q), 2)
+        if figs.has_spend
+        else None,
+        "tail_share_pct": round(100 * q, 2),
+        "waste_usd": round(figs.expected("waste_usd"), 2),
+        "worst_scenario_cost_usd": round(max(e.total_usd for e in figs.evaluations), 2),
+        "purchases_now": None,
+        "upfront_now_usd": None,
+        **{col: None for _, col, _ in KIND_COLUMNS},
     }
     if plan is not None:
         firm = [p for p in plan.purchases if p.firm]
-        col["purchases now"] = len(firm)
-        col["upfront now (USD)"] = round(float(sum(p.upfront_usd for p in firm)), 2)
-        for model in (
-            "reserved_instance",
-            "ec2_instance_savings_plan",
-            "compute_savings_plan",
-            "reserved_contract",
-        ):
-            ps = [p for p in firm if p.commitment.purchase_model == model]
-            if model.endswith("savings_plan"):
-                col[f"now: {model} ($/h)"] = round(
-                    sum(p.commitment.hourly_commitment_usd for p in ps), 3
-                )
-            else:
-                col[f"now: {model} (units)"] = round(sum(p.commitment.quantity for p in ps), 1)
-    return col
+        row["purchases_now"] = len(firm)
+        row["upfront_now_usd"] = round(float(sum(p.upfront_usd for p in firm)), 2)
+        for model, col, attr in KIND_COLUMNS:
+            total = sum(
+                float(getattr(p.commitment, attr) or 0.0)
+                for p in firm
+                if p.commitment.purchase_model == model
+            )
+            row[col] = round(float(total), 3)
+    return row
 
 
-def comparison_table(base: WhatIfResult, results: list[WhatIfResult]) -> pd.DataFrame:
-    """Metrics (rows) × baseline and each what-if (columns), side by side."""
-    cols = {"baseline": _column(base)}
+def comparison_frame(base: WhatIfResult, results: list[WhatIfResult]) -> pd.DataFrame:
+    """One row per case, the baseline first then each what-if (:func:`case_figures`); two
+    what-ifs of one name (or one named "baseline") are told apart by a suffix."""
+    rows = [case_figures(base)]
+    seen = {"baseline"}
     for r in results:
-        name = r.whatif.name
-        k = 2
-        while name in cols:  # two what-ifs of one name (or one named "baseline") keep both columns
+        row = case_figures(r)
+        name, k = r.whatif.name, 2
+        while name in seen:
             name = f"{r.whatif.name} ({k})"
             k += 1
-        cols[name] = _column(r)
-    df = pd.DataFrame(cols)
-    df.index.name = "figure"
-    return df.reset_index()
+        seen.add(name)
+        row["what_if"] = name
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["purchases_now"] = frame["purchases_now"].astype("Int64")  # a count, or missing
+    return frame

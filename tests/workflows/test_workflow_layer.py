@@ -117,8 +117,8 @@ def test_three_non_demand_whatifs_fit_the_forecast_once(
     n_hours = inputs.pooled.n_hours
     assert fits.count(n_hours) == 1
     assert sorted(f for f in fits if f != n_hours) == [n_hours - d * 24 for d in (21, 14, 7)]
-    table = outcome.table()
-    assert list(table.columns) == ["figure", "baseline", "no lambda", "tight", "spot"]
+    table = outcome.frame()
+    assert list(table["what_if"]) == ["baseline", "no lambda", "tight", "spot"]
     # what-ifs skip the savings curves unless asked for
     assert outcome.baseline.run is not None and outcome.baseline.run.plan.savings_curves == {}
     # a demand change fits a second forecast
@@ -164,12 +164,11 @@ def test_plan_records_a_typed_run_and_whatif_evaluates_the_saved_plan(
         ],
     )
     assert r.exit_code == 0, r.output
-    table = pd.read_csv(io.StringIO(r.stdout)).set_index("figure")
-    # the saved plan's purchases, not a re-planned baseline's
-    assert table.loc["purchases now", "baseline"] == len(plan.firm)
+    table = pd.read_csv(io.StringIO(r.stdout)).set_index("what_if")
+    # the saved plan's purchases, not a re-planned baseline's, in both rows (evaluate-only)
+    assert list(table["purchases_now"]) == [len(plan.firm)] * 2
     assert (
-        table.loc["all on-demand (USD)", "growth=+50%"]
-        > table.loc["all on-demand (USD)", "baseline"]
+        table.loc["growth=+50%", "all_on_demand_usd"] > table.loc["baseline", "all_on_demand_usd"]
     )
 
 
