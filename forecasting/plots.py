@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.forecast import Forecast
-from pricing_data.fileio import atomic_write
+from pricing_data.fileio import atomic_write_bytes
 
 
 def fan_chart(
@@ -19,7 +19,23 @@ def fan_chart(
     n_paths_shown: int = 3,
     max_pools: int = 8,
 ) -> Path:
-    """Write a PNG (atomically) with one panel per pool (at most ``max_pools``)."""
+    """Write the PNG of :func:`fan_chart_png` to ``path`` (atomically)."""
+    png = fan_chart_png(
+        fc, history_hours=history_hours, n_paths_shown=n_paths_shown, max_pools=max_pools
+    )
+    return atomic_write_bytes(path, png)
+
+
+def fan_chart_png(
+    fc: Forecast,
+    *,
+    history_hours: int = 8 * 168,
+    n_paths_shown: int = 3,
+    max_pools: int = 8,
+) -> bytes:
+    """A PNG with one panel per pool (at most ``max_pools``): history, P10–P90, P50, paths."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,11 +64,9 @@ def fan_chart(
         if j == 0:
             ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
-
-    def write(tmp: Path) -> None:
-        fig.savefig(tmp, format="png", dpi=90)
-
+    buf = io.BytesIO()
     try:
-        return atomic_write(path, write)
+        fig.savefig(buf, format="png", dpi=90)
     finally:
         plt.close(fig)
+    return buf.getvalue()

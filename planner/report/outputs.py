@@ -55,6 +55,9 @@ KNOWN_OUTPUTS = frozenset(
         "cost_by_provider.png",
         "cash_flows.csv",
         "cash_flow.png",
+        "cashflow.csv",
+        "forecast.csv",  # planner forecast --out-dir
+        "quantiles.csv",
     }
 )
 
@@ -204,6 +207,24 @@ def check_writable_file(path: str | Path | None, *, option: str) -> None:
             fix=f"give {option} a file path",
         )
     check_writable_dir(p.parent if str(p.parent) else Path("."), option=option)
+
+
+def printed_format(fmt: str | None, out_file: str | None, *, formats: tuple[str, ...]) -> str:
+    """The format of a command's printed data: ``-o`` when given, else ``--out``'s extension
+    (``.csv``, ``.json``), else a table. A known extension that contradicts ``-o`` (``--out
+    f.csv -o json``) is refused: the file would not open as named."""
+    suffix = Path(out_file).suffix.lower().lstrip(".") if out_file and out_file != "-" else ""
+    named = suffix if suffix in formats and suffix != "table" else None
+    if fmt is None:
+        return named or "table"
+    if named and named != fmt:
+        raise PlannerInputError(
+            f"--out names a .{named} file but -o asks for {fmt}",
+            file=out_file,
+            column="-o",
+            fix=f"name the file with .{'txt' if fmt == 'table' else fmt}, or drop -o",
+        )
+    return fmt
 
 
 def plan_files(

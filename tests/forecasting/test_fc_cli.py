@@ -54,10 +54,11 @@ def test_usage_with_policy_file(tmp_path: Path) -> None:
 
 
 def test_forecast_end_to_end_with_plot_and_quantiles(tmp_path: Path) -> None:
-    png, qcsv = tmp_path / "fan.png", tmp_path / "q.csv"
+    out = tmp_path / "fc"
+    png, qcsv = out / "demand_fan.png", out / "quantiles.csv"
     r = run(
         "forecast", HELIOS, "--horizon", "2w", "--scenarios", "20", "--seed", "1",
-        "--plot", str(png), "--quantiles", str(qcsv),
+        "--out-dir", str(out),
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "mase" in r.stdout and "p50_mean_gpus" in r.stdout

@@ -266,7 +266,9 @@ def test_optimize_region_typo_is_exit_2(tmp_path: Path) -> None:
 def test_output_files_are_checked_before_the_work(tmp_path: Path) -> None:
     blocker = tmp_path / "f"
     blocker.write_text("x")
-    r = run("forecast", USAGE, "--quantiles", blocker / "q.csv")
-    assert_usage_error(r, "--quantiles", "is a file")
-    r = run("forecast", USAGE, "--plot", tmp_path)
-    assert_usage_error(r, "--plot", "is a directory")
+    r = run("forecast", USAGE, "--out", blocker / "q.csv")
+    assert_usage_error(r, "--out", "is a file")
+    r = run("forecast", USAGE, "--out", tmp_path)
+    assert_usage_error(r, "--out", "is a directory")
+    r = run("forecast", USAGE, "--out-dir", blocker / "fc")
+    assert_usage_error(r, "--out-dir", "is a file")
