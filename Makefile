@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check test lint docs docs-check python-version venv clean
+.PHONY: demo walkthrough check test lint docs docs-check python-version venv clean
 
 python-version:
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
@@ -24,6 +24,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/planner plan examples/usage.csv --inventory examples/inventory.csv \
 		--policy examples/policy.toml --out-dir out/example
+
+# examples/README.md's outputs from real runs of the commands it shows (the plan takes long);
+# SECTIONS=1,5 regenerates only those sections (examples/walkthrough.py)
+walkthrough: $(STAMP)
+	$(BIN)/python examples/walkthrough.py $(if $(SECTIONS),--sections $(SECTIONS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
