@@ -43,7 +43,7 @@ from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
-from planner.purchase_values import valuation_paths, value_purchases
+from planner.purchase_values import value_purchases, whole_term_paths
 from planner.workflows.inputs import PlanningInputs, load_inputs
 from planner.workflows.records import (
     RunRecord,
@@ -235,11 +235,11 @@ def plan_run(
             progress=say,
             serverless=serverless,
         )
-    # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
-    # the report bill), the recommendation rule applied: planner.purchase_values
+    # every purchase valued on the evaluator over its whole term (the valuation paths the LP priced
+    # and the comparison bills), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(
         plan,
-        valuation_paths(fc.scenarios),
+        whole_term_paths(fc.scenarios, policy, inventory, catalog.offers),
         catalog.offers,
         inventory,
         policy,
