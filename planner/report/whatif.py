@@ -60,17 +60,18 @@ ROWS: tuple[Row, ...] = (
     ("EC2 Instance Savings Plans now", "now_ec2_instance_sp_usd_per_hour", _per_hour),
     ("Compute Savings Plans now", "now_compute_sp_usd_per_hour", _per_hour),
     ("Reserved contracts now (GPUs)", "now_contract_gpus", _count),
-    ("Expected cost", "expected_cost_usd", _usd),
-    ("Expected cost, NPV", "npv_cost_usd", _usd),
-    ("Expected cost per year", "annual_cost_usd", _usd),
-    ("All on-demand", "all_on_demand_usd", _usd),
-    ("Saving vs all on-demand", "savings_vs_on_demand_usd", _usd),
+    ("Cash cost", "cash_cost_usd", _usd),
+    ("NPV cost", "npv_cost_usd", _usd),
+    ("All on-demand, cash", "all_on_demand_cash_usd", _usd),
+    ("Cash saving vs all on-demand", "cash_savings_vs_on_demand_usd", _usd),
+    ("NPV saving vs all on-demand", "npv_savings_vs_on_demand_usd", _usd),
+    ("Accrual cost", "accrual_cost_usd", _usd),
     ("Effective savings rate", "esr_pct", _pct),
     ("Coverage", "coverage_pct", _pct),
     ("Commitment utilisation", "utilization_pct", _pct),
     ("Utilisation, worst tail", "tail_utilization_pct", _pct),
     ("Unused commitment", "waste_usd", _usd),
-    ("Worst scenario's cost", "worst_scenario_cost_usd", _usd),
+    ("Worst scenario, cash", "worst_scenario_cash_usd", _usd),
 )
 #: Rows shown only when some case has a non-zero value (a kind nobody buys is noise).
 SPARSE = frozenset(
@@ -181,10 +182,11 @@ def whatif_text(run: WhatIfRun, scenarios: int, *, width: int = WIDTH) -> str:
     )
     lines = [whatif_tables(frame, width=width).rstrip("\n"), ""]
     said = (
-        f"{n} what-if{'s' if n != 1 else ''}, {mode}. Costs are the evaluator's bill to the end "
-        f"of every term, the mean over {scenarios} scenarios (upfront spread over each term; "
-        "NPV: the cash at the policy's cost of money); "
-        f"{run.forecasts_fitted} forecast{'s' if run.forecasts_fitted != 1 else ''} fitted."
+        f"{n} what-if{'s' if n != 1 else ''}, {mode}. Figures are the evaluator's bill to the end "
+        f"of every term, the mean over {scenarios} scenarios: cash (upfront when paid, the plan's "
+        "headline basis), its NPV at the policy's cost of money, and accrual (upfront spread over "
+        f"each term); {run.forecasts_fitted} forecast{'s' if run.forecasts_fitted != 1 else ''} "
+        "fitted."
     )
     if run.evaluate_only and n:
         said += " Purchases are the baseline's in every column."

@@ -310,23 +310,26 @@ KIND_COLUMNS = (
 
 def case_figures(r: WhatIfResult) -> dict[str, object]:
     """One case's figures (the baseline or a what-if), by machine name with its unit: the
-    evaluator's expected bill over the scenarios to the end of every term, and (when the case
-    has a plan: re-planned, or the baseline) the purchases to make now. ``tail_utilization_pct``
+    evaluator's expected bill over the scenarios to the end of every term, on the plan's bases
+    (cash with upfront when paid, its NPV, and the accrual with upfront spread over each term),
+    and (when the case has a plan) the purchases to make now. ``tail_utilization_pct``
     is the utilisation at the ``tail_share_pct`` quantile (1 - cvar_beta) of the scenarios."""
     on_demand, figs, beta = r.on_demand, r.figures, r.config.policy.cvar_beta
     plan = r.plan if r.plan is not None else (r.run.plan if r.run is not None else None)
-    od = on_demand.expected_cost_usd
-    cost = figs.expected_cost_usd
+    od_cash, cash = on_demand.expected_cash_usd, figs.expected_cash_usd
+    od_npv, npv = on_demand.expected_npv_usd, figs.expected_npv_usd
     util = np.array([e.utilization for e in figs.evaluations])
     q = 1 - beta
     row: dict[str, object] = {
         "what_if": r.whatif.name,
         "changes": "; ".join(r.whatif.overrides),
-        "expected_cost_usd": round(cost, 2),
-        "npv_cost_usd": round(figs.expected_npv_usd, 2),
-        "annual_cost_usd": round(figs.annual_cost_usd, 2),
-        "all_on_demand_usd": round(od, 2),
-        "savings_vs_on_demand_usd": round(od - cost, 2),
+        "cash_cost_usd": round(cash, 2),
+        "npv_cost_usd": round(npv, 2),
+        "all_on_demand_cash_usd": round(od_cash, 2),
+        "cash_savings_vs_on_demand_usd": round(od_cash - cash, 2),
+        "npv_savings_vs_on_demand_usd": round(od_npv - npv, 2),
+        "accrual_cost_usd": round(figs.expected_cost_usd, 2),
+        "annual_accrual_cost_usd": round(figs.annual_cost_usd, 2),
         "esr_pct": round(100 * figs.expected("esr"), 2) + 0.0,  # no "-0.00"
         "coverage_pct": round(100 * figs.expected("coverage"), 2),
         "utilization_pct": round(100 * float(np.dot(figs.probabilities, util)), 2)
@@ -337,7 +340,7 @@ def case_figures(r: WhatIfResult) -> dict[str, object]:
         else None,
         "tail_share_pct": round(100 * q, 2),
         "waste_usd": round(figs.expected("waste_usd"), 2),
-        "worst_scenario_cost_usd": round(max(e.total_usd for e in figs.evaluations), 2),
+        "worst_scenario_cash_usd": round(max(e.cash_usd for e in figs.evaluations), 2),
         "purchases_now": None,
         "upfront_now_usd": None,
         **{col: None for _, col, _ in KIND_COLUMNS},

@@ -68,18 +68,20 @@ def case(name: str, k: int) -> dict[str, object]:
     row: dict[str, object] = {
         "what_if": name,
         "changes": name,
-        "expected_cost_usd": 14_241_106.55 + k,
+        "cash_cost_usd": 14_241_106.55 + k,
         "npv_cost_usd": 12_556_551.0 + k,
-        "annual_cost_usd": 3_796_934.91,
-        "all_on_demand_usd": 21_250_621.01,
-        "savings_vs_on_demand_usd": 7_009_514.47 - k,
+        "all_on_demand_cash_usd": 21_250_621.01,
+        "cash_savings_vs_on_demand_usd": 7_009_514.47 - k,
+        "npv_savings_vs_on_demand_usd": 5_890_378.0 - k,
+        "accrual_cost_usd": 14_100_000.0,
+        "annual_accrual_cost_usd": 3_796_934.91,
         "esr_pct": 33.23,
         "coverage_pct": 75.09,
         "utilization_pct": 94.61,
         "tail_utilization_pct": 87.96,
         "tail_share_pct": 10.0,
         "waste_usd": 431_121.53,
-        "worst_scenario_cost_usd": 20_589_168.63,
+        "worst_scenario_cash_usd": 20_589_168.63,
         "purchases_now": 6,
         "upfront_now_usd": 1_537_581.48,
     }
@@ -141,7 +143,7 @@ def test_whatif_stdout_reads_like_the_plans(tmp_path: Path) -> None:
     assert any(line.startswith("tight-risk: risk.cvar_limit=5%") for line in lines)
     # counts as integers, dollars with $ and separators, percentages with %
     assert re.search(r"^Purchases now( +\d+)+$", out, re.M), out
-    assert re.search(r"^Expected cost( +\$\d{1,3}(,\d{3})+)+$", out, re.M), out
+    assert re.search(r"^Cash cost( +\$\d{1,3}(,\d{3})+)+$", out, re.M), out
     assert re.search(r"^Coverage( +\d+\.\d%)+$", out, re.M), out
     assert "3 what-ifs, each re-planned" in out
 
@@ -172,4 +174,4 @@ def test_whatif_json_is_one_record_per_case_with_integer_counts(tmp_path: Path) 
     # evaluate-only: the what-if bills the baseline's purchases, so it shows them too
     assert isinstance(rows[0]["purchases_now"], int)
     assert rows[1]["purchases_now"] == rows[0]["purchases_now"]
-    assert rows[1]["all_on_demand_usd"] > rows[0]["all_on_demand_usd"]
+    assert rows[1]["all_on_demand_cash_usd"] > rows[0]["all_on_demand_cash_usd"]

@@ -168,7 +168,8 @@ def test_plan_records_a_typed_run_and_whatif_evaluates_the_saved_plan(
     # the saved plan's purchases, not a re-planned baseline's, in both rows (evaluate-only)
     assert list(table["purchases_now"]) == [len(plan.firm)] * 2
     assert (
-        table.loc["growth=+50%", "all_on_demand_usd"] > table.loc["baseline", "all_on_demand_usd"]
+        table.loc["growth=+50%", "all_on_demand_cash_usd"]
+        > table.loc["baseline", "all_on_demand_cash_usd"]
     )
 
 
