@@ -245,9 +245,11 @@ def test_evaluate_only_what_ifs_bill_the_saved_plans_serverless_decisions(
     )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
-    table = rows if isinstance(rows, list) else rows["rows"]
-    cost = next(x for x in table if x["figure"].startswith("expected cost"))
+    baseline = next(x for x in rows if x["what_if"] == "baseline")
     comparison = pd.read_csv(out / "comparison.csv").set_index("strategy")
-    assert float(cost["baseline"]) == pytest.approx(
+    assert float(baseline["accrual_cost_usd"]) == pytest.approx(
         comparison.loc["this plan", "accrual_cost_usd"], rel=1e-6
+    )
+    assert float(baseline["cash_cost_usd"]) == pytest.approx(
+        comparison.loc["this plan", "cash_cost_usd"], rel=1e-6
     )

@@ -264,13 +264,13 @@ def test_whatif_evaluate_only_keeps_purchases_and_shows_the_change(tmp_path: Pat
     ]
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
-    table = pd.read_csv(io.StringIO(r.stdout)).set_index("figure")
-    assert list(table.columns) == ["baseline", "growth=+80%"]
-    base, more = table["baseline"], table["growth=+80%"]
+    table = pd.read_csv(io.StringIO(r.stdout)).set_index("what_if")
+    assert list(table.index) == ["baseline", "growth=+80%"]
+    base, more = table.loc["baseline"], table.loc["growth=+80%"]
     # more demand on the same purchases: higher on-demand bill, higher cost, no lower utilisation
-    assert more["all on-demand (USD)"] > base["all on-demand (USD)"]
-    assert more["expected cost (USD)"] > base["expected cost (USD)"]
-    assert more["utilisation %"] >= base["utilisation %"] - 0.5
+    assert more["all_on_demand_cash_usd"] > base["all_on_demand_cash_usd"]
+    assert more["cash_cost_usd"] > base["cash_cost_usd"]
+    assert more["utilization_pct"] >= base["utilization_pct"] - 0.5
 
 
 CHROMIUM = (
