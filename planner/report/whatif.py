@@ -175,10 +175,11 @@ def whatif_text(run: WhatIfRun, scenarios: int, *, width: int = WIDTH) -> str:
     what-if changes, and the notes, every line within ``width`` columns."""
     frame = run.frame()
     n = len(run.results)
+    each = "each" if n != 1 else "it"
     mode = (
-        "the baseline's purchases billed again under each"
+        f"the baseline's purchases billed again under {each}"
         if run.evaluate_only
-        else "each re-planned"
+        else ("each re-planned" if n != 1 else "re-planned")
     )
     lines = [whatif_tables(frame, width=width).rstrip("\n"), ""]
     said = (
@@ -192,7 +193,7 @@ def whatif_text(run: WhatIfRun, scenarios: int, *, width: int = WIDTH) -> str:
         said += " Purchases are the baseline's in every column."
     lines += textwrap.wrap(said, width)
     for name, changes in zip(frame["what_if"], frame["changes"], strict=True):
-        if changes and str(changes) != str(name):
+        if changes and str(changes) not in (str(name), str(name).replace(" + ", "; ")):
             lines += textwrap.wrap(f"{name}: {changes}", width, subsequent_indent="  ")
     for note in run.notes:
         lines += textwrap.wrap(f"Note: {note}", width, subsequent_indent="  ")

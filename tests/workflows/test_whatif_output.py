@@ -175,3 +175,34 @@ def test_whatif_json_is_one_record_per_case_with_integer_counts(tmp_path: Path) 
     assert isinstance(rows[0]["purchases_now"], int)
     assert rows[1]["purchases_now"] == rows[0]["purchases_now"]
     assert rows[1]["all_on_demand_cash_usd"] > rows[0]["all_on_demand_cash_usd"]
+
+
+class FakeRun:
+    """What whatif_text reads of a WhatIfRun."""
+
+    def __init__(self, frame: pd.DataFrame, evaluate_only: bool) -> None:
+        self._frame = frame
+        self.results = list(range(len(frame) - 1))
+        self.evaluate_only = evaluate_only
+        self.forecasts_fitted = 1
+        self.notes = ["growth=X% is annual compound growth " * 4]
+
+    def frame(self) -> pd.DataFrame:
+        return self._frame
+
+
+def test_the_words_under_the_table_name_each_what_ifs_changes_once() -> None:
+    from planner.report.whatif import whatif_text
+
+    rows = [case("baseline", 0), case("a + b", 1), case("leave-cw", 2)]
+    rows[0]["changes"] = ""
+    rows[1]["changes"] = "a; b"  # a --combine what-if: its name already says its changes
+    rows[2]["changes"] = "exclude=coreweave; risk.cvar_limit=5%"  # a named one: said below
+    text = whatif_text(FakeRun(pd.DataFrame(rows), evaluate_only=True), 8)
+    assert max(len(line) for line in text.splitlines()) <= WIDTH
+    assert "2 what-ifs, the baseline's purchases billed again under each." in " ".join(text.split())
+    assert "leave-cw: exclude=coreweave; risk.cvar_limit=5%" in text
+    assert "a + b: " not in text
+    assert "Purchases are the baseline's in every column." in " ".join(text.split())
+    one = whatif_text(FakeRun(pd.DataFrame(rows[:2]), evaluate_only=False), 8)
+    assert "1 what-if, re-planned." in one
