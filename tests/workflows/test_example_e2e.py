@@ -85,6 +85,8 @@ def test_plan_writes_every_output(example_run: tuple[Path, str]) -> None:
     assert plan.record["status"] == "optimal"
     assert plan.record["catalog_versions"]
     assert plan.record["run"]["config"]["seed"] == 7
+    # every risk bound of the policy is held on the referee's bill of the final purchases
+    assert plan.bounds and all(b["held"] for b in plan.bounds), plan.bounds
     assert "Decision: Buy these" in stdout and "upfront" in stdout
     assert "ri-a100-2025" in stdout  # expiring inventory is highlighted
     # the summary fits 100 columns (the last line names the output folder, as long as it is)
