@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import numpy as np
 import pandas as pd
 
 from forecasting.forecast import Forecast
-from pricing_data.fileio import atomic_write_bytes
-
-
-def fan_chart(
-    fc: Forecast,
-    path: str | Path,
-    *,
-    history_hours: int = 8 * 168,
-    n_paths_shown: int = 3,
-    max_pools: int = 8,
-) -> Path:
-    """Write the PNG of :func:`fan_chart_png` to ``path`` (atomically)."""
-    png = fan_chart_png(
-        fc, history_hours=history_hours, n_paths_shown=n_paths_shown, max_pools=max_pools
-    )
-    return atomic_write_bytes(path, png)
 
 
 def fan_chart_png(
@@ -34,8 +18,6 @@ def fan_chart_png(
     max_pools: int = 8,
 ) -> bytes:
     """A PNG with one panel per pool (at most ``max_pools``): history, P10–P90, P50, paths."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
