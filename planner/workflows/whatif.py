@@ -75,9 +75,8 @@ class WhatIfResult:
     run: PlanRun | None
     on_demand: StrategyFigures
     figures: StrategyFigures
-    plan: Plan | None = (
-        None  # evaluate-only: the plan whose purchases are billed (saved or baseline)
-    )
+    #: evaluate-only: the plan whose purchases are billed (the saved plan or the baseline's)
+    plan: Plan | None = None
 
 
 BASELINE = WhatIf("baseline", ())
