@@ -1,0 +1,135 @@
+"""The problem's data is a frozen index with no PuLP object; the LP is built from it, the same
+LP every time; solving and savings curves leave the LP's bounds as they were built."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pulp
+import pytest
+from planner_factory import constant_scenarios, offer, offers
+
+from planner.optimize import ProblemIndex, build_index, build_lp, solve
+from planner.optimize.problem import family_of
+from planner.optimize.savings_curve import savings_curves
+from planner.policy import Policy
+
+OFF = offers(
+    offer("on_demand", 10.0),
+    offer("reserved_instance", 3.5, term_months=12),
+    offer(
+        "reserved_instance", 3.0, term_months=36, upfront_share=0.5, payment_option="all_upfront"
+    ),
+    offer("compute_savings_plan", 4.0, term_months=12),
+)
+# every family of rows: CVaR (USD and %), minimum utilisation, upfront budget, provider share,
+# risk aversion; integer RIs rounded from the relaxation; a ladder; savings curves
+POLICY = Policy(
+    horizon_months=12,
+    ladder_every_months=6,
+    savings_curve_points=3,
+    cvar_limit_pct=40.0,
+    cvar_limit_usd=1e6,
+    min_utilization=0.2,
+    upfront_budget_usd=1e6,
+    max_share_per_provider=1.0,
+    risk_aversion=0.1,
+    integer=True,
+    integer_method="round",
+    spot_price_spread_pct=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def index() -> ProblemIndex:
+    return build_index(constant_scenarios([2.0, 5.0, 8.0]), OFF, [], POLICY)
+
+
+def canonical(lp: pulp.LpProblem) -> dict[str, Any]:
+    """Variables with bounds and category, rows with sense, rhs and coefficients (by name, in
+    the order they were added), and the objective."""
+    return {
+        "variables": [(v.name, v.lowBound, v.upBound, v.cat) for v in lp.variables()],
+        "rows": [
+            (c.name, c.sense, c.constant, [(v.name, a) for v, a in c.items()])
+            for c in lp.constraints()
+        ],
+        "objective": (lp.objective.constant, [(v.name, a) for v, a in lp.objective.items()]),
+    }
+
+
+def bounds(lp: pulp.LpProblem) -> dict[str, tuple[Any, Any]]:
+    return {v.name: (v.lowBound, v.upBound) for v in lp.variables()}
+
+
+def test_index_is_frozen(index: ProblemIndex) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        index.n_hours = 1  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        index.groups = ()  # type: ignore[misc]
+    with pytest.raises(TypeError):  # the maps are read-only views
+        index.buy_npv_usd[(0, 0)] = 0.0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        index.active[(0, 0)] = ()  # type: ignore[index]
+    with pytest.raises(ValueError):  # and the arrays it owns are not writeable
+        index.probabilities[0] = 1.0
+    with pytest.raises(ValueError):
+        index.slice_discount[0] = 1.0
+
+
+def test_index_holds_no_solver_object(index: ProblemIndex) -> None:
+    def walk(x: Any) -> None:
+        assert not isinstance(x, pulp.LpVariable | pulp.LpAffineExpression | pulp.LpProblem), x
+        if isinstance(x, Mapping):
+            for k, v in x.items():
+                walk(k)
+                walk(v)
+        elif isinstance(x, tuple | list | frozenset):
+            for v in x:
+                walk(v)
+
+    for f in dataclasses.fields(index):
+        walk(getattr(index, f.name))
+    # what the LP needs is in it: purchases for every (buyable offer, date), risk tail, names
+    assert len(index.buy_keys) == 3 * 2  # three commitments, bought now or in 6 months
+    assert index.tail_scenarios == (0,)  # the lowest-demand third holds 0.2 of probability
+    assert len(index.names.date) == 2
+
+
+def test_lp_built_twice_from_one_index_is_identical(index: ProblemIndex) -> None:
+    one, two = build_lp(index), build_lp(index)
+    assert one.lp is not two.lp
+    assert not {id(v) for v in one.lp.variables()} & {id(v) for v in two.lp.variables()}
+    assert canonical(one.lp) == canonical(two.lp)
+    fams = set(one.families)
+    assert {"cvar", "min_utilization", "upfront_budget", "provider_share", "risk_aversion"} <= fams
+    assert set(one.elastic) == {"cvar", "min_utilization", "upfront_budget", "provider_share"}
+    assert one.curve_amount  # the savings curves' amount variables exist
+
+
+def test_solve_and_curves_restore_the_lp_and_return_the_values(index: ProblemIndex) -> None:
+    pb = build_lp(index)
+    built = canonical(pb.lp)
+    sol = solve(pb)
+    assert sol.method == "lp_round"  # RIs fixed to whole units, then re-solved: bounds moved
+    for k in index.buy_integer:
+        assert sol.buy_units[k] == pytest.approx(round(sol.buy_units[k]), abs=1e-9)
+    curves = savings_curves(pb, sol, 3)
+    assert curves  # re-solves with the amounts fixed
+    after = canonical(pb.lp)
+    assert after == built  # every bound a solve or a curve fixed is free again
+    # the solution's values are the plan's, whatever the curves left in the variables
+    fam = next(iter(curves))
+    chosen = next(pt for pt in curves[fam] if pt.get("chosen"))
+    assert chosen["amount"] == pytest.approx(sol.values.curve_amounts[fam])
+    assert sol.values.curve_amounts[fam] == pytest.approx(
+        sum(q for (c, d), q in sol.buy_units.items() if d == 0 and family_of(index, c) == fam)
+    )
+    # a second LP from the same index solves to the same plan: nothing of the first solve leaked
+    again = solve(build_lp(index))
+    assert again.objective_usd == pytest.approx(sol.objective_usd, rel=1e-9)
+    assert again.buy_units == pytest.approx(sol.buy_units)
+    np.testing.assert_allclose(again.spot_gpus, sol.spot_gpus)
