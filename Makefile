@@ -40,7 +40,7 @@ docs-check: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
+	HOSTILE_EXAMPLES=25 $(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
 # -rs lists every skipped test with its reason (e.g. the report render test without Chromium)
 test: lint docs-check

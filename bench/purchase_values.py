@@ -1,11 +1,12 @@
 """Purchase valuation on the evaluator: one plan of the example organisation, its purchases valued by
-leave-one-out (planner/purchase_values.py) two ways, with the same figures:
+leave-one-out (planner/purchase_values.py) two ways:
 
-- per path: the evaluator called once per scenario for every "without" bill (S calls a purchase);
-- stacked: one evaluator call a purchase on every scenario laid end to end (the library's way).
+- whole term (the library's way): on the run's valuation paths, the forecast's hours then the tail
+  model to the end of every term, each purchase's undiscounted and NPV marginal value;
+- forecast window (before 2026-12-01): on the forecast's hours only, the rest of each term unseen.
 
-Prints the wall time of each, the ratio, the largest difference in any purchase's saving (must be
-~0: the bill is hour by hour), and the valuation's share of the whole run.
+Prints the valuation step's wall time and its share of the whole run, then per purchase both
+values, and their sums against the plan's joint whole-term saving (they need not add up).
 
     .venv/bin/python bench/purchase_values.py [--scenarios 8] [--horizon 6mo]
 """
@@ -19,16 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from planner.commands.options import ConfigFlags, load_config
-from planner.evaluate import evaluate_over_scenarios
-from planner.purchase_values import (
-    expected_hourly_cost,
-    expected_hourly_cost_stacked,
-    relevant_offers,
-    valuation_paths,
-)
+from planner.purchase_values import forecast_window_paths, marginal_values
 from planner.workflows.quarterly import quarterly_plan
 
 ROOT = Path(__file__).parents[1]
@@ -59,43 +52,42 @@ def main() -> None:
         inventory_path=ROOT / "examples" / "inventory.csv",
     )
     t_run = time.perf_counter() - t0
-    paths = valuation_paths(run.forecast.scenarios)
-    every = [*run.inventory, *run.plan.commitments()]
-    offers = relevant_offers(run.catalog.offers, paths.pools, every)
-    per_path: list[float] = []
-    stacked: list[float] = []
+    window = forecast_window_paths(run.forecast.scenarios)
     t1 = time.perf_counter()
-    for p in run.plan.purchases:
-        others = [c for c in every if c.commitment_id != p.commitment.commitment_id]
-        fig = evaluate_over_scenarios(
-            "x",
-            others,
-            paths.demand_gpus,
-            paths.probabilities,
-            paths.timestamps,
-            paths.pools,
-            offers,
-            run.policy,
-        )
-        per_path.append(float(expected_hourly_cost(fig).sum()))
-    t_per_path = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    for p in run.plan.purchases:
-        others = [c for c in every if c.commitment_id != p.commitment.commitment_id]
-        stacked.append(float(expected_hourly_cost_stacked(others, paths, offers, run.policy).sum()))
-    t_stacked = time.perf_counter() - t2
+    on_window, _ = marginal_values(
+        run.plan.purchases, list(run.inventory), window, run.catalog.offers, run.policy
+    )
+    t_window = time.perf_counter() - t1
     n = len(run.plan.purchases)
-    diff = float(np.max(np.abs(np.array(per_path) - np.array(stacked)))) if n else 0.0
     valuation = run.plan.record.get("purchase_valuation", {})
     print(
         f"example: {args.scenarios} scenarios, {args.horizon}, {n} purchases valued "
         f"({len(valuation.get('dropped', []))} dropped by the rule)"
     )
     print(f"whole run (forecast, optimise, value, compare): {t_run:.1f} s")
-    print(f"valuation step inside the run: {valuation.get('time_s', float('nan')):.1f} s")
-    print(f"'without' bills, per path:  {t_per_path:.1f} s")
-    print(f"'without' bills, stacked:   {t_stacked:.1f} s  (ratio {t_per_path / t_stacked:.1f}x)")
-    print(f"largest difference in a bill between the two: ${diff:.6f}")
+    t_val = float(valuation.get("time_s", float("nan")))
+    print(f"valuation step inside the run (whole term): {t_val:.1f} s ({t_val / t_run:.0%})")
+    print(f"the same purchases on the forecast window only: {t_window:.1f} s")
+    print()
+    print("purchase  term  whole-term saving  NPV saving  window-only saving  required_by")
+    for p in run.plan.purchases:
+        c = p.commitment
+        w = on_window[c.commitment_id].savings_usd
+        print(
+            f"{c.commitment_id}  {c.term_months:>4}  {p.expected_savings_usd:>17,.0f}  "
+            f"{p.npv_savings_usd:>10,.0f}  {w:>18,.0f}  {p.required_by}"
+        )
+    whole = run.plan.whole_term
+    print(
+        f"sum of marginal values: whole term ${sum(p.expected_savings_usd for p in run.plan.purchases):,.0f}, "
+        f"window ${sum(v.savings_usd for v in on_window.values()):,.0f}; joint whole-term saving "
+        f"vs current inventory is in plan.json headline, vs all on-demand "
+        f"${whole.get('cash_savings_usd', float('nan')):,.0f}"
+    )
+    for b in run.plan.bounds:
+        print(
+            f"bound {b['name']}: limit {b['limit']:.4g}, realised {b['realised']:.4g}, held {b['held']}"
+        )
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from planner.evaluate import ALL_ON_DEMAND, FIRM_ONLY, INVENTORY_ONLY, StrategyFigures
+from planner.evaluate.bounds import weighted_cvar
 from planner.evaluate.cashflow import commitment_cash
 from planner.plan import Plan
 from planner.policy import Policy
-from planner.purchase_values import cvar
 from pricing_data.units import HOURS_PER_MONTH
 
 
@@ -61,7 +61,7 @@ def decision_figures(
     spend = float(
         mine.probabilities @ [sum(e.commitment_spend_usd.values()) for e in mine.evaluations]
     )
-    cvar_unused = cvar(waste, mine.probabilities, policy.cvar_beta) if len(waste) else 0.0
+    cvar_unused = weighted_cvar(waste, mine.probabilities, policy.cvar_beta) if len(waste) else 0.0
     bound: float | None = None
     if policy.cvar_limit_usd is not None:
         bound = policy.cvar_limit_usd

@@ -1,31 +1,31 @@
 """What each recommended purchase commits to, what it is worth and which prices it rests on.
 
-Cash flows of a purchase (the catalog's 730-hour month)
-    The upfront payment U on the start date, then the recurring fee R (USD a month) at the end of
-    each month m = 1..T of the term. Term obligation = U + R·T. NPV cost at the plan start t₀:
-    ``U·d(start) + Σₘ R·d(start + m months)`` with ``d(t) = (1 + r)^−(t − t₀ in years)`` and r the
-    cost of capital (:func:`cost_of_capital_pct`).
+Cash flows of a purchase (calendar months from the plan start, as the referee books them)
+    The upfront payment U in the start month m₀, then the recurring fee R (USD a month) in each
+    month m₀ .. m₀ + T − 1 of the term. Term obligation = U + R·T. NPV cost at the plan start:
+    ``U·δ_{m₀} + Σₘ R·δₘ`` with δₘ = (1 + r)^(−m/12) and r = ``discount_rate_pct``/100
+    (planner/valuation.py).
 
-Marginal value (leave-one-out on the evaluator, the referee)
+Marginal value (leave-one-out on the evaluator, the referee, over every purchase's whole term)
     For purchase p among the plan's commitments C (existing inventory and every purchase), on the
-    valuation paths s with probabilities π_s::
+    run's valuation paths s (the forecast's hours, then the tail model to the end of the longest
+    term: :func:`whole_term_paths`, the same rows the LP priced) with probabilities π_s::
 
-        saving_p = Σ_s π_s · (bill_s(C ∖ {p}) − bill_s(C))
+        saving_p     = Σ_s π_s · (cash_s(C ∖ {p}) − cash_s(C))
+        npv_saving_p = Σ_s π_s · (npv_s(C ∖ {p}) − npv_s(C))
 
-    where bill_s is :func:`planner.evaluate.evaluate` over the paths' hours. The values need not
-    sum to the plan's joint saving: purchases that could serve the same demand substitute for each
-    other, so each is worth less alone than the group is together (or more, where they
-    complement). NPV: each hour's difference is discounted by d(hour); the purchase's own upfront,
-    which the evaluator spreads evenly over the term's hours, is counted as cash on its start date
-    instead (the share of it that belongs to the term's hours inside the valuation window). When
-    the evaluator's paths cover every purchase's whole term, both figures are full-term.
+    where cash_s / npv_s are the evaluator's undiscounted and discounted cash of path s (upfront
+    when paid, recurring and usage when accrued: :func:`planner.evaluate.bill`). The values need
+    not sum to the plan's joint saving: purchases that could serve the same demand substitute for
+    each other, so each is worth less alone than the group is together (or more, where they
+    complement).
 
 Break-even (``breakeven_months``)
-    Months from the purchase's start until its cumulative cash-basis marginal saving (−U at the
-    start, then each month's expected difference with the upfront no longer spread) turns
-    positive, interpolated within the month; 0 when it is positive from the first month. Beyond
-    the valuation window it is extrapolated at the window's mean monthly saving, up to the end of
-    the term; ``None`` when the saving does not turn positive within the term.
+    With Δ_m the expected cash saving of month m (its upfront included, in the start month), the
+    months from the start until Σ_{m₀..m} Δ turns positive, interpolated within the month that
+    crosses; 0 when Δ_{m₀} > 0. Paths shorter than the term (:func:`forecast_window_paths`) are
+    extrapolated at their mean monthly saving; ``None`` when the saving does not turn positive
+    within the term.
 
 Price basis
     ``overlay`` when a user overlay sets a price the purchase uses, else ``assumed`` when any of
@@ -39,9 +39,12 @@ Recommendation rule (:func:`value_purchases`)
     1. A purchase below the minimum lot (less than ``policy.min_purchase_usd_per_hour`` of
        commitment per hour, or less than one instance or GPU) is dropped (set the minimum to 0 to
        keep odd lots).
-    2. A purchase whose marginal value is not positive is dropped, unless a risk bound that the
-       evaluator finds held with it breaks without it: then it stays, and ``required_by`` names
-       the bound (its policy-file key).
+    2. Purchases whose marginal value is not positive are taken in increasing order of value and
+       dropped one at a time, each from the set left by the drops before it, unless a risk bound
+       that the referee (:func:`planner.evaluate.bounds.check_bounds`) finds held on that set
+       breaks without it: then it stays, and ``required_by`` names the bound (its policy-file
+       key). Dropping one at a time keeps two drops that are harmless alone from breaking a bound
+       together.
     3. The purchases kept are valued again together and renumbered P001, P002, ...
 """
 
@@ -56,55 +59,56 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import DemandScenarios, Pool
-from planner.evaluate import StrategyFigures, evaluate, evaluate_over_scenarios
+from planner.evaluate.bill import Tariff, tariff
+from planner.evaluate.bounds import check_bounds
+from planner.evaluate.compare import StrategyFigures, evaluate_on_paths
 from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.plan import Plan, Purchase
 from planner.policy import Policy
 from planner.serverless import ServerlessSetup
-from pricing_data.schema import HOURS_PER_MONTH, term_hours
+from planner.valuation import (
+    Timeline,
+    ValuationPaths,
+    discount_by_month,
+    hourly_timeline,
+    valuation_for,
+)
+from pricing_data.schema import term_hours
 from pricing_data.stats import weighted_quantile
 
-DEFAULT_COST_OF_CAPITAL_PCT = 8.0
-HOURS_PER_YEAR = 8760.0
-_DAY = pd.Timedelta(days=1)
 Progress = Callable[[str], None]
-
-
-def cost_of_capital_pct(policy: Policy) -> float:
-    """The annual discount rate (percent). Stand-in until the Policy carries one (econ's
-    full-term valuation): the policy's ``cost_of_capital_pct`` when it has that field, else 8 %."""
-    return float(getattr(policy, "cost_of_capital_pct", DEFAULT_COST_OF_CAPITAL_PCT))
-
-
-def discount_factors(
-    when: pd.DatetimeIndex | pd.Timestamp, origin: pd.Timestamp, rate_pct: float
-) -> np.ndarray:
-    """``(1 + r)^−years`` from ``origin`` to each time in ``when`` (r = rate_pct / 100)."""
-    idx = pd.DatetimeIndex([when]) if isinstance(when, pd.Timestamp) else pd.DatetimeIndex(when)
-    years = np.asarray((idx - origin) / _DAY, dtype=float) / 365.25
-    return np.power(1.0 + rate_pct / 100.0, -years)
 
 
 # ---- cash flows -------------------------------------------------------------------------------
 
 
-def purchase_cash_flows(p: Purchase) -> pd.DataFrame:
-    """The purchase's payments: ``date``, ``upfront_usd``, ``recurring_usd`` (module docstring:
-    the upfront on the start date, the recurring fee at the end of each month of the term)."""
+def purchase_cash_flows(p: Purchase, origin: pd.Timestamp) -> pd.DataFrame:
+    """The purchase's payments by calendar month from ``origin`` (module docstring): ``month``,
+    ``upfront_usd`` (the start month) and ``recurring_usd`` (each month of the term)."""
     c = p.commitment
-    months = int(c.term_months)
-    dates = [c.start + pd.DateOffset(months=m) for m in range(months + 1)]
-    upfront = [p.upfront_usd] + [0.0] * months
-    recurring = [0.0] + [p.recurring_monthly_usd] * months
-    return pd.DataFrame({"date": dates, "upfront_usd": upfront, "recurring_usd": recurring})
+    first = _month_index(origin, c.start)
+    months = np.arange(first, first + int(c.term_months))
+    recurring = np.full(len(months), p.recurring_monthly_usd)
+    upfront = np.zeros(len(months))
+    if len(months):
+        upfront[0] = p.upfront_usd
+    return pd.DataFrame({"month": months, "upfront_usd": upfront, "recurring_usd": recurring})
 
 
 def npv_cost_usd(p: Purchase, origin: pd.Timestamp, rate_pct: float) -> float:
-    """Present value at ``origin`` of the purchase's payments (module docstring)."""
-    flows = purchase_cash_flows(p)
-    d = discount_factors(pd.DatetimeIndex(flows["date"]), origin, rate_pct)
-    return float(d @ (flows["upfront_usd"] + flows["recurring_usd"]).to_numpy(float))
+    """Present value at ``origin`` of the purchase's payments: Σ_m δ_m · cash_m with
+    δ_m = (1 + r)^(−m/12) (planner/valuation.py, the referee's discounting)."""
+    flows = purchase_cash_flows(p, origin)
+    months = flows["month"].to_numpy(int)
+    delta = discount_by_month(int(months.max()) + 1 if len(months) else 0, rate_pct)
+    cash = (flows["upfront_usd"] + flows["recurring_usd"]).to_numpy(float)
+    return float(delta[np.maximum(months, 0)] @ cash)
+
+
+def _month_index(start: pd.Timestamp, when: pd.Timestamp) -> int:
+    """Calendar months from ``start``'s month to ``when``'s (0 = the same month)."""
+    return (when.year - start.year) * 12 + (when.month - start.month)
 
 
 def hourly_commitment_usd(p: Purchase) -> float:
@@ -183,22 +187,51 @@ def price_basis(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...]) ->
 
 
 @dataclass(frozen=True)
-class ValuationPaths:
-    """The demand paths purchases are valued on: ``demand_gpus`` (paths × hours × pools)."""
+class PurchasePaths:
+    """The demand paths purchases are valued on: ``valuation`` (rows of a timeline, demand and
+    each path's spot price factor), the paths' ``probabilities`` and their ``pools``."""
 
-    demand_gpus: np.ndarray
+    valuation: ValuationPaths
     probabilities: np.ndarray
-    timestamps: pd.DatetimeIndex
     pools: tuple[Pool, ...]
 
+    @property
+    def timeline(self) -> Timeline:
+        return self.valuation.timeline
 
-def valuation_paths(scenarios: DemandScenarios) -> ValuationPaths:
-    """The paths to value purchases on: today the forecast's scenarios over the planning horizon
-    (what ``compare_strategies`` bills). To be replaced by the full-term paths of econ's
-    full-term evaluator, which make every figure here full-term."""
-    return ValuationPaths(
-        scenarios.demand_gpus, scenarios.probabilities, scenarios.timestamps, scenarios.pools
+
+def whole_term_paths(
+    scenarios: DemandScenarios,
+    policy: Policy,
+    inventory: list[Commitment],
+    offers: pd.DataFrame,
+) -> PurchasePaths:
+    """The run's valuation paths (planner/valuation.py): the forecast's hours, then the tail model
+    to the end of every term that can be bought, the same rows the LP priced and the strategy
+    comparison bills, so every value here is whole-term."""
+    vp = valuation_for(
+        scenarios.demand_gpus,
+        scenarios.start,
+        policy,
+        inventory,
+        seed=scenarios.seed,
+        offers=offers,
     )
+    return PurchasePaths(vp, scenarios.probabilities, scenarios.pools)
+
+
+def forecast_window_paths(scenarios: DemandScenarios) -> PurchasePaths:
+    """The scenarios' own hours, no tail and no spot price spread: a purchase is valued only on
+    what falls inside them (a test fixture's exact window, or a what-if on a fixed span)."""
+    n_s = scenarios.demand_gpus.shape[0]
+    vp = ValuationPaths(
+        timeline=hourly_timeline(scenarios.timestamps),
+        demand_gpus=scenarios.demand_gpus,
+        tail_volatility=np.zeros(len(scenarios.pools)),
+        note="the scenarios' hours only",
+        spot_price_factor=np.ones(n_s),
+    )
+    return PurchasePaths(vp, scenarios.probabilities, scenarios.pools)
 
 
 @dataclass(frozen=True)
@@ -229,119 +262,95 @@ def relevant_offers(
     return offers[keep]
 
 
-def _bill(
-    name: str,
-    commitments: list[Commitment],
-    paths: ValuationPaths,
+@dataclass(frozen=True)
+class _Biller:
+    """Bills subsets of one set of commitments on the paths, with terms and prices resolved once."""
+
+    paths: PurchasePaths
+    offers: pd.DataFrame
+    tf: Tariff
+    serverless: ServerlessSetup | None
+
+    def __call__(self, name: str, commitments: list[Commitment]) -> StrategyFigures:
+        pa = self.paths
+        return evaluate_on_paths(
+            name,
+            commitments,
+            pa.valuation,
+            pa.probabilities,
+            pa.pools,
+            self.offers,
+            self.tf,
+            self.serverless,
+        )
+
+
+def _biller(
+    paths: PurchasePaths,
     offers: pd.DataFrame,
-    pol: Policy,
-    serverless: ServerlessSetup | None = None,
-) -> StrategyFigures:
-    return evaluate_over_scenarios(
-        name,
-        commitments,
-        paths.demand_gpus,
-        paths.probabilities,
-        paths.timestamps,
-        paths.pools,
-        offers,
-        pol,
-        serverless=serverless,
-    )
+    policy: Policy,
+    commitments: list[Commitment],
+    serverless: ServerlessSetup | None,
+) -> _Biller:
+    offers = relevant_offers(offers, paths.pools, commitments)
+    return _Biller(paths, offers, tariff(commitments, paths.pools, offers, policy), serverless)
 
 
-def expected_hourly_cost(fig: StrategyFigures) -> np.ndarray:
-    """Probability-weighted hourly bill (USD per hour of the paths)."""
-    return np.asarray(
-        fig.probabilities @ np.stack([e.hourly_cost_usd for e in fig.evaluations]), dtype=float
-    )
+def monthly_cash_usd(fig: StrategyFigures) -> np.ndarray:
+    """Expected cash of the bill per calendar month of its timeline (every item summed)."""
+    by_item = fig.cash_by_month()
+    n = max((len(v) for v in by_item.values()), default=0)
+    out = np.zeros(n)
+    for v in by_item.values():
+        out[: len(v)] += v
+    return out
 
 
 def _value_one(
-    p: Purchase,
-    with_hourly: np.ndarray,
-    without_hourly: np.ndarray,
-    with_fig: StrategyFigures,
-    ts: pd.DatetimeIndex,
-    disc: np.ndarray,
-    rate_pct: float,
+    p: Purchase, with_fig: StrategyFigures, without_fig: StrategyFigures, origin: pd.Timestamp
 ) -> PurchaseValue:
     c = p.commitment
-    delta = without_hourly - with_hourly  # saving per hour
-    active = np.asarray((ts >= c.start) & (ts < c.end))
-    th = term_hours(c.term_months)
-    amortised = p.upfront_usd / th  # the evaluator's spread of the upfront per active hour
-    covered = float(active.sum())
-    npv = float(delta @ disc)
-    if p.upfront_usd:
-        d_start = float(discount_factors(c.start, ts[0], rate_pct)[0])
-        npv += amortised * float(disc[active].sum()) - p.upfront_usd * (covered / th) * d_start
     util = np.array(
         [e.commitment_utilization.get(c.commitment_id, 0.0) for e in with_fig.evaluations]
     )
     probs = with_fig.probabilities
+    with_m, without_m = monthly_cash_usd(with_fig), monthly_cash_usd(without_fig)
+    n = max(len(with_m), len(without_m))
+    delta = np.pad(without_m, (0, n - len(without_m))) - np.pad(with_m, (0, n - len(with_m)))
+    first = max(0, _month_index(origin, c.start))
     return PurchaseValue(
-        savings_usd=float(delta.sum()),
-        npv_savings_usd=npv,
-        breakeven_months=_breakeven_months(p, delta + amortised * active, active),
+        savings_usd=without_fig.expected_cash_usd - with_fig.expected_cash_usd,
+        npv_savings_usd=without_fig.expected_npv_usd - with_fig.expected_npv_usd,
+        breakeven_months=breakeven_months(delta[first:], float(c.term_months)),
         expected_utilization=float(probs @ util),
         p10_utilization=weighted_quantile(util, probs, 0.1),
     )
 
 
-def _breakeven_months(p: Purchase, cash_delta: np.ndarray, active: np.ndarray) -> float | None:
-    """Module docstring: −U at the start, then the cash-basis saving month by month."""
-    hours = cash_delta[active]
-    term = float(p.commitment.term_months)
-    if hours.size == 0:
+def breakeven_months(monthly_saving_usd: np.ndarray, term_months: float) -> float | None:
+    """Months from the purchase's start month until the cumulative cash saving turns positive
+    (module docstring), interpolated within the month that crosses; 0 when the first month's
+    saving (its upfront included) is already positive. Past the months given, extrapolated at
+    their mean; ``None`` when it does not turn positive within the term."""
+    months = np.asarray(monthly_saving_usd, dtype=float)[: int(np.ceil(term_months))]
+    if months.size == 0:
         return None
-    n_months = hours.size / HOURS_PER_MONTH
-    cum = -p.upfront_usd
-    for m in range(int(np.ceil(n_months))):
-        month = float(hours[int(m * HOURS_PER_MONTH) : int((m + 1) * HOURS_PER_MONTH)].sum())
-        if cum + month > 0:
-            if cum >= 0:
-                return float(m)
-            return min(term, m + (-cum) / month)
-        cum += month
-    mean_month = float(hours.sum()) / n_months
-    if mean_month <= 0:
+    cum = 0.0
+    for m, usd in enumerate(months):
+        if cum + usd > 0:
+            return 0.0 if m == 0 else min(term_months, m + (-cum) / usd)
+        cum += usd
+    mean_month = float(months.mean())
+    if mean_month <= 0 or months.size >= term_months:
         return None
-    months = n_months + (-cum) / mean_month
-    return months if months <= term else None
-
-
-def expected_hourly_cost_stacked(
-    commitments: list[Commitment],
-    paths: ValuationPaths,
-    offers: pd.DataFrame,
-    policy: Policy,
-    serverless: ServerlessSetup | None = None,
-) -> np.ndarray:
-    """The probability-weighted hourly bill of ``commitments``, from ONE evaluator call on every
-    path laid end to end. Exact: the evaluator bills each hour on its own (RI capacity, Savings
-    Plan dollars, the spot cap are all per hour) and a commitment's activity depends only on the
-    hour's timestamp, so the stacked bill is the per-path bills side by side (tested); it pays
-    the evaluator's per-call set-up (catalog look-ups) once instead of once per path."""
-    n_s, n_h, n_p = paths.demand_gpus.shape
-    ts = paths.timestamps
-    stacked_ts = pd.DatetimeIndex(ts.append([ts] * (n_s - 1))) if n_s > 1 else ts
-    ev = evaluate(
-        commitments,
-        paths.demand_gpus.reshape(n_s * n_h, n_p),
-        stacked_ts,
-        paths.pools,
-        offers,
-        policy,
-        serverless=serverless,
-    )
-    return np.asarray(paths.probabilities @ ev.hourly_cost_usd.reshape(n_s, n_h), dtype=float)
+    out = months.size + (-cum) / mean_month
+    return out if out <= term_months else None
 
 
 def marginal_values(
     purchases: tuple[Purchase, ...],
     inventory: list[Commitment],
-    paths: ValuationPaths,
+    paths: PurchasePaths,
     offers: pd.DataFrame,
     policy: Policy,
     *,
@@ -353,87 +362,39 @@ def marginal_values(
     decisions, billed alike with and without each purchase."""
     say = progress or (lambda _m: None)
     every = [*inventory, *(p.commitment for p in purchases)]
-    offers = relevant_offers(offers, paths.pools, every)
-    with_fig = _bill("with every purchase", every, paths, offers, policy, serverless)
-    with_hourly = expected_hourly_cost(with_fig)
-    ts = paths.timestamps
-    rate = cost_of_capital_pct(policy)
-    disc = discount_factors(ts, ts[0], rate)
+    billed = _biller(paths, offers, policy, every, serverless)
+    with_fig = billed("with every purchase", every)
+    origin = paths.timeline.start
     say(f"valuing {len(purchases)} purchases one by one on {len(paths.probabilities)} paths")
     out: dict[str, PurchaseValue] = {}
     for p in purchases:
         cid = p.commitment.commitment_id
-        others = [c for c in every if c.commitment_id != cid]
-        without = expected_hourly_cost_stacked(others, paths, offers, policy, serverless)
-        out[cid] = _value_one(p, with_hourly, without, with_fig, ts, disc, rate)
+        without = billed(f"without {cid}", [c for c in every if c.commitment_id != cid])
+        out[cid] = _value_one(p, with_fig, without, origin)
     return out, with_fig
 
 
 # ---- bounds on the evaluator ------------------------------------------------------------------
 
-
-def cvar(values: np.ndarray, probabilities: np.ndarray, beta: float) -> float:
-    """CVaR_β: the probability-weighted mean of the worst (largest) 1 − β share of ``values``."""
-    v = np.asarray(values, dtype=float)
-    p = np.asarray(probabilities, dtype=float) / float(np.sum(probabilities))
-    order = np.argsort(-v, kind="stable")
-    mass = 1.0 - beta
-    taken = total = 0.0
-    for i in order:
-        w = min(p[i], mass - taken)
-        if w <= 0:
-            break
-        total += w * v[i]
-        taken += w
-    return total / taken if taken > 0 else float(v.max())
+#: plan.json bound names (planner.evaluate.bounds) -> the policy-file key that sets each
+BOUND_KEYS = {
+    "cvar_unused_usd": "risk.cvar_limit_usd",
+    "cvar_unused_pct": "risk.cvar_limit_pct",
+    "min_utilization": "risk.min_utilization",
+    "max_share_per_provider": "risk.max_share_per_provider",
+    "upfront_budget_usd": "risk.upfront_budget_usd",
+}
 
 
-def bounds_broken(
-    fig: StrategyFigures, purchase_ids: set[str], paths: ValuationPaths, policy: Policy
-) -> set[str]:
-    """The policy's risk bounds (policy-file keys) that the evaluator's bill ``fig`` breaks.
-    A stand-in for econ's bounds proven on the evaluator (same definitions as the LP's: CVaR of
-    unused commitment spend, utilisation in the low-demand tail, provider share of new spend)."""
-    tol = 1e-6
-    probs = fig.probabilities
-    waste = np.array([e.waste_usd for e in fig.evaluations])
-    spend = np.array([sum(e.commitment_spend_usd.values()) for e in fig.evaluations])
-    broken: set[str] = set()
-    tail_waste = cvar(waste, probs, policy.cvar_beta)
-    if policy.cvar_limit_usd is not None and tail_waste > policy.cvar_limit_usd * (1 + tol) + tol:
-        broken.add("risk.cvar_limit_usd")
-    if policy.cvar_limit_pct is not None:
-        limit = policy.cvar_limit_pct / 100.0 * float(probs @ spend)
-        if tail_waste > limit * (1 + tol) + tol:
-            broken.add("risk.cvar_limit_pct")
-    if policy.min_utilization is not None:
-        demand = paths.demand_gpus.sum(axis=(1, 2))
-        order = np.argsort(demand, kind="stable")
-        mass = 0.0
-        for s in order:
-            if mass >= policy.min_utilization_tail - 1e-12:
-                break
-            mass += float(probs[s])
-            e = fig.evaluations[s]
-            if (
-                sum(e.commitment_spend_usd.values()) > 0
-                and e.utilization < policy.min_utilization - tol
-            ):
-                broken.add("risk.min_utilization")
-                break
-    if policy.max_share_per_provider is not None:
-        by_provider: dict[str, float] = {}
-        for c in fig.commitments:
-            if c.commitment_id in purchase_ids:
-                usd = float(
-                    probs
-                    @ [e.commitment_spend_usd.get(c.commitment_id, 0.0) for e in fig.evaluations]
-                )
-                by_provider[c.provider] = by_provider.get(c.provider, 0.0) + usd
-        total = sum(by_provider.values())
-        if total > 0 and max(by_provider.values()) / total > policy.max_share_per_provider + tol:
-            broken.add("risk.max_share_per_provider")
-    return broken
+def bounds_broken(fig: StrategyFigures, purchases: list[Purchase], policy: Policy) -> set[str]:
+    """The policy's risk bounds (policy-file keys) that the referee's check
+    (:func:`planner.evaluate.bounds.check_bounds`) finds broken on the bill ``fig`` of the
+    inventory and ``purchases``."""
+    upfront: dict[str, float] = {}
+    for p in purchases:
+        key = p.commitment.start.isoformat()
+        upfront[key] = upfront.get(key, 0.0) + p.upfront_usd
+    return {BOUND_KEYS[b.name] for b in check_bounds(fig, policy, upfront) if not b.held}
 
 
 # ---- the recommendation rule ------------------------------------------------------------------
@@ -479,9 +440,43 @@ def _describe(p: Purchase) -> str:
     )
 
 
+def _drop_unvalued(
+    kept: list[Purchase],
+    values: dict[str, PurchaseValue],
+    with_fig: StrategyFigures,
+    billed: _Biller,
+    inventory: list[Commitment],
+    policy: Policy,
+) -> tuple[list[Purchase], dict[str, str], list[dict[str, Any]]]:
+    """Rule 2 of the module docstring: (survivors, required_by per id, dropped rows)."""
+    current = list(kept)
+    fig = with_fig
+    broken_now = bounds_broken(fig, current, policy)
+    required: dict[str, str] = {}
+    dropped: list[dict[str, Any]] = []
+    unvalued = [p for p in kept if values[p.commitment.commitment_id].savings_usd <= 0]
+    for p in sorted(unvalued, key=lambda q: values[q.commitment.commitment_id].savings_usd):
+        cid = p.commitment.commitment_id
+        rest = [q for q in current if q.commitment.commitment_id != cid]
+        without = billed(f"without {cid}", [*inventory, *(q.commitment for q in rest)])
+        newly = bounds_broken(without, rest, policy) - broken_now
+        if newly:
+            required[cid] = ", ".join(sorted(newly))
+            continue
+        current, fig = rest, without
+        broken_now = bounds_broken(fig, current, policy)
+        dropped.append(
+            {
+                "purchase": _describe(p),
+                "reason": f"marginal value {_usd(values[cid].savings_usd)} is not positive",
+            }
+        )
+    return current, required, dropped
+
+
 def value_purchases(
     plan: Plan,
-    paths: ValuationPaths,
+    paths: PurchasePaths,
     offers: pd.DataFrame,
     inventory: list[Commitment],
     policy: Policy,
@@ -505,29 +500,12 @@ def value_purchases(
     values, with_fig = marginal_values(
         tuple(kept), inventory, paths, offers, policy, progress=progress, serverless=serverless
     )
-    offers = relevant_offers(offers, paths.pools, [*inventory, *(p.commitment for p in kept)])
-    ids = {p.commitment.commitment_id for p in kept}
-    held_with = bounds_broken(with_fig, ids, paths, policy)
-    required: dict[str, str] = {}
-    survivors: list[Purchase] = []
-    for p in kept:
-        cid = p.commitment.commitment_id
-        if values[cid].savings_usd > 0:
-            survivors.append(p)
-            continue
-        others = [c for c in [*inventory, *(q.commitment for q in kept)] if c.commitment_id != cid]
-        without = _bill(f"without {cid}", others, paths, offers, policy, serverless)
-        newly = bounds_broken(without, ids - {cid}, paths, policy) - held_with
-        if newly:
-            required[cid] = ", ".join(sorted(newly))
-            survivors.append(p)
-        else:
-            dropped.append(
-                {
-                    "purchase": _describe(p),
-                    "reason": f"marginal value {_usd(values[cid].savings_usd)} is not positive",
-                }
-            )
+    every = [*inventory, *(p.commitment for p in kept)]
+    billed = _biller(paths, offers, policy, every, serverless)
+    survivors, required, unvalued = _drop_unvalued(
+        kept, values, with_fig, billed, inventory, policy
+    )
+    dropped += unvalued
     if len(survivors) < len(kept):
         values, with_fig = marginal_values(
             tuple(survivors),
@@ -538,8 +516,8 @@ def value_purchases(
             progress=progress,
             serverless=serverless,
         )
-    origin = paths.timestamps[0]
-    rate = cost_of_capital_pct(policy)
+    origin = paths.timeline.start
+    rate = float(policy.discount_rate_pct)
     final: list[Purchase] = []
     for i, p in enumerate(survivors, start=1):
         old = p.commitment.commitment_id
@@ -554,15 +532,18 @@ def value_purchases(
                 expected_utilization=v.expected_utilization,
                 p10_utilization=v.p10_utilization,
                 npv_cost_usd=npv_cost_usd(p, origin, rate),
-                price_basis=price_basis(p.commitment, offers, paths.pools).basis,
+                price_basis=price_basis(p.commitment, billed.offers, paths.pools).basis,
                 required_by=required.get(old, ""),
             )
         )
+    tl = paths.timeline
+    end = tl.start + pd.Timedelta(hours=int(tl.valuation_hours))
     record = dict(plan.record)
     record["purchase_valuation"] = {
-        "method": "leave-one-out on the evaluator (planner/purchase_values.py)",
+        "method": "leave-one-out on the evaluator over the valuation horizon "
+        "(planner/purchase_values.py)",
         "paths": len(paths.probabilities),
-        "window": [paths.timestamps[0].isoformat(), paths.timestamps[-1].isoformat()],
+        "window": [tl.start.isoformat(), end.isoformat()],
         "cost_of_capital_pct": rate,
         "min_purchase_usd_per_hour": policy.min_purchase_usd_per_hour,
         "dropped": dropped,

@@ -50,6 +50,23 @@ SLOW = (
     "tests/planner/test_optimize_properties.py::test_nothing_is_bought_when_on_demand_is_always_cheaper",
     "tests/planner/test_optimize_properties.py::test_coverage_meets_demand_in_every_scenario_and_slice",
     "tests/planner/test_plan_value.py::test_offer_table_prunes_dominated_offers_on_the_real_catalog",
+    "tests/hostile/test_csv_safe.py::test_attribute_csv_neutralises_tag_values",
+    "tests/hostile/test_csv_safe.py::test_export_neutralises_hand_edited_cells",
+    "tests/hostile/test_file_rules.py::test_hand_edited_plan_json_is_refused_by_export",
+    "tests/hostile/test_file_rules.py::test_unmodified_plan_json_exports",
+    "tests/hostile/test_hypothesis_inputs.py::test_plan_json_read_back",
+    "tests/hostile/test_hypothesis_inputs.py::test_billing_exports",
+    "tests/forecasting/test_fc_error_scenarios.py::test_forecast_uses_residual_scenarios_with_history_and_falls_back_without",
+    "tests/hostile/test_hypothesis_inputs.py::test_overlay",
+    "tests/hostile/test_hypothesis_inputs.py::test_tidy_usage_parquet",
+    "tests/hostile/test_cli_walk.py::test_hostile_input_file",
+    "tests/hostile/test_cli_walk.py::test_export_out_and_json_on_one_file_is_refused",
+    "tests/hostile/test_cli_walk.py::test_flags_that_used_to_raise_tracebacks",
+    "tests/serverless/test_serverless_cli.py::test_plan_shows_the_serverless_decision_break_even_and_unit_cost",
+    "tests/serverless/test_serverless_cli.py::test_attribute_per_request_divides_attributed_cost_by_expected_requests",
+    "tests/serverless/test_serverless_cli.py::test_a_bad_units_file_is_exit_2_naming_file_row_column_value_and_fix",
+    "tests/serverless/test_serverless_cli.py::test_a_missing_units_file_is_exit_2",
+    "tests/serverless/test_serverless_cli.py::test_evaluate_only_what_ifs_bill_the_saved_plans_serverless_decisions",
 )
 
 

@@ -168,15 +168,15 @@ def summary_text(plan: Plan, comparison: pd.DataFrame, out_dir: str = "") -> str
         rows = [
             [
                 r["strategy"],
-                usd(r["expected_cost_usd"]),
-                usd(r["savings_vs_on_demand_usd"]),
-                pct(r["esr_pct"]),
+                usd(r["cash_cost_usd"]),
+                usd(r["npv_cost_usd"]),
+                usd(r["cash_savings_vs_on_demand_usd"]),
                 pct(r["coverage_pct"]),
             ]
             for _, r in comp.iterrows()
         ]
         lines += text_table(
-            ["Strategy", "Expected cost", "Saving vs OD", "Savings rate", "Coverage"],
+            ["Strategy", "Cash cost", "NPV cost", "Cash saving vs OD", "Coverage"],
             rows,
             right={1, 2, 3, 4},
         )

@@ -387,7 +387,8 @@ def build_html(run: PlanRun, pngs: dict[str, bytes]) -> str:
     if h and plan.firm:
         firm_note = (
             "<p class=sub>Marginal saving: what each purchase adds to the plan (the plan's "
-            "expected bill without it minus with it, on the evaluator). Purchases that could "
+            "expected cash to the end of every term without it minus with it, on the evaluator; "
+            "NPV beside it). Purchases that could "
             "serve the same demand substitute for each other, so the per-purchase values need "
             f"not sum to the total: here they sum to {usd(h['sum_of_marginal_savings_usd'])} "
             f"against a joint saving of {usd(h['savings_vs_on_demand_usd'])} over all "

@@ -11,7 +11,7 @@ from planner.optimize import optimize
 from planner.optimize.scenarios_file import read_scenarios
 from planner.plan import Plan
 from planner.policy_file import PlanningConfig
-from planner.purchase_values import valuation_paths, value_purchases
+from planner.purchase_values import value_purchases, whole_term_paths
 from planner.workflows.inputs import check_inventory_offers, load_inputs
 from pricing_data.catalog import load_catalog
 from pricing_data.errors import PlannerInputError
@@ -54,6 +54,5 @@ def optimize_request(
         offers = catalog.offers
     plan = optimize(scenarios, offers, inventory, config.policy, progress=progress)
     # every purchase valued on the evaluator: the same purchases.csv contract as `planner plan`
-    return value_purchases(
-        plan, valuation_paths(scenarios), offers, inventory, config.policy, progress=progress
-    )
+    paths = whole_term_paths(scenarios, config.policy, inventory, offers)
+    return value_purchases(plan, paths, offers, inventory, config.policy, progress=progress)

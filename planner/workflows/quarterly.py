@@ -43,7 +43,7 @@ from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
-from planner.purchase_values import valuation_paths, value_purchases
+from planner.purchase_values import value_purchases, whole_term_paths
 from planner.workflows.inputs import PlanningInputs, load_inputs
 from planner.workflows.records import (
     RunRecord,
@@ -88,21 +88,28 @@ class PlanRun:
         return self.start + pd.Timedelta(hours=self.plan.horizon_hours)
 
     def comparison_frame(self) -> pd.DataFrame:
-        """One row per strategy: expected (accrual, upfront amortised) and annual cost, savings,
-        cash and NPV cost (whole term: the headline's basis), ESR, coverage, utilisation."""
-        od = self.strategy(ALL_ON_DEMAND).expected_cost_usd
+        """One row per strategy, to the end of every term (the evaluator's mean over scenarios):
+        cash (undiscounted, upfront when paid: the headline's basis) and NPV cost and their
+        savings against all on-demand; the accrual cost (each commitment's upfront spread evenly
+        over its term's hours, so existing commitments' already-paid upfront is included) and its
+        annual rate; ESR, coverage, utilisation and unused commitment spend."""
+        od = self.strategy(ALL_ON_DEMAND)
         q = 1 - self.policy.cvar_beta
         rows = []
         for s in self.strategies:
-            cost = s.expected_cost_usd
             rows.append(
                 {
                     "strategy": s.name,
-                    "expected_cost_usd": round(cost, 2),
-                    "annual_cost_usd": round(s.annual_cost_usd, 2),
-                    "savings_vs_on_demand_usd": round(od - cost, 2),
                     "cash_cost_usd": round(s.expected_cash_usd, 2),
                     "npv_cost_usd": round(s.expected_npv_usd, 2),
+                    "cash_savings_vs_on_demand_usd": round(
+                        od.expected_cash_usd - s.expected_cash_usd, 2
+                    ),
+                    "npv_savings_vs_on_demand_usd": round(
+                        od.expected_npv_usd - s.expected_npv_usd, 2
+                    ),
+                    "accrual_cost_usd": round(s.expected_cost_usd, 2),
+                    "annual_accrual_cost_usd": round(s.annual_cost_usd, 2),
                     "esr_pct": round(100 * s.expected("esr"), 2) + 0.0,  # no "-0.00"
                     "coverage_pct": round(100 * s.expected("coverage"), 2),
                     "utilization_pct": round(100 * s.expected("utilization"), 2)
@@ -235,11 +242,11 @@ def plan_run(
             progress=say,
             serverless=serverless,
         )
-    # every purchase valued on the evaluator over the forecast's scenarios (what the comparison and
-    # the report bill), the recommendation rule applied: planner.purchase_values
+    # every purchase valued on the evaluator over its whole term (the valuation paths the LP priced
+    # and the comparison bills), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(
         plan,
-        valuation_paths(fc.scenarios),
+        whole_term_paths(fc.scenarios, policy, inventory, catalog.offers),
         catalog.offers,
         inventory,
         policy,

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from planner.cli import cli
 from planner.plan import PURCHASE_COLUMNS
-from planner.purchase_values import valuation_paths, value_purchases
+from planner.purchase_values import forecast_window_paths, value_purchases
 from tests.planner.planner_factory import constant_scenarios
 from tests.planner.test_purchase_values import CATALOG, POLICY, plan_of, ri
 
@@ -23,7 +23,7 @@ from tests.planner.test_purchase_values import CATALOG, POLICY, plan_of, ri
 @pytest.fixture
 def plan_json(tmp_path: Path) -> Path:
     """A valued plan: P001 (8 RIs, firm) and P002 (1 RI, ladder), demand 10 GPUs every hour."""
-    paths = valuation_paths(constant_scenarios([10.0]))
+    paths = forecast_window_paths(constant_scenarios([10.0]))
     plan = value_purchases(
         plan_of(ri("P001", 8), ri("P002", 1, firm=False)), paths, CATALOG, [], POLICY
     )

@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from planner.evaluate.bounds import weighted_cvar
 from planner.inventory import Commitment
 from planner.plan import PURCHASE_COLUMNS, Plan, Purchase
 from planner.policy import Policy
 from planner.purchase_values import (
     DERIVED_SPLIT,
-    cvar,
+    forecast_window_paths,
     npv_cost_usd,
     price_basis,
-    valuation_paths,
     value_purchases,
 )
 from planner.report.procurement import neutralise, render_procurement
@@ -96,7 +96,7 @@ def test_leave_one_out_values_and_the_rule_derived_by_hand() -> None:
     # Both: 12 RIs bill 72 $/h (2 idle). Without P001: 4x6 + 6x10 = 84 $/h -> P001 worth 12 $/h.
     # Without P002: 8x6 + 2x10 = 68 $/h -> P002 worth -4 $/h: not recommended, dropped.
     # P001 alone is then worth 100 - 68 = 32 $/h over the 8,760 h.
-    paths = valuation_paths(constant_scenarios([10.0]))
+    paths = forecast_window_paths(constant_scenarios([10.0]))
     got = value_purchases(plan_of(ri("P001", 8), ri("P002", 4)), paths, CATALOG, [], POLICY)
     assert [p.commitment.quantity for p in got.purchases] == [8]
     assert got.purchases[0].expected_savings_usd == pytest.approx(32 * YEAR_H, rel=1e-9)
@@ -109,12 +109,14 @@ def test_leave_one_out_values_and_the_rule_derived_by_hand() -> None:
 
 
 def test_break_even_of_an_all_upfront_purchase_by_hand() -> None:
-    # 8 all-upfront RIs: U = 6 x 8 x 8,760 = 420,480 paid at the start; each month they save the
-    # 8 GPUs' on-demand bill, 80 $/h x 730 h = 58,400 -> break-even after 420,480 / 58,400 = 7.2.
-    paths = valuation_paths(constant_scenarios([10.0]))
+    # 8 all-upfront RIs: U = 6 x 8 x 8,760 = 420,480 paid in the start month (January 2026); each
+    # calendar month they save the 8 GPUs' on-demand bill, 80 $/h x its hours. January to July
+    # hold 5,088 h: 420,480 - 80 x 5,088 = 13,440 still to earn, 168 of August's 744 hours
+    # -> break-even after 7 + 168 / 744 = 7.2258 months.
+    paths = forecast_window_paths(constant_scenarios([10.0]))
     got = value_purchases(plan_of(ri("P001", 8, payment="all_upfront")), paths, CATALOG, [], POLICY)
     p = got.purchases[0]
-    assert p.breakeven_months == pytest.approx(7.2, rel=1e-9)
+    assert p.breakeven_months == pytest.approx(7 + 168 / 744, rel=1e-9)
     assert p.term_obligation_usd == pytest.approx(420_480)
     assert p.npv_cost_usd == pytest.approx(420_480)  # all paid on day one: no discounting
     assert p.expected_savings_usd == pytest.approx(32 * YEAR_H, rel=1e-9)
@@ -123,16 +125,20 @@ def test_break_even_of_an_all_upfront_purchase_by_hand() -> None:
 
 
 def test_npv_cost_discounts_monthly_payments() -> None:
-    p = ri("P001", 8)  # 12 payments of 6 x 8 x 730 = 35,040 at the end of each month
+    p = ri("P001", 8)  # 12 payments of 6 x 8 x 730 = 35,040, one in each month of the term
     assert p.term_obligation_usd == pytest.approx(12 * 35_040)
     assert npv_cost_usd(p, START, 0.0) == pytest.approx(12 * 35_040)
-    months = [START + pd.DateOffset(months=m) for m in range(1, 13)]
-    want = sum(35_040 * 1.08 ** (-((d - START).days / 365.25)) for d in months)
+    # month m (0 = the start month) is discounted by 1.08^(-m/12), as the referee books it
+    want = sum(35_040 * 1.08 ** (-m / 12) for m in range(12))
     assert npv_cost_usd(p, START, 8.0) == pytest.approx(want, rel=1e-12)
+    # bought three months in, its payments fall in months 3..14
+    later = replace(p, commitment=replace(p.commitment, start=START + pd.DateOffset(months=3)))
+    want = sum(35_040 * 1.08 ** (-m / 12) for m in range(3, 15))
+    assert npv_cost_usd(later, START, 8.0) == pytest.approx(want, rel=1e-12)
 
 
 def test_odd_lots_are_dropped_unless_the_minimum_is_zero() -> None:
-    paths = valuation_paths(constant_scenarios([10.0]))
+    paths = forecast_window_paths(constant_scenarios([10.0]))
     tiny = replace(ri("P001", 0.05), recurring_monthly_usd=RI * 0.05 * 730)  # 0.30 $/h
     got = value_purchases(plan_of(tiny), paths, CATALOG, [], POLICY)
     assert got.purchases == ()
@@ -198,12 +204,12 @@ def test_cvar_is_the_mean_of_the_worst_tail() -> None:
     # worst 10% of ten equally likely values is the largest one; worst 20%: mean of the two
     v = np.arange(10.0)
     p = np.full(10, 0.1)
-    assert cvar(v, p, 0.9) == pytest.approx(9.0)
-    assert cvar(v, p, 0.8) == pytest.approx(8.5)
+    assert weighted_cvar(v, p, 0.9) == pytest.approx(9.0)
+    assert weighted_cvar(v, p, 0.8) == pytest.approx(8.5)
 
 
 def test_procurement_file_in_every_format() -> None:
-    paths = valuation_paths(constant_scenarios([10.0]))
+    paths = forecast_window_paths(constant_scenarios([10.0]))
     plan = value_purchases(
         plan_of(ri("P001", 8), ri("P002", 1, firm=False)), paths, CATALOG, [], POLICY
     )
@@ -228,51 +234,13 @@ def test_procurement_file_in_every_format() -> None:
     assert neutralise("=HYPERLINK(1)") == "'=HYPERLINK(1)" and neutralise("p5") == "p5"
 
 
-def test_one_stacked_evaluator_call_equals_the_per_path_bills() -> None:
-    from forecasting.scenarios import DemandScenarios, Pool
-    from planner.evaluate import evaluate_over_scenarios
-    from planner.purchase_values import expected_hourly_cost, expected_hourly_cost_stacked
-
-    rng = np.random.default_rng(3)
-    pools = (Pool("H100", interruptible=True),)
-    demand = rng.uniform(0, 20, size=(3, 500, 1))
-    sc = DemandScenarios(START, pools, demand, np.array([0.5, 0.3, 0.2]))
-    table = offers(
-        offer("on_demand", OD),
-        offer("spot", 4.0),
-        offer("reserved_instance", RI, term_months=12),
-        offer("compute_savings_plan", 7.0, sku="p5.4xlarge", term_months=12, region="us-east-1"),
-    )
-    sp = _commitment(
-        "SP",
-        "aws",
-        "compute_savings_plan",
-        "",
-        "",
-        "",
-        12,
-        "no_upfront",
-        0.0,
-        30.0,
-        START + pd.Timedelta(hours=100),
-        START + pd.DateOffset(months=12),
-    )
-    commitments = [ri("P001", 5).commitment, sp]
-    policy = Policy(spot_cap_share=0.4)
-    paths = valuation_paths(sc)
-    per_path = evaluate_over_scenarios(
-        "x", commitments, demand, sc.probabilities, sc.timestamps, pools, table, policy
-    )
-    stacked = expected_hourly_cost_stacked(commitments, paths, table, policy)
-    assert stacked == pytest.approx(expected_hourly_cost(per_path), rel=1e-12, abs=1e-9)
-
-
 def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
-    # Portable H100 demand of 10 GPUs. P001: 10 AWS RIs at $6 serve it all (the evaluator applies
-    # RIs before contracts). P002: a 2-GPU Lambda contract at $10 sits idle, so its marginal value
-    # is -20 $/h: not worth it. But the policy caps any provider at 80% of new commitment spend:
-    # with P002 AWS holds 60 / (60 + 20) = 75%, without it 100%. So P002 stays, required by the
-    # bound, and says so.
+    # Portable H100 demand of 12 GPUs. P001: 9 AWS RIs at $6 (the evaluator applies RIs before
+    # contracts); P002: a 3-GPU Lambda contract at $10 serves the other 3 GPUs, at the on-demand
+    # price plus the policy's 0.10 $/GPU-hour egress off AWS: marginal value -0.30 $/h, not
+    # positive. But the policy caps any provider at 80% of the
+    # GPU-hours commitments serve: with P002 AWS serves 9 / 12 = 75%, without it 9 / 9 = 100%.
+    # So P002 stays, required by the bound, and says so.
     from forecasting.scenarios import Pool
 
     table = offers(
@@ -297,7 +265,7 @@ def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
             "",
             12,
             "no_upfront",
-            2.0,
+            3.0,
             0.0,
             START,
             START + pd.DateOffset(months=12),
@@ -305,23 +273,23 @@ def test_a_purchase_a_bound_requires_stays_and_names_the_bound() -> None:
         True,
         "H100",
         0.0,
-        10.0 * 2 * 730,
+        10.0 * 3 * 730,
         0.0,
         0.0,
         0.0,
         None,
         None,
     )
-    paths = valuation_paths(constant_scenarios([10.0], pools=(Pool("H100", portable=True),)))
+    paths = forecast_window_paths(constant_scenarios([12.0], pools=(Pool("H100", portable=True),)))
     capped = replace(POLICY, max_share_per_provider=0.8)
-    got = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], capped)
+    got = value_purchases(plan_of(ri("P001", 9), contract), paths, table, [], capped)
     assert [p.commitment.provider for p in got.purchases] == ["aws", "lambda"]
     kept = got.purchases[1]
-    assert kept.expected_savings_usd == pytest.approx(-20 * YEAR_H, rel=1e-9)
+    assert kept.expected_savings_usd == pytest.approx(-0.3 * YEAR_H, rel=1e-9)
     assert kept.required_by == "risk.max_share_per_provider"
     assert got.purchases[0].required_by == ""
     # without the cap nothing requires it: it is not recommended
-    free = value_purchases(plan_of(ri("P001", 10), contract), paths, table, [], POLICY)
+    free = value_purchases(plan_of(ri("P001", 9), contract), paths, table, [], POLICY)
     assert [p.commitment.provider for p in free.purchases] == ["aws"]
 
 
@@ -330,7 +298,7 @@ def test_export_command_formats_and_errors(tmp_path: Path) -> None:
 
     from planner.cli import cli
 
-    paths = valuation_paths(constant_scenarios([10.0]))
+    paths = forecast_window_paths(constant_scenarios([10.0]))
     plan = value_purchases(
         plan_of(ri("P001", 8), ri("P002", 1, firm=False)), paths, CATALOG, [], POLICY
     )

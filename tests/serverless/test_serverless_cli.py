@@ -96,8 +96,8 @@ def test_plan_shows_the_serverless_decision_break_even_and_unit_cost(
     comp = pd.read_csv(out / "comparison.csv").set_index("strategy")
     # serverless beats keeping the tool's replica on-demand around the clock
     assert (
-        comp.at["serverless where eligible", "expected_cost_usd"]
-        < comp.at["current inventory only", "expected_cost_usd"]
+        comp.at["serverless where eligible", "cash_cost_usd"]
+        < comp.at["current inventory only", "cash_cost_usd"]
     )
     # the report has the serverless decision and the unit costs with their monthly trend
     html = (out / "report.html").read_text()
@@ -249,5 +249,5 @@ def test_evaluate_only_what_ifs_bill_the_saved_plans_serverless_decisions(
     cost = next(x for x in table if x["figure"].startswith("expected cost"))
     comparison = pd.read_csv(out / "comparison.csv").set_index("strategy")
     assert float(cost["baseline"]) == pytest.approx(
-        comparison.loc["this plan", "expected_cost_usd"], rel=1e-6
+        comparison.loc["this plan", "accrual_cost_usd"], rel=1e-6
     )

@@ -85,6 +85,8 @@ def test_plan_writes_every_output(example_run: tuple[Path, str]) -> None:
     assert plan.record["status"] == "optimal"
     assert plan.record["catalog_versions"]
     assert plan.record["run"]["config"]["seed"] == 7
+    # every risk bound of the policy is held on the referee's bill of the final purchases
+    assert plan.bounds and all(b["held"] for b in plan.bounds), plan.bounds
     assert "Decision: Buy these" in stdout and "upfront" in stdout
     assert "ri-a100-2025" in stdout  # expiring inventory is highlighted
     # the summary fits 100 columns (the last line names the output folder, as long as it is)
@@ -128,10 +130,10 @@ def test_plan_matches_golden_outputs(example_run: tuple[Path, str]) -> None:
     # the tentative ladder may shuffle small top-ups between near-equal options: compare its cash
     assert purchases["upfront_usd"].sum() == pytest.approx(want_p["upfront_usd"].sum(), rel=0.05)
     assert list(comparison["strategy"]) == list(want_c["strategy"])
-    for col in ("expected_cost_usd", "annual_cost_usd"):
+    for col in ("cash_cost_usd", "npv_cost_usd", "accrual_cost_usd"):
         assert comparison[col].to_numpy() == pytest.approx(want_c[col].to_numpy(), rel=0.01), col
     # the plan must beat keeping only the current inventory, which beats all on-demand
-    costs = dict(zip(comparison["strategy"], comparison["expected_cost_usd"], strict=True))
+    costs = dict(zip(comparison["strategy"], comparison["cash_cost_usd"], strict=True))
     assert costs["this plan"] < costs["current inventory only"] < costs["all on-demand"]
 
 
@@ -204,7 +206,7 @@ def test_attribute_splits_the_expected_cost_by_team(
     comparison = pd.read_csv(out / "comparison.csv").set_index("strategy")
     # the lines add up to the plan's expected cost (the evaluator's, over the same scenarios)
     assert table["total_usd"].sum() == pytest.approx(
-        comparison.loc["this plan", "expected_cost_usd"], rel=1e-4
+        comparison.loc["this plan", "accrual_cost_usd"], rel=1e-4
     )
     assert table["share_pct"].sum() == pytest.approx(100, abs=0.05)
     # the untagged 5% of A100 usage shows up as its own line, not hidden in a team

@@ -103,7 +103,7 @@ def test_bounds_and_figures_are_the_final_plans_bill(run: PlanRun) -> None:
     plan = run.plan
     comp = run.comparison_frame().set_index("strategy")
     assert plan.expected_cost_usd["total"] == pytest.approx(
-        comp.loc["this plan", "expected_cost_usd"], abs=0.01
+        comp.loc["this plan", "accrual_cost_usd"], abs=0.01
     )
     names = {b["name"] for b in plan.bounds}
     assert "max_share_per_provider" in names and "cvar_unused_pct" in names
