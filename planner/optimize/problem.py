@@ -6,10 +6,12 @@ Structure
     index (:class:`~planner.optimize.index.ProblemIndex`, frozen, no PuLP object) holds every set,
     map and number below, computed by pure functions; :func:`build_lp` only creates the
     variables and rows from it and returns a :class:`Problem`: the index, the PuLP model and the
-    variable maps (read-only). Nothing a solve produces is kept on the problem: values, status
-    and the HiGHS model for warm re-solves are in the :class:`~planner.optimize.solve.Solution`
-    that :func:`~planner.optimize.solve.solve` returns, and the plan's figures are read from the
-    index and that solution.
+    variable maps (read-only). What a solve produces is read from what it returns, not from the
+    problem: values, status and the HiGHS model for warm re-solves are in the
+    :class:`~planner.optimize.solve.Solution` of :func:`~planner.optimize.solve.solve`, and the
+    plan's figures are read from the index and that solution. (PuLP keeps the last solve's values
+    in its variables; only the solve's own read-back and the savings curves' re-solves read them,
+    and every bound a solve fixes is restored.)
 
 Sets
     p ∈ P pools; s ∈ S scenarios with probability π_s; t ∈ T time slices with weight w_t hours and

@@ -7,6 +7,12 @@ contracts are rounded to whole units (to nearest, else down) and the rest is re-
 fixed (recorded as method ``lp_round``). A solve that ends neither optimal nor
 rounded raises :class:`InfeasiblePlanError`, whose message names the bound that binds and what to
 relax; solver status is never ``assert``-ed.
+
+Everything a solve produces is in the :class:`Solution` it returns: status, method, gap, the
+variables' values by the problem's indices (:class:`SolvedValues`) and the HiGHS model for warm
+re-solves (:class:`SolverState`). The :class:`~planner.optimize.problem.Problem` keeps only what
+it was built with: the bounds a solve fixes (rounded units, a freed elastic slack) are restored
+before it returns, so a problem can be solved again with the same result.
 """
 
 from __future__ import annotations
