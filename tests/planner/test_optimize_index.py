@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import pulp
 import pytest
-from planner_factory import constant_scenarios, offer, offers
+from planner_factory import YEAR_H, constant_scenarios, offer, offers
 
-from planner.optimize import ProblemIndex, build_index, build_lp, solve
+from forecasting.scenarios import Pool
+from planner.optimize import ProblemIndex, build_index, build_lp, optimize, solve
 from planner.optimize.problem import family_of
 from planner.optimize.savings_curve import savings_curves
 from planner.policy import Policy
+from planner.serverless import ServerlessOption, ServerlessSetup
 
 OFF = offers(
     offer("on_demand", 10.0),
@@ -134,3 +136,34 @@ def test_solve_and_curves_restore_the_lp_and_return_the_values(index: ProblemInd
         assert again.objective_usd == pytest.approx(sol.objective_usd, rel=1e-9)
         assert again.buy_units == pytest.approx(sol.buy_units)
         np.testing.assert_allclose(again.spot_gpus, sol.spot_gpus, atol=1e-9)
+
+
+def test_the_plans_serverless_record_is_its_own_solution_not_the_last_curve_point() -> None:
+    # One scale-to-zero H100 pool, demand 1 or 3 GPUs (probability 1/2 each) all year, busy 95 %
+    # of held hours: serverless costs 0.95 x 4 = 3.8 per held GPU-hour, a 12-month RI 3.5, on-
+    # demand 10. Newsvendor: the first RI is used in both scenarios (3.5 < 3.8: buy), a second
+    # only in one (3.5 > 0.5 x 3.8: don't), so 1 RI and 2 GPUs moved in the high scenario:
+    # 0.5 x 2 x 8,760 = 8,760 expected GPU-hours moved. The savings curve's points (0, 0.75 and
+    # 1.5 RIs) are re-solved after the plan, the last at 0 RIs (all moved: 17,520); the record
+    # must still hold the plan's 8,760.
+    pool = Pool("H100", scale_to_zero=True)
+    opt = ServerlessOption(
+        pool=pool.name,
+        gpu_type="H100",
+        provider="modal",
+        offer_id="modal:any:H100:serverless",
+        list_usd_per_gpu_hour=4.0,
+        region_multiplier=1.0,
+        cold_start_overhead_pct=0.0,
+        busy_fraction_by_hour=(0.95,) * 24,
+        mode="hybrid",
+    )
+    pol = Policy(horizon_months=12, ladder_every_months=0, savings_curve_points=3)
+    off = offers(offer("on_demand", 10.0), offer("reserved_instance", 3.5, term_months=12))
+    sc = constant_scenarios([1.0, 3.0], pools=(pool,))
+    plan = optimize(sc, off, [], pol, serverless=ServerlessSetup((opt,)))
+    assert sum(p.commitment.quantity for p in plan.purchases) == pytest.approx(1.0)
+    (curve,) = plan.savings_curves.values()
+    assert [pt["amount"] for pt in curve] == pytest.approx([0.0, 0.75, 1.0, 1.5])
+    moved = plan.record["serverless"]["lp_expected_held_gpu_hours_moved"][pool.name]
+    assert moved == pytest.approx(0.5 * 2 * YEAR_H, rel=1e-6)
