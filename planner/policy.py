@@ -125,7 +125,8 @@ class Policy:
         ``min_utilization`` (0-1): in each scenario of the worst tail (the ``min_utilization_tail``
         share of probability with the lowest total demand), used commitment spend ≥ this share of
         commitment spend. ``upfront_budget_usd``: upfront cash paid at each purchase date ≤ this.
-        ``max_share_per_provider`` (0-1): each provider's share of new commitment spend ≤ this.
+        ``max_share_per_provider`` (0-1): each provider's share of the GPU-hours commitments
+        serve (existing and new) ≤ this.
         ``risk_aversion`` λ (0): the objective is E[cost] + λ·CVaR_β(cost).
         ``risk_pricing`` ("conservative"): how the CVaR and utilisation bounds price used
         commitment dollars when equally usable offers of different prices share dispatch (say a

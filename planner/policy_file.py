@@ -693,7 +693,7 @@ cvar_beta = 0.9              # tail level for CVaR (the worst 10% of scenarios)
 # min_utilization = 0.7      # commitment utilisation >= 70% in every scenario of the worst tail
 min_utilization_tail = 0.1
 # upfront_budget_usd = 500000  # upfront cash per purchase date
-# max_share_per_provider = 0.7 # share of new commitment spend per provider
+# max_share_per_provider = 0.7 # share of the GPU-hours commitments serve, per provider
 risk_aversion = 0.0          # objective = E[cost] + risk_aversion * CVaR(cost)
 risk_pricing = "conservative" # how the bounds value used commitment dollars where offers of different
                              # prices share dispatch: "conservative" (at the cheapest; never

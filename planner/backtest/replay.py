@@ -173,7 +173,9 @@ def replay_recommendation(
     u_net = np.maximum(u - _held_gpus(cover, table, pools), 0.0) if cover else None
     interruptible = np.array([p.interruptible for p in pools])
     has_spot = table.pool_prices["spot_usd_per_gpu_hour"].notna().to_numpy()
-    spot_share = np.where(interruptible & has_spot, policy.spot_cap_share, 0.0)
+    # each pool's own availability cap, as the evaluator bills it (pool rule, interruption band)
+    caps = table.pool_prices["spot_cap_share"].to_numpy(dtype=float)
+    spot_share = np.where(interruptible & has_spot, caps, 0.0)
     per_type: list[tuple[str, float, float]] = []
     best: tuple[float, float, int] | None = None
     for c, row in cands.iterrows():

@@ -17,7 +17,7 @@ active (its mapped term ``τ_c`` hours from ``d``); ``I_{c,t}`` the held units a
     s.t. Σ_c serve_{c,p,s,t} + spot_{p,s,t} ≤ D_{s,t,p}                          (demand)
          Σ_p serve_{c,p,s,t} ≤ g_c (I_{c,t} + Σ_d a_{c,d,t} buy_{c,d})           (RIs, contracts)
          Σ_p r_{c,p} serve_{c,p,s,t} ≤ I_{c,t} + Σ_d a_{c,d,t} buy_{c,d}          (Savings Plans, USD/h)
-         0 ≤ spot_{p,s,t} ≤ κ D_{s,t,p} (interruptible pools with spot)
+         0 ≤ spot_{p,s,t} ≤ κ_p D_{s,t,p} (interruptible pools with spot; κ_p the pool's own cap)
          [min utilisation] Σ_t w_t Σ_{c,p} v_{c,p} serve_{c,p,s,t} ≥ u_min · spend   for the tail s
 
 with ``f_c`` USD per unit-hour (a Savings Plan unit is 1 USD/h), ``H_{c,d}`` the purchase's
@@ -211,8 +211,13 @@ def solve_term_lp(
     ]
     n_buy = len(buy_keys)
     n_pair = len(pairs)
+    # each pool's own availability cap (its rule, or its spot offer's interruption band, at most
+    # the policy's share: planner.optimize.offers.pool_prices), as the evaluator bills it
+    caps = prices["spot_cap_share"].to_numpy(dtype=float)
     spot_pools = [
-        p for p in range(n_p) if spot_cap_share > 0 and np.isfinite(spot[p]) and spot[p] < od[p]
+        p
+        for p in range(n_p)
+        if spot_cap_share > 0 and caps[p] > 0 and np.isfinite(spot[p]) and spot[p] < od[p]
     ]
     n_serve = n_pair * n_s * n_t
     n_spot = len(spot_pools) * n_s * n_t
@@ -309,7 +314,7 @@ def solve_term_lp(
     bounds[:, 1] = np.inf
     for i, p in enumerate(spot_pools):
         for s in range(n_s):
-            bounds[spot_idx(i, s), 1] = spot_cap_share * slices.demand[s, :, p]
+            bounds[spot_idx(i, s), 1] = caps[p] * slices.demand[s, :, p]
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0:
         raise PlannerInputError(

@@ -322,17 +322,35 @@ def tariff(
         pools=tuple(pools),
         policy=policy,
         prices=serving_prices(offers, pools, policy),
-        terms={c.commitment_id: _terms(c, offers, pools, policy) for c in commitments},
+        terms=_all_terms(commitments, offers, tuple(pools), policy),
     )
+
+
+def _all_terms(
+    commitments: list[Commitment], offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
+) -> dict[str, Terms]:
+    """Every commitment's terms, each looked up among its own (purchase model, provider) rows of
+    the catalog (split once: the look-up then scans a few rows, not the whole catalog)."""
+    if not commitments:
+        return {}
+    by_kind = dict(iter(offers.groupby(["purchase_model", "provider"], sort=False)))
+    empty = offers.iloc[:0]
+    return {
+        c.commitment_id: _terms(
+            c, by_kind.get((c.purchase_model, c.provider), empty), pools, policy
+        )
+        for c in commitments
+    }
 
 
 def extend_tariff(base: Tariff, commitments: list[Commitment], offers: pd.DataFrame) -> Tariff:
     """``base`` plus the terms of commitments it does not hold yet (ids already present reused)."""
-    new = {
-        c.commitment_id: _terms(c, offers, base.pools, base.policy)
-        for c in commitments
-        if c.commitment_id not in base.terms
-    }
+    new = _all_terms(
+        [c for c in commitments if c.commitment_id not in base.terms],
+        offers,
+        base.pools,
+        base.policy,
+    )
     if not new:
         return base
     return Tariff(base.pools, base.policy, base.prices, {**base.terms, **new})

@@ -2,7 +2,8 @@
 
 Steps, each a plain function: :func:`~planner.optimize.offers.build_cost_table` (candidate offers
 per pool, pruned), :func:`~planner.optimize.time_reduction.reduce_time` (weighted slices),
-:func:`~planner.optimize.problem.build_problem` (the LP; its docstring holds the maths),
+:func:`~planner.optimize.index.build_index` (the frozen data: sets, maps, NPVs, names),
+:func:`~planner.optimize.problem.build_lp` (the LP built from it; its docstring holds the maths),
 :func:`~planner.optimize.solve.solve` (HiGHS via PuLP, CBC fallback), then the plan figures
 (:mod:`planner.optimize.result`) and savings curves (:mod:`planner.optimize.savings_curve`).
 """
@@ -16,7 +17,8 @@ import pandas as pd
 
 from forecasting.scenarios import DemandScenarios
 from planner.inventory import Commitment
-from planner.optimize.problem import Problem, build_problem, summary
+from planner.optimize.index import ProblemIndex, build_index
+from planner.optimize.problem import Problem, build_lp, build_problem, summary
 from planner.optimize.referee import RefereeBill, bill_plan, plan_figures, tighten
 from planner.optimize.result import purchases
 from planner.optimize.savings_curve import savings_curves
@@ -31,7 +33,10 @@ __all__ = [
     "Plan",
     "Policy",
     "Problem",
+    "ProblemIndex",
     "Solution",
+    "build_index",
+    "build_lp",
     "build_problem",
     "optimize",
     "solve",
@@ -68,8 +73,7 @@ def optimize(
         t_build += time.perf_counter() - t1
         sizes = summary(pb)
         if attempt == 0:
-            assert pb.valuation is not None
-            say(pb.valuation.note)
+            say(pb.index.valuation.note)
             say(
                 f"built the LP in {time.perf_counter() - t1:.1f} s: {sizes['variables']:,} "
                 f"variables, {sizes['constraints']:,} constraints ({sizes['candidates']} candidate "
@@ -88,16 +92,16 @@ def optimize(
             break
         t_solve += time.perf_counter() - t1
         say(f"solved ({sol.solver}, {sol.method}) in {sol.time_s:.1f} s")
-        buys = purchases(pb, sol)
+        buys = purchases(pb.index, sol)
         t1 = time.perf_counter()
         ref = bill_plan(
-            pb,
+            pb.index,
             buys,
             inventory,
             offers,
             policy,
             on_demand=od_figs,
-            serverless=serverless_decisions(pb, serverless),
+            serverless=serverless_decisions(pb.index, sol.values, serverless),
         )
         t_referee += time.perf_counter() - t1
         od_figs = ref.on_demand
@@ -119,6 +123,7 @@ def optimize(
         lp_policy = tighten(lp_policy, ref.breached)
     assert best is not None
     pb, sol, buys, ref = best
+    ix = pb.index
     for b in ref.bounds:
         say(
             f"bound {b.name}: limit {b.limit:,.4g}, referee {b.realised:,.4g} -> "
@@ -146,51 +151,50 @@ def optimize(
         "total_time_s": round(time.perf_counter() - t0, 3),
         "sizes": summary(pb),
         "time_reduction": {
-            "method": pb.slices.method,
+            "method": ix.slices.method,
             "period": policy.period,
             "blocks_per_period": policy.blocks_per_period,
-            "slices": pb.slices.n_slices,
-            "periods": pb.slices.n_periods,
+            "slices": ix.slices.n_slices,
+            "periods": ix.slices.n_periods,
             "tail_step_months": policy.tail_step_months,
         },
-        "valuation": pb.valuation.note if pb.valuation is not None else "",
-        "tail_volatility_per_month": [
-            float(x) for x in (pb.valuation.tail_volatility if pb.valuation is not None else [])
-        ],
+        "valuation": ix.valuation.note,
+        "tail_volatility_per_month": [float(x) for x in ix.valuation.tail_volatility],
         "lp_limits": {
-            "cvar_limit_usd": pb.policy.cvar_limit_usd,
-            "cvar_limit_pct": pb.policy.cvar_limit_pct,
-            "min_utilization": pb.policy.min_utilization,
-            "max_share_per_provider": pb.policy.max_share_per_provider,
-            "upfront_budget_usd": pb.policy.upfront_budget_usd,
+            "cvar_limit_usd": ix.policy.cvar_limit_usd,
+            "cvar_limit_pct": ix.policy.cvar_limit_pct,
+            "min_utilization": ix.policy.min_utilization,
+            "max_share_per_provider": ix.policy.max_share_per_provider,
+            "upfront_budget_usd": ix.policy.upfront_budget_usd,
         },
         "spot_cap_share_by_pool": {
             str(pool): float(cap)
             for pool, cap in zip(
-                pb.table.pool_prices["pool"],
-                pb.table.pool_prices["spot_cap_share"].astype(float),
+                ix.table.pool_prices["pool"],
+                ix.table.pool_prices["spot_cap_share"].astype(float),
                 strict=True,
             )
             if cap > 0
         },
-        "catalog_offers": pb.table.n_catalog_offers,
-        "candidate_offers": pb.table.n_pruned,
+        "catalog_offers": ix.table.n_catalog_offers,
+        "candidate_offers": ix.table.n_pruned,
         "catalog_versions": versions,
         "seed": scenarios.seed,
         "as_of": None if as_of is None else pd.Timestamp(as_of).isoformat(),
         "pools": [p.name for p in scenarios.pools],
         "policy": policy.to_dict(),
         "notes": [*sol.notes, *notes],
-        "tail_scenarios": pb.tail_scenarios,
+        "tail_scenarios": list(ix.tail_scenarios),
     }
     if serverless is not None:  # decisions, break-even inputs (planner.optimize.serverless)
-        record["serverless"] = serverless_record(pb, serverless)
+        # the plan's solution, not the LP's values after the savings curves' re-solves
+        record["serverless"] = serverless_record(ix, sol.values, serverless)
     return Plan(
         purchases=tuple(buys),
         savings_curves=curves,
         record=record,
-        start=pb.start.isoformat(),
-        horizon_hours=pb.decision_hours,
+        start=ix.start.isoformat(),
+        horizon_hours=ix.decision_hours,
         pools=tuple(p.name for p in scenarios.pools),
-        **plan_figures(ref, pb, buys, sol.objective_usd),
+        **plan_figures(ref, ix, buys, sol.objective_usd),
     )

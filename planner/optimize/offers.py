@@ -218,7 +218,16 @@ def _capacity_candidates(
     offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
 ) -> list[tuple[dict[str, object], dict[int, float]]]:
     out: list[tuple[dict[str, object], dict[int, float]]] = []
-    cap = offers[offers["purchase_model"].isin(CAPACITY_MODELS)]
+    # only offers of the pools' GPU types (RIs also in the pools' regions) can serve a pool:
+    # filtering first keeps the per-offer loop below to the few rows that matter
+    cap = offers[
+        offers["purchase_model"].isin(CAPACITY_MODELS)
+        & offers["gpu_type"].isin({p.gpu_type for p in pools})
+        & (
+            (offers["purchase_model"] != "reserved_instance")
+            | offers["region"].isin({p.aws_region for p in pools})
+        )
+    ]
     if cap.empty:
         return out
     cap = cap.sort_values(["usd_per_gpu_hour", "gpus_per_unit", "offer_id"], kind="mergesort")
@@ -245,6 +254,11 @@ def _sp_candidates(
     offers: pd.DataFrame, pools: tuple[Pool, ...]
 ) -> list[tuple[dict[str, object], dict[int, float]]]:
     out: list[tuple[dict[str, object], dict[int, float]]] = []
+    # only rates for a pool's (region, GPU type) can serve it: filtering first keeps the groups
+    # below to the plans that can serve some pool (the same candidates, far fewer pandas calls)
+    wanted = {(p.aws_region, p.gpu_type) for p in pools}
+    where = list(zip(offers["region"].astype(str), offers["gpu_type"].astype(str), strict=True))
+    offers = offers.loc[np.array([k in wanted for k in where], dtype=bool)]
     for model, keys in (
         (
             "ec2_instance_savings_plan",
@@ -255,20 +269,25 @@ def _sp_candidates(
         sp = offers[offers["purchase_model"] == model]
         if sp.empty:
             continue
-        for key, grp in sp.groupby(keys, sort=True):
+        # the cheapest row of each plan (keys) for each (region, GPU type): first one on ties
+        rate = sp["usd_per_gpu_hour"].astype(float)
+        cheapest = rate.groupby([sp[k] for k in [*keys, "region", "gpu_type"]], sort=True).idxmin()
+        plans: dict[tuple[Any, ...], dict[tuple[str, str], Any]] = {}
+        for full, j in cheapest.items():
+            idx: tuple[Any, ...] = tuple(full)  # type: ignore[arg-type]
+            plans.setdefault(idx[: len(keys)], {})[(str(idx[-2]), str(idx[-1]))] = j
+        for k, rows in plans.items():
             served: dict[int, float] = {}
             best_row = None
             for i, pool in enumerate(pools):
-                m = (grp["region"] == pool.aws_region) & (grp["gpu_type"] == pool.gpu_type)
-                if not m.any():
+                j2 = rows.get((pool.aws_region, pool.gpu_type))
+                if j2 is None:
                     continue
-                j2: Any = grp.loc[m, "usd_per_gpu_hour"].astype(float).idxmin()
-                served[i] = num(grp.at[j2, "usd_per_gpu_hour"])
+                served[i] = num(sp.at[j2, "usd_per_gpu_hour"])
                 if best_row is None:
-                    best_row = grp.loc[j2]
+                    best_row = sp.loc[j2]
             if not served or best_row is None:
                 continue
-            k = key if isinstance(key, tuple) else (key,)
             if model == "compute_savings_plan":
                 offer_id = f"aws:compute_savings_plan:{k[0]}:{k[1]}"
                 over = {"region": "", "sku": "", "gpu_type": "", "offer_id": offer_id}

@@ -26,7 +26,7 @@ from planner.evaluate.compare import StrategyFigures, evaluate_over_scenarios
 from planner.evaluate.plan_bill import plan_figures as bill_figures
 from planner.evaluate.plan_bill import upfront_by_date
 from planner.inventory import Commitment
-from planner.optimize.problem import Problem
+from planner.optimize.index import ProblemIndex
 from planner.plan import Purchase
 from planner.policy import Policy
 from planner.serverless import ServerlessSetup
@@ -47,7 +47,7 @@ class RefereeBill:
 
 
 def bill_plan(
-    pb: Problem,
+    ix: ProblemIndex,
     purchases: list[Purchase],
     inventory: list[Commitment],
     offers: pd.DataFrame,
@@ -56,19 +56,18 @@ def bill_plan(
     on_demand: StrategyFigures | None = None,
     serverless: ServerlessSetup | None = None,
 ) -> RefereeBill:
-    """Bill inventory + purchases on ``pb``'s valuation rows and check ``user_policy``'s bounds.
+    """Bill inventory + purchases on ``ix``'s valuation rows and check ``user_policy``'s bounds.
     ``serverless``: the plan's serverless decisions (billed by the evaluator's serverless step)."""
-    vp = pb.valuation
-    assert vp is not None  # built by build_problem
-    pools = pb.pools
+    vp = ix.valuation
+    pools = ix.pools
     comms = [*inventory, *(p.commitment for p in purchases)]
-    policy = replace(pb.policy, **_limits(user_policy))
+    policy = replace(ix.policy, **_limits(user_policy))
     tf = tariff(comms, pools, offers, policy)
     figs = evaluate_over_scenarios(
         "this plan",
         comms,
         vp.demand_gpus,
-        pb.probabilities,
+        ix.probabilities,
         None,
         pools,
         offers,
@@ -84,7 +83,7 @@ def bill_plan(
             "all on-demand",
             [],
             vp.demand_gpus,
-            pb.probabilities,
+            ix.probabilities,
             None,
             pools,
             offers,
@@ -128,7 +127,7 @@ def tighten(lp_policy: Policy, breached: list[BoundCheck]) -> Policy:
 
 
 def plan_figures(
-    ref: RefereeBill, pb: Problem, purchases: list[Purchase], lp_objective_usd: float
+    ref: RefereeBill, ix: ProblemIndex, purchases: list[Purchase], lp_objective_usd: float
 ) -> dict[str, Any]:
     """Plan keyword arguments from the referee's bill (planner.evaluate.plan_bill; whole term)."""
     return bill_figures(
@@ -137,6 +136,6 @@ def plan_figures(
         purchases,
         ref.inventory_ids,
         ref.bounds,
-        decision_hours=pb.decision_hours,
+        decision_hours=ix.decision_hours,
         lp_objective_npv_usd=lp_objective_usd,
     )

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from planner.inventory import Commitment
+from planner.optimize.index import ProblemIndex
 from planner.optimize.offers import num
-from planner.optimize.problem import Problem
 from planner.optimize.serverless import serverless_solution
-from planner.optimize.solve import Solution
+from planner.optimize.solve import Solution, SolvedValues
 from planner.plan import COST_COMPONENTS, Purchase
 from pricing_data.schema import HOURS_PER_MONTH
 from pricing_data.stats import weighted_quantile
@@ -41,17 +41,13 @@ def _off_aws(provider: str) -> bool:
     return provider in ("coreweave", "lambda")
 
 
-def figures(
-    pb: Problem,
-    buy: dict[tuple[int, int], float],
-    served: dict[int, np.ndarray],
-    spot: np.ndarray,
-) -> Figures:
-    """Costs and use per scenario for given purchases and dispatch."""
-    cands = pb.table.candidates
-    prices = pb.table.pool_prices
-    pol = pb.policy
-    w, dem = pb.slices.weight_h, pb.slices.demand_gpus
+def figures(ix: ProblemIndex, values: SolvedValues) -> Figures:
+    """Costs and use per scenario of a solution's purchases and dispatch."""
+    buy, served, spot = values.buy_units, values.served_gpus, values.spot_gpus
+    cands = ix.table.candidates
+    prices = ix.table.pool_prices
+    pol = ix.policy
+    w, dem = ix.slices.weight_h, ix.slices.demand_gpus
     n_s = dem.shape[0]
     od = prices["od_usd_per_gpu_hour"].to_numpy(float)
     sigma = np.nan_to_num(prices["spot_usd_per_gpu_hour"].to_numpy(float))
@@ -75,8 +71,8 @@ def figures(
         egress_contract += e * np.einsum("stp,t->s", arr, w)
         for p in range(arr.shape[2]):
             if arr[:, :, p].any():
-                used += pb.value_per_gpu_hour(c, p) * (arr[:, :, p] @ w)
-    sl_gpus, sl_usd_s = serverless_solution(pb)  # held GPUs moved to serverless, their cost
+                used += ix.value_per_gpu_hour(c, p) * (arr[:, :, p] @ w)
+    sl_gpus, sl_usd_s = serverless_solution(ix, values)  # held GPUs moved to serverless, their cost
     od_gpus = np.clip(dem - committed - spot - sl_gpus, 0.0, None)
     comp = dict.fromkeys(COST_COMPONENTS, 0.0)
     existing = 0.0
@@ -84,8 +80,8 @@ def figures(
         kind = "contracts" if row["purchase_model"] == "reserved_contract" else "commitments"
         f = float(row["effective_usd_per_unit_hour"])
         if not row["buyable"]:
-            a = max(0, int((row["inventory_start"] - pb.start) // pd.Timedelta(hours=1)))
-            b = min(pb.n_hours, int((row["inventory_end"] - pb.start) // pd.Timedelta(hours=1)))
+            a = max(0, int((row["inventory_start"] - ix.start) // pd.Timedelta(hours=1)))
+            b = min(ix.n_hours, int((row["inventory_end"] - ix.start) // pd.Timedelta(hours=1)))
             v = float(row["inventory_units"]) * f * max(0, b - a)
             existing += v
             comp[kind] += v
@@ -94,7 +90,7 @@ def figures(
             "contracts" if cands.at[c, "purchase_model"] == "reserved_contract" else "commitments"
         )
         comp[kind] += (
-            q * num(cands.at[c, "effective_usd_per_unit_hour"]) * pb.buy_hours_in_horizon[(c, d)]
+            q * num(cands.at[c, "effective_usd_per_unit_hour"]) * ix.buy_hours_in_horizon[(c, d)]
         )
     spend = comp["commitments"] + comp["contracts"]
     by_comp = {
@@ -102,13 +98,13 @@ def figures(
         "contracts": np.full(n_s, comp["contracts"]),
         "on_demand": np.einsum("stp,t,p->s", od_gpus, w, od - od_egress),
         "spot": np.einsum(
-            "stp,t,sp->s", spot, w, sigma[None, :] * pb.spot_factor[:, None] - spot_egress
+            "stp,t,sp->s", spot, w, sigma[None, :] * ix.spot_factor[:, None] - spot_egress
         ),
         "egress": egress_contract
         + np.einsum("stp,t,p->s", od_gpus, w, od_egress)
         + np.einsum("stp,t,p->s", spot, w, spot_egress),
     }
-    if pb.serverless:
+    if any(pool.keys for pool in ix.serverless):
         by_comp["serverless"] = sl_usd_s
     return Figures(
         cost_by_component_s=by_comp,
@@ -121,28 +117,28 @@ def figures(
     )
 
 
-def expected_cost(pb: Problem, sol: Solution) -> float:
-    fig = figures(pb, sol.buy_units, sol.served_gpus, sol.spot_gpus)
-    return float(pb.probabilities @ fig.total_s())
+def expected_cost(ix: ProblemIndex, sol: Solution) -> float:
+    fig = figures(ix, sol.values)
+    return float(ix.probabilities @ fig.total_s())
 
 
 def _purchase_figures(
-    pb: Problem, sol: Solution, c: int, d: int, q: float
+    ix: ProblemIndex, sol: Solution, c: int, d: int, q: float
 ) -> tuple[float, float, float, float | None, float | None, int]:
-    cands = pb.table.candidates
+    cands = ix.table.candidates
     row = cands.iloc[c]
-    prices = pb.table.pool_prices
+    prices = ix.table.pool_prices
     od = prices["od_usd_per_gpu_hour"].to_numpy(float)
-    w, kper, prob = pb.slices.weight_h, pb.slices.slice_period, pb.probabilities
+    w, kper, prob = ix.slices.weight_h, ix.slices.slice_period, ix.probabilities
     sp = row["kind"] == "savings_plan"
     g = 1.0 if sp else float(row["gpus_per_unit"])
     f = float(row["effective_usd_per_unit_hour"])
     e = float(row["egress_usd_per_gpu_hour"])
     arr = sol.served_gpus.get(c)
-    n_s, n_t, n_p = pb.slices.demand_gpus.shape
+    n_s, n_t, n_p = ix.slices.demand_gpus.shape
     if arr is None:
         arr = np.zeros((n_s, n_t, n_p))
-    pools = pb.table.pools_of(c)
+    pools = ix.table.pools_of(c)
     totals = arr.sum(axis=(0, 1))
     primary = int(np.argmax(totals)) if totals.sum() > 0 else pools[0]
     util_num = np.zeros(n_s)
@@ -150,14 +146,14 @@ def _purchase_figures(
     wa = 0.0
     for t in range(n_t):
         k = int(kper[t])
-        ds = pb.active.get((c, k), [])
+        ds = ix.active.get((c, k), ())
         if d not in ds:
             continue
         cap_units = sum(sol.buy_units.get((c, dd), 0.0) for dd in ds)
         if cap_units <= 1e-12:
             continue
         if sp:
-            used_units = sum(arr[:, t, p] * pb.value_per_gpu_hour(c, p) for p in pools)
+            used_units = sum(arr[:, t, p] * ix.value_per_gpu_hour(c, p) for p in pools)
             val = sum(arr[:, t, p] * od[p] for p in pools)
         else:
             used_units = arr[:, t, :].sum(axis=1) / g
@@ -166,12 +162,12 @@ def _purchase_figures(
         value += w[t] * (q / cap_units) * val
         wa += w[t]
     util_s = util_num / wa if wa > 0 else np.zeros(n_s)
-    cost = q * f * pb.buy_hours_in_horizon[(c, d)]
+    cost = q * f * ix.buy_hours_in_horizon[(c, d)]
     exp_util = float(prob @ util_s)
     p10 = weighted_quantile(util_s, prob, 0.1)
     savings = float(prob @ value) - cost
     if sp:
-        rate = pb.value_per_gpu_hour(c, primary)
+        rate = ix.value_per_gpu_hour(c, primary)
         be_util = rate / od[primary] if od[primary] > 0 else None
         od_value_month = q / rate * HOURS_PER_MONTH * od[primary] if rate > 0 else 0.0
     else:
@@ -185,13 +181,13 @@ def _purchase_figures(
     return exp_util, p10, savings, be_months, be_util, primary
 
 
-def purchases(pb: Problem, sol: Solution) -> list[Purchase]:
+def purchases(ix: ProblemIndex, sol: Solution) -> list[Purchase]:
     """The purchases bought in ``sol``, dated, firm (now) or ladder, with their figures."""
-    cands = pb.table.candidates
+    cands = ix.table.candidates
     out: list[tuple[int, int, float]] = []
     for (c, d), q in sorted(sol.buy_units.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         sp = cands.at[c, "kind"] == "savings_plan"
-        qq = round(q, 3) if sp else (round(q) if pb.policy.integer else round(q, 3))
+        qq = round(q, 3) if sp else (round(q) if ix.policy.integer else round(q, 3))
         if qq < MIN_PURCHASE_UNITS:  # solver dust: USD 0.01/h of SP, 0.01 of a unit
             continue
         out.append((c, d, float(qq)))
@@ -199,7 +195,7 @@ def purchases(pb: Problem, sol: Solution) -> list[Purchase]:
     for i, (c, d, q) in enumerate(out, start=1):
         row = cands.iloc[c]
         sp = row["kind"] == "savings_plan"
-        start = pb.purchase_dates[d]
+        start = ix.purchase_dates[d]
         term = int(row["term_months"])
         com = Commitment(
             commitment_id=f"P{i:03d}",
@@ -216,8 +212,8 @@ def purchases(pb: Problem, sol: Solution) -> list[Purchase]:
             end=start + pd.DateOffset(months=term),
             offer_id=str(row["offer_id"]),
         )
-        exp_util, p10, savings, be_m, be_u, primary = _purchase_figures(pb, sol, c, d, q)
-        gpu = str(row["gpu_type"]) or pb.pools[primary].gpu_type
+        exp_util, p10, savings, be_m, be_u, primary = _purchase_figures(ix, sol, c, d, q)
+        gpu = str(row["gpu_type"]) or ix.pools[primary].gpu_type
         result.append(
             Purchase(
                 commitment=com,
@@ -239,10 +235,10 @@ def purchases(pb: Problem, sol: Solution) -> list[Purchase]:
     return result
 
 
-def plan_figures(pb: Problem, sol: Solution) -> dict[str, Any]:
+def plan_figures(ix: ProblemIndex, sol: Solution) -> dict[str, Any]:
     """Plan-level figures (keyword arguments of planner.plan.Plan, less purchases and record)."""
-    fig = figures(pb, sol.buy_units, sol.served_gpus, sol.spot_gpus)
-    prob = pb.probabilities
+    fig = figures(ix, sol.values)
+    prob = ix.probabilities
     exp = {k: float(prob @ v) for k, v in fig.cost_by_component_s.items()}
     total_s = fig.total_s()
     exp["total"] = float(prob @ total_s)

@@ -12,7 +12,9 @@ every re-solve is warm: points are visited nearest the optimum first, each from 
 point's basis, and after a point that fails the optimum's saved basis is restored. A point the risk
 bounds make infeasible (or that runs out of time) is reported with ``expected_savings_usd`` None
 and its ``status``. Savings are undiscounted over the whole valuation horizon (the LP's own
-figures: a curve's shape, not the referee's bill).
+figures: a curve's shape, not the referee's bill). The plan's own amounts come from its
+:class:`~planner.optimize.solve.Solution`; the re-solves leave the LP's variable values at the last
+point, which nothing reads afterwards, and every bound they fix is freed again.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from planner.optimize.result import figures
 from planner.optimize.solve import (
     Solution,
     SolverState,
-    _extract,
     _highs_status,
     _run,
+    extract,
     read_back,
     set_time_budget,
 )
@@ -49,14 +51,15 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
     """{family: [{"amount", "unit", "expected_savings_usd", "status"} ...]} (module docstring)."""
     if points <= 0 or not pb.curve_amount:
         return {}
-    base = figures(pb, sol.buy_units, sol.served_gpus, sol.spot_gpus)
-    od_eq = float(pb.probabilities @ base.od_equivalent_s)
-    saving_at_opt = od_eq - float(pb.probabilities @ base.total_s())
+    prob = pb.index.probabilities
+    base = figures(pb.index, sol.values)
+    od_eq = float(prob @ base.od_equivalent_s)
+    saving_at_opt = od_eq - float(prob @ base.total_s())
     state = sol.state
     warm = state.model if state is not None else None
     saved = warm.getBasis() if warm is not None else None
     out: dict[str, list[dict[str, Any]]] = {}
-    optimum = {fam: float(var.varValue or 0.0) for fam, var in pb.curve_amount.items()}
+    optimum = sol.values.curve_amounts  # the plan's amounts (not whatever the LP holds now)
     try:
         if warm is not None:
             warm.setOptionValue("solve_relaxation", True)
@@ -70,20 +73,21 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
             grid = grid[~np.isclose(grid, opt)]
             order = sorted(grid, key=lambda a: (abs(a - opt), a))
             pts = [{**_point(opt, sp, saving_at_opt, "optimal"), "chosen": True}]
-            for amount in order:
-                status = _solve_at(pb, state, var, float(amount))
-                if status == "optimal":
-                    buy, served, spot = _extract(pb)
-                    fig = figures(pb, buy, served, spot)
-                    cost = float(pb.probabilities @ fig.total_s())
-                    pts.append(_point(amount, sp, od_eq - cost, status))
-                else:
-                    pts.append(_point(amount, sp, None, status))
-                    if warm is not None and saved is not None:
-                        warm.setBasis(saved)
-            var.lowBound, var.upBound = 0.0, None
-            if state is not None:
-                state.model.changeColBounds(state.column(var), 0.0, float("inf"))
+            try:
+                for amount in order:
+                    status = _solve_at(pb, state, var, float(amount))
+                    if status == "optimal":
+                        fig = figures(pb.index, extract(pb))
+                        cost = float(prob @ fig.total_s())
+                        pts.append(_point(amount, sp, od_eq - cost, status))
+                    else:
+                        pts.append(_point(amount, sp, None, status))
+                        if warm is not None and saved is not None:
+                            warm.setBasis(saved)
+            finally:  # the amount free again, in PuLP and in the warm model
+                var.lowBound, var.upBound = 0.0, None
+                if state is not None:
+                    state.model.changeColBounds(state.column(var), 0.0, float("inf"))
             out[fam] = sorted(pts, key=lambda pt: pt["amount"])
     finally:
         if warm is not None:

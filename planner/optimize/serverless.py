@@ -38,7 +38,7 @@ fully used) when the busy fraction f < r / c_p (:func:`planner.serverless.breake
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,35 +47,57 @@ import pulp
 
 from forecasting.scenarios import DemandScenarios
 from planner.optimize.offers import num
-from planner.serverless import ServerlessSetup, breakeven_table
+from planner.optimize.time_reduction import TimeSlices
+from planner.serverless import ServerlessOption, ServerlessSetup, breakeven_table
 
 if TYPE_CHECKING:
-    from planner.optimize.problem import Problem
+    from planner.optimize.index import ProblemIndex
+    from planner.optimize.solve import SolvedValues
 
 # --------------------------------------------------------------------------------------------
-# the LP family
+# the data (planner.optimize.index)
+
+
+@dataclass(frozen=True, eq=False)
+class ServerlessPool:
+    """One pool that may move held GPU-hours to serverless: its position ``pool``, the option,
+    ``choose`` (all or nothing: x_p exists), ``usd_per_held_gpu_hour`` ρ_{s,t} c_p (n_s, n_t),
+    the slices ``keys`` (s, t) where sl_{p,s,t} exists (all of them for "choose", else where
+    ρ c_p < o_p) and ``warm_usd``, x_p's objective coefficient W_p · price_p · Σ_t w_t δ_t."""
+
+    pool: int
+    option: ServerlessOption
+    choose: bool
+    usd_per_held_gpu_hour: np.ndarray
+    keys: tuple[tuple[int, int], ...]
+    warm_usd: float
 
 
 def slice_busy_share(
-    pb: Problem, held: np.ndarray, busy: np.ndarray, slice_held: np.ndarray, overall: float
+    slices: TimeSlices,
+    start: pd.Timestamp,
+    held: np.ndarray,
+    busy: np.ndarray,
+    slice_held: np.ndarray,
+    overall: float,
 ) -> np.ndarray:
     """ρ_{s,t} for one pool: busy over held GPU-hours of the hours slice t stands for.
 
-    ``held``/``busy`` are hourly (n_scenarios, decision hours); ``slice_held`` the slices' held
-    demand (n_scenarios, n_slices). In the decision horizon the hours are grouped as
+    ``held``/``busy`` are hourly (n_scenarios, decision hours) from ``start``; ``slice_held`` the
+    slices' held demand (n_scenarios, n_slices). In the decision horizon the hours are grouped as
     :func:`planner.optimize.time_reduction.reduce_time` groups them (hours sorted by held demand;
     ties by busy time, so equal held hours keep their busiest together); when the grouping does
     not reproduce the slices' held demand (another reduction), each period's mean ratio is used.
     The whole-term tail's coarse rows (no hour of day) get the pool's overall busy fraction
     ``overall`` (f̄), as the evaluator bills them.
     """
-    sl = pb.slices
+    sl = slices
     n_s = held.shape[0]
     num = np.zeros((n_s, sl.n_slices))
     den = np.zeros((n_s, sl.n_slices))
     method = sl.method
     n_dec = held.shape[1]
-    ts = pd.date_range(pb.start, periods=max(n_dec, 1), freq="h")
+    ts = pd.date_range(start, periods=max(n_dec, 1), freq="h")
     hod = np.asarray(ts.hour, dtype=np.int64)
     head = [k for k in range(sl.n_periods) if int(sl.period_end_h[k]) <= n_dec]
     head_t = np.flatnonzero(np.isin(sl.slice_period, head))
@@ -127,91 +149,128 @@ def slice_busy_share(
     return share
 
 
-def add_serverless(pb: Problem, scenarios: DemandScenarios, setup: ServerlessSetup | None) -> None:
-    """sl_{p,s,t} (and x_p, serverless_all_p_s_t rows) with their objective terms (module
-    docstring), over every slice of the valuation horizon, discounted like the rest of the
-    objective. The demand rows pick sl up from ``pb.serverless``."""
+def serverless_pools(
+    scenarios: DemandScenarios,
+    setup: ServerlessSetup | None,
+    slices: TimeSlices,
+    start: pd.Timestamp,
+    decision_hours: int,
+    discounted_weight_h: np.ndarray,
+    od_usd_per_gpu_hour: np.ndarray,
+) -> tuple[ServerlessPool, ...]:
+    """The pools with a "hybrid" or "choose" option, over every slice of the valuation horizon
+    (module docstring): ρ from the option's busy fraction by hour of day, c_p from its price."""
     if setup is None or not setup.options:
-        return
-    od = pb.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
-    w, prob, dem = pb.slices.weight_h, pb.probabilities, pb.slices.demand_gpus
-    wd = w * pb.slice_discount  # discounted hours (define_objective)
+        return ()
+    dem = slices.demand_gpus
     n_s, n_t, _ = dem.shape
-    n_dec = pb.decision_hours
-    ts = pd.date_range(pb.start, periods=n_dec, freq="h", tz="UTC")
-    obj = dict(pb.lp.objective)
-    names: list[str] = []
+    ts = pd.date_range(start, periods=decision_hours, freq="h", tz="UTC")
+    out = []
     for opt in setup.options:
         if opt.mode not in ("hybrid", "choose"):
             continue
-        p = next((i for i, q in enumerate(pb.pools) if q.name == opt.pool), None)
+        p = next((i for i, q in enumerate(scenarios.pools) if q.name == opt.pool), None)
         if p is None:
             continue
-        held = scenarios.demand_gpus[:, :n_dec, p]
+        held = scenarios.demand_gpus[:, :decision_hours, p]
         busy = held * opt.busy_fraction_at(ts)[None, :]
-        rho = slice_busy_share(pb, held, busy, dem[:, :, p], opt.mean_busy_fraction)
-        c = opt.usd_per_busy_gpu_hour
-        pb.serverless_setup[p] = opt
+        rho = slice_busy_share(slices, start, held, busy, dem[:, :, p], opt.mean_busy_fraction)
+        rate = rho * opt.usd_per_busy_gpu_hour  # USD per held GPU-hour moved
+        rate.flags.writeable = False
+        choose = opt.mode == "choose"
+        od = od_usd_per_gpu_hour[p]
+        keys = tuple(
+            (s, t)
+            for s in range(n_s)
+            for t in range(n_t)
+            if choose or not rate[s, t] >= od  # else on-demand is cheaper: never moved
+        )
+        warm = opt.min_warm_gpus * opt.warm_usd_per_gpu_hour * float(discounted_weight_h.sum())
+        out.append(ServerlessPool(p, opt, choose, rate, keys, warm if choose else 0.0))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# the LP family
+
+
+def add_serverless(
+    lp: pulp.LpProblem, ix: ProblemIndex
+) -> tuple[
+    dict[int, dict[tuple[int, int], pulp.LpVariable]], dict[int, pulp.LpVariable], list[str]
+]:
+    """sl_{p,s,t} (and x_p, serverless_all_p_s_t rows) with their objective terms (module
+    docstring), over every slice of the valuation horizon, discounted like the rest of the
+    objective. Returns the sl variables by pool, the x_p by pool and the rows' names; the demand
+    rows pick sl up."""
+    sl_vars: dict[int, dict[tuple[int, int], pulp.LpVariable]] = {}
+    choices: dict[int, pulp.LpVariable] = {}
+    names: list[str] = []
+    if not ix.serverless_offered:
+        return sl_vars, choices, names
+    od = ix.table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float)
+    prob, dem = ix.probabilities, ix.slices.demand_gpus
+    wd = ix.discounted_weight_h  # discounted hours (define_objective)
+    obj = dict(lp.objective)
+    for pool in ix.serverless:
+        p = pool.pool
         choice = None
-        if opt.mode == "choose":
-            choice = pb.lp.add_variable(
-                f"serverless_all__{pb.names.pool[p]}",
+        if pool.choose:
+            choice = lp.add_variable(
+                f"serverless_all__{ix.names.pool[p]}",
                 lowBound=0,
                 upBound=1,
-                cat=pulp.LpInteger if pb.policy.integer else pulp.LpContinuous,
+                cat=pulp.LpInteger if ix.policy.integer else pulp.LpContinuous,
             )
-            pb.serverless_choice[p] = choice
-            warm_usd = opt.min_warm_gpus * opt.warm_usd_per_gpu_hour * float(wd.sum())
-            obj[choice] = obj.get(choice, 0.0) + warm_usd
+            choices[p] = choice
+            obj[choice] = obj.get(choice, 0.0) + pool.warm_usd
         vs: dict[tuple[int, int], pulp.LpVariable] = {}
-        rates: dict[tuple[int, int], float] = {}
-        for s in range(n_s):
-            for t in range(n_t):
-                rate = float(rho[s, t]) * c  # USD per held GPU-hour moved
-                if choice is None and rate >= od[p]:
-                    continue  # on-demand is cheaper: never moved
-                var = pb.lp.add_variable(
-                    f"serverless__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}",
-                    lowBound=0,
-                    upBound=float(dem[s, t, p]),
-                )
-                vs[(s, t)] = var
-                rates[(s, t)] = rate
-                obj[var] = obj.get(var, 0.0) + prob[s] * wd[t] * (rate - od[p])
-                if choice is not None:
-                    name = f"serverless_all__{pb.names.pool[p]}__s{s}__{pb.names.slice[t]}"
-                    pb.lp.addConstraint(
-                        pulp.LpConstraint(
-                            pulp.LpAffineExpression({var: 1.0, choice: -float(dem[s, t, p])}),
-                            pulp.LpConstraintEQ,
-                            name,
-                            0.0,
-                        )
+        for s, t in pool.keys:
+            rate = float(pool.usd_per_held_gpu_hour[s, t])
+            var = lp.add_variable(
+                f"serverless__{ix.names.pool[p]}__s{s}__{ix.names.slice[t]}",
+                lowBound=0,
+                upBound=float(dem[s, t, p]),
+            )
+            vs[(s, t)] = var
+            obj[var] = obj.get(var, 0.0) + prob[s] * wd[t] * (rate - od[p])
+            if choice is not None:
+                name = f"serverless_all__{ix.names.pool[p]}__s{s}__{ix.names.slice[t]}"
+                lp.addConstraint(
+                    pulp.LpConstraint(
+                        pulp.LpAffineExpression({var: 1.0, choice: -float(dem[s, t, p])}),
+                        pulp.LpConstraintEQ,
+                        name,
+                        0.0,
                     )
-                    names.append(name)
+                )
+                names.append(name)
         if vs:
-            pb.serverless[p] = vs
-            pb.serverless_rate[p] = rates
-    pb.lp.setObjective(pulp.LpAffineExpression(obj, constant=pb.lp.objective.constant))
-    pb.families["serverless_all_or_nothing"] = names
+            sl_vars[p] = vs
+    lp.setObjective(pulp.LpAffineExpression(obj, constant=lp.objective.constant))
+    return sl_vars, choices, names
 
 
-def serverless_solution(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """From the last solve: held GPUs moved to serverless (n_s, n_t, n_p) and the serverless cost
-    per scenario (USD: moved GPU-hours × ρ c, plus the warm GPUs of all-serverless pools)."""
-    dem = pb.slices.demand_gpus
-    w = pb.slices.weight_h
-    moved = np.zeros_like(dem)
-    usd = np.zeros(dem.shape[0])
-    for p, vs in pb.serverless.items():
-        for (s, t), var in vs.items():
-            v = max(0.0, float(var.varValue or 0.0))
-            moved[s, t, p] = v
-            usd[s] += w[t] * v * pb.serverless_rate[p][(s, t)]
-    for p, x in pb.serverless_choice.items():
-        opt = pb.serverless_setup[p]
+# --------------------------------------------------------------------------------------------
+# reading a solution back
+
+
+def serverless_solution(ix: ProblemIndex, values: SolvedValues) -> tuple[np.ndarray, np.ndarray]:
+    """Held GPUs moved to serverless (n_s, n_t, n_p) and the serverless cost per scenario (USD:
+    moved GPU-hours × ρ c, plus the warm GPUs of all-serverless pools) of a solution."""
+    w = ix.slices.weight_h
+    moved = values.serverless_gpus
+    usd = np.zeros(ix.slices.demand_gpus.shape[0])
+    for pool in ix.serverless:
+        p = pool.pool
+        for s, t in pool.keys:
+            usd[s] += w[t] * moved[s, t, p] * pool.usd_per_held_gpu_hour[s, t]
+    for pool in ix.serverless:
+        if not pool.choose:
+            continue
+        opt = pool.option
         usd += (
-            float(x.varValue or 0.0)
+            values.serverless_all.get(pool.pool, 0.0)
             * opt.min_warm_gpus
             * opt.warm_usd_per_gpu_hour
             * float(w.sum())
@@ -219,41 +278,46 @@ def serverless_solution(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
     return moved, usd
 
 
-def serverless_decisions(pb: Problem, setup: ServerlessSetup | None) -> ServerlessSetup | None:
-    """The setup with the LP's choices: "choose" pools become "all" (x_p ≥ 0.5) or "off"; hybrid
-    pools stay hybrid (the evaluator routes their bursts hour by hour)."""
+def serverless_decisions(
+    ix: ProblemIndex, values: SolvedValues, setup: ServerlessSetup | None
+) -> ServerlessSetup | None:
+    """The setup with a solution's choices: "choose" pools become "all" (x_p ≥ 0.5) or "off";
+    hybrid pools stay hybrid (the evaluator routes their bursts hour by hour)."""
     if setup is None:
         return None
     out = []
     for opt in setup.options:
         if opt.mode == "choose":
-            p = next((i for i, q in enumerate(pb.pools) if q.name == opt.pool), None)
-            x = pb.serverless_choice.get(p) if p is not None else None
-            val = float(x.varValue or 0.0) if x is not None else 0.0
+            p = ix.pool_of(opt.pool)
+            val = values.serverless_all.get(p, 0.0) if p is not None else 0.0
             opt = replace(opt, mode="all" if val >= 0.5 else "off")
         out.append(opt)
     return replace(setup, options=tuple(out))
 
 
-def serverless_record(pb: Problem, setup: ServerlessSetup | None) -> dict[str, Any] | None:
+def serverless_record(
+    ix: ProblemIndex, values: SolvedValues, setup: ServerlessSetup | None
+) -> dict[str, Any] | None:
     """The plan's serverless record: decided options, pools not evaluable, and the LP's expected
     held GPU-hours moved to serverless per pool (the evaluator's figures are in the comparison)."""
-    decided = serverless_decisions(pb, setup)
+    decided = serverless_decisions(ix, values, setup)
     if decided is None:
         return None
     rec = decided.to_dict()
     moved: dict[str, float] = {}
-    for p, vs in pb.serverless.items():
+    for pool in ix.serverless:
+        if not pool.keys:
+            continue
         tot = 0.0
-        for (s, t), var in vs.items():
+        for s, t in pool.keys:
             tot += (
-                float(pb.probabilities[s])
-                * float(pb.slices.weight_h[t])
-                * float(var.varValue or 0.0)
+                float(ix.probabilities[s])
+                * float(ix.slices.weight_h[t])
+                * float(values.serverless_gpus[s, t, pool.pool])
             )
-        moved[pb.pools[p].name] = round(tot, 3)
+        moved[ix.pools[pool.pool].name] = round(tot, 3)
     rec["lp_expected_held_gpu_hours_moved"] = moved
-    table = breakeven_table(decided, pb.table.pool_prices, best_commitment_rates(pb))
+    table = breakeven_table(decided, ix.table.pool_prices, best_commitment_rates(ix))
     rec["breakeven"] = [
         {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
         for r in table.to_dict(orient="records")
@@ -261,14 +325,14 @@ def serverless_record(pb: Problem, setup: ServerlessSetup | None) -> dict[str, A
     return rec
 
 
-def best_commitment_rates(pb: Problem) -> dict[str, float]:
+def best_commitment_rates(ix: ProblemIndex) -> dict[str, float]:
     """Per pool: the cheapest buyable commitment's USD per GPU-hour (fully used), egress included."""
-    cands = pb.table.candidates
+    cands = ix.table.candidates
     out: dict[str, float] = {}
-    for c, p, rate in pb.table.coverage.itertuples(index=False):
+    for c, p, rate in ix.table.coverage.itertuples(index=False):
         if not bool(cands.at[int(c), "buyable"]):
             continue
         r = float(rate) + num(cands.at[int(c), "egress_usd_per_gpu_hour"])
-        name = pb.pools[int(p)].name
+        name = ix.pools[int(p)].name
         out[name] = min(out.get(name, np.inf), r)
     return out

@@ -7,6 +7,12 @@ contracts are rounded to whole units (to nearest, else down) and the rest is re-
 fixed (recorded as method ``lp_round``). A solve that ends neither optimal nor
 rounded raises :class:`InfeasiblePlanError`, whose message names the bound that binds and what to
 relax; solver status is never ``assert``-ed.
+
+Everything a solve produces is in the :class:`Solution` it returns: status, method, gap, the
+variables' values by the problem's indices (:class:`SolvedValues`) and the HiGHS model for warm
+re-solves (:class:`SolverState`). The :class:`~planner.optimize.problem.Problem` keeps only what
+it was built with: the bounds a solve fixes (rounded units, a freed elastic slack) are restored
+before it returns, so a problem can be solved again with the same result.
 """
 
 from __future__ import annotations
@@ -36,9 +42,26 @@ class InfeasiblePlanError(PlannerError):
         super().__init__(what + (f"\nTo fix: {fix}" if fix else ""))
 
 
+@dataclass(frozen=True, eq=False)
+class SolvedValues:
+    """The LP's variable values after one solve, by the problem's indices: ``buy_units[(c, d)]``,
+    ``served_gpus[c]`` (S, T, P) per candidate, ``spot_gpus`` (S, T, P), ``serverless_gpus``
+    (S, T, P) held GPUs moved to serverless, ``serverless_all[p]`` x_p of all-or-nothing pools,
+    ``curve_amounts[family]`` the amount of each family bought now. Buys, served, spot and
+    serverless GPUs have the solver's negative dust clipped to 0."""
+
+    buy_units: dict[tuple[int, int], float]
+    served_gpus: dict[int, np.ndarray]
+    spot_gpus: np.ndarray
+    serverless_gpus: np.ndarray
+    serverless_all: dict[int, float]
+    curve_amounts: dict[str, float]
+
+
 @dataclass
 class Solution:
-    """Solved values: ``buy_units[(c, d)]``, ``served_gpus[c]`` (S, T, P), ``spot_gpus`` (S, T, P)."""
+    """What a solve returns: status, solver, method, objective, gap and time, the values
+    (:class:`SolvedValues`), notes, and ``state``, the solver's model for warm re-solves."""
 
     status: str
     solver: str
@@ -46,11 +69,21 @@ class Solution:
     objective_usd: float
     gap: float | None
     time_s: float
-    buy_units: dict[tuple[int, int], float]
-    served_gpus: dict[int, np.ndarray]
-    spot_gpus: np.ndarray
+    values: SolvedValues
     notes: list[str] = field(default_factory=list)
     state: SolverState | None = None  # HiGHS: the model to re-solve warm (savings curves)
+
+    @property
+    def buy_units(self) -> dict[tuple[int, int], float]:
+        return self.values.buy_units
+
+    @property
+    def served_gpus(self) -> dict[int, np.ndarray]:
+        return self.values.served_gpus
+
+    @property
+    def spot_gpus(self) -> np.ndarray:
+        return self.values.spot_gpus
 
 
 class _QuietHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
@@ -151,20 +184,38 @@ def _gap(pb: Problem, solver: str, mip: bool) -> float | None:
     return None
 
 
-def _extract(pb: Problem) -> tuple[dict[tuple[int, int], float], dict[int, np.ndarray], np.ndarray]:
-    n_s, n_t, n_p = pb.slices.demand_gpus.shape
-    buy = {k: max(0.0, float(v.varValue or 0.0)) for k, v in pb.buy.items()}
+def _value(var: pulp.LpVariable) -> float:
+    return max(0.0, float(var.varValue or 0.0))
+
+
+def extract(pb: Problem) -> SolvedValues:
+    """The values the last solve left in ``pb``'s variables, by the problem's indices (served
+    GPUs split from groups to candidates by capacity)."""
+    ix = pb.index
+    n_s, n_t, n_p = ix.slices.demand_gpus.shape
+    buy = {k: _value(v) for k, v in pb.buy.items()}
     by_group: dict[int, np.ndarray] = {}
     for (gi, p), vs in pb.serve.items():
         arr = by_group.setdefault(gi, np.zeros((n_s, n_t, n_p)))
         for (s, t), var in vs.items():
-            arr[s, t, p] = max(0.0, float(var.varValue or 0.0))
-    served = pb.split_by_candidate(buy, by_group)
+            arr[s, t, p] = _value(var)
+    served = ix.split_by_candidate(buy, by_group)
     spot = np.zeros((n_s, n_t, n_p))
     for p, vs in pb.spot.items():
         for (s, t), var in vs.items():
-            spot[s, t, p] = max(0.0, float(var.varValue or 0.0))
-    return buy, served, spot
+            spot[s, t, p] = _value(var)
+    moved = np.zeros((n_s, n_t, n_p))
+    for p, vs in pb.serverless.items():
+        for (s, t), var in vs.items():
+            moved[s, t, p] = _value(var)
+    return SolvedValues(
+        buy_units=buy,
+        served_gpus=served,
+        spot_gpus=spot,
+        serverless_gpus=moved,
+        serverless_all={p: float(x.varValue or 0.0) for p, x in pb.serverless_choice.items()},
+        curve_amounts={f: float(v.varValue or 0.0) for f, v in pb.curve_amount.items()},
+    )
 
 
 def _objective(pb: Problem) -> float:
@@ -216,16 +267,14 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
     obj = _objective(pb)
     if lp_bound is not None and obj:
         gap = max(0.0, (obj - lp_bound) / abs(obj))  # vs the LP relaxation: an upper bound
-    buy, served, spot = _extract(pb)
+    values = extract(pb)
     for k, (lo, hi) in fixed_bounds.items():  # un-fix rounded units for later re-solves
         pb.buy[k].lowBound, pb.buy[k].upBound = lo, hi
         if state is not None:
             state.model.changeColBounds(
                 state.column(pb.buy[k]), lo or 0.0, float("inf") if hi is None else hi
             )
-    return Solution(
-        "optimal", used, method, obj, gap, elapsed, buy, served, spot, notes, state=state
-    )
+    return Solution("optimal", used, method, obj, gap, elapsed, values, notes, state=state)
 
 
 def _round_and_fix(

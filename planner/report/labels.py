@@ -91,7 +91,7 @@ BOUNDS = {  # the referee's bound names (planner/optimize/referee.py), as a read
     "cvar_unused_pct": "CVaR of unused spend (% of commitment spend)",
     "cvar_unused_usd": "CVaR of unused spend ($)",
     "min_utilization": "Worst-decile utilisation (share)",
-    "max_share_per_provider": "Largest provider's share of spend",
+    "max_share_per_provider": "Largest provider's share of committed GPU-hours",
 }
 SHORT_KIND = {
     "reserved_instance": "RI",

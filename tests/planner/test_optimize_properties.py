@@ -60,12 +60,13 @@ def committed_usd(plan) -> float:
 def test_coverage_meets_demand_in_every_scenario_and_slice(lv: list[list[float]]) -> None:
     pb = build_problem(scenarios(lv), OFFERS, [], POLICY)
     sol = solve(pb)
-    served = sum(sol.served_gpus.values(), np.zeros_like(pb.slices.demand_gpus))
-    on_demand = pb.slices.demand_gpus - served - sol.spot_gpus
+    demand = pb.index.slices.demand_gpus
+    served = sum(sol.served_gpus.values(), np.zeros_like(demand))
+    on_demand = demand - served - sol.spot_gpus
     assert (on_demand >= -1e-6).all()  # commitments + spot never exceed demand...
     total = served + sol.spot_gpus + on_demand
-    np.testing.assert_allclose(total, pb.slices.demand_gpus, atol=1e-9)  # ...and all is served
-    assert (sol.spot_gpus <= 0.5 * pb.slices.demand_gpus + 1e-6).all()
+    np.testing.assert_allclose(total, demand, atol=1e-9)  # ...and all is served
+    assert (sol.spot_gpus <= 0.5 * demand + 1e-6).all()
 
 
 @SETTINGS

@@ -166,4 +166,4 @@ def test_provider_share_counts_savings_plan_hours_whatever_the_routing() -> None
     (gi, _), _vs = next(iter(pb.serve.items()))
     for p, want in ((0, 3.2), (1, 0.8)):
         var = pb.serve[(gi, p)][(0, 0)]
-        assert row[var] == pytest.approx(want * 1.0 * pb.slices.weight_h[0])
+        assert row[var] == pytest.approx(want * 1.0 * pb.index.slices.weight_h[0])
