@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from backtest_real_series import POLICY, as_h100, series  # noqa: E402
 
-from planner.backtest.run import relevant_offers  # noqa: E402
 from planner.backtest.sequential import SequentialSettings, run_sequential  # noqa: E402
 from planner.backtest.term_lp import parse_term_scale  # noqa: E402
+from planner.optimize.offers import relevant_offers  # noqa: E402
 from pricing_data.catalog import load_catalog  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     t_all = time.perf_counter()
     for name in names:
         pooled = as_h100(*all_series[name])
-        offers = relevant_offers(offers_all, pooled)
+        offers = relevant_offers(offers_all, pooled.pools)
         t0 = time.perf_counter()
         res = run_sequential(
             pooled,

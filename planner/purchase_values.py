@@ -64,6 +64,7 @@ from planner.evaluate.bounds import check_bounds
 from planner.evaluate.compare import StrategyFigures, evaluate_on_paths
 from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
+from planner.optimize.offers import relevant_offers
 from planner.plan import Plan, Purchase
 from planner.policy import Policy
 from planner.serverless import ServerlessSetup
@@ -243,23 +244,6 @@ class PurchaseValue:
     breakeven_months: float | None
     expected_utilization: float
     p10_utilization: float
-
-
-def relevant_offers(
-    offers: pd.DataFrame, pools: tuple[Pool, ...], commitments: list[Commitment]
-) -> pd.DataFrame:
-    """The catalog rows a bill of ``commitments`` on ``pools`` can read: off AWS and in the pools'
-    and commitments' AWS regions, the pools' GPU types (serving prices, Savings Plan rates) and
-    the commitments' SKUs and instance families. Billing on this subset gives the same bill, many
-    times faster (the evaluator scans its offers for every commitment)."""
-    gpus = {p.gpu_type for p in pools}
-    skus = {c.sku for c in commitments if c.sku}
-    regions = {p.aws_region for p in pools} | {c.region for c in commitments if c.region}
-    keep = offers["gpu_type"].isin(gpus) | offers["sku"].isin(skus)
-    if "instance_family" in offers.columns:
-        keep |= offers["instance_family"].isin(skus)
-    keep &= (offers["provider"] != "aws") | offers["region"].isin(regions)
-    return offers[keep]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from planner.backtest.strategies import (
 from planner.backtest.windows import H_DAY, Window, rolling_origins
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
+from planner.optimize.offers import relevant_offers
 from planner.policy import Policy
 
 DEFAULT_LOOKBACKS_DAYS = (7, 30, 60)
@@ -126,16 +127,6 @@ def rule_strategy_names() -> list[str]:
     return [f"rule:{r}" for r in SIZING_RULES]
 
 
-def relevant_offers(offers: pd.DataFrame, pooled: PooledUsage) -> pd.DataFrame:
-    """Offers of the pools' GPU types (AWS: in the pools' regions) only (module docstring)."""
-    gpu_types = {p.gpu_type for p in pooled.pools}
-    regions = {p.aws_region for p in pooled.pools}
-    keep = offers["gpu_type"].astype(str).isin(gpu_types) & (
-        (offers["provider"] != "aws") | offers["region"].astype(str).isin(regions)
-    )
-    return offers[keep].reset_index(drop=True)
-
-
 def run_backtest(
     pooled: PooledUsage,
     offers: pd.DataFrame,
@@ -149,7 +140,7 @@ def run_backtest(
     say = progress or (lambda _m: None)
     policy = policy.validate()
     t_all = time.perf_counter()
-    offers = relevant_offers(offers, pooled)
+    offers = relevant_offers(offers, pooled.pools)
     windows = rolling_origins(
         pooled.index,
         window_h=settings.window_h,

@@ -27,6 +27,7 @@ import pandas as pd
 from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
+from planner.optimize.offers import relevant_offers
 from planner.policy import Policy
 
 #: the bounds and the policy fields that switch each off
@@ -76,6 +77,8 @@ def price_of_safety(
         return rows
     held = list(inventory)
     judge = bill_on if bill_on is not None else scenarios
+    # only the offers the pools and commitments can use: the same plans and bills, far fewer rows
+    offers = relevant_offers(offers, scenarios.pools, [*held, *plan_commitments])
     cost_with = expected_bill_usd([*held, *plan_commitments], judge, offers, policy)
     for bound in active:
         relaxed = policy

@@ -34,6 +34,7 @@ from forecasting.pools import PooledUsage
 from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
+from planner.optimize.offers import relevant_offers
 from planner.policy import Policy
 
 SIZING_RULES: tuple[str, ...] = (
@@ -294,8 +295,10 @@ def choose_rules_from_history(
         return RuleChoice(
             {p: DEFAULT_RULE for p in pols}, {}, (), window_h, "too little history to score rules"
         )
-    # firm purchases only are scored; no savings curves (not evaluated)
+    # firm purchases only are scored; no savings curves (not evaluated); every LP and bill reads
+    # only the offers the pools and inventory can use (the same results, far fewer rows)
     pol = replace(policy, savings_curve_points=0)
+    offers = relevant_offers(offers, pooled.pools, inventory)
     record = RuleRecord()
     cache = forecast_cache if forecast_cache is not None else {}
     scores = cost_cache if cost_cache is not None else {}

@@ -39,6 +39,7 @@ Pruning (documented, policy-aware)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -385,6 +386,24 @@ def _match_inventory(
     ]
     pick = exact if not exact.empty else rows
     return pick.iloc[0]
+
+
+def relevant_offers(
+    offers: pd.DataFrame, pools: Sequence[Pool], commitments: Sequence[Commitment] = ()
+) -> pd.DataFrame:
+    """The catalog rows an optimisation or a bill on ``pools`` with ``commitments`` can read: the
+    pools' GPU types (serving prices, candidates, Savings Plan rates) and the commitments' SKUs
+    and instance families; AWS rows only in the pools' and commitments' regions. Everything
+    downstream filters on those keys first, so the result is the same on this subset, many times
+    faster (the catalog holds every GPU type in ~100 regions: 21k rows, the example reads ~1k)."""
+    gpus = {p.gpu_type for p in pools}
+    skus = {c.sku for c in commitments if c.sku}
+    regions = {p.aws_region for p in pools} | {c.region for c in commitments if c.region}
+    keep = offers["gpu_type"].astype(str).isin(gpus) | offers["sku"].astype(str).isin(skus)
+    if "instance_family" in offers.columns:
+        keep |= offers["instance_family"].astype(str).isin(skus)
+    keep &= (offers["provider"] != "aws") | offers["region"].astype(str).isin(regions)
+    return offers[keep].reset_index(drop=True)
 
 
 def build_cost_table(

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.backtest import BacktestResult, BacktestSettings, run_backtest
-from planner.backtest.run import relevant_offers
 from planner.backtest.sequential import SequentialResult, SequentialSettings, run_sequential
 from planner.backtest.term_lp import parse_term_scale
+from planner.optimize.offers import relevant_offers
 from planner.policy_file import PlanningConfig
 from planner.workflows.inputs import load_inputs
 from pricing_data.errors import PlannerInputError
@@ -127,7 +127,7 @@ def sequential_backtest_usage(
     every_h = parse_hours(request.every, column="--every")
     scale = parse_term_scale(request.term_scale)
     inputs = load_inputs(usage, config, progress=progress)
-    offers = relevant_offers(inputs.catalog.offers, inputs.pooled)
+    offers = relevant_offers(inputs.catalog.offers, inputs.pooled.pools)
     settings = SequentialSettings(
         every_h=every_h,
         term_scale=scale,
