@@ -39,7 +39,9 @@ Recommendation rule (:func:`value_purchases`)
     1. A purchase below the minimum lot (less than ``policy.min_purchase_usd_per_hour`` of
        commitment per hour, or less than one instance or GPU) is dropped (set the minimum to 0 to
        keep odd lots).
-    2. Purchases whose marginal value is not positive are taken in increasing order of value and
+    2. Purchases whose marginal NPV saving is not positive (the cost of money counts: an upfront
+       payment that earns less than the discount rate is not worth making) are taken in
+       increasing order of that value and
        dropped one at a time, each from the set left by the drops before it, unless a risk bound
        that the referee (:func:`planner.evaluate.bounds.check_bounds`) finds held on that set
        breaks without it: then it stays, and ``required_by`` names the bound (its policy-file
@@ -438,8 +440,8 @@ def _drop_unvalued(
     broken_now = bounds_broken(fig, current, policy)
     required: dict[str, str] = {}
     dropped: list[dict[str, Any]] = []
-    unvalued = [p for p in kept if values[p.commitment.commitment_id].savings_usd <= 0]
-    for p in sorted(unvalued, key=lambda q: values[q.commitment.commitment_id].savings_usd):
+    unvalued = [p for p in kept if values[p.commitment.commitment_id].npv_savings_usd <= 0]
+    for p in sorted(unvalued, key=lambda q: values[q.commitment.commitment_id].npv_savings_usd):
         cid = p.commitment.commitment_id
         rest = [q for q in current if q.commitment.commitment_id != cid]
         without = billed(f"without {cid}", [*inventory, *(q.commitment for q in rest)])
@@ -452,7 +454,8 @@ def _drop_unvalued(
         dropped.append(
             {
                 "purchase": _describe(p),
-                "reason": f"marginal value {_usd(values[cid].savings_usd)} is not positive",
+                "reason": f"marginal value {_usd(values[cid].npv_savings_usd)} NPV "
+                f"({_usd(values[cid].savings_usd)} undiscounted) is not positive",
             }
         )
     return current, required, dropped

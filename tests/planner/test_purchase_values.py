@@ -105,7 +105,7 @@ def test_leave_one_out_values_and_the_rule_derived_by_hand() -> None:
     assert got.purchases[0].price_basis == "published"
     dropped = got.record["purchase_valuation"]["dropped"]
     assert len(dropped) == 1 and "4 instances" in dropped[0]["purchase"]
-    assert "-$35,040 is not positive" in dropped[0]["reason"]  # -4 $/h x 8,760 h
+    assert "(-$35,040 undiscounted) is not positive" in dropped[0]["reason"]  # -4 $/h x 8,760 h
 
 
 def test_break_even_of_an_all_upfront_purchase_by_hand() -> None:
