@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.validate_inventory import MAX_TERM_MONTHS
 from pricing_data.errors import PlannerInputError, UnknownNameError
 from pricing_data.fileio import read_user_csv
 from pricing_data.schema import (
@@ -218,9 +219,9 @@ def _kind(r: _Row) -> tuple[str, str, int, str, str]:
         raise r.unknown("purchase model", model, COMMITMENT_MODELS, "purchase_model")
     term_text = r.get("term_months")
     term = r.number("term_months") if term_text else 0.0
-    if term <= 0 or term != int(term):
+    if term <= 0 or term != int(term) or term > MAX_TERM_MONTHS:
         raise r.error(
-            "term must be a whole number of months > 0",
+            f"term must be a whole number of months from 1 to {MAX_TERM_MONTHS}",
             "term_months",
             "write 12, 24 or 36",
             value=term_text,

@@ -7,6 +7,8 @@ the row, the column, the value and the fix.
 - Dates are ISO 8601 only (``2026-06-01``, optionally with a time and offset): ``06/01/2026`` would
   be read as June 1st by one tool and January 6th by another, so it is refused, not guessed.
 - Dates fall in :data:`YEARS` (a 9999-12-31 end is a placeholder, not a commitment end).
+- ``term_months`` is at most :data:`MAX_TERM_MONTHS` (10 years: no cloud GPU commitment is longer;
+  a larger figure is a typo or a unit error, and would run past the calendar).
 - ``end_date`` agrees with ``start_date + term_months`` within :data:`TERM_TOLERANCE_DAYS` days (AWS
   counts a year as 365 days, a calendar year may have 366): a contradiction means one of the two is
   wrong, and the planner cannot tell which.
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 YEARS = (2006, 2100)
 TERM_TOLERANCE_DAYS = 7
+MAX_TERM_MONTHS = 120
 MAX_QUANTITY = 1_000_000.0
 MAX_HOURLY_USD = 10_000_000.0
 _ISO_DAY = re.compile(
@@ -68,6 +71,15 @@ def parse_iso_day(text: str, file: str, row: int | None, column: str) -> pd.Time
 
 def check_commitment(c: Commitment, file: str, row: int | None) -> None:
     """One commitment against the rules above."""
+    if not 0 < c.term_months <= MAX_TERM_MONTHS:
+        raise PlannerInputError(
+            f"term_months {c.term_months} is outside 1..{MAX_TERM_MONTHS}",
+            file=file,
+            row=row,
+            column="term_months",
+            value=str(c.term_months),
+            fix="write the commitment's term in months (e.g. 12 or 36)",
+        )
     expected_end = c.start + pd.DateOffset(months=c.term_months)
     if abs(c.end - expected_end) > pd.Timedelta(days=TERM_TOLERANCE_DAYS):
         raise PlannerInputError(

@@ -67,7 +67,12 @@ def test_end_date_defaults_to_start_plus_term(tmp_path: Path) -> None:
         ),
         (
             "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,0,all_upfront,2,,2026-01-15,",
-            "row 2, column 'term_months': term must be a whole number of months > 0 (got '0')",
+            "row 2, column 'term_months': term must be a whole number of months from 1 to 120 (got '0')",
+        ),
+        (  # a term past the calendar (hypothesis found the overflow it caused)
+            "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,99999999,all_upfront,2,,2026-01-15,",
+            "row 2, column 'term_months': term must be a whole number of months from 1 to 120 "
+            "(got '99999999')",
         ),
         (
             "x,aws,reserved_instance,us-east-1,p5.48xlarge,standard,36,all_upfront,2,,15/01/2026x,",
