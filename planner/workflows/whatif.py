@@ -87,7 +87,7 @@ def read_whatif_file(path: str | Path) -> list[WhatIf]:
     p = Path(path)
     if not p.is_file():
         raise PlannerInputError(
-            "what-if file not found", file=str(path), fix="check the --scenarios-file path"
+            "what-if file not found", file=str(path), fix="check the --what-if-file path"
         )
     try:
         doc = tomllib.loads(

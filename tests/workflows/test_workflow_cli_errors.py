@@ -97,7 +97,10 @@ def test_contradictory_settings(tmp_path: Path) -> None:
         ),
         (["whatif", USAGE], "no what-if given"),
         (["whatif", USAGE, "--what-if", "growth"], "an override is key=value"),
-        (["whatif", USAGE, "--what-if-file", "nope.toml"], "nope.toml: what-if file not found"),
+        (
+            ["whatif", USAGE, "--what-if-file", "nope.toml"],
+            "nope.toml: what-if file not found\nTo fix: check the --what-if-file path",
+        ),
         (["plan", USAGE, "--horizon", "forever"], "not a duration"),
         (["plan", USAGE, "--horizon", "12"], "a duration needs a unit"),
         (["backtest", USAGE, "--window", "14"], "a duration needs a unit"),
