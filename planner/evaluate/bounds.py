@@ -64,15 +64,20 @@ def weighted_cvar(x: np.ndarray, p: np.ndarray, beta: float) -> float:
     return acc / tail
 
 
-def _tail_scenarios(demand: np.ndarray, p: np.ndarray, share: float) -> list[int]:
-    order = np.argsort(demand, kind="stable")
+def tail_scenarios(
+    demand_total: np.ndarray, probabilities: np.ndarray, tail_share: float
+) -> list[int]:
+    """Scenarios with the lowest total demand holding at least ``tail_share`` of probability
+    (sorted): the worst tail of the minimum-utilisation bound, the same in the LP
+    (planner.optimize.index) and here."""
+    order = np.argsort(demand_total, kind="stable")
     out, mass = [], 0.0
     for s in order:
         out.append(int(s))
-        mass += float(p[s])
-        if mass >= share - 1e-12:
+        mass += float(probabilities[s])
+        if mass >= tail_share - 1e-12:
             break
-    return out
+    return sorted(out)
 
 
 def _check(name: str, limit: float, realised: float, unit: str, sense: str) -> BoundCheck:
@@ -100,7 +105,7 @@ def check_bounds(
             out.append(_check("cvar_unused_pct", policy.cvar_limit_pct, pct, "pct", "max"))
     if policy.min_utilization is not None:
         demand = np.array([e.demand_gpu_hours for e in evs])
-        tail = _tail_scenarios(demand, p, policy.min_utilization_tail)
+        tail = tail_scenarios(demand, p, policy.min_utilization_tail)
         worst = min((evs[s].utilization for s in tail if spend[s] > 0), default=1.0)
         out.append(_check("min_utilization", policy.min_utilization, worst, "share", "min"))
     if policy.max_share_per_provider is not None:

@@ -32,6 +32,7 @@ import pandas as pd
 
 import planner.valuation as valuation
 from forecasting.scenarios import DemandScenarios, Pool
+from planner.evaluate.bounds import tail_scenarios
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
 from planner.optimize.serverless import ServerlessPool, serverless_pools
@@ -205,20 +206,6 @@ def check_inputs(scenarios: DemandScenarios, offers: pd.DataFrame, policy: Polic
             value=missing,
             fix="pass load_catalog(...).offers",
         )
-
-
-def tail_scenarios(
-    demand_total: np.ndarray, probabilities: np.ndarray, tail_share: float
-) -> list[int]:
-    """Scenarios with the lowest total demand holding at least ``tail_share`` of probability."""
-    order = np.argsort(demand_total, kind="stable")
-    out, mass = [], 0.0
-    for s in order:
-        out.append(int(s))
-        mass += float(probabilities[s])
-        if mass >= tail_share - 1e-12:
-            break
-    return sorted(out)
 
 
 # --------------------------------------------------------------------------------------------
