@@ -64,6 +64,7 @@ from forecasting.scenarios import DemandScenarios, Pool
 from planner.evaluate.bill import Tariff, tariff
 from planner.evaluate.bounds import check_bounds
 from planner.evaluate.compare import StrategyFigures, evaluate_on_paths
+from planner.evaluate.plan_bill import upfront_by_date
 from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.optimize.offers import relevant_offers
@@ -293,14 +294,19 @@ def monthly_cash_usd(fig: StrategyFigures) -> np.ndarray:
 
 
 def _value_one(
-    p: Purchase, with_fig: StrategyFigures, without_fig: StrategyFigures, origin: pd.Timestamp
+    p: Purchase,
+    with_fig: StrategyFigures,
+    with_m: np.ndarray,
+    without_fig: StrategyFigures,
+    origin: pd.Timestamp,
 ) -> PurchaseValue:
+    """``with_m``: :func:`monthly_cash_usd` of ``with_fig`` (the same for every purchase)."""
     c = p.commitment
     util = np.array(
         [e.commitment_utilization.get(c.commitment_id, 0.0) for e in with_fig.evaluations]
     )
     probs = with_fig.probabilities
-    with_m, without_m = monthly_cash_usd(with_fig), monthly_cash_usd(without_fig)
+    without_m = monthly_cash_usd(without_fig)
     n = max(len(with_m), len(without_m))
     delta = np.pad(without_m, (0, n - len(without_m))) - np.pad(with_m, (0, n - len(with_m)))
     first = max(0, _month_index(origin, c.start))
@@ -346,17 +352,29 @@ def marginal_values(
     """Each purchase's leave-one-out value (module docstring) and the evaluator's bill of the
     whole set (inventory plus every purchase), per path; ``serverless``: the plan's serverless
     decisions, billed alike with and without each purchase."""
-    say = progress or (lambda _m: None)
     every = [*inventory, *(p.commitment for p in purchases)]
     billed = _biller(paths, offers, policy, every, serverless)
+    return _marginal(purchases, inventory, billed, progress)
+
+
+def _marginal(
+    purchases: tuple[Purchase, ...],
+    inventory: list[Commitment],
+    billed: _Biller,
+    progress: Progress | None,
+) -> tuple[dict[str, PurchaseValue], StrategyFigures]:
+    """:func:`marginal_values` with ``billed`` (its tariff holds every commitment given here)."""
+    say = progress or (lambda _m: None)
+    every = [*inventory, *(p.commitment for p in purchases)]
     with_fig = billed("with every purchase", every)
-    origin = paths.timeline.start
-    say(f"valuing {len(purchases)} purchases one by one on {len(paths.probabilities)} paths")
+    with_m = monthly_cash_usd(with_fig)
+    origin = billed.paths.timeline.start
+    say(f"valuing {len(purchases)} purchases one by one on {len(billed.paths.probabilities)} paths")
     out: dict[str, PurchaseValue] = {}
     for p in purchases:
         cid = p.commitment.commitment_id
         without = billed(f"without {cid}", [c for c in every if c.commitment_id != cid])
-        out[cid] = _value_one(p, with_fig, without, origin)
+        out[cid] = _value_one(p, with_fig, with_m, without, origin)
     return out, with_fig
 
 
@@ -376,11 +394,8 @@ def bounds_broken(fig: StrategyFigures, purchases: list[Purchase], policy: Polic
     """The policy's risk bounds (policy-file keys) that the referee's check
     (:func:`planner.evaluate.bounds.check_bounds`) finds broken on the bill ``fig`` of the
     inventory and ``purchases``."""
-    upfront: dict[str, float] = {}
-    for p in purchases:
-        key = p.commitment.start.isoformat()
-        upfront[key] = upfront.get(key, 0.0) + p.upfront_usd
-    return {BOUND_KEYS[b.name] for b in check_bounds(fig, policy, upfront) if not b.held}
+    checks = check_bounds(fig, policy, upfront_by_date(purchases))
+    return {BOUND_KEYS[b.name] for b in checks if not b.held}
 
 
 # ---- the recommendation rule ------------------------------------------------------------------
@@ -484,25 +499,16 @@ def value_purchases(
             dropped.append({"purchase": _describe(p), "reason": "odd lot: " + why})
         else:
             kept.append(p)
-    values, with_fig = marginal_values(
-        tuple(kept), inventory, paths, offers, policy, progress=progress, serverless=serverless
-    )
+    # one tariff for every bill below: the survivors are a subset of the kept purchases
     every = [*inventory, *(p.commitment for p in kept)]
     billed = _biller(paths, offers, policy, every, serverless)
+    values, with_fig = _marginal(tuple(kept), inventory, billed, progress)
     survivors, required, unvalued = _drop_unvalued(
         kept, values, with_fig, billed, inventory, policy
     )
     dropped += unvalued
     if len(survivors) < len(kept):
-        values, with_fig = marginal_values(
-            tuple(survivors),
-            inventory,
-            paths,
-            offers,
-            policy,
-            progress=progress,
-            serverless=serverless,
-        )
+        values, with_fig = _marginal(tuple(survivors), inventory, billed, progress)
     origin = paths.timeline.start
     rate = float(policy.discount_rate_pct)
     final: list[Purchase] = []

@@ -44,6 +44,34 @@ def test_inventory_term_contradicting_its_dates_is_refused(tmp_path: Path) -> No
     assert e.value.column == "end_date" and "2029-06-01" in str(e.value)
 
 
+def test_an_imported_commitment_with_a_term_past_the_calendar_is_refused() -> None:
+    # commitments imported from AWS or FOCUS skip the CSV parser: check_commitment refuses the
+    # term itself (start + 1,200,000 months overflowed the end-date check before)
+    import pandas as pd
+
+    from planner.inventory import Commitment
+    from planner.validate_inventory import check_commitment
+
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    c = Commitment(
+        commitment_id="ri",
+        provider="aws",
+        purchase_model="reserved_instance",
+        region="us-east-1",
+        sku="g5.12xlarge",
+        offering_class="standard",
+        term_months=1_200_000,
+        payment_option="no_upfront",
+        quantity=1.0,
+        hourly_commitment_usd=0.0,
+        start=start,
+        end=start + pd.DateOffset(months=12),
+    )
+    with pytest.raises(PlannerInputError) as e:
+        check_commitment(c, "aws", None)
+    assert e.value.column == "term_months" and "outside 1..120" in str(e.value)
+
+
 def test_inventory_aws_365_day_terms_are_consistent(tmp_path: Path) -> None:
     # AWS ends a 1-year RI bought 2024-02-01 after 365 days (2025-01-31) in a leap year
     row = "ri,aws,reserved_instance,us-east-1,g5.12xlarge,standard,12,no_upfront,2,,2024-02-01,2025-01-31"
