@@ -13,6 +13,24 @@ import click
 
 from pricing_data.errors import PlannerError, PlannerInputError
 
+_signal_received = False
+"""Set by :func:`_on_signal`. A library can swallow the KeyboardInterrupt a signal raises and report
+something else (pandas' C reader turns it into "Calling read(nbytes) on source failed"), so whatever
+error ends a run after a signal is reported as the interruption it is."""
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    """SIGINT and SIGTERM end a run like Ctrl-C: one message, exit code 130."""
+    global _signal_received
+    _signal_received = True
+    raise KeyboardInterrupt
+
+
+def _exit_interrupted(ctx: click.Context) -> None:
+    # outputs are written all or nothing, at the end, so an interrupted run leaves none behind
+    click.echo("Error: interrupted; no output file was half-written", err=True)
+    ctx.exit(130)
+
 
 class PlannerGroup(click.Group):
     """A click group that turns the planner's own errors into one clear message and an exit code."""
@@ -20,29 +38,36 @@ class PlannerGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except PlannerInputError as e:
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(2)
-        except PlannerError as e:
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(1)
-        except MemoryError:
-            click.echo(
-                "Error: not enough memory for this run; nothing was written\n"
-                "To fix: use fewer scenarios, a shorter horizon or fewer pools",
-                err=True,
-            )
-            ctx.exit(1)
         except KeyboardInterrupt:
-            # SIGINT, or SIGTERM (see main): outputs are written all or nothing, at the end
-            click.echo("Error: interrupted; no output file was half-written", err=True)
-            ctx.exit(130)
-        except OSError as e:
-            # a file the user named cannot be read or written: a usage error, not a traceback
-            if e.filename is None:
-                raise
-            click.echo(f"Error: {e.filename}: {e.strerror or e}", err=True)
-            ctx.exit(2)
+            _exit_interrupted(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as e:
+            if _signal_received:  # an error a library raised in place of the interruption
+                _exit_interrupted(ctx)
+            _report(ctx, e)
+
+
+def _report(ctx: click.Context, e: Exception) -> None:
+    """Exit with one message for the planner's own errors; re-raise anything else."""
+    if isinstance(e, PlannerInputError):
+        click.echo(f"Error: {e}", err=True)
+        ctx.exit(2)
+    if isinstance(e, PlannerError):
+        click.echo(f"Error: {e}", err=True)
+        ctx.exit(1)
+    if isinstance(e, MemoryError):
+        click.echo(
+            "Error: not enough memory for this run; nothing was written\n"
+            "To fix: use fewer scenarios, a shorter horizon or fewer pools",
+            err=True,
+        )
+        ctx.exit(1)
+    if isinstance(e, OSError) and e.filename is not None:
+        # a file the user named cannot be read or written: a usage error, not a traceback
+        click.echo(f"Error: {e.filename}: {e.strerror or e}", err=True)
+        ctx.exit(2)
+    raise e
 
 
 @click.group(cls=PlannerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,12 +125,9 @@ def _register() -> None:
 _register()
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a run like Ctrl-C: one message, exit code 130
-
-
 def main() -> None:
     import signal
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     cli()
