@@ -286,9 +286,10 @@ class RuleChoice:
             "mean_regret_pct_by_rule": self.mean_regret_pct,
             "origins": list(self.origins),
             "window_hours": self.window_hours,
-            "method": "per pool, the rule with the lowest mean rolling-origin regret (evaluator's "
-            "bill of the firm purchases on the actual usage that followed, relative to the best "
-            "rule at each origin)",
+            "method": "per pool, the rule with the lowest mean rolling-origin regret: the "
+            "evaluator's bill of the whole estate (the other pools on the point forecast, shared "
+            "commitments used where they serve) on the actual usage that followed, relative to "
+            "the best rule for that pool at each origin",
             "note": self.note,
             "hindsight_windows": list(self.hindsight),
         }
