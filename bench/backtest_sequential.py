@@ -58,9 +58,9 @@ def main() -> None:
         help="let the LP rules buy every term from the first decision (diagnostic)",
     )
     ap.add_argument(
-        "--no-remainder-charge",
+        "--remainder-charge",
         action="store_true",
-        help="bill the record on the realised span only (diagnostic: the pre-session-4 record)",
+        help="charge the record for the unexpired part of each purchase's term (diagnostic)",
     )
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -85,7 +85,7 @@ def main() -> None:
                 fixed_rules=tuple(args.fixed_rules),
                 cap_replay_rules=args.cap_replay_rules,
                 term_cap=not args.no_term_cap,
-                charge_remainder=not args.no_remainder_charge,
+                charge_remainder=args.remainder_charge,
             ),
             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
         )
@@ -142,7 +142,7 @@ def main() -> None:
         f"min_utilization {policy.min_utilization}; {args.scenarios} scenarios"
         + ("; replay rules capped too" if args.cap_replay_rules else "")
         + ("; no term cap" if args.no_term_cap else "")
-        + ("; record on the realised span only" if args.no_remainder_charge else "")
+        + ("; record charges unexpired terms" if args.remainder_charge else "")
     )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print()

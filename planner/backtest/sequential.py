@@ -33,8 +33,8 @@ The rule record: at every decision, for each pool and rule, the purchases with t
 rule are computed given the planner's inventory. At each later decision, the purchases of the last
 ``record_last`` origins are billed (with what was held then) on everything that has happened
 since their origin, so a commitment that proves too big keeps counting against its rule for as
-long as it runs (term risk), not only in the first ``K`` days. With ``charge_remainder`` (the
-default) each rule's purchases also carry the expected unused spend of the part of their terms
+long as it runs (term risk), not only in the first ``K`` days. With ``charge_remainder`` (off
+by default, see the setting) each rule's purchases also carry the expected unused spend of the part of their terms
 still to run, at the utilisation each has shown so far (:func:`remainder_charge_usd`); without
 it the record bills the realised span only, where a long term is silently assumed to be worth
 what it costs for the rest of its term. Per pool the rule with the lowest
@@ -132,8 +132,10 @@ class SequentialSettings:
     #: capped LP rules' short terms, so capping only the LP rules makes them lose the record
     cap_replay_rules: bool = False
     #: charge, in the record, each rule's purchases for the unexpired part of their terms at the
-    #: utilisation they have shown so far (:func:`remainder_charge_usd`)
-    charge_remainder: bool = True
+    #: utilisation they have shown so far (:func:`remainder_charge_usd`). Off by default: measured
+    #: on three series it helps only with the term cap off, and then not everywhere
+    #: (bench/RESULTS-backtest.md, session 4)
+    charge_remainder: bool = False
 
 
 @dataclass(frozen=True)
