@@ -246,6 +246,51 @@ def anchored(lp_policy: Policy, lp_bounds: Sequence[dict[str, Any]]) -> Policy:
     return replace(lp_policy, **kw)
 
 
+def calibrated_fallback(
+    done: Plan,
+    fc: Forecast,
+    inputs: PlanningInputs,
+    policy: Policy,
+    finish: Callable[[Plan], Plan],
+    notes: list[str],
+    why: str,
+    say: Callable[[str], None],
+) -> Plan:
+    """When the plan sized on the chosen rules cannot hold the bounds on the forecast's scenarios:
+    the plan with every pool on ``lp-calibrated`` (the LP sized on those same scenarios, so its
+    referee checks the bounds where they are reported), if it holds them; else ``done``, with
+    its breaches reported by the run's bill."""
+    say(f"on the forecast's scenarios the plan breaches {why}; sizing every pool on the forecast")
+    offers, inventory = inputs.catalog.offers, list(inputs.inventory)
+    try:
+        plan = optimize(
+            fc.scenarios,
+            offers,
+            inventory,
+            policy,
+            as_of=fc.scenarios.start,
+            progress=say,
+            serverless=serverless_for(inputs.pooled, inputs.config),
+        )
+    except InfeasiblePlanError:
+        notes.append(f"on the forecast's scenarios the plan breaches {why}")
+        return done
+    calibrated = finish(plan)
+    serverless = serverless_for(inputs.pooled, inputs.config)
+    if all(b.held for b in forecast_bounds(calibrated, fc, offers, inventory, policy, serverless)):
+        notes.append(
+            f"the plan sized on the chosen rules breaches {why} on the forecast's scenarios; "
+            "every pool was sized on the forecast's scenarios instead (lp-calibrated), which "
+            "holds the bounds"
+        )
+        return replace(
+            calibrated,
+            record={**calibrated.record, "sizing_fallback": "lp-calibrated for every pool"},
+        )
+    notes.append(f"on the forecast's scenarios the plan breaches {why}")
+    return done
+
+
 def hold_bounds_on_forecast(
     plan: Plan,
     fc: Forecast,
@@ -287,11 +332,9 @@ def hold_bounds_on_forecast(
             return done
         what = ", ".join(f"{b.name} {b.realised:,.4g} vs limit {b.limit:,.4g}" for b in breached)
         if attempt == policy.bound_rounds:
-            notes.append(
-                f"on the forecast's scenarios the plan breaches {what} after {attempt} "
-                "tightening rounds"
+            return calibrated_fallback(
+                done, fc, inputs, policy, finish, notes, f"{what} after {attempt} rounds", say
             )
-            return done
         say(f"on the forecast's scenarios the plan breaches {what}; tightened, re-solved")
         lp_policy = tighten(anchored(lp_policy, plan.bounds), breached)
         try:
@@ -305,11 +348,16 @@ def hold_bounds_on_forecast(
                 serverless=serverless,
             )
         except InfeasiblePlanError:
-            notes.append(
-                f"on the forecast's scenarios the plan breaches {what}; the tightened LP has no "
-                "solution, so the plan of the previous round is kept"
+            return calibrated_fallback(
+                done,
+                fc,
+                inputs,
+                policy,
+                finish,
+                notes,
+                f"{what}; the tightened LP has no solution",
+                say,
             )
-            return done
         done = finish(plan)
     return done
 
