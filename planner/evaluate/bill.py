@@ -473,7 +473,7 @@ def _bill_commitment(
     s = float(billed.sum())
     led.comp[kind] += s
     led.provider(c.provider, s)
-    led.cash_add(f"recurring:{c.commitment_id}", (t.recurring_usd_per_hour * share) @ tl.month_h)
+    led.cash_add(f"recurring:{c.commitment_id}", tl.by_month(t.recurring_usd_per_hour * share))
     if t.upfront_usd and pd.Timestamp(c.start) >= tl.start and (share > 0).any():
         upfront = np.zeros(tl.n_months)
         upfront[tl.month_of_h(int((pd.Timestamp(c.start) - tl.start) / pd.Timedelta(hours=1)))] = (
@@ -487,7 +487,7 @@ def _bill_commitment(
         eg_rows = t.egress * served.sum(axis=1) * w
         led.comp["egress"] += float(eg_rows.sum())
         led.hourly += eg_rows
-        led.cash_add("egress", (t.egress * served.sum(axis=1)) @ tl.month_h)
+        led.cash_add("egress", tl.by_month(t.egress * served.sum(axis=1)))
     if used_by_pool.sum() > 0:
         for p, pool in enumerate(tf.pools):
             led.charge_pool(pool.name, kind, s * used_by_pool[p] / used_by_pool.sum())
@@ -524,7 +524,7 @@ def _book_serverless(sl: ServerlessBill, tl: Timeline, led: _Ledger) -> None:
         led.provider(prov, usd)
     for pool_name, usd in sl.usd_by_pool.items():
         led.charge_pool(pool_name, "serverless", usd)
-    led.cash_add("serverless", sl.rate_usd_per_h @ tl.month_h)
+    led.cash_add("serverless", tl.by_month(sl.rate_usd_per_h))
 
 
 def _bill_usage(
@@ -545,8 +545,8 @@ def _bill_usage(
         od_egress = float(od_gpus[:, p] @ w) * eg_od
         led.comp["on_demand"] += od_cost - od_egress
         led.comp["egress"] += od_egress
-        led.cash_add("on_demand", (od_gpus[:, p] * (price.od[p] - eg_od)) @ tl.month_h)
-        led.cash_add("egress", (od_gpus[:, p] * eg_od) @ tl.month_h)
+        led.cash_add("on_demand", tl.by_month(od_gpus[:, p] * (price.od[p] - eg_od)))
+        led.cash_add("egress", tl.by_month(od_gpus[:, p] * eg_od))
         led.charge_pool(pool.name, "on_demand", od_cost - od_egress)
         led.charge_pool(pool.name, "egress", od_egress)
         led.provider(price.od_provider[p], od_cost - od_egress)
@@ -560,8 +560,8 @@ def _bill_usage(
         saving += float(spot_gpus[:, p] @ w) * (price.od[p] - price.spot[p])
         led.comp["spot"] += sp_cost - sp_egress
         led.comp["egress"] += sp_egress
-        led.cash_add("spot", (spot_gpus[:, p] * (price.spot[p] - eg_spot)) @ tl.month_h)
-        led.cash_add("egress", (spot_gpus[:, p] * eg_spot) @ tl.month_h)
+        led.cash_add("spot", tl.by_month(spot_gpus[:, p] * (price.spot[p] - eg_spot)))
+        led.cash_add("egress", tl.by_month(spot_gpus[:, p] * eg_spot))
         led.charge_pool(pool.name, "spot", sp_cost - sp_egress)
         led.charge_pool(pool.name, "egress", sp_egress)
         led.provider(price.spot_provider[p], sp_cost - sp_egress)
