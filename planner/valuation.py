@@ -131,9 +131,16 @@ class Timeline:
         span = np.maximum(self.end_h - self.start_h, 1)
         return np.asarray(np.clip(hi - lo, 0, None) / span, dtype=float)
 
+    @cached_property
+    def _month_bounds(self) -> np.ndarray:
+        """Calendar-month boundaries (hour offsets) over the timeline's months, computed once."""
+        return month_starts_h(self.start, max(int(self.end_h.max(initial=0)), 1))
+
     def month_of_h(self, h: int) -> int:
         """The calendar month (0-based) that hour offset ``h`` falls in."""
-        bounds = month_starts_h(self.start, max(h + 1, 1))
+        bounds = self._month_bounds
+        if h >= int(bounds[-1]):  # past the timeline's months: extend
+            bounds = month_starts_h(self.start, max(h + 1, 1))
         return int(np.searchsorted(bounds, h, side="right") - 1)
 
     @cached_property

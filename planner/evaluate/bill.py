@@ -424,13 +424,16 @@ def _serve_commitment(
     res: _Residual,
     price: ServingPrices,
     has_spot: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dispatch one commitment on the residual usage (mutates ``res``): GPUs served per row and
-    pool, and commitment USD used per row and pool (per hour of the row)."""
-    n_rows, n_p = res.od_left.shape
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dispatch one commitment on the residual usage (mutates ``res``): the pools it serves, and
+    for each of them (rows of the arrays) GPUs served per row and commitment USD used per row
+    (per hour of the row); the budget left per row."""
+    n_rows = res.od_left.shape[0]
     budget = (t.hourly_usd if c.is_savings_plan else t.capacity_gpus) * share
-    served = np.zeros((n_rows, n_p))
-    used = np.zeros((n_rows, n_p))
+    pools = np.array(sorted(t.pool_rate), dtype=np.int64)
+    slot = {int(p): i for i, p in enumerate(pools)}
+    served = np.zeros((len(pools), n_rows))
+    used = np.zeros((len(pools), n_rows))
     for value, p, which in _segments(t, c.is_savings_plan, price, has_spot):
         if value <= 0:
             continue
@@ -440,9 +443,9 @@ def _serve_commitment(
         left[:, p] -= take
         budget = budget - take * k
         res.committed[:, p] += take
-        served[:, p] += take
-        used[:, p] += take * t.pool_rate[p]
-    return served, used, budget
+        served[slot[p]] += take
+        used[slot[p]] += take * t.pool_rate[p]
+    return pools, served, used, budget
 
 
 @dataclass(frozen=True)
@@ -480,14 +483,17 @@ def _bill_commitment(
             t.upfront_usd
         )
         led.cash_add(f"upfront:{c.commitment_id}", upfront)
-    served, used, _ = _serve_commitment(c, t, share, res, tf.prices, has_spot)
-    used_by_pool = used.T @ w
-    egress_by_pool = t.egress * (served.T @ w)
+    pools, served, used, _ = _serve_commitment(c, t, share, res, tf.prices, has_spot)
+    used_by_pool = np.zeros(len(tf.pools))
+    used_by_pool[pools] = used @ w
+    egress_by_pool = np.zeros(len(tf.pools))
+    egress_by_pool[pools] = t.egress * (served @ w)
+    served_rows = served.sum(axis=0)  # GPUs served per row, all pools
     if t.egress:
-        eg_rows = t.egress * served.sum(axis=1) * w
+        eg_rows = t.egress * served_rows * w
         led.comp["egress"] += float(eg_rows.sum())
         led.hourly += eg_rows
-        led.cash_add("egress", tl.by_month(t.egress * served.sum(axis=1)))
+        led.cash_add("egress", tl.by_month(t.egress * served_rows))
     if used_by_pool.sum() > 0:
         for p, pool in enumerate(tf.pools):
             led.charge_pool(pool.name, kind, s * used_by_pool[p] / used_by_pool.sum())
@@ -497,8 +503,8 @@ def _bill_commitment(
     return _CommitmentBill(
         spend=s,
         used=float(used_by_pool.sum()),
-        served_gpu_hours=float(served.sum(axis=1) @ w),
-        served_detail=served.sum(axis=1) if detail else None,
+        served_gpu_hours=float(served_rows @ w),
+        served_detail=served_rows if detail else None,
     )
 
 
