@@ -57,6 +57,11 @@ def main() -> None:
         action="store_true",
         help="let the LP rules buy every term from the first decision (diagnostic)",
     )
+    ap.add_argument(
+        "--remainder-charge",
+        action="store_true",
+        help="charge the record for the unexpired part of each purchase's term (diagnostic)",
+    )
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     policy = replace(POLICY, min_utilization=args.min_utilization or None).validate()
@@ -80,6 +85,7 @@ def main() -> None:
                 fixed_rules=tuple(args.fixed_rules),
                 cap_replay_rules=args.cap_replay_rules,
                 term_cap=not args.no_term_cap,
+                charge_remainder=args.remainder_charge,
             ),
             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
         )
@@ -136,6 +142,7 @@ def main() -> None:
         f"min_utilization {policy.min_utilization}; {args.scenarios} scenarios"
         + ("; replay rules capped too" if args.cap_replay_rules else "")
         + ("; no term cap" if args.no_term_cap else "")
+        + ("; record charges unexpired terms" if args.remainder_charge else "")
     )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print()

@@ -33,7 +33,11 @@ The rule record: at every decision, for each pool and rule, the purchases with t
 rule are computed given the planner's inventory. At each later decision, the purchases of the last
 ``record_last`` origins are billed (with what was held then) on everything that has happened
 since their origin, so a commitment that proves too big keeps counting against its rule for as
-long as it runs (term risk), not only in the first ``K`` days. Per pool the rule with the lowest
+long as it runs (term risk), not only in the first ``K`` days. With ``charge_remainder`` (off
+by default, see the setting) each rule's purchases also carry the expected unused spend of the part of their terms
+still to run, at the utilisation each has shown so far (:func:`remainder_charge_usd`); without
+it the record bills the realised span only, where a long term is silently assumed to be worth
+what it costs for the rest of its term. Per pool the rule with the lowest
 mean regret on that record is chosen; since the replay rules are candidates, the chosen rule's
 mean regret on the record is never above a replay rule's ("beat the simple rule, or use it").
 
@@ -77,7 +81,7 @@ from planner.backtest.term_lp import (
     term_hours,
     to_commitments,
 )
-from planner.evaluate import evaluate
+from planner.evaluate import Evaluation, evaluate
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable
 from planner.policy import Policy
@@ -127,6 +131,11 @@ class SequentialSettings:
     #: rule on the realised span only, where an uncapped long term looks cheaper per hour than the
     #: capped LP rules' short terms, so capping only the LP rules makes them lose the record
     cap_replay_rules: bool = False
+    #: charge, in the record, each rule's purchases for the unexpired part of their terms at the
+    #: utilisation they have shown so far (:func:`remainder_charge_usd`). Off by default: measured
+    #: on three series it helps only with the term cap off, and then not everywhere
+    #: (bench/RESULTS-backtest.md, session 4)
+    charge_remainder: bool = False
 
 
 @dataclass(frozen=True)
@@ -413,7 +422,38 @@ class _Planner:
                     self.offers,
                     self.policy,
                 )
-                record.add(o_r, pool_name, rule, bill.total_usd)
+                tail = 0.0
+                if self.settings.charge_remainder:
+                    tail = remainder_charge_usd(coms_r, bill, pd.Timestamp(self.ts_all[o]))
+                record.add(o_r, pool_name, rule, bill.total_usd + tail)
+
+
+def remainder_charge_usd(
+    bought: Sequence[Commitment], bill: Evaluation, now: pd.Timestamp
+) -> float:
+    r"""The expected unused spend of ``bought`` over the unexpired part of their terms, at the
+    utilisation each has shown in ``bill`` (the record's span, up to ``now``):
+
+    ``Σ_c (1 − u_c) · (spend_c / h_c) · max(0, end_c − now)``
+
+    with ``u_c`` the commitment's realised utilisation, ``spend_c`` its spend over the ``h_c``
+    hours it was active in the span. Billed on the realised span alone, a long term looks as good
+    as its rate: the part of its term still to run is silently assumed worth what it costs. This
+    charges that part at its record (persistence of utilisation), so an 84-day term that ran half
+    empty for a week carries 77 more days of that waste, and a well-used one carries almost none.
+    A purchase not active yet in the span (it starts later) is not charged."""
+    out = 0.0
+    for c in bought:
+        spend = bill.commitment_spend_usd.get(c.commitment_id, 0.0)
+        util = bill.commitment_utilization.get(c.commitment_id)
+        if spend <= 0 or util is None or not np.isfinite(util):
+            continue
+        active_h = (min(c.end, now) - c.start) / pd.Timedelta(hours=1)
+        left_h = (c.end - now) / pd.Timedelta(hours=1)
+        if active_h <= 0 or left_h <= 0:
+            continue
+        out += max(0.0, 1.0 - util) * spend / active_h * left_h
+    return out
 
 
 def run_sequential(

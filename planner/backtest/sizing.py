@@ -10,10 +10,11 @@ demand input from which the LP sizes commitments, by rolling-origin cost billed 
                    certain scenario: Cost Explorer's assumption, sized jointly by the LP.
 
 **Record.** At each past origin ``o`` (where the window ``[o, o + W)`` has ended), for each pool
-``j`` and rule ``R``: the LP is solved with pool ``j`` on rule ``R`` (the product optimizer with
-pool ``j`` alone; in the sequential backtest, the term LP with the other pools on their current
-rules), and its purchases (with what was already held) are billed by the evaluator on the actual
-usage of the window: ``C_{o,j,R}``. The rule's regret there is
+``j`` and rule ``R``: the LP is solved with pool ``j`` on rule ``R`` and the other pools held on
+one rule (the product optimizer with the others on the point forecast, :func:`rule_costs`; in the
+sequential backtest, the term LP with the others on their current rules), and its purchases (with
+what was already held) are billed by the evaluator on the actual usage of every pool in the
+window: ``C_{o,j,R}``. Pools are scored together because they share commitments. The rule's regret there is
 ``C_{o,j,R} / min_R' C_{o,j,R'} − 1`` (relative to the best rule at that origin).
 
 **Choice.** Per pool, the rule with the lowest mean regret over the last ``n`` records (default 8);
@@ -163,11 +164,30 @@ def rule_scenarios(rules: Sequence[str], fc: Forecast, history_gpus: np.ndarray)
 
 
 def rule_policy(policy: Policy, rules: Sequence[str]) -> Policy:
-    """The risk bounds apply to calibrated scenarios: with every pool on a certain (one-path) rule
-    the minimum utilisation and CVaR bounds are dropped (a single path has no tail to bound)."""
-    if any(r == "lp-calibrated" for r in rules):
-        return policy
-    return replace(policy, min_utilization=None, cvar_limit_usd=None, cvar_limit_pct=None)
+    """The policy the LP sizes with under ``rules``: the user's, risk bounds included, whatever the
+    rules. On a certain (one-path) input a bound reads on that path (the minimum utilisation is the
+    path's own utilisation, the CVaR its unused spend), so the bounds hold the same meaning for every
+    rule and a rule's score never depends on whether some other pool's rule turned the bounds on or
+    off (they are estate-wide constraints)."""
+    del rules  # kept in the signature: the rule set is what a policy would be chosen from
+    return policy
+
+
+#: at most this many scenarios in a scoring LP: larger sets are reduced by fast forward selection
+SCORING_SCENARIOS = 10
+
+
+def scoring_scenarios(scen: DemandScenarios, k: int = SCORING_SCENARIOS) -> DemandScenarios:
+    """``scen`` with at most ``k`` scenarios, kept by fast forward selection on daily means
+    (:func:`planner.optimize.scenario_reduction.reduce_scenarios`, probabilities redistributed).
+    The LP's time grows about as S^1.8 and with the pools in it, so the record's estate-wide
+    LPs (:func:`rule_costs`) are solved on a reduced set; the reduced plan is billed by the
+    evaluator on what happened, like every other."""
+    if scen.n_scenarios <= k:
+        return scen
+    from planner.optimize.scenario_reduction import reduce_scenarios
+
+    return reduce_scenarios(scen, k, block_h=H_DAY)
 
 
 def firm_purchases(
@@ -177,11 +197,16 @@ def firm_purchases(
     offers: pd.DataFrame,
     inventory: Sequence[Commitment],
     policy: Policy,
+    *,
+    max_scenarios: int | None = None,
 ) -> tuple[list[Commitment], str]:
-    """The optimizer's firm purchases with pools on ``rules`` (an infeasible plan buys nothing)."""
+    """The optimizer's firm purchases with pools on ``rules`` (an infeasible plan buys nothing);
+    ``max_scenarios`` reduces the scenario set first (:func:`scoring_scenarios`)."""
     from planner.optimize import InfeasiblePlanError, optimize
 
     scen = rule_scenarios(rules, fc, history_gpus)
+    if max_scenarios is not None:
+        scen = scoring_scenarios(scen, max_scenarios)
     try:
         plan = optimize(scen, offers, list(inventory), rule_policy(policy, rules))
     except InfeasiblePlanError as e:
@@ -190,19 +215,8 @@ def firm_purchases(
     return firm, f"{len(firm)} firm purchase(s)"
 
 
-def one_pool(fc: Forecast, p: int) -> Forecast:
-    """The forecast of pool ``p`` alone (its scenarios and point forecast)."""
-    sc = fc.scenarios
-    point = fc.point_gpus if fc.point_gpus is not None else sc.expected()
-    return replace(
-        fc,
-        scenarios=replace(
-            sc,
-            pools=(sc.pools[p],),
-            demand_gpus=np.ascontiguousarray(sc.demand_gpus[:, :, p : p + 1]),
-        ),
-        point_gpus=point[:, p : p + 1],
-    )
+#: the rule the other pools are held on while one pool's rules are scored (cheap: one path)
+BASELINE_RULE = "lp-point"
 
 
 def rule_costs(
@@ -215,22 +229,42 @@ def rule_costs(
     policy: Policy,
     rules: Sequence[str] = SIZING_RULES,
 ) -> dict[str, dict[str, float]]:
-    """Per pool and rule: the evaluator's bill, on the pool's actual usage after the forecast's
-    origin, of the firm purchases the optimizer makes for that pool alone on that rule (with the
-    inventory). The record's entry for one origin. Pools are scored one at a time: the rule is a
-    property of the pool's demand input, and single-pool problems are small; with one pool this
-    is the whole problem."""
+    r"""Per pool and rule: the evaluator's bill of the whole estate, on the actual usage after the
+    forecast's origin, of the firm purchases the optimizer makes with that pool on that rule and
+    every other pool on :data:`BASELINE_RULE` (with the inventory). The record's entry for one
+    origin.
+
+    ``C_{o,j,R} = bill(inventory ∪ buy(R_j, baseline_{−j}); actual usage of all pools)``.
+
+    The pools are optimised and billed together because they share commitments: a Compute Savings
+    Plan or a regional RI held in the inventory serves every pool it covers, so pool ``j`` alone
+    would see all of it as free capacity, buy nothing under any rule, and every rule would tie.
+    The other pools are held on the same rule for every ``R``, so the differences between
+    ``C_{o,j,R}`` over ``R`` are the effect of pool ``j``'s rule on the estate's bill; as every
+    rule of pool ``j`` is compared on the same estate, the regret (relative to the best rule at
+    ``o``) is a share of the estate's bill. The sequential backtest scores the same way with the
+    other pools on their chosen rules (:mod:`planner.backtest.sequential`)."""
     pools = fc.scenarios.pools
+    n_p = len(pools)
+    bills: dict[tuple[str, ...], float] = {}
     out: dict[str, dict[str, float]] = {}
     for p, pool in enumerate(pools):
-        sub = one_pool(fc, p) if len(pools) > 1 else fc
-        hist = history_gpus[:, p : p + 1]
-        act = actual_gpus[:, p : p + 1]
         out[pool.name] = {}
         for r in rules:
-            coms, _ = firm_purchases((r,), sub, hist, offers, inventory, policy)
-            ev = evaluate([*inventory, *coms], act, actual_ts, (pool,), offers, policy)
-            out[pool.name][r] = ev.total_usd
+            variant = tuple(r if q == p else BASELINE_RULE for q in range(n_p))
+            if variant not in bills:  # the all-baseline variant is shared by every pool
+                coms, _ = firm_purchases(
+                    variant,
+                    fc,
+                    history_gpus,
+                    offers,
+                    inventory,
+                    policy,
+                    max_scenarios=SCORING_SCENARIOS if n_p > 1 else None,
+                )
+                ev = evaluate([*inventory, *coms], actual_gpus, actual_ts, pools, offers, policy)
+                bills[variant] = ev.total_usd
+            out[pool.name][r] = bills[variant]
     return out
 
 
@@ -252,9 +286,10 @@ class RuleChoice:
             "mean_regret_pct_by_rule": self.mean_regret_pct,
             "origins": list(self.origins),
             "window_hours": self.window_hours,
-            "method": "per pool, the rule with the lowest mean rolling-origin regret (evaluator's "
-            "bill of the firm purchases on the actual usage that followed, relative to the best "
-            "rule at each origin)",
+            "method": "per pool, the rule with the lowest mean rolling-origin regret: the "
+            "evaluator's bill of the whole estate (the other pools on the point forecast, shared "
+            "commitments used where they serve) on the actual usage that followed, relative to "
+            "the best rule for that pool at each origin",
             "note": self.note,
             "hindsight_windows": list(self.hindsight),
         }

@@ -27,23 +27,30 @@ from pathlib import Path
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
-from planner.backtest.sizing import size_for_plan
+from planner.backtest.sizing import SizedInput, size_for_plan
 from planner.decision import decision_figures
+from planner.evaluate.bill import tariff
+from planner.evaluate.bounds import BoundCheck, check_bounds
 from planner.evaluate.compare import (
     ALL_ON_DEMAND,
     THIS_PLAN,
     Progress,
     StrategyFigures,
     compare_strategies,
+    evaluate_on_paths,
 )
-from planner.evaluate.plan_bill import rebill_plan
+from planner.evaluate.plan_bill import rebill_plan, upfront_by_date
+from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.optimize import optimize
+from planner.optimize.referee import tighten
 from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
 from planner.purchase_values import value_purchases, whole_term_paths
+from planner.serverless import ServerlessSetup
+from planner.valuation import valuation_for
 from planner.workflows.inputs import PlanningInputs, load_inputs
 from planner.workflows.records import (
     RunRecord,
@@ -179,6 +186,97 @@ def quarterly_plan(
     return plan_run(inputs, progress=progress)
 
 
+def forecast_bounds(
+    plan: Plan,
+    fc: Forecast,
+    offers: pd.DataFrame,
+    inventory: list[Commitment],
+    policy: Policy,
+    serverless: ServerlessSetup | None,
+) -> list[BoundCheck]:
+    """The policy's bounds checked on the evaluator's bill of inventory + the plan's purchases over
+    the forecast's own (calibrated) scenarios: the bill the run reports (as
+    :func:`planner.evaluate.compare.compare_strategies` bills ``this plan``)."""
+    sc = fc.scenarios
+    vp = valuation_for(sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=offers)
+    held = [*inventory, *plan.commitments()]
+    tf = tariff(held, tuple(sc.pools), offers, policy)
+    figs = evaluate_on_paths(
+        THIS_PLAN,
+        held,
+        vp,
+        sc.probabilities,
+        sc.pools,
+        offers,
+        tf,
+        plan_serverless(plan, serverless),
+    )
+    return check_bounds(figs, policy, upfront_by_date(list(plan.purchases)))
+
+
+def hold_bounds_on_forecast(
+    plan: Plan,
+    fc: Forecast,
+    sized: SizedInput,
+    inputs: PlanningInputs,
+    policy: Policy,
+    *,
+    serverless: ServerlessSetup | None,
+    notes: list[str],
+    progress: Progress | None = None,
+) -> Plan:
+    """Prove the risk bounds where they are reported: on the forecast's calibrated scenarios.
+
+    The LP sizes on ``sized.scenarios``, where a pool on a one-path sizing rule (``lp-point``,
+    ``trailing-L``) has no spread, so its unused spend in the tail is not seen and a bound the
+    optimizer's referee holds there can be breached on the calibrated scenarios the run bills.
+    When it is, the LP's limits are tightened as the optimizer's referee does
+    (:func:`planner.optimize.referee.tighten`) and the plan re-solved, for at most
+    ``policy.bound_rounds`` rounds; a bound still breached is reported breached (the run's bill
+    checks it again) and noted. With every pool on calibrated scenarios there is nothing to do:
+    the optimizer's referee has checked the same scenarios."""
+    say = progress or (lambda _m: None)
+    rules = sized.scenarios.meta.get("sizing_rules", {})
+    if all(r == "lp-calibrated" for r in rules.values()):
+        return plan
+    offers, inventory = inputs.catalog.offers, list(inputs.inventory)
+    lp_policy = sized.policy
+    for attempt in range(policy.bound_rounds + 1):
+        breached = [
+            b
+            for b in forecast_bounds(plan, fc, offers, inventory, policy, serverless)
+            if not b.held
+        ]
+        if not breached:
+            return plan
+        what = ", ".join(f"{b.name} {b.realised:,.4g} vs limit {b.limit:,.4g}" for b in breached)
+        if attempt == policy.bound_rounds:
+            notes.append(
+                f"on the forecast's scenarios the plan breaches {what} after {attempt} "
+                "tightening rounds (pools sized on one-path rules have no spread in the LP)"
+            )
+            return plan
+        say(f"on the forecast's scenarios the plan breaches {what}; tightened, re-solved")
+        lp_policy = tighten(lp_policy, breached)
+        try:
+            plan = optimize(
+                sized.scenarios,
+                offers,
+                inventory,
+                lp_policy,
+                as_of=fc.scenarios.start,
+                progress=say,
+                serverless=serverless,
+            )
+        except InfeasiblePlanError:
+            notes.append(
+                f"on the forecast's scenarios the plan breaches {what}; the tightened LP has no "
+                "solution, so the plan of the previous round is kept"
+            )
+            return plan
+    return plan
+
+
 def plan_run(
     inputs: PlanningInputs,
     *,
@@ -233,6 +331,7 @@ def plan_run(
         say("default risk bound dropped: the existing commitments alone break it")
         policy = replace(policy, cvar_limit_pct=None, cvar_limit_usd=None)
         unbounded = replace(sized.policy, cvar_limit_pct=None, cvar_limit_usd=None)
+        sized = replace(sized, policy=unbounded)
         plan = optimize(
             sized.scenarios,
             catalog.offers,
@@ -242,6 +341,16 @@ def plan_run(
             progress=say,
             serverless=serverless,
         )
+    plan = hold_bounds_on_forecast(
+        plan,
+        fc,
+        sized,
+        inputs,
+        policy,
+        serverless=serverless,
+        notes=notes,
+        progress=say,
+    )
     # every purchase valued on the evaluator over its whole term (the valuation paths the LP priced
     # and the comparison bills), the recommendation rule applied: planner.purchase_values
     plan = value_purchases(

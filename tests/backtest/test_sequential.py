@@ -316,3 +316,49 @@ def test_capped_replay_rules_see_only_terms_within_the_cap() -> None:
     assert len(run._replay_offers(None)) == len(both)
     run.settings = SequentialSettings(term_scale={12: 168, 36: 504})  # default: not capped
     assert len(run._replay_offers(168)) == len(both)
+
+
+def test_the_record_charges_an_unexpired_term_at_the_utilisation_it_has_shown() -> None:
+    """Two purchases billed over a 7-day span ending at ``now``: an 84-day term used 50 % (spend
+    840 USD over its 168 active hours, 5 USD/h) and a 28-day term used 100 %. The first carries
+    (1 − 0.5) · 5 USD/h · 77 days · 24 h = 4,620 USD of expected waste for the 77 days still to
+    run; the second carries nothing; a purchase that has not started yet is not charged."""
+    from planner.backtest.sequential import remainder_charge_usd
+    from planner.evaluate import Evaluation
+    from planner.inventory import Commitment
+
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    now = t0 + pd.Timedelta(days=7)
+
+    def com(cid: str, days: int, start: pd.Timestamp = t0) -> Commitment:
+        return Commitment(
+            commitment_id=cid,
+            provider="aws",
+            purchase_model="compute_savings_plan",
+            region="us-east-1",
+            sku="",
+            offering_class="",
+            term_months=12,
+            payment_option="no_upfront",
+            quantity=0.0,
+            hourly_commitment_usd=5.0,
+            start=start,
+            end=start + pd.Timedelta(days=days),
+        )
+
+    bill = Evaluation(
+        total_usd=0.0,
+        cost_by_component_usd={},
+        cost_by_provider_usd={},
+        hourly_cost_usd=np.zeros(1),
+        on_demand_equivalent_usd=0.0,
+        coverage=0.0,
+        utilization=0.0,
+        esr=0.0,
+        waste_usd=0.0,
+        commitment_utilization={"long": 0.5, "short": 1.0, "later": 0.0},
+        commitment_spend_usd={"long": 840.0, "short": 840.0, "later": 0.0},
+    )
+    bought = [com("long", 84), com("short", 28), com("later", 84, start=now)]
+    assert remainder_charge_usd(bought, bill, now) == pytest.approx(0.5 * 5.0 * 77 * 24)
+    assert remainder_charge_usd(bought[1:], bill, now) == 0.0
