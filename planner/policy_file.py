@@ -740,7 +740,7 @@ blocks_per_period = 4
 savings_curve_points = 5
 bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator finds a bound breached
 scenario_reduction = "auto"  # "on"/"off": the LP on reduce_scenarios_to scenarios (forward
-reduce_scenarios_to = 25     # selection); auto: when S > 25 and S x pools >= 400; billed on all S
+reduce_scenarios_to = 50     # selection); auto: when S > 50 and S x pools >= 400; billed on all S
 
 [serverless]                 # pools marked scale_to_zero may be served by serverless GPUs
 providers = ["modal", "replicate"]

@@ -58,6 +58,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 #: "auto" scenario reduction applies from this many scenarios × pools up (100 scenarios, 4 pools)
+#: and only when there are more than ``Policy.reduce_scenarios_to`` (50) scenarios
 AUTO_MIN_SCENARIO_POOLS = 400
 
 

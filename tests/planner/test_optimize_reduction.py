@@ -159,3 +159,13 @@ def test_policy_keys_are_validated_and_read_from_the_file() -> None:
     doc = {"solver": {"scenario_reduction": "on", "reduce_scenarios_to": 12}}
     pol = config_from_dict(doc).policy
     assert pol.scenario_reduction == "on" and pol.reduce_scenarios_to == 12
+
+
+def test_default_is_auto_to_50_scenarios() -> None:
+    # the measured default (bench/RESULTS-scale.md section 5): 100 scenarios of 4 pools -> 50;
+    # the example's 16 scenarios, or 100 scenarios of 3 pools, are solved whole
+    pol = Policy()
+    assert (pol.scenario_reduction, pol.reduce_scenarios_to) == ("auto", 50)
+    assert reduction_target(100, 4, pol) == 50
+    assert reduction_target(16, 40, pol) is None
+    assert reduction_target(100, 3, pol) is None
