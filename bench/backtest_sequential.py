@@ -58,6 +58,11 @@ def main() -> None:
         help="let the LP rules buy every term from the first decision (diagnostic)",
     )
     ap.add_argument(
+        "--lp-after-full-term",
+        action="store_true",
+        help="LP rules compete only once the record has billed a whole shortest term (diagnostic)",
+    )
+    ap.add_argument(
         "--remainder-charge",
         action="store_true",
         help="charge the record for the unexpired part of each purchase's term (diagnostic)",
@@ -86,6 +91,7 @@ def main() -> None:
                 cap_replay_rules=args.cap_replay_rules,
                 term_cap=not args.no_term_cap,
                 charge_remainder=args.remainder_charge,
+                lp_after_full_term=args.lp_after_full_term,
             ),
             progress=lambda m, name=name: print(f"[{name}] {m}", file=sys.stderr, flush=True),
         )
@@ -143,6 +149,7 @@ def main() -> None:
         + ("; replay rules capped too" if args.cap_replay_rules else "")
         + ("; no term cap" if args.no_term_cap else "")
         + ("; record charges unexpired terms" if args.remainder_charge else "")
+        + ("; LP rules after a full term of record" if args.lp_after_full_term else "")
     )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print()

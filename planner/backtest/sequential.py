@@ -136,6 +136,9 @@ class SequentialSettings:
     #: on three series it helps only with the term cap off, and then not everywhere
     #: (bench/RESULTS-backtest.md, session 4)
     charge_remainder: bool = False
+    #: a pool may follow an LP rule only once its record has billed a whole shortest term
+    #: (before that only the replay rules compete; diagnostic, off by default)
+    lp_after_full_term: bool = False
 
 
 @dataclass(frozen=True)
@@ -522,13 +525,16 @@ def run_sequential(
         means_all = {}
         evidence_h = []
         for p in pools:
+            past = record.origins(p.name, o)
+            evidence_h.append(o - past[0] if past else 0)
+            cands = rules
+            if settings.lp_after_full_term and evidence_h[-1] < min_term_h:
+                cands = tuple(r for r in rules if replay_days(r) is not None)
             rule, means = record.choose(
-                p.name, o, settings.record_last, rules=rules, default=fallback
+                p.name, o, settings.record_last, rules=cands, default=fallback
             )
             chosen.append(rule)
             means_all[p.name] = means
-            past = record.origins(p.name, o)
-            evidence_h.append(o - past[0] if past else 0)
         cap_h = _cap(settings, min_term_h, min(evidence_h))
         planner_book = books["planner"]
         bought = run.score_variants(at, tuple(chosen), planner_book, cap_h, f"d{j + 1}")

@@ -21,9 +21,12 @@ scenarios.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
@@ -214,6 +217,35 @@ def forecast_bounds(
     return check_bounds(figs, policy, upfront_by_date(list(plan.purchases)))
 
 
+#: the LP limit of each bound the forecast check can tighten: (policy field, "max" or "min")
+_LP_LIMITS = {
+    "cvar_unused_pct": ("cvar_limit_pct", "max"),
+    "cvar_unused_usd": ("cvar_limit_usd", "max"),
+    "min_utilization": ("min_utilization", "min"),
+}
+
+
+def anchored(lp_policy: Policy, lp_bounds: Sequence[dict[str, Any]]) -> Policy:
+    """``lp_policy`` with each limit moved to what the optimizer's referee measured on the LP's
+    own scenarios when that was inside the limit (``min(l, r)`` for an upper bound, ``max(l, r)``
+    for a lower one). Tightening then starts from where the LP actually stood: a limit that did
+    not bind in the LP (its scenarios see less risk than the forecast's) would take several
+    rounds of ``l · L / R`` before it bit."""
+    kw: dict[str, Any] = {}
+    for b in lp_bounds:
+        spec = _LP_LIMITS.get(str(b.get("name")))
+        if spec is None:
+            continue
+        field_name, sense = spec
+        limit, realised = getattr(lp_policy, field_name), b.get("realised")
+        if limit is None or realised is None or not np.isfinite(float(realised)):
+            continue
+        kw[field_name] = (
+            min(limit, float(realised)) if sense == "max" else max(limit, float(realised))
+        )
+    return replace(lp_policy, **kw)
+
+
 def hold_bounds_on_forecast(
     plan: Plan,
     fc: Forecast,
@@ -221,43 +253,47 @@ def hold_bounds_on_forecast(
     inputs: PlanningInputs,
     policy: Policy,
     *,
-    serverless: ServerlessSetup | None,
+    finish: Callable[[Plan], Plan],
     notes: list[str],
     progress: Progress | None = None,
 ) -> Plan:
-    """Prove the risk bounds where they are reported: on the forecast's calibrated scenarios.
+    """``finish(plan)`` (the recommendation rule, :func:`planner.purchase_values.value_purchases`),
+    with the risk bounds proven where they are reported: on the forecast's calibrated scenarios.
 
     The LP sizes on ``sized.scenarios``, where a pool on a one-path sizing rule (``lp-point``,
-    ``trailing-L``) has no spread, so its unused spend in the tail is not seen and a bound the
-    optimizer's referee holds there can be breached on the calibrated scenarios the run bills.
-    When it is, the LP's limits are tightened as the optimizer's referee does
-    (:func:`planner.optimize.referee.tighten`) and the plan re-solved, for at most
-    ``policy.bound_rounds`` rounds; a bound still breached is reported breached (the run's bill
-    checks it again) and noted. With every pool on calibrated scenarios there is nothing to do:
-    the optimizer's referee has checked the same scenarios."""
+    ``trailing-L``) has no spread, so its unused spend in the tail is not seen; and the
+    recommendation rule may drop purchases after the optimizer's referee has checked them. Either
+    can breach on the calibrated scenarios a bound the referee held. When one is breached, the LP's
+    limits are tightened as the optimizer's referee does (:func:`planner.optimize.referee.tighten`),
+    the plan re-solved and finished again, for at most ``policy.bound_rounds`` rounds; a bound still
+    breached is reported breached (the run's bill checks it again) and noted."""
     say = progress or (lambda _m: None)
-    rules = sized.scenarios.meta.get("sizing_rules", {})
-    if all(r == "lp-calibrated" for r in rules.values()):
-        return plan
+    done = finish(plan)
+    if not any(
+        v is not None
+        for v in (policy.cvar_limit_usd, policy.cvar_limit_pct, policy.min_utilization)
+    ):
+        return done
     offers, inventory = inputs.catalog.offers, list(inputs.inventory)
+    serverless = serverless_for(inputs.pooled, inputs.config)
     lp_policy = sized.policy
     for attempt in range(policy.bound_rounds + 1):
         breached = [
             b
-            for b in forecast_bounds(plan, fc, offers, inventory, policy, serverless)
+            for b in forecast_bounds(done, fc, offers, inventory, policy, serverless)
             if not b.held
         ]
         if not breached:
-            return plan
+            return done
         what = ", ".join(f"{b.name} {b.realised:,.4g} vs limit {b.limit:,.4g}" for b in breached)
         if attempt == policy.bound_rounds:
             notes.append(
                 f"on the forecast's scenarios the plan breaches {what} after {attempt} "
-                "tightening rounds (pools sized on one-path rules have no spread in the LP)"
+                "tightening rounds"
             )
-            return plan
+            return done
         say(f"on the forecast's scenarios the plan breaches {what}; tightened, re-solved")
-        lp_policy = tighten(lp_policy, breached)
+        lp_policy = tighten(anchored(lp_policy, plan.bounds), breached)
         try:
             plan = optimize(
                 sized.scenarios,
@@ -273,8 +309,9 @@ def hold_bounds_on_forecast(
                 f"on the forecast's scenarios the plan breaches {what}; the tightened LP has no "
                 "solution, so the plan of the previous round is kept"
             )
-            return plan
-    return plan
+            return done
+        done = finish(plan)
+    return done
 
 
 def plan_run(
@@ -341,26 +378,25 @@ def plan_run(
             progress=say,
             serverless=serverless,
         )
+    # every purchase valued on the evaluator over its whole term (the valuation paths the LP priced
+    # and the comparison bills), the recommendation rule applied: planner.purchase_values; the
+    # risk bounds proven on the forecast's scenarios, re-solved with tighter limits if need be
+    paths = whole_term_paths(fc.scenarios, policy, inventory, catalog.offers)
+
+    def finish(p: Plan) -> Plan:
+        return value_purchases(
+            p, paths, catalog.offers, inventory, policy, progress=say, serverless=serverless
+        )
+
     plan = hold_bounds_on_forecast(
         plan,
         fc,
         sized,
         inputs,
         policy,
-        serverless=serverless,
+        finish=finish,
         notes=notes,
         progress=say,
-    )
-    # every purchase valued on the evaluator over its whole term (the valuation paths the LP priced
-    # and the comparison bills), the recommendation rule applied: planner.purchase_values
-    plan = value_purchases(
-        plan,
-        whole_term_paths(fc.scenarios, policy, inventory, catalog.offers),
-        catalog.offers,
-        inventory,
-        policy,
-        progress=say,
-        serverless=serverless,
     )
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
     plan = replace(plan, record={**plan.record, **extra})

@@ -254,3 +254,29 @@ def test_the_model_table_explains_a_mase_above_one() -> None:
     assert "no better than seasonal naive" in table.loc["hard", "why"]
     calm = model_choice_table(SimpleNamespace(metrics=metrics.iloc[:1]))  # type: ignore[arg-type]
     assert "why" not in calm.columns
+
+
+def test_tightening_for_the_forecast_starts_from_where_the_lp_stood() -> None:
+    """The LP's scenarios can see less risk than the forecast's (a pool on a one-path sizing rule
+    has no spread): the LP held CVaR at 9.9 % under a 15 % limit, so scaling the 15 % limit would
+    not bind. ``anchored`` moves each limit to the referee's measure of the LP when that is inside
+    the limit, and leaves it where the LP was at or past it."""
+    from planner.policy import Policy
+    from planner.workflows.quarterly import anchored
+
+    pol = Policy(cvar_limit_pct=15.0, min_utilization=0.8).validate()
+    lp_bounds = [
+        {"name": "cvar_unused_pct", "limit": 15.0, "realised": 9.9},
+        {"name": "min_utilization", "limit": 0.8, "realised": 0.86},
+        {"name": "max_share_per_provider", "limit": 0.8, "realised": 0.5},
+    ]
+    out = anchored(pol, lp_bounds)
+    assert out.cvar_limit_pct == 9.9 and out.min_utilization == 0.86
+    assert out.max_share_per_provider == pol.max_share_per_provider
+    # an LP at (or past) its limit keeps the limit
+    past = [
+        {"name": "cvar_unused_pct", "limit": 15.0, "realised": 15.2},
+        {"name": "min_utilization", "limit": 0.8, "realised": 0.79},
+    ]
+    kept = anchored(pol, past)
+    assert kept.cvar_limit_pct == 15.0 and kept.min_utilization == 0.8
