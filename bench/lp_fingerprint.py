@@ -7,7 +7,7 @@ Two sources of LPs:
   its forecast's scenarios; plus the same with the risk bounds every family of rows needs
   (CVaR, minimum utilisation, upfront budget, provider share, risk aversion, exact risk pricing);
 - every LP that the tiny hand LPs of tests/planner build (the tests run in this process with a
-  hook on ``build_problem`` that fingerprints each LP as built, before it is solved).
+  hook on ``build_lp`` that fingerprints each LP as built, before it is solved).
 
 For each LP: the variables sorted by name with bounds and category; the constraints sorted by
 name with sense, rhs and coefficients; the objective's coefficients and constant; and, order
@@ -137,7 +137,7 @@ def example_lps() -> Iterator[tuple[str, pulp.LpProblem]]:
 
 
 class HandHook:
-    """A pytest plugin: every LP ``build_problem`` returns is fingerprinted under the test's id."""
+    """A pytest plugin: every LP ``build_lp`` returns is fingerprinted under the test's id."""
 
     def __init__(self, sink: list[str]) -> None:
         self.sink = sink
@@ -153,7 +153,7 @@ class HandHook:
         pkg: Any = importlib.import_module("planner.optimize")
         mod: Any = importlib.import_module("planner.optimize.problem")
 
-        original: Callable[..., Any] = mod.build_problem
+        original: Callable[..., Any] = mod.build_lp
 
         def hooked(*args: Any, **kwargs: Any) -> Any:
             built = original(*args, **kwargs)
@@ -161,12 +161,14 @@ class HandHook:
             self.sink += fingerprint(f"{self.node} #{self.count}", _lp_of(built))
             return built
 
-        pkg.build_problem = hooked
-        mod.build_problem = hooked
+        # build_lp is where every LP is made: build_problem calls it (problem.py's global),
+        # optimize() calls it after build_index (the package's global)
+        pkg.build_lp = hooked
+        mod.build_lp = hooked
 
         def restore() -> None:
-            pkg.build_problem = original
-            mod.build_problem = original
+            pkg.build_lp = original
+            mod.build_lp = original
 
         self.restore = restore
 

@@ -76,6 +76,7 @@ def main() -> None:
     ]
     for integer in (True, False):
         pol = Policy(
+            scenario_reduction="off",  # the LP on every scenario (this bench measures it)
             horizon_months=2,
             ladder_every_months=1,
             savings_curve_points=0,

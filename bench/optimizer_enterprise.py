@@ -6,6 +6,8 @@ and the LP's expected cost next to the evaluator's hourly bill of the same purch
 scenarios (the time-reduction + dispatch-rule gap on this case). Figures only, no asserts.
 
     .venv/bin/python bench/optimizer_enterprise.py [--scenarios 100] [--blocks 4] [--period quarter]
+        [--pools 8]   (more than 8: copies in further AWS regions, optimizer_cases.enterprise_pools)
+        [--reduce-to k]   (the LP on k scenarios by forward selection; the evaluator bills all)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from optimizer_cases import ENTERPRISE_POOLS, synthetic_scenarios
+from optimizer_cases import enterprise_pools, synthetic_scenarios
 
 from planner.evaluate import evaluate
 from planner.optimize import build_problem, optimize, solve
@@ -40,6 +42,8 @@ def main() -> None:
     ap.add_argument("--period", default="quarter")
     ap.add_argument("--integer-method", default="round")
     ap.add_argument("--eval-scenarios", type=int, default=10)
+    ap.add_argument("--pools", type=int, default=8)
+    ap.add_argument("--reduce-to", type=int, default=0, help="the LP on k scenarios (0: all)")
     args = ap.parse_args()
 
     print(
@@ -48,13 +52,16 @@ def main() -> None:
     )
     n_hours = int(args.months * 730.5) + 48
     t = time.perf_counter()
-    sc = synthetic_scenarios(ENTERPRISE_POOLS, n_hours=n_hours, n_scenarios=args.scenarios, seed=42)
+    offers = load_catalog().offers
+    pools = enterprise_pools(args.pools, offers)
+    sc = synthetic_scenarios(pools, n_hours=n_hours, n_scenarios=args.scenarios, seed=42)
     print(
         f"scenarios: {sc.n_scenarios} x {sc.n_hours} h x {len(sc.pools)} pools "
         f"({time.perf_counter() - t:.1f} s to generate)"
     )
-    offers = load_catalog().offers
     policy = Policy(
+        scenario_reduction="on" if args.reduce_to else "off",
+        reduce_scenarios_to=args.reduce_to or 50,
         horizon_months=args.months,
         ladder_every_months=3,
         period=args.period,

@@ -10,11 +10,21 @@ time is printed with the load average at the start of each point.
   region), with ``PLANNER_WORKERS=1`` (serial) and ``=2`` (worker processes);
 - ``scenarios``: ``planner.optimize`` of the enterprise case (bench/optimizer_cases.py), 12 months,
   S scenarios;
-- ``months``: the same with 20 scenarios and an M-month horizon.
+- ``months``: the same with 20 scenarios and an M-month horizon;
+- ``optpools``: ``planner.optimize`` of the enterprise case with N pools
+  (``optimizer_cases.enterprise_pools``: the 8 enterprise pools, then copies in further AWS
+  regions), ``--scenarios`` S, ``--months`` M, ``--reduce`` off or k (the LP on k of the S
+  scenarios, ``Policy.scenario_reduction = "on"``), ``--cvar`` the exact CVaR bound on unused
+  spend in % of commitment spend (``risk_pricing = "exact"``); prints the split of the time
+  (index = numpy/pandas data, PuLP = the model objects, HiGHS = the solver's own clock, the rest
+  of the solve = PuLP's copy into HiGHS and the read-back, referee = the evaluator's bill on all
+  S scenarios) and the evaluator's expected bill of the plan.
 
     .venv/bin/python bench/scale_sweep.py pools --points 6,12,24,48,96 --workers 1,2
     .venv/bin/python bench/scale_sweep.py scenarios --points 10,20,40,80
     .venv/bin/python bench/scale_sweep.py months --points 6,12,24,36
+    .venv/bin/python bench/scale_sweep.py optpools --points 1,2,4,8,16 --scenarios 100 --reduce off
+    .venv/bin/python bench/scale_sweep.py optpools --points 8 --reduce 25 --cvar 10
 """
 
 from __future__ import annotations
@@ -87,6 +97,7 @@ def point_optimizer(n_scenarios: int, months: int) -> dict[str, float]:
     sc = synthetic_scenarios(ENTERPRISE_POOLS, n_hours=n_hours, n_scenarios=n_scenarios, seed=42)
     offers = load_catalog().offers
     policy = Policy(
+        scenario_reduction="off",  # the LP on every scenario (this bench measures it)
         horizon_months=months,
         ladder_every_months=3,
         period="quarter",
@@ -105,6 +116,57 @@ def point_optimizer(n_scenarios: int, months: int) -> dict[str, float]:
     }
 
 
+def point_optpools(
+    n_pools: int, n_scenarios: int, months: int, reduce: str, cvar_pct: float | None
+) -> dict[str, float]:
+    sys.path.insert(0, str(HERE))
+    from optimizer_cases import enterprise_pools, synthetic_scenarios
+
+    from planner.optimize import optimize
+    from planner.policy import Policy
+    from pricing_data.catalog import load_catalog
+
+    offers = load_catalog().offers
+    n_hours = int(months * 730.5) + 48
+    sc = synthetic_scenarios(
+        enterprise_pools(n_pools, offers), n_hours=n_hours, n_scenarios=n_scenarios, seed=42
+    )
+    policy = Policy(
+        horizon_months=months,
+        ladder_every_months=3,
+        period="quarter",
+        blocks_per_period=4,
+        integer=True,
+        integer_method="round",
+        savings_curve_points=0,
+        time_limit_s=3600,
+        scenario_reduction="off" if reduce == "off" else "on",
+        reduce_scenarios_to=25 if reduce == "off" else int(reduce),
+        cvar_limit_pct=cvar_pct,
+        cvar_beta=0.9,
+        risk_pricing="exact" if cvar_pct is not None else "conservative",
+    )
+    t = time.perf_counter()
+    plan = optimize(sc, offers, [], policy)
+    rec = plan.record
+    red = rec["scenario_reduction"]
+    return {
+        "wall_s": time.perf_counter() - t,
+        "build_s": float(rec["build_time_s"]),
+        "index_s": float(rec["index_time_s"]),
+        "solve_s": float(rec["solve_time_s"]),
+        "highs_s": float(rec["highs_time_s"]),
+        "referee_s": float(rec["referee_time_s"]),
+        "variables": float(rec["sizes"]["variables"]),
+        "constraints": float(rec["sizes"]["constraints"]),
+        "lp_scenarios": float(rec["sizes"]["scenarios"]),
+        "bill_usd": float(plan.expected_cost_usd["total"]),
+        "distance": float(red["kantorovich_distance_usd_per_hour"]) if red else 0.0,
+        "bounds_held": float(all(b["held"] for b in plan.bounds)),
+        "rounds": float(sum(1 for n in rec["notes"] if n.startswith("round "))),
+    }
+
+
 def exponent(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of log y on log x."""
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
@@ -112,7 +174,11 @@ def exponent(xs: list[float], ys: list[float]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["pools", "scenarios", "months"])
+    ap.add_argument("what", choices=["pools", "scenarios", "months", "optpools"])
+    ap.add_argument("--scenarios", type=int, default=100, help="optpools: S")
+    ap.add_argument("--months", type=int, default=36, help="optpools: horizon months")
+    ap.add_argument("--reduce", default="off", help="optpools: off, or k scenarios for the LP")
+    ap.add_argument("--cvar", type=float, default=None, help="optpools: CVaR limit, %% of spend")
     ap.add_argument("--points", default="")
     ap.add_argument("--workers", default="1,2", help="pools: PLANNER_WORKERS values")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
@@ -120,13 +186,20 @@ def main() -> None:
     if args.one is not None:
         if args.what == "pools":
             r = point_pools(args.one)
+        elif args.what == "optpools":
+            r = point_optpools(args.one, args.scenarios, args.months, args.reduce, args.cvar)
         elif args.what == "scenarios":
             r = point_optimizer(args.one, 12)
         else:
             r = point_optimizer(20, args.one)
         print(json.dumps({**r, **_usage()}))
         return
-    defaults = {"pools": "6,12,24,48,96", "scenarios": "10,20,40,80", "months": "6,12,24,36"}
+    defaults = {
+        "pools": "6,12,24,48,96",
+        "scenarios": "10,20,40,80",
+        "months": "6,12,24,36",
+        "optpools": "1,2,4,8,16",
+    }
     points = [int(x) for x in (args.points or defaults[args.what]).split(",")]
     worker_runs = [int(w) for w in args.workers.split(",")] if args.what == "pools" else [0]
     print(
@@ -142,7 +215,17 @@ def main() -> None:
                 env["PLANNER_WORKERS"] = str(workers)
             load = os.getloadavg()[0]
             proc = subprocess.run(
-                [sys.executable, __file__, args.what, "--one", str(x)],
+                [sys.executable, __file__, args.what, "--one", str(x)]
+                + (
+                    [
+                        f"--scenarios={args.scenarios}",
+                        f"--months={args.months}",
+                        f"--reduce={args.reduce}",
+                    ]
+                    + ([f"--cvar={args.cvar}"] if args.cvar is not None else [])
+                    if args.what == "optpools"
+                    else []
+                ),
                 capture_output=True,
                 text=True,
                 env=env,
@@ -168,6 +251,15 @@ def main() -> None:
                 extra += (
                     f" (parent CPU {r['cpu_self_s']:.1f} s + workers {r['cpu_workers_s']:.1f} s:"
                     f" ~{idle:.0f} s on {workers} idle cores)"
+                )
+            if "highs_s" in r:
+                extra = (
+                    f" ({r['variables']:,.0f} vars, {r['constraints']:,.0f} rows, LP on "
+                    f"{r['lp_scenarios']:.0f} scenarios; index {r['index_s']:.1f} s, PuLP "
+                    f"{r['build_s'] - r['index_s']:.1f} s, solve {r['solve_s']:.1f} s of which "
+                    f"HiGHS {r['highs_s']:.1f} s, referee {r['referee_s']:.1f} s; evaluator's "
+                    f"expected bill {r['bill_usd']:,.0f} USD, distance {r['distance']:,.1f}, "
+                    f"bounds held {bool(r['bounds_held'])}, tightening rounds {r['rounds']:.0f})"
                 )
             if "solve_s" in r:
                 solves.append((x, r["solve_s"]))

@@ -28,6 +28,7 @@ PERIODS = ("month", "quarter")
 SOLVERS = ("highs", "cbc")
 INTEGER_METHODS = ("mip", "round")
 RISK_PRICINGS = ("conservative", "exact")
+SCENARIO_REDUCTIONS = ("auto", "on", "off")
 VALUATIONS = ("whole_term", "horizon")
 
 
@@ -85,9 +86,11 @@ RANGES: dict[str, Range] = {
     "spot_restart_h": Range(0, INF, "must be >= 0 hours", "use e.g. 1.0"),
     "spot_price_spread_pct": Range(0, 200, "must be in [0, 200]", "use e.g. 25"),
     "bound_rounds": Range(0, INF, "must be >= 0", "use e.g. 3"),
+    "reduce_scenarios_to": Range(1, INF, "must be >= 1 scenario", "use e.g. 50"),
 }
 CHOICES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("risk_pricing", RISK_PRICINGS, "unknown value"),
+    ("scenario_reduction", SCENARIO_REDUCTIONS, "unknown value"),
     ("integer_method", INTEGER_METHODS, "unknown method"),
     ("solver", SOLVERS, "unknown solver"),
     ("time_reduction", TIME_REDUCTIONS, "unknown method"),
@@ -156,6 +159,16 @@ class Policy:
         ``bound_rounds`` (3): after the solve the evaluator bills the plan and checks every bound;
         a bound it finds breached is tightened by the shortfall and the LP re-solved, at most this
         many times (0: check and report only).
+        ``scenario_reduction`` ("auto") and ``reduce_scenarios_to`` (50): the LP is built on
+        ``reduce_scenarios_to`` of the S demand scenarios chosen by fast forward selection
+        (planner/optimize/scenario_reduction.py; the dropped scenarios' probability moves to the
+        nearest kept one), while the evaluator still bills the plan and checks every bound on
+        all S. "on": whenever S > ``reduce_scenarios_to``; "auto": only for large problems, S >
+        ``reduce_scenarios_to`` and S × pools >= 400 (planner.optimize.index.AUTO_MIN_SCENARIO_POOLS;
+        e.g. 100 scenarios from 4 pools up), where the LP's time (∝ S^1.8) is what limits a
+        plan; "off": never. The plan's record says what was kept ("scenario_reduction"). 50 of
+        100 cost +0.24 % (4 pools) and +0.21 % (8 pools) on the evaluator's bill of the
+        enterprise case; 25 cost +0.75 % and +0.46 % (bench/RESULTS-scale.md section 5).
     Whole term and cost of money (see planner/valuation.py)
         ``discount_rate_pct`` (8 %/yr, a typical corporate cost of capital; 0 = undiscounted): cash
         flows are discounted monthly at this rate in the objective and the NPV figures.
@@ -216,6 +229,8 @@ class Policy:
     spot_restart_h: float = 0.25
     spot_price_spread_pct: float = 25.0
     bound_rounds: int = 3
+    scenario_reduction: str = "auto"
+    reduce_scenarios_to: int = 50
 
     def validate(self) -> Policy:
         """Check every field against :data:`CHOICES` and :data:`RANGES`; return self so that

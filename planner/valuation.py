@@ -54,6 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -130,10 +131,34 @@ class Timeline:
         span = np.maximum(self.end_h - self.start_h, 1)
         return np.asarray(np.clip(hi - lo, 0, None) / span, dtype=float)
 
+    @cached_property
+    def _month_bounds(self) -> np.ndarray:
+        """Calendar-month boundaries (hour offsets) over the timeline's months, computed once."""
+        return month_starts_h(self.start, max(int(self.end_h.max(initial=0)), 1))
+
     def month_of_h(self, h: int) -> int:
         """The calendar month (0-based) that hour offset ``h`` falls in."""
-        bounds = month_starts_h(self.start, max(h + 1, 1))
+        bounds = self._month_bounds
+        if h >= int(bounds[-1]):  # past the timeline's months: extend
+            bounds = month_starts_h(self.start, max(h + 1, 1))
         return int(np.searchsorted(bounds, h, side="right") - 1)
+
+    @cached_property
+    def _month_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-zero entries of ``month_h`` (rows, months, hours): one per hourly row."""
+        rows, months = np.nonzero(self.month_h)
+        return rows, months, self.month_h[rows, months]
+
+    def by_month(self, x: np.ndarray) -> np.ndarray:
+        """``x @ month_h`` for a per-row rate ``x`` (n_rows,): Σ_r x_r · month_h[r, m] per month,
+        summed over ``month_h``'s non-zero entries only (a row touches one month or a few). The
+        evaluator books cash by month this way for every commitment, pool and scenario; the dense
+        product (n_rows × n_months, mostly zeros) was most of its time."""
+        rows, months, hours = self._month_entries
+        out: np.ndarray = np.bincount(
+            months, weights=np.asarray(x, dtype=float)[rows] * hours, minlength=self.n_months
+        )
+        return out
 
     def row_discount(self, discount_rate_pct: float) -> np.ndarray:
         """Hour-weighted mean δ over each row's months (module docstring)."""

@@ -424,13 +424,16 @@ def _serve_commitment(
     res: _Residual,
     price: ServingPrices,
     has_spot: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dispatch one commitment on the residual usage (mutates ``res``): GPUs served per row and
-    pool, and commitment USD used per row and pool (per hour of the row)."""
-    n_rows, n_p = res.od_left.shape
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Dispatch one commitment on the residual usage (mutates ``res``): the pools it serves, and
+    for each of them (rows of the arrays) GPUs served per row and commitment USD used per row
+    (per hour of the row); the budget left per row."""
+    n_rows = res.od_left.shape[0]
     budget = (t.hourly_usd if c.is_savings_plan else t.capacity_gpus) * share
-    served = np.zeros((n_rows, n_p))
-    used = np.zeros((n_rows, n_p))
+    pools = np.array(sorted(t.pool_rate), dtype=np.int64)
+    slot = {int(p): i for i, p in enumerate(pools)}
+    served = np.zeros((len(pools), n_rows))
+    used = np.zeros((len(pools), n_rows))
     for value, p, which in _segments(t, c.is_savings_plan, price, has_spot):
         if value <= 0:
             continue
@@ -440,9 +443,9 @@ def _serve_commitment(
         left[:, p] -= take
         budget = budget - take * k
         res.committed[:, p] += take
-        served[:, p] += take
-        used[:, p] += take * t.pool_rate[p]
-    return served, used, budget
+        served[slot[p]] += take
+        used[slot[p]] += take * t.pool_rate[p]
+    return pools, served, used, budget
 
 
 @dataclass(frozen=True)
@@ -473,21 +476,24 @@ def _bill_commitment(
     s = float(billed.sum())
     led.comp[kind] += s
     led.provider(c.provider, s)
-    led.cash_add(f"recurring:{c.commitment_id}", (t.recurring_usd_per_hour * share) @ tl.month_h)
+    led.cash_add(f"recurring:{c.commitment_id}", tl.by_month(t.recurring_usd_per_hour * share))
     if t.upfront_usd and pd.Timestamp(c.start) >= tl.start and (share > 0).any():
         upfront = np.zeros(tl.n_months)
         upfront[tl.month_of_h(int((pd.Timestamp(c.start) - tl.start) / pd.Timedelta(hours=1)))] = (
             t.upfront_usd
         )
         led.cash_add(f"upfront:{c.commitment_id}", upfront)
-    served, used, _ = _serve_commitment(c, t, share, res, tf.prices, has_spot)
-    used_by_pool = used.T @ w
-    egress_by_pool = t.egress * (served.T @ w)
+    pools, served, used, _ = _serve_commitment(c, t, share, res, tf.prices, has_spot)
+    used_by_pool = np.zeros(len(tf.pools))
+    used_by_pool[pools] = used @ w
+    egress_by_pool = np.zeros(len(tf.pools))
+    egress_by_pool[pools] = t.egress * (served @ w)
+    served_rows = served.sum(axis=0)  # GPUs served per row, all pools
     if t.egress:
-        eg_rows = t.egress * served.sum(axis=1) * w
+        eg_rows = t.egress * served_rows * w
         led.comp["egress"] += float(eg_rows.sum())
         led.hourly += eg_rows
-        led.cash_add("egress", (t.egress * served.sum(axis=1)) @ tl.month_h)
+        led.cash_add("egress", tl.by_month(t.egress * served_rows))
     if used_by_pool.sum() > 0:
         for p, pool in enumerate(tf.pools):
             led.charge_pool(pool.name, kind, s * used_by_pool[p] / used_by_pool.sum())
@@ -497,8 +503,8 @@ def _bill_commitment(
     return _CommitmentBill(
         spend=s,
         used=float(used_by_pool.sum()),
-        served_gpu_hours=float(served.sum(axis=1) @ w),
-        served_detail=served.sum(axis=1) if detail else None,
+        served_gpu_hours=float(served_rows @ w),
+        served_detail=served_rows if detail else None,
     )
 
 
@@ -524,7 +530,7 @@ def _book_serverless(sl: ServerlessBill, tl: Timeline, led: _Ledger) -> None:
         led.provider(prov, usd)
     for pool_name, usd in sl.usd_by_pool.items():
         led.charge_pool(pool_name, "serverless", usd)
-    led.cash_add("serverless", sl.rate_usd_per_h @ tl.month_h)
+    led.cash_add("serverless", tl.by_month(sl.rate_usd_per_h))
 
 
 def _bill_usage(
@@ -545,8 +551,8 @@ def _bill_usage(
         od_egress = float(od_gpus[:, p] @ w) * eg_od
         led.comp["on_demand"] += od_cost - od_egress
         led.comp["egress"] += od_egress
-        led.cash_add("on_demand", (od_gpus[:, p] * (price.od[p] - eg_od)) @ tl.month_h)
-        led.cash_add("egress", (od_gpus[:, p] * eg_od) @ tl.month_h)
+        led.cash_add("on_demand", tl.by_month(od_gpus[:, p] * (price.od[p] - eg_od)))
+        led.cash_add("egress", tl.by_month(od_gpus[:, p] * eg_od))
         led.charge_pool(pool.name, "on_demand", od_cost - od_egress)
         led.charge_pool(pool.name, "egress", od_egress)
         led.provider(price.od_provider[p], od_cost - od_egress)
@@ -560,8 +566,8 @@ def _bill_usage(
         saving += float(spot_gpus[:, p] @ w) * (price.od[p] - price.spot[p])
         led.comp["spot"] += sp_cost - sp_egress
         led.comp["egress"] += sp_egress
-        led.cash_add("spot", (spot_gpus[:, p] * (price.spot[p] - eg_spot)) @ tl.month_h)
-        led.cash_add("egress", (spot_gpus[:, p] * eg_spot) @ tl.month_h)
+        led.cash_add("spot", tl.by_month(spot_gpus[:, p] * (price.spot[p] - eg_spot)))
+        led.cash_add("egress", tl.by_month(spot_gpus[:, p] * eg_spot))
         led.charge_pool(pool.name, "spot", sp_cost - sp_egress)
         led.charge_pool(pool.name, "egress", sp_egress)
         led.provider(price.spot_provider[p], sp_cost - sp_egress)

@@ -64,16 +64,24 @@ def optimize(
     notes: list[str] = []
     best: tuple[Problem, Solution, list[Purchase], RefereeBill] | None = None
     od_figs = None
-    t_build = t_solve = t_referee = 0.0
+    t_build = t_index = t_solve = t_referee = t_highs = 0.0
     for attempt in range(policy.bound_rounds + 1):
         t1 = time.perf_counter()
-        pb = build_problem(
-            scenarios, offers, inventory, lp_policy, as_of=as_of, serverless=serverless
-        )
+        index = build_index(scenarios, offers, inventory, lp_policy, serverless=serverless)
+        t_index += time.perf_counter() - t1
+        pb = build_lp(index)  # = build_problem(...); as_of is informative only
         t_build += time.perf_counter() - t1
         sizes = summary(pb)
         if attempt == 0:
             say(pb.index.valuation.note)
+            red = pb.index.scenario_reduction
+            if red is not None:
+                say(
+                    f"the LP keeps {red['kept_scenarios']} of {red['from_scenarios']} scenarios "
+                    f"(fast forward selection, Kantorovich distance "
+                    f"{red['kantorovich_distance_usd_per_hour']:,.1f} USD/h); the evaluator bills "
+                    "the plan on all of them"
+                )
             say(
                 f"built the LP in {time.perf_counter() - t1:.1f} s: {sizes['variables']:,} "
                 f"variables, {sizes['constraints']:,} constraints ({sizes['candidates']} candidate "
@@ -91,6 +99,8 @@ def optimize(
             )
             break
         t_solve += time.perf_counter() - t1
+        if sol.state is not None:  # HiGHS's own clock over the solve and its re-runs
+            t_highs += float(sol.state.model.getRunTime())
         say(f"solved ({sol.solver}, {sol.method}) in {sol.time_s:.1f} s")
         buys = purchases(pb.index, sol)
         t1 = time.perf_counter()
@@ -124,6 +134,7 @@ def optimize(
     assert best is not None
     pb, sol, buys, ref = best
     ix = pb.index
+    red = ix.scenario_reduction
     for b in ref.bounds:
         say(
             f"bound {b.name}: limit {b.limit:,.4g}, referee {b.realised:,.4g} -> "
@@ -144,8 +155,10 @@ def optimize(
         "gap": sol.gap,
         "objective_usd": sol.objective_usd,
         "objective_basis": f"NPV at {policy.discount_rate_pct:g} %/yr over every term",
-        "build_time_s": round(t_build, 3),
+        "build_time_s": round(t_build, 3),  # index + PuLP
+        "index_time_s": round(t_index, 3),  # the data (numpy, pandas); the rest is PuLP
         "solve_time_s": round(t_solve, 3),
+        "highs_time_s": round(t_highs, 3),
         "referee_time_s": round(t_referee, 3),
         "savings_curve_time_s": round(t_curves, 3),
         "total_time_s": round(time.perf_counter() - t0, 3),
@@ -184,7 +197,11 @@ def optimize(
         "pools": [p.name for p in scenarios.pools],
         "policy": policy.to_dict(),
         "notes": [*sol.notes, *notes],
-        "tail_scenarios": list(ix.tail_scenarios),
+        # indices into the scenarios the run was given (also when the LP's were reduced)
+        "tail_scenarios": [
+            int(red["kept"][i]) if red is not None else int(i) for i in ix.tail_scenarios
+        ],
+        "scenario_reduction": None if red is None else dict(red),
     }
     if serverless is not None:  # decisions, break-even inputs (planner.optimize.serverless)
         # the plan's solution, not the LP's values after the savings curves' re-solves

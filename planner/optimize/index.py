@@ -16,6 +16,17 @@ What it holds (the symbols of planner/optimize/problem.py)
     objective's constant Σ π_s w_t δ_t o_p D_{s,t,p}, the worst-tail scenarios of the minimum
     utilisation bound, and the serverless pools with their USD per held GPU-hour moved
     (:class:`planner.optimize.serverless.ServerlessPool`).
+
+Scenario reduction (policy ``scenario_reduction``, ``reduce_scenarios_to``)
+    The LP's time grows about as S^1.8 in the scenarios (bench/RESULTS-scale.md), so for large
+    problems the index is built on k of the S scenarios, chosen by fast forward selection
+    (:mod:`planner.optimize.scenario_reduction`) on weekly mean demand per pool weighted by the
+    pool's on-demand USD per GPU-hour (a scenario distance in dollars per hour); each dropped
+    scenario's probability moves to its nearest kept one. The LP's valuation paths are the full
+    set's rows of the kept scenarios (same tail draws and spot price factors), and the index
+    keeps the full set's paths and probabilities for the referee, which bills the plan and
+    checks every bound on all S (:attr:`ProblemIndex.billing_valuation`). "auto" reduces when
+    S > k and S × P >= :data:`AUTO_MIN_SCENARIO_POOLS`; "on" whenever S > k; "off" never.
 """
 
 from __future__ import annotations
@@ -23,9 +34,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +46,7 @@ from forecasting.scenarios import DemandScenarios, Pool
 from planner.evaluate.bounds import tail_scenarios
 from planner.inventory import Commitment
 from planner.optimize.offers import CostTable, build_cost_table, num
+from planner.optimize.scenario_reduction import reduce_scenarios
 from planner.optimize.serverless import ServerlessPool, serverless_pools
 from planner.optimize.time_reduction import TimeSlices, append_rows, hours_between, reduce_time
 from planner.policy import Policy
@@ -44,6 +56,10 @@ from pricing_data.errors import PlannerInputError
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+#: "auto" scenario reduction applies from this many scenarios × pools up (100 scenarios, 4 pools)
+#: and only when there are more than ``Policy.reduce_scenarios_to`` (50) scenarios
+AUTO_MIN_SCENARIO_POOLS = 400
 
 
 def _frozen_map(d: dict[K, V]) -> Mapping[K, V]:
@@ -124,6 +140,20 @@ class ProblemIndex:
     tail_scenarios: tuple[int, ...]  # minimum utilisation's worst tail (empty without the bound)
     serverless: tuple[ServerlessPool, ...]
     serverless_offered: bool  # the run had serverless options (the LP family exists)
+    # the full scenario set's paths and probabilities when the LP's are reduced (None: the same)
+    full_valuation: ValuationPaths | None = None
+    full_probabilities: np.ndarray | None = None
+    scenario_reduction: Mapping[str, Any] | None = None  # what was kept (the plan's record)
+
+    @property
+    def billing_valuation(self) -> ValuationPaths:
+        """The paths the referee bills on: every scenario of the run, reduced or not."""
+        return self.valuation if self.full_valuation is None else self.full_valuation
+
+    @property
+    def billing_probabilities(self) -> np.ndarray:
+        """π of the scenarios the referee bills on (:attr:`billing_valuation`)."""
+        return self.probabilities if self.full_probabilities is None else self.full_probabilities
 
     @property
     def spot_factor(self) -> np.ndarray:
@@ -486,6 +516,46 @@ def spot_caps(table: CostTable, pools: tuple[Pool, ...]) -> dict[int, float]:
     return out
 
 
+def reduction_target(n_scenarios: int, n_pools: int, policy: Policy) -> int | None:
+    """How many scenarios the LP keeps, or None for all (module docstring)."""
+    k = int(policy.reduce_scenarios_to)
+    if policy.scenario_reduction == "off" or n_scenarios <= k:
+        return None
+    if policy.scenario_reduction == "auto" and n_scenarios * n_pools < AUTO_MIN_SCENARIO_POOLS:
+        return None
+    return k
+
+
+def reduce_for_lp(
+    scenarios: DemandScenarios, vp: ValuationPaths, table: CostTable, policy: Policy
+) -> tuple[DemandScenarios, ValuationPaths, dict[str, Any] | None]:
+    """The scenarios and valuation paths the LP is built on, and the reduction's record (None
+    when nothing is dropped). Features: weekly mean demand per pool times the pool's on-demand
+    USD per GPU-hour, so the Kantorovich distance is in USD per hour."""
+    k = reduction_target(scenarios.n_scenarios, len(scenarios.pools), policy)
+    if k is None:
+        return scenarios, vp, None
+    od = np.nan_to_num(table.pool_prices["od_usd_per_gpu_hour"].to_numpy(float), nan=0.0)
+    reduced = reduce_scenarios(scenarios, k, pool_weights=od)
+    info = dict(reduced.meta["reduction"])
+    kept = np.array(info["kept"], dtype=np.int64)
+    lp_vp = replace(
+        vp, demand_gpus=vp.demand_gpus[kept], spot_price_factor=vp.spot_price_factor[kept]
+    )
+    record = {
+        "method": info["method"],
+        "mode": policy.scenario_reduction,
+        "from_scenarios": int(scenarios.n_scenarios),
+        "kept_scenarios": len(kept),
+        "kept": [int(i) for i in kept],
+        "probabilities": [float(q) for q in reduced.probabilities],
+        "kantorovich_distance_usd_per_hour": float(info["distance"]),
+        "features": f"mean demand per {info['block_h']} h block and pool x on-demand USD/GPU-hour",
+        "billed_on": "all scenarios (the evaluator bills the plan and checks bounds on the full set)",
+    }
+    return reduced, lp_vp, record
+
+
 def build_index(
     scenarios: DemandScenarios,
     offers: pd.DataFrame,
@@ -505,6 +575,8 @@ def build_index(
     n_value = vp.timeline.valuation_hours
     end = start + pd.Timedelta(hours=n_value)
     table = build_cost_table(offers, scenarios.pools, inventory, policy, window=(start, end))
+    full_vp, full_prob = vp, np.asarray(scenarios.probabilities, dtype=float)
+    scenarios, vp, reduction = reduce_for_lp(scenarios, vp, table, policy)
     dates = purchase_dates(start, n_hours, policy)
     slices = time_slices(scenarios, table, vp, policy, start, n_hours, dates)
     span_delta = valuation.span_discount(
@@ -560,4 +632,7 @@ def build_index(
         tail_scenarios=tuple(tail),
         serverless=sl_pools,
         serverless_offered=serverless is not None and bool(serverless.options),
+        full_valuation=None if reduction is None else full_vp,
+        full_probabilities=None if reduction is None else _frozen_array(full_prob),
+        scenario_reduction=None if reduction is None else _frozen_map(reduction),
     )

@@ -56,9 +56,11 @@ def bill_plan(
     on_demand: StrategyFigures | None = None,
     serverless: ServerlessSetup | None = None,
 ) -> RefereeBill:
-    """Bill inventory + purchases on ``ix``'s valuation rows and check ``user_policy``'s bounds.
+    """Bill inventory + purchases on ``ix``'s valuation rows of every scenario (the full set when
+    the LP's scenarios were reduced) and check ``user_policy``'s bounds there.
     ``serverless``: the plan's serverless decisions (billed by the evaluator's serverless step)."""
-    vp = ix.valuation
+    vp = ix.billing_valuation  # every scenario, also when the LP's were reduced
+    prob = ix.billing_probabilities
     pools = ix.pools
     comms = [*inventory, *(p.commitment for p in purchases)]
     policy = replace(ix.policy, **_limits(user_policy))
@@ -67,7 +69,7 @@ def bill_plan(
         "this plan",
         comms,
         vp.demand_gpus,
-        ix.probabilities,
+        prob,
         None,
         pools,
         offers,
@@ -83,7 +85,7 @@ def bill_plan(
             "all on-demand",
             [],
             vp.demand_gpus,
-            ix.probabilities,
+            prob,
             None,
             pools,
             offers,
