@@ -248,11 +248,11 @@ def test_the_model_table_explains_a_mase_above_one() -> None:
             "backtest_horizon_h": [672, 672, 672],
         }
     )
-    table = model_choice_table(SimpleNamespace(metrics=metrics)).set_index("pool")  # type: ignore[arg-type]
+    table = model_choice_table(SimpleNamespace(metrics=metrics)).set_index("pool")
     assert table.loc["easy", "why"] == ""
     assert "beats seasonal naive on the same backtest" in table.loc["long", "why"]
     assert "no better than seasonal naive" in table.loc["hard", "why"]
-    calm = model_choice_table(SimpleNamespace(metrics=metrics.iloc[:1]))  # type: ignore[arg-type]
+    calm = model_choice_table(SimpleNamespace(metrics=metrics.iloc[:1]))
     assert "why" not in calm.columns
 
 
@@ -280,3 +280,66 @@ def test_tightening_for_the_forecast_starts_from_where_the_lp_stood() -> None:
     ]
     kept = anchored(pol, past)
     assert kept.cvar_limit_pct == 15.0 and kept.min_utilization == 0.8
+
+
+def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibrated_sizing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The logic of ``calibrated_fallback`` with the optimizer and the forecast check stubbed: the
+    plan sized on every pool's forecast is used when it holds the bounds (noted and recorded);
+    when it breaches too, or cannot be solved, the chosen-rules plan stays and the breach is
+    noted (the run's bill then reports it breached)."""
+    from dataclasses import dataclass, field
+    from types import SimpleNamespace
+    from typing import Any
+
+    from planner.optimize.solve import InfeasiblePlanError
+    from planner.workflows import quarterly
+
+    @dataclass(frozen=True)
+    class Stub:
+        name: str
+        record: dict[str, Any] = field(default_factory=dict)
+
+    held = {"calibrated": True}
+    outcome: dict[str, Any] = {"solve": "ok"}
+
+    def fake_optimize(*_a: Any, **_k: Any) -> Stub:
+        if outcome["solve"] == "infeasible":
+            raise InfeasiblePlanError("no plan")
+        return Stub("calibrated")
+
+    def fake_bounds(plan: Stub, *_a: Any) -> list[Any]:
+        return [SimpleNamespace(held=held.get(plan.name, False))]
+
+    monkeypatch.setattr(quarterly, "optimize", fake_optimize)
+    monkeypatch.setattr(quarterly, "forecast_bounds", fake_bounds)
+    monkeypatch.setattr(quarterly, "serverless_for", lambda *_a: None)
+    fc = SimpleNamespace(scenarios=SimpleNamespace(start=pd.Timestamp("2026-01-01", tz="UTC")))
+    inputs = SimpleNamespace(
+        catalog=SimpleNamespace(offers=None), inventory=(), pooled=None, config=None
+    )
+
+    def run() -> tuple[Any, list[str]]:
+        notes: list[str] = []
+        out = quarterly.calibrated_fallback(
+            Stub("chosen"),
+            fc,
+            inputs,
+            None,
+            lambda p: p,
+            notes,
+            "cvar 18 vs 15",
+            lambda _m: None,
+        )
+        return out, notes
+
+    out, notes = run()
+    assert out.name == "calibrated" and out.record["sizing_fallback"]
+    assert "instead (lp-calibrated)" in notes[0]
+    held["calibrated"] = False
+    out, notes = run()
+    assert out.name == "chosen" and "breaches cvar 18 vs 15" in notes[0]
+    outcome["solve"] = "infeasible"
+    out, notes = run()
+    assert out.name == "chosen" and "breaches" in notes[0]
