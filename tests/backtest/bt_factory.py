@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecasting.pools import PooledUsage
 from forecasting.scenarios import Pool
+from planner.inventory import Commitment
 from pricing_data.schema import COLUMN_NAMES
 
 H100 = Pool("H100")
@@ -54,6 +55,24 @@ def _offer(
         "price_date": "2026-01-01",
         "catalog_version": "test/offers.csv",
     }
+
+
+def compute_sp(cid: str, usd_per_hour: float, start: pd.Timestamp, end: pd.Timestamp) -> Commitment:
+    """A held AWS Compute Savings Plan of ``usd_per_hour`` from ``start`` to ``end``."""
+    return Commitment(
+        commitment_id=cid,
+        provider="aws",
+        purchase_model="compute_savings_plan",
+        region="us-east-1",
+        sku="",
+        offering_class="",
+        term_months=12,
+        payment_option="no_upfront",
+        quantity=0.0,
+        hourly_commitment_usd=usd_per_hour,
+        start=start,
+        end=end,
+    )
 
 
 def offers() -> pd.DataFrame:

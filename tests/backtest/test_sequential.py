@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from bt_factory import H100, offers, pooled, weekly
+from bt_factory import H100, compute_sp, offers, pooled, weekly
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -331,20 +331,7 @@ def test_the_record_charges_an_unexpired_term_at_the_utilisation_it_has_shown() 
     now = t0 + pd.Timedelta(days=7)
 
     def com(cid: str, days: int, start: pd.Timestamp = t0) -> Commitment:
-        return Commitment(
-            commitment_id=cid,
-            provider="aws",
-            purchase_model="compute_savings_plan",
-            region="us-east-1",
-            sku="",
-            offering_class="",
-            term_months=12,
-            payment_option="no_upfront",
-            quantity=0.0,
-            hourly_commitment_usd=5.0,
-            start=start,
-            end=start + pd.Timedelta(days=days),
-        )
+        return compute_sp(cid, 5.0, start, start + pd.Timedelta(days=days))
 
     bill = Evaluation(
         total_usd=0.0,

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from bt_factory import H100, offers
+from bt_factory import H100, compute_sp, offers
 
 from forecasting.forecast import Forecast
 from forecasting.growth import Growth
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.backtest.sizing import rule_costs, rule_policy
-from planner.inventory import Commitment
 from planner.policy import Policy
 
 A100 = Pool("A100")
@@ -59,20 +58,7 @@ def test_a_shared_savings_plan_is_not_free_capacity_for_each_pool_alone() -> Non
     )
     actual = np.column_stack([np.full(WEEK_H, 4.0), np.full(WEEK_H, 8.0)])
     ts = pd.date_range(START + pd.Timedelta(hours=21 * 24), periods=WEEK_H, freq="h")
-    sp = Commitment(
-        commitment_id="held-csp",
-        provider="aws",
-        purchase_model="compute_savings_plan",
-        region="us-east-1",
-        sku="",
-        offering_class="",
-        term_months=12,
-        payment_option="no_upfront",
-        quantity=0.0,
-        hourly_commitment_usd=28.0,
-        start=START - pd.Timedelta(days=30),
-        end=START + pd.Timedelta(days=335),
-    )
+    sp = compute_sp("held-csp", 28.0, START - pd.Timedelta(days=30), START + pd.Timedelta(days=335))
     costs = rule_costs(
         _forecast(actual.copy()),
         hist,
