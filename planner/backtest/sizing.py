@@ -163,16 +163,6 @@ def rule_scenarios(rules: Sequence[str], fc: Forecast, history_gpus: np.ndarray)
     )
 
 
-def rule_policy(policy: Policy, rules: Sequence[str]) -> Policy:
-    """The policy the LP sizes with under ``rules``: the user's, risk bounds included, whatever the
-    rules. On a certain (one-path) input a bound reads on that path (the minimum utilisation is the
-    path's own utilisation, the CVaR its unused spend), so the bounds hold the same meaning for every
-    rule and a rule's score never depends on whether some other pool's rule turned the bounds on or
-    off (they are estate-wide constraints)."""
-    del rules  # kept in the signature: the rule set is what a policy would be chosen from
-    return policy
-
-
 #: at most this many scenarios in a scoring LP: larger sets are reduced by fast forward selection
 SCORING_SCENARIOS = 10
 
@@ -208,7 +198,7 @@ def firm_purchases(
     if max_scenarios is not None:
         scen = scoring_scenarios(scen, max_scenarios)
     try:
-        plan = optimize(scen, offers, list(inventory), rule_policy(policy, rules))
+        plan = optimize(scen, offers, list(inventory), policy)
     except InfeasiblePlanError as e:
         return [], f"no plan: {str(e).splitlines()[0]}"
     firm = plan.commitments(firm_only=True)
@@ -401,7 +391,8 @@ def _hindsight_figures(
 @dataclass(frozen=True)
 class SizedInput:
     """What the quarterly run hands the optimizer: the scenarios with each pool on its chosen rule,
-    the policy (risk bounds only with calibrated scenarios), and the record for plan.json."""
+    the policy the LP sizes with (the user's, risk bounds under every rule; without the default
+    bound when the run dropped it), and the record for plan.json."""
 
     scenarios: DemandScenarios
     policy: Policy
@@ -471,7 +462,7 @@ def size_for_plan(
     u_hist, _ = usage_matrix(pooled, 0, pooled.n_hours)
     return SizedInput(
         scenarios=rule_scenarios(rules, fc, u_hist),
-        policy=rule_policy(policy, rules),
+        policy=policy,
         record=choice.to_dict(),
         calibrated=fc.scenarios,
         hindsight=choice.hindsight,

@@ -15,6 +15,8 @@ breached, never held.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,7 +65,7 @@ def bill_plan(
     prob = ix.billing_probabilities
     pools = ix.pools
     comms = [*inventory, *(p.commitment for p in purchases)]
-    policy = replace(ix.policy, **_limits(user_policy))
+    policy = replace(ix.policy, **bound_limits(user_policy))
     tf = tariff(comms, pools, offers, policy)
     figs = evaluate_over_scenarios(
         "this plan",
@@ -96,7 +98,8 @@ def bill_plan(
     return RefereeBill(figs, on_demand, checks, frozenset(c.commitment_id for c in inventory))
 
 
-def _limits(p: Policy) -> dict[str, Any]:
+def bound_limits(p: Policy) -> dict[str, Any]:
+    """Every bound's limit in ``p`` by its policy field (None: the bound is not set)."""
     return {
         "cvar_limit_usd": p.cvar_limit_usd,
         "cvar_limit_pct": p.cvar_limit_pct,
@@ -104,6 +107,34 @@ def _limits(p: Policy) -> dict[str, Any]:
         "max_share_per_provider": p.max_share_per_provider,
         "upfront_budget_usd": p.upfront_budget_usd,
     }
+
+
+#: the LP limit behind each bound :func:`anchored` moves: (policy field, "max" or "min")
+_ANCHORED = {
+    "cvar_unused_pct": ("cvar_limit_pct", "max"),
+    "cvar_unused_usd": ("cvar_limit_usd", "max"),
+    "min_utilization": ("min_utilization", "min"),
+}
+
+
+def anchored(lp_policy: Policy, lp_bounds: Sequence[dict[str, Any]]) -> Policy:
+    """``lp_policy`` with each risk limit moved to what the referee measured on the LP's own
+    scenarios (``lp_bounds``, a plan's ``bounds``) when that was inside the limit: ``min(l, r)``
+    for an upper bound, ``max(l, r)`` for a lower one. Tightening against a bill on other
+    scenarios (:func:`tighten` with their breaches) then starts from where the LP stood: a limit
+    that did not bind in the LP would take several rounds of ``l · L / R`` before it bit."""
+    kw: dict[str, Any] = {}
+    for b in lp_bounds:
+        spec = _ANCHORED.get(str(b.get("name")))
+        if spec is None:
+            continue
+        field_name, sense = spec
+        limit, realised = getattr(lp_policy, field_name), b.get("realised")
+        if limit is None or realised is None or not math.isfinite(float(realised)):
+            continue
+        r = float(realised)
+        kw[field_name] = min(limit, r) if sense == "max" else max(limit, r)
+    return replace(lp_policy, **kw)
 
 
 def tighten(lp_policy: Policy, breached: list[BoundCheck]) -> Policy:

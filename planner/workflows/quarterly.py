@@ -21,15 +21,14 @@ scenarios.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from forecasting import Forecast, PooledUsage, UsageHistory
+from forecasting.scenarios import DemandScenarios
 from planner.backtest.sizing import SizedInput, size_for_plan
 from planner.decision import decision_figures
 from planner.evaluate.bill import tariff
@@ -46,14 +45,13 @@ from planner.evaluate.plan_bill import rebill_plan, upfront_by_date
 from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.optimize import optimize
-from planner.optimize.referee import tighten
+from planner.optimize.referee import anchored, bound_limits, tighten
 from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
 from planner.policy import Policy
 from planner.policy_file import PlanningConfig, defaults_in_force
-from planner.purchase_values import value_purchases, whole_term_paths
+from planner.purchase_values import PurchasePaths, value_purchases, whole_term_paths
 from planner.serverless import ServerlessSetup
-from planner.valuation import valuation_for
 from planner.workflows.inputs import PlanningInputs, load_inputs
 from planner.workflows.records import (
     RunRecord,
@@ -191,25 +189,23 @@ def quarterly_plan(
 
 def forecast_bounds(
     plan: Plan,
-    fc: Forecast,
+    paths: PurchasePaths,
     offers: pd.DataFrame,
     inventory: list[Commitment],
     policy: Policy,
     serverless: ServerlessSetup | None,
 ) -> list[BoundCheck]:
     """The policy's bounds checked on the evaluator's bill of inventory + the plan's purchases over
-    the forecast's own (calibrated) scenarios: the bill the run reports (as
-    :func:`planner.evaluate.compare.compare_strategies` bills ``this plan``)."""
-    sc = fc.scenarios
-    vp = valuation_for(sc.demand_gpus, sc.start, policy, inventory, seed=sc.seed, offers=offers)
+    the run's valuation paths of the forecast's own (calibrated) scenarios: the bill the run
+    reports (as :func:`planner.evaluate.compare.compare_strategies` bills ``this plan``)."""
     held = [*inventory, *plan.commitments()]
-    tf = tariff(held, tuple(sc.pools), offers, policy)
+    tf = tariff(held, paths.pools, offers, policy)
     figs = evaluate_on_paths(
         THIS_PLAN,
         held,
-        vp,
-        sc.probabilities,
-        sc.pools,
+        paths.valuation,
+        paths.probabilities,
+        paths.pools,
         offers,
         tf,
         plan_serverless(plan, serverless),
@@ -217,68 +213,61 @@ def forecast_bounds(
     return check_bounds(figs, policy, upfront_by_date(list(plan.purchases)))
 
 
-#: the LP limit of each bound the forecast check can tighten: (policy field, "max" or "min")
-_LP_LIMITS = {
-    "cvar_unused_pct": ("cvar_limit_pct", "max"),
-    "cvar_unused_usd": ("cvar_limit_usd", "max"),
-    "min_utilization": ("min_utilization", "min"),
-}
+@dataclass(frozen=True)
+class ForecastBoundProof:
+    """What proving the risk bounds on the forecast's scenarios needs (see
+    :func:`hold_bounds_on_forecast`): the run's valuation paths of those scenarios, the offers,
+    the inventory, the user's policy, the run's serverless options, ``finish`` (the
+    recommendation rule, :func:`planner.purchase_values.value_purchases`), and where notes and
+    progress go."""
 
+    fc: Forecast
+    paths: PurchasePaths
+    offers: pd.DataFrame
+    inventory: list[Commitment]
+    policy: Policy
+    serverless: ServerlessSetup | None
+    finish: Callable[[Plan], Plan]
+    notes: list[str]
+    say: Callable[[str], None]
 
-def anchored(lp_policy: Policy, lp_bounds: Sequence[dict[str, Any]]) -> Policy:
-    """``lp_policy`` with each limit moved to what the optimizer's referee measured on the LP's
-    own scenarios when that was inside the limit (``min(l, r)`` for an upper bound, ``max(l, r)``
-    for a lower one). Tightening then starts from where the LP actually stood: a limit that did
-    not bind in the LP (its scenarios see less risk than the forecast's) would take several
-    rounds of ``l · L / R`` before it bit."""
-    kw: dict[str, Any] = {}
-    for b in lp_bounds:
-        spec = _LP_LIMITS.get(str(b.get("name")))
-        if spec is None:
-            continue
-        field_name, sense = spec
-        limit, realised = getattr(lp_policy, field_name), b.get("realised")
-        if limit is None or realised is None or not np.isfinite(float(realised)):
-            continue
-        kw[field_name] = (
-            min(limit, float(realised)) if sense == "max" else max(limit, float(realised))
+    def breached(self, plan: Plan) -> list[BoundCheck]:
+        return [
+            b
+            for b in forecast_bounds(
+                plan, self.paths, self.offers, self.inventory, self.policy, self.serverless
+            )
+            if not b.held
+        ]
+
+    def solve(self, scenarios: DemandScenarios, lp_policy: Policy) -> Plan:
+        return optimize(
+            scenarios,
+            self.offers,
+            self.inventory,
+            lp_policy,
+            as_of=self.fc.scenarios.start,
+            progress=self.say,
+            serverless=self.serverless,
         )
-    return replace(lp_policy, **kw)
 
-
-def calibrated_fallback(
-    done: Plan,
-    fc: Forecast,
-    inputs: PlanningInputs,
-    policy: Policy,
-    finish: Callable[[Plan], Plan],
-    notes: list[str],
-    why: str,
-    say: Callable[[str], None],
-) -> Plan:
-    """When the plan sized on the chosen rules cannot hold the bounds on the forecast's scenarios:
-    the plan with every pool on ``lp-calibrated`` (the LP sized on those same scenarios, so its
-    referee checks the bounds where they are reported), if it holds them; else ``done``, with
-    its breaches reported by the run's bill."""
-    say(f"on the forecast's scenarios the plan breaches {why}; sizing every pool on the forecast")
-    offers, inventory = inputs.catalog.offers, list(inputs.inventory)
-    try:
-        plan = optimize(
-            fc.scenarios,
-            offers,
-            inventory,
-            policy,
-            as_of=fc.scenarios.start,
-            progress=say,
-            serverless=serverless_for(inputs.pooled, inputs.config),
+    def calibrated_fallback(self, done: Plan, why: str) -> Plan:
+        """When the plan sized on the chosen rules cannot hold the bounds on the forecast's
+        scenarios: the plan with every pool on ``lp-calibrated`` (the LP sized on those same
+        scenarios, so its referee checks the bounds where they are reported), if it holds them;
+        else ``done``, with its breaches reported by the run's bill."""
+        self.say(
+            f"on the forecast's scenarios the plan breaches {why}; sizing every pool on the forecast"
         )
-    except InfeasiblePlanError:
-        notes.append(f"on the forecast's scenarios the plan breaches {why}")
-        return done
-    calibrated = finish(plan)
-    serverless = serverless_for(inputs.pooled, inputs.config)
-    if all(b.held for b in forecast_bounds(calibrated, fc, offers, inventory, policy, serverless)):
-        notes.append(
+        try:
+            calibrated = self.finish(self.solve(self.fc.scenarios, self.policy))
+        except InfeasiblePlanError:
+            self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
+            return done
+        if self.breached(calibrated):
+            self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
+            return done
+        self.notes.append(
             f"the plan sized on the chosen rules breaches {why} on the forecast's scenarios; "
             "every pool was sized on the forecast's scenarios instead (lp-calibrated), which "
             "holds the bounds"
@@ -287,78 +276,39 @@ def calibrated_fallback(
             calibrated,
             record={**calibrated.record, "sizing_fallback": "lp-calibrated for every pool"},
         )
-    notes.append(f"on the forecast's scenarios the plan breaches {why}")
-    return done
 
 
-def hold_bounds_on_forecast(
-    plan: Plan,
-    fc: Forecast,
-    sized: SizedInput,
-    inputs: PlanningInputs,
-    policy: Policy,
-    *,
-    finish: Callable[[Plan], Plan],
-    notes: list[str],
-    progress: Progress | None = None,
-) -> Plan:
-    """``finish(plan)`` (the recommendation rule, :func:`planner.purchase_values.value_purchases`),
-    with the risk bounds proven where they are reported: on the forecast's calibrated scenarios.
+def hold_bounds_on_forecast(plan: Plan, sized: SizedInput, proof: ForecastBoundProof) -> Plan:
+    """``proof.finish(plan)`` (the recommendation rule), with the risk bounds proven where they are
+    reported: on the forecast's calibrated scenarios.
 
     The LP sizes on ``sized.scenarios``, where a pool on a one-path sizing rule (``lp-point``,
     ``trailing-L``) has no spread, so its unused spend in the tail is not seen; and the
     recommendation rule may drop purchases after the optimizer's referee has checked them. Either
     can breach on the calibrated scenarios a bound the referee held. When one is breached, the LP's
-    limits are tightened as the optimizer's referee does (:func:`planner.optimize.referee.tighten`),
-    the plan re-solved and finished again, for at most ``policy.bound_rounds`` rounds; a bound still
-    breached is reported breached (the run's bill checks it again) and noted."""
-    say = progress or (lambda _m: None)
-    done = finish(plan)
-    if not any(
-        v is not None
-        for v in (policy.cvar_limit_usd, policy.cvar_limit_pct, policy.min_utilization)
-    ):
+    limits are moved to where its referee measured the LP and tightened as that referee does
+    (:func:`planner.optimize.referee.anchored`, :func:`~planner.optimize.referee.tighten`), the
+    plan re-solved and finished again, for at most ``policy.bound_rounds`` rounds; then, or when
+    the tightened LP has no solution, :meth:`ForecastBoundProof.calibrated_fallback`."""
+    policy = proof.policy
+    done = proof.finish(plan)
+    if all(v is None for v in bound_limits(policy).values()):
         return done
-    offers, inventory = inputs.catalog.offers, list(inputs.inventory)
-    serverless = serverless_for(inputs.pooled, inputs.config)
     lp_policy = sized.policy
     for attempt in range(policy.bound_rounds + 1):
-        breached = [
-            b
-            for b in forecast_bounds(done, fc, offers, inventory, policy, serverless)
-            if not b.held
-        ]
+        breached = proof.breached(done)
         if not breached:
             return done
         what = ", ".join(f"{b.name} {b.realised:,.4g} vs limit {b.limit:,.4g}" for b in breached)
         if attempt == policy.bound_rounds:
-            return calibrated_fallback(
-                done, fc, inputs, policy, finish, notes, f"{what} after {attempt} rounds", say
-            )
-        say(f"on the forecast's scenarios the plan breaches {what}; tightened, re-solved")
+            return proof.calibrated_fallback(done, f"{what} after {attempt} rounds")
+        proof.say(f"on the forecast's scenarios the plan breaches {what}; tightened, re-solved")
         lp_policy = tighten(anchored(lp_policy, plan.bounds), breached)
         try:
-            plan = optimize(
-                sized.scenarios,
-                offers,
-                inventory,
-                lp_policy,
-                as_of=fc.scenarios.start,
-                progress=say,
-                serverless=serverless,
-            )
+            plan = proof.solve(sized.scenarios, lp_policy)
         except InfeasiblePlanError:
-            return calibrated_fallback(
-                done,
-                fc,
-                inputs,
-                policy,
-                finish,
-                notes,
-                f"{what}; the tightened LP has no solution",
-                say,
-            )
-        done = finish(plan)
+            return proof.calibrated_fallback(done, f"{what}; the tightened LP has no solution")
+        done = proof.finish(plan)
     return done
 
 
@@ -436,16 +386,10 @@ def plan_run(
             p, paths, catalog.offers, inventory, policy, progress=say, serverless=serverless
         )
 
-    plan = hold_bounds_on_forecast(
-        plan,
-        fc,
-        sized,
-        inputs,
-        policy,
-        finish=finish,
-        notes=notes,
-        progress=say,
+    proof = ForecastBoundProof(
+        fc, paths, catalog.offers, inventory, policy, serverless, finish, notes, say
     )
+    plan = hold_bounds_on_forecast(plan, sized, proof)
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, as_of=start)
     plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(

@@ -10,7 +10,7 @@ from bt_factory import H100, compute_sp, offers
 from forecasting.forecast import Forecast
 from forecasting.growth import Growth
 from forecasting.scenarios import DemandScenarios, Pool
-from planner.backtest.sizing import rule_costs, rule_policy
+from planner.backtest.sizing import rule_costs
 from planner.policy import Policy
 
 A100 = Pool("A100")
@@ -75,11 +75,3 @@ def test_a_shared_savings_plan_is_not_free_capacity_for_each_pool_alone() -> Non
     assert h100["trailing-60"] - h100["trailing-7"] > 0.5 * 8.0 * WEEK_H
     # A100's rules see the same 8 GPUs (history and week): they buy alike and tie
     assert costs[A100.name]["trailing-7"] == costs[A100.name]["trailing-60"]
-
-
-def test_the_risk_bounds_hold_whatever_the_rules() -> None:
-    """A certain rule is sized under the user's bounds too: a rule's score never depends on whether
-    another pool's rule turned an estate-wide bound on or off."""
-    pol = Policy(**{**POLICY.to_dict(), "min_utilization": 0.8})
-    for rules in (("lp-point",), ("trailing-7", "lp-calibrated"), ("trailing-30",)):
-        assert rule_policy(pol, rules).min_utilization == 0.8

@@ -261,8 +261,8 @@ def test_tightening_for_the_forecast_starts_from_where_the_lp_stood() -> None:
     has no spread): the LP held CVaR at 9.9 % under a 15 % limit, so scaling the 15 % limit would
     not bind. ``anchored`` moves each limit to the referee's measure of the LP when that is inside
     the limit, and leaves it where the LP was at or past it."""
+    from planner.optimize.referee import anchored
     from planner.policy import Policy
-    from planner.workflows.quarterly import anchored
 
     pol = Policy(cvar_limit_pct=15.0, min_utilization=0.8).validate()
     lp_bounds = [
@@ -314,25 +314,14 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
 
     monkeypatch.setattr(quarterly, "optimize", fake_optimize)
     monkeypatch.setattr(quarterly, "forecast_bounds", fake_bounds)
-    monkeypatch.setattr(quarterly, "serverless_for", lambda *_a: None)
     fc = SimpleNamespace(scenarios=SimpleNamespace(start=pd.Timestamp("2026-01-01", tz="UTC")))
-    inputs = SimpleNamespace(
-        catalog=SimpleNamespace(offers=None), inventory=(), pooled=None, config=None
-    )
 
     def run() -> tuple[Any, list[str]]:
         notes: list[str] = []
-        out = quarterly.calibrated_fallback(
-            Stub("chosen"),
-            fc,
-            inputs,
-            None,
-            lambda p: p,
-            notes,
-            "cvar 18 vs 15",
-            lambda _m: None,
+        proof = quarterly.ForecastBoundProof(
+            fc, None, None, [], None, None, lambda p: p, notes, lambda _m: None
         )
-        return out, notes
+        return proof.calibrated_fallback(Stub("chosen"), "cvar 18 vs 15"), notes
 
     out, notes = run()
     assert out.name == "calibrated" and out.record["sizing_fallback"]
