@@ -31,6 +31,15 @@ pairwise window overlap); each origin's deviation from the median error is scale
 shape only: the bootstrapped day-level factor no longer sets the level). Beyond ``K`` days the
 level continues as a random walk, ``E_k = E_K + √b Σ_{j=K+1..k} u_j`` (``b`` the pool's fitted
 level variance per day, bootstrapped standardised innovations ``u``).
+**Calibrated spread floor.** A dozen overlapping origins of one recent stretch understate how far
+the next window can move (on the shared series their P10–P90 covered 61–83 % of what followed). So
+on each day ``k`` the paths' log levels are widened about their median, where needed, until their
+standard deviation is at least ``c·√(a + b·k)`` (:func:`widen_to_floor`): the day-level spread of
+the bootstrapped error model, whose scale ``c`` is calibrated so that its P10–P90 covers 80 % of the
+model-choice backtest's actuals (:func:`forecasting.forecast.calibrate_scale`). The residual
+errors keep setting the location (median bias, ACI) and the shape; the calibrated model bounds
+the width from below, and the widening is symmetric in log space, so it never pulls the level
+down. Measured: bench/RESULTS-forecasting.md, session 5.
 Levels ``u_s`` come from the empirical copula of the pools' errors at the same origins
 (:func:`copula_levels`: each origin used equally often, so the levels are stratified), mapped to
 ``v_s`` by the online correction below; level ``v`` reads position ``v·m − ½`` of the ``m`` sorted
@@ -270,8 +279,10 @@ def error_paths(
     alpha: dict[float, float] | None = None,
     level_var_b_per_day: float = 0.0,
     innovations: np.ndarray | None = None,
+    floor_sd: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Log-level error paths (len(u), n_days) at uniform levels ``u`` (module docstring)."""
+    """Log-level error paths (len(u), n_days) at uniform levels ``u`` (module docstring); with
+    ``floor_sd`` (n_days,) each day's spread across paths is widened to at least that."""
     n_paths = u.size
     raw_sorted = np.sort(errors.mean_log_err, kind="stable")
     errors = widen_for_overlap(errors)
@@ -299,7 +310,19 @@ def error_paths(
         else:
             walk = np.zeros((n_paths, extra))
         out[:, k_obs:] = last[:, None] + walk
+    if floor_sd is not None and n_paths > 1:
+        out = widen_to_floor(out, floor_sd[:n_days])
     return out
+
+
+def widen_to_floor(log_level: np.ndarray, floor_sd: np.ndarray) -> np.ndarray:
+    """Each day's log levels with their deviations from the day's median scaled up, where needed,
+    so that their standard deviation across paths is at least ``floor_sd[k]``:
+    ``E'[s,k] = med_k + max(1, f_k / sd_k)·(E[s,k] − med_k)``."""
+    med = np.median(log_level, axis=0)
+    sd = np.std(log_level, axis=0)
+    factor = np.where(sd > 1e-12, np.maximum(1.0, floor_sd / np.maximum(sd, 1e-12)), 1.0)
+    return med[None, :] + factor[None, :] * (log_level - med[None, :])
 
 
 def simulate_from_errors(

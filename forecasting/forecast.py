@@ -27,7 +27,9 @@
    paths of the chosen model's own out-of-sample level errors (actual/forecast day means) taken
    at 12 daily rolling origins, horizon-matched (up to 28 days, then a random walk of the level),
    with a damped adaptive-conformal correction of their quantile levels when recent errors drift,
-   and the bootstrapped hourly residual blocks for the hourly shape only. Pools whose history is
+   and the bootstrapped hourly residual blocks for the hourly shape only. Each day's spread is
+   at least that of the calibrated bootstrap below (``c·√(a + b·k)``), since a dozen overlapping
+   origins understate it. Pools whose history is
    too short for 8 such origins fall back to the bootstrap below (noted in ``metrics``).
 4. **Bootstrap** (the fallback, or ``scenario_method="bootstrap"``). ``Var log(D_k/D̂_k) ≈ a + b·k``
    is fitted per pool (:func:`forecasting.models.fit_error_growth`) to the day-level squared log
@@ -449,36 +451,21 @@ def forecast(
             map_pools(
                 origin_errors,
                 [
-                    (y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], fitted[j][1][0], k_err)
+                    (y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], fitted[j].model_name, k_err)
                     for j in range(n_pools)
                 ],
             )
         )
     for j, pool in enumerate(pooled.pools):
         say(f"fitting {pool.name} ({j + 1}/{n_pools})")
-        bt, (name, model, notes) = fitted[j]
+        fit = fitted[j]
+        bt, name, model, notes = fit.backtest, fit.model_name, fit.model, list(fit.notes)
         point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
-        if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
-            # squared errors averaged over every candidate that ran: the chosen model's own
-            # backtest errors are optimistic (it was chosen for having small ones on these origins)
-            pooled_err = [v for v in bt.sq_log_err.values() if v[1].sum() > 0]
-            sums = np.mean([v[0] for v in pooled_err], axis=0)
-            counts = np.mean([v[1] for v in pooled_err], axis=0)
-            a[j], b[j] = fit_error_growth(
-                np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), counts
-            )
+        if fit.level_var is not None:
+            a[j], b[j], scale[j], cov80[j] = fit.level_var
         else:
             a[j], b[j] = 0.0, float(err.b[j])
             notes.append("uncertainty from day-to-day changes (no backtest errors)")
-        errs = errs_all[j]
-        if errs is not None and errs.n_origins >= MIN_ERROR_ORIGINS:
-            residual[j] = (errs, aci_levels(errs))
-        else:
-            if scenario_method == "residual":
-                notes.append(
-                    "too little history for residual scenarios "
-                    f"({0 if errs is None else errs.n_origins} origins); bootstrapped error model"
-                )
             scale[j], cov80[j] = calibrate_scale(
                 bt.preds.get(name, {}),
                 y_fit_all[:, j],
@@ -486,6 +473,14 @@ def forecast(
                 missing_all[:, j],
                 a[j],
                 b[j],
+            )
+        errs = errs_all[j]
+        if errs is not None and errs.n_origins >= MIN_ERROR_ORIGINS:
+            residual[j] = (errs, aci_levels(errs))
+        elif scenario_method == "residual":
+            notes.append(
+                "too little history for residual scenarios "
+                f"({0 if errs is None else errs.n_origins} origins); bootstrapped error model"
             )
         alpha = residual[j][1] if j in residual else {}
         score = bt.scores[bt.scores["model"] == name] if len(bt.scores) else bt.scores
@@ -539,6 +534,7 @@ def forecast(
                 alpha=alpha,
                 level_var_b_per_day=float(b[j]),
                 innovations=err.innovations[:, j],
+                floor_sd=scale[j] * np.sqrt(a[j] + b[j] * np.arange(1, n_days + 1)),
             )
             y = simulate_from_errors(point[:, j], log_level, err, j, rng_res)
             if mult is not None:
@@ -576,6 +572,19 @@ def forecast(
     )
 
 
+@dataclass(frozen=True)
+class PoolFit:
+    """One pool's model choice (:func:`fit_pool`): its backtest, the chosen model fitted on the
+    whole history, and, when the backtest has errors of it, the level variance ``(a, b)`` and the
+    calibrated noise scale with its backtest coverage, ``(a, b, c, cov80)``."""
+
+    backtest: BacktestResult
+    model_name: str
+    model: object
+    notes: tuple[str, ...]
+    level_var: tuple[float, float, float, float] | None
+
+
 def fit_pool(
     y_fit: np.ndarray,
     y_actual: np.ndarray,
@@ -583,8 +592,23 @@ def fit_pool(
     models: Sequence[str],
     n_origins: int,
     step_h: int,
-) -> tuple[Any, tuple[str, object, list[str]]]:
-    """One pool's model choice: its backtest and the chosen model fitted on the whole history
-    (the task :func:`forecasting.parallel.fit_pools` runs per pool, in a worker or not)."""
+) -> PoolFit:
+    """One pool's model choice and uncertainty calibration: its backtest, the chosen model fitted
+    on the whole history, ``a, b`` fitted to the squared day-level log errors averaged over every
+    candidate that ran (the chosen model's own backtest errors are optimistic: it was chosen for
+    having small ones on these origins), and the scale ``c`` of :func:`calibrate_scale`. The task
+    :func:`forecasting.parallel.fit_pools` runs per pool, in a worker or not: no shared random
+    state (the calibration seeds its draws by origin)."""
     bt = backtest(y_fit, y_actual, missing, models, n_origins=n_origins, step_h=step_h)
-    return bt, _choose(bt, y_fit, models)
+    name, model, notes = _choose(bt, y_fit, models)
+    level_var = None
+    if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
+        pooled_err = [v for v in bt.sq_log_err.values() if v[1].sum() > 0]
+        sums = np.mean([v[0] for v in pooled_err], axis=0)
+        counts = np.mean([v[1] for v in pooled_err], axis=0)
+        a, b = fit_error_growth(
+            np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), counts
+        )
+        c, cov = calibrate_scale(bt.preds.get(name, {}), y_fit, y_actual, missing, a, b)
+        level_var = (a, b, c, cov)
+    return PoolFit(bt, name, model, tuple(notes), level_var)

@@ -22,6 +22,7 @@ from forecasting.error_scenarios import (
     overlap_correlation,
     overlap_inflation,
     widen_for_overlap,
+    widen_to_floor,
 )
 from forecasting.forecast import forecast
 from forecasting.pools import PooledUsage
@@ -195,3 +196,49 @@ def test_widening_keeps_the_median_and_scales_deviations(errs: list[float], k: i
     # the day paths move with their origin's mean error (shape kept)
     assert np.allclose(w.day_log_err - oe.day_log_err, (w.mean_log_err - e)[:, None])
     assert c >= 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cols=st.lists(
+        st.lists(st.floats(-3, 3, allow_nan=False), min_size=5, max_size=5), min_size=1, max_size=6
+    ),
+    floor=st.floats(0.0, 2.0),
+)
+def test_floor_widens_narrow_days_about_their_median_and_leaves_wide_ones(
+    cols: list[list[float]], floor: float
+) -> None:
+    x = np.asarray(cols, dtype=float).T  # (5 paths, days)
+    f = np.full(x.shape[1], floor)
+    w = widen_to_floor(x, f)
+    sd, wsd = np.std(x, axis=0), np.std(w, axis=0)
+    assert np.allclose(np.median(w, axis=0), np.median(x, axis=0))
+    for k in range(x.shape[1]):
+        if sd[k] <= 1e-12:  # no spread to scale: the day is left as it is
+            assert np.array_equal(w[:, k], x[:, k])
+        elif sd[k] >= floor:  # wide enough already: untouched
+            assert np.allclose(w[:, k], x[:, k])
+        else:  # widened exactly to the floor, ranks kept
+            assert wsd[k] == pytest.approx(floor, rel=1e-9)
+            order = np.argsort(x[:, k], kind="stable")  # order kept (ties may merge)
+            assert (np.diff(w[order, k]) >= -1e-12).all()
+
+
+def test_forecast_spread_is_at_least_the_calibrated_bootstrap_spread() -> None:
+    # 12 origins of a steady series have near-identical errors; the floor c*sqrt(a + b*k) from the
+    # calibrated bootstrap sets the level spread of the scenarios on every day
+    rng = np.random.default_rng(5)
+    y = _weekly(70) * np.exp(rng.normal(0, 0.05, 70 * 24))
+    fc = forecast(_pooled(y), horizon_hours=14 * 24, n_scenarios=200, seed=2)
+    m = fc.metrics.iloc[0]
+    assert m["scenario_method"] == "residual"
+    floor = m["interval_scale"] * np.sqrt(
+        m["level_var_a"] + m["level_var_b_per_day"] * np.arange(1, 15)
+    )
+    assert (floor > 0).all()
+    day_means = fc.scenarios.demand_gpus[:, :, 0].reshape(200, 14, 24).mean(axis=2)
+    point_days = fc.point_gpus[:, 0].reshape(14, 24).mean(axis=1)
+    # the level factor's log spread (day mean / point day mean) reaches the floor, within the
+    # hourly residuals' noise on a day's mean
+    log_sd = np.std(np.log(day_means / point_days), axis=0)
+    assert (log_sd >= 0.8 * floor).all()
