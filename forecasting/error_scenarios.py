@@ -18,7 +18,7 @@ sized for the horizon is judged on.
 **Scenarios** (Kannan, Bayraksan & Luedtke, "Data-driven sample average approximation with covariate
 information"): keep the point forecast ``ŷ`` and apply whole error paths of past origins,
 
-    Y[s,t] = max(0, (ŷ_t + r[s,t]) · exp(E_s,k(t))),
+    Y[s,t] = max(0, (ŷ_t + c·r[s,t]) · exp(E_s,k(t))),
 
 where ``E_s`` is the error path of the origin at level ``v_s`` of the empirical distribution of
 ``e_o`` (linear interpolation between the two neighbouring origins' paths), plus a kernel jitter
@@ -28,18 +28,11 @@ the raw errors: a smoothing of so few draws). **Overlap correction**: origins on
 spread understates that of independent windows (sample variance ``σ²(1 − ρ̄)``, ``ρ̄`` the mean
 pairwise window overlap); each origin's deviation from the median error is scaled by
 ``1/√(1 − ρ̄)`` (:func:`widen_for_overlap`; ≈ 1.32 for 12 daily origins at 7 days, 2.5 at 28). ``r`` are the hourly residual blocks of :class:`forecasting.models.ErrorModel` (the hourly
-shape only: the bootstrapped day-level factor no longer sets the level). Beyond ``K`` days the
+shape only: the bootstrapped day-level factor no longer sets the level), scaled by the pool's
+calibrated noise scale ``c`` as in the bootstrap (:func:`forecasting.forecast.calibrate_scale`:
+the P10–P90 of the bootstrapped model covers 80 % of the model-choice backtest's hourly actuals). Beyond ``K`` days the
 level continues as a random walk, ``E_k = E_K + √b Σ_{j=K+1..k} u_j`` (``b`` the pool's fitted
 level variance per day, bootstrapped standardised innovations ``u``).
-**Calibrated spread floor.** A dozen overlapping origins of one recent stretch understate how far
-the next window can move (on the shared series their P10–P90 covered 61–83 % of what followed). So
-on each day ``k`` the paths' log levels are widened about their median, where needed, until their
-standard deviation is at least ``c·√(a + b·k)`` (:func:`widen_to_floor`): the day-level spread of
-the bootstrapped error model, whose scale ``c`` is calibrated so that its P10–P90 covers 80 % of the
-model-choice backtest's actuals (:func:`forecasting.forecast.calibrate_scale`). The residual
-errors keep setting the location (median bias, ACI) and the shape; the calibrated model bounds
-the width from below, and the widening is symmetric in log space, so it never pulls the level
-down. Measured: bench/RESULTS-forecasting.md, session 5.
 Levels ``u_s`` come from the empirical copula of the pools' errors at the same origins
 (:func:`copula_levels`: each origin used equally often, so the levels are stratified), mapped to
 ``v_s`` by the online correction below; level ``v`` reads position ``v·m − ½`` of the ``m`` sorted
@@ -279,10 +272,8 @@ def error_paths(
     alpha: dict[float, float] | None = None,
     level_var_b_per_day: float = 0.0,
     innovations: np.ndarray | None = None,
-    floor_sd: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Log-level error paths (len(u), n_days) at uniform levels ``u`` (module docstring); with
-    ``floor_sd`` (n_days,) each day's spread across paths is widened to at least that."""
+    """Log-level error paths (len(u), n_days) at uniform levels ``u`` (module docstring)."""
     n_paths = u.size
     raw_sorted = np.sort(errors.mean_log_err, kind="stable")
     errors = widen_for_overlap(errors)
@@ -310,19 +301,7 @@ def error_paths(
         else:
             walk = np.zeros((n_paths, extra))
         out[:, k_obs:] = last[:, None] + walk
-    if floor_sd is not None and n_paths > 1:
-        out = widen_to_floor(out, floor_sd[:n_days])
     return out
-
-
-def widen_to_floor(log_level: np.ndarray, floor_sd: np.ndarray) -> np.ndarray:
-    """Each day's log levels with their deviations from the day's median scaled up, where needed,
-    so that their standard deviation across paths is at least ``floor_sd[k]``:
-    ``E'[s,k] = med_k + max(1, f_k / sd_k)·(E[s,k] − med_k)``."""
-    med = np.median(log_level, axis=0)
-    sd = np.std(log_level, axis=0)
-    factor = np.where(sd > 1e-12, np.maximum(1.0, floor_sd / np.maximum(sd, 1e-12)), 1.0)
-    return med[None, :] + factor[None, :] * (log_level - med[None, :])
 
 
 def simulate_from_errors(
@@ -331,11 +310,13 @@ def simulate_from_errors(
     err: ErrorModel,
     pool: int,
     rng: np.random.Generator,
+    residual_scale: float = 1.0,
 ) -> np.ndarray:
-    """Hourly paths (n_paths, H) of one pool: ``max(0, (ŷ + r)·exp(E))`` (module docstring)."""
+    """Hourly paths (n_paths, H) of one pool: ``max(0, (ŷ + c·r)·exp(E))`` (module docstring),
+    ``c`` = ``residual_scale``."""
     horizon_h = point.size
     n_paths, n_days = log_level.shape
     idx_r = rng.integers(0, err.blocks.shape[0], size=(n_paths, n_days))
-    r = err.blocks[idx_r, :, pool].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
+    r = residual_scale * err.blocks[idx_r, :, pool].reshape(n_paths, n_days * H_DAY)[:, :horizon_h]
     factor = np.repeat(np.exp(log_level), H_DAY, axis=1)[:, :horizon_h]
     return np.maximum((point[None, :] + r) * factor, 0.0)

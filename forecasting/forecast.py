@@ -27,9 +27,8 @@
    paths of the chosen model's own out-of-sample level errors (actual/forecast day means) taken
    at 12 daily rolling origins, horizon-matched (up to 28 days, then a random walk of the level),
    with a damped adaptive-conformal correction of their quantile levels when recent errors drift,
-   and the bootstrapped hourly residual blocks for the hourly shape only. Each day's spread is
-   at least that of the calibrated bootstrap below (``c·√(a + b·k)``), since a dozen overlapping
-   origins understate it. Pools whose history is
+   and the bootstrapped hourly residual blocks, scaled by the calibrated ``c`` below, for the
+   hourly shape only. Pools whose history is
    too short for 8 such origins fall back to the bootstrap below (noted in ``metrics``).
 4. **Bootstrap** (the fallback, or ``scenario_method="bootstrap"``). ``Var log(D_k/D̂_k) ≈ a + b·k``
    is fitted per pool (:func:`forecasting.models.fit_error_growth`) to the day-level squared log
@@ -451,7 +450,13 @@ def forecast(
             map_pools(
                 origin_errors,
                 [
-                    (y_fit_all[:, j], y_act_all[:, j], missing_all[:, j], fitted[j].model_name, k_err)
+                    (
+                        y_fit_all[:, j],
+                        y_act_all[:, j],
+                        missing_all[:, j],
+                        fitted[j].model_name,
+                        k_err,
+                    )
                     for j in range(n_pools)
                 ],
             )
@@ -534,9 +539,10 @@ def forecast(
                 alpha=alpha,
                 level_var_b_per_day=float(b[j]),
                 innovations=err.innovations[:, j],
-                floor_sd=scale[j] * np.sqrt(a[j] + b[j] * np.arange(1, n_days + 1)),
             )
-            y = simulate_from_errors(point[:, j], log_level, err, j, rng_res)
+            y = simulate_from_errors(
+                point[:, j], log_level, err, j, rng_res, residual_scale=float(scale[j])
+            )
             if mult is not None:
                 y *= mult[None, :, j]
             if add is not None:

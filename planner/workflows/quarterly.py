@@ -255,27 +255,40 @@ class ForecastBoundProof:
         """When the plan sized on the chosen rules cannot hold the bounds on the forecast's
         scenarios: the plan with every pool on ``lp-calibrated`` (the LP sized on those same
         scenarios, so its referee checks the bounds where they are reported), if it holds them;
-        else ``done``, with its breaches reported by the run's bill."""
+        else ``done``, with its breaches reported by the run's bill. When conservative risk
+        pricing makes the CVaR bound unreachable in that LP (it can overstate unused spend until
+        the existing commitments alone break it), the LP is solved again with the exact pricing,
+        which is how the referee bills unused spend."""
         self.say(
             f"on the forecast's scenarios the plan breaches {why}; sizing every pool on the forecast"
         )
+        how = "lp-calibrated for every pool"
         try:
             calibrated = self.finish(self.solve(self.fc.scenarios, self.policy))
-        except InfeasiblePlanError:
-            self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
-            return done
+        except InfeasiblePlanError as e:
+            if e.binding != "cvar_limit" or self.policy.risk_pricing == "exact":
+                self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
+                return done
+            # conservative risk pricing can overstate unused spend until even the existing
+            # commitments break the bound in the LP; the exact pricing is what the referee bills
+            self.say("the bound is out of reach under conservative risk pricing; trying exact")
+            try:
+                calibrated = self.finish(
+                    self.solve(self.fc.scenarios, replace(self.policy, risk_pricing="exact"))
+                )
+                how += ", exact risk pricing"
+            except InfeasiblePlanError:
+                self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
+                return done
         if self.breached(calibrated):
             self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
             return done
         self.notes.append(
             f"the plan sized on the chosen rules breaches {why} on the forecast's scenarios; "
-            "every pool was sized on the forecast's scenarios instead (lp-calibrated), which "
+            f"every pool was sized on the forecast's scenarios instead ({how}), which "
             "holds the bounds"
         )
-        return replace(
-            calibrated,
-            record={**calibrated.record, "sizing_fallback": "lp-calibrated for every pool"},
-        )
+        return replace(calibrated, record={**calibrated.record, "sizing_fallback": how})
 
 
 def hold_bounds_on_forecast(plan: Plan, sized: SizedInput, proof: ForecastBoundProof) -> Plan:

@@ -21,8 +21,8 @@ from forecasting.error_scenarios import (
     origin_errors,
     overlap_correlation,
     overlap_inflation,
+    simulate_from_errors,
     widen_for_overlap,
-    widen_to_floor,
 )
 from forecasting.forecast import forecast
 from forecasting.pools import PooledUsage
@@ -198,47 +198,20 @@ def test_widening_keeps_the_median_and_scales_deviations(errs: list[float], k: i
     assert c >= 1.0
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    cols=st.lists(
-        st.lists(st.floats(-3, 3, allow_nan=False), min_size=5, max_size=5), min_size=1, max_size=6
-    ),
-    floor=st.floats(0.0, 2.0),
-)
-def test_floor_widens_narrow_days_about_their_median_and_leaves_wide_ones(
-    cols: list[list[float]], floor: float
-) -> None:
-    x = np.asarray(cols, dtype=float).T  # (5 paths, days)
-    f = np.full(x.shape[1], floor)
-    w = widen_to_floor(x, f)
-    sd, wsd = np.std(x, axis=0), np.std(w, axis=0)
-    assert np.allclose(np.median(w, axis=0), np.median(x, axis=0))
-    for k in range(x.shape[1]):
-        if sd[k] <= 1e-12:  # no spread to scale: the day is left as it is
-            assert np.array_equal(w[:, k], x[:, k])
-        elif sd[k] >= floor:  # wide enough already: untouched
-            assert np.allclose(w[:, k], x[:, k])
-        else:  # widened exactly to the floor, ranks kept
-            assert wsd[k] == pytest.approx(floor, rel=1e-9)
-            order = np.argsort(x[:, k], kind="stable")  # order kept (ties may merge)
-            assert (np.diff(w[order, k]) >= -1e-12).all()
+def test_hourly_residuals_scale_with_the_calibrated_noise_scale() -> None:
+    # Y = max(0, (point + c*r) * exp(E)): with the same draws, c = 2 doubles every hour's
+    # deviation from point * exp(E) (the point is high enough that nothing is clipped at 0)
+    from forecasting.models import ErrorModel
 
-
-def test_forecast_spread_is_at_least_the_calibrated_bootstrap_spread() -> None:
-    # 12 origins of a steady series have near-identical errors; the floor c*sqrt(a + b*k) from the
-    # calibrated bootstrap sets the level spread of the scenarios on every day
-    rng = np.random.default_rng(5)
-    y = _weekly(70) * np.exp(rng.normal(0, 0.05, 70 * 24))
-    fc = forecast(_pooled(y), horizon_hours=14 * 24, n_scenarios=200, seed=2)
-    m = fc.metrics.iloc[0]
-    assert m["scenario_method"] == "residual"
-    floor = m["interval_scale"] * np.sqrt(
-        m["level_var_a"] + m["level_var_b_per_day"] * np.arange(1, 15)
+    rng = np.random.default_rng(0)
+    hist = 100 + rng.normal(0, 5, (60 * 24, 1))
+    err = ErrorModel.from_history(hist, np.zeros_like(hist, dtype=bool))
+    point = np.full(3 * 24, 100.0)
+    log_level = np.tile(np.log([1.0, 1.2, 0.9]), (4, 1))
+    base = np.repeat(np.exp(log_level), 24, axis=1) * point
+    one = simulate_from_errors(point, log_level, err, 0, np.random.default_rng(1))
+    two = simulate_from_errors(
+        point, log_level, err, 0, np.random.default_rng(1), residual_scale=2.0
     )
-    assert (floor > 0).all()
-    day_means = fc.scenarios.demand_gpus[:, :, 0].reshape(200, 14, 24).mean(axis=2)
-    point_days = fc.point_gpus[:, 0].reshape(14, 24).mean(axis=1)
-    # the level factor's log spread (day mean / point day mean) reaches the floor, within the
-    # hourly residuals' noise on a day's mean
-    log_sd = np.std(np.log(day_means / point_days), axis=0)
-    assert (log_sd >= 0.8 * floor).all()
+    assert np.abs(one - base).max() > 1.0
+    assert np.allclose(two - base, 2.0 * (one - base))

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from planner.cli import cli
 from planner.commands.progress import Reporter
+from planner.policy import Policy
 from planner.policy_file import apply_overrides, read_policy_file
 from planner.workflows.inputs import forecast_key, load_inputs
 from planner.workflows.records import RunRecord, SolveRecord
@@ -301,13 +302,16 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
         name: str
         record: dict[str, Any] = field(default_factory=dict)
 
-    held = {"calibrated": True}
+    held = {"calibrated": True, "calibrated-exact": True}
     outcome: dict[str, Any] = {"solve": "ok"}
 
-    def fake_optimize(*_a: Any, **_k: Any) -> Stub:
+    def fake_optimize(_scen: Any, _offers: Any, _inv: Any, policy: Any, **_k: Any) -> Stub:
         if outcome["solve"] == "infeasible":
             raise InfeasiblePlanError("no plan")
-        return Stub("calibrated")
+        if outcome["solve"] == "cvar-conservative" and policy.risk_pricing != "exact":
+            # conservative pricing overstates unused spend past the bound; exact reaches it
+            raise InfeasiblePlanError("out of reach", binding="cvar_limit")
+        return Stub("calibrated" if policy.risk_pricing != "exact" else "calibrated-exact")
 
     def fake_bounds(plan: Stub, *_a: Any) -> list[Any]:
         return [SimpleNamespace(held=held.get(plan.name, False))]
@@ -319,13 +323,20 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     def run() -> tuple[Any, list[str]]:
         notes: list[str] = []
         proof = quarterly.ForecastBoundProof(
-            fc, None, None, [], None, None, lambda p: p, notes, lambda _m: None
+            fc, None, None, [], Policy(cvar_limit_pct=15), None, lambda p: p, notes, lambda _m: None
         )
         return proof.calibrated_fallback(Stub("chosen"), "cvar 18 vs 15"), notes
 
     out, notes = run()
     assert out.name == "calibrated" and out.record["sizing_fallback"]
-    assert "instead (lp-calibrated)" in notes[0]
+    assert "instead (lp-calibrated for every pool)" in notes[0]
+    # the CVaR bound out of reach under conservative pricing: solved again with exact pricing
+    outcome["solve"] = "cvar-conservative"
+    out, notes = run()
+    assert out.name == "calibrated-exact"
+    assert out.record["sizing_fallback"] == "lp-calibrated for every pool, exact risk pricing"
+    assert "exact risk pricing" in notes[0]
+    outcome["solve"] = "ok"
     held["calibrated"] = False
     out, notes = run()
     assert out.name == "chosen" and "breaches cvar 18 vs 15" in notes[0]
