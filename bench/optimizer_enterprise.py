@@ -108,12 +108,18 @@ def main() -> None:
             for s in range(k)
         ]
     )
-    lp_s = np.array(plan.cost_per_scenario_usd[:k])
-    gap = (bills - lp_s) / bills
     print(
-        f"evaluator (hourly, {k} scenarios, {time.perf_counter() - t:.1f} s): mean bill "
-        f"{bills.mean():,.0f} vs LP {lp_s.mean():,.0f} USD; per-scenario gap mean "
-        f"{100 * gap.mean():.3f}%, max {100 * np.abs(gap).max():.3f}%"
+        f"evaluator (hourly, decision window, {k} scenarios, {time.perf_counter() - t:.1f} s): "
+        f"mean bill {bills.mean():,.0f} USD"
+    )
+    # the plan's figures are the referee's bill (whole term, NPV); the LP's own estimate of the
+    # same quantity is its objective, so the gap is the time reduction's + dispatch rules' error
+    wt = plan.whole_term or {}
+    lp_npv = float(wt.get("lp_objective_npv_usd") or rec.get("objective_usd") or float("nan"))
+    ref_npv = float(wt.get("npv_cost_usd") or float("nan"))
+    print(
+        f"LP objective vs referee (whole term, NPV): LP {lp_npv:,.0f} vs referee {ref_npv:,.0f} "
+        f"USD, gap {100 * (ref_npv - lp_npv) / ref_npv:.3f}%"
     )
 
     # savings curves: warm re-solves on the HiGHS model, 3 points per family bought now
