@@ -43,8 +43,9 @@
 Then user growth is applied (:class:`forecasting.growth.Growth`). Every scenario has probability
 ``1/N``.
 
-Cost: per pool ``n_origins`` (+ 12 for the residual errors) × (one Holt-Winters grid fit on daily means, one MSTL on ≤ 8 weeks,
-one CSS ARIMA on ≤ 4 weeks), then the simulation, ``O(N · H · P)`` memory (float64: 100 paths ×
+Cost: per pool ``n_origins`` (+ 12 for the residual errors) × (one Holt-Winters grid fit on daily
+means, one MSTL on ≤ 8 weeks, one CSS ARIMA on ≤ 4 weeks), the calibration of ``c`` (8 scales ×
+40 paths at each backtest origin, about 0.07 CPU-s), then the simulation, ``O(N · H · P)`` memory (float64: 100 paths ×
 26,280 h × 6 pools = 126 MB for 36 months).
 
 Deterministic for a given ``seed`` (``numpy.random.default_rng(seed)``).
@@ -221,8 +222,13 @@ class Forecast:
 
     ``metrics`` rows (one per pool): ``pool, model, mase, rel_mae, mae_gpus, backtest_origins,
     backtest_horizon_h, level_var_a, level_var_b_per_day, interval_scale, backtest_cov80_pct,
-    notes``. ``backtests`` maps a pool name to
-    the scores of every candidate model.
+    scenario_method, error_origins, error_horizon_d, error_median_ratio, aci_alpha_p10/p50/p90,
+    notes``. ``interval_scale`` is the calibrated noise scale ``c`` of :func:`calibrate_scale` (it
+    scales both noise terms of the bootstrap and the hourly residuals of the residual scenarios),
+    and ``backtest_cov80_pct`` the P10–P90 coverage of the *bootstrapped* model at that ``c`` on
+    the backtest: for a pool on residual scenarios it is not the coverage of its scenarios (those
+    are measured by bench/forecast_accuracy.py). ``backtests`` maps a pool name to the scores of
+    every candidate model.
     """
 
     scenarios: DemandScenarios
@@ -466,8 +472,8 @@ def forecast(
         fit = fitted[j]
         bt, name, model, notes = fit.backtest, fit.model_name, fit.model, list(fit.notes)
         point[:, j] = model.predict(horizon_hours)  # type: ignore[attr-defined]
-        if fit.level_var is not None:
-            a[j], b[j], scale[j], cov80[j] = fit.level_var
+        if fit.uncertainty is not None:
+            a[j], b[j], scale[j], cov80[j] = fit.uncertainty
         else:
             a[j], b[j] = 0.0, float(err.b[j])
             notes.append("uncertainty from day-to-day changes (no backtest errors)")
@@ -581,14 +587,15 @@ def forecast(
 @dataclass(frozen=True)
 class PoolFit:
     """One pool's model choice (:func:`fit_pool`): its backtest, the chosen model fitted on the
-    whole history, and, when the backtest has errors of it, the level variance ``(a, b)`` and the
-    calibrated noise scale with its backtest coverage, ``(a, b, c, cov80)``."""
+    whole history, and, when the backtest has errors of it, ``uncertainty`` = the level variance
+    ``(a, b)``, the calibrated noise scale ``c`` and the bootstrapped model's backtest P10–P90
+    coverage at ``c``: ``(a, b, c, cov80)``."""
 
     backtest: BacktestResult
     model_name: str
     model: object
     notes: tuple[str, ...]
-    level_var: tuple[float, float, float, float] | None
+    uncertainty: tuple[float, float, float, float] | None
 
 
 def fit_pool(
@@ -607,7 +614,7 @@ def fit_pool(
     state (the calibration seeds its draws by origin)."""
     bt = backtest(y_fit, y_actual, missing, models, n_origins=n_origins, step_h=step_h)
     name, model, notes = _choose(bt, y_fit, models)
-    level_var = None
+    uncertainty = None
     if name in bt.sq_log_err and bt.sq_log_err[name][1].sum() > 0:
         pooled_err = [v for v in bt.sq_log_err.values() if v[1].sum() > 0]
         sums = np.mean([v[0] for v in pooled_err], axis=0)
@@ -616,5 +623,5 @@ def fit_pool(
             np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), counts
         )
         c, cov = calibrate_scale(bt.preds.get(name, {}), y_fit, y_actual, missing, a, b)
-        level_var = (a, b, c, cov)
-    return PoolFit(bt, name, model, tuple(notes), level_var)
+        uncertainty = (a, b, c, cov)
+    return PoolFit(bt, name, model, tuple(notes), uncertainty)

@@ -352,7 +352,9 @@ class MSTLArima(DemandModel):
     STL runs 2 inner (backfitting) passes, R's default without robustness iterations and the
     number Cleveland et al. recommend then; statsmodels' default is 5. On 8 weeks of hours this
     makes a fit a further 2.6× faster (50 → 19 ms) and leaves the residual spread unchanged to
-    three digits (bench/RESULTS-scale.md, session 5).
+    three digits, but the components move a little (up to 0.5 GPUs on a series with 4 GPUs of
+    noise), which can move a backtest MAE across the combination's 10 % margin and so change the
+    chosen model (bench/RESULTS-forecasting.md and RESULTS-scale.md, session 5).
     """
 
     name = "mstl_arima"

@@ -5,10 +5,10 @@ backtest (every candidate fitted at every origin) and the winner's fit on the wh
 steps read only their own pool's series, so they run in a process pool when there are enough pools
 to pay for starting the workers (:data:`MIN_POOLS`), one task per pool, results in pool order.
 
-**Same results.** A pool's backtest and fit depend only on its series and the candidate list (no
-random numbers: the calibration and the scenario simulation, which do draw, stay in the parent
-with the seeded generator), so the forecast is identical whatever the number of workers; the tests
-check it bit for bit.
+**Same results.** A pool's backtest, fit and noise-scale calibration depend only on its series and
+the candidate list (the calibration's draws are seeded by backtest origin; the scenario
+simulation, which draws from the run's seeded generator, stays in the parent), so the forecast is
+identical whatever the number of workers; the tests check it bit for bit.
 
 Workers: ``PLANNER_WORKERS`` (``1`` turns this off), else the CPUs this process may use. Each
 worker runs its numerical libraries single-threaded (``OMP/OPENBLAS/MKL_NUM_THREADS=1``) so that

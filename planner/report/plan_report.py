@@ -521,6 +521,14 @@ def backtest_sections(rec: dict[str, object]) -> list[Section]:
     sizing, safety = sizing_frame(rec), safety_frame(rec)
     sizing_rec = rec.get("sizing")
     note = sizing_rec.get("method", "") if isinstance(sizing_rec, dict) else ""
+    fallback = rec.get("sizing_fallback")
+    if fallback:
+        # the chosen rules' plan could not hold the bounds on the forecast's scenarios
+        note += (
+            f"</p><p><b>Not used for this plan:</b> sized instead as {esc(str(fallback))}"
+            " (the plan sized on these rules breached a risk bound on the forecast's scenarios;"
+            " the note in the run record says by how much)."
+        )
     return [
         Section(
             "Sizing rule per pool (chosen by backtested cost)",

@@ -215,3 +215,30 @@ def test_hourly_residuals_scale_with_the_calibrated_noise_scale() -> None:
     )
     assert np.abs(one - base).max() > 1.0
     assert np.allclose(two - base, 2.0 * (one - base))
+
+
+def test_forecast_scales_the_residual_scenarios_hourly_noise_by_the_calibrated_scale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the residual scenarios get the pool's calibrated c (metrics' interval_scale) as their
+    # hourly residual scale
+    import importlib
+
+    ff = importlib.import_module(
+        "forecasting.forecast"
+    )  # the package exports a function of that name
+    seen: list[float] = []
+    real = ff.simulate_from_errors
+
+    def spy(*a: object, residual_scale: float = 1.0, **k: object) -> np.ndarray:
+        seen.append(residual_scale)
+        return real(*a, residual_scale=residual_scale, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ff, "simulate_from_errors", spy)
+    rng = np.random.default_rng(4)
+    y = _weekly(60) * np.exp(rng.normal(0, 0.1, 60 * 24))
+    fc = forecast(_pooled(y), horizon_hours=7 * 24, n_scenarios=20, seed=1)
+    m = fc.metrics.iloc[0]
+    assert m["scenario_method"] == "residual"
+    assert m["interval_scale"] != 1.0  # (1.15 here) so passing no scale would fail
+    assert seen == [pytest.approx(float(m["interval_scale"]))]

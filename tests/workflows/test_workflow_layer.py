@@ -305,7 +305,13 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     held = {"calibrated": True, "calibrated-exact": True}
     outcome: dict[str, Any] = {"solve": "ok"}
 
+    calls: list[str] = []
+    policy_now = {"p": Policy(cvar_limit_pct=15)}
+
     def fake_optimize(_scen: Any, _offers: Any, _inv: Any, policy: Any, **_k: Any) -> Stub:
+        calls.append(policy.risk_pricing)
+        if outcome["solve"] == "cvar-always":
+            raise InfeasiblePlanError("out of reach", binding="cvar_limit")
         if outcome["solve"] == "infeasible":
             raise InfeasiblePlanError("no plan")
         if outcome["solve"] == "cvar-conservative" and policy.risk_pricing != "exact":
@@ -323,7 +329,7 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     def run() -> tuple[Any, list[str]]:
         notes: list[str] = []
         proof = quarterly.ForecastBoundProof(
-            fc, None, None, [], Policy(cvar_limit_pct=15), None, lambda p: p, notes, lambda _m: None
+            fc, None, None, [], policy_now["p"], None, lambda p: p, notes, lambda _m: None
         )
         return proof.calibrated_fallback(Stub("chosen"), "cvar 18 vs 15"), notes
 
@@ -336,6 +342,19 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     assert out.name == "calibrated-exact"
     assert out.record["sizing_fallback"] == "lp-calibrated for every pool, exact risk pricing"
     assert "exact risk pricing" in notes[0]
+    # the exact plan breaching too: the chosen-rules plan stays, the breach noted
+    held["calibrated-exact"] = False
+    out, notes = run()
+    assert out.name == "chosen" and "breaches cvar 18 vs 15" in notes[0]
+    held["calibrated-exact"] = True
+    # a policy already on exact pricing is not retried: the chosen-rules plan stays
+    policy_now["p"] = Policy(cvar_limit_pct=15, risk_pricing="exact")
+    outcome["solve"] = "cvar-always"
+    calls.clear()
+    out, notes = run()
+    assert out.name == "chosen" and "breaches" in notes[0]
+    assert calls == ["exact"]  # solved once, not retried
+    policy_now["p"] = Policy(cvar_limit_pct=15)
     outcome["solve"] = "ok"
     held["calibrated"] = False
     out, notes = run()
