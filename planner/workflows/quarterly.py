@@ -213,6 +213,10 @@ def forecast_bounds(
     return check_bounds(figs, policy, upfront_by_date(list(plan.purchases)))
 
 
+#: the bounds that conservative risk pricing can put out of reach (planner.optimize.solve)
+PRICED_BOUNDS = frozenset({"cvar_limit", "min_utilization"})
+
+
 @dataclass(frozen=True)
 class ForecastBoundProof:
     """What proving the risk bounds on the forecast's scenarios needs (see
@@ -256,9 +260,9 @@ class ForecastBoundProof:
         scenarios: the plan with every pool on ``lp-calibrated`` (the LP sized on those same
         scenarios, so its referee checks the bounds where they are reported), if it holds them;
         else ``done``, with its breaches reported by the run's bill. When conservative risk
-        pricing makes the CVaR bound unreachable in that LP (it can overstate unused spend until
-        the existing commitments alone break it), the LP is solved again with the exact pricing,
-        which is how the referee bills unused spend."""
+        pricing makes the CVaR or minimum-utilisation bound unreachable in that LP (it can
+        overstate unused spend until the existing commitments alone break it), the LP is solved
+        again with the exact pricing, which is how the referee bills used and unused spend."""
         self.say(
             f"on the forecast's scenarios the plan breaches {why}; sizing every pool on the forecast"
         )
@@ -266,12 +270,13 @@ class ForecastBoundProof:
         try:
             calibrated = self.finish(self.solve(self.fc.scenarios, self.policy))
         except InfeasiblePlanError as e:
-            if e.binding != "cvar_limit" or self.policy.risk_pricing == "exact":
+            if e.binding not in PRICED_BOUNDS or self.policy.risk_pricing == "exact":
                 self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
                 return done
-            # conservative risk pricing can overstate unused spend until even the existing
-            # commitments break the bound in the LP; the exact pricing is what the referee bills
-            self.say("the bound is out of reach under conservative risk pricing; trying exact")
+            # conservative risk pricing can overstate unused spend (understate use) until even
+            # the existing commitments break the bound in the LP; the exact pricing is what the
+            # referee bills
+            self.say(f"{e.binding} is out of reach under conservative risk pricing; trying exact")
             try:
                 calibrated = self.finish(
                     self.solve(self.fc.scenarios, replace(self.policy, risk_pricing="exact"))

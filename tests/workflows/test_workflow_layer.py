@@ -314,9 +314,14 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
             raise InfeasiblePlanError("out of reach", binding="cvar_limit")
         if outcome["solve"] == "infeasible":
             raise InfeasiblePlanError("no plan")
-        if outcome["solve"] == "cvar-conservative" and policy.risk_pricing != "exact":
+        if outcome["solve"] in ("cvar-conservative", "util-conservative") and (
+            policy.risk_pricing != "exact"
+        ):
             # conservative pricing overstates unused spend past the bound; exact reaches it
-            raise InfeasiblePlanError("out of reach", binding="cvar_limit")
+            bound = "cvar_limit" if outcome["solve"] == "cvar-conservative" else "min_utilization"
+            raise InfeasiblePlanError("out of reach", binding=bound)
+        if outcome["solve"] == "share":  # a bound pricing does not touch: no retry
+            raise InfeasiblePlanError("out of reach", binding="max_share_per_provider")
         return Stub("calibrated" if policy.risk_pricing != "exact" else "calibrated-exact")
 
     def fake_bounds(plan: Stub, *_a: Any) -> list[Any]:
@@ -342,6 +347,14 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     assert out.name == "calibrated-exact"
     assert out.record["sizing_fallback"] == "lp-calibrated for every pool, exact risk pricing"
     assert "exact risk pricing" in notes[0]
+    outcome["solve"] = "util-conservative"  # the minimum-utilisation bound likewise
+    out, notes = run()
+    assert out.name == "calibrated-exact" and "exact risk pricing" in notes[0]
+    outcome["solve"] = "share"
+    calls.clear()
+    out, notes = run()
+    assert out.name == "chosen" and calls == ["conservative"]
+    outcome["solve"] = "cvar-conservative"
     # the exact plan breaching too: the chosen-rules plan stays, the breach noted
     held["calibrated-exact"] = False
     out, notes = run()
