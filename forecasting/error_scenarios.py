@@ -27,11 +27,12 @@ the raw errors: a smoothing of so few draws). **Overlap correction**: origins on
 ``K``-day windows share most of their days, so their errors are strongly correlated and their
 spread understates that of independent windows (sample variance ``σ²(1 − ρ̄)``, ``ρ̄`` the mean
 pairwise window overlap); each origin's deviation from the median error is scaled by
-``1/√(1 − ρ̄)`` (:func:`widen_for_overlap`; ≈ 1.32 for 12 daily origins at 7 days, 2.5 at 28). ``r`` are the hourly residual blocks of :class:`forecasting.models.ErrorModel` (the hourly
-shape only: the bootstrapped day-level factor no longer sets the level), scaled by the pool's
-calibrated noise scale ``c`` as in the bootstrap (:func:`forecasting.forecast.calibrate_scale`:
-the P10–P90 of the bootstrapped model covers 80 % of the model-choice backtest's hourly actuals). Beyond ``K`` days the
-level continues as a random walk, ``E_k = E_K + √b Σ_{j=K+1..k} u_j`` (``b`` the pool's fitted
+``1/√(1 − ρ̄)`` (:func:`widen_for_overlap`; ≈ 1.32 for 12 daily origins at 7 days, 2.5 at 28).
+``r`` are the hourly residual blocks of :class:`forecasting.models.ErrorModel` (the hourly shape
+only: the bootstrapped day-level factor no longer sets the level), scaled by the pool's calibrated
+noise scale ``c`` as in the bootstrap (:func:`forecasting.forecast.calibrate_scale`: the P10–P90
+of the bootstrapped model covers 80 % of the model-choice backtest's hourly actuals). Beyond ``K``
+days the level continues as a random walk, ``E_k = E_K + √b Σ_{j=K+1..k} u_j`` (``b`` the pool's fitted
 level variance per day, bootstrapped standardised innovations ``u``).
 Levels ``u_s`` come from the empirical copula of the pools' errors at the same origins
 (:func:`copula_levels`: each origin used equally often, so the levels are stratified), mapped to

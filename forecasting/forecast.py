@@ -28,8 +28,8 @@
    at 12 daily rolling origins, horizon-matched (up to 28 days, then a random walk of the level),
    with a damped adaptive-conformal correction of their quantile levels when recent errors drift,
    and the bootstrapped hourly residual blocks, scaled by the calibrated ``c`` below, for the
-   hourly shape only. Pools whose history is
-   too short for 8 such origins fall back to the bootstrap below (noted in ``metrics``).
+   hourly shape only. Pools whose history is too short for 8 such origins fall back to the
+   bootstrap below (noted in ``metrics``).
 4. **Bootstrap** (the fallback, or ``scenario_method="bootstrap"``). ``Var log(D_k/D̂_k) ≈ a + b·k``
    is fitted per pool (:func:`forecasting.models.fit_error_growth`) to the day-level squared log
    errors averaged over **all** candidate models (the chosen model's own errors are optimistic: it
@@ -45,8 +45,8 @@ Then user growth is applied (:class:`forecasting.growth.Growth`). Every scenario
 
 Cost: per pool ``n_origins`` (+ 12 for the residual errors) × (one Holt-Winters grid fit on daily
 means, one MSTL on ≤ 8 weeks, one CSS ARIMA on ≤ 4 weeks), the calibration of ``c`` (8 scales ×
-40 paths at each backtest origin, about 0.07 CPU-s), then the simulation, ``O(N · H · P)`` memory (float64: 100 paths ×
-26,280 h × 6 pools = 126 MB for 36 months).
+40 paths at each backtest origin, about 0.07 CPU-s), then the simulation, ``O(N · H · P)``
+memory (float64: 100 paths × 26,280 h × 6 pools = 126 MB for 36 months).
 
 Deterministic for a given ``seed`` (``numpy.random.default_rng(seed)``).
 """

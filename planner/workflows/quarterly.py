@@ -255,39 +255,39 @@ class ForecastBoundProof:
             serverless=self.serverless,
         )
 
+    def calibrated_plan(self) -> tuple[Plan, str] | None:
+        """The finished plan of the LP sized on the forecast's scenarios and how it was sized, or
+        None when no LP has a solution. When conservative risk pricing puts a bound of
+        :data:`PRICED_BOUNDS` out of reach (it can overstate unused spend until the existing
+        commitments alone break it), the LP is solved again with the exact pricing, which is how
+        the referee bills used and unused spend."""
+        try:
+            plan = self.finish(self.solve(self.fc.scenarios, self.policy))
+            return plan, "lp-calibrated for every pool"
+        except InfeasiblePlanError as e:
+            if e.binding not in PRICED_BOUNDS or self.policy.risk_pricing == "exact":
+                return None
+            self.say(f"{e.binding} is out of reach under conservative risk pricing; trying exact")
+        try:
+            exact = replace(self.policy, risk_pricing="exact")
+            plan = self.finish(self.solve(self.fc.scenarios, exact))
+        except InfeasiblePlanError:
+            return None
+        return plan, "lp-calibrated for every pool, exact risk pricing"
+
     def calibrated_fallback(self, done: Plan, why: str) -> Plan:
         """When the plan sized on the chosen rules cannot hold the bounds on the forecast's
         scenarios: the plan with every pool on ``lp-calibrated`` (the LP sized on those same
         scenarios, so its referee checks the bounds where they are reported), if it holds them;
-        else ``done``, with its breaches reported by the run's bill. When conservative risk
-        pricing makes the CVaR or minimum-utilisation bound unreachable in that LP (it can
-        overstate unused spend until the existing commitments alone break it), the LP is solved
-        again with the exact pricing, which is how the referee bills used and unused spend."""
+        else ``done``, with its breaches reported by the run's bill (:meth:`calibrated_plan`)."""
         self.say(
             f"on the forecast's scenarios the plan breaches {why}; sizing every pool on the forecast"
         )
-        how = "lp-calibrated for every pool"
-        try:
-            calibrated = self.finish(self.solve(self.fc.scenarios, self.policy))
-        except InfeasiblePlanError as e:
-            if e.binding not in PRICED_BOUNDS or self.policy.risk_pricing == "exact":
-                self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
-                return done
-            # conservative risk pricing can overstate unused spend (understate use) until even
-            # the existing commitments break the bound in the LP; the exact pricing is what the
-            # referee bills
-            self.say(f"{e.binding} is out of reach under conservative risk pricing; trying exact")
-            try:
-                calibrated = self.finish(
-                    self.solve(self.fc.scenarios, replace(self.policy, risk_pricing="exact"))
-                )
-                how += ", exact risk pricing"
-            except InfeasiblePlanError:
-                self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
-                return done
-        if self.breached(calibrated):
+        found = self.calibrated_plan()
+        if found is None or self.breached(found[0]):
             self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
             return done
+        calibrated, how = found
         self.notes.append(
             f"the plan sized on the chosen rules breaches {why} on the forecast's scenarios; "
             f"every pool was sized on the forecast's scenarios instead ({how}), which "
