@@ -180,6 +180,9 @@ class Problem:
     families: Mapping[str, tuple[str, ...]]  # family -> constraint names
     elastic: Mapping[str, pulp.LpVariable]  # risk family -> its slack (ub 0)
     curve_amount: Mapping[str, pulp.LpVariable]  # commitment family -> amount bought now
+    #: ``lp.variables()`` once, at the end of the build: the model's columns in PuLP's order
+    #: (nothing adds variables after :func:`build_lp`; PuLP walks every row on each call)
+    columns: tuple[pulp.LpVariable, ...] = ()
 
     @property
     def policy(self) -> Policy:
@@ -189,7 +192,7 @@ class Problem:
         ix = self.index
         n_int = sum(1 for v in self.buy.values() if v.cat == pulp.LpInteger)
         return {
-            "variables": len(self.lp.variables()),
+            "variables": len(self.columns),
             "constraints": int(self.lp.numConstraints()),
             "integer_variables": n_int,
             "scenarios": len(ix.probabilities),
@@ -745,6 +748,7 @@ def build_lp(ix: ProblemIndex) -> Problem:
         families=MappingProxyType({k: tuple(v) for k, v in families.items()}),
         elastic=MappingProxyType(elastic),
         curve_amount=MappingProxyType(curve_amount),
+        columns=tuple(lp.variables()),
     )
 
 

@@ -153,7 +153,9 @@ def _run(
         pb.lp.solve(solver)
     if used == "highs":
         model = pb.lp.solverModel
-        state = SolverState(model, {v.name: i for i, v in enumerate(pb.lp.variables())})
+        # PuLP adds one column per variable in the order of lp.variables(), cached at the build
+        cols = pb.columns if model.getNumCol() == len(pb.columns) else tuple(pb.lp.variables())
+        state = SolverState(model, {v.name: i for i, v in enumerate(cols)})
         return _highs_status(model), used, state
     code = pb.lp.status
     if code == pulp.LpStatusOptimal and pb.lp.sol_status in (
@@ -308,7 +310,8 @@ def _round_and_fix(
 def read_back(pb: Problem, state: SolverState) -> None:
     """Copy the HiGHS model's primal solution into the PuLP variables (``varValue``)."""
     values = state.model.getSolution().col_value
-    for v in pb.lp.variables():
+    cols = pb.columns if len(pb.columns) == len(state.columns) else pb.lp.variables()
+    for v in cols:
         v.varValue = float(values[state.column(v)])
 
 

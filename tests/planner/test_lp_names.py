@@ -36,3 +36,14 @@ def test_no_private_solver_internals() -> None:
         text = path.read_text()
         assert "_constraints" not in text, path
         assert "findSolutionValues" not in text, path
+
+
+def test_cached_columns_are_the_models_variables_in_pulps_order() -> None:
+    # the solve maps HiGHS columns through Problem.columns, cached at the build: it must equal
+    # what lp.variables() gives after every family (risk rows, slacks, curve amounts) is added
+    pol = Policy(
+        ladder_every_months=6, savings_curve_points=3, cvar_limit_pct=20, min_utilization=0.5
+    )
+    pb = build_problem(constant_scenarios([4.0, 6.0]), OFF, [], pol)
+    assert [v.name for v in pb.columns] == [v.name for v in pb.lp.variables()]
+    assert pb.size()["variables"] == len(pb.lp.variables()) > 0
