@@ -182,7 +182,7 @@ class Problem:
     curve_amount: Mapping[str, pulp.LpVariable]  # commitment family -> amount bought now
     #: ``lp.variables()`` once, at the end of the build: the model's columns in PuLP's order
     #: (nothing adds variables after :func:`build_lp`; PuLP walks every row on each call)
-    columns: tuple[pulp.LpVariable, ...] = ()
+    columns: tuple[pulp.LpVariable, ...]
 
     @property
     def policy(self) -> Policy:

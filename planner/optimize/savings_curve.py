@@ -106,7 +106,7 @@ def _solve_at(pb: Problem, state: SolverState | None, var: Any, amount: float) -
         state.model.run()
         status = _highs_status(state.model)
         if status == "optimal":
-            read_back(pb, state)
+            read_back(state)
         return status
     status, _, _ = _run(pb, pb.policy.solver, mip=False, time_limit_s=pb.policy.time_limit_s)
     return status

@@ -130,7 +130,11 @@ class SolverState:
     per variable in the order of ``lp.variables()``)."""
 
     model: Any
-    columns: dict[str, int]
+    variables: tuple[pulp.LpVariable, ...]  # column i is variables[i]
+    columns: dict[str, int] = field(init=False)  # name -> column
+
+    def __post_init__(self) -> None:
+        self.columns = {v.name: i for i, v in enumerate(self.variables)}
 
     def column(self, var: pulp.LpVariable) -> int:
         return self.columns[var.name]
@@ -154,8 +158,9 @@ def _run(
     if used == "highs":
         model = pb.lp.solverModel
         # PuLP adds one column per variable in the order of lp.variables(), cached at the build
+        # (re-listed only if something added variables to the model since)
         cols = pb.columns if model.getNumCol() == len(pb.columns) else tuple(pb.lp.variables())
-        state = SolverState(model, {v.name: i for i, v in enumerate(cols)})
+        state = SolverState(model, cols)
         return _highs_status(model), used, state
     code = pb.lp.status
     if code == pulp.LpStatusOptimal and pb.lp.sol_status in (
@@ -296,7 +301,7 @@ def _round_and_fix(
             state.model.run()
             status = _highs_status(state.model)
             if status == "optimal":
-                read_back(pb, state)
+                read_back(state)
         else:
             status, used, state = _run(pb, solver, mip=False, time_limit_s=time_limit_s)
         if status == "optimal":
@@ -307,12 +312,11 @@ def _round_and_fix(
     return status, used, saved, state
 
 
-def read_back(pb: Problem, state: SolverState) -> None:
+def read_back(state: SolverState) -> None:
     """Copy the HiGHS model's primal solution into the PuLP variables (``varValue``)."""
     values = state.model.getSolution().col_value
-    cols = pb.columns if len(pb.columns) == len(state.columns) else pb.lp.variables()
-    for v in cols:
-        v.varValue = float(values[state.column(v)])
+    for i, v in enumerate(state.variables):
+        v.varValue = float(values[i])
 
 
 def set_time_budget(model: Any, seconds: float) -> None:

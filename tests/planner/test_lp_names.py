@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
+import pulp
 from planner_factory import constant_scenarios, offer, offers
 
 from planner.optimize.problem import build_problem
@@ -47,3 +49,18 @@ def test_cached_columns_are_the_models_variables_in_pulps_order() -> None:
     pb = build_problem(constant_scenarios([4.0, 6.0]), OFF, [], pol)
     assert [v.name for v in pb.columns] == [v.name for v in pb.lp.variables()]
     assert pb.size()["variables"] == len(pb.lp.variables()) > 0
+
+
+def test_a_variable_added_after_the_build_is_still_read_back() -> None:
+    # the cached columns no longer match the model: the solve re-lists lp.variables(), so the
+    # extra column and every other one read back from their own columns (same purchases)
+    solve_mod = importlib.import_module("planner.optimize.solve")
+    pol = Policy(ladder_every_months=6, savings_curve_points=0)
+    plain = solve_mod.solve(build_problem(constant_scenarios([4.0, 6.0]), OFF, [], pol))
+    pb = build_problem(constant_scenarios([4.0, 6.0]), OFF, [], pol)
+    extra = pb.lp.add_variable("aaa_extra", lowBound=0)  # sorts first: shifts every column
+    pb.lp.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression({extra: 1.0}), 1, "x", 2.0))
+    sol = solve_mod.solve(pb)
+    assert sol.state is not None and len(sol.state.variables) == len(pb.columns) + 1
+    assert extra.varValue >= 2.0 - 1e-9
+    assert sol.buy_units == plain.buy_units
