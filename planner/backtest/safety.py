@@ -28,6 +28,7 @@ from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
 from planner.optimize.offers import relevant_offers
+from planner.optimize.solve import SolveSession
 from planner.policy import Policy
 
 #: the bounds and the policy fields that switch each off
@@ -63,12 +64,13 @@ def price_of_safety(
     *,
     bill_on: DemandScenarios | None = None,
     hindsight: Sequence[dict[str, float]] = (),
-    as_of: pd.Timestamp | None = None,
+    session: SolveSession | None = None,
 ) -> list[dict[str, Any]]:
     """One row per bound the policy sets (module docstring): the plan was solved on ``scenarios``;
     both plans are billed on ``bill_on`` (default the same; the quarterly run bills on the
     calibrated forecast scenarios). ``hindsight``: per recent window, ``utilization_pct`` and
-    ``unused_pct`` of the hindsight optimum's bill."""
+    ``unused_pct`` of the hindsight optimum's bill. The plans without a bound need no savings
+    curves; ``session``: the caller's simplex bases (:class:`~planner.optimize.solve.SolveSession`)."""
     from planner.optimize import InfeasiblePlanError, optimize
 
     rows: list[dict[str, Any]] = []
@@ -81,11 +83,11 @@ def price_of_safety(
     offers = relevant_offers(offers, scenarios.pools, [*held, *plan_commitments])
     cost_with = expected_bill_usd([*held, *plan_commitments], judge, offers, policy)
     for bound in active:
-        relaxed = policy
+        relaxed = replace(policy, savings_curve_points=0)
         for f in BOUNDS[bound]:
             relaxed = replace(relaxed, **{f: None})  # type: ignore[arg-type]
         try:
-            other = optimize(scenarios, offers, held, relaxed, as_of=as_of)
+            other = optimize(scenarios, offers, held, relaxed, session=session)
             cost_without = expected_bill_usd([*held, *other.commitments()], judge, offers, policy)
             note = ""
         except InfeasiblePlanError as e:

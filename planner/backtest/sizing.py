@@ -36,6 +36,7 @@ from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
 from planner.optimize.offers import relevant_offers
+from planner.optimize.solve import SolveSession
 from planner.policy import Policy
 
 SIZING_RULES: tuple[str, ...] = (
@@ -189,16 +190,18 @@ def firm_purchases(
     policy: Policy,
     *,
     max_scenarios: int | None = None,
+    session: SolveSession | None = None,
 ) -> tuple[list[Commitment], str]:
     """The optimizer's firm purchases with pools on ``rules`` (an infeasible plan buys nothing);
-    ``max_scenarios`` reduces the scenario set first (:func:`scoring_scenarios`)."""
+    ``max_scenarios`` reduces the scenario set first (:func:`scoring_scenarios`); ``session``: the
+    caller's simplex bases."""
     from planner.optimize import InfeasiblePlanError, optimize
 
     scen = rule_scenarios(rules, fc, history_gpus)
     if max_scenarios is not None:
         scen = scoring_scenarios(scen, max_scenarios)
     try:
-        plan = optimize(scen, offers, list(inventory), policy)
+        plan = optimize(scen, offers, list(inventory), policy, session=session)
     except InfeasiblePlanError as e:
         return [], f"no plan: {str(e).splitlines()[0]}"
     firm = plan.commitments(firm_only=True)
@@ -218,6 +221,7 @@ def rule_costs(
     inventory: Sequence[Commitment],
     policy: Policy,
     rules: Sequence[str] = SIZING_RULES,
+    session: SolveSession | None = None,
 ) -> dict[str, dict[str, float]]:
     r"""Per pool and rule: the evaluator's bill of the whole estate, on the actual usage after the
     forecast's origin, of the firm purchases the optimizer makes with that pool on that rule and
@@ -233,7 +237,10 @@ def rule_costs(
     ``C_{o,j,R}`` over ``R`` are the effect of pool ``j``'s rule on the estate's bill; as every
     rule of pool ``j`` is compared on the same estate, the regret (relative to the best rule at
     ``o``) is a share of the estate's bill. The sequential backtest scores the same way with the
-    other pools on their chosen rules (:mod:`planner.backtest.sequential`)."""
+    other pools on their chosen rules (:mod:`planner.backtest.sequential`). The variants' LPs
+    share ``session`` (one is made when None): those with the same number of scenarios have the same
+    shape, so each starts from the last one's basis."""
+    session = session if session is not None else SolveSession()
     pools = fc.scenarios.pools
     n_p = len(pools)
     bills: dict[tuple[str, ...], float] = {}
@@ -251,6 +258,7 @@ def rule_costs(
                     inventory,
                     policy,
                     max_scenarios=SCORING_SCENARIOS if n_p > 1 else None,
+                    session=session,
                 )
                 ev = evaluate([*inventory, *coms], actual_gpus, actual_ts, pools, offers, policy)
                 bills[variant] = ev.total_usd
@@ -324,6 +332,7 @@ def choose_rules_from_history(
     # only the offers the pools and inventory can use (the same results, far fewer rows)
     pol = replace(policy, savings_curve_points=0)
     offers = relevant_offers(offers, pooled.pools, inventory)
+    session = SolveSession()  # the origins' scoring LPs share shapes (rule_costs)
     record = RuleRecord()
     cache = forecast_cache if forecast_cache is not None else {}
     scores = cost_cache if cost_cache is not None else {}
@@ -344,7 +353,9 @@ def choose_rules_from_history(
             u_hist, _ = usage_matrix(pooled, 0, o)
             u_win, ts_win = usage_matrix(pooled, o, o + window_h)
             active = [c for c in inventory if c.start <= pd.Timestamp(ts_win[0]) < c.end]
-            scores[o] = rule_costs(cache[o], u_hist, u_win, ts_win, offers, active, pol)
+            scores[o] = rule_costs(
+                cache[o], u_hist, u_win, ts_win, offers, active, pol, session=session
+            )
         for pool, by_rule in scores[o].items():
             for r, v in by_rule.items():
                 record.add(o, pool, r, v)
@@ -406,10 +417,11 @@ class SizedInput:
         offers: pd.DataFrame,
         inventory: Sequence[Commitment],
         *,
-        as_of: pd.Timestamp | None = None,
+        session: SolveSession | None = None,
     ) -> dict[str, object]:
         """``sizing`` (the rule per pool and its backtest) and ``price_of_safety`` (each bound's
-        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios) for plan.json."""
+        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios) for plan.json;
+        ``session``: the run's simplex bases."""
         from planner.backtest.safety import price_of_safety
 
         safety = price_of_safety(
@@ -420,7 +432,7 @@ class SizedInput:
             commitments,
             bill_on=self.calibrated,
             hindsight=self.hindsight,
-            as_of=as_of,
+            session=session,
         )
         return {"sizing": self.record, "price_of_safety": safety}
 

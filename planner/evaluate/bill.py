@@ -58,6 +58,7 @@ strategies.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,18 +263,55 @@ def _catalog_rows(c: Commitment, offers: pd.DataFrame) -> pd.DataFrame:
     return same
 
 
-def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> Terms:
+@dataclass(frozen=True)
+class _Resolved:
+    """What the catalog says about one kind of commitment (everything :class:`Terms` needs except
+    the quantity): the first matching row's effective, upfront and recurring price per unit, GPUs
+    per unit and term, and the rate per pool it serves (SP: USD of commitment per GPU-hour;
+    capacity: USD per GPU-hour)."""
+
+    effective_usd_per_hour: float
+    upfront_usd: float
+    recurring_usd_per_hour: float
+    gpus_per_unit: float
+    term_h: float
+    pool_rate: dict[int, float]
+
+
+def _resolve(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...]) -> _Resolved:
     same = _catalog_rows(c, offers)
     row = same.iloc[0]
     eff = float(row["effective_usd_per_hour"])
-    term_h = float(row["term_months"]) * HOURS_PER_MONTH
-    upfront_share = min(1.0, float(row["upfront_usd"]) / (eff * term_h)) if eff > 0 else 0.0
-    if c.is_savings_plan:
-        rate: dict[int, float] = {}
-        for i, pool in enumerate(pools):
+    gpus = 0.0 if c.is_savings_plan else float(row["gpus_per_unit"])
+    rate: dict[int, float] = {}
+    for i, pool in enumerate(pools):
+        if c.is_savings_plan:
             m = (same["region"] == pool.aws_region) & (same["gpu_type"] == pool.gpu_type)
             if m.any():
                 rate[i] = float(same.loc[m, "usd_per_gpu_hour"].min())
+            continue
+        if row["gpu_type"] != pool.gpu_type:
+            continue
+        if c.purchase_model == "reserved_instance" and pool.aws_region == c.region:
+            rate[i] = eff / gpus
+        if c.purchase_model == "reserved_contract" and pool.portable:
+            rate[i] = eff / gpus
+    return _Resolved(
+        eff,
+        float(row["upfront_usd"]),
+        float(row["recurring_usd_per_hour"]),
+        gpus,
+        float(row["term_months"]) * HOURS_PER_MONTH,
+        rate,
+    )
+
+
+def _terms_of(c: Commitment, r: _Resolved, policy: Policy) -> Terms:
+    """``c``'s terms from its kind's catalog resolution: RIs and contracts scale with the quantity,
+    Savings Plans with their hourly commitment (the upfront share of the catalog row's price)."""
+    eff = r.effective_usd_per_hour
+    if c.is_savings_plan:
+        upfront_share = min(1.0, r.upfront_usd / (eff * r.term_h)) if eff > 0 else 0.0
         q = c.hourly_commitment_usd
         return Terms(
             q,
@@ -281,27 +319,68 @@ def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy:
             q * (1.0 - upfront_share),
             0.0,
             0.0,
-            rate,
+            r.pool_rate,
         )
-    gpus = float(row["gpus_per_unit"])
-    per_gpu = eff / gpus
-    rate = {}
-    for i, pool in enumerate(pools):
-        if row["gpu_type"] != pool.gpu_type:
-            continue
-        if c.purchase_model == "reserved_instance" and pool.aws_region == c.region:
-            rate[i] = per_gpu
-        if c.purchase_model == "reserved_contract" and pool.portable:
-            rate[i] = per_gpu
     egress = policy.egress_usd_per_gpu_hour if c.provider in _OFF_AWS else 0.0
     return Terms(
         c.quantity * eff,
-        c.quantity * float(row["upfront_usd"]),
-        c.quantity * float(row["recurring_usd_per_hour"]),
-        c.quantity * gpus,
+        c.quantity * r.upfront_usd,
+        c.quantity * r.recurring_usd_per_hour,
+        c.quantity * r.gpus_per_unit,
         egress,
-        rate,
+        r.pool_rate,
     )
+
+
+def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> Terms:
+    return _terms_of(c, _resolve(c, offers, pools), policy)
+
+
+def _kind(c: Commitment) -> tuple[str, ...]:
+    """The fields of a commitment its catalog look-up reads (:func:`_catalog_rows`)."""
+    return (
+        c.purchase_model,
+        c.provider,
+        c.sku,
+        c.region,
+        str(c.term_months),
+        c.payment_option,
+        c.offering_class,
+    )
+
+
+class _CatalogMemo:
+    """Per offers frame: its split by (purchase model, provider) and each commitment kind's
+    resolution per pool set, so a run's many bills (scenarios, strategies, rounds, the marginal
+    values) look each kind up once. Held while the frame lives (:func:`_memo`); offers frames are
+    not modified after they are built, which this relies on."""
+
+    def __init__(self, offers: pd.DataFrame) -> None:
+        self.by_kind = dict(iter(offers.groupby(["purchase_model", "provider"], sort=False)))
+        self.empty = offers.iloc[:0]
+        self.resolved: dict[tuple[object, ...], _Resolved] = {}
+
+    def resolve(self, c: Commitment, pools: tuple[Pool, ...]) -> _Resolved:
+        key = (*_kind(c), pools)
+        found = self.resolved.get(key)
+        if found is None:
+            rows = self.by_kind.get((c.purchase_model, c.provider), self.empty)
+            found = self.resolved[key] = _resolve(c, rows, pools)
+        return found
+
+
+_MEMOS: dict[int, _CatalogMemo] = {}
+
+
+def _memo(offers: pd.DataFrame) -> _CatalogMemo:
+    """The :class:`_CatalogMemo` of ``offers``, dropped when the frame is collected (so an id is
+    never reused for another frame)."""
+    key = id(offers)
+    memo = _MEMOS.get(key)
+    if memo is None:
+        memo = _MEMOS[key] = _CatalogMemo(offers)
+        weakref.finalize(offers, _MEMOS.pop, key, None)
+    return memo
 
 
 @dataclass(frozen=True)
@@ -329,18 +408,12 @@ def tariff(
 def _all_terms(
     commitments: list[Commitment], offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy
 ) -> dict[str, Terms]:
-    """Every commitment's terms, each looked up among its own (purchase model, provider) rows of
-    the catalog (split once: the look-up then scans a few rows, not the whole catalog)."""
+    """Every commitment's terms, each kind looked up once among its own (purchase model, provider)
+    rows of the catalog (:class:`_CatalogMemo`: a run's later bills reuse the look-ups)."""
     if not commitments:
         return {}
-    by_kind = dict(iter(offers.groupby(["purchase_model", "provider"], sort=False)))
-    empty = offers.iloc[:0]
-    return {
-        c.commitment_id: _terms(
-            c, by_kind.get((c.purchase_model, c.provider), empty), pools, policy
-        )
-        for c in commitments
-    }
+    memo = _memo(offers)
+    return {c.commitment_id: _terms_of(c, memo.resolve(c, pools), policy) for c in commitments}
 
 
 def extend_tariff(base: Tariff, commitments: list[Commitment], offers: pd.DataFrame) -> Tariff:

@@ -23,7 +23,7 @@ from planner.optimize.referee import RefereeBill, bill_plan, plan_figures, tight
 from planner.optimize.result import purchases
 from planner.optimize.savings_curve import savings_curves
 from planner.optimize.serverless import serverless_decisions, serverless_record
-from planner.optimize.solve import InfeasiblePlanError, Solution, solve
+from planner.optimize.solve import InfeasiblePlanError, Solution, SolveSession, solve
 from planner.plan import Plan, Purchase
 from planner.policy import Policy
 from planner.serverless import ServerlessSetup
@@ -35,6 +35,7 @@ __all__ = [
     "Problem",
     "ProblemIndex",
     "Solution",
+    "SolveSession",
     "build_index",
     "build_lp",
     "build_problem",
@@ -52,12 +53,17 @@ def optimize(
     as_of: pd.Timestamp | None = None,
     progress: Callable[[str], None] | None = None,
     serverless: ServerlessSetup | None = None,
+    session: SolveSession | None = None,
 ) -> Plan:
     """Choose what to buy now (and a tentative ladder) at least expected cost (NPV over every
     term) within the policy's risk bounds, proven on the referee's bill
     (:mod:`planner.optimize.referee`). Raises InfeasiblePlanError (no plan fits, or time limit)
     or PlannerInputError. ``serverless``: options for scale-to-zero pools
-    (:mod:`planner.optimize.serverless`); the referee bills the LP's serverless decisions."""
+    (:mod:`planner.optimize.serverless`); the referee bills the LP's serverless decisions.
+    ``session``: simplex bases shared with the caller's other solves, and whether an infeasible
+    LP is diagnosed (:class:`~planner.optimize.solve.SolveSession`); the tightening rounds
+    always start from the previous round's basis, and their infeasibility is not diagnosed (the
+    previous round's plan is kept)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     lp_policy = policy
@@ -65,6 +71,7 @@ def optimize(
     best: tuple[Problem, Solution, list[Purchase], RefereeBill] | None = None
     od_figs = None
     t_build = t_index = t_solve = t_referee = t_highs = 0.0
+    session = session if session is not None else SolveSession()
     for attempt in range(policy.bound_rounds + 1):
         t1 = time.perf_counter()
         index = build_index(scenarios, offers, inventory, lp_policy, serverless=serverless)
@@ -88,8 +95,8 @@ def optimize(
                 f"commitments, {sizes['slices']} slices x {sizes['scenarios']} scenarios)"
             )
         t1 = time.perf_counter()
-        try:
-            sol = solve(pb)
+        try:  # a tightened round's infeasibility needs no diagnosis: the last plan is kept
+            sol = solve(pb, session=session if best is None else session.undiagnosed())
         except InfeasiblePlanError:
             if best is None:
                 raise

@@ -86,9 +86,53 @@ class Solution:
         return self.values.spot_gpus
 
 
+@dataclass(frozen=True)
+class SolveSession:
+    """What a caller's solves share beside the policy.
+
+    ``bases``: simplex bases carried from one solve to the next, by the problem's shape (its
+    columns' names and its number of rows). A problem re-built with other limits or other demand
+    scenarios has the same variables and rows, and HiGHS's dual simplex started from the last such
+    problem's optimal basis needs a fraction of a cold start's iterations (about 1/7 on the
+    example's plan; bench/RESULTS-scale.md). Only LP solves read and write them (the relaxation's
+    basis, before any rounding); a MIP starts cold. A basis changes the path to the optimum, not
+    the optimum (on an LP with several optima it may end at another one of equal cost).
+
+    ``diagnose``: whether an infeasible problem is diagnosed (:func:`_diagnose`: one more solve
+    per risk family, to name the bound to blame); a caller that only needs to know there is no
+    plan uses :meth:`undiagnosed`."""
+
+    bases: dict[tuple[int, int], Any] = field(default_factory=dict)
+    diagnose: bool = True
+
+    def undiagnosed(self) -> SolveSession:
+        """The same bases, infeasibility not diagnosed."""
+        return SolveSession(self.bases, diagnose=False)
+
+    @staticmethod
+    def shape(pb: Problem) -> tuple[int, int]:
+        return hash(tuple(v.name for v in pb.columns)), int(pb.lp.numConstraints())
+
+    def basis(self, pb: Problem) -> Any | None:
+        return self.bases.get(self.shape(pb))
+
+    def keep(self, pb: Problem, basis: Any) -> None:
+        self.bases[self.shape(pb)] = basis
+
+
 class _QuietHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
-    """PuLP's HiGHS API solver without the banner highspy prints to stdout on its first model:
-    stdout carries the CLI's data."""
+    """PuLP's HiGHS API solver without the banner highspy prints to stdout on its first model
+    (stdout carries the CLI's data), started from ``basis`` when one is given (a basis HiGHS
+    refuses leaves the start cold)."""
+
+    def __init__(self, *args: Any, basis: Any | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.basis = basis
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:
+        if self.basis is not None:
+            lp.solverModel.setBasis(self.basis)
+        super().callSolver(lp)
 
     def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
         sys.stdout.flush()
@@ -103,10 +147,14 @@ class _QuietHiGHS(pulp.HiGHS):  # type: ignore[misc,name-defined]
             os.close(null)
 
 
-def _make_solver(name: str, *, mip: bool, time_limit_s: float, gap: float) -> Any:
+def _make_solver(
+    name: str, *, mip: bool, time_limit_s: float, gap: float, basis: Any | None = None
+) -> Any:
     if name == "cbc":
         return pulp.PULP_CBC_CMD(mip=mip, msg=False, timeLimit=time_limit_s, gapRel=gap, threads=1)
-    return _QuietHiGHS(mip=mip, msg=False, timeLimit=time_limit_s, gapRel=gap, threads=1)
+    return _QuietHiGHS(
+        mip=mip, msg=False, timeLimit=time_limit_s, gapRel=gap, threads=1, basis=basis
+    )
 
 
 def _highs_status(model: Any) -> str:
@@ -141,12 +189,14 @@ class SolverState:
 
 
 def _run(
-    pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float
+    pb: Problem, solver_name: str, *, mip: bool, time_limit_s: float, basis: Any | None = None
 ) -> tuple[str, str, SolverState | None]:
-    """Solve once; returns (status in {optimal, infeasible, time_limit, error}, solver used,
-    the HiGHS state for warm re-solves or None)."""
+    """Solve once (HiGHS from ``basis`` when given); returns (status in {optimal, infeasible,
+    time_limit, error}, solver used, the HiGHS state for warm re-solves or None)."""
     used = solver_name
-    solver = _make_solver(solver_name, mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap)
+    solver = _make_solver(
+        solver_name, mip=mip, time_limit_s=time_limit_s, gap=pb.policy.mip_gap, basis=basis
+    )
     try:
         pb.lp.solve(solver)
     except pulp.PulpSolverError:
@@ -230,15 +280,23 @@ def _objective(pb: Problem) -> float:
     return float(v) if v is not None else float("nan")
 
 
-def solve(pb: Problem, *, relax: bool = False) -> Solution:
-    """Solve ``pb`` per its policy (module docstring); ``relax`` forces the LP relaxation."""
+def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = None) -> Solution:
+    """Solve ``pb`` per its policy (module docstring); ``relax`` forces the LP relaxation. An
+    infeasible problem raises :class:`InfeasiblePlanError` naming the bound to blame, or, when
+    ``session`` does not diagnose, with ``binding`` None. The LP starts from ``session``'s basis
+    for a problem of this shape and leaves its own relaxation's basis there
+    (:class:`SolveSession`)."""
+    session = session if session is not None else SolveSession()
     pol = pb.policy
     fixed_bounds: dict[tuple[int, int], tuple[Any, Any]] = {}
     has_int = any(v.cat == pulp.LpInteger for v in pb.buy.values())
     want_int = has_int and pol.integer and not relax
     mip = want_int and pol.integer_method == "mip"
     t0 = time.perf_counter()
-    status, used, state = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s)
+    basis = None if mip else session.basis(pb)
+    status, used, state = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s, basis=basis)
+    if not mip and state is not None and status == "optimal":
+        session.keep(pb, state.model.getBasis())
     method = "mip" if mip else "lp"
     notes: list[str] = []
     if status == "time_limit" and mip:
@@ -255,7 +313,9 @@ def solve(pb: Problem, *, relax: bool = False) -> Solution:
         status, used, fixed_bounds, state = _round_and_fix(pb, used, state, pol.time_limit_s)
         method = "lp_round"
     if status == "infeasible":
-        raise diagnose(pb)
+        if not session.diagnose:
+            raise InfeasiblePlanError("the LP has no solution (not diagnosed)")
+        raise _diagnose(pb)
     if status == "time_limit":
         raise InfeasiblePlanError(
             f"the solver stopped at its time limit ({pol.time_limit_s:g} s) before an optimum",
@@ -326,7 +386,7 @@ def set_time_budget(model: Any, seconds: float) -> None:
     model.setOptionValue("time_limit", float(model.getRunTime()) + float(seconds))
 
 
-def diagnose(pb: Problem) -> InfeasiblePlanError:
+def _diagnose(pb: Problem) -> InfeasiblePlanError:
     """Find which risk bound makes the problem infeasible by relaxing one family at a time (its
     elastic slack freed: :func:`planner.optimize.problem.add_elastic_slack`)."""
     pol = pb.policy
