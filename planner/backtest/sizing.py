@@ -212,6 +212,112 @@ def firm_purchases(
 BASELINE_RULE = "lp-point"
 
 
+@dataclass(frozen=True)
+class ScoringWindow:
+    """One origin of the record: the forecast made there, the usage before it (hours × pools) and
+    the actual usage of the window after it with its hours, and the commitments active then."""
+
+    fc: Forecast
+    history_gpus: np.ndarray
+    actual_gpus: np.ndarray
+    actual_ts: pd.DatetimeIndex
+    inventory: tuple[Commitment, ...]
+
+
+def rule_variants(n_pools: int, rules: Sequence[str] = SIZING_RULES) -> list[list[tuple[str, ...]]]:
+    """Per pool ``j``, the rule assignments scored for it (``j`` on each rule, the others on
+    :data:`BASELINE_RULE`), each assignment listed once: the all-baseline one, shared by every
+    pool, under the first pool that has it."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[list[tuple[str, ...]]] = []
+    for p in range(n_pools):
+        mine = []
+        for r in rules:
+            variant = tuple(r if q == p else BASELINE_RULE for q in range(n_pools))
+            if variant not in seen:
+                seen.add(variant)
+                mine.append(variant)
+        out.append(mine)
+    return out
+
+
+def variant_bills(
+    window: ScoringWindow,
+    variants: Sequence[tuple[str, ...]],
+    offers: pd.DataFrame,
+    policy: Policy,
+) -> list[float]:
+    """The evaluator's bill of the estate, on the window's actual usage, of the inventory plus
+    the firm purchases the optimizer makes with the pools on each of ``variants`` (in order, one
+    :class:`~planner.optimize.solve.SolveSession`: a variant's LP starts from the basis of the
+    previous one of the same shape). Module-level, so it can run in a worker process."""
+    pools = window.fc.scenarios.pools
+    inventory = list(window.inventory)
+    session = SolveSession()
+    bills = []
+    for variant in variants:
+        coms, _ = firm_purchases(
+            variant,
+            window.fc,
+            window.history_gpus,
+            offers,
+            inventory,
+            policy,
+            max_scenarios=SCORING_SCENARIOS if len(pools) > 1 else None,
+            session=session,
+        )
+        ev = evaluate(
+            [*inventory, *coms], window.actual_gpus, window.actual_ts, pools, offers, policy
+        )
+        bills.append(ev.total_usd)
+    return bills
+
+
+def score_windows(
+    windows: Sequence[ScoringWindow],
+    offers: pd.DataFrame,
+    policy: Policy,
+    rules: Sequence[str] = SIZING_RULES,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, dict[str, float]]]:
+    """:func:`rule_costs` of every window, one task per (window, pool) (:func:`rule_variants`,
+    :func:`variant_bills`) in worker processes when there are enough tasks
+    (:func:`forecasting.parallel.map_pools`). Each task solves its own variants with its own
+    session, so the scores do not depend on the number of workers."""
+    from forecasting.parallel import map_pools, n_workers
+
+    per_window = [rule_variants(len(w.fc.scenarios.pools), rules) for w in windows]
+    tasks = [
+        (w, mine, offers, policy)
+        for w, by_pool in zip(windows, per_window, strict=True)
+        for mine in by_pool
+    ]
+    if progress is not None and tasks:
+        k = n_workers(len(tasks))
+        progress(
+            f"scoring {len(rules)} sizing rules at {len(windows)} origin(s): {len(tasks)} tasks"
+            + (f" in {k} worker processes" if k > 1 else "")
+        )
+    results = iter(map_pools(variant_bills, tasks))
+    out = []
+    for w, by_pool in zip(windows, per_window, strict=True):
+        bills: dict[tuple[str, ...], float] = {}
+        for mine in by_pool:
+            bills.update(zip(mine, next(results), strict=True))
+        n_p = len(w.fc.scenarios.pools)
+        out.append(
+            {
+                pool.name: {
+                    r: bills[tuple(r if q == p else BASELINE_RULE for q in range(n_p))]
+                    for r in rules
+                }
+                for p, pool in enumerate(w.fc.scenarios.pools)
+            }
+        )
+    return out
+
+
 def rule_costs(
     fc: Forecast,
     history_gpus: np.ndarray,
@@ -221,7 +327,6 @@ def rule_costs(
     inventory: Sequence[Commitment],
     policy: Policy,
     rules: Sequence[str] = SIZING_RULES,
-    session: SolveSession | None = None,
 ) -> dict[str, dict[str, float]]:
     r"""Per pool and rule: the evaluator's bill of the whole estate, on the actual usage after the
     forecast's origin, of the firm purchases the optimizer makes with that pool on that rule and
@@ -237,33 +342,10 @@ def rule_costs(
     ``C_{o,j,R}`` over ``R`` are the effect of pool ``j``'s rule on the estate's bill; as every
     rule of pool ``j`` is compared on the same estate, the regret (relative to the best rule at
     ``o``) is a share of the estate's bill. The sequential backtest scores the same way with the
-    other pools on their chosen rules (:mod:`planner.backtest.sequential`). The variants' LPs
-    share ``session`` (one is made when None): those with the same number of scenarios have the same
-    shape, so each starts from the last one's basis."""
-    session = session if session is not None else SolveSession()
-    pools = fc.scenarios.pools
-    n_p = len(pools)
-    bills: dict[tuple[str, ...], float] = {}
-    out: dict[str, dict[str, float]] = {}
-    for p, pool in enumerate(pools):
-        out[pool.name] = {}
-        for r in rules:
-            variant = tuple(r if q == p else BASELINE_RULE for q in range(n_p))
-            if variant not in bills:  # the all-baseline variant is shared by every pool
-                coms, _ = firm_purchases(
-                    variant,
-                    fc,
-                    history_gpus,
-                    offers,
-                    inventory,
-                    policy,
-                    max_scenarios=SCORING_SCENARIOS if n_p > 1 else None,
-                    session=session,
-                )
-                ev = evaluate([*inventory, *coms], actual_gpus, actual_ts, pools, offers, policy)
-                bills[variant] = ev.total_usd
-            out[pool.name][r] = bills[variant]
-    return out
+    other pools on their chosen rules (:mod:`planner.backtest.sequential`). The LPs run per pool
+    (:func:`score_windows`)."""
+    window = ScoringWindow(fc, history_gpus, actual_gpus, actual_ts, tuple(inventory))
+    return score_windows([window], offers, policy, rules)[0]
 
 
 @dataclass(frozen=True)
@@ -332,30 +414,30 @@ def choose_rules_from_history(
     # only the offers the pools and inventory can use (the same results, far fewer rows)
     pol = replace(policy, savings_curve_points=0)
     offers = relevant_offers(offers, pooled.pools, inventory)
-    session = SolveSession()  # the origins' scoring LPs share shapes (rule_costs)
     record = RuleRecord()
     cache = forecast_cache if forecast_cache is not None else {}
     scores = cost_cache if cost_cache is not None else {}
+    new = [o for o in origins if o not in scores]
+    windows = []
+    for o in new:
+        if o not in cache:
+            say(f"forecasting at the origin {pooled.index[o]:%Y-%m-%d %H:%M}")
+            cache[o] = forecast(
+                history_before(pooled, o),
+                horizon_hours=window_h,
+                n_scenarios=n_scenarios,
+                seed=seed,
+                growth=growth,
+                models=models,
+            )
+        u_hist, _ = usage_matrix(pooled, 0, o)
+        u_win, ts_win = usage_matrix(pooled, o, o + window_h)
+        active = tuple(c for c in inventory if c.start <= pd.Timestamp(ts_win[0]) < c.end)
+        windows.append(ScoringWindow(cache[o], u_hist, u_win, ts_win, active))
+    scores.update(zip(new, score_windows(windows, offers, pol, progress=say), strict=True))
     stamps = []
     hs_windows: list[dict[str, float]] = []
     for o in origins:
-        if o not in scores:
-            say(f"scoring sizing rules at {pooled.index[o]:%Y-%m-%d %H:%M}")
-            if o not in cache:
-                cache[o] = forecast(
-                    history_before(pooled, o),
-                    horizon_hours=window_h,
-                    n_scenarios=n_scenarios,
-                    seed=seed,
-                    growth=growth,
-                    models=models,
-                )
-            u_hist, _ = usage_matrix(pooled, 0, o)
-            u_win, ts_win = usage_matrix(pooled, o, o + window_h)
-            active = [c for c in inventory if c.start <= pd.Timestamp(ts_win[0]) < c.end]
-            scores[o] = rule_costs(
-                cache[o], u_hist, u_win, ts_win, offers, active, pol, session=session
-            )
         for pool, by_rule in scores[o].items():
             for r, v in by_rule.items():
                 record.add(o, pool, r, v)

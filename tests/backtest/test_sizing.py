@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from bt_factory import H100, compute_sp, offers
 
 from forecasting.forecast import Forecast
 from forecasting.growth import Growth
 from forecasting.scenarios import DemandScenarios, Pool
-from planner.backtest.sizing import rule_costs
+from planner.backtest.sizing import ScoringWindow, rule_costs, rule_variants, score_windows
 from planner.policy import Policy
 
 A100 = Pool("A100")
@@ -75,3 +76,34 @@ def test_a_shared_savings_plan_is_not_free_capacity_for_each_pool_alone() -> Non
     assert h100["trailing-60"] - h100["trailing-7"] > 0.5 * 8.0 * WEEK_H
     # A100's rules see the same 8 GPUs (history and week): they buy alike and tie
     assert costs[A100.name]["trailing-7"] == costs[A100.name]["trailing-60"]
+
+
+def test_the_scores_do_not_depend_on_the_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # two windows x two pools: four tasks, enough for worker processes; each task solves its own
+    # variants with its own session, so serial and parallel scores are equal to the bit
+    hist = np.column_stack([np.r_[np.full(14 * 24, 2.0), np.full(7 * 24, 4.0)], np.full(504, 8.0)])
+    actual = np.column_stack([np.full(WEEK_H, 3.0), np.full(WEEK_H, 9.0)])
+    ts = pd.date_range(START + pd.Timedelta(hours=21 * 24), periods=WEEK_H, freq="h")
+    sp = compute_sp("held-csp", 20.0, START - pd.Timedelta(days=30), START + pd.Timedelta(days=335))
+    windows = [
+        ScoringWindow(_forecast(actual.copy()), hist, actual, ts, (sp,)),
+        ScoringWindow(_forecast(1.5 * actual), hist, 0.5 * actual, ts, ()),
+    ]
+    rules = ("lp-point", "trailing-7", "trailing-60")
+    monkeypatch.setenv("PLANNER_WORKERS", "1")
+    serial = score_windows(windows, offers(), POLICY, rules)
+    monkeypatch.setenv("PLANNER_WORKERS", "2")
+    parallel = score_windows(windows, offers(), POLICY, rules)
+    assert parallel == serial
+    assert set(serial[0]) == {H100.name, A100.name}
+    assert all(set(by_rule) == set(rules) for w in serial for by_rule in w.values())
+    # the all-baseline variant is solved once and shared: the pools' lp-point bills are equal
+    assert serial[1][H100.name]["lp-point"] == serial[1][A100.name]["lp-point"]
+
+
+def test_every_assignment_is_scored_once() -> None:
+    by_pool = rule_variants(3, ("lp-point", "trailing-7"))
+    flat = [v for mine in by_pool for v in mine]
+    assert len(flat) == len(set(flat)) == 1 + 3  # the shared baseline, then one per pool
+    assert by_pool[0] == [("lp-point",) * 3, ("trailing-7", "lp-point", "lp-point")]
+    assert by_pool[2] == [("lp-point", "lp-point", "trailing-7")]
