@@ -14,15 +14,20 @@ Workers: ``PLANNER_WORKERS`` (``1`` turns this off), else the CPUs this process 
 worker runs its numerical libraries single-threaded (``OMP/OPENBLAS/MKL_NUM_THREADS=1``) so that
 workers × threads does not exceed the cores. Workers are spawned (a fresh interpreter: safe with
 the threads duckdb and BLAS may hold in the parent, and their CPU time is counted in the parent's
-``RUSAGE_CHILDREN``).
+``RUSAGE_CHILDREN``). A spawned worker takes 1.5–3 s to import the libraries, and one run maps
+several times (the forecast, each sizing origin's forecast, the sizing record), so the workers
+are kept for the process's life and reused by every map with the same number of workers
+(:func:`_executor`); a pool a crashed worker broke is replaced on the next map.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 import numpy as np
@@ -51,6 +56,29 @@ def n_workers(n_tasks: int) -> int:
     return min(cap, n_tasks)
 
 
+#: the process's worker pool and its size, kept between maps (module docstring)
+_POOL: list[tuple[int, ProcessPoolExecutor]] = []
+
+
+def _executor(k: int) -> ProcessPoolExecutor:
+    """The kept pool of ``k`` spawned workers (a pool of another size is shut down first)."""
+    if _POOL and _POOL[0][0] == k:
+        return _POOL[0][1]
+    shutdown_workers()
+    pool = ProcessPoolExecutor(max_workers=k, mp_context=multiprocessing.get_context("spawn"))
+    _POOL.append((k, pool))
+    return pool
+
+
+def shutdown_workers() -> None:
+    """Stop the kept workers (at exit, or to free their memory)."""
+    while _POOL:
+        _POOL.pop()[1].shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown_workers)
+
+
 def map_pools(
     fn: Callable[..., T],
     tasks: Sequence[tuple[Any, ...]],
@@ -76,15 +104,22 @@ def map_pools(
     saved = {v: os.environ.get(v) for v in _THREAD_VARS}
     os.environ.update({v: "1" for v in _THREAD_VARS})  # inherited by the spawned workers
     try:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=k, mp_context=ctx) as pool:
-            futures = [pool.submit(fn, *t) for t in tasks]
-            out = []
+        pool = _executor(k)
+        futures = [pool.submit(fn, *t) for t in tasks]
+        out = []
+        try:
             for i, f in enumerate(futures):
                 out.append(f.result())
                 if progress:
                     progress(f"fitted pool {i + 1}/{len(tasks)}")
-            return out
+        except BrokenProcessPool:
+            shutdown_workers()  # a worker died: the next map starts a fresh pool
+            raise
+        except BaseException:
+            for f in futures:  # a task failed: the rest of this map is not wanted
+                f.cancel()
+            raise
+        return out
     finally:
         for v, old in saved.items():
             if old is None:

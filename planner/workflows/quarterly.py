@@ -235,6 +235,10 @@ class ForecastBoundProof:
     notes: list[str]
     say: Callable[[str], None]
     session: SolveSession = field(default_factory=SolveSession)
+    #: the calibrated fallback's LPs (on the forecast's scenarios: another session)
+    calibrated_session: SolveSession = field(default_factory=SolveSession)
+    #: the LP policy of the calibrated fallback, when the run's plan is its plan (0 or 1 entry)
+    fallback_policy: list[Policy] = field(default_factory=list)
 
     def breached(self, plan: Plan) -> list[BoundCheck]:
         return [
@@ -261,18 +265,18 @@ class ForecastBoundProof:
             session=self.session if session is None else session,
         )
 
-    def calibrated_plan(self) -> tuple[Plan, str] | None:
-        """The finished plan of the LP sized on the forecast's scenarios and how it was sized, or
-        None when no LP has a solution. When conservative risk pricing puts a bound of
+    def calibrated_plan(self) -> tuple[Plan, str, Policy] | None:
+        """The finished plan of the LP sized on the forecast's scenarios, how it was sized and the
+        LP's policy, or None when no LP has a solution. When conservative risk pricing puts a bound of
         :data:`PRICED_BOUNDS` out of reach (it can overstate unused spend until the existing
         commitments alone break it), the LP is solved again with the exact pricing, which is how
         the referee bills used and unused spend. Its LPs share a session of their own: a basis
         from the LP on the sized scenarios made the first one slower than a cold start on the
         example (19.6 s against 12.0 s)."""
-        own = SolveSession()
+        own = self.calibrated_session
         try:
             plan = self.finish(self.solve(self.fc.scenarios, self.policy, own))
-            return plan, "lp-calibrated for every pool"
+            return plan, "lp-calibrated for every pool", self.policy
         except InfeasiblePlanError as e:
             if e.binding not in PRICED_BOUNDS or self.policy.risk_pricing == "exact":
                 return None
@@ -282,7 +286,7 @@ class ForecastBoundProof:
             plan = self.finish(self.solve(self.fc.scenarios, exact, own))
         except InfeasiblePlanError:
             return None
-        return plan, "lp-calibrated for every pool, exact risk pricing"
+        return plan, "lp-calibrated for every pool, exact risk pricing", exact
 
     def calibrated_fallback(self, done: Plan, why: str) -> Plan:
         """When the plan sized on the chosen rules cannot hold the bounds on the forecast's
@@ -296,7 +300,8 @@ class ForecastBoundProof:
         if found is None or self.breached(found[0]):
             self.notes.append(f"on the forecast's scenarios the plan breaches {why}")
             return done
-        calibrated, how = found
+        calibrated, how, lp_policy = found
+        self.fallback_policy.append(lp_policy)
         self.notes.append(
             f"the plan sized on the chosen rules breaches {why} on the forecast's scenarios; "
             f"every pool was sized on the forecast's scenarios instead ({how}), which "
@@ -420,6 +425,9 @@ def plan_run(
         fc, paths, catalog.offers, inventory, policy, serverless, finish, notes, say, session
     )
     plan = hold_bounds_on_forecast(plan, sized, proof)
+    if proof.fallback_policy:  # the plan was sized on the forecast's scenarios: so is each bound's
+        sized = replace(sized, scenarios=fc.scenarios, policy=proof.fallback_policy[0])  # price
+        session = proof.calibrated_session
     extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, session=session)
     plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(

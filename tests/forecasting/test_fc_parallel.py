@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures.process import BrokenProcessPool
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from forecasting import forecast
-from forecasting.parallel import MIN_POOLS, map_pools, n_workers
+from forecasting.parallel import MIN_POOLS, map_pools, n_workers, shutdown_workers
 from forecasting.pools import PooledUsage
 from forecasting.scenarios import Pool
 
@@ -66,3 +69,20 @@ def test_n_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert n_workers(100) == 1
     monkeypatch.setenv("PLANNER_WORKERS", "lots")
     assert n_workers(100) == 1
+
+
+def test_the_workers_are_kept_between_maps_and_replaced_when_broken() -> None:
+    # two maps with the same number of workers run in the same processes (no second start-up)
+    first = set(map_pools(os.getpid, [()] * 4, workers=2))
+    again = set(map_pools(os.getpid, [()] * 4, workers=2))
+    assert again <= first and os.getpid() not in first
+    # a worker that dies breaks the pool; the next map starts fresh workers and succeeds
+    with pytest.raises(BrokenProcessPool):
+        map_pools(os._exit, [(1,)] * 4, workers=2)
+    fresh = set(map_pools(os.getpid, [()] * 4, workers=2))
+    assert fresh and not fresh & first
+    # another number of workers replaces the kept pool; shutdown_workers stops it
+    three = set(map_pools(os.getpid, [()] * 6, workers=3))
+    assert not three & fresh
+    shutdown_workers()
+    assert set(map_pools(_square, [(2, 0)] * 4, workers=2)) == {4}

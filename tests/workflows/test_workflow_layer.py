@@ -331,22 +331,28 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     monkeypatch.setattr(quarterly, "forecast_bounds", fake_bounds)
     fc = SimpleNamespace(scenarios=SimpleNamespace(start=pd.Timestamp("2026-01-01", tz="UTC")))
 
+    sized_with: list[list[Policy]] = []  # per run, the fallback's LP policy when it was used
+
     def run() -> tuple[Any, list[str]]:
         notes: list[str] = []
         proof = quarterly.ForecastBoundProof(
             fc, None, None, [], policy_now["p"], None, lambda p: p, notes, lambda _m: None
         )
-        return proof.calibrated_fallback(Stub("chosen"), "cvar 18 vs 15"), notes
+        out = proof.calibrated_fallback(Stub("chosen"), "cvar 18 vs 15")
+        sized_with.append(proof.fallback_policy)
+        return out, notes
 
     out, notes = run()
     assert out.name == "calibrated" and out.record["sizing_fallback"]
     assert "instead (lp-calibrated for every pool)" in notes[0]
+    assert sized_with[-1] == [policy_now["p"]]  # the price of safety is priced on that LP
     # the CVaR bound out of reach under conservative pricing: solved again with exact pricing
     outcome["solve"] = "cvar-conservative"
     out, notes = run()
     assert out.name == "calibrated-exact"
     assert out.record["sizing_fallback"] == "lp-calibrated for every pool, exact risk pricing"
     assert "exact risk pricing" in notes[0]
+    assert [p.risk_pricing for p in sized_with[-1]] == ["exact"]
     outcome["solve"] = "util-conservative"  # the minimum-utilisation bound likewise
     out, notes = run()
     assert out.name == "calibrated-exact" and "exact risk pricing" in notes[0]
@@ -359,6 +365,7 @@ def test_a_plan_that_cannot_hold_its_bounds_on_the_forecast_falls_back_to_calibr
     held["calibrated-exact"] = False
     out, notes = run()
     assert out.name == "chosen" and "breaches cvar 18 vs 15" in notes[0]
+    assert sized_with[-1] == []  # the chosen-rules plan: priced on the sized scenarios
     held["calibrated-exact"] = True
     # a policy already on exact pricing is not retried: the chosen-rules plan stays
     policy_now["p"] = Policy(cvar_limit_pct=15, risk_pricing="exact")
