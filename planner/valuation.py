@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -76,13 +76,22 @@ def hours_between(start: pd.Timestamp, ts: pd.Timestamp) -> int:
 
 
 def month_starts_h(start: pd.Timestamp, n_hours: int) -> np.ndarray:
-    """Hour offsets of calendar-month boundaries from ``start``: 0, then each month, to ≥ n_hours."""
+    """Hour offsets of calendar-month boundaries from ``start``: 0, then each month, to ≥ n_hours
+    (read-only: the same few (start, length) pairs are asked for thousands of times in a run, by
+    every candidate's discounting and every timeline, and the calendar walk is memoised)."""
+    return _month_starts_h(pd.Timestamp(start), int(n_hours))
+
+
+@lru_cache(maxsize=512)
+def _month_starts_h(start: pd.Timestamp, n_hours: int) -> np.ndarray:
     out = [0]
     k = 1
     while out[-1] < n_hours:
-        out.append(hours_between(start, pd.Timestamp(start) + pd.DateOffset(months=k)))
+        out.append(hours_between(start, start + pd.DateOffset(months=k)))
         k += 1
-    return np.array(out, dtype=np.int64)
+    bounds = np.array(out, dtype=np.int64)
+    bounds.setflags(write=False)
+    return bounds
 
 
 def discount_by_month(n_months: int, discount_rate_pct: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from planner_factory import START, YEAR_H, constant_scenarios, offer, offers
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.optimize import optimize
 from planner.policy import Policy
-from planner.valuation import build_valuation, discount_by_month, valuation_for
+from planner.valuation import build_valuation, discount_by_month, month_starts_h, valuation_for
 
 OD, RI12, RI36 = 10.0, 6.0, 4.0
 THREE_YEARS_H = 26304
@@ -185,3 +185,13 @@ def test_spot_price_spread_has_mean_one_and_is_shared() -> None:
     b = valuation_for(sc.demand_gpus, START, pol, seed=3).spot_price_factor
     assert np.array_equal(a, b)  # seeded: the LP and the referee see the same prices
     assert a.mean() == pytest.approx(1.0, abs=0.05) and a.std() == pytest.approx(0.3, abs=0.06)
+
+
+def test_month_starts_are_calendar_months_and_read_only() -> None:
+    # 2026-01-15 00:00: February starts 31 days later, March 28 more (2026 is not a leap year)
+    start = pd.Timestamp("2026-01-15", tz="UTC")
+    bounds = month_starts_h(start, 24 * 60)
+    assert bounds.tolist() == [0, 31 * 24, 59 * 24, 90 * 24]
+    assert month_starts_h(start, 24 * 60) is bounds  # memoised: one calendar walk per pair
+    with pytest.raises(ValueError):
+        bounds[1] = 0  # shared by every caller, so nobody may change it
