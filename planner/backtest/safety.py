@@ -70,7 +70,8 @@ def price_of_safety(
     both plans are billed on ``bill_on`` (default the same; the quarterly run bills on the
     calibrated forecast scenarios). ``hindsight``: per recent window, ``utilization_pct`` and
     ``unused_pct`` of the hindsight optimum's bill. The plans without a bound need no savings
-    curves; ``session``: the caller's simplex bases (:class:`~planner.optimize.solve.SolveSession`)."""
+    curves; ``session``: the caller's simplex bases
+    (:class:`~planner.optimize.solve.SolveSession`)."""
     from planner.optimize import InfeasiblePlanError, optimize
 
     rows: list[dict[str, Any]] = []

@@ -222,8 +222,10 @@ class ForecastBoundProof:
     """What proving the risk bounds on the forecast's scenarios needs (see
     :func:`hold_bounds_on_forecast`): the run's valuation paths of those scenarios, the offers,
     the inventory, the user's policy, the run's serverless options, ``finish`` (the
-    recommendation rule, :func:`planner.purchase_values.value_purchases`), and where notes and
-    progress go."""
+    recommendation rule, :func:`planner.purchase_values.value_purchases`), where notes and
+    progress go, and the solve sessions: the run's (the re-solves on the sized scenarios) and the
+    calibrated fallback's; ``fallback_policy`` records the fallback's LP policy when its plan is
+    the run's (the price of safety is then priced on that LP)."""
 
     fc: Forecast
     paths: PurchasePaths
@@ -267,9 +269,9 @@ class ForecastBoundProof:
 
     def calibrated_plan(self) -> tuple[Plan, str, Policy] | None:
         """The finished plan of the LP sized on the forecast's scenarios, how it was sized and the
-        LP's policy, or None when no LP has a solution. When conservative risk pricing puts a bound of
-        :data:`PRICED_BOUNDS` out of reach (it can overstate unused spend until the existing
-        commitments alone break it), the LP is solved again with the exact pricing, which is how
+        LP's policy, or None when no LP has a solution. When conservative risk pricing puts a
+        bound of :data:`PRICED_BOUNDS` out of reach (it can overstate unused spend until the
+        existing commitments alone break it), the LP is solved again with the exact pricing, which is how
         the referee bills used and unused spend. Its LPs share a session of their own: a basis
         from the LP on the sized scenarios made the first one slower than a cold start on the
         example (19.6 s against 12.0 s)."""
