@@ -271,10 +271,10 @@ class ForecastBoundProof:
         """The finished plan of the LP sized on the forecast's scenarios, how it was sized and the
         LP's policy, or None when no LP has a solution. When conservative risk pricing puts a
         bound of :data:`PRICED_BOUNDS` out of reach (it can overstate unused spend until the
-        existing commitments alone break it), the LP is solved again with the exact pricing, which is how
-        the referee bills used and unused spend. Its LPs share a session of their own: a basis
-        from the LP on the sized scenarios made the first one slower than a cold start on the
-        example (19.6 s against 12.0 s)."""
+        existing commitments alone break it), the LP is solved again with the exact pricing,
+        which is how the referee bills used and unused spend. Its LPs share a session of their
+        own: a basis from the LP on the sized scenarios made the first one slower than a cold
+        start on the example (19.6 s against 12.0 s)."""
         own = self.calibrated_session
         try:
             plan = self.finish(self.solve(self.fc.scenarios, self.policy, own))
