@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.scenarios import DemandScenarios, Pool
+from planner.inventory import Commitment
 from pricing_data.schema import COLUMN_NAMES, HOURS_PER_MONTH
 
 
@@ -87,3 +88,22 @@ def constant_scenarios(
     n_s = d.shape[0]
     pr = np.full(n_s, 1.0 / n_s) if probabilities is None else probabilities
     return DemandScenarios(START, pools, d, pr)
+
+
+def held_ri(commitment_id: str, quantity: float, *, months: int = 12) -> Commitment:
+    """``quantity`` no-upfront standard p5.4xlarge RIs in us-east-1 (the factory's
+    ``reserved_instance`` offer), held from :data:`START` for ``months``."""
+    return Commitment(
+        commitment_id=commitment_id,
+        provider="aws",
+        purchase_model="reserved_instance",
+        region="us-east-1",
+        sku="p5.4xlarge",
+        offering_class="standard",
+        term_months=months,
+        payment_option="no_upfront",
+        quantity=quantity,
+        hourly_commitment_usd=0.0,
+        start=START,
+        end=START + pd.DateOffset(months=months),
+    )

@@ -7,11 +7,9 @@ import importlib
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
-from planner_factory import START, constant_scenarios, offer, offers
+from planner_factory import constant_scenarios, held_ri, offer, offers
 
-from planner.inventory import Commitment
 from planner.optimize import InfeasiblePlanError, SolveSession, optimize
 from planner.optimize.problem import build_problem
 from planner.policy import Policy
@@ -69,22 +67,7 @@ def test_a_basis_is_kept_per_shape() -> None:
     assert _iterations(cold) > 0
 
 
-INVENTORY = [
-    Commitment(
-        commitment_id="old",
-        provider="aws",
-        purchase_model="reserved_instance",
-        region="us-east-1",
-        sku="p5.4xlarge",
-        offering_class="standard",
-        term_months=12,
-        payment_option="no_upfront",
-        quantity=10.0,
-        hourly_commitment_usd=0.0,
-        start=START,
-        end=START + pd.DateOffset(months=12),
-    )
-]
+INVENTORY = [held_ri("old", 10.0)]
 # 10 existing RIs, demand 1..10: 10 % used in the lowest scenario, so 90 % minimum utilisation
 # in the worst tail cannot hold whatever is bought
 UNREACHABLE = Policy(

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-from planner_factory import START, offer, offers
+from planner_factory import held_ri, offer, offers
 
 from forecasting.scenarios import Pool
 from planner.evaluate.bill import tariff
@@ -23,20 +23,7 @@ POLICY = Policy()
 
 
 def _ri(cid: str, quantity: float) -> Commitment:
-    return Commitment(
-        commitment_id=cid,
-        provider="aws",
-        purchase_model="reserved_instance",
-        region="us-east-1",
-        sku="p5.4xlarge",
-        offering_class="standard",
-        term_months=12,
-        payment_option="no_upfront",
-        quantity=quantity,
-        hourly_commitment_usd=0.0,
-        start=START,
-        end=START + pd.DateOffset(months=12),
-    )
+    return held_ri(cid, quantity)
 
 
 def _frame(ri_usd: float) -> pd.DataFrame:
