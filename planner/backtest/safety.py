@@ -28,7 +28,6 @@ from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
 from planner.optimize.offers import relevant_offers
-from planner.optimize.solve import SolveSession
 from planner.policy import Policy
 
 #: the bounds and the policy fields that switch each off
@@ -64,14 +63,12 @@ def price_of_safety(
     *,
     bill_on: DemandScenarios | None = None,
     hindsight: Sequence[dict[str, float]] = (),
-    session: SolveSession | None = None,
 ) -> list[dict[str, Any]]:
     """One row per bound the policy sets (module docstring): the plan was solved on ``scenarios``;
     both plans are billed on ``bill_on`` (default the same; the quarterly run bills on the
     calibrated forecast scenarios). ``hindsight``: per recent window, ``utilization_pct`` and
     ``unused_pct`` of the hindsight optimum's bill. The plans without a bound need no savings
-    curves; ``session``: the caller's simplex bases
-    (:class:`~planner.optimize.solve.SolveSession`)."""
+    curves."""
     from planner.optimize import InfeasiblePlanError, optimize
 
     rows: list[dict[str, Any]] = []
@@ -88,7 +85,7 @@ def price_of_safety(
         for f in BOUNDS[bound]:
             relaxed = replace(relaxed, **{f: None})  # type: ignore[arg-type]
         try:
-            other = optimize(scenarios, offers, held, relaxed, session=session)
+            other = optimize(scenarios, offers, held, relaxed)
             cost_without = expected_bill_usd([*held, *other.commitments()], judge, offers, policy)
             note = ""
         except InfeasiblePlanError as e:

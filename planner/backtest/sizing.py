@@ -498,12 +498,9 @@ class SizedInput:
         commitments: Sequence[Commitment],
         offers: pd.DataFrame,
         inventory: Sequence[Commitment],
-        *,
-        session: SolveSession | None = None,
     ) -> dict[str, object]:
         """``sizing`` (the rule per pool and its backtest) and ``price_of_safety`` (each bound's
-        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios) for plan.json;
-        ``session``: the run's simplex bases."""
+        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios) for plan.json."""
         from planner.backtest.safety import price_of_safety
 
         safety = price_of_safety(
@@ -514,7 +511,6 @@ class SizedInput:
             commitments,
             bill_on=self.calibrated,
             hindsight=self.hindsight,
-            session=session,
         )
         return {"sizing": self.record, "price_of_safety": safety}
 

@@ -332,18 +332,14 @@ def _terms_of(c: Commitment, r: _Resolved, policy: Policy) -> Terms:
     )
 
 
-def _terms(c: Commitment, offers: pd.DataFrame, pools: tuple[Pool, ...], policy: Policy) -> Terms:
-    return _terms_of(c, _resolve(c, offers, pools), policy)
-
-
-def _kind(c: Commitment) -> tuple[str, ...]:
+def _kind(c: Commitment) -> tuple[object, ...]:
     """The fields of a commitment its catalog look-up reads (:func:`_catalog_rows`)."""
     return (
         c.purchase_model,
         c.provider,
         c.sku,
         c.region,
-        str(c.term_months),
+        c.term_months,
         c.payment_option,
         c.offering_class,
     )

@@ -223,9 +223,9 @@ class ForecastBoundProof:
     :func:`hold_bounds_on_forecast`): the run's valuation paths of those scenarios, the offers,
     the inventory, the user's policy, the run's serverless options, ``finish`` (the
     recommendation rule, :func:`planner.purchase_values.value_purchases`), where notes and
-    progress go, and the solve sessions: the run's (the re-solves on the sized scenarios) and the
-    calibrated fallback's; ``fallback_policy`` records the fallback's LP policy when its plan is
-    the run's (the price of safety is then priced on that LP)."""
+    progress go, and the run's solve session (the re-solves on the sized scenarios);
+    ``fallback_policy`` records the calibrated fallback's LP policy when its plan is the run's (the
+    price of safety is then priced on that LP)."""
 
     fc: Forecast
     paths: PurchasePaths
@@ -237,8 +237,6 @@ class ForecastBoundProof:
     notes: list[str]
     say: Callable[[str], None]
     session: SolveSession = field(default_factory=SolveSession)
-    #: the calibrated fallback's LPs (on the forecast's scenarios: another session)
-    calibrated_session: SolveSession = field(default_factory=SolveSession)
     #: the LP policy of the calibrated fallback, when the run's plan is its plan (0 or 1 entry)
     fallback_policy: list[Policy] = field(default_factory=list)
 
@@ -275,7 +273,7 @@ class ForecastBoundProof:
         which is how the referee bills used and unused spend. Its LPs share a session of their
         own: a basis from the LP on the sized scenarios made the first one slower than a cold
         start on the example (19.6 s against 12.0 s)."""
-        own = self.calibrated_session
+        own = SolveSession()
         try:
             plan = self.finish(self.solve(self.fc.scenarios, self.policy, own))
             return plan, "lp-calibrated for every pool", self.policy
@@ -429,8 +427,7 @@ def plan_run(
     plan = hold_bounds_on_forecast(plan, sized, proof)
     if proof.fallback_policy:  # the plan was sized on the forecast's scenarios: so is each bound's
         sized = replace(sized, scenarios=fc.scenarios, policy=proof.fallback_policy[0])  # price
-        session = proof.calibrated_session
-    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory, session=session)
+    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory)
     plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(
         fc, catalog, inventory, plan, policy, progress=say, serverless=serverless

@@ -90,9 +90,11 @@ def constant_scenarios(
     return DemandScenarios(START, pools, d, pr)
 
 
-def held_ri(commitment_id: str, quantity: float, *, months: int = 12) -> Commitment:
+def held_ri(
+    commitment_id: str, quantity: float, *, start: pd.Timestamp = START, months: int = 12
+) -> Commitment:
     """``quantity`` no-upfront standard p5.4xlarge RIs in us-east-1 (the factory's
-    ``reserved_instance`` offer), held from :data:`START` for ``months``."""
+    ``reserved_instance`` offer), held from ``start`` for ``months``."""
     return Commitment(
         commitment_id=commitment_id,
         provider="aws",
@@ -104,6 +106,6 @@ def held_ri(commitment_id: str, quantity: float, *, months: int = 12) -> Commitm
         payment_option="no_upfront",
         quantity=quantity,
         hourly_commitment_usd=0.0,
-        start=START,
-        end=START + pd.DateOffset(months=months),
+        start=start,
+        end=start + pd.DateOffset(months=months),
     )

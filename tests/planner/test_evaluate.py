@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from planner_factory import START, offer, offers
+from planner_factory import START, held_ri, offer, offers
 
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.evaluate import evaluate, evaluate_over_scenarios
@@ -18,20 +18,7 @@ POLICY = Policy(spot_overhead_pct=10.0)  # flat re-run overhead: spot 5 -> 5.5
 
 
 def ri(qty: float, start: pd.Timestamp = START, months: int = 12) -> Commitment:
-    return Commitment(
-        commitment_id="ri",
-        provider="aws",
-        purchase_model="reserved_instance",
-        region="us-east-1",
-        sku="p5.4xlarge",
-        offering_class="standard",
-        term_months=months,
-        payment_option="no_upfront",
-        quantity=qty,
-        hourly_commitment_usd=0.0,
-        start=start,
-        end=start + pd.DateOffset(months=months),
-    )
+    return held_ri("ri", qty, start=start, months=months)
 
 
 def test_ri_covers_matching_usage_and_bills_every_active_hour() -> None:

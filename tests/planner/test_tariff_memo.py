@@ -22,10 +22,6 @@ POOLS = (Pool("H100"),)
 POLICY = Policy()
 
 
-def _ri(cid: str, quantity: float) -> Commitment:
-    return held_ri(cid, quantity)
-
-
 def _frame(ri_usd: float) -> pd.DataFrame:
     return offers(offer("on_demand", 10.0), offer("reserved_instance", ri_usd, term_months=12))
 
@@ -40,9 +36,9 @@ def test_each_kind_is_looked_up_once_per_offers_frame(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(bill_mod, "_resolve", spy)
     frame = _frame(3.5)
-    one = tariff([_ri("a", 2.0)], POOLS, frame, POLICY)
+    one = tariff([held_ri("a", 2.0)], POOLS, frame, POLICY)
     # another bill on the same frame, a commitment of the same kind and another quantity
-    two = tariff([_ri("a", 2.0), _ri("b", 5.0)], POOLS, frame, POLICY)
+    two = tariff([held_ri("a", 2.0), held_ri("b", 5.0)], POOLS, frame, POLICY)
     assert calls == ["a"]
     assert two.terms["a"] == one.terms["a"]
     # terms scale with the quantity: 3.5 USD per GPU-hour, 1 GPU per p5.4xlarge in the factory
@@ -50,17 +46,17 @@ def test_each_kind_is_looked_up_once_per_offers_frame(monkeypatch: pytest.Monkey
     assert two.terms["b"].hourly_usd == pytest.approx(5.0 * per_unit)
     assert two.terms["b"].capacity_gpus == pytest.approx(2.5 * two.terms["a"].capacity_gpus)
     # another frame (another run's catalog, an overlay) is looked up on its own
-    other = tariff([_ri("a", 2.0)], POOLS, _frame(7.0), POLICY)
+    other = tariff([held_ri("a", 2.0)], POOLS, _frame(7.0), POLICY)
     assert calls == ["a", "a"]
     assert other.terms["a"].hourly_usd == pytest.approx(2.0 * one.terms["a"].hourly_usd)
     # another pool set is another resolution (the rates are per pool)
-    tariff([_ri("a", 2.0)], (Pool("H100"), Pool("H100", portable=True)), frame, POLICY)
+    tariff([held_ri("a", 2.0)], (Pool("H100"), Pool("H100", portable=True)), frame, POLICY)
     assert calls == ["a", "a", "a"]
 
 
 def test_the_policy_egress_is_applied_per_bill_not_memoised() -> None:
     contract = replace(
-        _ri("cw", 4.0),
+        held_ri("cw", 4.0),
         provider="coreweave",
         purchase_model="reserved_contract",
         sku="H100",
@@ -78,7 +74,7 @@ def test_the_policy_egress_is_applied_per_bill_not_memoised() -> None:
 
 def test_the_memo_goes_with_its_frame() -> None:
     frame = _frame(3.5)
-    tariff([_ri("a", 1.0)], POOLS, frame, POLICY)
+    tariff([held_ri("a", 1.0)], POOLS, frame, POLICY)
     key = id(frame)
     assert key in bill_mod._MEMOS
     del frame
