@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -129,6 +130,10 @@ class Plan:
     bounds: tuple[dict[str, Any], ...] = ()  # {name, limit, realised, held, unit, sense}
     cashflow: tuple[dict[str, Any], ...] = ()  # planner.evaluate.cashflow rows
     headline: dict[str, Any] = field(default_factory=dict)
+    #: the savings curves still to draw (planner.optimize.with_savings_curves); not saved
+    curves_later: Callable[[], dict[str, list[dict[str, Any]]]] | None = field(
+        default=None, repr=False, compare=False, metadata={"transient": True}
+    )
 
     @property
     def firm(self) -> tuple[Purchase, ...]:
@@ -163,6 +168,8 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):
+            if f.metadata.get("transient"):
+                continue
             v = getattr(self, f.name)
             if f.name == "purchases":
                 v = [_purchase_to_dict(p) for p in v]

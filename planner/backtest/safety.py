@@ -26,9 +26,12 @@ import pandas as pd
 
 from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
+from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
 from planner.optimize.offers import relevant_offers
+from planner.plan import Plan
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 #: the bounds and the policy fields that switch each off
 BOUNDS: dict[str, tuple[str, ...]] = {
@@ -44,11 +47,21 @@ def expected_bill_usd(
     scenarios: DemandScenarios,
     offers: pd.DataFrame,
     policy: Policy,
+    serverless: ServerlessSetup | None = None,
 ) -> float:
-    """``Σ_s π_s bill(commitments, D_s)`` by the evaluator."""
+    """``Σ_s π_s bill(commitments, D_s)`` by the evaluator (``serverless``: the plan's serverless
+    decisions for its scale-to-zero pools)."""
     ts = scenarios.timestamps
     bills = [
-        evaluate(list(commitments), scenarios.demand_gpus[s], ts, scenarios.pools, offers, policy)
+        evaluate(
+            list(commitments),
+            scenarios.demand_gpus[s],
+            ts,
+            scenarios.pools,
+            offers,
+            policy,
+            serverless=serverless,
+        )
         for s in range(scenarios.n_scenarios)
     ]
     return float(np.dot(scenarios.probabilities, [b.total_usd for b in bills]))
@@ -59,16 +72,18 @@ def price_of_safety(
     offers: pd.DataFrame,
     inventory: Sequence[Commitment],
     policy: Policy,
-    plan_commitments: Sequence[Commitment],
+    plan: Plan,
     *,
     bill_on: DemandScenarios | None = None,
     hindsight: Sequence[dict[str, float]] = (),
+    serverless: ServerlessSetup | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per bound the policy sets (module docstring): the plan was solved on ``scenarios``;
+    """One row per bound the policy sets (module docstring): ``plan`` was solved on ``scenarios``;
     both plans are billed on ``bill_on`` (default the same; the quarterly run bills on the
     calibrated forecast scenarios). ``hindsight``: per recent window, ``utilization_pct`` and
-    ``unused_pct`` of the hindsight optimum's bill. The plans without a bound need no savings
-    curves."""
+    ``unused_pct`` of the hindsight optimum's bill. ``serverless``: the run's options for
+    scale-to-zero pools; the plan without a bound has them too, and each plan is billed with its own
+    serverless decisions. The plans without a bound need no savings curves."""
     from planner.optimize import InfeasiblePlanError, optimize
 
     rows: list[dict[str, Any]] = []
@@ -78,15 +93,24 @@ def price_of_safety(
     held = list(inventory)
     judge = bill_on if bill_on is not None else scenarios
     # only the offers the pools and commitments can use: the same plans and bills, far fewer rows
+    plan_commitments = plan.commitments()
     offers = relevant_offers(offers, scenarios.pools, [*held, *plan_commitments])
-    cost_with = expected_bill_usd([*held, *plan_commitments], judge, offers, policy)
+    cost_with = expected_bill_usd(
+        [*held, *plan_commitments], judge, offers, policy, plan_serverless(plan, serverless)
+    )
     for bound in active:
         relaxed = replace(policy, savings_curve_points=0)
         for f in BOUNDS[bound]:
             relaxed = replace(relaxed, **{f: None})  # type: ignore[arg-type]
         try:
-            other = optimize(scenarios, offers, held, relaxed)
-            cost_without = expected_bill_usd([*held, *other.commitments()], judge, offers, policy)
+            other = optimize(scenarios, offers, held, relaxed, serverless=serverless)
+            cost_without = expected_bill_usd(
+                [*held, *other.commitments()],
+                judge,
+                offers,
+                policy,
+                plan_serverless(other, serverless),
+            )
             note = ""
         except InfeasiblePlanError as e:
             cost_without, note = float("nan"), f"no plan without it: {str(e).splitlines()[0]}"

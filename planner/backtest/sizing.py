@@ -37,7 +37,9 @@ from planner.evaluate import evaluate
 from planner.inventory import Commitment
 from planner.optimize.offers import relevant_offers
 from planner.optimize.solve import SolveSession
+from planner.plan import Plan
 from planner.policy import Policy
+from planner.serverless import ServerlessSetup
 
 SIZING_RULES: tuple[str, ...] = (
     "lp-calibrated",
@@ -495,12 +497,14 @@ class SizedInput:
 
     def plan_record(
         self,
-        commitments: Sequence[Commitment],
+        plan: Plan,
         offers: pd.DataFrame,
         inventory: Sequence[Commitment],
+        serverless: ServerlessSetup | None = None,
     ) -> dict[str, object]:
         """``sizing`` (the rule per pool and its backtest) and ``price_of_safety`` (each bound's
-        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios) for plan.json."""
+        cost, :mod:`planner.backtest.safety`, billed on the calibrated scenarios, with the run's
+        serverless options ``serverless``) for plan.json."""
         from planner.backtest.safety import price_of_safety
 
         safety = price_of_safety(
@@ -508,9 +512,10 @@ class SizedInput:
             offers,
             inventory,
             self.policy,
-            commitments,
+            plan,
             bill_on=self.calibrated,
             hindsight=self.hindsight,
+            serverless=serverless,
         )
         return {"sizing": self.record, "price_of_safety": safety}
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
 
 import pandas as pd
 
@@ -41,6 +44,7 @@ __all__ = [
     "build_problem",
     "optimize",
     "solve",
+    "with_savings_curves",
 ]
 
 
@@ -60,8 +64,9 @@ def optimize(
     (:mod:`planner.optimize.referee`). Raises InfeasiblePlanError (no plan fits, or time limit)
     or PlannerInputError. ``serverless``: options for scale-to-zero pools
     (:mod:`planner.optimize.serverless`); the referee bills the LP's serverless decisions.
-    ``session``: simplex bases shared with the caller's other solves, and whether an infeasible
-    LP is diagnosed (:class:`~planner.optimize.solve.SolveSession`); the tightening rounds
+    ``session``: simplex bases shared with the caller's other solves, whether an infeasible
+    LP is diagnosed and whether the savings curves wait for :func:`with_savings_curves`
+    (:class:`~planner.optimize.solve.SolveSession`); the tightening rounds
     always start from the previous round's basis, and their infeasibility is not diagnosed (the
     previous round's plan is kept)."""
     say = progress or (lambda _msg: None)
@@ -148,7 +153,12 @@ def optimize(
             + ("held" if b.held else "BREACHED")
         )
     t1 = time.perf_counter()
-    curves = savings_curves(pb, sol, policy.savings_curve_points)
+    curves: dict[str, list[dict[str, Any]]] = {}
+    later = None
+    if session.curves_later and policy.savings_curve_points > 0:
+        later = partial(savings_curves, pb, sol, policy.savings_curve_points)
+    else:
+        curves = savings_curves(pb, sol, policy.savings_curve_points)
     t_curves = time.perf_counter() - t1
     if curves:
         say(f"savings curves: {len(curves)} families in {t_curves:.1f} s")
@@ -216,9 +226,24 @@ def optimize(
     return Plan(
         purchases=tuple(buys),
         savings_curves=curves,
+        curves_later=later,
         record=record,
         start=ix.start.isoformat(),
         horizon_hours=ix.decision_hours,
         pools=tuple(p.name for p in scenarios.pools),
         **plan_figures(ref, ix, buys, sol.objective_usd),
     )
+
+
+def with_savings_curves(plan: Plan, progress: Callable[[str], None] | None = None) -> Plan:
+    """``plan`` with the savings curves its LP left for later (``SolveSession.curves_later``):
+    drawn now from the LP's own solution and basis, their time in ``savings_curve_time_s``."""
+    if plan.curves_later is None:
+        return plan
+    t1 = time.perf_counter()
+    curves = plan.curves_later()
+    t_curves = time.perf_counter() - t1
+    if curves and progress is not None:
+        progress(f"savings curves: {len(curves)} families in {t_curves:.1f} s")
+    record = {**plan.record, "savings_curve_time_s": round(t_curves, 3)}
+    return replace(plan, savings_curves=curves, curves_later=None, record=record)

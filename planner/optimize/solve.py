@@ -100,14 +100,20 @@ class SolveSession:
 
     ``diagnose``: whether an infeasible problem is diagnosed (:func:`_diagnose`: one more solve
     per risk family, to name the bound to blame); a caller that only needs to know there is no
-    plan uses :meth:`undiagnosed`."""
+    plan uses :meth:`undiagnosed`.
+
+    ``curves_later``: :func:`planner.optimize.optimize` leaves a plan's savings curves to
+    :func:`planner.optimize.with_savings_curves`, for a caller that solves several plans and keeps
+    one (the quarterly run: its re-solves and fallback would otherwise draw curves for plans it
+    then replaces)."""
 
     bases: dict[tuple[int, int], Any] = field(default_factory=dict)
     diagnose: bool = True
+    curves_later: bool = False
 
     def undiagnosed(self) -> SolveSession:
-        """The same bases, infeasibility not diagnosed."""
-        return SolveSession(self.bases, diagnose=False)
+        """The same bases and curves setting, infeasibility not diagnosed."""
+        return SolveSession(self.bases, diagnose=False, curves_later=self.curves_later)
 
     @staticmethod
     def shape(pb: Problem) -> tuple[int, int]:

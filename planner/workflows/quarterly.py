@@ -44,7 +44,7 @@ from planner.evaluate.compare import (
 from planner.evaluate.plan_bill import rebill_plan, upfront_by_date
 from planner.evaluate.serverless import plan_serverless
 from planner.inventory import Commitment
-from planner.optimize import SolveSession, optimize
+from planner.optimize import SolveSession, optimize, with_savings_curves
 from planner.optimize.referee import anchored, bound_limits, tighten
 from planner.optimize.solve import InfeasiblePlanError
 from planner.plan import Plan
@@ -273,7 +273,7 @@ class ForecastBoundProof:
         which is how the referee bills used and unused spend. Its LPs share a session of their
         own: a basis from the LP on the sized scenarios made the first one slower than a cold
         start on the example (19.6 s against 12.0 s)."""
-        own = SolveSession()
+        own = SolveSession(curves_later=True)
         try:
             plan = self.finish(self.solve(self.fc.scenarios, self.policy, own))
             return plan, "lp-calibrated for every pool", self.policy
@@ -376,7 +376,9 @@ def plan_run(
     )
     say(f"optimising over {len(catalog.offers):,} offers")
     notes: list[str] = []
-    session = SolveSession()  # the run's LPs share one shape: each starts from the last one's basis
+    # the run's LPs share one shape: each starts from the last one's basis; the savings curves are
+    # drawn for the plan the run keeps only
+    session = SolveSession(curves_later=True)
     try:
         plan = optimize(
             sized.scenarios,
@@ -424,10 +426,10 @@ def plan_run(
     proof = ForecastBoundProof(
         fc, paths, catalog.offers, inventory, policy, serverless, finish, notes, say, session
     )
-    plan = hold_bounds_on_forecast(plan, sized, proof)
+    plan = with_savings_curves(hold_bounds_on_forecast(plan, sized, proof), say)
     if proof.fallback_policy:  # the plan was sized on the forecast's scenarios: so is each bound's
         sized = replace(sized, scenarios=fc.scenarios, policy=proof.fallback_policy[0])  # price
-    extra = sized.plan_record(plan.commitments(), catalog.offers, inventory)
+    extra = sized.plan_record(plan, catalog.offers, inventory, serverless)
     plan = replace(plan, record={**plan.record, **extra})
     strategies = compare_strategies(
         fc, catalog, inventory, plan, policy, progress=say, serverless=serverless

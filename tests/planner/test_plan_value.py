@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from planner_factory import constant_scenarios, offer, offers
 
-from forecasting.scenarios import Pool
-from planner.optimize import optimize
+from forecasting.scenarios import DemandScenarios, Pool
+from planner.optimize import SolveSession, optimize, with_savings_curves
 from planner.optimize.offers import build_cost_table
 from planner.plan import PURCHASE_COLUMNS, Plan
 from planner.policy import Policy
@@ -25,8 +26,7 @@ PROCUREMENT = (  # the purchases.csv contract (DESIGN.md, docs/purchases-csv.md)
 )
 
 
-@pytest.fixture(scope="module")
-def plan() -> Plan:
+def _inputs() -> tuple[DemandScenarios, pd.DataFrame, Policy]:
     off = offers(
         offer("on_demand", 10.0),
         offer(
@@ -41,7 +41,13 @@ def plan() -> Plan:
         offer("compute_savings_plan", 7.0, term_months=12),
     )
     sc = constant_scenarios([[4.0, 6.0], [8.0, 2.0]], pools=(Pool("H100"), Pool("L40S")))
-    return optimize(sc, off, [], Policy(ladder_every_months=0, savings_curve_points=3))
+    return sc, off, Policy(ladder_every_months=0, savings_curve_points=3)
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    sc, off, policy = _inputs()
+    return optimize(sc, off, [], policy)
 
 
 def test_procurement_columns_in_order(plan: Plan) -> None:
@@ -115,3 +121,22 @@ def test_offer_table_prunes_dominated_offers_on_the_real_catalog() -> None:
     # with a budget, payment options with less upfront are kept
     budget = build_cost_table(off, pools, [], Policy(upfront_budget_usd=1e6)).candidates
     assert len(budget) > len(cands)
+
+
+def test_savings_curves_drawn_later_are_the_same_curves(plan: Plan) -> None:
+    # a run that solves several plans and keeps one draws the curves for the kept plan only
+    sc, off, policy = _inputs()
+    pending = optimize(sc, off, [], policy, session=SolveSession(curves_later=True))
+    assert pending.savings_curves == {} and pending.curves_later is not None
+    assert "curves_later" not in pending.to_dict()  # a closure is not part of plan.json
+    drawn = with_savings_curves(pending)
+    assert drawn.curves_later is None and drawn.purchases == plan.purchases
+    assert drawn.savings_curves.keys() == plan.savings_curves.keys()
+    for family, curve in plan.savings_curves.items():
+        later = drawn.savings_curves[family]
+        assert [p["amount"] for p in later] == pytest.approx([p["amount"] for p in curve])
+        assert [p["expected_savings_usd"] for p in later] == pytest.approx(
+            [p["expected_savings_usd"] for p in curve], rel=1e-6
+        )
+    assert drawn.record["savings_curve_time_s"] > 0
+    assert with_savings_curves(plan) is plan  # nothing pending: unchanged
