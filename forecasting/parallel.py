@@ -38,8 +38,9 @@ MIN_POOLS = 4
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def n_workers(n_tasks: int) -> int:
-    """Worker processes for ``n_tasks`` pools: 1 (serial) below :data:`MIN_POOLS`."""
+def n_workers(n_tasks: int, *, min_tasks: int = MIN_POOLS) -> int:
+    """Worker processes for ``n_tasks`` tasks: 1 (serial) below ``min_tasks`` (default
+    :data:`MIN_POOLS`; tasks of several seconds each, such as LP solves, pay for workers sooner)."""
     env = os.environ.get("PLANNER_WORKERS", "").strip()
     if env:
         try:
@@ -51,7 +52,7 @@ def n_workers(n_tasks: int) -> int:
             cap = len(os.sched_getaffinity(0))
         except AttributeError:  # not on Linux
             cap = os.cpu_count() or 1
-    if n_tasks < MIN_POOLS or cap <= 1:
+    if n_tasks < min_tasks or cap <= 1:
         return 1
     return min(cap, n_tasks)
 

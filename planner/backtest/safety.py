@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.parallel import map_pools, n_workers
 from forecasting.scenarios import DemandScenarios
 from planner.evaluate import evaluate
 from planner.evaluate.serverless import plan_serverless
@@ -83,9 +84,9 @@ def price_of_safety(
     calibrated forecast scenarios). ``hindsight``: per recent window, ``utilization_pct`` and
     ``unused_pct`` of the hindsight optimum's bill. ``serverless``: the run's options for
     scale-to-zero pools; the plan without a bound has them too, and each plan is billed with its own
-    serverless decisions. The plans without a bound need no savings curves."""
-    from planner.optimize import InfeasiblePlanError, optimize
-
+    serverless decisions. The plans without a bound need no savings curves; they are solved in
+    worker processes when there are two or more (:func:`forecasting.parallel.map_pools`: the same
+    rows whatever the number of workers)."""
     rows: list[dict[str, Any]] = []
     active = [b for b, fields in BOUNDS.items() if any(getattr(policy, f) for f in fields)]
     if not active:
@@ -98,22 +99,13 @@ def price_of_safety(
     cost_with = expected_bill_usd(
         [*held, *plan_commitments], judge, offers, policy, plan_serverless(plan, serverless)
     )
-    for bound in active:
-        relaxed = replace(policy, savings_curve_points=0)
-        for f in BOUNDS[bound]:
-            relaxed = replace(relaxed, **{f: None})  # type: ignore[arg-type]
-        try:
-            other = optimize(scenarios, offers, held, relaxed, serverless=serverless)
-            cost_without = expected_bill_usd(
-                [*held, *other.commitments()],
-                judge,
-                offers,
-                policy,
-                plan_serverless(other, serverless),
-            )
-            note = ""
-        except InfeasiblePlanError as e:
-            cost_without, note = float("nan"), f"no plan without it: {str(e).splitlines()[0]}"
+    # one LP per bound, each alone: in the kept worker processes when there are two or more
+    tasks = [
+        (scenarios, offers, held, without_bound(policy, b), judge, policy, serverless)
+        for b in active
+    ]
+    without = map_pools(cost_without_bound, tasks, workers=n_workers(len(tasks), min_tasks=2))
+    for bound, (cost_without, note) in zip(active, without, strict=True):
         price = cost_with - cost_without
         breaks = _hindsight_breaks(bound, policy, hindsight)
         rows.append(
@@ -134,6 +126,39 @@ def price_of_safety(
             }
         )
     return rows
+
+
+def without_bound(policy: Policy, bound: str) -> Policy:
+    """``policy`` without ``bound`` (and without savings curves)."""
+    return replace(
+        policy,
+        savings_curve_points=0,
+        **{f: None for f in BOUNDS[bound]},  # type: ignore[arg-type]
+    )
+
+
+def cost_without_bound(
+    scenarios: DemandScenarios,
+    offers: pd.DataFrame,
+    held: list[Commitment],
+    relaxed: Policy,
+    judge: DemandScenarios,
+    policy: Policy,
+    serverless: ServerlessSetup | None,
+) -> tuple[float, str]:
+    """The expected bill on ``judge`` (under ``policy``'s billing) of the plan the LP buys on
+    ``scenarios`` under ``relaxed``, and a note (nan and why when that LP has no solution). A task
+    of :func:`price_of_safety`, run in a worker process."""
+    from planner.optimize import InfeasiblePlanError, optimize
+
+    try:
+        other = optimize(scenarios, offers, held, relaxed, serverless=serverless)
+    except InfeasiblePlanError as e:
+        return float("nan"), f"no plan without it: {str(e).splitlines()[0]}"
+    bill = expected_bill_usd(
+        [*held, *other.commitments()], judge, offers, policy, plan_serverless(other, serverless)
+    )
+    return bill, ""
 
 
 def _hindsight_breaks(

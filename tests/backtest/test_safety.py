@@ -105,3 +105,18 @@ def test_both_plans_are_billed_with_the_runs_serverless_option() -> None:
     assert row["cost_with_usd"] == pytest.approx(864.0, rel=1e-6)
     assert row["cost_without_usd"] == pytest.approx(864.0, rel=1e-6)
     assert not row["binding"]
+
+
+def test_the_same_rows_whatever_the_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # two bounds: their LPs run in two worker processes, or one after the other with one
+    from dataclasses import replace
+
+    sc = _scenarios()
+    policy = replace(POLICY, cvar_limit_pct=30.0).validate()
+    plan = optimize(sc, offers(), [], policy)
+    by_workers = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("PLANNER_WORKERS", workers)
+        by_workers[workers] = price_of_safety(sc, offers(), [], policy, plan)
+    assert [r["bound"] for r in by_workers["1"]] == ["min_utilization", "cvar_unused"]
+    assert by_workers["1"] == by_workers["2"]

@@ -65,6 +65,7 @@ def test_n_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert n_workers(MIN_POOLS - 1) == 1  # too few pools to pay for the workers
     assert n_workers(100) == 3
     assert n_workers(MIN_POOLS) == min(3, MIN_POOLS)
+    assert n_workers(2) == 1 and n_workers(2, min_tasks=2) == 2  # long tasks pay for workers sooner
     monkeypatch.setenv("PLANNER_WORKERS", "1")
     assert n_workers(100) == 1
     monkeypatch.setenv("PLANNER_WORKERS", "lots")
