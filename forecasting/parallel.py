@@ -1,4 +1,6 @@
-"""Per-pool work across worker processes: :func:`map_pools`, :func:`fit_pools`.
+"""Per-pool work across worker processes: :func:`map_pools`, :func:`fit_pools`; other callers map
+independent tasks of several seconds each the same way (the sizing record's scoring, one task per
+origin and pool; the price of safety's LPs, one per bound, with ``n_workers(n, min_tasks=2)``).
 
 Forecasting an estate is linear in pools, and per pool most of the time is the model-choice
 backtest (every candidate fitted at every origin) and the winner's fit on the whole history. Those
@@ -15,9 +17,10 @@ worker runs its numerical libraries single-threaded (``OMP/OPENBLAS/MKL_NUM_THRE
 workers × threads does not exceed the cores. Workers are spawned (a fresh interpreter: safe with
 the threads duckdb and BLAS may hold in the parent, and their CPU time is counted in the parent's
 ``RUSAGE_CHILDREN``). A spawned worker takes 1.5–3 s to import the libraries, and one run maps
-several times (the forecast, each sizing origin's forecast, the sizing record), so the workers
-are kept for the process's life and reused by every map with the same number of workers
-(:func:`_executor`); a pool a crashed worker broke is replaced on the next map.
+several times (the forecast, each sizing origin's forecast, the sizing record, the price of
+safety), so the workers are kept for the process's life and reused by every map that needs no
+more workers than they are (:func:`_executor`); a pool a crashed worker broke is replaced on the
+next map.
 """
 
 from __future__ import annotations
@@ -62,8 +65,8 @@ _POOL: list[tuple[int, ProcessPoolExecutor]] = []
 
 
 def _executor(k: int) -> ProcessPoolExecutor:
-    """The kept pool of ``k`` spawned workers (a pool of another size is shut down first)."""
-    if _POOL and _POOL[0][0] == k:
+    """A kept pool of at least ``k`` spawned workers (a smaller pool is shut down first)."""
+    if _POOL and _POOL[0][0] >= k:
         return _POOL[0][1]
     shutdown_workers()
     pool = ProcessPoolExecutor(max_workers=k, mp_context=multiprocessing.get_context("spawn"))

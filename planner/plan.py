@@ -1,5 +1,7 @@
 """The Plan: what to buy (now, firm; later quarters, tentative), what it is expected to cost, how
-risky it is, and how it was computed. A plain frozen value with a JSON round trip.
+risky it is, and how it was computed. A plain frozen value with a JSON round trip, except while
+its savings curves are left for later (``curves_later``, :func:`planner.optimize.with_savings_curves`:
+it then holds its LP, is not picklable, and the pending curves are not in its JSON).
 
 Per purchase (the purchases.csv contract: docs/purchases-csv.md)
     As the optimizer leaves them, ``expected_utilization`` / ``p10_utilization`` (0-1) are the

@@ -7,6 +7,9 @@ commitments (with the inventory) are billed by the evaluator on every scenario:
     cost_with   = Σ_s π_s bill(plan, D_s)         cost_without = Σ_s π_s bill(plan without b, D_s)
     price       = cost_with − cost_without        (> 0: the bound binds; ≈ 0: it does not)
 
+The plan without a bound has the run's serverless options for scale-to-zero pools, and each plan
+is billed with its own serverless decisions.
+
 A bound is flagged **not met even by a perfect forecast** when the hindsight optimum of a recent
 window (the LP on that window's actual usage, no bounds, billed by the evaluator; computed where
 the sizing rules are scored, :func:`planner.backtest.sizing.choose_rules_from_history`) breaks it:
@@ -85,8 +88,9 @@ def price_of_safety(
     ``unused_pct`` of the hindsight optimum's bill. ``serverless``: the run's options for
     scale-to-zero pools; the plan without a bound has them too, and each plan is billed with its own
     serverless decisions. The plans without a bound need no savings curves; they are solved in
-    worker processes when there are two or more (:func:`forecasting.parallel.map_pools`: the same
-    rows whatever the number of workers)."""
+    worker processes when there are two or more (:func:`forecasting.parallel.map_pools`; each LP
+    starts cold either way, so the rows do not depend on the number of workers up to ties between
+    equally cheap plans)."""
     rows: list[dict[str, Any]] = []
     active = [b for b, fields in BOUNDS.items() if any(getattr(policy, f) for f in fields)]
     if not active:

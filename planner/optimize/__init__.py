@@ -237,7 +237,8 @@ def optimize(
 
 def with_savings_curves(plan: Plan, progress: Callable[[str], None] | None = None) -> Plan:
     """``plan`` with the savings curves its LP left for later (``SolveSession.curves_later``):
-    drawn now from the LP's own solution and basis, their time in ``savings_curve_time_s``."""
+    drawn now from the LP's own solution and basis, their time in ``savings_curve_time_s`` and
+    added to ``total_time_s``."""
     if plan.curves_later is None:
         return plan
     t1 = time.perf_counter()
@@ -245,5 +246,9 @@ def with_savings_curves(plan: Plan, progress: Callable[[str], None] | None = Non
     t_curves = time.perf_counter() - t1
     if curves and progress is not None:
         progress(f"savings curves: {len(curves)} families in {t_curves:.1f} s")
-    record = {**plan.record, "savings_curve_time_s": round(t_curves, 3)}
+    record = {
+        **plan.record,
+        "savings_curve_time_s": round(t_curves, 3),
+        "total_time_s": round(float(plan.record.get("total_time_s", 0.0)) + t_curves, 3),
+    }
     return replace(plan, savings_curves=curves, curves_later=None, record=record)

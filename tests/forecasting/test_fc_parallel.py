@@ -84,8 +84,11 @@ def test_the_workers_are_kept_between_maps_and_replaced_when_broken() -> None:
         map_pools(os._exit, [(1,)] * 4, workers=2)
     fresh = set(map_pools(os.getpid, [()] * 4, workers=2))
     assert fresh and not fresh & (first | again)
-    # another number of workers replaces the kept pool; shutdown_workers stops it
+    # more workers replace the kept pool; fewer reuse it; shutdown_workers stops it
     three = set(map_pools(os.getpid, [()] * 6, workers=3))
+    bigger = _executor(3)
     assert not three & fresh
+    map_pools(os.getpid, [()] * 2, workers=2)
+    assert _executor(2) is bigger
     shutdown_workers()
     assert set(map_pools(_square, [(2, 0)] * 4, workers=2)) == {4}

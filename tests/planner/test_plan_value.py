@@ -138,5 +138,8 @@ def test_savings_curves_drawn_later_are_the_same_curves(plan: Plan) -> None:
         assert [p["expected_savings_usd"] for p in later] == pytest.approx(
             [p["expected_savings_usd"] for p in curve], rel=1e-6
         )
-    assert drawn.record["savings_curve_time_s"] > 0
+    took = drawn.record["savings_curve_time_s"]
+    assert took >= 0 and drawn.record["total_time_s"] == pytest.approx(
+        pending.record["total_time_s"] + took, abs=2e-3
+    )
     assert with_savings_curves(plan) is plan  # nothing pending: unchanged
