@@ -41,6 +41,7 @@ settings in force as a policy file (``planner policy show``).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -218,6 +219,10 @@ def _number(value: Any, file: str, column: str, *, integer: bool = False) -> flo
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PlannerInputError(
             "must be a number", file=file, column=column, value=value, fix="write a plain number"
+        )
+    if not math.isfinite(value):
+        raise PlannerInputError(
+            "must be a finite number", file=file, column=column, value=value, fix="write e.g. 12"
         )
     if integer and value != int(value):
         raise PlannerInputError(

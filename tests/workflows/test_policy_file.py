@@ -111,6 +111,14 @@ def test_overrides_and_shorthands() -> None:
             {"planning": {"scenarios": 0}},
             "column 'planning.scenarios': must be between 1 and 2000 (got 0)",
         ),
+        (  # TOML has nan and inf; no policy number may be either (hypothesis found the seed's)
+            {"planning": {"seed": float("nan")}},
+            "column 'planning.seed': must be a finite number (got nan)",
+        ),
+        (
+            {"portability": {"egress_usd_per_gb": float("inf")}},
+            "column 'portability.egress_usd_per_gb': must be a finite number (got inf)",
+        ),
         ({"growth": {"steps": [{"date": "2027-01-01"}]}}, "unknown growth step key 'date'"),
         ({"pools": [{"match": {"wokload": "training"}}]}, "unknown pool rule column 'wokload'"),
     ],
