@@ -16,7 +16,7 @@ reduction (4 blocks per month), 30 scenarios per origin, planning horizon = the 
 planner-oracle (diagnostic): the same optimizer and policy handed the window's actual usage as its
 only scenario (a perfect forecast): its regret is what the policy and the LP's approximations cost.
 Windows: 7 days, rolling origins counted back from the end of each series (at least 7 days of history).
-The planner chooses its sizing rule per pool on its 3 previous windows (planner/backtest/sizing.py);
+The planner chooses its sizing rule per pool on its 6 previous windows (planner/backtest/sizing.py);
 rule:<rule> rows run one rule everywhere (diagnostic). Target (issue 12): planner mean regret <= the
 best replay's (ratio <= 1), no window below the utilisation bound where hindsight meets it.
 

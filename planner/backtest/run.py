@@ -32,7 +32,12 @@ from forecasting.pools import PooledUsage
 from planner.backtest.hindsight import hindsight_optimum
 from planner.backtest.metrics import regret, summarise, window_figures
 from planner.backtest.replay import replay_recommendation
-from planner.backtest.sizing import SIZING_RULES, choose_rules_from_history, firm_purchases
+from planner.backtest.sizing import (
+    SIZING_ORIGINS,
+    SIZING_RULES,
+    choose_rules_from_history,
+    firm_purchases,
+)
 from planner.backtest.strategies import (
     backtest_policy,
     history_before,
@@ -69,7 +74,7 @@ class BacktestSettings:
     oracle: bool = False  # also run "planner-oracle" (diagnostic; see strategies.oracle_purchases)
     skip: tuple[str, ...] = ()  # strategies left out (e.g. "planner" for a quick replay study)
     #: past windows on which the planner scores its sizing rules per pool (0: always lp-calibrated)
-    sizing_origins: int = 3
+    sizing_origins: int = SIZING_ORIGINS
     rule_strategies: bool = False  # also run "rule:<rule>" (every pool on one sizing rule)
 
     def min_history(self) -> int:
@@ -269,7 +274,7 @@ def _one_window(
         }
         record = "; ".join(
             f"{p}: " + ", ".join(f"{r} {v:.2f}%" for r, v in m.items())
-            for p, m in rule_choice.mean_regret_pct.items()
+            for p, m in rule_choice.rms_regret_pct.items()
             if m
         )
         bought["planner"] = (

@@ -522,7 +522,7 @@ def run_sequential(
         # the planner's choice per pool from its record (the fallback replay rule with none), and
         # the term cap: no LP purchase longer than the realised span the record has billed
         chosen = []
-        means_all = {}
+        scores_all = {}
         evidence_h = []
         for p in pools:
             past = record.origins(p.name, o)
@@ -530,11 +530,11 @@ def run_sequential(
             cands = rules
             if settings.lp_after_full_term and evidence_h[-1] < min_term_h:
                 cands = tuple(r for r in rules if replay_days(r) is not None)
-            rule, means = record.choose(
+            rule, scores = record.choose(
                 p.name, o, settings.record_last, rules=cands, default=fallback
             )
             chosen.append(rule)
-            means_all[p.name] = means
+            scores_all[p.name] = scores
         cap_h = _cap(settings, min_term_h, min(evidence_h))
         planner_book = books["planner"]
         bought = run.score_variants(at, tuple(chosen), planner_book, cap_h, f"d{j + 1}")
@@ -549,12 +549,12 @@ def run_sequential(
                 "time": now.isoformat(),
                 **{f"rule[{p.name}]": r for p, r in zip(pools, chosen, strict=True)},
                 **{
-                    f"mean_regret[{p.name}]": means_all[p.name].get(r, math.nan)
+                    f"rms_regret[{p.name}]": scores_all[p.name].get(r, math.nan)
                     for p, r in zip(pools, chosen, strict=True)
                 },
                 **{
                     f"best_replay_regret[{p.name}]": min(
-                        (v for k, v in means_all[p.name].items() if replay_days(k) is not None),
+                        (v for k, v in scores_all[p.name].items() if replay_days(k) is not None),
                         default=math.nan,
                     )
                     for p in pools
@@ -563,7 +563,7 @@ def run_sequential(
                 "max_term_days": None if cap_h is None else round(cap_h / H_DAY, 1),
                 "record": "; ".join(
                     f"{p}: " + ", ".join(f"{r} {v:.2f}%" for r, v in m.items())
-                    for p, m in means_all.items()
+                    for p, m in scores_all.items()
                     if m
                 ),
                 "bought": "; ".join(

@@ -17,8 +17,16 @@ what was already held) are billed by the evaluator on the actual usage of every 
 window: ``C_{o,j,R}``. Pools are scored together because they share commitments. The rule's regret there is
 ``C_{o,j,R} / min_R' C_{o,j,R'} − 1`` (relative to the best rule at that origin).
 
-**Choice.** Per pool, the rule with the lowest mean regret over the last ``n`` records (default 8);
-ties go to the earlier rule of :data:`SIZING_RULES`; with no record yet, ``lp-calibrated``.
+**Choice.** Per pool, the rule with the lowest root-mean-square regret over the last ``n`` records
+(default 8),
+
+    score_R = √( (1/n) Σ_o regret_{o,R}² ),
+
+ties to the earlier rule of :data:`SIZING_RULES`; with no record yet, ``lp-calibrated``. The square
+weighs one large loss more than several small ones, so a rule that is sometimes far off loses to
+one that is consistently close: on the window backtest's 17 weekly origins of the Alibaba series
+the mean-regret choice was at or below the best replay on 2 of 8 series, the RMS choice on 4
+(bench/RESULTS-backtest.md, session 8).
 """
 
 from __future__ import annotations
@@ -49,6 +57,11 @@ SIZING_RULES: tuple[str, ...] = (
     "trailing-7",
 )
 DEFAULT_RULE = "lp-calibrated"
+#: past weekly windows on which a plan scores its sizing rules: 3 chose by noise (window backtest,
+#: 9 series: 4 at or below the best replay with the mean, 4 with the RMS), 6 and 12 chose better
+#: (RMS: 6 and 5 of 9; bench/RESULTS-backtest.md, session 8); each window costs the plan a forecast
+#: and the window's scoring LPs (about 7 s on the example)
+SIZING_ORIGINS = 6
 H_DAY = 24
 
 
@@ -122,17 +135,18 @@ class RuleRecord:
         rules: Sequence[str] = SIZING_RULES,
         default: str = DEFAULT_RULE,
     ) -> tuple[str, dict[str, float]]:
-        """The rule with the lowest mean regret (module docstring) and every rule's mean; ties go
-        to the earlier rule of ``rules``; with no record, ``default``. Only rules scored at every
-        origin of the record compete (a rule missing at some origin has no comparable mean)."""
+        """The rule with the lowest root-mean-square regret (module docstring) and every rule's
+        RMS regret (%); ties go to the earlier rule of ``rules``; with no record, ``default``. Only
+        rules scored at every origin of the record compete (a rule missing at some origin has no
+        comparable score)."""
         reg = self.regrets(pool, before_h, last)
         n = max((len(v) for v in reg.values()), default=0)
-        means = {r: float(np.mean(v)) for r, v in reg.items() if v}
-        full = [r for r in rules if r in means and len(reg[r]) == n]
+        rms = {r: float(np.sqrt(np.mean(np.square(v)))) for r, v in reg.items() if v}
+        full = [r for r in rules if r in rms and len(reg[r]) == n]
         if not full:
-            return default, means
-        best = min(full, key=lambda r: (round(means[r], 9), list(rules).index(r)))
-        return best, means
+            return default, rms
+        best = min(full, key=lambda r: (round(rms[r], 9), list(rules).index(r)))
+        return best, rms
 
     def origins(self, pool: str, before_h: int) -> list[int]:
         """The origins of ``pool`` scored before ``before_h`` (oldest first)."""
@@ -355,7 +369,7 @@ class RuleChoice:
     """The sizing rule chosen per pool and the record behind it (for plan.json and the report)."""
 
     rules: dict[str, str]
-    mean_regret_pct: dict[str, dict[str, float]]
+    rms_regret_pct: dict[str, dict[str, float]]
     origins: tuple[str, ...]
     window_hours: int
     note: str = ""
@@ -365,10 +379,10 @@ class RuleChoice:
     def to_dict(self) -> dict[str, object]:
         return {
             "rules": self.rules,
-            "mean_regret_pct_by_rule": self.mean_regret_pct,
+            "rms_regret_pct_by_rule": self.rms_regret_pct,
             "origins": list(self.origins),
             "window_hours": self.window_hours,
-            "method": "per pool, the rule with the lowest mean rolling-origin regret: the "
+            "method": "per pool, the rule with the lowest root-mean-square rolling-origin regret: the "
             "evaluator's bill of the whole estate (the other pools on the point forecast, shared "
             "commitments used where they serve) on the actual usage that followed, relative to "
             "the best rule for that pool at each origin",
@@ -384,7 +398,7 @@ def choose_rules_from_history(
     policy: Policy,
     *,
     window_h: int = 7 * H_DAY,
-    n_origins: int = 3,
+    n_origins: int = SIZING_ORIGINS,
     n_scenarios: int = 30,
     seed: int = 0,
     growth: Growth | None = None,
@@ -446,10 +460,10 @@ def choose_rules_from_history(
         if with_hindsight:
             hs_windows.append(_hindsight_figures(pooled, o, window_h, offers, inventory, pol))
         stamps.append(pd.Timestamp(pooled.index[o]).isoformat())
-    rules, means = {}, {}
+    rules, rms = {}, {}
     for p in pols:
-        rules[p], means[p] = record.choose(p, n + 1, last=len(origins))
-    return RuleChoice(rules, means, tuple(stamps), window_h, hindsight=tuple(hs_windows))
+        rules[p], rms[p] = record.choose(p, n + 1, last=len(origins))
+    return RuleChoice(rules, rms, tuple(stamps), window_h, hindsight=tuple(hs_windows))
 
 
 def _hindsight_figures(
@@ -529,7 +543,7 @@ def size_for_plan(
     *,
     seed: int = 0,
     n_scenarios: int = 30,
-    n_origins: int = 3,
+    n_origins: int = SIZING_ORIGINS,
     window_h: int = 7 * H_DAY,
     forecast_cache: dict[int, Forecast] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -565,17 +579,20 @@ def size_for_plan(
 
 
 def sizing_frame(record: dict[str, object]) -> pd.DataFrame:
-    """plan.json's ``sizing`` record as a table: pool, chosen rule, mean regret of every rule (%)."""
+    """plan.json's ``sizing`` record as a table: pool, chosen rule, RMS regret of every rule (%)
+    (a plan.json written before the RMS choice holds mean regrets: read as such)."""
     sizing = record.get("sizing")
     if not isinstance(sizing, dict):
         return pd.DataFrame()
     rules = sizing.get("rules", {})
-    regret = sizing.get("mean_regret_pct_by_rule", {})
+    rms = "rms_regret_pct_by_rule" in sizing
+    regret = sizing.get("rms_regret_pct_by_rule" if rms else "mean_regret_pct_by_rule") or {}
+    label = "RMS regret %" if rms else "mean regret %"
     rows = []
     for pool, rule in rules.items():
         row: dict[str, object] = {"pool": pool, "rule": rule}
         for r in SIZING_RULES:
             v = regret.get(pool, {}).get(r)
-            row[f"{r} regret %"] = None if v is None else round(float(v), 2)
+            row[f"{r} {label}"] = None if v is None else round(float(v), 2)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -115,19 +115,36 @@ def test_replay_given_held_coverage_buys_only_the_gap() -> None:
     assert full.chosen == ""
 
 
-def test_rule_record_chooses_the_lowest_mean_regret() -> None:
+def test_rule_record_chooses_the_lowest_rms_regret() -> None:
     rec = RuleRecord()
     # origin 0: point is best (100), calibrated 110 (10 %); origin 168: calibrated 100, point 104
+    # RMS regrets: calibrated √((10² + 0²)/2) = √50, point √((0² + 4²)/2) = √8
     rec.add(0, "p", "lp-calibrated", 110.0)
     rec.add(0, "p", "lp-point", 100.0)
     rec.add(168, "p", "lp-calibrated", 100.0)
     rec.add(168, "p", "lp-point", 104.0)
-    rule, means = rec.choose("p", before_h=1000)
-    assert means == pytest.approx({"lp-calibrated": 5.0, "lp-point": 2.0})
+    rule, rms = rec.choose("p", before_h=1000)
+    assert rms == pytest.approx({"lp-calibrated": 50**0.5, "lp-point": 8**0.5})
     assert rule == "lp-point"
     # only origins before the decision count
     assert rec.choose("p", before_h=100)[0] == "lp-point"
     assert rec.choose("p", before_h=0)[0] == "lp-calibrated"  # no record: the default
+
+
+def test_a_rule_that_is_sometimes_far_off_loses_to_one_that_is_consistently_close() -> None:
+    # regrets (%) at three origins: lp-calibrated 0, 0, 12 (mean 4, RMS √48 = 6.93);
+    # lp-point 5, 5, 5 (mean 5, RMS 5). The mean would pick lp-calibrated; the RMS picks lp-point.
+    # (trailing-7 is best at the third origin, 20 % off at the others: RMS √(800/3), not chosen)
+    rec = RuleRecord()
+    costs = ((100.0, 105.0, 120.0), (100.0, 105.0, 120.0), (112.0, 105.0, 100.0))
+    for i, (calibrated, point, trailing) in enumerate(costs):
+        rec.add(168 * i, "p", "lp-calibrated", calibrated)
+        rec.add(168 * i, "p", "lp-point", point)
+        rec.add(168 * i, "p", "trailing-7", trailing)
+    rule, rms = rec.choose("p", before_h=1000)
+    assert rms["lp-calibrated"] == pytest.approx(48**0.5)
+    assert rms["lp-point"] == pytest.approx(5.0)
+    assert rule == "lp-point"
 
 
 def test_rule_inputs_and_combination() -> None:
@@ -203,7 +220,7 @@ ALL_RULES = (*REPLAYS, "lp-calibrated", "lp-point", "trailing-30", "trailing-60"
     )
 )
 def test_chosen_rule_never_worse_than_an_observable_replay_on_its_record(costs) -> None:
-    """Property: on the record used to choose, the chosen rule's mean regret is at most every
+    """Property: on the record used to choose, the chosen rule's RMS regret is at most every
     replay rule's ("beat the simple rule, or use it")."""
     rec = RuleRecord()
     for i, row in enumerate(costs):
@@ -284,7 +301,7 @@ def test_inner_origins_give_the_first_decision_a_record_and_the_choice_respects_
     assert d.iloc[0]["record"] != ""
     # the invariant on the record used at every decision
     for _, row in d.iterrows():
-        assert row[f"mean_regret[{name}]"] <= row[f"best_replay_regret[{name}]"] + 1e-9
+        assert row[f"rms_regret[{name}]"] <= row[f"best_replay_regret[{name}]"] + 1e-9
 
 
 def test_rule_order_puts_the_fallback_first_so_ties_keep_the_default() -> None:
