@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 from bt_factory import H100, offers
 
-from forecasting.scenarios import DemandScenarios, Pool
+from forecasting.scenarios import DemandScenarios
 from planner.backtest.safety import _hindsight_breaks, price_of_safety, safety_frame
 from planner.optimize import optimize
 from planner.policy import Policy
-from planner.serverless import ServerlessOption, ServerlessSetup
 
 POLICY = Policy(
     providers=("aws",),
@@ -28,14 +27,14 @@ POLICY = Policy(
 ).validate()
 
 
-def _scenarios(pool: Pool = H100) -> DemandScenarios:
+def _scenarios() -> DemandScenarios:
     # 10 GPUs with probability 0.8, 5 GPUs with 0.2, for 48 hours. The RI (6 against 10 USD/h on
     # demand) is worth buying up to 10 GPUs in expectation (0.8·10 > 6), but 80 % utilisation in
     # the 5-GPU scenario caps it at 5/0.8 = 6.25: the bound binds.
     d = np.stack([np.full((48, 1), 10.0), np.full((48, 1), 5.0)])
     return DemandScenarios(
         start=pd.Timestamp("2026-01-05", tz="UTC"),
-        pools=(pool,),
+        pools=(H100,),
         demand_gpus=d,
         probabilities=np.array([0.8, 0.2]),
     )
@@ -74,37 +73,6 @@ def test_hindsight_flag() -> None:
     cvar = replace(POLICY, min_utilization=None, cvar_limit_pct=20.0)
     assert _hindsight_breaks("cvar_unused", cvar, windows) is True
     assert _hindsight_breaks("cvar_unused", cvar, []) is None
-
-
-def test_both_plans_are_billed_with_the_runs_serverless_option() -> None:
-    # The same pool may scale to zero: busy half of every held hour, 4 USD per busy GPU-hour, so a
-    # held GPU-hour on serverless costs 0.5 x 4 = 2 USD, below the RI's 6 and on-demand's 10. With
-    # or without the 80 % utilisation bound the LP buys no RI and moves every hour to serverless:
-    # both bills are 2 x (0.8 x 10 + 0.2 x 5) x 48 h = 864 USD and the bound costs nothing.
-    # (Solved and billed without the option, as before this was fixed, the bound looked binding:
-    # a price of 40 USD that is not real.)
-    pool = Pool("H100", scale_to_zero=True)
-    sc = _scenarios(pool)
-    setup = ServerlessSetup(
-        (
-            ServerlessOption(
-                pool=pool.name,
-                gpu_type="H100",
-                provider="modal",
-                offer_id="modal:any:H100:serverless",
-                list_usd_per_gpu_hour=4.0,
-                region_multiplier=1.0,
-                cold_start_overhead_pct=0.0,
-                busy_fraction_by_hour=(0.5,) * 24,
-                mode="hybrid",
-            ),
-        )
-    )
-    plan = optimize(sc, offers(), [], POLICY, serverless=setup)
-    [row] = price_of_safety(sc, offers(), [], POLICY, plan, serverless=setup)
-    assert row["cost_with_usd"] == pytest.approx(864.0, rel=1e-6)
-    assert row["cost_without_usd"] == pytest.approx(864.0, rel=1e-6)
-    assert not row["binding"]
 
 
 def test_the_same_rows_whatever_the_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -265,3 +265,29 @@ def test_a_three_year_term_is_weighed_against_serverless_over_its_whole_term() -
     assert exp["total"] == pytest.approx(exp["serverless"], rel=1e-9)
     held_gpu_h = plan.expected_cost_usd["serverless"] / (0.05 * 4.0)
     assert held_gpu_h == pytest.approx(2.0 * plan.valuation_hours, rel=0.25)
+
+
+def test_the_price_of_safety_bills_both_plans_with_the_runs_serverless_option() -> None:
+    # Demand 10 GPUs (probability 0.8) or 5 (0.2) for 48 hours; the pool busy half of every held
+    # hour at 4 USD per busy GPU-hour, so a held GPU-hour on serverless costs 0.5 x 4 = 2 USD,
+    # below a 12-month RI's 6 and on-demand's 10. With or without the 80 % utilisation bound the LP
+    # buys no RI and moves every hour to serverless: both bills are
+    # 2 x (0.8 x 10 + 0.2 x 5) x 48 h = 864 USD and the bound costs nothing. (Solved and billed
+    # without the option, as before this was fixed, the bound looked binding: a price of 40 USD
+    # that is not real.)
+    from planner.backtest.safety import price_of_safety
+
+    policy = replace(
+        BASE, integer=False, min_utilization=0.8, horizon_months=1, time_reduction="hourly"
+    ).validate()
+    off = offers(offer("on_demand", 10.0), offer("reserved_instance", 6.0, term_months=12))
+    sc = constant_scenarios(
+        [10.0, 5.0], pools=(POOL,), n_hours=48, probabilities=np.array([0.8, 0.2])
+    )
+    setup = ServerlessSetup((option(0.5),))
+    plan = optimize(sc, off, [], policy, serverless=setup)
+    [row] = price_of_safety(sc, off, [], policy, plan, serverless=setup)
+    assert row["bound"] == "min_utilization"
+    assert row["cost_with_usd"] == pytest.approx(864.0, rel=1e-6)
+    assert row["cost_without_usd"] == pytest.approx(864.0, rel=1e-6)
+    assert not row["binding"]
