@@ -38,8 +38,9 @@ by default, see the setting) each rule's purchases also carry the expected unuse
 still to run, at the utilisation each has shown so far (:func:`remainder_charge_usd`); without
 it the record bills the realised span only, where a long term is silently assumed to be worth
 what it costs for the rest of its term. Per pool the rule with the lowest
-mean regret on that record is chosen; since the replay rules are candidates, the chosen rule's
-mean regret on the record is never above a replay rule's ("beat the simple rule, or use it").
+root-mean-square regret on that record is chosen (:meth:`~planner.backtest.sizing.RuleRecord.
+choose`); since the replay rules are candidates, the chosen rule's RMS regret on the record is
+never above a replay rule's ("beat the simple rule, or use it").
 
 Before the first decision the record is started inside the training history: the rules are
 scored at ``o_0 − i·prescore_every`` (i = 1..``prescore_origins``, each with at least
