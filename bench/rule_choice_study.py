@@ -6,9 +6,10 @@ policy) with many weekly origins and every ``rule:<rule>`` strategy, and keeps e
 and regret per strategy. Step 2 replays selection statistics on those rows: at window i, the
 record is each rule's regret relative to the best rule (as :class:`planner.backtest.sizing.
 RuleRecord` computes it) at the previous ``n`` windows, the statistic picks a rule, and the
-window's regret against hindsight is that rule's. The replay reproduces the planner's own regret
-exactly when the statistic is the mean over n = 3 (the planner's choice until session 8), which
-checks it. Windows before the third are left out for every statistic alike.
+window's regret against hindsight is that rule's. Windows before the ``SIZING_ORIGINS``-th are
+left out for every statistic alike, so every statistic over at most that many windows has its full
+record; the replay of the planner's own statistic (RMS over ``SIZING_ORIGINS``) then reproduces
+the run's ``planner`` regret, which checks the replay (the largest gap is printed).
 
 Statistics (lower is chosen; ties to the earlier rule): ``mean``, ``median``, ``max`` (minimax
 regret), ``mean+se`` (mean plus its standard error), ``rms`` (root-mean-square), each over the
@@ -25,6 +26,9 @@ Run:  nice .venv/bin/python bench/rule_choice_study.py [--origins 20] [--csv row
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import backtest_real_series as real
 
 from planner.backtest import BacktestSettings, run_backtest
+from planner.backtest.sizing import SIZING_ORIGINS
 from pricing_data.catalog import load_catalog
 
 RULES = (
@@ -48,7 +53,7 @@ RULES = (
     "rule:trailing-7",
 )
 REPLAYS = ("replay-7", "replay-30", "replay-60")
-FIRST = 3  # windows before this one have too short a record for every statistic
+FIRST = SIZING_ORIGINS  # windows before this one have a shorter record than the planner's
 BOUND_PCT = 100.0 * (real.POLICY.min_utilization or 0.0) - 1e-6
 Statistic = Callable[[np.ndarray], np.ndarray]  # (windows × rules) regrets -> score per rule
 
@@ -63,7 +68,7 @@ def _rms(r: np.ndarray) -> np.ndarray:
 
 def statistics() -> Iterator[tuple[str, int, Statistic, bool]]:
     """(label, record length, statistic, utilisation filter)."""
-    for n in (3, 6, 10**6):
+    for n in sorted({3, SIZING_ORIGINS, 10**6}):
         label = "all" if n == 10**6 else str(n)
         yield f"mean{label}", n, lambda r: r.mean(axis=0), False
         yield f"median{label}", n, lambda r: np.median(r, axis=0), False
@@ -113,7 +118,8 @@ def replay_choices(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         if len(cost) <= FIRST:
             continue
         rc = cost[list(RULES)].to_numpy()
-        record = 100.0 * (rc / rc.min(axis=1, keepdims=True) - 1.0)
+        best = rc.min(axis=1, keepdims=True)
+        record = np.where(best > 0, 100.0 * (rc / np.where(best > 0, best, 1.0) - 1.0), 0.0)
         u_rule = util[list(RULES)].to_numpy()
         hs_meets = util["hindsight"].to_numpy() >= BOUND_PCT
         row: dict[str, object] = {"series": name, "windows": len(cost) - FIRST}
@@ -149,10 +155,24 @@ def main() -> None:
     if args.csv:
         rows.to_csv(args.csv, index=False)
     table, lows = replay_choices(rows)
+    head = subprocess.run(
+        ["git", "-C", str(real.ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    print(
+        f"# rule_choice_study  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  "
+        f"commit {head or '?'}  {platform.node()} ({platform.machine()}, {os.cpu_count()} cpus)"
+    )
+    print(
+        f"# window backtest of bench/backtest_real_series.py (its prices and policy), 7-day "
+        f"windows; statistics replayed from window {FIRST + 1} on"
+    )
     chosen = [c for c in table.columns if c not in (*REPLAYS, *RULES, "windows", "best_replay")]
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 60)
-    print("mean regret (%) per series, windows from the fourth on")
+    print(f"mean regret (%) per series, windows from window {FIRST + 1} on")
     print(table[["windows", "best_replay", "rule:lp-point", *chosen]].round(2).T.to_string())
     ratio = table[["rule:lp-point", *chosen]].div(table["best_replay"], axis=0)
     summary = pd.DataFrame(
@@ -164,6 +184,9 @@ def main() -> None:
     )
     print("\nagainst the best replay, over", len(table), "series")
     print(summary.round(2).T.to_string())
+    own = f"rms{SIZING_ORIGINS}"
+    gap = (table["planner"] - table[own]).abs().max()
+    print(f"\ncheck: largest gap between the run's planner and the replayed {own}: {gap:.3g} %")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ the mean-regret choice was at or below the best replay on 2 of 8 series, the RMS
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -60,7 +61,7 @@ DEFAULT_RULE = "lp-calibrated"
 #: past weekly windows on which a plan scores its sizing rules: 3 chose by noise (window backtest,
 #: 9 series: 4 at or below the best replay with the mean, 4 with the RMS), 6 and 12 chose better
 #: (RMS: 6 and 5 of 9; bench/RESULTS-backtest.md, session 8); each window costs the plan a forecast
-#: and the window's scoring LPs (about 7 s on the example)
+#: and the window's scoring LPs (about 5.5 s on the example)
 SIZING_ORIGINS = 6
 H_DAY = 24
 
@@ -121,9 +122,14 @@ class RuleRecord:
         out: dict[str, list[float]] = {}
         for o in keys:
             c = self.costs[(o, pool)]
-            best = min(c.values())
+            finite = [v for v in c.values() if math.isfinite(v)]
+            best = min(finite, default=math.nan)
             for rule, v in c.items():
-                out.setdefault(rule, []).append(100.0 * (v / best - 1.0) if best > 0 else 0.0)
+                if not math.isfinite(v):  # a rule with no finite bill there cannot win on it
+                    r = math.inf
+                else:
+                    r = 100.0 * (v / best - 1.0) if best > 0 else 0.0
+                out.setdefault(rule, []).append(r)
         return out
 
     def choose(

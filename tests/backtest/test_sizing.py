@@ -107,3 +107,27 @@ def test_every_assignment_is_scored_once() -> None:
     assert len(flat) == len(set(flat)) == 1 + 3  # the shared baseline, then one per pool
     assert by_pool[0] == [("lp-point",) * 3, ("trailing-7", "lp-point", "lp-point")]
     assert by_pool[2] == [("lp-point", "lp-point", "trailing-7")]
+
+
+def test_the_sizing_table_reads_rms_records_and_older_mean_records() -> None:
+    from planner.backtest.sizing import sizing_frame
+
+    rms = {
+        "sizing": {
+            "rules": {"H100": "lp-point"},
+            "rms_regret_pct_by_rule": {"H100": {"lp-point": 1.234, "trailing-7": 5.0}},
+        }
+    }
+    t = sizing_frame(rms)
+    assert list(t["rule"]) == ["lp-point"]
+    assert t.loc[0, "lp-point RMS regret %"] == 1.23 and t.loc[0, "trailing-7 RMS regret %"] == 5.0
+    assert t.loc[0, "lp-calibrated RMS regret %"] is None  # not scored
+    # a plan.json written before the RMS choice holds mean regrets: labelled as such
+    old = {
+        "sizing": {
+            "rules": {"H100": "trailing-7"},
+            "mean_regret_pct_by_rule": {"H100": {"trailing-7": 0.5}},
+        }
+    }
+    assert sizing_frame(old).loc[0, "trailing-7 mean regret %"] == 0.5
+    assert sizing_frame({}).empty
