@@ -133,7 +133,8 @@ def backtest(
     hindsight optimum. Regret = cost / hindsight cost - 1. Today's catalog prices the past.
 
     The planner sizes each pool with the rule (LP on calibrated scenarios, LP on the point
-    forecast, or trailing usage over 7/30/60 days) with the lowest regret on its own past windows.
+    forecast, or trailing usage over 7/30/60 days) with the lowest root-mean-square regret on
+    its own recent past windows (the last 6 in window mode, 8 decisions in sequential mode).
     --mode sequential decides every --every over the whole history with the inventory carried and
     terms mapped by --term-scale; hindsight is one LP over the whole history.
     """
