@@ -29,6 +29,7 @@ SOLVERS = ("highs", "cbc")
 INTEGER_METHODS = ("mip", "round")
 RISK_PRICINGS = ("conservative", "exact")
 SCENARIO_REDUCTIONS = ("auto", "on", "off")
+DECOMPOSITIONS = ("auto", "scenarios", "off")
 VALUATIONS = ("whole_term", "horizon")
 
 
@@ -91,6 +92,7 @@ RANGES: dict[str, Range] = {
 CHOICES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("risk_pricing", RISK_PRICINGS, "unknown value"),
     ("scenario_reduction", SCENARIO_REDUCTIONS, "unknown value"),
+    ("decomposition", DECOMPOSITIONS, "unknown value"),
     ("integer_method", INTEGER_METHODS, "unknown method"),
     ("solver", SOLVERS, "unknown solver"),
     ("time_reduction", TIME_REDUCTIONS, "unknown method"),
@@ -169,6 +171,13 @@ class Policy:
         plan; "off": never. The plan's record says what was kept ("scenario_reduction"). 50 of
         100 cost +0.24 % (4 pools) and +0.21 % (8 pools) on the evaluator's bill of the
         enterprise case; 25 cost +0.75 % and +0.46 % (bench/RESULTS-scale.md section 5).
+        ``decomposition`` ("auto"): "scenarios" solves the LP relaxation by Benders decomposition
+        over its scenarios (planner/optimize/decompose.py: a master with the purchases and one
+        dispatch subproblem per scenario, linear in pools), then rounds as ``integer_method =
+        "round"`` does; "auto" does so when the LP has at least 60,000 columns and would not be
+        solved as a MIP; "off": never. An LP that does not split (the provider-share bound
+        couples every scenario's dispatch; all-or-nothing serverless choices) is solved whole,
+        and the plan's notes say so.
     Whole term and cost of money (see planner/valuation.py)
         ``discount_rate_pct`` (8 %/yr, a typical corporate cost of capital; 0 = undiscounted): cash
         flows are discounted monthly at this rate in the objective and the NPV figures.
@@ -230,6 +239,7 @@ class Policy:
     spot_price_spread_pct: float = 25.0
     bound_rounds: int = 3
     scenario_reduction: str = "auto"
+    decomposition: str = "auto"
     reduce_scenarios_to: int = 50
 
     def validate(self) -> Policy:

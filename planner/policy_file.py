@@ -17,7 +17,8 @@ Sections and keys (every key optional):
 ``[growth]``      annual_pct; ``[[growth.steps]]`` with at, pct and/or add_gpus, pools (see
                   forecasting.growth)
 ``[solver]``      integer, integer_method, solver, time_limit_s, mip_gap, time_reduction, period, blocks_per_period,
-                  savings_curve_points, bound_rounds, scenario_reduction, reduce_scenarios_to
+                  savings_curve_points, bound_rounds, scenario_reduction, reduce_scenarios_to,
+                  decomposition
 ``[serverless]``  providers, hybrid, min_warm_gpus, pin_region, cold_start_overhead_pct,
                   gpu_seconds_per_request (see planner.serverless_policy)
 ``[[pools]]``     match, interruptible, portable, aws_region, spot_cap_share, scale_to_zero
@@ -108,6 +109,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "bound_rounds",
         "scenario_reduction",
         "reduce_scenarios_to",
+        "decomposition",
     ),
     "serverless": SERVERLESS_KEYS,
     "pools": (),
@@ -746,6 +748,8 @@ savings_curve_points = 5
 bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator finds a bound breached
 scenario_reduction = "auto"  # "on"/"off": the LP on reduce_scenarios_to scenarios (forward
 reduce_scenarios_to = 50     # selection); auto: when S > 50 and S x pools >= 400; billed on all S
+decomposition = "auto"       # "scenarios": Benders over scenarios, then rounding; auto: LPs >= 60k
+                             # columns not solved as a MIP; "off": one LP
 
 [serverless]                 # pools marked scale_to_zero may be served by serverless GPUs
 providers = ["modal", "replicate"]

@@ -27,7 +27,6 @@ from planner.optimize.problem import Problem
 from planner.optimize.result import figures
 from planner.optimize.solve import (
     Solution,
-    SolverState,
     _highs_status,
     _run,
     extract,
@@ -75,7 +74,7 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
             pts = [{**_point(opt, sp, saving_at_opt, "optimal"), "chosen": True}]
             try:
                 for amount in order:
-                    status = _solve_at(pb, state, var, float(amount))
+                    status = _solve_at(pb, sol, var, float(amount))
                     if status == "optimal":
                         fig = figures(pb.index, extract(pb))
                         cost = float(prob @ fig.total_s())
@@ -97,9 +96,17 @@ def savings_curves(pb: Problem, sol: Solution, points: int) -> dict[str, list[di
     return out
 
 
-def _solve_at(pb: Problem, state: SolverState | None, var: Any, amount: float) -> str:
-    """Re-solve with the family's amount fixed: warm on HiGHS's model, else a fresh PuLP solve."""
+def _solve_at(pb: Problem, sol: Solution, var: Any, amount: float) -> str:
+    """Re-solve with the family's amount fixed: warm on HiGHS's model, or on the decomposition
+    that solved the plan (its cuts stay valid), else a fresh PuLP solve."""
+    state = sol.state
     var.lowBound = var.upBound = amount
+    dec = sol.decomposition
+    if dec is not None:
+        run = dec.run(fixed={dec.column(var): amount}, time_limit_s=pb.policy.time_limit_s)
+        if run.status == "optimal":
+            dec.write_values()
+        return run.status
     if state is not None:
         state.model.changeColBounds(state.column(var), amount, amount)
         set_time_budget(state.model, pb.policy.time_limit_s)

@@ -27,6 +27,12 @@ from typing import Any
 import numpy as np
 import pulp
 
+from planner.optimize.decompose import (
+    AUTO_MIN_COLUMNS,
+    TOLERANCE,
+    Decomposition,
+    NotDecomposable,
+)
 from planner.optimize.problem import RISK_FAMILIES, Problem
 from planner.policy import Policy
 from pricing_data.errors import PlannerError
@@ -72,6 +78,9 @@ class Solution:
     values: SolvedValues
     notes: list[str] = field(default_factory=list)
     state: SolverState | None = None  # HiGHS: the model to re-solve warm (savings curves)
+    #: the Benders decomposition that solved it (planner/optimize/decompose.py), kept for the
+    #: savings curves' re-solves; None for a solve of the whole LP
+    decomposition: Decomposition | None = None
 
     @property
     def buy_units(self) -> dict[tuple[int, int], float]:
@@ -299,12 +308,18 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
     want_int = has_int and pol.integer and not relax
     mip = want_int and pol.integer_method == "mip"
     t0 = time.perf_counter()
+    dec, why_whole = _decomposition(pb, mip=mip)
+    if dec is not None:
+        decomposed = _solve_decomposed(pb, dec, want_int=want_int, t0=t0)
+        if decomposed is not None:
+            return decomposed
+        why_whole = "the decomposition found no feasible point; the LP was solved whole"
     basis = None if mip else session.basis(pb)
     status, used, state = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s, basis=basis)
     if not mip and state is not None and status == "optimal":
         session.keep(pb, state.model.getBasis())
     method = "mip" if mip else "lp"
-    notes: list[str] = []
+    notes: list[str] = [why_whole] if why_whole else []
     if status == "time_limit" and mip:
         # the MIP's budget is spent; the relaxation (and its rounding) get a budget of their own,
         # so a run whose LP solves to optimality always ends with a plan
@@ -323,12 +338,7 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
             raise InfeasiblePlanError("the LP has no solution (not diagnosed)")
         raise _diagnose(pb)
     if status == "time_limit":
-        raise InfeasiblePlanError(
-            f"the solver stopped at its time limit ({pol.time_limit_s:g} s) before an optimum",
-            binding="time_limit_s",
-            fix="raise time_limit_s, solve the LP relaxation (integer = false), use a coarser "
-            "time reduction (fewer blocks_per_period, period = 'quarter') or fewer scenarios",
-        )
+        raise _time_limit(pol)
     if status != "optimal":
         raise InfeasiblePlanError(
             f"the {used} solver failed (status {pulp.LpStatus.get(pb.lp.status, pb.lp.status)})",
@@ -348,6 +358,85 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
                 state.column(pb.buy[k]), lo or 0.0, float("inf") if hi is None else hi
             )
     return Solution("optimal", used, method, obj, gap, elapsed, values, notes, state=state)
+
+
+def _decomposition(pb: Problem, *, mip: bool) -> tuple[Decomposition | None, str | None]:
+    """The Benders decomposition the policy asks for (``decomposition``: "scenarios" always,
+    "auto" for LPs of at least ``AUTO_MIN_COLUMNS`` columns not solved as a MIP), or None with
+    the reason the LP is solved whole when one was asked for and it does not split."""
+    mode = pb.policy.decomposition
+    if mode == "off" or pb.policy.solver != "highs":
+        return None, None
+    if mode == "auto" and (mip or len(pb.columns) < AUTO_MIN_COLUMNS):
+        return None, None
+    try:
+        return Decomposition.build(pb), None
+    except NotDecomposable as exc:
+        return None, f"the LP was solved whole, not decomposed by scenario: {exc}"
+
+
+def _solve_decomposed(
+    pb: Problem, dec: Decomposition, *, want_int: bool, t0: float
+) -> Solution | None:
+    """Solve by ``dec`` (the relaxation, then, for whole units, RIs and contracts rounded to the
+    nearest unit, else down, and the rest re-solved with them fixed). None when it finds no
+    feasible point (the caller solves the whole LP, which diagnoses); raises
+    :class:`InfeasiblePlanError` at the time limit."""
+    pol = pb.policy
+    run = dec.run(time_limit_s=pol.time_limit_s)
+    if run.status == "time_limit":
+        raise _time_limit(pol)
+    if run.status != "optimal":
+        return None
+    method, lp_bound = "lp", None
+    if want_int:
+        lp_bound = run.objective_usd
+        ints = {
+            dec.column(v): float(dec.value(v)) for v in pb.buy.values() if v.cat == pulp.LpInteger
+        }
+        for rounding in (round, math.floor):
+            left = pol.time_limit_s - (time.perf_counter() - t0)
+            fixed = {c: float(rounding(v + 1e-9)) for c, v in ints.items()}
+            run2 = dec.run(fixed=fixed, time_limit_s=max(left, 1.0))
+            if run2.status == "optimal":
+                break
+            if run2.status == "time_limit":
+                raise _time_limit(pol)
+        else:
+            return None
+        method = "lp_round"
+        run = run2
+    dec.write_values()
+    obj = _objective(pb)
+    gap = max(0.0, (run.objective_usd - run.lower_usd) / max(1.0, abs(run.objective_usd)))
+    if lp_bound is not None and obj:
+        gap = max(gap, (obj - lp_bound) / abs(obj))
+    note = (
+        f"solved by Benders decomposition over {len(dec.subs)} scenarios (a master of "
+        f"{len(dec.first):,} first-stage columns; {dec.iterations_total} iterations; its bounds "
+        f"within {TOLERANCE:g} of each other)"
+    )
+    return Solution(
+        "optimal",
+        "highs",
+        method,
+        obj,
+        gap,
+        time.perf_counter() - t0,
+        extract(pb),
+        [note],
+        state=None,
+        decomposition=dec,
+    )
+
+
+def _time_limit(pol: Policy) -> InfeasiblePlanError:
+    return InfeasiblePlanError(
+        f"the solver stopped at its time limit ({pol.time_limit_s:g} s) before an optimum",
+        binding="time_limit_s",
+        fix="raise time_limit_s, solve the LP relaxation (integer = false), use a coarser "
+        "time reduction (fewer blocks_per_period, period = 'quarter') or fewer scenarios",
+    )
 
 
 def _round_and_fix(

@@ -1,0 +1,437 @@
+r"""Benders (L-shaped) decomposition of the commitment LP over its scenarios, for large problems.
+
+Why
+    HiGHS's simplex on the whole LP grows as pools^2.2 (bench/RESULTS-scale.md): the LP is linear
+    in pools, but one coupled basis is not. Given the first-stage decisions, each scenario's
+    dispatch is a separate, small LP, so the problem splits into a small master and one
+    subproblem per scenario whose sizes are linear in pools.
+
+Split (mechanical, on the built model)
+    A column belongs to scenario s when its name carries ``__s<s>`` (the naming convention of
+    :class:`~planner.optimize.index.Names`: ``serve__…__s3__…``, ``used_usd__s3__…``); the others
+    are the *first stage* x (purchases, capacities per group and period, commitment spend, the
+    CVaR threshold η, the elastic slacks). A row that holds columns of two scenarios (the CVaR
+    row Σ_s π_s z_s, the provider-share row) *promotes* those columns to the first stage; when
+    that would move more than ``MAX_PROMOTED_SHARE`` of the columns (the provider-share bound
+    couples every scenario's dispatch), or the problem has all-or-nothing serverless choices,
+    the LP does not split and is solved whole. Rows with first-stage columns only form the
+    master's rows; every other row belongs to one scenario.
+
+Maths
+    The LP is  min c'x + Σ_s Q_s(x)  over x in X (the master rows and bounds), with
+    Q_s(x) = min { q_s'y : l_s − T_s x ≤ W_s y ≤ u_s − T_s x, y in its bounds }, convex and
+    piecewise linear in x. Rows of the risk families (CVaR, minimum utilisation) get an
+    artificial column with cost M = ``PENALTY`` so that every Q_s is finite. A subproblem solved
+    at x̄ with row duals d gives the optimality cut
+        θ_s ≥ Q_s(x̄) − (T_s'd)'(x − x̄)                                (multi-cut: one θ per s),
+    and, when its artificials are positive, the phase-one problem (cost 1 on the artificials, 0
+    elsewhere) gives the feasibility cut  v_s(x̄) − (T_s'd₁)'(x − x̄) ≤ 0.
+    The master  min c'x + Σ_s θ_s  s.t. x in X, the cuts, θ_s ≥ L_s  gives a lower bound
+    (L_s: Q_s with its first-stage rows dropped, a relaxation). Subproblems are evaluated at the
+    in-out point x = α x̂ + (1 − α) x_master (Ben-Ameur & Neto 2007; x̂ the best point so far,
+    α = ``ALPHA``; plain Kelley steps after three without progress), which gives upper bounds
+    c'x + Σ_s Q_s(x) and stops the first-stage decisions from oscillating. It stops when
+    (upper − lower) ≤ ``tolerance`` × |upper| at a point whose artificials are zero.
+    Each subproblem keeps its HiGHS model: only row bounds change between evaluations, so every
+    re-solve starts from the last basis. The master keeps its cuts, which stay valid when a
+    first-stage column is fixed (the integer rounding, the savings curves' points), so those
+    re-solves continue from where the last one stopped.
+
+References: Van Slyke & Wets (1969), "L-shaped linear programs with applications to optimal
+control and stochastic programming"; Birge & Louveaux (1988), multi-cut; Ben-Ameur & Neto (2007),
+"Acceleration of cutting-plane and column generation algorithms".
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.optimize.problem import RISK_FAMILIES, Problem
+
+ALPHA = 0.8  # in-out stabilisation: weight of the best point so far
+PENALTY = 1e4  # cost of one unit of an artificial on a risk row (USD per USD)
+MAX_PROMOTED_SHARE = 0.02  # more scenario columns than this moved to the master: don't split
+TOLERANCE = 1e-5  # relative gap between the bounds at which the decomposition stops
+ARTIFICIAL_TOL = 1e-3  # a risk row violated by less than this (USD) counts as met
+AUTO_MIN_COLUMNS = 60_000  # "auto" decomposes LPs at least this large
+
+_SCENARIO = re.compile(r"__s(\d+)(?:__|$)")
+
+
+class NotDecomposable(Exception):
+    """The LP does not split by scenario; the message says why."""
+
+
+@dataclass
+class DecomposedRun:
+    """What one run of the decomposition ended with."""
+
+    status: str  # optimal | time_limit | infeasible
+    objective_usd: float  # c'x + Σ_s Q_s(x) + the objective's constant, at the best point
+    lower_usd: float
+    iterations: int
+    time_s: float
+    artificial_usd: float  # the risk rows' violation at the best point (0 when feasible)
+
+
+@dataclass
+class _Sub:
+    model: Any
+    rows: np.ndarray  # the LP's rows of this scenario
+    cols: np.ndarray  # the LP's columns of this scenario
+    T: sp.csr_matrix  # rows × first-stage columns
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    n_art: int
+    cost: np.ndarray  # including the artificials' PENALTY
+
+
+def _matrix(pb: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[str]]:
+    """The rows of ``pb`` as a CSR matrix over ``pb.columns`` with their bounds and names."""
+    col_of = {v.name: i for i, v in enumerate(pb.columns)}
+    indptr = [0]
+    idx: list[int] = []
+    val: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    names: list[str] = []
+    for name, con in pb.lp.constraints.items():
+        for var, a in con.items():
+            if a != 0:
+                idx.append(col_of[var.name])
+                val.append(float(a))
+        indptr.append(len(idx))
+        lb, ub = con.getLb(), con.getUb()
+        lo.append(-np.inf if lb is None else float(lb))
+        hi.append(np.inf if ub is None else float(ub))
+        names.append(name)
+    a_mat = sp.csr_matrix(
+        (np.asarray(val), np.asarray(idx, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(names), len(pb.columns)),
+    )
+    return a_mat, np.asarray(lo), np.asarray(hi), names
+
+
+def scenario_of_columns(names: list[str]) -> np.ndarray:
+    """The scenario each column belongs to by its name (``__s<s>``), −1 for none."""
+    out = np.full(len(names), -1, dtype=np.int64)
+    for i, n in enumerate(names):
+        m = _SCENARIO.search(n)
+        if m:
+            out[i] = int(m.group(1))
+    return out
+
+
+def split_blocks(a_mat: sp.csr_matrix, col_scen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(column block, row block): −1 for the first stage, else the scenario. Columns of a row that
+    spans several scenarios move to the first stage (repeated until no row does)."""
+    col_scen = col_scen.copy()
+    n_rows = a_mat.shape[0]
+    row_of_nz = np.repeat(np.arange(n_rows), np.diff(a_mat.indptr))
+    while True:
+        s = col_scen[a_mat.indices]
+        live = s >= 0
+        lo = np.full(n_rows, np.iinfo(np.int64).max)
+        hi = np.full(n_rows, -1)
+        np.minimum.at(lo, row_of_nz[live], s[live])
+        np.maximum.at(hi, row_of_nz[live], s[live])
+        linking = (hi >= 0) & (lo != hi)
+        if not linking.any():
+            break
+        cols = a_mat.indices[np.isin(row_of_nz, np.flatnonzero(linking)) & live]
+        col_scen[cols] = -1
+    row_scen = np.where(hi >= 0, hi, -1)
+    return col_scen, row_scen
+
+
+def _highs(
+    lp_cols: int,
+    cost: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    a_csc: sp.csc_matrix,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+) -> Any:
+    import highspy
+
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    lp = highspy.HighsLp()
+    lp.num_col_ = lp_cols
+    lp.num_row_ = a_csc.shape[0]
+    lp.col_cost_ = cost
+    lp.col_lower_ = lo
+    lp.col_upper_ = hi
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a_csc.indptr
+    lp.a_matrix_.index_ = a_csc.indices
+    lp.a_matrix_.value_ = a_csc.data
+    h.passModel(lp)
+    return h
+
+
+def _optimal(model: Any) -> bool:
+    import highspy
+
+    return bool(model.getModelStatus() == highspy.HighsModelStatus.kOptimal)
+
+
+@dataclass
+class Decomposition:
+    """The LP of a :class:`Problem` split into a master and one subproblem per scenario
+    (module docstring). :meth:`run` solves it, optionally with first-stage columns fixed;
+    :meth:`write_values` puts the best point's values into the PuLP variables."""
+
+    pb: Problem
+    first: np.ndarray  # the LP's first-stage columns
+    subs: list[_Sub]
+    master: Any
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    constant: float
+    best_x: np.ndarray | None = None
+    sub_values: list[np.ndarray] = field(default_factory=list)
+    iterations_total: int = 0
+    col_of: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, pb: Problem) -> Decomposition:
+        """Split ``pb``; raises :class:`NotDecomposable` (with the reason) when it does not."""
+        if pb.serverless_choice:
+            raise NotDecomposable("all-or-nothing serverless choices are decided per scenario")
+        cols = pb.columns
+        a_mat, row_lo, row_hi, row_names = _matrix(pb)
+        named = scenario_of_columns([v.name for v in cols])
+        col_scen, row_scen = split_blocks(a_mat, named)
+        promoted = int(((named >= 0) & (col_scen < 0)).sum())
+        if promoted > MAX_PROMOTED_SHARE * max(1, int((named >= 0).sum())):
+            raise NotDecomposable(
+                f"rows couple the scenarios' dispatch ({promoted:,} columns would move to the "
+                "master; the provider-share bound does this)"
+            )
+        n_s = int(col_scen.max()) + 1
+        if n_s < 2:
+            raise NotDecomposable("fewer than two scenarios")
+        cost = np.array([float(pb.lp.objective.get(v, 0.0)) for v in cols])
+        lo = np.array([-np.inf if v.lowBound is None else float(v.lowBound) for v in cols])
+        hi = np.array([np.inf if v.upBound is None else float(v.upBound) for v in cols])
+        first = np.flatnonzero(col_scen < 0)
+        risk_rows = {n for fam in RISK_FAMILIES for n in pb.families.get(fam, ())}
+        is_risk = np.array([n in risk_rows for n in row_names])
+        a_first = a_mat[:, first].tocsr()
+        subs = []
+        order = np.argsort(row_scen, kind="stable")
+        starts = np.searchsorted(row_scen[order], np.arange(-1, n_s + 1))
+        col_order = np.argsort(col_scen, kind="stable")
+        col_starts = np.searchsorted(col_scen[col_order], np.arange(-1, n_s + 1))
+        for s in range(n_s):
+            rows = order[starts[s + 1] : starts[s + 2]]
+            ycols = col_order[col_starts[s + 1] : col_starts[s + 2]]
+            w = a_mat[rows][:, ycols]
+            t_s = a_first[rows].tocsr()
+            art = [
+                (k, sign)
+                for k in np.flatnonzero(is_risk[rows] & (np.diff(t_s.indptr) > 0))
+                for sign, side in ((1.0, row_lo), (-1.0, row_hi))
+                if np.isfinite(side[rows[k]])
+            ]
+            e = sp.csc_matrix(
+                (
+                    np.array([a[1] for a in art], dtype=float),
+                    (np.array([a[0] for a in art], dtype=np.int64), np.arange(len(art))),
+                ),
+                shape=(len(rows), len(art)),
+            )
+            wf = sp.hstack([w, e]).tocsc()
+            c_s = np.concatenate([cost[ycols], np.full(len(art), PENALTY)])
+            model = _highs(
+                wf.shape[1],
+                c_s,
+                np.concatenate([lo[ycols], np.zeros(len(art))]),
+                np.concatenate([hi[ycols], np.full(len(art), np.inf)]),
+                wf,
+                row_lo[rows],
+                row_hi[rows],
+            )
+            subs.append(_Sub(model, rows, ycols, t_s, row_lo[rows], row_hi[rows], len(art), c_s))
+        master_rows = order[starts[0] : starts[1]]
+        a_m = sp.hstack([a_first[master_rows], sp.csr_matrix((len(master_rows), n_s))]).tocsc()
+        lower = [cls._lower_bound(sub) for sub in subs]
+        master = _highs(
+            len(first) + n_s,
+            np.concatenate([cost[first], np.ones(n_s)]),
+            np.concatenate([lo[first], np.asarray(lower)]),
+            np.concatenate([hi[first], np.full(n_s, np.inf)]),
+            a_m,
+            row_lo[master_rows],
+            row_hi[master_rows],
+        )
+        return cls(pb, first, subs, master, cost, lo, hi, float(pb.lp.objective.constant))
+
+    @staticmethod
+    def _lower_bound(sub: _Sub) -> float:
+        """Q_s with its first-stage rows free: a lower bound on Q_s(x) for every x."""
+        k = np.flatnonzero(np.diff(sub.T.indptr) > 0).astype(np.int32)
+        free = np.full(len(k), np.inf)
+        sub.model.changeRowsBounds(len(k), k, -free, free)
+        sub.model.run()
+        if not _optimal(sub.model):
+            return -1e15
+        return float(sub.model.getInfo().objective_function_value)
+
+    # ----------------------------------------------------------------------------------------
+
+    def _evaluate(self, s: int, x: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray]:
+        """Q_s at first-stage x: (value, its gradient in x, artificials' sum, the solution)."""
+        sub = self.subs[s]
+        tx = sub.T @ x
+        n = len(sub.rows)
+        sub.model.changeRowsBounds(
+            n, np.arange(n, dtype=np.int32), sub.row_lower - tx, sub.row_upper - tx
+        )
+        sub.model.run()
+        if not _optimal(sub.model):
+            raise NotDecomposable(f"scenario {s}'s subproblem ended {sub.model.getModelStatus()}")
+        sol = sub.model.getSolution()
+        y = np.asarray(sol.col_value)
+        grad = -(sub.T.T @ np.asarray(sol.row_dual))
+        art = float(y[len(y) - sub.n_art :].sum()) if sub.n_art else 0.0
+        return float(sub.model.getInfo().objective_function_value), grad, art, y
+
+    def _feasibility_cut(self, s: int, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Phase one at x: (v_s(x), its gradient) for the cut v_s(x̄) + g'(x − x̄) ≤ 0."""
+        sub = self.subs[s]
+        n = len(sub.cost)
+        phase1 = np.zeros(n)
+        phase1[n - sub.n_art :] = 1.0
+        idx = np.arange(n, dtype=np.int32)
+        sub.model.changeColsCost(n, idx, phase1)
+        try:
+            sub.model.run()
+            sol = sub.model.getSolution()
+            v = float(sub.model.getInfo().objective_function_value)
+            grad = -(sub.T.T @ np.asarray(sol.row_dual))
+        finally:
+            sub.model.changeColsCost(n, idx, sub.cost)
+        return v, grad
+
+    def _add_cut(self, rhs_lo: float, rhs_hi: float, grad: np.ndarray, theta: int | None) -> None:
+        nz = np.flatnonzero(np.abs(grad) > 1e-12)
+        idx = nz.astype(np.int32)
+        coef = -grad[nz]
+        if theta is not None:
+            idx = np.append(idx, np.int32(len(self.first) + theta))
+            coef = np.append(coef, 1.0)
+        self.master.addRow(rhs_lo, rhs_hi, len(idx), idx, coef)
+
+    def run(
+        self,
+        *,
+        fixed: Mapping[int, float] | None = None,
+        time_limit_s: float = 3600.0,
+        tolerance: float = TOLERANCE,
+    ) -> DecomposedRun:
+        """Solve with first-stage columns (the LP's column indices) fixed at the given values;
+        their bounds are restored before it returns."""
+        t0 = time.perf_counter()
+        pos = {int(c): i for i, c in enumerate(self.first)}
+        fixed = dict(fixed or {})
+        for c, v in fixed.items():
+            self.master.changeColBounds(pos[c], float(v), float(v))
+        try:
+            return self._iterate(t0, time_limit_s, tolerance)
+        finally:
+            for c in fixed:
+                hi = self.col_upper[c]
+                self.master.changeColBounds(pos[c], float(self.col_lower[c]), float(hi))
+
+    def _iterate(self, t0: float, time_limit_s: float, tolerance: float) -> DecomposedRun:
+        n_f = len(self.first)
+        c_f = self.cost[self.first]
+        best_ub, best_art = np.inf, np.inf
+        x_hat: np.ndarray | None = None
+        y_hat: list[np.ndarray] = []
+        stall = 0
+        lower = -np.inf
+        it = 0
+        while True:
+            it += 1
+            self.master.run()
+            if not _optimal(self.master):
+                status = "infeasible"
+                break
+            xm = np.asarray(self.master.getSolution().col_value)[:n_f]
+            lower = float(self.master.getInfo().objective_function_value)
+            a = ALPHA if (x_hat is not None and stall < 3) else 0.0
+            x = xm if x_hat is None else a * x_hat + (1.0 - a) * xm
+            upper = float(c_f @ x)
+            art_total = 0.0
+            ys = []
+            for s in range(len(self.subs)):
+                q, grad, art, y = self._evaluate(s, x)
+                upper += q
+                art_total += art
+                ys.append(y)
+                self._add_cut(q - float(grad @ x), np.inf, grad, s)
+                if art > ARTIFICIAL_TOL:
+                    v, g1 = self._feasibility_cut(s, x)
+                    if v > ARTIFICIAL_TOL:  # v + g1'(x' − x) ≤ 0  ⇔  −g1'x' ≥ v − g1'x
+                        self._add_cut(v - float(g1 @ x), np.inf, g1, None)
+            feasible = art_total <= ARTIFICIAL_TOL * len(self.subs)
+            if feasible and upper < best_ub - 1e-12 * abs(upper):
+                best_ub, best_art, x_hat, y_hat, stall = upper, art_total, x.copy(), ys, 0
+            else:
+                stall += 1
+            if np.isfinite(best_ub) and best_ub - lower <= tolerance * max(1.0, abs(best_ub)):
+                status = "optimal"
+                break
+            if time.perf_counter() - t0 > time_limit_s:
+                status = "time_limit"
+                break
+        self.iterations_total += it
+        if x_hat is not None:
+            self.best_x, self.sub_values = x_hat, y_hat
+        return DecomposedRun(
+            status=status if x_hat is not None or status != "optimal" else "infeasible",
+            objective_usd=best_ub + self.constant,
+            lower_usd=lower + self.constant,
+            iterations=it,
+            time_s=time.perf_counter() - t0,
+            artificial_usd=float(best_art) if np.isfinite(best_art) else float("nan"),
+        )
+
+    def write_values(self) -> None:
+        """The best point's values into the PuLP variables (``varValue``), as a solve would."""
+        if self.best_x is None:
+            raise RuntimeError("the decomposition has no solution to write")
+        values = np.zeros(len(self.pb.columns))
+        values[self.first] = self.best_x
+        for sub, y in zip(self.subs, self.sub_values, strict=True):
+            values[sub.cols] = y[: len(sub.cols)]
+        for var, v in zip(self.pb.columns, values, strict=True):
+            var.varValue = float(v)
+
+    def column(self, var: Any) -> int:
+        """The LP column of a first-stage PuLP variable (only those can be fixed)."""
+        if not self.col_of:
+            self.col_of.update((v.name, i) for i, v in enumerate(self.pb.columns))
+        return self.col_of[var.name]
+
+    def value(self, var: Any) -> float:
+        """A first-stage variable's value at the best point of the last run."""
+        if self.best_x is None:
+            raise RuntimeError("the decomposition has no solution")
+        pos = int(np.searchsorted(self.first, self.column(var)))
+        return float(self.best_x[pos])
