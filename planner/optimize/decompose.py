@@ -102,7 +102,8 @@ def _matrix(pb: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[st
     lo: list[float] = []
     hi: list[float] = []
     names: list[str] = []
-    for name, con in pb.lp.constraints.items():
+    for con in pb.lp.constraints():
+        name = str(con.name)
         for var, a in con.items():
             if a != 0:
                 idx.append(col_of[var.name])
@@ -302,6 +303,9 @@ class Decomposition:
             n, np.arange(n, dtype=np.int32), sub.row_lower - tx, sub.row_upper - tx
         )
         sub.model.run()
+        if not _optimal(sub.model):  # numerical trouble from a warm start: once more, cold
+            sub.model.clearSolver()
+            sub.model.run()
         if not _optimal(sub.model):
             raise NotDecomposable(f"scenario {s}'s subproblem ended {sub.model.getModelStatus()}")
         sol = sub.model.getSolution()
@@ -320,6 +324,13 @@ class Decomposition:
         sub.model.changeColsCost(n, idx, phase1)
         try:
             sub.model.run()
+            if not _optimal(sub.model):
+                sub.model.clearSolver()
+                sub.model.run()
+            if not _optimal(sub.model):
+                raise NotDecomposable(
+                    f"scenario {s}'s phase one ended {sub.model.getModelStatus()}"
+                )
             sol = sub.model.getSolution()
             v = float(sub.model.getInfo().objective_function_value)
             grad = -(sub.T.T @ np.asarray(sol.row_dual))
@@ -376,19 +387,7 @@ class Decomposition:
             lower = float(self.master.getInfo().objective_function_value)
             a = ALPHA if (x_hat is not None and stall < 3) else 0.0
             x = xm if x_hat is None else a * x_hat + (1.0 - a) * xm
-            upper = float(c_f @ x)
-            art_total = 0.0
-            ys = []
-            for s in range(len(self.subs)):
-                q, grad, art, y = self._evaluate(s, x)
-                upper += q
-                art_total += art
-                ys.append(y)
-                self._add_cut(q - float(grad @ x), np.inf, grad, s)
-                if art > ARTIFICIAL_TOL:
-                    v, g1 = self._feasibility_cut(s, x)
-                    if v > ARTIFICIAL_TOL:  # v + g1'(x' − x) ≤ 0  ⇔  −g1'x' ≥ v − g1'x
-                        self._add_cut(v - float(g1 @ x), np.inf, g1, None)
+            upper, art_total, ys = self._at(x, c_f)
             feasible = art_total <= ARTIFICIAL_TOL * len(self.subs)
             if feasible and upper < best_ub - 1e-12 * abs(upper):
                 best_ub, best_art, x_hat, y_hat, stall = upper, art_total, x.copy(), ys, 0
@@ -396,6 +395,14 @@ class Decomposition:
                 stall += 1
             if np.isfinite(best_ub) and best_ub - lower <= tolerance * max(1.0, abs(best_ub)):
                 status = "optimal"
+                if x_hat is not None and not np.array_equal(x_hat, xm):
+                    # prefer the master's own point (a vertex, as a whole-LP solve gives) when
+                    # it is as good: an in-out point is a blend of two
+                    up2, art2, ys2 = self._at(xm, c_f)
+                    if art2 <= ARTIFICIAL_TOL * len(self.subs) and up2 - lower <= tolerance * max(
+                        1.0, abs(up2)
+                    ):
+                        best_ub, best_art, x_hat, y_hat = up2, art2, xm, ys2
                 break
             if time.perf_counter() - t0 > time_limit_s:
                 status = "time_limit"
@@ -404,13 +411,29 @@ class Decomposition:
         if x_hat is not None:
             self.best_x, self.sub_values = x_hat, y_hat
         return DecomposedRun(
-            status=status if x_hat is not None or status != "optimal" else "infeasible",
+            status=status,
             objective_usd=best_ub + self.constant,
             lower_usd=lower + self.constant,
             iterations=it,
             time_s=time.perf_counter() - t0,
             artificial_usd=float(best_art) if np.isfinite(best_art) else float("nan"),
         )
+
+    def _at(self, x: np.ndarray, c_f: np.ndarray) -> tuple[float, float, list[np.ndarray]]:
+        """c'x + Σ_s Q_s(x), the artificials' sum and the subproblems' solutions at x. Adds the
+        optimality cut of every subproblem and the feasibility cut of each whose risk rows x
+        violates."""
+        upper, art_total, ys = float(c_f @ x), 0.0, []
+        for s in range(len(self.subs)):
+            q, grad, art, y = self._evaluate(s, x)
+            self._add_cut(q - float(grad @ x), np.inf, grad, s)
+            if art > ARTIFICIAL_TOL:
+                v, g1 = self._feasibility_cut(s, x)
+                if v > ARTIFICIAL_TOL:  # v + g1'(x' − x) ≤ 0  ⇔  −g1'x' ≥ v − g1'x
+                    self._add_cut(v - float(g1 @ x), np.inf, g1, None)
+            upper, art_total = upper + q, art_total + art
+            ys.append(y)
+        return upper, art_total, ys
 
     def write_values(self) -> None:
         """The best point's values into the PuLP variables (``varValue``), as a solve would."""

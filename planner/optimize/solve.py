@@ -313,7 +313,10 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
         decomposed = _solve_decomposed(pb, dec, want_int=want_int, t0=t0)
         if decomposed is not None:
             return decomposed
-        why_whole = "the decomposition found no feasible point; the LP was solved whole"
+        why_whole = (
+            "the decomposition by scenario found no feasible point or a subproblem failed; "
+            "the LP was solved whole"
+        )
     basis = None if mip else session.basis(pb)
     status, used, state = _run(pb, pol.solver, mip=mip, time_limit_s=pol.time_limit_s, basis=basis)
     if not mip and state is not None and status == "optimal":
@@ -382,6 +385,15 @@ def _solve_decomposed(
     nearest unit, else down, and the rest re-solved with them fixed). None when it finds no
     feasible point (the caller solves the whole LP, which diagnoses); raises
     :class:`InfeasiblePlanError` at the time limit."""
+    try:
+        return _by_decomposition(pb, dec, want_int=want_int, t0=t0)
+    except NotDecomposable:  # a subproblem HiGHS could not solve even cold
+        return None
+
+
+def _by_decomposition(
+    pb: Problem, dec: Decomposition, *, want_int: bool, t0: float
+) -> Solution | None:
     pol = pb.policy
     run = dec.run(time_limit_s=pol.time_limit_s)
     if run.status == "time_limit":

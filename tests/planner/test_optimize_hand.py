@@ -2,10 +2,15 @@
 
 All use one year (8,760 h from 2026-01-01), RIs of one GPU per instance (p5.4xlarge-like), and
 demand constant over time inside each scenario, so every time reduction is exact.
+
+Every test runs twice: the LP solved whole, and solved by the Benders decomposition over its
+scenarios wherever it splits (planner/optimize/decompose.py; forced here whatever the LP's size
+or integer method): the same optimum, derived once.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -17,6 +22,7 @@ from forecasting.scenarios import Pool
 from planner.evaluate import evaluate
 from planner.inventory import Commitment
 from planner.optimize import InfeasiblePlanError, optimize
+from planner.optimize.decompose import Decomposition, NotDecomposable
 from planner.policy import Policy
 
 BASE = Policy(
@@ -25,6 +31,20 @@ BASE = Policy(
 OD, RI = 10.0, 3.5
 NEWSVENDOR = offers(offer("on_demand", OD), offer("reserved_instance", RI, term_months=12))
 LEVELS = np.arange(1.0, 11.0)  # demand 1..10 GPUs, probability 0.1 each
+
+
+@pytest.fixture(autouse=True, params=["whole", "decomposed"])
+def lp_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "decomposed":
+
+        def always(pb, *, mip):  # type: ignore[no-untyped-def]
+            try:
+                return Decomposition.build(pb), None
+            except NotDecomposable as exc:
+                return None, str(exc)
+
+        monkeypatch.setattr(sys.modules["planner.optimize.solve"], "_decomposition", always)
+    return str(request.param)
 
 
 def quantity(plan, model: str = "reserved_instance", firm: bool | None = True) -> float:
