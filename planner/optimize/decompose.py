@@ -21,17 +21,20 @@ Maths
     The LP is  min c'x + Σ_s Q_s(x)  over x in X (the master rows and bounds), with
     Q_s(x) = min { q_s'y : l_s − T_s x ≤ W_s y ≤ u_s − T_s x, y in its bounds }, convex and
     piecewise linear in x. Rows of the risk families (CVaR, minimum utilisation) get an
-    artificial column with cost M = ``PENALTY`` so that every Q_s is finite. A subproblem solved
-    at x̄ with row duals d gives the optimality cut
-        θ_s ≥ Q_s(x̄) − (T_s'd)'(x − x̄)                                (multi-cut: one θ per s),
-    and, when its artificials are positive, the phase-one problem (cost 1 on the artificials, 0
-    elsewhere) gives the feasibility cut  v_s(x̄) − (T_s'd₁)'(x − x̄) ≤ 0.
+    artificial column with cost M = ``PENALTY`` (an exact penalty: above the rows' shadow
+    prices, the penalised optimum meets them whenever they can be met), so every Q_s is finite
+    and every subproblem solved at x̄ with row duals d gives the optimality cut
+        θ_s ≥ Q_s(x̄) − (T_s'd)'(x − x̄)                                (multi-cut: one θ per s).
+    A point whose artificials are not zero at the end is no plan: the caller solves the whole
+    LP, which then names the bound that cannot hold.
     The master  min c'x + Σ_s θ_s  s.t. x in X, the cuts, θ_s ≥ L_s  gives a lower bound
     (L_s: Q_s with its first-stage rows dropped, a relaxation). Subproblems are evaluated at the
     in-out point x = α x̂ + (1 − α) x_master (Ben-Ameur & Neto 2007; x̂ the best point so far,
-    α = ``ALPHA``; plain Kelley steps after three without progress), which gives upper bounds
-    c'x + Σ_s Q_s(x) and stops the first-stage decisions from oscillating. It stops when
-    (upper − lower) ≤ ``tolerance`` × |upper| at a point whose artificials are zero.
+    α = ``ALPHA``), which gives upper bounds c'x + Σ_s Q_s(x) and stops the first-stage
+    decisions from oscillating; when its cuts do not cut off x_master (Σ_s of them at x_master
+    no above the master's Σ_s θ_s), the subproblems are solved at x_master as well (a Kelley
+    step), which is what makes the bounds meet. It stops when
+    (upper − lower) ≤ ``tolerance`` × |upper|.
     Each subproblem keeps its HiGHS model: only row bounds change between evaluations, so every
     re-solve starts from the last basis. The master keeps its cuts, which stay valid when a
     first-stage column is fixed (the integer rounding, the savings curves' points), so those
@@ -314,30 +317,6 @@ class Decomposition:
         art = float(y[len(y) - sub.n_art :].sum()) if sub.n_art else 0.0
         return float(sub.model.getInfo().objective_function_value), grad, art, y
 
-    def _feasibility_cut(self, s: int, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Phase one at x: (v_s(x), its gradient) for the cut v_s(x̄) + g'(x − x̄) ≤ 0."""
-        sub = self.subs[s]
-        n = len(sub.cost)
-        phase1 = np.zeros(n)
-        phase1[n - sub.n_art :] = 1.0
-        idx = np.arange(n, dtype=np.int32)
-        sub.model.changeColsCost(n, idx, phase1)
-        try:
-            sub.model.run()
-            if not _optimal(sub.model):
-                sub.model.clearSolver()
-                sub.model.run()
-            if not _optimal(sub.model):
-                raise NotDecomposable(
-                    f"scenario {s}'s phase one ended {sub.model.getModelStatus()}"
-                )
-            sol = sub.model.getSolution()
-            v = float(sub.model.getInfo().objective_function_value)
-            grad = -(sub.T.T @ np.asarray(sol.row_dual))
-        finally:
-            sub.model.changeColsCost(n, idx, sub.cost)
-        return v, grad
-
     def _add_cut(self, rhs_lo: float, rhs_hi: float, grad: np.ndarray, theta: int | None) -> None:
         nz = np.flatnonzero(np.abs(grad) > 1e-12)
         idx = nz.astype(np.int32)
@@ -374,7 +353,6 @@ class Decomposition:
         best_ub, best_art = np.inf, np.inf
         x_hat: np.ndarray | None = None
         y_hat: list[np.ndarray] = []
-        stall = 0
         lower = -np.inf
         it = 0
         while True:
@@ -383,26 +361,28 @@ class Decomposition:
             if not _optimal(self.master):
                 status = "infeasible"
                 break
-            xm = np.asarray(self.master.getSolution().col_value)[:n_f]
+            sol = np.asarray(self.master.getSolution().col_value)
+            xm, theta_m = sol[:n_f], float(sol[n_f:].sum())
             lower = float(self.master.getInfo().objective_function_value)
-            a = ALPHA if (x_hat is not None and stall < 3) else 0.0
-            x = xm if x_hat is None else a * x_hat + (1.0 - a) * xm
-            upper, art_total, ys = self._at(x, c_f)
-            feasible = art_total <= ARTIFICIAL_TOL * len(self.subs)
-            if feasible and upper < best_ub - 1e-12 * abs(upper):
-                best_ub, best_art, x_hat, y_hat, stall = upper, art_total, x.copy(), ys, 0
-            else:
-                stall += 1
+            x = xm if x_hat is None else ALPHA * x_hat + (1.0 - ALPHA) * xm
+            upper, art_total, ys, model_at_xm = self._at(x, c_f, xm)
+            if x_hat is not None and model_at_xm <= theta_m + 1e-9 * max(1.0, abs(theta_m)):
+                # the in-out point's cuts do not cut off the master's point: a Kelley step
+                x = xm
+                upper, art_total, ys, _ = self._at(x, c_f, xm)
+            if upper < best_ub - 1e-12 * abs(upper):
+                best_ub, best_art, x_hat, y_hat = upper, art_total, x.copy(), ys
             if np.isfinite(best_ub) and best_ub - lower <= tolerance * max(1.0, abs(best_ub)):
-                status = "optimal"
                 if x_hat is not None and not np.array_equal(x_hat, xm):
                     # prefer the master's own point (a vertex, as a whole-LP solve gives) when
                     # it is as good: an in-out point is a blend of two
-                    up2, art2, ys2 = self._at(xm, c_f)
-                    if art2 <= ARTIFICIAL_TOL * len(self.subs) and up2 - lower <= tolerance * max(
-                        1.0, abs(up2)
-                    ):
+                    up2, art2, ys2, _ = self._at(xm, c_f, xm)
+                    if art2 <= best_art and up2 - lower <= tolerance * max(1.0, abs(up2)):
                         best_ub, best_art, x_hat, y_hat = up2, art2, xm, ys2
+                # the penalised optimum meets the risk rows when they can be met (M above
+                # their shadow prices); if it does not, there is no plan to report from here
+                met = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * len(self.subs)
+                status = "optimal" if met else "infeasible"
                 break
             if time.perf_counter() - t0 > time_limit_s:
                 status = "time_limit"
@@ -419,21 +399,20 @@ class Decomposition:
             artificial_usd=float(best_art) if np.isfinite(best_art) else float("nan"),
         )
 
-    def _at(self, x: np.ndarray, c_f: np.ndarray) -> tuple[float, float, list[np.ndarray]]:
-        """c'x + Σ_s Q_s(x), the artificials' sum and the subproblems' solutions at x. Adds the
-        optimality cut of every subproblem and the feasibility cut of each whose risk rows x
-        violates."""
-        upper, art_total, ys = float(c_f @ x), 0.0, []
+    def _at(
+        self, x: np.ndarray, c_f: np.ndarray, probe: np.ndarray
+    ) -> tuple[float, float, list[np.ndarray], float]:
+        """c'x + Σ_s Q_s(x) (the artificials at their penalty), the artificials' sum, the
+        subproblems' solutions at x and Σ_s of the new cuts at ``probe``; adds every
+        subproblem's optimality cut."""
+        upper, art_total, ys, at_probe = float(c_f @ x), 0.0, [], 0.0
         for s in range(len(self.subs)):
             q, grad, art, y = self._evaluate(s, x)
             self._add_cut(q - float(grad @ x), np.inf, grad, s)
-            if art > ARTIFICIAL_TOL:
-                v, g1 = self._feasibility_cut(s, x)
-                if v > ARTIFICIAL_TOL:  # v + g1'(x' − x) ≤ 0  ⇔  −g1'x' ≥ v − g1'x
-                    self._add_cut(v - float(g1 @ x), np.inf, g1, None)
             upper, art_total = upper + q, art_total + art
+            at_probe += q + float(grad @ (probe - x))
             ys.append(y)
-        return upper, art_total, ys
+        return upper, art_total, ys, at_probe
 
     def write_values(self) -> None:
         """The best point's values into the PuLP variables (``varValue``), as a solve would."""
