@@ -112,6 +112,8 @@ def optimize(
         t_solve += time.perf_counter() - t1
         if sol.state is not None:  # HiGHS's own clock over the solve and its re-runs
             t_highs += float(sol.state.model.getRunTime())
+        elif sol.decomposition is not None:
+            t_highs += sol.decomposition.highs_time_s()
         say(f"solved ({sol.solver}, {sol.method}) in {sol.time_s:.1f} s")
         buys = purchases(pb.index, sol)
         t1 = time.perf_counter()

@@ -21,12 +21,15 @@ Maths
     The LP is  min c'x + Σ_s Q_s(x)  over x in X (the master rows and bounds), with
     Q_s(x) = min { q_s'y : l_s − T_s x ≤ W_s y ≤ u_s − T_s x, y in its bounds }, convex and
     piecewise linear in x. Rows of the risk families (CVaR, minimum utilisation) get an
-    artificial column with cost M = ``PENALTY`` (an exact penalty: above the rows' shadow
-    prices, the penalised optimum meets them whenever they can be met), so every Q_s is finite
-    and every subproblem solved at x̄ with row duals d gives the optimality cut
+    artificial column with cost M (an exact penalty: above the rows' shadow prices, the
+    penalised optimum meets them whenever they can be met), so every Q_s is finite and every
+    subproblem solved at x̄ with row duals d gives the optimality cut
         θ_s ≥ Q_s(x̄) − (T_s'd)'(x − x̄)                                (multi-cut: one θ per s).
-    A point whose artificials are not zero at the end is no plan: the caller solves the whole
-    LP, which then names the bound that cannot hold.
+    M starts at ``PENALTY`` (a large M makes the master's cuts badly scaled) and is raised
+    tenfold, up to ``PENALTY_MAX``, whenever the bounds meet at a point that still needs
+    artificials; the cuts found with a smaller M stay valid (Q_s grows with M). A point that
+    needs them at ``PENALTY_MAX`` is no plan: the caller solves the whole LP, which then names
+    the bound that cannot hold.
     The master  min c'x + Σ_s θ_s  s.t. x in X, the cuts, θ_s ≥ L_s  gives a lower bound
     (L_s: Q_s with its first-stage rows dropped, a relaxation). Subproblems are evaluated at the
     in-out point x = α x̂ + (1 − α) x_master (Ben-Ameur & Neto 2007; x̂ the best point so far,
@@ -47,6 +50,7 @@ control and stochastic programming"; Birge & Louveaux (1988), multi-cut; Ben-Ame
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -59,12 +63,17 @@ import scipy.sparse as sp
 from planner.optimize.problem import RISK_FAMILIES, Problem
 
 ALPHA = 0.8  # in-out stabilisation: weight of the best point so far
-PENALTY = 1e4  # cost of one unit of an artificial on a risk row (USD per USD)
+PENALTY = 100.0  # first cost of one unit of an artificial on a risk row (USD per USD)
+PENALTY_MAX = 1e6  # raised tenfold up to this while the optimum still needs artificials
 MAX_PROMOTED_SHARE = 0.02  # more scenario columns than this moved to the master: don't split
 TOLERANCE = 1e-5  # relative gap between the bounds at which the decomposition stops
 ARTIFICIAL_TOL = 1e-3  # a risk row violated by less than this (USD) counts as met
-AUTO_MIN_COLUMNS = 60_000  # "auto" decomposes LPs at least this large
+AUTO_MIN_COLUMNS = 60_000
+UNKNOWN_PRIMAL_TOL = 1e-3  # USD: the residual accepted from HiGHS's "unknown" status
+CUT_DROP_EVERY = 10  # iterations between drops of cuts that have long been slack
+CUT_DROP_AGE = 20  # a cut slack this many iterations in a row is dropped  # "auto" decomposes LPs at least this large
 
+log = logging.getLogger(__name__)
 _SCENARIO = re.compile(r"__s(\d+)(?:__|$)")
 
 
@@ -93,7 +102,7 @@ class _Sub:
     row_lower: np.ndarray
     row_upper: np.ndarray
     n_art: int
-    cost: np.ndarray  # including the artificials' PENALTY
+    cost: np.ndarray  # including the artificials' penalty
 
 
 def _matrix(pb: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[str]]:
@@ -186,9 +195,20 @@ def _highs(
 
 
 def _optimal(model: Any) -> bool:
+    """Optimal, or "unknown" with a dual feasible solution whose rows are violated by less than
+    ``UNKNOWN_PRIMAL_TOL`` (HiGHS's status when the clean-up after presolve leaves such a residual
+    on a badly scaled master: cuts' coefficients span 1e-9 to 1e8)."""
     import highspy
 
-    return bool(model.getModelStatus() == highspy.HighsModelStatus.kOptimal)
+    status = model.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return True
+    info = model.getInfo()
+    return bool(
+        status == highspy.HighsModelStatus.kUnknown
+        and info.dual_solution_status == 2  # kSolutionStatusFeasible
+        and info.max_primal_infeasibility <= UNKNOWN_PRIMAL_TOL
+    )
 
 
 @dataclass
@@ -209,6 +229,9 @@ class Decomposition:
     sub_values: list[np.ndarray] = field(default_factory=list)
     iterations_total: int = 0
     col_of: dict[str, int] = field(default_factory=dict)
+    cut_lower: list[float] = field(default_factory=list)  # the cuts' right-hand sides, in order
+    cut_age: list[int] = field(default_factory=list)  # iterations each has been slack in a row
+    penalty: float = PENALTY  # the artificials' cost M now
 
     @classmethod
     def build(cls, pb: Problem) -> Decomposition:
@@ -317,14 +340,34 @@ class Decomposition:
         art = float(y[len(y) - sub.n_art :].sum()) if sub.n_art else 0.0
         return float(sub.model.getInfo().objective_function_value), grad, art, y
 
-    def _add_cut(self, rhs_lo: float, rhs_hi: float, grad: np.ndarray, theta: int | None) -> None:
-        nz = np.flatnonzero(np.abs(grad) > 1e-12)
-        idx = nz.astype(np.int32)
-        coef = -grad[nz]
-        if theta is not None:
-            idx = np.append(idx, np.int32(len(self.first) + theta))
-            coef = np.append(coef, 1.0)
-        self.master.addRow(rhs_lo, rhs_hi, len(idx), idx, coef)
+    def _add_cut(self, lower: float, grad: np.ndarray, theta: int) -> None:
+        """θ_theta − grad'x ≥ lower, i.e. θ_s ≥ Q_s(x̄) + grad'(x − x̄) with lower = Q_s(x̄) −
+        grad'x̄."""
+        size = np.abs(grad)
+        nz = np.flatnonzero(size > max(1e-12, 1e-9 * float(size.max(initial=0.0))))
+        idx = np.append(nz.astype(np.int32), np.int32(len(self.first) + theta))
+        coef = np.append(-grad[nz], 1.0)
+        self.master.addRow(lower, np.inf, len(idx), idx, coef)
+        self.cut_lower.append(lower)
+        self.cut_age.append(0)
+
+    def _age_cuts(self, iteration: int) -> None:
+        """Count how long each cut has been slack at the master's solution, and every
+        ``CUT_DROP_EVERY`` iterations drop those slack for ``CUT_DROP_AGE`` iterations in a
+        row (the master's re-solves slow down with its rows; a dropped cut that matters again
+        is found again)."""
+        n0 = self.master.getNumRow() - len(self.cut_lower)
+        value = np.asarray(self.master.getSolution().row_value)[n0:]
+        lower = np.asarray(self.cut_lower)
+        slack = value - lower > 1e-7 * (1.0 + np.abs(lower))
+        age = np.where(slack, np.asarray(self.cut_age) + 1, 0)
+        if iteration % CUT_DROP_EVERY == 0 and (age >= CUT_DROP_AGE).any():
+            drop = np.flatnonzero(age >= CUT_DROP_AGE)
+            self.master.deleteRows(len(drop), (drop + n0).astype(np.int32))
+            keep = age < CUT_DROP_AGE
+            age, lower = age[keep], lower[keep]
+            self.cut_lower = lower.tolist()
+        self.cut_age = age.tolist()
 
     def run(
         self,
@@ -358,12 +401,17 @@ class Decomposition:
         while True:
             it += 1
             self.master.run()
+            if not _optimal(self.master):  # numerical trouble from a warm start: once, cold
+                self.master.clearSolver()
+                self.master.run()
             if not _optimal(self.master):
+                log.debug("master ended %s", self.master.getModelStatus())
                 status = "infeasible"
                 break
             sol = np.asarray(self.master.getSolution().col_value)
             xm, theta_m = sol[:n_f], float(sol[n_f:].sum())
             lower = float(self.master.getInfo().objective_function_value)
+            self._age_cuts(it)  # after reading the solution: a drop clears it
             x = xm if x_hat is None else ALPHA * x_hat + (1.0 - ALPHA) * xm
             upper, art_total, ys, model_at_xm = self._at(x, c_f, xm)
             if x_hat is not None and model_at_xm <= theta_m + 1e-9 * max(1.0, abs(theta_m)):
@@ -372,6 +420,17 @@ class Decomposition:
                 upper, art_total, ys, _ = self._at(x, c_f, xm)
             if upper < best_ub - 1e-12 * abs(upper):
                 best_ub, best_art, x_hat, y_hat = upper, art_total, x.copy(), ys
+            log.debug(
+                "iteration %d: lower %.6g, upper %.6g (best %.6g), artificials %.3g, %d cuts, "
+                "%.1f s",
+                it,
+                lower,
+                upper,
+                best_ub,
+                art_total,
+                self.master.getNumRow(),
+                time.perf_counter() - t0,
+            )
             if np.isfinite(best_ub) and best_ub - lower <= tolerance * max(1.0, abs(best_ub)):
                 if x_hat is not None and not np.array_equal(x_hat, xm):
                     # prefer the master's own point (a vertex, as a whole-LP solve gives) when
@@ -379,11 +438,14 @@ class Decomposition:
                     up2, art2, ys2, _ = self._at(xm, c_f, xm)
                     if art2 <= best_art and up2 - lower <= tolerance * max(1.0, abs(up2)):
                         best_ub, best_art, x_hat, y_hat = up2, art2, xm, ys2
-                # the penalised optimum meets the risk rows when they can be met (M above
-                # their shadow prices); if it does not, there is no plan to report from here
+                # the penalised optimum meets the risk rows when they can be met and M is above
+                # their shadow prices: raise M while it does not, then give up
                 met = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * len(self.subs)
-                status = "optimal" if met else "infeasible"
-                break
+                if met or self.penalty >= PENALTY_MAX:
+                    status = "optimal" if met else "infeasible"
+                    break
+                self._set_penalty(self.penalty * 10.0)
+                best_ub, best_art, x_hat = np.inf, np.inf, None
             if time.perf_counter() - t0 > time_limit_s:
                 status = "time_limit"
                 break
@@ -408,11 +470,27 @@ class Decomposition:
         upper, art_total, ys, at_probe = float(c_f @ x), 0.0, [], 0.0
         for s in range(len(self.subs)):
             q, grad, art, y = self._evaluate(s, x)
-            self._add_cut(q - float(grad @ x), np.inf, grad, s)
+            self._add_cut(q - float(grad @ x), grad, s)
             upper, art_total = upper + q, art_total + art
             at_probe += q + float(grad @ (probe - x))
             ys.append(y)
         return upper, art_total, ys, at_probe
+
+    def _set_penalty(self, penalty: float) -> None:
+        log.debug("penalty on the risk rows' artificials raised to %g", penalty)
+        self.penalty = penalty
+        for sub in self.subs:
+            if sub.n_art:
+                n = len(sub.cost)
+                sub.cost[n - sub.n_art :] = penalty
+                idx = np.arange(n - sub.n_art, n, dtype=np.int32)
+                sub.model.changeColsCost(sub.n_art, idx, sub.cost[n - sub.n_art :])
+
+    def highs_time_s(self) -> float:
+        """HiGHS's own clock over the master and every subproblem, all runs so far."""
+        return float(self.master.getRunTime()) + sum(
+            float(sub.model.getRunTime()) for sub in self.subs
+        )
 
     def write_values(self) -> None:
         """The best point's values into the PuLP variables (``varValue``), as a solve would."""
