@@ -60,7 +60,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from forecasting.parallel import n_workers
 from planner.optimize.problem import RISK_FAMILIES, Problem
+from planner.optimize.subproblems import (
+    SubproblemError,
+    SubproblemSet,
+    SubSpec,
+    highs_model,
+    run_robustly,
+)
 
 ALPHA = 0.8  # in-out stabilisation: weight of the best point so far
 PENALTY = 100.0  # first cost of one unit of an artificial on a risk row (USD per USD)
@@ -69,7 +77,7 @@ MAX_PROMOTED_SHARE = 0.02  # more scenario columns than this moved to the master
 TOLERANCE = 1e-5  # relative gap between the bounds at which the decomposition stops
 ARTIFICIAL_TOL = 1e-3  # a risk row violated by less than this (USD) counts as met
 AUTO_MIN_COLUMNS = 60_000
-UNKNOWN_PRIMAL_TOL = 1e-3  # USD: the residual accepted from HiGHS's "unknown" status
+WORKER_MIN_COLUMNS = 60_000  # subproblems of smaller LPs stay in the calling process
 CUT_DROP_EVERY = 10  # iterations between drops of cuts that have long been slack
 CUT_DROP_AGE = 20  # a cut slack this many iterations in a row is dropped  # "auto" decomposes LPs at least this large
 
@@ -91,18 +99,6 @@ class DecomposedRun:
     iterations: int
     time_s: float
     artificial_usd: float  # the risk rows' violation at the best point (0 when feasible)
-
-
-@dataclass
-class _Sub:
-    model: Any
-    rows: np.ndarray  # the LP's rows of this scenario
-    cols: np.ndarray  # the LP's columns of this scenario
-    T: sp.csr_matrix  # rows × first-stage columns
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    n_art: int
-    cost: np.ndarray  # including the artificials' penalty
 
 
 def _matrix(pb: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[str]]:
@@ -164,53 +160,6 @@ def split_blocks(a_mat: sp.csr_matrix, col_scen: np.ndarray) -> tuple[np.ndarray
     return col_scen, row_scen
 
 
-def _highs(
-    lp_cols: int,
-    cost: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    a_csc: sp.csc_matrix,
-    row_lo: np.ndarray,
-    row_hi: np.ndarray,
-) -> Any:
-    import highspy
-
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    lp = highspy.HighsLp()
-    lp.num_col_ = lp_cols
-    lp.num_row_ = a_csc.shape[0]
-    lp.col_cost_ = cost
-    lp.col_lower_ = lo
-    lp.col_upper_ = hi
-    lp.row_lower_ = row_lo
-    lp.row_upper_ = row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a_csc.indptr
-    lp.a_matrix_.index_ = a_csc.indices
-    lp.a_matrix_.value_ = a_csc.data
-    h.passModel(lp)
-    return h
-
-
-def _optimal(model: Any) -> bool:
-    """Optimal, or "unknown" with a dual feasible solution whose rows are violated by less than
-    ``UNKNOWN_PRIMAL_TOL`` (HiGHS's status when the clean-up after presolve leaves such a residual
-    on a badly scaled master: cuts' coefficients span 1e-9 to 1e8)."""
-    import highspy
-
-    status = model.getModelStatus()
-    if status == highspy.HighsModelStatus.kOptimal:
-        return True
-    info = model.getInfo()
-    return bool(
-        status == highspy.HighsModelStatus.kUnknown
-        and info.dual_solution_status == 2  # kSolutionStatusFeasible
-        and info.max_primal_infeasibility <= UNKNOWN_PRIMAL_TOL
-    )
-
-
 @dataclass
 class Decomposition:
     """The LP of a :class:`Problem` split into a master and one subproblem per scenario
@@ -219,14 +168,14 @@ class Decomposition:
 
     pb: Problem
     first: np.ndarray  # the LP's first-stage columns
-    subs: list[_Sub]
+    subs: SubproblemSet
+    sub_cols: list[np.ndarray]  # each scenario's columns of the LP
     master: Any
     cost: np.ndarray
     col_lower: np.ndarray
     col_upper: np.ndarray
     constant: float
     best_x: np.ndarray | None = None
-    sub_values: list[np.ndarray] = field(default_factory=list)
     iterations_total: int = 0
     col_of: dict[str, int] = field(default_factory=dict)
     cut_lower: list[float] = field(default_factory=list)  # the cuts' right-hand sides, in order
@@ -258,7 +207,7 @@ class Decomposition:
         risk_rows = {n for fam in RISK_FAMILIES for n in pb.families.get(fam, ())}
         is_risk = np.array([n in risk_rows for n in row_names])
         a_first = a_mat[:, first].tocsr()
-        subs = []
+        specs, sub_cols = [], []
         order = np.argsort(row_scen, kind="stable")
         starts = np.searchsorted(row_scen[order], np.arange(-1, n_s + 1))
         col_order = np.argsort(col_scen, kind="stable")
@@ -266,7 +215,6 @@ class Decomposition:
         for s in range(n_s):
             rows = order[starts[s + 1] : starts[s + 2]]
             ycols = col_order[col_starts[s + 1] : col_starts[s + 2]]
-            w = a_mat[rows][:, ycols]
             t_s = a_first[rows].tocsr()
             art = [
                 (k, sign)
@@ -281,23 +229,30 @@ class Decomposition:
                 ),
                 shape=(len(rows), len(art)),
             )
-            wf = sp.hstack([w, e]).tocsc()
-            c_s = np.concatenate([cost[ycols], np.full(len(art), PENALTY)])
-            model = _highs(
-                wf.shape[1],
-                c_s,
-                np.concatenate([lo[ycols], np.zeros(len(art))]),
-                np.concatenate([hi[ycols], np.full(len(art), np.inf)]),
-                wf,
-                row_lo[rows],
-                row_hi[rows],
+            specs.append(
+                SubSpec(
+                    scenario=s,
+                    w=sp.hstack([a_mat[rows][:, ycols], e]).tocsc(),
+                    cost=np.concatenate([cost[ycols], np.full(len(art), PENALTY)]),
+                    lower=np.concatenate([lo[ycols], np.zeros(len(art))]),
+                    upper=np.concatenate([hi[ycols], np.full(len(art), np.inf)]),
+                    row_lower=row_lo[rows],
+                    row_upper=row_hi[rows],
+                    t=t_s,
+                    n_art=len(art),
+                )
             )
-            subs.append(_Sub(model, rows, ycols, t_s, row_lo[rows], row_hi[rows], len(art), c_s))
+            sub_cols.append(ycols)
+        workers = n_workers(n_s, min_tasks=2) if len(cols) >= WORKER_MIN_COLUMNS else 1
+        subs = SubproblemSet(specs, workers)
         master_rows = order[starts[0] : starts[1]]
         a_m = sp.hstack([a_first[master_rows], sp.csr_matrix((len(master_rows), n_s))]).tocsc()
-        lower = [cls._lower_bound(sub) for sub in subs]
-        master = _highs(
-            len(first) + n_s,
+        try:
+            lower = subs.lower_bounds()
+        except SubproblemError as exc:
+            subs.close()
+            raise NotDecomposable(str(exc)) from exc
+        master = highs_model(
             np.concatenate([cost[first], np.ones(n_s)]),
             np.concatenate([lo[first], np.asarray(lower)]),
             np.concatenate([hi[first], np.full(n_s, np.inf)]),
@@ -305,40 +260,7 @@ class Decomposition:
             row_lo[master_rows],
             row_hi[master_rows],
         )
-        return cls(pb, first, subs, master, cost, lo, hi, float(pb.lp.objective.constant))
-
-    @staticmethod
-    def _lower_bound(sub: _Sub) -> float:
-        """Q_s with its first-stage rows free: a lower bound on Q_s(x) for every x."""
-        k = np.flatnonzero(np.diff(sub.T.indptr) > 0).astype(np.int32)
-        free = np.full(len(k), np.inf)
-        sub.model.changeRowsBounds(len(k), k, -free, free)
-        sub.model.run()
-        if not _optimal(sub.model):
-            return -1e15
-        return float(sub.model.getInfo().objective_function_value)
-
-    # ----------------------------------------------------------------------------------------
-
-    def _evaluate(self, s: int, x: np.ndarray) -> tuple[float, np.ndarray, float, np.ndarray]:
-        """Q_s at first-stage x: (value, its gradient in x, artificials' sum, the solution)."""
-        sub = self.subs[s]
-        tx = sub.T @ x
-        n = len(sub.rows)
-        sub.model.changeRowsBounds(
-            n, np.arange(n, dtype=np.int32), sub.row_lower - tx, sub.row_upper - tx
-        )
-        sub.model.run()
-        if not _optimal(sub.model):  # numerical trouble from a warm start: once more, cold
-            sub.model.clearSolver()
-            sub.model.run()
-        if not _optimal(sub.model):
-            raise NotDecomposable(f"scenario {s}'s subproblem ended {sub.model.getModelStatus()}")
-        sol = sub.model.getSolution()
-        y = np.asarray(sol.col_value)
-        grad = -(sub.T.T @ np.asarray(sol.row_dual))
-        art = float(y[len(y) - sub.n_art :].sum()) if sub.n_art else 0.0
-        return float(sub.model.getInfo().objective_function_value), grad, art, y
+        return cls(pb, first, subs, sub_cols, master, cost, lo, hi, float(pb.lp.objective.constant))
 
     def _add_cut(self, lower: float, grad: np.ndarray, theta: int) -> None:
         """θ_theta − grad'x ≥ lower, i.e. θ_s ≥ Q_s(x̄) + grad'(x − x̄) with lower = Q_s(x̄) −
@@ -395,16 +317,11 @@ class Decomposition:
         c_f = self.cost[self.first]
         best_ub, best_art = np.inf, np.inf
         x_hat: np.ndarray | None = None
-        y_hat: list[np.ndarray] = []
         lower = -np.inf
         it = 0
         while True:
             it += 1
-            self.master.run()
-            if not _optimal(self.master):  # numerical trouble from a warm start: once, cold
-                self.master.clearSolver()
-                self.master.run()
-            if not _optimal(self.master):
+            if not run_robustly(self.master):
                 log.debug("master ended %s", self.master.getModelStatus())
                 status = "infeasible"
                 break
@@ -413,13 +330,13 @@ class Decomposition:
             lower = float(self.master.getInfo().objective_function_value)
             self._age_cuts(it)  # after reading the solution: a drop clears it
             x = xm if x_hat is None else ALPHA * x_hat + (1.0 - ALPHA) * xm
-            upper, art_total, ys, model_at_xm = self._at(x, c_f, xm)
+            upper, art_total, model_at_xm = self._at(x, c_f, xm)
             if x_hat is not None and model_at_xm <= theta_m + 1e-9 * max(1.0, abs(theta_m)):
                 # the in-out point's cuts do not cut off the master's point: a Kelley step
                 x = xm
-                upper, art_total, ys, _ = self._at(x, c_f, xm)
+                upper, art_total, _ = self._at(x, c_f, xm)
             if upper < best_ub - 1e-12 * abs(upper):
-                best_ub, best_art, x_hat, y_hat = upper, art_total, x.copy(), ys
+                best_ub, best_art, x_hat = upper, art_total, x.copy()
             log.debug(
                 "iteration %d: lower %.6g, upper %.6g (best %.6g), artificials %.3g, %d cuts, "
                 "%.1f s",
@@ -435,12 +352,12 @@ class Decomposition:
                 if x_hat is not None and not np.array_equal(x_hat, xm):
                     # prefer the master's own point (a vertex, as a whole-LP solve gives) when
                     # it is as good: an in-out point is a blend of two
-                    up2, art2, ys2, _ = self._at(xm, c_f, xm)
+                    up2, art2, _ = self._at(xm, c_f, xm)
                     if art2 <= best_art and up2 - lower <= tolerance * max(1.0, abs(up2)):
-                        best_ub, best_art, x_hat, y_hat = up2, art2, xm, ys2
+                        best_ub, best_art, x_hat = up2, art2, xm
                 # the penalised optimum meets the risk rows when they can be met and M is above
                 # their shadow prices: raise M while it does not, then give up
-                met = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * len(self.subs)
+                met = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * self.subs.n
                 if met or self.penalty >= PENALTY_MAX:
                     status = "optimal" if met else "infeasible"
                     break
@@ -451,7 +368,7 @@ class Decomposition:
                 break
         self.iterations_total += it
         if x_hat is not None:
-            self.best_x, self.sub_values = x_hat, y_hat
+            self.best_x = x_hat
         return DecomposedRun(
             status=status,
             objective_usd=best_ub + self.constant,
@@ -461,36 +378,24 @@ class Decomposition:
             artificial_usd=float(best_art) if np.isfinite(best_art) else float("nan"),
         )
 
-    def _at(
-        self, x: np.ndarray, c_f: np.ndarray, probe: np.ndarray
-    ) -> tuple[float, float, list[np.ndarray], float]:
-        """c'x + Σ_s Q_s(x) (the artificials at their penalty), the artificials' sum, the
-        subproblems' solutions at x and Σ_s of the new cuts at ``probe``; adds every
-        subproblem's optimality cut."""
-        upper, art_total, ys, at_probe = float(c_f @ x), 0.0, [], 0.0
-        for s in range(len(self.subs)):
-            q, grad, art, y = self._evaluate(s, x)
+    def _at(self, x: np.ndarray, c_f: np.ndarray, probe: np.ndarray) -> tuple[float, float, float]:
+        """c'x + Σ_s Q_s(x) (the artificials at their penalty), the artificials' sum at x, and
+        Σ_s of the new cuts at ``probe``; adds every subproblem's optimality cut."""
+        upper, art_total, at_probe = float(c_f @ x), 0.0, 0.0
+        for s, (q, grad, art) in enumerate(self.subs.evaluate(x)):
             self._add_cut(q - float(grad @ x), grad, s)
             upper, art_total = upper + q, art_total + art
             at_probe += q + float(grad @ (probe - x))
-            ys.append(y)
-        return upper, art_total, ys, at_probe
+        return upper, art_total, at_probe
 
     def _set_penalty(self, penalty: float) -> None:
         log.debug("penalty on the risk rows' artificials raised to %g", penalty)
         self.penalty = penalty
-        for sub in self.subs:
-            if sub.n_art:
-                n = len(sub.cost)
-                sub.cost[n - sub.n_art :] = penalty
-                idx = np.arange(n - sub.n_art, n, dtype=np.int32)
-                sub.model.changeColsCost(sub.n_art, idx, sub.cost[n - sub.n_art :])
+        self.subs.set_penalty(penalty)
 
     def highs_time_s(self) -> float:
         """HiGHS's own clock over the master and every subproblem, all runs so far."""
-        return float(self.master.getRunTime()) + sum(
-            float(sub.model.getRunTime()) for sub in self.subs
-        )
+        return float(self.master.getRunTime()) + self.subs.highs_time_s()
 
     def write_values(self) -> None:
         """The best point's values into the PuLP variables (``varValue``), as a solve would."""
@@ -498,8 +403,8 @@ class Decomposition:
             raise RuntimeError("the decomposition has no solution to write")
         values = np.zeros(len(self.pb.columns))
         values[self.first] = self.best_x
-        for sub, y in zip(self.subs, self.sub_values, strict=True):
-            values[sub.cols] = y[: len(sub.cols)]
+        for cols, y in zip(self.sub_cols, self.subs.solutions(self.best_x), strict=True):
+            values[cols] = y[: len(cols)]
         for var, v in zip(self.pb.columns, values, strict=True):
             var.varValue = float(v)
 

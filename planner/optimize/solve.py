@@ -34,6 +34,7 @@ from planner.optimize.decompose import (
     NotDecomposable,
 )
 from planner.optimize.problem import RISK_FAMILIES, Problem
+from planner.optimize.subproblems import SubproblemError
 from planner.policy import Policy
 from pricing_data.errors import PlannerError
 
@@ -313,6 +314,7 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
         decomposed = _solve_decomposed(pb, dec, want_int=want_int, t0=t0)
         if decomposed is not None:
             return decomposed
+        dec.subs.close()
         why_whole = (
             "the decomposition by scenario found no feasible point or a subproblem failed; "
             "the LP was solved whole"
@@ -387,7 +389,7 @@ def _solve_decomposed(
     :class:`InfeasiblePlanError` at the time limit."""
     try:
         return _by_decomposition(pb, dec, want_int=want_int, t0=t0)
-    except NotDecomposable:  # a subproblem HiGHS could not solve even cold
+    except SubproblemError:  # a subproblem HiGHS could not solve even cold
         return None
 
 
@@ -424,7 +426,7 @@ def _by_decomposition(
     if lp_bound is not None and obj:
         gap = max(gap, (obj - lp_bound) / abs(obj))
     note = (
-        f"solved by Benders decomposition over {len(dec.subs)} scenarios (a master of "
+        f"solved by Benders decomposition over {dec.subs.n} scenarios (a master of "
         f"{len(dec.first):,} first-stage columns; {dec.iterations_total} iterations; its bounds "
         f"within {TOLERANCE:g} of each other)"
     )

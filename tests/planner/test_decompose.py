@@ -179,3 +179,28 @@ def test_fixing_a_first_stage_column_keeps_the_cuts_valid() -> None:
     again = dec.run()
     assert again.objective_usd == pytest.approx(30.5 * hours, rel=1e-5)
     assert again.iterations < free.iterations  # the cuts of the earlier runs were kept
+
+
+def test_worker_processes_give_the_same_iterates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each subproblem's answers depend only on its own evaluations, so spreading the scenarios
+    # over a worker process changes nothing: same iterations, same bounds, same purchases.
+    from planner.optimize import decompose
+
+    sc = constant_scenarios(
+        np.array([[2.0, 4.0], [6.0, 1.0], [10.0, 8.0], [3.0, 3.0], [7.0, 5.0]]), pools=TWO_POOLS
+    )
+    pol = replace(SPLIT, cvar_limit_pct=40.0)
+    runs = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("PLANNER_WORKERS", workers)
+        monkeypatch.setattr(decompose, "WORKER_MIN_COLUMNS", 0)
+        pb = build_problem(sc, TWO_POOL_OFFERS, [], pol)
+        dec = Decomposition.build(pb)
+        assert dec.subs.k == int(workers)
+        run = dec.run()
+        buys = {k: dec.value(v) for k, v in pb.buy.items()}
+        dec.write_values()
+        served = {v.name: v.varValue for v in pb.columns}
+        dec.subs.close()
+        runs.append((run.iterations, run.objective_usd, run.lower_usd, buys, served))
+    assert runs[0] == runs[1]
