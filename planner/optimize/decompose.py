@@ -50,6 +50,7 @@ control and stochastic programming"; Birge & Louveaux (1988), multi-cut; Ben-Ame
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -99,6 +100,28 @@ class DecomposedRun:
     iterations: int
     time_s: float
     artificial_usd: float  # the risk rows' violation at the best point (0 when feasible)
+
+
+def _spec_key(spec: SubSpec) -> bytes:
+    """A digest of what makes two subproblems the same LP (the artificials' cost aside: the
+    penalty stays with the subproblem)."""
+    n = len(spec.cost) - spec.n_art
+    digest = hashlib.blake2b(repr(spec.w.shape).encode(), digest_size=32)
+    for a in (
+        spec.w.indptr,
+        spec.w.indices,
+        spec.w.data,
+        spec.t.indptr,
+        spec.t.indices,
+        spec.t.data,
+        spec.cost[:n],
+        spec.lower,
+        spec.upper,
+        spec.row_lower,
+        spec.row_upper,
+    ):
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.digest()
 
 
 def _matrix(pb: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[str]]:
@@ -181,10 +204,18 @@ class Decomposition:
     cut_lower: list[float] = field(default_factory=list)  # the cuts' right-hand sides, in order
     cut_age: list[int] = field(default_factory=list)  # iterations each has been slack in a row
     penalty: float = PENALTY  # the artificials' cost M now
+    cuts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (index, coef)
+    #: what a later problem must share to reuse the subproblems and cuts (:meth:`build`)
+    signature: tuple[Any, ...] = ()
+    theta_lower: list[float] = field(default_factory=list)  # L_s
 
     @classmethod
-    def build(cls, pb: Problem) -> Decomposition:
-        """Split ``pb``; raises :class:`NotDecomposable` (with the reason) when it does not."""
+    def build(cls, pb: Problem, previous: Decomposition | None = None) -> Decomposition:
+        """Split ``pb``; raises :class:`NotDecomposable` (with the reason) when it does not.
+        When ``previous`` split a problem with the same first-stage columns and the same
+        subproblems (a re-solve whose limits changed only in the master's rows: the referee's
+        tightened CVaR limit, an upfront budget), its warm subproblems, penalty and cuts are
+        reused: a cut bounds Q_s, which depends on the subproblem alone."""
         if pb.serverless_choice:
             raise NotDecomposable("all-or-nothing serverless choices are decided per scenario")
         cols = pb.columns
@@ -243,15 +274,23 @@ class Decomposition:
                 )
             )
             sub_cols.append(ycols)
-        workers = n_workers(n_s, min_tasks=2) if len(cols) >= WORKER_MIN_COLUMNS else 1
-        subs = SubproblemSet(specs, workers)
+        signature = (
+            tuple(cols[i].name for i in first),
+            tuple(_spec_key(spec) for spec in specs),
+        )
         master_rows = order[starts[0] : starts[1]]
         a_m = sp.hstack([a_first[master_rows], sp.csr_matrix((len(master_rows), n_s))]).tocsc()
-        try:
-            lower = subs.lower_bounds()
-        except SubproblemError as exc:
-            subs.close()
-            raise NotDecomposable(str(exc)) from exc
+        reuse = previous if previous is not None and previous.signature == signature else None
+        if reuse is not None:
+            subs, lower = reuse.subs, reuse.theta_lower
+        else:
+            workers = n_workers(n_s, min_tasks=2) if len(cols) >= WORKER_MIN_COLUMNS else 1
+            subs = SubproblemSet(specs, workers)
+            try:
+                lower = subs.lower_bounds()
+            except SubproblemError as exc:
+                subs.close()
+                raise NotDecomposable(str(exc)) from exc
         master = highs_model(
             np.concatenate([cost[first], np.ones(n_s)]),
             np.concatenate([lo[first], np.asarray(lower)]),
@@ -260,7 +299,17 @@ class Decomposition:
             row_lo[master_rows],
             row_hi[master_rows],
         )
-        return cls(pb, first, subs, sub_cols, master, cost, lo, hi, float(pb.lp.objective.constant))
+        dec = cls(pb, first, subs, sub_cols, master, cost, lo, hi, float(pb.lp.objective.constant))
+        dec.signature, dec.theta_lower = signature, list(lower)
+        if reuse is not None:
+            dec.penalty = reuse.penalty
+            for (idx, coef), low in zip(reuse.cuts, reuse.cut_lower, strict=True):
+                dec.master.addRow(low, np.inf, len(idx), idx, coef)
+                dec.cuts.append((idx, coef))
+                dec.cut_lower.append(low)
+                dec.cut_age.append(0)
+            log.debug("reused %d subproblems and %d cuts", subs.n, len(dec.cuts))
+        return dec
 
     def _add_cut(self, lower: float, grad: np.ndarray, theta: int) -> None:
         """θ_theta − grad'x ≥ lower, i.e. θ_s ≥ Q_s(x̄) + grad'(x − x̄) with lower = Q_s(x̄) −
@@ -272,6 +321,7 @@ class Decomposition:
         self.master.addRow(lower, np.inf, len(idx), idx, coef)
         self.cut_lower.append(lower)
         self.cut_age.append(0)
+        self.cuts.append((idx, coef))
 
     def _age_cuts(self, iteration: int) -> None:
         """Count how long each cut has been slack at the master's solution, and every
@@ -289,6 +339,7 @@ class Decomposition:
             keep = age < CUT_DROP_AGE
             age, lower = age[keep], lower[keep]
             self.cut_lower = lower.tolist()
+            self.cuts = [cut for cut, k in zip(self.cuts, keep, strict=True) if k]
         self.cut_age = age.tolist()
 
     def run(

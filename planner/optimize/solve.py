@@ -118,12 +118,17 @@ class SolveSession:
     then replaces)."""
 
     bases: dict[tuple[int, int], Any] = field(default_factory=dict)
+    #: the last Benders decomposition by the problem's shape: a re-solve whose subproblems are
+    #: unchanged (the referee's tightened CVaR limit) reuses its subproblems and cuts
+    decompositions: dict[tuple[int, int], Any] = field(default_factory=dict)
     diagnose: bool = True
     curves_later: bool = False
 
     def undiagnosed(self) -> SolveSession:
         """The same bases and curves setting, infeasibility not diagnosed."""
-        return SolveSession(self.bases, diagnose=False, curves_later=self.curves_later)
+        return SolveSession(
+            self.bases, self.decompositions, diagnose=False, curves_later=self.curves_later
+        )
 
     @staticmethod
     def shape(pb: Problem) -> tuple[int, int]:
@@ -309,11 +314,14 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
     want_int = has_int and pol.integer and not relax
     mip = want_int and pol.integer_method == "mip"
     t0 = time.perf_counter()
-    dec, why_whole = _decomposition(pb, mip=mip)
+    shape = SolveSession.shape(pb)
+    dec, why_whole = _decomposition(pb, mip=mip, previous=session.decompositions.get(shape))
     if dec is not None:
         decomposed = _solve_decomposed(pb, dec, want_int=want_int, t0=t0)
         if decomposed is not None:
+            session.decompositions[shape] = dec
             return decomposed
+        session.decompositions.pop(shape, None)
         dec.subs.close()
         why_whole = (
             "the decomposition by scenario found no feasible point or a subproblem failed; "
@@ -365,7 +373,9 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
     return Solution("optimal", used, method, obj, gap, elapsed, values, notes, state=state)
 
 
-def _decomposition(pb: Problem, *, mip: bool) -> tuple[Decomposition | None, str | None]:
+def _decomposition(
+    pb: Problem, *, mip: bool, previous: Decomposition | None = None
+) -> tuple[Decomposition | None, str | None]:
     """The Benders decomposition the policy asks for (``decomposition``: "scenarios" always,
     "auto" for LPs of at least ``AUTO_MIN_COLUMNS`` columns not solved as a MIP), or None with
     the reason the LP is solved whole when one was asked for and it does not split."""
@@ -375,7 +385,7 @@ def _decomposition(pb: Problem, *, mip: bool) -> tuple[Decomposition | None, str
     if mode == "auto" and (mip or len(pb.columns) < AUTO_MIN_COLUMNS):
         return None, None
     try:
-        return Decomposition.build(pb), None
+        return Decomposition.build(pb, previous), None
     except NotDecomposable as exc:
         return None, f"the LP was solved whole, not decomposed by scenario: {exc}"
 

@@ -52,9 +52,7 @@ def test_a_row_over_two_scenarios_moves_its_columns_to_the_first_stage() -> None
     # row 2: z0 + z1 <= .  (links s0 and s1: z0, z1 move to the first stage)
     # row 3: x <= .        (first stage only: the master's)
     a = sp.csr_matrix(
-        np.array(
-            [[1, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1], [1, 0, 0, 0, 0]], dtype=float
-        )
+        np.array([[1, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1], [1, 0, 0, 0, 0]], dtype=float)
     )
     cols, rows = split_blocks(a, np.array([-1, 0, 1, 0, 1]))
     assert cols.tolist() == [-1, 0, 1, -1, -1]
@@ -72,9 +70,7 @@ def _objective(scenarios, off, policy) -> float:  # type: ignore[no-untyped-def]
     derandomize=True,
 )
 @given(
-    levels=st.lists(
-        st.tuples(st.floats(0.0, 40.0), st.floats(0.0, 40.0)), min_size=2, max_size=6
-    ),
+    levels=st.lists(st.tuples(st.floats(0.0, 40.0), st.floats(0.0, 40.0)), min_size=2, max_size=6),
     cvar_pct=st.one_of(st.none(), st.floats(20.0, 90.0)),
     min_util=st.one_of(st.none(), st.floats(0.1, 0.6)),
 )
@@ -204,3 +200,28 @@ def test_worker_processes_give_the_same_iterates(monkeypatch: pytest.MonkeyPatch
         dec.subs.close()
         runs.append((run.iterations, run.objective_usd, run.lower_usd, buys, served))
     assert runs[0] == runs[1]
+
+
+def test_a_tightened_cvar_limit_reuses_the_subproblems_and_cuts() -> None:
+    # The CVaR limit sits in the master's rows only, so a re-solve with a tighter limit (what
+    # the referee's tightening round does) keeps the subproblems and every cut: it needs fewer
+    # iterations than a fresh decomposition and reaches the same optimum as the whole LP.
+    from planner.optimize.solve import SolveSession
+
+    sc = constant_scenarios(
+        np.array([[2.0, 4.0], [6.0, 1.0], [10.0, 8.0], [3.0, 3.0], [7.0, 5.0]]), pools=TWO_POOLS
+    )
+    session = SolveSession()
+    first = solve(
+        build_problem(sc, TWO_POOL_OFFERS, [], replace(SPLIT, cvar_limit_pct=60.0)), session=session
+    )
+    assert first.decomposition is not None
+    tight = replace(SPLIT, cvar_limit_pct=30.0)
+    again = solve(build_problem(sc, TWO_POOL_OFFERS, [], tight), session=session)
+    fresh = solve(build_problem(sc, TWO_POOL_OFFERS, [], tight))
+    whole = solve(build_problem(sc, TWO_POOL_OFFERS, [], replace(tight, decomposition="off")))
+    assert again.decomposition is not None and fresh.decomposition is not None
+    assert again.decomposition.subs is first.decomposition.subs
+    assert again.decomposition.iterations_total < fresh.decomposition.iterations_total
+    assert again.objective_usd == pytest.approx(whole.objective_usd, rel=2e-5)
+    assert fresh.objective_usd == pytest.approx(whole.objective_usd, rel=2e-5)

@@ -37,9 +37,9 @@ LEVELS = np.arange(1.0, 11.0)  # demand 1..10 GPUs, probability 0.1 each
 def lp_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "decomposed":
 
-        def always(pb, *, mip):  # type: ignore[no-untyped-def]
+        def always(pb, *, mip, previous=None):  # type: ignore[no-untyped-def]
             try:
-                return Decomposition.build(pb), None
+                return Decomposition.build(pb, previous), None
             except NotDecomposable as exc:
                 return None, str(exc)
 
