@@ -117,7 +117,12 @@ def point_optimizer(n_scenarios: int, months: int) -> dict[str, float]:
 
 
 def point_optpools(
-    n_pools: int, n_scenarios: int, months: int, reduce: str, cvar_pct: float | None
+    n_pools: int,
+    n_scenarios: int,
+    months: int,
+    reduce: str,
+    cvar_pct: float | None,
+    decomposition: str = "auto",
 ) -> dict[str, float]:
     sys.path.insert(0, str(HERE))
     from optimizer_cases import enterprise_pools, synthetic_scenarios
@@ -145,6 +150,7 @@ def point_optpools(
         cvar_limit_pct=cvar_pct,
         cvar_beta=0.9,
         risk_pricing="exact" if cvar_pct is not None else "conservative",
+        decomposition=decomposition,
     )
     t = time.perf_counter()
     plan = optimize(sc, offers, [], policy)
@@ -164,6 +170,7 @@ def point_optpools(
         "distance": float(red["kantorovich_distance_usd_per_hour"]) if red else 0.0,
         "bounds_held": float(all(b["held"] for b in plan.bounds)),
         "rounds": float(sum(1 for n in rec["notes"] if n.startswith("round "))),
+        "decomposed": float(any("Benders decomposition" in n for n in rec["notes"])),
     }
 
 
@@ -179,6 +186,12 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=36, help="optpools: horizon months")
     ap.add_argument("--reduce", default="off", help="optpools: off, or k scenarios for the LP")
     ap.add_argument("--cvar", type=float, default=None, help="optpools: CVaR limit, %% of spend")
+    ap.add_argument(
+        "--decomposition",
+        default="auto",
+        choices=["auto", "scenarios", "off"],
+        help="optpools: the policy's decomposition (off: the whole LP)",
+    )
     ap.add_argument("--points", default="")
     ap.add_argument("--workers", default="1,2", help="pools: PLANNER_WORKERS values")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
@@ -187,7 +200,9 @@ def main() -> None:
         if args.what == "pools":
             r = point_pools(args.one)
         elif args.what == "optpools":
-            r = point_optpools(args.one, args.scenarios, args.months, args.reduce, args.cvar)
+            r = point_optpools(
+                args.one, args.scenarios, args.months, args.reduce, args.cvar, args.decomposition
+            )
         elif args.what == "scenarios":
             r = point_optimizer(args.one, 12)
         else:
@@ -221,6 +236,7 @@ def main() -> None:
                         f"--scenarios={args.scenarios}",
                         f"--months={args.months}",
                         f"--reduce={args.reduce}",
+                        f"--decomposition={args.decomposition}",
                     ]
                     + ([f"--cvar={args.cvar}"] if args.cvar is not None else [])
                     if args.what == "optpools"
@@ -259,7 +275,8 @@ def main() -> None:
                     f"{r['build_s'] - r['index_s']:.1f} s, solve {r['solve_s']:.1f} s of which "
                     f"HiGHS {r['highs_s']:.1f} s, referee {r['referee_s']:.1f} s; evaluator's "
                     f"expected bill {r['bill_usd']:,.0f} USD, distance {r['distance']:,.1f}, "
-                    f"bounds held {bool(r['bounds_held'])}, tightening rounds {r['rounds']:.0f})"
+                    f"bounds held {bool(r['bounds_held'])}, tightening rounds {r['rounds']:.0f}, "
+                    f"{'decomposed' if r.get('decomposed') else 'whole LP'})"
                 )
             if "solve_s" in r:
                 solves.append((x, r["solve_s"]))

@@ -35,13 +35,20 @@ Maths
     in-out point x = α x̂ + (1 − α) x_master (Ben-Ameur & Neto 2007; x̂ the best point so far,
     α = ``ALPHA``), which gives upper bounds c'x + Σ_s Q_s(x) and stops the first-stage
     decisions from oscillating; when its cuts do not cut off x_master (Σ_s of them at x_master
-    no above the master's Σ_s θ_s), the subproblems are solved at x_master as well (a Kelley
+    not above the master's Σ_s θ_s), the subproblems are solved at x_master as well (a Kelley
     step), which is what makes the bounds meet. It stops when
-    (upper − lower) ≤ ``tolerance`` × |upper|.
+    (upper − lower) ≤ ``tolerance`` × |upper|, and then prefers x_master (a vertex, as a
+    whole-LP solve returns) to the in-out point when it is within the same tolerance.
+
+Keeping it fast
     Each subproblem keeps its HiGHS model: only row bounds change between evaluations, so every
-    re-solve starts from the last basis. The master keeps its cuts, which stay valid when a
-    first-stage column is fixed (the integer rounding, the savings curves' points), so those
-    re-solves continue from where the last one stopped.
+    re-solve starts from the last basis; for large LPs the subproblems are spread over worker
+    processes (planner/optimize/subproblems.py). The master keeps its cuts, which stay valid
+    when a first-stage column is fixed (the integer rounding, the savings curves' points) and
+    when only the master's rows change (the referee's tightened CVaR limit: :meth:`build` with
+    ``previous``), so those re-solves continue from where the last one stopped. A cut slack for
+    ``CUT_DROP_AGE`` iterations in a row is dropped (the master's re-solves slow down with its
+    rows). ``log`` (``planner.optimize.decompose``, DEBUG) prints every iteration's bounds.
 
 References: Van Slyke & Wets (1969), "L-shaped linear programs with applications to optimal
 control and stochastic programming"; Birge & Louveaux (1988), multi-cut; Ben-Ameur & Neto (2007),
