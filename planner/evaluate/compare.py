@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting import Forecast
+from forecasting.parallel import map_pools, n_workers
 from planner.evaluate.bill import Evaluation, Tariff, bill, extend_tariff, tariff
 from planner.evaluate.serverless import eligible_everywhere, plan_serverless
 from planner.inventory import Commitment
@@ -45,6 +46,10 @@ from pricing_data.stats import weighted_quantile
 from pricing_data.units import HOURS_PER_YEAR
 
 Progress = Callable[[str], None]
+#: scenarios × rows × commitments from which the scenarios' bills are spread over worker
+#: processes (forecasting.parallel; the 8-pool enterprise referee, 100 scenarios × 26k rows ×
+#: 32 commitments, is about 8e7 and takes about 10 s serially)
+PARALLEL_MIN_WORK = 5e7
 
 
 @dataclass(frozen=True)
@@ -200,17 +205,25 @@ def evaluate_over_scenarios(
     )
     n_s = run_scenarios.shape[0]
     factor = np.ones(n_s) if spot_price_factor is None else np.asarray(spot_price_factor)
-    evals = tuple(
-        bill(
-            commitments,
-            run_scenarios[s],
-            timeline,
-            tf,
-            spot_price_factor=float(factor[s]),
-            serverless=serverless,
+    work = n_s * timeline.n_rows * max(1, len(commitments))
+    k = n_workers(n_s, min_tasks=2) if work >= PARALLEL_MIN_WORK else 1
+    chunks = [range(s0, n_s, k) for s0 in range(k)]  # interleaved: alike in size and work
+    if k == 1:
+        parts = [_bill_scenarios(commitments, run_scenarios, timeline, tf, factor, serverless)]
+    else:
+        parts = map_pools(
+            _bill_scenarios,
+            [
+                (commitments, run_scenarios[list(ch)], timeline, tf, factor[list(ch)], serverless)
+                for ch in chunks
+            ],
+            workers=k,
         )
-        for s in range(n_s)
-    )
+    evals_by_s: list[Evaluation | None] = [None] * n_s
+    for ch, part in zip(chunks, parts, strict=True):
+        for s, ev in zip(ch, part, strict=True):
+            evals_by_s[s] = ev
+    evals = tuple(ev for ev in evals_by_s if ev is not None)
     return StrategyFigures(
         name,
         tuple(commitments),
@@ -218,6 +231,28 @@ def evaluate_over_scenarios(
         probabilities,
         int(timeline.weight_h.sum()),
         timeline,
+    )
+
+
+def _bill_scenarios(
+    commitments: list[Commitment],
+    demand: np.ndarray,
+    timeline: Timeline,
+    tf: Tariff,
+    factors: np.ndarray,
+    serverless: ServerlessSetup | None,
+) -> tuple[Evaluation, ...]:
+    """The bills of several scenarios (a worker's share of :func:`evaluate_over_scenarios`)."""
+    return tuple(
+        bill(
+            commitments,
+            demand[i],
+            timeline,
+            tf,
+            spot_price_factor=float(factors[i]),
+            serverless=serverless,
+        )
+        for i in range(demand.shape[0])
     )
 
 

@@ -419,9 +419,9 @@ def _by_decomposition(
             dec.column(v): float(dec.value(v)) for v in pb.buy.values() if v.cat == pulp.LpInteger
         }
         for rounding in (round, math.floor):
-            left = pol.time_limit_s - (time.perf_counter() - t0)
+            # the rounded re-solve has a budget of its own, as on the whole LP
             fixed = {c: float(rounding(v + 1e-9)) for c, v in ints.items()}
-            run2 = dec.run(fixed=fixed, time_limit_s=max(left, 1.0))
+            run2 = dec.run(fixed=fixed, time_limit_s=pol.time_limit_s)
             if run2.status == "optimal":
                 break
             if run2.status == "time_limit":
@@ -437,7 +437,8 @@ def _by_decomposition(
         gap = max(gap, (obj - lp_bound) / abs(obj))
     note = (
         f"solved by Benders decomposition over {dec.subs.n} scenarios (a master of "
-        f"{len(dec.first):,} first-stage columns; {dec.iterations_total} iterations; its bounds "
+        f"{len(dec.first):,} first-stage columns; {dec.iterations_total} iterations; "
+        f"subproblems in {dec.subs.k} process{'es' if dec.subs.k > 1 else ''}; its bounds "
         f"within {TOLERANCE:g} of each other)"
     )
     return Solution(
