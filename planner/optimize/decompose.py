@@ -84,10 +84,10 @@ PENALTY_MAX = 1e6  # raised tenfold up to this while the optimum still needs art
 MAX_PROMOTED_SHARE = 0.02  # more scenario columns than this moved to the master: don't split
 TOLERANCE = 1e-5  # relative gap between the bounds at which the decomposition stops
 ARTIFICIAL_TOL = 1e-3  # a risk row violated by less than this (USD) counts as met
-AUTO_MIN_COLUMNS = 60_000
+AUTO_MIN_COLUMNS = 60_000  # "auto" decomposes LPs at least this large (not solved as a MIP)
 WORKER_MIN_COLUMNS = 60_000  # subproblems of smaller LPs stay in the calling process
 CUT_DROP_EVERY = 10  # iterations between drops of cuts that have long been slack
-CUT_DROP_AGE = 20  # a cut slack this many iterations in a row is dropped  # "auto" decomposes LPs at least this large
+CUT_DROP_AGE = 20  # a cut slack this many iterations in a row is dropped
 
 log = logging.getLogger(__name__)
 _SCENARIO = re.compile(r"__s(\d+)(?:__|$)")
