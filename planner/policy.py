@@ -174,8 +174,10 @@ class Policy:
         ``decomposition`` ("auto"): "scenarios" solves the LP relaxation by Benders decomposition
         over its scenarios (planner/optimize/decompose.py: a master with the purchases and one
         dispatch subproblem per scenario, linear in pools), then rounds as ``integer_method =
-        "round"`` does; "auto" does so when the LP has at least 60,000 columns and would not be
-        solved as a MIP; "off": never. An LP that does not split (the provider-share bound
+        "round"`` does (also when ``integer_method`` is "mip": branch and bound on an LP that size
+        would spend its time limit and round anyway; the plan's notes say so); "auto" does so
+        when the LP has at least 60,000 columns (the example's has 26,000: solved whole); "off":
+        never. An LP that does not split (the provider-share bound
         couples every scenario's dispatch; all-or-nothing serverless choices) is solved whole,
         and the plan's notes say so.
     Whole term and cost of money (see planner/valuation.py)

@@ -748,8 +748,8 @@ savings_curve_points = 5
 bound_rounds = 3             # tighten-and-re-solve rounds when the evaluator finds a bound breached
 scenario_reduction = "auto"  # "on"/"off": the LP on reduce_scenarios_to scenarios (forward
 reduce_scenarios_to = 50     # selection); auto: when S > 50 and S x pools >= 400; billed on all S
-decomposition = "auto"       # "scenarios": Benders over scenarios, then rounding; auto: LPs >= 60k
-                             # columns not solved as a MIP; "off": one LP
+decomposition = "auto"       # "scenarios": Benders over scenarios, then rounding; auto: LPs of
+                             # 60k+ columns; "off": one LP
 
 [serverless]                 # pools marked scale_to_zero may be served by serverless GPUs
 providers = ["modal", "replicate"]

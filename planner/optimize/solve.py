@@ -320,6 +320,11 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
         decomposed = _solve_decomposed(pb, dec, want_int=want_int, t0=t0)
         if decomposed is not None:
             session.decompositions[shape] = dec
+            if mip:
+                decomposed.notes.append(
+                    f"whole units by rounding on the decomposition, not branch and bound "
+                    f"(the LP has {len(pb.columns):,} columns)"
+                )
             return decomposed
         session.decompositions.pop(shape, None)
         dec.subs.close()
@@ -377,12 +382,14 @@ def _decomposition(
     pb: Problem, *, mip: bool, previous: Decomposition | None = None
 ) -> tuple[Decomposition | None, str | None]:
     """The Benders decomposition the policy asks for (``decomposition``: "scenarios" always,
-    "auto" for LPs of at least ``AUTO_MIN_COLUMNS`` columns not solved as a MIP), or None with
-    the reason the LP is solved whole when one was asked for and it does not split."""
+    "auto" for LPs of at least ``AUTO_MIN_COLUMNS`` columns, where branch and bound on the whole
+    model would spend its time limit and then round anyway), or None with the reason the LP is
+    solved whole when one was asked for and it does not split. A decomposed solve rounds RIs
+    and contracts (``mip``: the plan's notes say so)."""
     mode = pb.policy.decomposition
     if mode == "off" or pb.policy.solver != "highs":
         return None, None
-    if mode == "auto" and (mip or len(pb.columns) < AUTO_MIN_COLUMNS):
+    if mode == "auto" and len(pb.columns) < AUTO_MIN_COLUMNS:
         return None, None
     try:
         return Decomposition.build(pb, previous), None

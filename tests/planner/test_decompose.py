@@ -225,3 +225,34 @@ def test_a_tightened_cvar_limit_reuses_the_subproblems_and_cuts() -> None:
     assert again.decomposition.iterations_total < fresh.decomposition.iterations_total
     assert again.objective_usd == pytest.approx(whole.objective_usd, rel=2e-5)
     assert fresh.objective_usd == pytest.approx(whole.objective_usd, rel=2e-5)
+
+
+def test_auto_decomposes_large_lps_and_rounds_instead_of_branching(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "auto" decomposes an LP from AUTO_MIN_COLUMNS columns (here lowered to 0), also when the
+    # policy asks for a MIP: whole units come from rounding on the decomposition, and the
+    # plan's notes say so. Below the size, the LP is solved whole.
+    import sys
+
+    solve_module = sys.modules["planner.optimize.solve"]
+    sc = constant_scenarios(
+        np.array([[2.0, 4.0], [6.0, 1.0], [10.0, 8.0], [3.0, 3.0]]), pools=TWO_POOLS
+    )
+    pol = replace(BASE, integer=True, integer_method="mip", decomposition="auto")
+    small = optimize(sc, TWO_POOL_OFFERS, [], pol)
+    assert small.record["method"] == "mip"
+    monkeypatch.setattr(solve_module, "AUTO_MIN_COLUMNS", 0)
+    large = optimize(sc, TWO_POOL_OFFERS, [], pol)
+    assert large.record["method"] == "lp_round"
+    assert any(
+        "rounding on the decomposition, not branch and bound" in n for n in large.record["notes"]
+    )
+    assert all(
+        float(p.commitment.quantity).is_integer()
+        for p in large.purchases
+        if not p.commitment.is_savings_plan
+    )
+    assert large.expected_cost_usd["total"] == pytest.approx(
+        small.expected_cost_usd["total"], rel=0.01
+    )
