@@ -106,6 +106,9 @@ def test_bad_policy_file_and_plot_path(files: tuple[Path, Path], tmp_path: Path)
     bad.write_text("[risk]\nmin_utilization = 7\n", encoding="utf-8")
     code, _, err = run(str(files[0]), "--policy", str(bad))
     assert code == 2 and "min_utilization" in err
+    bad.write_text('[solver]\ndecomposition = "benders"\n', encoding="utf-8")
+    code, _, err = run(str(files[0]), "--policy", str(bad))
+    assert code == 2 and "decomposition" in err and "benders" in err and "scenarios" in err
     code, _, err = run(str(files[0]), "--plot", str(tmp_path / "regret.svg"))
     assert code == 2 and "--plot" in err and not (tmp_path / "regret.svg").exists()
     code, _, err = run(str(files[0]), "--origins", "0")
