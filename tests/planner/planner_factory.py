@@ -69,6 +69,23 @@ def offers(*rows: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=[*COLUMN_NAMES, "catalog_version"])
 
 
+def ri_or_lambda_contract() -> pd.DataFrame:
+    """H100 on-demand at 10, a 12-month RI at 3.5 and a 12-month Lambda contract at 2.0 per
+    GPU-hour (a portable pool's choice between two providers)."""
+    return offers(
+        offer("on_demand", 10.0),
+        offer("reserved_instance", 3.5, term_months=12),
+        offer(
+            "reserved_contract",
+            2.0,
+            provider="lambda",
+            region="global",
+            sku="H100 reserved",
+            term_months=12,
+        ),
+    )
+
+
 START = pd.Timestamp("2026-01-01", tz="UTC")
 YEAR_H = 8760  # 2026-01-01 .. 2027-01-01
 

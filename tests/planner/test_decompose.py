@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from planner_factory import constant_scenarios, offer, offers
+from planner_factory import constant_scenarios, offer, offers, ri_or_lambda_contract
 
 from forecasting.scenarios import Pool
 from planner.optimize import optimize
@@ -114,18 +114,7 @@ def test_plan_records_the_decomposition_and_bills_alike() -> None:
 def test_provider_share_keeps_the_lp_whole_and_says_why() -> None:
     # The provider-share row sums every scenario's dispatch: no split. The plan is the whole
     # LP's and its notes say why it was not decomposed.
-    off = offers(
-        offer("on_demand", 10.0),
-        offer("reserved_instance", 3.5, term_months=12),
-        offer(
-            "reserved_contract",
-            2.0,
-            provider="lambda",
-            region="global",
-            sku="H100 reserved",
-            term_months=12,
-        ),
-    )
+    off = ri_or_lambda_contract()
     sc = constant_scenarios([8.0, 10.0, 12.0], pools=(Pool("H100", portable=True),))
     plan = optimize(sc, off, [], replace(SPLIT, max_share_per_provider=0.6))
     assert any("solved whole" in n and "provider-share" in n for n in plan.record["notes"])

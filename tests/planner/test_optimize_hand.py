@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from planner_factory import START, YEAR_H, constant_scenarios, offer, offers
+from planner_factory import START, YEAR_H, constant_scenarios, offer, offers, ri_or_lambda_contract
 
 from forecasting.scenarios import Pool
 from planner.evaluate import evaluate
@@ -288,18 +288,7 @@ def test_provider_share_caps_one_provider() -> None:
     # A portable H100 pool, certain 10 GPUs; Lambda contract 2.0 beats the RI 3.5 (egress 0.10).
     # Unbounded: 10 contract GPUs. With at most 60% of the GPU-hours served by commitments per
     # provider: L <= 0.6 (L + A) and L + A = 10 (both fully used) => L <= 6, A = 4.
-    off = offers(
-        offer("on_demand", OD),
-        offer("reserved_instance", RI, term_months=12),
-        offer(
-            "reserved_contract",
-            2.0,
-            provider="lambda",
-            region="global",
-            sku="H100 reserved",
-            term_months=12,
-        ),
-    )
+    off = ri_or_lambda_contract()
     pools = (Pool("H100", portable=True),)
     plan = optimize(constant_scenarios([10.0], pools=pools), off, [], BASE)
     assert quantity(plan, "reserved_contract") == pytest.approx(10.0)

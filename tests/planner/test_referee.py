@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from planner_factory import START, YEAR_H, constant_scenarios, offer, offers
+from planner_factory import START, YEAR_H, constant_scenarios, offer, offers, ri_or_lambda_contract
 
 from forecasting.scenarios import DemandScenarios, Pool
 from planner.evaluate import cashflow_schedule, evaluate_over_scenarios, tariff, weighted_cvar
@@ -134,18 +134,7 @@ def test_breached_bound_is_tightened_or_reported_never_called_held() -> None:
 def test_provider_share_counts_gpu_hours_not_dollars() -> None:
     # A cheap idle Lambda contract cannot buy an AWS-heavy plan into the share bound: the share is
     # of GPU-hours served. Certain 10 GPUs, portable; max share 0.7 -> at most 7 from one provider.
-    off = offers(
-        offer("on_demand", 10.0),
-        offer("reserved_instance", 3.5, term_months=12),
-        offer(
-            "reserved_contract",
-            2.0,
-            provider="lambda",
-            region="global",
-            sku="H100 reserved",
-            term_months=12,
-        ),
-    )
+    off = ri_or_lambda_contract()
     pools = (Pool("H100", portable=True),)
     pol = Policy(
         ladder_every_months=0,
