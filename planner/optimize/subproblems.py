@@ -226,12 +226,18 @@ class SubproblemSet:
         scenario order."""
         for conn in self.conns:
             conn.send((cmd, arg))
-        parts = [self.local.handle(cmd, arg)]
-        for conn in self.conns:
+        failed: str | None = None
+        try:
+            parts = [self.local.handle(cmd, arg)]
+        except SubproblemError as exc:
+            parts, failed = [None], str(exc)
+        for conn in self.conns:  # every worker's answer is read, so none is left for the next
             status, answer = conn.recv()
             if status != "ok":
-                raise SubproblemError(answer)
+                failed = failed or answer
             parts.append(answer)
+        if failed is not None:
+            raise SubproblemError(failed)
         if parts[0] is None or not isinstance(parts[0], list):
             return parts
         out: list[Any] = [None] * self.n

@@ -245,3 +245,38 @@ def test_auto_decomposes_large_lps_and_rounds_instead_of_branching(
     assert large.expected_cost_usd["total"] == pytest.approx(
         small.expected_cost_usd["total"], rel=0.01
     )
+
+
+def test_a_failed_evaluation_leaves_no_stale_answer_from_the_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The calling process's subproblems fail once; the worker's answer to that command must
+    # still be read, or the next command would get it instead of its own.
+    from planner.optimize import decompose
+    from planner.optimize.subproblems import SubproblemError
+
+    sc = constant_scenarios(np.array([[2.0, 4.0], [6.0, 1.0], [10.0, 8.0]]), pools=TWO_POOLS)
+    monkeypatch.setattr(decompose, "WORKER_MIN_COLUMNS", 0)
+    sets = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("PLANNER_WORKERS", workers)
+        sets.append(Decomposition.build(build_problem(sc, TWO_POOL_OFFERS, [], SPLIT)))
+    serial, spread = sets
+    assert spread.subs.k == 2
+    real = spread.subs.local.handle
+    failures = iter([True])
+
+    def flaky(cmd: str, arg: object) -> object:
+        if cmd == "evaluate" and next(failures, False):
+            raise SubproblemError("scenario 0 failed")
+        return real(cmd, arg)
+
+    monkeypatch.setattr(spread.subs.local, "handle", flaky)
+    x = np.full(len(spread.first), 3.0)
+    with pytest.raises(SubproblemError, match="scenario 0"):
+        spread.subs.evaluate(x)
+    got = [q for q, _g, _a in spread.subs.evaluate(x)]
+    want = [q for q, _g, _a in serial.subs.evaluate(x)]
+    assert got == pytest.approx(want, rel=1e-9)
+    assert spread.subs.lower_bounds() == pytest.approx(serial.subs.lower_bounds(), rel=1e-9)
+    spread.subs.close()
