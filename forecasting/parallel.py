@@ -43,7 +43,11 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def n_workers(n_tasks: int, *, min_tasks: int = MIN_POOLS) -> int:
     """Worker processes for ``n_tasks`` tasks: 1 (serial) below ``min_tasks`` (default
-    :data:`MIN_POOLS`; tasks of several seconds each, such as LP solves, pay for workers sooner)."""
+    :data:`MIN_POOLS`; tasks of several seconds each, such as LP solves, pay for workers sooner),
+    and 1 inside a worker process (a price-of-safety LP solved in a worker does not start
+    workers of its own: that would be workers² processes on the same cores)."""
+    if multiprocessing.parent_process() is not None:
+        return 1  # already a worker: its maps run serially (no workers of workers)
     env = os.environ.get("PLANNER_WORKERS", "").strip()
     if env:
         try:

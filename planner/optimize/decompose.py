@@ -27,7 +27,8 @@ Maths
         θ_s ≥ Q_s(x̄) − (T_s'd)'(x − x̄)                                (multi-cut: one θ per s).
     M starts at ``PENALTY`` (a large M makes the master's cuts badly scaled) and is raised
     tenfold, up to ``PENALTY_MAX``, whenever the bounds meet at a point that still needs
-    artificials; the cuts found with a smaller M stay valid (Q_s grows with M). A point that
+    artificials; the cuts found with a smaller M stay valid (Q_s grows with M), so M is kept
+    with the subproblems and never lowered (a reused set keeps its M). A point that
     needs them at ``PENALTY_MAX`` is no plan: the caller solves the whole LP, which then names
     the bound that cannot hold.
     The master  min c'x + Σ_s θ_s  s.t. x in X, the cuts, θ_s ≥ L_s  gives a lower bound
@@ -210,7 +211,8 @@ class Decomposition:
     col_of: dict[str, int] = field(default_factory=dict)
     cut_lower: list[float] = field(default_factory=list)  # the cuts' right-hand sides, in order
     cut_age: list[int] = field(default_factory=list)  # iterations each has been slack in a row
-    penalty: float = PENALTY  # the artificials' cost M now
+    subs_time_at_build_s: float = 0.0  # the (shared) subproblems' HiGHS clock when built
+    reused: bool = False  # its subproblems came from an earlier decomposition (shared)
     cuts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (index, coef)
     #: what a later problem must share to reuse the subproblems and cuts (:meth:`build`)
     signature: tuple[Any, ...] = ()
@@ -309,7 +311,8 @@ class Decomposition:
         dec = cls(pb, first, subs, sub_cols, master, cost, lo, hi, float(pb.lp.objective.constant))
         dec.signature, dec.theta_lower = signature, list(lower)
         if reuse is not None:
-            dec.penalty = reuse.penalty
+            dec.reused = True
+            dec.subs_time_at_build_s = subs.highs_time_s()
             for (idx, coef), low in zip(reuse.cuts, reuse.cut_lower, strict=True):
                 dec.master.addRow(low, np.inf, len(idx), idx, coef)
                 dec.cuts.append((idx, coef))
@@ -416,10 +419,13 @@ class Decomposition:
                 # the penalised optimum meets the risk rows when they can be met and M is above
                 # their shadow prices: raise M while it does not, then give up
                 met = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * self.subs.n
-                if met or self.penalty >= PENALTY_MAX:
+                if met or self.subs.penalty >= PENALTY_MAX:
                     status = "optimal" if met else "infeasible"
                     break
-                self._set_penalty(self.penalty * 10.0)
+                log.debug(
+                    "penalty on the risk rows' artificials raised to %g", 10 * self.subs.penalty
+                )
+                self.subs.raise_penalty(self.subs.penalty * 10.0)
                 best_ub, best_art, x_hat = np.inf, np.inf, None
             if time.perf_counter() - t0 > time_limit_s:
                 status = "time_limit"
@@ -446,14 +452,12 @@ class Decomposition:
             at_probe += q + float(grad @ (probe - x))
         return upper, art_total, at_probe
 
-    def _set_penalty(self, penalty: float) -> None:
-        log.debug("penalty on the risk rows' artificials raised to %g", penalty)
-        self.penalty = penalty
-        self.subs.set_penalty(penalty)
-
     def highs_time_s(self) -> float:
-        """HiGHS's own clock over the master and every subproblem, all runs so far."""
-        return float(self.master.getRunTime()) + self.subs.highs_time_s()
+        """HiGHS's own clock over the master and the subproblems since this decomposition was
+        built (reused subproblems' earlier runs belong to the decomposition that ran them)."""
+        return (
+            float(self.master.getRunTime()) + self.subs.highs_time_s() - self.subs_time_at_build_s
+        )
 
     def write_values(self) -> None:
         """The best point's values into the PuLP variables (``varValue``), as a solve would."""
@@ -476,5 +480,8 @@ class Decomposition:
         """A first-stage variable's value at the best point of the last run."""
         if self.best_x is None:
             raise RuntimeError("the decomposition has no solution")
-        pos = int(np.searchsorted(self.first, self.column(var)))
+        col = self.column(var)
+        pos = int(np.searchsorted(self.first, col))
+        if pos >= len(self.first) or self.first[pos] != col:
+            raise KeyError(f"{var.name} is not a first-stage column")
         return float(self.best_x[pos])

@@ -33,6 +33,7 @@ from planner.optimize.solve import (
     read_back,
     set_time_budget,
 )
+from planner.optimize.subproblems import SubproblemError
 
 CURVE_TOP_SHARE = 1.5  # the curve's range: 0 to 150 % of the plan's choice
 
@@ -103,9 +104,12 @@ def _solve_at(pb: Problem, sol: Solution, var: Any, amount: float) -> str:
     var.lowBound = var.upBound = amount
     dec = sol.decomposition
     if dec is not None:
-        run = dec.run(fixed={dec.column(var): amount}, time_limit_s=pb.policy.time_limit_s)
-        if run.status == "optimal":
-            dec.write_values()
+        try:
+            run = dec.run(fixed={dec.column(var): amount}, time_limit_s=pb.policy.time_limit_s)
+            if run.status == "optimal":
+                dec.write_values()
+        except SubproblemError:  # reported as the point's status, as a failed whole-LP point
+            return "error"
         return run.status
     if state is not None:
         state.model.changeColBounds(state.column(var), amount, amount)

@@ -327,7 +327,8 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
                 )
             return decomposed
         session.decompositions.pop(shape, None)
-        dec.subs.close()
+        if not dec.reused:  # reused subproblems also serve the plan that solved before
+            dec.subs.close()
         why_whole = (
             "the decomposition by scenario found no feasible point or a subproblem failed; "
             "the LP was solved whole"
@@ -421,7 +422,7 @@ def _by_decomposition(
         return None
     method, lp_bound = "lp", None
     if want_int:
-        lp_bound = run.objective_usd
+        lp_bound = run.lower_usd  # the relaxation's lower bound: the rounding gap is against it
         ints = {
             dec.column(v): float(dec.value(v)) for v in pb.buy.values() if v.cat == pulp.LpInteger
         }

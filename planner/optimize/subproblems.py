@@ -139,6 +139,8 @@ class Subproblem:
         return float(self.model.getInfo().objective_function_value), grad, art, y
 
     def set_penalty(self, penalty: float) -> None:
+        """The artificials' cost (the caller only ever raises it: cuts found with a smaller
+        one stay valid, those with a larger one would not)."""
         n_art = self.spec.n_art
         if n_art:
             n = len(self.cost)
@@ -220,19 +222,27 @@ class SubproblemSet:
                 self.conns.append(parent)
                 procs.append(proc)
         self._finalizer = weakref.finalize(self, _stop, self.conns, procs)
+        #: the artificials' cost M now (the specs' own, until :meth:`raise_penalty`)
+        self.penalty = max((float(sp.cost[-1]) for sp in specs if sp.n_art), default=0.0)
 
     def _all(self, cmd: str, arg: Any = None) -> list[Any]:
         """Each process's answer to ``cmd`` (this one's while the workers compute theirs), in
         scenario order."""
-        for conn in self.conns:
-            conn.send((cmd, arg))
+        try:
+            for conn in self.conns:
+                conn.send((cmd, arg))
+        except (OSError, ValueError) as exc:  # closed, or a worker gone
+            raise SubproblemError(f"the subproblem workers are gone: {exc!r}") from exc
         failed: str | None = None
         try:
             parts = [self.local.handle(cmd, arg)]
         except SubproblemError as exc:
             parts, failed = [None], str(exc)
         for conn in self.conns:  # every worker's answer is read, so none is left for the next
-            status, answer = conn.recv()
+            try:
+                status, answer = conn.recv()
+            except (EOFError, OSError) as exc:  # a worker died (e.g. killed for memory)
+                status, answer = "error", f"a subproblem worker stopped: {exc!r}"
             if status != "ok":
                 failed = failed or answer
             parts.append(answer)
@@ -256,8 +266,11 @@ class SubproblemSet:
         """Every scenario's solution at x (its artificials last)."""
         return self._all("solutions", x)
 
-    def set_penalty(self, penalty: float) -> None:
-        self._all("penalty", penalty)
+    def raise_penalty(self, penalty: float) -> None:
+        """Raise the artificials' cost M to ``penalty`` (never lowers it)."""
+        if penalty > self.penalty:
+            self._all("penalty", penalty)
+            self.penalty = penalty
 
     def highs_time_s(self) -> float:
         return float(sum(self._all("time")))

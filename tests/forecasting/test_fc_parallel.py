@@ -92,3 +92,11 @@ def test_the_workers_are_kept_between_maps_and_replaced_when_broken() -> None:
     assert _executor(2) is bigger
     shutdown_workers()
     assert set(map_pools(_square, [(2, 0)] * 4, workers=2)) == {4}
+
+
+def test_a_worker_runs_its_own_maps_serially() -> None:
+    # n_workers inside a worker process is 1: a task that maps (the price of safety's optimize,
+    # whose referee and decomposition could start workers) does not start workers of workers.
+    from forecasting.parallel import map_pools, n_workers
+
+    assert map_pools(n_workers, [(8,), (8,)], workers=2) == [1, 1]

@@ -280,3 +280,47 @@ def test_a_failed_evaluation_leaves_no_stale_answer_from_the_workers(
     assert got == pytest.approx(want, rel=1e-9)
     assert spread.subs.lower_bounds() == pytest.approx(serial.subs.lower_bounds(), rel=1e-9)
     spread.subs.close()
+
+
+def test_a_failed_reuse_keeps_the_earlier_plans_subproblems_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A tightened round that reuses the session's subproblems and then fails falls back to the
+    # whole LP; the earlier round's plan may still be kept (and draw its savings curves), so its
+    # subproblems, shared with the failed round, must stay open.
+    import sys
+
+    from planner.optimize import decompose
+    from planner.optimize.solve import SolveSession
+
+    solve_module = sys.modules["planner.optimize.solve"]
+    monkeypatch.setenv("PLANNER_WORKERS", "2")
+    monkeypatch.setattr(decompose, "WORKER_MIN_COLUMNS", 0)
+    sc = constant_scenarios(np.array([[2.0, 4.0], [6.0, 1.0], [10.0, 8.0]]), pools=TWO_POOLS)
+    session = SolveSession()
+    first = solve(
+        build_problem(sc, TWO_POOL_OFFERS, [], replace(SPLIT, cvar_limit_pct=60.0)), session=session
+    )
+    assert first.decomposition is not None and first.decomposition.subs.k == 2
+    monkeypatch.setattr(solve_module, "_solve_decomposed", lambda *a, **k: None)
+    whole = solve(
+        build_problem(sc, TWO_POOL_OFFERS, [], replace(SPLIT, cvar_limit_pct=40.0)),
+        session=session,
+    )
+    assert whole.decomposition is None and any("solved whole" in n for n in whole.notes)
+    x = np.zeros(len(first.decomposition.first))
+    assert len(first.decomposition.subs.evaluate(x)) == 3  # still open
+    first.decomposition.subs.close()
+
+
+def test_the_penalty_is_only_ever_raised() -> None:
+    # Cuts found with a larger M would overstate Q_s under a smaller one: the set never lowers M.
+    sc = constant_scenarios(np.array([[2.0, 4.0], [6.0, 1.0]]), pools=TWO_POOLS)
+    dec = Decomposition.build(
+        build_problem(sc, TWO_POOL_OFFERS, [], replace(SPLIT, cvar_limit_pct=50.0))
+    )
+    start = dec.subs.penalty
+    assert start > 0
+    dec.subs.raise_penalty(start * 10)
+    dec.subs.raise_penalty(start)
+    assert dec.subs.penalty == start * 10
