@@ -357,7 +357,7 @@ class Decomposition:
         *,
         fixed: Mapping[int, float] | None = None,
         time_limit_s: float = 3600.0,
-        tolerance: float = TOLERANCE,
+        tolerance: float | None = None,
     ) -> DecomposedRun:
         """Solve with first-stage columns (the LP's column indices) fixed at the given values;
         their bounds are restored before it returns."""
@@ -367,7 +367,7 @@ class Decomposition:
         for c, v in fixed.items():
             self.master.changeColBounds(pos[c], float(v), float(v))
         try:
-            return self._iterate(t0, time_limit_s, tolerance)
+            return self._iterate(t0, time_limit_s, TOLERANCE if tolerance is None else tolerance)
         finally:
             for c in fixed:
                 hi = self.col_upper[c]
