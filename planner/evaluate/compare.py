@@ -26,6 +26,7 @@ utilisation across scenarios.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -207,23 +208,16 @@ def evaluate_over_scenarios(
     factor = np.ones(n_s) if spot_price_factor is None else np.asarray(spot_price_factor)
     work = n_s * timeline.n_rows * max(1, len(commitments))
     k = n_workers(n_s, min_tasks=2) if work >= PARALLEL_MIN_WORK else 1
-    chunks = [range(s0, n_s, k) for s0 in range(k)]  # interleaved: alike in size and work
-    if k == 1:
-        parts = [_bill_scenarios(commitments, run_scenarios, timeline, tf, factor, serverless)]
-    else:
-        parts = map_pools(
-            _bill_scenarios,
-            [
-                (commitments, run_scenarios[list(ch)], timeline, tf, factor[list(ch)], serverless)
-                for ch in chunks
-            ],
-            workers=k,
-        )
-    evals_by_s: list[Evaluation | None] = [None] * n_s
-    for ch, part in zip(chunks, parts, strict=True):
-        for s, ev in zip(ch, part, strict=True):
-            evals_by_s[s] = ev
-    evals = tuple(ev for ev in evals_by_s if ev is not None)
+    bounds = np.linspace(0, n_s, k + 1).astype(int)  # k runs of consecutive scenarios
+    parts = map_pools(
+        _bill_scenarios,
+        [
+            (commitments, run_scenarios[a:b], timeline, tf, factor[a:b], serverless)
+            for a, b in itertools.pairwise(bounds)
+        ],
+        workers=k,
+    )
+    evals = tuple(ev for part in parts for ev in part)
     return StrategyFigures(
         name,
         tuple(commitments),

@@ -108,8 +108,6 @@ class DecomposedRun:
     objective_usd: float  # c'x + Σ_s Q_s(x) + the objective's constant, at the best point
     lower_usd: float
     iterations: int
-    time_s: float
-    artificial_usd: float  # the risk rows' violation at the best point (0 when feasible)
 
 
 def _spec_key(spec: SubSpec) -> bytes:
@@ -134,9 +132,11 @@ def _spec_key(spec: SubSpec) -> bytes:
     return digest.digest()
 
 
-def _matrix(pb: Problem) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[str]]:
-    """The rows of ``pb`` as a CSR matrix over ``pb.columns`` with their bounds and names."""
-    col_of = {v.name: i for i, v in enumerate(pb.columns)}
+def _matrix(
+    pb: Problem, col_of: Mapping[str, int]
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, list[str]]:
+    """The rows of ``pb`` as a CSR matrix over ``pb.columns`` (``col_of``: name -> column) with
+    their bounds and names."""
     indptr = [0]
     idx: list[int] = []
     val: list[float] = []
@@ -211,11 +211,12 @@ class Decomposition:
     best_x: np.ndarray | None = None
     iterations_total: int = 0
     col_of: dict[str, int] = field(default_factory=dict)
-    cut_lower: list[float] = field(default_factory=list)  # the cuts' right-hand sides, in order
-    cut_age: list[int] = field(default_factory=list)  # iterations each has been slack in a row
+    #: the master's cuts, in row order after its own rows: (lower, index, coef) of
+    #: θ_s − g'x ≥ lower, and how many iterations each has been slack in a row
+    cuts: list[tuple[float, np.ndarray, np.ndarray]] = field(default_factory=list)
+    cut_age: list[int] = field(default_factory=list)
     subs_time_at_build_s: float = 0.0  # the (shared) subproblems' HiGHS clock when built
     reused: bool = False  # its subproblems came from an earlier decomposition (shared)
-    cuts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (index, coef)
     #: what a later problem must share to reuse the subproblems and cuts (:meth:`build`)
     signature: tuple[Any, ...] = ()
     theta_lower: list[float] = field(default_factory=list)  # L_s
@@ -230,7 +231,8 @@ class Decomposition:
         if pb.serverless_choice:
             raise NotDecomposable("all-or-nothing serverless choices are decided per scenario")
         cols = pb.columns
-        a_mat, row_lo, row_hi, row_names = _matrix(pb)
+        col_of = {v.name: i for i, v in enumerate(cols)}
+        a_mat, row_lo, row_hi, row_names = _matrix(pb, col_of)
         named = scenario_of_columns([v.name for v in cols])
         col_scen, row_scen = split_blocks(a_mat, named)
         promoted = int(((named >= 0) & (col_scen < 0)).sum())
@@ -311,15 +313,12 @@ class Decomposition:
             row_hi[master_rows],
         )
         dec = cls(pb, first, subs, sub_cols, master, cost, lo, hi, float(pb.lp.objective.constant))
-        dec.signature, dec.theta_lower = signature, list(lower)
+        dec.signature, dec.theta_lower, dec.col_of = signature, list(lower), col_of
         if reuse is not None:
             dec.reused = True
             dec.subs_time_at_build_s = subs.highs_time_s()
-            for (idx, coef), low in zip(reuse.cuts, reuse.cut_lower, strict=True):
-                dec.master.addRow(low, np.inf, len(idx), idx, coef)
-                dec.cuts.append((idx, coef))
-                dec.cut_lower.append(low)
-                dec.cut_age.append(0)
+            for low, idx, coef in reuse.cuts:
+                dec._add_row(low, idx, coef)
             log.debug("reused %d subproblems and %d cuts", subs.n, len(dec.cuts))
         return dec
 
@@ -329,28 +328,28 @@ class Decomposition:
         size = np.abs(grad)
         nz = np.flatnonzero(size > max(1e-12, 1e-9 * float(size.max(initial=0.0))))
         idx = np.append(nz.astype(np.int32), np.int32(len(self.first) + theta))
-        coef = np.append(-grad[nz], 1.0)
+        self._add_row(lower, idx, np.append(-grad[nz], 1.0))
+
+    def _add_row(self, lower: float, idx: np.ndarray, coef: np.ndarray) -> None:
         self.master.addRow(lower, np.inf, len(idx), idx, coef)
-        self.cut_lower.append(lower)
+        self.cuts.append((lower, idx, coef))
         self.cut_age.append(0)
-        self.cuts.append((idx, coef))
 
     def _age_cuts(self, iteration: int) -> None:
         """Count how long each cut has been slack at the master's solution, and every
         ``CUT_DROP_EVERY`` iterations drop those slack for ``CUT_DROP_AGE`` iterations in a
         row (the master's re-solves slow down with its rows; a dropped cut that matters again
         is found again)."""
-        n0 = self.master.getNumRow() - len(self.cut_lower)
+        n0 = self.master.getNumRow() - len(self.cuts)
         value = np.asarray(self.master.getSolution().row_value)[n0:]
-        lower = np.asarray(self.cut_lower)
+        lower = np.array([cut[0] for cut in self.cuts])
         slack = value - lower > 1e-7 * (1.0 + np.abs(lower))
         age = np.where(slack, np.asarray(self.cut_age) + 1, 0)
         if iteration % CUT_DROP_EVERY == 0 and (age >= CUT_DROP_AGE).any():
             drop = np.flatnonzero(age >= CUT_DROP_AGE)
             self.master.deleteRows(len(drop), (drop + n0).astype(np.int32))
             keep = age < CUT_DROP_AGE
-            age, lower = age[keep], lower[keep]
-            self.cut_lower = lower.tolist()
+            age = age[keep]
             self.cuts = [cut for cut, k in zip(self.cuts, keep, strict=True) if k]
         self.cut_age = age.tolist()
 
@@ -364,16 +363,15 @@ class Decomposition:
         """Solve with first-stage columns (the LP's column indices) fixed at the given values;
         their bounds are restored before it returns."""
         t0 = time.perf_counter()
-        pos = {int(c): i for i, c in enumerate(self.first)}
         fixed = dict(fixed or {})
         for c, v in fixed.items():
-            self.master.changeColBounds(pos[c], float(v), float(v))
+            self.master.changeColBounds(self._position(c), float(v), float(v))
         try:
             return self._iterate(t0, time_limit_s, TOLERANCE if tolerance is None else tolerance)
         finally:
             for c in fixed:
-                hi = self.col_upper[c]
-                self.master.changeColBounds(pos[c], float(self.col_lower[c]), float(hi))
+                lo, hi = float(self.col_lower[c]), float(self.col_upper[c])
+                self.master.changeColBounds(self._position(c), lo, hi)
 
     def _iterate(self, t0: float, time_limit_s: float, tolerance: float) -> DecomposedRun:
         n_f = len(self.first)
@@ -394,7 +392,7 @@ class Decomposition:
             self._age_cuts(it)  # after reading the solution: a drop clears it
             # in-out from a best point that meets the risk rows; from one that needs
             # artificials it would drag every step towards a point that is no plan
-            meets = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * self.subs.n
+            meets = self._meets(best_art, best_ub)
             x = ALPHA * x_hat + (1.0 - ALPHA) * xm if x_hat is not None and meets else xm
             upper, art_total, model_at_xm = self._at(x, c_f, xm)
             if x_hat is not None and model_at_xm <= theta_m + 1e-9 * max(1.0, abs(theta_m)):
@@ -423,7 +421,7 @@ class Decomposition:
                         best_ub, best_art, x_hat = up2, art2, xm
                 # the penalised optimum meets the risk rows when they can be met and M is above
                 # their shadow prices: raise M while it does not, then give up
-                met = best_art <= max(ARTIFICIAL_TOL, 1e-9 * abs(best_ub)) * self.subs.n
+                met = self._meets(best_art, best_ub)
                 if met or self.subs.penalty >= PENALTY_MAX:
                     status = "optimal" if met else "infeasible"
                     break
@@ -443,9 +441,12 @@ class Decomposition:
             objective_usd=best_ub + self.constant,
             lower_usd=lower + self.constant,
             iterations=it,
-            time_s=time.perf_counter() - t0,
-            artificial_usd=float(best_art) if np.isfinite(best_art) else float("nan"),
         )
+
+    def _meets(self, artificials: float, upper: float) -> bool:
+        """Whether a point whose artificials sum to ``artificials`` meets the risk rows (to
+        ``ARTIFICIAL_TOL`` USD per scenario, or 1e-9 of its cost)."""
+        return artificials <= max(ARTIFICIAL_TOL, 1e-9 * abs(upper)) * self.subs.n
 
     def _at(self, x: np.ndarray, c_f: np.ndarray, probe: np.ndarray) -> tuple[float, float, float]:
         """c'x + Σ_s Q_s(x) (the artificials at their penalty), the artificials' sum at x, and
@@ -477,16 +478,17 @@ class Decomposition:
 
     def column(self, var: Any) -> int:
         """The LP column of a first-stage PuLP variable (only those can be fixed)."""
-        if not self.col_of:
-            self.col_of.update((v.name, i) for i, v in enumerate(self.pb.columns))
         return self.col_of[var.name]
+
+    def _position(self, col: int) -> int:
+        """Where LP column ``col`` sits among the first-stage columns (the master's columns)."""
+        pos = int(np.searchsorted(self.first, col))
+        if pos >= len(self.first) or self.first[pos] != col:
+            raise KeyError(f"column {col} ({self.pb.columns[col].name}) is not first-stage")
+        return pos
 
     def value(self, var: Any) -> float:
         """A first-stage variable's value at the best point of the last run."""
         if self.best_x is None:
             raise RuntimeError("the decomposition has no solution")
-        col = self.column(var)
-        pos = int(np.searchsorted(self.first, col))
-        if pos >= len(self.first) or self.first[pos] != col:
-            raise KeyError(f"{var.name} is not a first-stage column")
-        return float(self.best_x[pos])
+        return float(self.best_x[self._position(self.column(var))])

@@ -314,9 +314,9 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
     want_int = has_int and pol.integer and not relax
     mip = want_int and pol.integer_method == "mip"
     t0 = time.perf_counter()
-    shape = SolveSession.shape(pb)
-    dec, why_whole = _decomposition(pb, mip=mip, previous=session.decompositions.get(shape))
+    dec, why_whole = _decomposition(pb, session)
     if dec is not None:
+        shape = SolveSession.shape(pb)
         decomposed = _solve_decomposed(pb, dec, want_int=want_int, t0=t0)
         if decomposed is not None:
             session.decompositions[shape] = dec
@@ -379,19 +379,21 @@ def solve(pb: Problem, *, relax: bool = False, session: SolveSession | None = No
     return Solution("optimal", used, method, obj, gap, elapsed, values, notes, state=state)
 
 
-def _decomposition(
-    pb: Problem, *, mip: bool, previous: Decomposition | None = None
-) -> tuple[Decomposition | None, str | None]:
+def _decomposition(pb: Problem, session: SolveSession) -> tuple[Decomposition | None, str | None]:
     """The Benders decomposition the policy asks for (``decomposition``: "scenarios" always,
     "auto" for LPs of at least ``AUTO_MIN_COLUMNS`` columns, where branch and bound on the whole
     model would spend its time limit and then round anyway), or None with the reason the LP is
     solved whole when one was asked for and it does not split. A decomposed solve rounds RIs
-    and contracts (``mip``: the plan's notes say so)."""
+    and contracts. It starts from the session's last decomposition of a problem of this shape
+    (:meth:`Decomposition.build`'s ``previous``)."""
     mode = pb.policy.decomposition
     if mode == "off" or pb.policy.solver != "highs":
         return None, None
     if mode == "auto" and len(pb.columns) < AUTO_MIN_COLUMNS:
         return None, None
+    previous = (
+        session.decompositions.get(SolveSession.shape(pb)) if session.decompositions else None
+    )
     try:
         return Decomposition.build(pb, previous), None
     except NotDecomposable as exc:

@@ -324,3 +324,34 @@ def test_the_penalty_is_only_ever_raised() -> None:
     dec.subs.raise_penalty(start * 10)
     dec.subs.raise_penalty(start)
     assert dec.subs.penalty == start * 10
+
+
+def test_a_savings_curve_point_whose_subproblem_fails_reports_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A curve point re-solved on the decomposition whose subproblem fails (HiGHS trouble, a
+    # worker gone) is reported with status "error" and no savings, as a failed whole-LP point;
+    # the plan's own point stays.
+    from planner.optimize.savings_curve import savings_curves
+    from planner.optimize.subproblems import SubproblemError
+
+    sc = constant_scenarios(
+        np.array([[2.0, 4.0], [6.0, 1.0], [10.0, 8.0], [3.0, 3.0]]), pools=TWO_POOLS
+    )
+    pb = build_problem(sc, TWO_POOL_OFFERS, [], replace(SPLIT, savings_curve_points=3))
+    sol = solve(pb)
+    assert sol.decomposition is not None
+
+    def broken(**_kw: object) -> None:
+        raise SubproblemError("scenario 1's subproblem ended kUnknown")
+
+    monkeypatch.setattr(sol.decomposition, "run", broken)
+    curves = savings_curves(pb, sol, 3)
+    assert curves
+    for pts in curves.values():
+        chosen = [p for p in pts if p.get("chosen")]
+        others = [p for p in pts if not p.get("chosen")]
+        assert len(chosen) == 1 and chosen[0]["expected_savings_usd"] is not None
+        assert others and all(
+            p["status"] == "error" and p["expected_savings_usd"] is None for p in others
+        )

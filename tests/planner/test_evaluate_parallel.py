@@ -12,12 +12,21 @@ from forecasting.scenarios import Pool
 from planner.evaluate import compare
 from planner.policy import Policy
 
+REAL_MAP = compare.map_pools
 OFFERS = offers(offer("on_demand", 10.0), offer("reserved_instance", 3.5, term_months=12))
 
 
-def _figures(workers: str, monkeypatch: pytest.MonkeyPatch) -> compare.StrategyFigures:
+def _figures(
+    workers: str, monkeypatch: pytest.MonkeyPatch, maps: list[tuple[int, int]]
+) -> compare.StrategyFigures:
     monkeypatch.setenv("PLANNER_WORKERS", workers)
     monkeypatch.setattr(compare, "PARALLEL_MIN_WORK", 0)
+
+    def spy(fn, tasks, *, workers=None):  # type: ignore[no-untyped-def]
+        maps.append((len(tasks), workers))  # (tasks, workers) of each map
+        return REAL_MAP(fn, tasks, workers=workers)
+
+    monkeypatch.setattr(compare, "map_pools", spy)
     rng = np.random.default_rng(3)
     n_s, hours = 5, 24 * 14
     demand = rng.uniform(0.0, 12.0, size=(n_s, hours, 1))
@@ -36,8 +45,11 @@ def _figures(workers: str, monkeypatch: pytest.MonkeyPatch) -> compare.StrategyF
 
 
 def test_bills_in_workers_equal_the_serial_bills(monkeypatch: pytest.MonkeyPatch) -> None:
-    serial = _figures("1", monkeypatch)
-    spread = _figures("2", monkeypatch)
+    serial_maps: list[tuple[int, int]] = []
+    spread_maps: list[tuple[int, int]] = []
+    serial = _figures("1", monkeypatch, serial_maps)
+    spread = _figures("2", monkeypatch, spread_maps)
+    assert serial_maps == [(1, 1)] and spread_maps == [(2, 2)]  # the bills did go to 2 workers
     assert len(serial.evaluations) == len(spread.evaluations) == 5
     for a, b in zip(serial.evaluations, spread.evaluations, strict=True):
         assert a.total_usd == b.total_usd

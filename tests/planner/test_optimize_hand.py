@@ -23,6 +23,7 @@ from planner.evaluate import evaluate
 from planner.inventory import Commitment
 from planner.optimize import InfeasiblePlanError, optimize
 from planner.optimize.decompose import Decomposition, NotDecomposable
+from planner.optimize.solve import SolveSession
 from planner.policy import Policy
 
 BASE = Policy(
@@ -37,7 +38,8 @@ LEVELS = np.arange(1.0, 11.0)  # demand 1..10 GPUs, probability 0.1 each
 def lp_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "decomposed":
 
-        def always(pb, *, mip, previous=None):  # type: ignore[no-untyped-def]
+        def always(pb, session):  # type: ignore[no-untyped-def]
+            previous = session.decompositions.get(SolveSession.shape(pb))
             try:
                 return Decomposition.build(pb, previous), None
             except NotDecomposable as exc:
